@@ -1,0 +1,181 @@
+"""Metrics history: what a run logged, rebuilt from metrics.jsonl or a trainer_state.json.
+
+A History is plain data (lists of floats), cheap to extend line by line and cheap to read for the diagnosis and
+the charts. It never imports torch or transformers.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+
+@dataclass
+class Series:
+    """One curve: parallel lists of steps and values, steps non-decreasing."""
+
+    steps: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, step: float, value: float) -> None:
+        # A log that joins several resumed runs goes back in steps: the later run replaces what it repeats.
+        if self.steps and step < self.steps[-1]:
+            keep = 0
+            while keep < len(self.steps) and self.steps[keep] < step:
+                keep += 1
+            del self.steps[keep:]
+            del self.values[keep:]
+        self.steps.append(step)
+        self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def last(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+    def finite(self) -> "Series":
+        """The points whose value is a finite number."""
+        out = Series()
+        for s, v in zip(self.steps, self.values):
+            if math.isfinite(v):
+                out.steps.append(s)
+                out.values.append(v)
+        return out
+
+
+# metrics.jsonl / log_history key -> History attribute
+_SERIES_KEYS = {
+    "loss": "train_loss",
+    "eval_loss": "eval_loss",
+    "learning_rate": "learning_rate",
+    "grad_norm": "grad_norm",
+    "epoch": "epoch",
+    "samples_per_second": "samples_per_second",
+    "steps_per_second": "steps_per_second",
+}
+
+
+def _number(value) -> float | None:
+    """A logged value as a float: JSON numbers, and NaN/Infinity written as strings by some writers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass
+class History:
+    """Everything a run logged, as curves over the global step."""
+
+    train_loss: Series = field(default_factory=Series)
+    eval_loss: Series = field(default_factory=Series)
+    learning_rate: Series = field(default_factory=Series)
+    grad_norm: Series = field(default_factory=Series)
+    epoch: Series = field(default_factory=Series)
+    samples_per_second: Series = field(default_factory=Series)  # training throughput, from the trainer's logs
+    steps_per_second: Series = field(default_factory=Series)
+    wall_time: Series = field(default_factory=Series)  # seconds since the run started, by step
+    max_steps: int | None = None  # the planned number of optimiser steps, when known
+    events: int = 0  # records seen
+    final: dict | None = None  # the closing summary (train_runtime, train_loss, ...), when training ended
+
+    def add(self, record: dict) -> None:
+        """Take one log record (a metrics.jsonl line or a log_history entry)."""
+        self.events += 1
+        step = _number(record.get("step"))
+        if step is None:
+            return
+        if "train_runtime" in record:  # the Trainer's closing summary, not a training point
+            self.final = dict(record)
+        if record.get("max_steps"):
+            self.max_steps = int(record["max_steps"])
+        for key, attr in _SERIES_KEYS.items():
+            if key not in record or (key == "loss" and "train_runtime" in record):
+                continue
+            value = _number(record[key])
+            if value is not None:
+                getattr(self, attr).add(step, value)
+        wall = _number(record.get("time"))
+        if wall is not None:
+            self.wall_time.add(step, wall)
+
+    def extend(self, records: Iterable[dict]) -> "History":
+        for record in records:
+            self.add(record)
+        return self
+
+    @property
+    def last_step(self) -> float:
+        return max((s.steps[-1] for s in (self.train_loss, self.eval_loss, self.learning_rate) if s.steps),
+                   default=0)
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict]) -> "History":
+        return cls().extend(records)
+
+    @classmethod
+    def from_trainer_state(cls, path: str | os.PathLike) -> "History":
+        """A Hugging Face trainer_state.json (its log_history); NaN and Infinity are accepted as json writes them."""
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+        history = cls.from_records(state.get("log_history") or [])
+        if state.get("max_steps"):
+            history.max_steps = int(state["max_steps"])
+        return history
+
+
+class MetricsTail:
+    """Reads a growing metrics.jsonl incrementally.
+
+    Only complete lines are returned: a last line the writer has not finished yet stays in the buffer until its
+    newline arrives. A line that is not valid JSON is skipped and counted (never fatal for a watcher).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.offset = 0
+        self._partial = b""
+        self.bad_lines = 0
+
+    def read_new(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < self.offset:  # truncated or replaced: read it again from the start
+                    self.offset, self._partial = 0, b""
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # b"" when the chunk ended on a newline
+        records = []
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except (ValueError, UnicodeDecodeError):
+                self.bad_lines += 1
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+
+def load_history(path: str | os.PathLike) -> History:
+    """The whole history of a metrics.jsonl file."""
+    return History.from_records(MetricsTail(path).read_new())

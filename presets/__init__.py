@@ -1,0 +1,1 @@
+"""Method presets: data only (YAML). Loaded by console.presets."""
