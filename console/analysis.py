@@ -1,0 +1,153 @@
+"""The guide's "current configuration analysis", and the config rendered as Python and as a command line."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from console.config import RunConfig
+from console.fields import all_fields
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: object
+    lo: float | None
+    hi: float | None
+    within: bool | None  # None: no recommended range for it
+    text: str  # "learning_rate=2e-4  within the LoRA range 1e-4 to 5e-4"
+
+
+def fmt(value) -> str:
+    """Numbers the way the guide writes them: 2e-4, 0.01, 4."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        if value == int(value) and abs(value) < 1e6 and abs(value) >= 1:
+            return str(int(value))
+        if value != 0 and (abs(value) < 0.01 or abs(value) >= 1e6):
+            mantissa, exp = f"{value:.1e}".split("e")
+            mantissa = mantissa.rstrip("0").rstrip(".")
+            return f"{mantissa}e{int(exp)}"
+        return f"{value:g}"
+    return str(value)
+
+
+def check(config: RunConfig, name: str, value=None) -> Check:
+    """One argument against the method's recommended range."""
+    value = config.values.get(name) if value is None else value
+    rng = config.ranges.get(name)
+    method_name = config.preset.name if config.method != "adapter" else "adapter"
+    if rng is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return Check(name, value, None, None, None, f"{name}={fmt(value)}")
+    lo, hi = rng
+    within = lo <= value <= hi
+    span = fmt(lo) if lo == hi else f"{fmt(lo)} to {fmt(hi)}"
+    verdict = f"within the {method_name} range {span}" if within else f"outside the {method_name} range {span}"
+    return Check(name, value, lo, hi, within, f"{name}={fmt(value)}  {verdict}")
+
+
+KEY_ARGUMENTS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
+                 "weight_decay", "max_grad_norm", "warmup_steps", "lora_dropout", "lora_r")
+
+
+def analyse(config: RunConfig) -> list[str]:
+    """Lines of the analysis: each key argument with its verdict, the effective batch, and what overrides what."""
+    lines = []
+    for name in KEY_ARGUMENTS:
+        if name not in config.values:
+            continue
+        if name in ("lora_dropout", "lora_r") and config.method not in ("lora", "qlora"):
+            continue
+        c = check(config, name)
+        mark = "ok " if c.within else "!! " if c.within is False else "   "
+        lines.append(mark + c.text)
+    v = config.values
+    batch, accum, procs = (int(v.get("per_device_train_batch_size") or 1),
+                           int(v.get("gradient_accumulation_steps") or 1), config.processes)
+    lines.append(f"   effective batch = {batch} per device x {accum} accumulation x {procs} process"
+                 f"{'es' if procs != 1 else ''} = {batch * accum * procs}")
+    if (v.get("max_steps") or -1) > 0:
+        lines.append(f"   max_steps={v['max_steps']} overrides num_train_epochs={fmt(v.get('num_train_epochs'))}")
+    warm = v.get("warmup_steps") or 0
+    if 0 < warm < 1:
+        lines.append(f"   warmup: the first {warm:.0%} of the steps")
+    if config.resolved:
+        lines.append(f"   device: {config.resolved.get('device')}, precision: {config.resolved.get('precision')}")
+    return lines
+
+
+def out_of_range(config: RunConfig) -> list[str]:
+    """Warnings for values outside the recommended range (allowed, but said)."""
+    out = []
+    for name in KEY_ARGUMENTS:
+        if name in config.values and name in config.ranges:
+            c = check(config, name)
+            if c.within is False:
+                out.append(f"{c.text} (allowed, but check it is what you want)")
+    return out
+
+
+def _py(value) -> str:
+    return repr(value)
+
+
+def training_arguments_snippet(config: RunConfig, output_dir: str = "runs/<id>/checkpoints") -> str:
+    """The equivalent Python: TrainingArguments(...), plus the PEFT and quantisation configs of the method."""
+    ta = config.training_arguments()
+    specs = all_fields()
+    lines = ["from transformers import TrainingArguments", ""]
+    lines.append("args = TrainingArguments(")
+    lines.append(f"    output_dir={output_dir!r},")
+    for key, value in ta.items():
+        spec = specs[key]
+        if key in config.preset.defaults or value != spec.default:
+            lines.append(f"    {key}={_py(value)},")
+    lines.append(")")
+    v = config.values
+    if config.method in ("lora", "qlora"):
+        targets = v.get("lora_target_modules")
+        lines += ["", "from peft import LoraConfig", "peft_config = LoraConfig(",
+                  f"    r={v.get('lora_r')!r},", f"    lora_alpha={v.get('lora_alpha')!r},",
+                  f"    lora_dropout={v.get('lora_dropout')!r},", f"    target_modules={targets!r},",
+                  '    task_type="CAUSAL_LM",', ")"]
+    elif config.method == "adapter":
+        kind = v.get("adapter_type", "loha")
+        cls = {"loha": "LoHaConfig", "lokr": "LoKrConfig", "ia3": "IA3Config", "adalora": "AdaLoraConfig"}[kind]
+        lines += ["", f"from peft import {cls}", f"peft_config = {cls}("]
+        if kind in ("loha", "lokr"):
+            lines += [f"    r={v.get('lora_r')!r},", f"    alpha={v.get('lora_alpha')!r},",
+                      f"    module_dropout={v.get('lora_dropout')!r},"]
+        elif kind == "adalora":
+            lines += [f"    init_r={v.get('lora_r')!r},", f"    lora_alpha={v.get('lora_alpha')!r},"]
+        lines += [f"    target_modules={v.get('lora_target_modules')!r},", '    task_type="CAUSAL_LM",', ")"]
+    if v.get("load_in_4bit"):
+        lines += ["", "import torch", "from transformers import BitsAndBytesConfig",
+                  "bnb_config = BitsAndBytesConfig(", "    load_in_4bit=True,",
+                  f"    bnb_4bit_quant_type={v.get('bnb_4bit_quant_type')!r},",
+                  f"    bnb_4bit_use_double_quant={v.get('bnb_4bit_use_double_quant')!r},",
+                  f"    bnb_4bit_compute_dtype=torch.{v.get('bnb_4bit_compute_dtype', 'auto')},", ")"]
+    return "\n".join(lines)
+
+
+def cli_command(config: RunConfig) -> str:
+    """The `training-console train ...` line that rebuilds this config from its preset."""
+    parts = ["training-console", "train", "--method", config.method]
+    changed = config.changed_from_preset()
+    for key in ("model", "dataset"):
+        if changed.get(key):
+            parts += [f"--{key}", str(changed.pop(key))]
+        else:
+            changed.pop(key, None)
+    for key in ("use_cpu", "dataloader_pin_memory", "processes"):  # machine resolution, not user choices
+        changed.pop(key, None)
+    if config.resolved:  # precision turned off for this machine is not a user choice either
+        for key in ("fp16", "bf16", "bnb_4bit_compute_dtype"):
+            changed.pop(key, None)
+    for key, value in changed.items():
+        text = fmt(value) if not isinstance(value, (list, dict)) else ",".join(map(str, value)) if isinstance(
+            value, list) else str(value)
+        if value is None:
+            text = "null"
+        parts += ["--set", f"{key}={text}"]
+    return " ".join(shlex.quote(p) for p in parts)

@@ -1,0 +1,253 @@
+"""Every argument a run takes: its kind, bounds, section and help, and the coercion of typed-in values.
+
+TrainingArguments fields come from training_args.json (generated from the installed transformers by
+console.schema_gen, kept in sync by a test) so that validating never imports transformers.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from console.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str  # bool | int | float | str | list | dict | any
+    nullable: bool = False
+    default: object = None
+    choices: tuple | None = None
+    lo: float | None = None  # hard bounds: outside them the value is refused
+    hi: float | None = None
+    lo_open: bool = False  # lo itself is refused (e.g. learning_rate > 0)
+    section: str = "advanced"
+    help: str = ""
+    training_argument: bool = True  # passed to transformers.TrainingArguments
+
+
+SECTIONS = ("model and data", "training", "method settings", "evaluation and saving", "advanced")
+
+# The console's own settings (not TrainingArguments).
+_OWN = [
+    FieldSpec("model", "str", True, None, section="model and data",
+              help="Hub name (org/model) or a local folder; empty: the built-in demo model", training_argument=False),
+    FieldSpec("dataset", "str", True, None, section="model and data",
+              help="local .json/.jsonl/.csv/.parquet/.txt file or folder, or a Hub dataset name; empty: the demo "
+                   "dataset", training_argument=False),
+    FieldSpec("dataset_format", "str", False, "auto", ("auto", "text", "instruction", "chat"),
+              section="model and data", help="auto-detected from the columns unless set", training_argument=False),
+    FieldSpec("text_column", "str", True, None, section="model and data",
+              help="the column holding the text, for the text format", training_argument=False),
+    FieldSpec("val_size", "float", False, 0.1, lo=0.0, hi=0.9, section="model and data",
+              help="share held out for evaluation when the dataset has no validation split", training_argument=False),
+    FieldSpec("max_seq_length", "int", False, 256, lo=8, hi=1_048_576, section="model and data",
+              help="tokens per example; longer ones are cut", training_argument=False),
+    FieldSpec("max_samples", "int", True, None, lo=1, section="model and data",
+              help="use at most this many training examples", training_argument=False),
+    FieldSpec("trust_remote_code", "bool", False, False, section="model and data",
+              help="run the model repository's own Python code (only for models you trust)", training_argument=False),
+    FieldSpec("lora_r", "int", False, 16, lo=1, hi=4096, section="method settings",
+              help="adapter rank", training_argument=False),
+    FieldSpec("lora_alpha", "float", False, 32, lo=0, lo_open=True, hi=1e6, section="method settings",
+              help="adapter scaling (alpha / r)", training_argument=False),
+    FieldSpec("lora_dropout", "float", False, 0.05, lo=0.0, hi=0.9, section="method settings",
+              help="dropout on the adapter's input", training_argument=False),
+    FieldSpec("lora_target_modules", "str", False, "all-linear", section="method settings",
+              help="'all-linear' or a comma list of module names (q_proj,v_proj)", training_argument=False),
+    FieldSpec("adapter_type", "str", False, "loha", ("loha", "lokr", "ia3", "adalora"), section="method settings",
+              help="the PEFT adapter for the adapter method", training_argument=False),
+    FieldSpec("load_in_4bit", "bool", False, False, section="method settings",
+              help="quantise the base model to 4 bits (QLoRA)", training_argument=False),
+    FieldSpec("bnb_4bit_quant_type", "str", False, "nf4", ("nf4", "fp4"), section="method settings",
+              help="4-bit data type", training_argument=False),
+    FieldSpec("bnb_4bit_use_double_quant", "bool", False, True, section="method settings",
+              help="quantise the quantisation constants too (saves ~0.4 bit/parameter)", training_argument=False),
+    FieldSpec("bnb_4bit_compute_dtype", "str", False, "auto", ("auto", "bfloat16", "float16", "float32"),
+              section="method settings", help="dtype of the 4-bit layers' matmuls; auto: bf16 where supported",
+              training_argument=False),
+    FieldSpec("early_stopping_patience", "int", True, None, lo=1, hi=10_000, section="evaluation and saving",
+              help="stop after this many evaluations without improvement", training_argument=False),
+    FieldSpec("processes", "int", True, None, lo=1, hi=1024, section="advanced",
+              help="training processes (torchrun); empty: one per visible GPU, 1 on a CPU", training_argument=False),
+]
+
+# Bounds and sections for the TrainingArguments that matter most; the rest keep their generated kind.
+_TA_OVERRIDES = {
+    "learning_rate": dict(lo=0.0, lo_open=True, hi=10.0, section="training"),
+    "per_device_train_batch_size": dict(lo=1, hi=65_536, section="training"),
+    "gradient_accumulation_steps": dict(lo=1, hi=65_536, section="training"),
+    "num_train_epochs": dict(lo=0.0, lo_open=True, hi=100_000, section="training"),
+    "max_steps": dict(lo=-1, hi=1e9, section="training"),
+    "lr_scheduler_type": dict(section="training"),
+    "warmup_steps": dict(lo=0.0, hi=1e9, section="training"),
+    "weight_decay": dict(lo=0.0, hi=10.0, section="training"),
+    "max_grad_norm": dict(lo=0.0, hi=1e6, section="training"),
+    "fp16": dict(section="training"),
+    "bf16": dict(section="training"),
+    "gradient_checkpointing": dict(section="training"),
+    "optim": dict(section="training"),
+    "seed": dict(lo=0, hi=2**32 - 1, section="training"),
+    "eval_strategy": dict(section="evaluation and saving"),
+    "eval_steps": dict(lo=0.0, lo_open=True, hi=1e9, section="evaluation and saving"),
+    "per_device_eval_batch_size": dict(lo=1, hi=65_536, section="evaluation and saving"),
+    "save_strategy": dict(section="evaluation and saving"),
+    "save_steps": dict(lo=0.0, lo_open=True, hi=1e9, section="evaluation and saving"),
+    "save_total_limit": dict(lo=1, hi=10_000, section="evaluation and saving"),
+    "load_best_model_at_end": dict(section="evaluation and saving"),
+    "metric_for_best_model": dict(section="evaluation and saving"),
+    "logging_steps": dict(lo=0.0, lo_open=True, hi=1e9, section="evaluation and saving"),
+    "report_to": dict(section="evaluation and saving"),
+}
+
+# Names users paste from older transformers or from peft's LoraConfig -> (new name, how the value maps, notice).
+LEGACY = {
+    "evaluation_strategy": ("eval_strategy", None, "'evaluation_strategy' is now 'eval_strategy' (transformers 5)"),
+    "warmup_ratio": ("warmup_steps", "ratio",
+                     "'warmup_ratio' is now 'warmup_steps' given as a ratio below 1 (transformers 5)"),
+    "no_cuda": ("use_cpu", None, "'no_cuda' is now 'use_cpu' (transformers 5)"),
+    "per_gpu_train_batch_size": ("per_device_train_batch_size", None,
+                                 "'per_gpu_train_batch_size' is now 'per_device_train_batch_size'"),
+    "per_gpu_eval_batch_size": ("per_device_eval_batch_size", None,
+                                "'per_gpu_eval_batch_size' is now 'per_device_eval_batch_size'"),
+    "overwrite_output_dir": (None, None, "'overwrite_output_dir' was removed in transformers 5 and is not needed: "
+                                         "every run writes its own folder; ignored"),
+    "logging_dir": (None, None, "'logging_dir' was removed in transformers 5: logs go to the run folder; ignored"),
+    "output_dir": (None, None, "'output_dir' is set by the console (runs/<id>/checkpoints); ignored"),
+    "use_mps_device": (None, None, "'use_mps_device' was removed: the device is picked automatically; ignored"),
+    "r": ("lora_r", None, "LoraConfig's 'r' is 'lora_r' here"),
+    "target_modules": ("lora_target_modules", None, "LoraConfig's 'target_modules' is 'lora_target_modules' here"),
+    "max_seq_len": ("max_seq_length", None, "'max_seq_len' is 'max_seq_length' here"),
+    "model_name_or_path": ("model", None, "'model_name_or_path' is 'model' here"),
+}
+
+
+@lru_cache(maxsize=1)
+def all_fields() -> dict[str, FieldSpec]:
+    data = json.loads(Path(__file__).with_name("training_args.json").read_text(encoding="utf-8"))
+    specs: dict[str, FieldSpec] = {}
+    for name, entry in data["fields"].items():
+        extra = _TA_OVERRIDES.get(name, {})
+        specs[name] = FieldSpec(
+            name=name, kind=entry["kind"], nullable=entry["nullable"], default=entry.get("default"),
+            choices=tuple(entry["choices"]) if entry.get("choices") else None,
+            help=entry.get("help", ""), **extra,
+        )
+    for spec in _OWN:
+        specs[spec.name] = spec
+    return specs
+
+
+def suggest(name: str) -> str:
+    """' Did you mean 'x'?' for an unknown name, or ''."""
+    close = get_close_matches(name, list(all_fields()) + list(LEGACY), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def unknown_field_message(name: str) -> str:
+    return (f"unknown argument '{name}': not a TrainingArguments field nor a console setting.{suggest(name)}"
+            f" (see `training-console show --fields` for the full list)")
+
+
+def _fmt(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def parse_text(text: str):
+    """A value typed by the user ('2e-4', 'true', 'null', '[a, b]') as YAML would read it, strings kept."""
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def coerce(name: str, raw):
+    """The value of field `name` from `raw` (typed text or a YAML value), or ConfigError naming field and fix."""
+    spec = all_fields().get(name)
+    if spec is None:
+        raise ConfigError(unknown_field_message(name), name)
+    value = parse_text(raw) if isinstance(raw, str) and spec.kind != "str" else raw
+    if isinstance(value, str) and spec.kind == "str":
+        value = value.strip()
+        if value.lower() in ("", "null", "none", "~") and spec.nullable:
+            return None
+    if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
+        if spec.nullable:
+            return None
+        raise ConfigError(f"{name} needs a value (it cannot be empty); the default is {_fmt(spec.default)}", name)
+
+    kind = spec.kind
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        if isinstance(spec.default, str):  # a few flags also take a word (include_num_input_tokens_seen)
+            return str(value)
+        raise ConfigError(f"{name} must be true or false, got {_fmt(value)}", name)
+    if kind in ("int", "float"):
+        number = _to_number(value)
+        bound = _bound_text(spec)
+        if number is None or not math.isfinite(number):
+            raise ConfigError(f"{name} must be a number{bound}, got {_fmt(value)}", name)
+        if kind == "int":
+            if number != int(number):
+                raise ConfigError(f"{name} must be a whole number{bound}, got {_fmt(value)}", name)
+            number = int(number)
+        if spec.lo is not None and (number < spec.lo or (spec.lo_open and number == spec.lo)):
+            raise ConfigError(f"{name} must be a number{bound}, got {_fmt(value)}", name)
+        if spec.hi is not None and number > spec.hi:
+            raise ConfigError(f"{name} must be a number{bound}, got {_fmt(value)} (far beyond any sensible value)",
+                              name)
+        return number
+    if kind == "str":
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{name} must be a single word or text, got {_fmt(value)}", name)
+        value = str(value)
+        if spec.choices and value not in spec.choices:
+            close = get_close_matches(value, spec.choices, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{name} must be one of {', '.join(spec.choices)}; got {_fmt(value)}.{hint}", name)
+        return value
+    if kind == "list":
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()] if "," in value else value
+        if isinstance(value, list):
+            return value
+        raise ConfigError(f"{name} must be a list (a, b) or a single word, got {_fmt(value)}", name)
+    if kind == "dict":
+        if isinstance(value, (dict, str)):
+            return value
+        raise ConfigError(f"{name} must be a mapping ({{key: value}}), got {_fmt(value)}", name)
+    return value
+
+
+def _to_number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _bound_text(spec: FieldSpec) -> str:
+    parts = []
+    if spec.lo is not None:
+        parts.append(f"> {spec.lo:g}" if spec.lo_open else f">= {spec.lo:g}")
+    if spec.hi is not None:
+        parts.append(f"<= {spec.hi:g}")
+    return " " + " and ".join(parts) if parts else ""
