@@ -1,0 +1,306 @@
+"""The `training-console` command: the console (no subcommand, or `attach`) and the headless subcommands."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from console.errors import UserError
+
+DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
+
+
+def _add_runs_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="the runs folder (default: ./runs)")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", help="full, lora, qlora or adapter (default: lora, or the config file's)")
+    p.add_argument("--config", help="a YAML file of arguments, laid over the method's preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one argument (any TrainingArguments field or console setting); repeatable")
+    p.add_argument("--model", help="Hub name or local folder (default: the built-in demo model)")
+    p.add_argument("--dataset", help="local file/folder or Hub dataset name (default: the demo dataset)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="training-console",
+        description="Fine-tune language models from the terminal. Without a subcommand, opens the console.")
+    _add_runs_dir(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="launch a run and print its progress (headless)")
+    _add_runs_dir(p)
+    _add_config_args(p)
+    p.add_argument("--name", help="a label for the run id")
+    p.add_argument("--detach", action="store_true", help="start the run and return at once")
+    p.add_argument("--dry-run", action="store_true", help="check and analyse the config, launch nothing")
+    p.add_argument("--processes", type=int, help="training processes (default: one per visible GPU, 1 on a CPU)")
+
+    p = sub.add_parser("runs", help="list the runs")
+    _add_runs_dir(p)
+
+    p = sub.add_parser("show", help="a run's config, analysis and last metrics")
+    _add_runs_dir(p)
+    p.add_argument("run", nargs="?", default="latest")
+    p.add_argument("--fields", action="store_true", help="list every argument the console accepts")
+    p.add_argument("--python", action="store_true", help="print the config as TrainingArguments(...) Python")
+
+    for name, text in (("stop", "stop a run gracefully (checkpoint saved)"),
+                       ("resume", "continue a stopped or failed run from its last checkpoint")):
+        p = sub.add_parser(name, help=text)
+        _add_runs_dir(p)
+        p.add_argument("run")
+        if name == "resume":
+            p.add_argument("--detach", action="store_true")
+
+    p = sub.add_parser("watch", help="follow a run as plain text: progress and findings")
+    _add_runs_dir(p)
+    p.add_argument("run", nargs="?", default="latest")
+
+    p = sub.add_parser("attach", help="open the console on a run (live if it trains)")
+    _add_runs_dir(p)
+    p.add_argument("run", nargs="?", default=None)
+
+    for module in _command_modules():
+        module.add_parser(sub)
+    return parser
+
+
+def _command_modules():
+    """Subcommands that live in their own modules (inspect, rerun)."""
+    import importlib
+
+    mods = []
+    for name in ("console.inspect_cmd", "console.rerun_cmd"):
+        try:
+            mods.append(importlib.import_module(name))
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+    return mods
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None or args.command == "attach":
+            return _open_console(args)
+        handler = COMMANDS.get(args.command)
+        if handler is None:
+            for module in _command_modules():
+                if getattr(module, "COMMAND", None) == args.command:
+                    return module.run(args)
+            parser.error(f"unknown command {args.command}")
+        return handler(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- subcommands ---------------------------------------------------------------------------------------------
+
+def prepare_config(args):
+    """The resolved config from the command line, with notices and warnings printed."""
+    from console.analysis import out_of_range
+    from console.config import build_config, parse_set, resolve
+    from console.data import check_model_path, preflight
+
+    sets = parse_set(args.set)
+    if getattr(args, "processes", None):
+        sets["processes"] = str(args.processes)
+    config = resolve(build_config(args.method, args.config, sets, args.model, args.dataset))
+    v = config.values
+    model_desc = check_model_path(v.get("model"))
+    data_desc = preflight(v.get("dataset"), v.get("dataset_format", "auto"), v.get("text_column"))
+    for notice in config.notices:
+        print(f"note: {notice}")
+    for warning in out_of_range(config):
+        print(f"warning: {warning}")
+    print(f"model: {model_desc}; data: {data_desc}")
+    return config
+
+
+def cmd_train(args) -> int:
+    from console.analysis import analyse
+    from console.launcher import launch
+    from console.rundir import create_run
+
+    config = prepare_config(args)
+    if args.dry_run:
+        print(f"method: {config.preset.name}")
+        print("\n".join(analyse(config)))
+        try:
+            from console.memory import estimate_text
+
+            print(estimate_text(config))
+        except ModuleNotFoundError:
+            pass
+        return 0
+    run = create_run(args.runs_dir, config, command=sys.argv, name=args.name)
+    launch(run, processes=int(config.values.get("processes") or 1))
+    print(f"run {run.id} started in {run.path}")
+    if args.detach:
+        print(f"follow it: training-console watch {run.id}   stop it: training-console stop {run.id}")
+        return 0
+    return _follow_to_end(run, args.runs_dir)
+
+
+def _follow_to_end(run, runs_dir: str) -> int:
+    from console.follow import follow, stdout_writer
+
+    try:
+        status = follow(run, stdout_writer)
+    except KeyboardInterrupt:
+        print(f"\ndetached: {run.id} keeps training. Follow: training-console watch {run.id}  "
+              f"Stop: training-console stop {run.id}")
+        return 130
+    return _summary(run, status)
+
+
+def _summary(run, status: dict) -> int:
+    from console.metrics import load_history
+    from console.progress import progress
+
+    p = progress(load_history(run.metrics_path))
+    phase = status.get("phase")
+    best = f", best eval loss {p.best_eval:.4f} at step {int(p.best_eval_step)}" if p.best_eval is not None else ""
+    last = f", last train loss {p.train_loss:.4f}" if p.train_loss is not None else ""
+    print(f"run {run.id} {phase} at step {int(p.step)}{last}{best}")
+    if phase == "failed":
+        print(f"error: {status.get('message', 'unknown error')} (details: {run.log_path})", file=sys.stderr)
+    return 0 if phase == "done" else 1
+
+
+def run_summary(run) -> dict:
+    """One row of `runs`: id, method, status, steps, best eval loss, parent, fix."""
+    from console.metrics import load_history
+    from console.progress import progress
+
+    info = run.read_info()
+    status = run.status()
+    p = progress(load_history(run.metrics_path))
+    fixes = info.get("fixes") or []
+    fix = fixes[-1].get("label") or fixes[-1].get("problem") if fixes else ""
+    return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
+            "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
+            "fix": fix or "", "message": status.get("message", "")}
+
+
+def cmd_runs(args) -> int:
+    from console.rundir import list_run_dirs
+
+    runs = list_run_dirs(args.runs_dir)
+    if not runs:
+        print(f"no runs in {args.runs_dir}: start one with `training-console train`")
+        return 0
+    print(f"{'RUN':<36} {'METHOD':<8} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX")
+    for run in runs:
+        row = run_summary(run)
+        steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
+        best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
+        lineage = f"{row['parent'] or ''}{' / ' + row['fix'] if row['fix'] else ''}"
+        print(f"{row['id']:<36} {row['method']:<8} {row['status']:<10} {steps:>11} {best:>9}  {lineage}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from console.analysis import analyse, training_arguments_snippet
+    from console.config import load_run_config, to_yaml
+    from console.fields import SECTIONS, all_fields
+    from console.rundir import find_run
+
+    if args.fields:
+        specs = all_fields()
+        for section in SECTIONS:
+            print(f"# {section}")
+            for name, spec in specs.items():
+                if spec.section == section:
+                    choices = f" ({'|'.join(map(str, spec.choices))})" if spec.choices else ""
+                    print(f"  {name}: {spec.kind}{choices}  {spec.help[:90]}")
+        return 0
+    run = find_run(args.runs_dir, args.run)
+    config = load_run_config(run.path)
+    if args.python:
+        print(training_arguments_snippet(config, str(run.checkpoints)))
+        return 0
+    summary = run_summary(run)
+    print(f"run {run.id}: {summary['method']}, {summary['status']}"
+          + (f" ({summary['message']})" if summary["message"] else ""))
+    if summary["parent"]:
+        print(f"parent: {summary['parent']}  fix: {summary['fix']}")
+    print("\n# analysis")
+    print("\n".join(analyse(config)))
+    print("\n# config.yaml")
+    print(to_yaml(config))
+    from console.metrics import load_history
+    from console.progress import progress, progress_line
+
+    print("# last metrics")
+    print(progress_line(progress(load_history(run.metrics_path))))
+    return 0
+
+
+def cmd_stop(args) -> int:
+    from console.launcher import request_stop, wait
+    from console.rundir import find_run
+
+    run = find_run(args.runs_dir, args.run)
+    if not request_stop(run):
+        print(f"run {run.id} is not running ({run.status().get('phase')})")
+        return 1
+    print(f"stopping {run.id} (saving a checkpoint)...")
+    status = wait(run, timeout=120)
+    print(f"run {run.id}: {status.get('phase')}" + (f" ({status['message']})" if status.get("message") else ""))
+    return 0 if status.get("phase") in ("stopped", "done") else 1
+
+
+def cmd_resume(args) -> int:
+    from console.config import load_run_config
+    from console.launcher import check_resumable, launch
+    from console.rundir import find_run
+
+    run = find_run(args.runs_dir, args.run)
+    check_resumable(run)
+    config = load_run_config(run.path)
+    launch(run, processes=int(config.values.get("processes") or 1), resume=True)
+    print(f"run {run.id} resumed from {run.last_checkpoint().name}")
+    if args.detach:
+        return 0
+    return _follow_to_end(run, args.runs_dir)
+
+
+def cmd_watch(args) -> int:
+    from console.follow import follow, stdout_writer
+    from console.rundir import find_run
+
+    run = find_run(args.runs_dir, args.run)
+    try:
+        status = follow(run, stdout_writer)
+    except KeyboardInterrupt:
+        return 130
+    return _summary(run, status)
+
+
+def _open_console(args) -> int:
+    if not sys.stdout.isatty() and not os.environ.get("TRAINING_CONSOLE_FORCE_TUI"):
+        print("the console needs a terminal; for scripts use the subcommands (training-console --help)",
+              file=sys.stderr)
+        return 2
+    from screens.app import TrainingConsoleApp
+
+    app = TrainingConsoleApp(runs_dir=args.runs_dir, attach=getattr(args, "run", None))
+    app.run()
+    return app.return_code or 0
+
+
+COMMANDS = {"train": cmd_train, "runs": cmd_runs, "show": cmd_show, "stop": cmd_stop, "resume": cmd_resume,
+            "watch": cmd_watch}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

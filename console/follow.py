@@ -1,0 +1,79 @@
+"""Following a run from the terminal as plain text: progress lines and each new finding as it appears."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable
+
+from console.analysis import fmt
+from console.metrics import History, MetricsTail
+from console.progress import progress, progress_line
+from console.rundir import ACTIVE_PHASES, RunDir
+
+
+def describe_fix(fix, config, number: int | None = None) -> str:
+    """'[1] weight_decay 0.01 -> 0.1  (why)' from a Fix and the config it changes."""
+    parts = []
+    for key, value in fix.changes.items():
+        old = config.method if key == "method" else config.values.get(key) if config is not None else None
+        parts.append(f"{key} {fmt(old)} -> {fmt(value)}" if old is not None else f"{key} -> {fmt(value)}")
+    head = f"[{number}] " if number is not None else ""
+    why = f"  ({fix.why})" if getattr(fix, "why", "") else ""
+    return head + " + ".join(parts) + why
+
+
+def describe_finding(finding, config) -> list[str]:
+    marker = {"error": "!!", "warning": "! ", "info": "i "}.get(finding.severity, "! ")
+    title = getattr(finding, "title", "") or finding.problem
+    lines = [f"{marker} {title} (step {fmt(finding.step)}): {finding.evidence}"]
+    for i, fix in enumerate(finding.fixes, 1):
+        lines.append("     " + describe_fix(fix, config, i))
+    return lines
+
+
+def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5, findings: bool = True,
+           stop_when_final: bool = True, timeout: float | None = None) -> dict:
+    """Print progress and findings until the run ends (or the timeout); returns the last status."""
+    from console.config import load_run_config
+    from console.diagnose import diagnose
+
+    tail = MetricsTail(run.metrics_path)
+    history = History()
+    try:
+        config = load_run_config(run.path)
+    except Exception:  # an unreadable config still lets the curves be followed
+        config = None
+    shown: set[str] = set()
+    last_phase = None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        records = tail.read_new()
+        history.extend(records)
+        status = run.status()
+        phase = status.get("phase")
+        if phase != last_phase:
+            extra = f": {status['message']}" if status.get("message") else ""
+            write(f"[{run.id}] {phase}{extra}")
+            last_phase = phase
+        if any("loss" in r or "eval_loss" in r for r in records):
+            write(progress_line(progress(history)))
+        if findings and config is not None and records:
+            for finding in diagnose(history, config):
+                if finding.problem not in shown:
+                    shown.add(finding.problem)
+                    for line in describe_finding(finding, config):
+                        write(line)
+        if phase not in ACTIVE_PHASES and stop_when_final:
+            history.extend(tail.read_new())
+            return status
+        if deadline is not None and time.monotonic() > deadline:
+            return status
+        try:
+            time.sleep(poll)
+        except KeyboardInterrupt:
+            raise
+
+
+def stdout_writer(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,116 @@
+"""Starting, stopping and resuming the trainer process.
+
+The trainer runs in its own session (setsid), so closing the terminal, losing SSH or quitting the console does
+not stop it; every later console finds it again through the run folder.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from console.errors import RunError
+from console.rundir import ACTIVE_PHASES, RunDir, pid_alive
+
+
+def trainer_command(run: RunDir, processes: int = 1, resume: bool = False) -> list[str]:
+    """The argv of the trainer: plain python for one process, torchrun for several (a list, never a shell line)."""
+    tail = ["-m", "console.train", str(run.path)] + (["--resume"] if resume else [])
+    if processes <= 1:
+        return [sys.executable, *tail]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *tail]
+
+
+def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
+    """Start the trainer for `run` in the background; returns its pid. Output goes to train.log, never the tty."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # The trainer imports this package: make sure it can, whatever the current directory is.
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    if processes > 1 and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+    with open(run.log_path, "ab") as log:
+        proc = subprocess.Popen(
+            trainer_command(run, processes, resume), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env, cwd=str(run.path), close_fds=True,
+        )
+    info = run.read_info()
+    info["pid"] = proc.pid
+    info.setdefault("launches", []).append({"time": time.time(), "resume": resume, "processes": processes})
+    run.write_info(info)
+    run.write_status("starting", pid=proc.pid)
+    # Reap the child when it ends so its pid does not linger as a zombie of this process.
+    _reapers.append(proc)
+    return proc.pid
+
+
+_reapers: list[subprocess.Popen] = []
+
+
+def reap() -> None:
+    for proc in list(_reapers):
+        if proc.poll() is not None:
+            _reapers.remove(proc)
+
+
+def request_stop(run: RunDir) -> bool:
+    """Ask the trainer to stop gracefully (checkpoint saved, status 'stopped'). False if it was not running."""
+    status = run.status()
+    pid = status.get("pid")
+    if status.get("phase") not in ACTIVE_PHASES or not pid_alive(pid):
+        return False
+    run.stop_request.write_text(str(time.time()))
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    return True
+
+
+def request_save(run: RunDir) -> bool:
+    """Ask the trainer to save a checkpoint at its next step."""
+    status = run.status()
+    if status.get("phase") not in ACTIVE_PHASES:
+        return False
+    run.save_request.write_text(str(time.time()))
+    return True
+
+
+def wait(run: RunDir, timeout: float | None = None, poll: float = 0.2) -> dict:
+    """Block until the run reaches a final phase (or the timeout); returns the last status."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        reap()
+        status = run.status()
+        if status.get("phase") not in ACTIVE_PHASES:
+            return status
+        if deadline is not None and time.monotonic() > deadline:
+            return status
+        time.sleep(poll)
+
+
+def kill(run: RunDir) -> None:
+    status = run.read_status_file() or {}
+    pid = status.get("pid")
+    if pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def check_resumable(run: RunDir) -> None:
+    status = run.status()
+    if status.get("phase") in ACTIVE_PHASES:
+        raise RunError(f"run {run.id} is still {status['phase']}: stop it first, or attach to it")
+    if run.last_checkpoint() is None:
+        raise RunError(f"run {run.id} has no checkpoint to resume from: rerun it instead "
+                       f"(`training-console rerun {run.id}`)")

@@ -1,0 +1,252 @@
+"""Run directories: the only interface between the trainer process and everything that watches it.
+
+runs/<run-id>/
+  config.yaml    the resolved config, exactly what the trainer got
+  run.json       id, parent run, fixes applied, method, created, command line
+  status.json    phase, pid, error (one line) and its kind
+  metrics.jsonl  one JSON object per Trainer log event, flushed line by line
+  train.log      the trainer's stdout and stderr
+  checkpoints/   Trainer output
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.errors import RunError
+
+ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
+                 "saving", "stopping")
+FINAL_PHASES = ("done", "failed", "stopped")
+
+
+def atomic_write(path: str | os.PathLike, text: str) -> None:
+    """Write via a temp file and rename, so a reader never sees half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a trainer with this pid still runs (a reused pid running something else does not count)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            if f.read().split(") ")[-1].startswith("Z"):  # a zombie waiting for its parent: it has ended
+                return False
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"console.train" in cmdline or b"torch.distributed.run" in cmdline or b"torchrun" in cmdline
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    run_json = property(lambda self: self.path / "run.json")
+    status_json = property(lambda self: self.path / "status.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    log_path = property(lambda self: self.path / "train.log")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    stop_request = property(lambda self: self.path / "stop.request")
+    save_request = property(lambda self: self.path / "save.request")
+
+    # -- run.json ------------------------------------------------------------------------------------------
+    def read_info(self) -> dict:
+        return _read_json(self.run_json) or {"id": self.id}
+
+    def write_info(self, info: dict) -> None:
+        atomic_write(self.run_json, json.dumps(info, indent=1) + "\n")
+
+    # -- status.json ---------------------------------------------------------------------------------------
+    def read_status_file(self) -> dict | None:
+        return _read_json(self.status_json)
+
+    def write_status(self, phase: str, **fields) -> dict:
+        status = self.read_status_file() or {}
+        status.update(fields)
+        status["phase"] = phase
+        status["updated"] = time.time()
+        if phase not in FINAL_PHASES:
+            for key in ("error", "kind", "message"):
+                if key not in fields:
+                    status.pop(key, None)
+        atomic_write(self.status_json, json.dumps(status, indent=1) + "\n")
+        return status
+
+    def status(self, repair: bool = True) -> dict:
+        """The run's status, recovered when status.json is corrupt or missing, and marked failed when the trainer
+        is gone without saying how it ended."""
+        status = self.read_status_file()
+        if status is None or "phase" not in status:
+            status = self._recover_status()
+        if status.get("phase") in ACTIVE_PHASES and not pid_alive(status.get("pid")):
+            # Give a just-launched trainer a moment to write its pid before calling it dead.
+            if time.time() - float(status.get("updated") or 0) > 5 or status.get("pid"):
+                last = self.last_log_line()
+                status = dict(status, phase="failed", kind="killed",
+                              message="the trainer process ended without a final status (killed, or the machine "
+                                      "restarted)" + (f"; last log line: {last}" if last else ""))
+                if repair:
+                    try:
+                        self.write_status("failed", kind=status["kind"], message=status["message"])
+                    except OSError:
+                        pass
+        return status
+
+    def _recover_status(self) -> dict:
+        """status.json unreadable: rebuild what can be known from the other files."""
+        if not self.metrics_path.exists() and not self.config_path.exists():
+            return {"phase": "failed", "kind": "missing", "message": "not a run folder (no config.yaml)"}
+        info = self.read_info()
+        pid = info.get("pid")
+        if pid and pid_alive(pid):
+            return {"phase": "training", "pid": pid, "recovered": True}
+        from console.metrics import load_history
+
+        history = load_history(self.metrics_path)
+        if history.final is not None:
+            return {"phase": "done", "recovered": True}
+        return {"phase": "failed", "kind": "unknown", "recovered": True, "pid": pid,
+                "message": "status.json was missing or corrupt and the trainer is not running"}
+
+    def last_log_line(self) -> str:
+        lines = self.tail_log(5)
+        return lines[-1][:200] if lines else ""
+
+    def tail_log(self, n: int = 20) -> list[str]:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 16384))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()][-n:]
+
+    def last_checkpoint(self) -> Path | None:
+        best, best_step = None, -1
+        if self.checkpoints.is_dir():
+            for child in self.checkpoints.iterdir():
+                m = re.fullmatch(r"checkpoint-(\d+)", child.name)
+                if m and child.is_dir() and (child / "trainer_state.json").exists() and int(m.group(1)) > best_step:
+                    best, best_step = child, int(m.group(1))
+        return best
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def new_run_id(method: str, name: str | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    label = re.sub(r"[^A-Za-z0-9_-]+", "-", name or method).strip("-")[:40] or method
+    return f"{stamp}-{label}-{secrets.token_hex(2)}"
+
+
+def check_runs_dir(runs_dir: str | os.PathLike) -> Path:
+    """The runs folder, created if needed; a clear error if it cannot be written to."""
+    runs = Path(runs_dir).expanduser()
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        probe = runs / f".write-test-{os.getpid()}"
+        with open(probe, "w") as f:
+            f.write("x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise RunError(f"cannot write to the runs folder {runs}: {reason}. Choose another with --runs-dir, "
+                       f"or free space / fix its permissions.") from None
+    return runs
+
+
+def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = None,
+               name: str | None = None) -> RunDir:
+    """A new run folder holding the resolved config and run.json; nothing is started."""
+    runs = check_runs_dir(runs_dir)
+    run = RunDir(runs / new_run_id(config.method, name))
+    run.path.mkdir()
+    config.run_id = run.id
+    config.save(run.config_path)
+    run.write_info({
+        "id": run.id, "parent": config.parent, "fixes": config.fixes, "method": config.method,
+        "created": time.time(), "command": command or [],
+    })
+    run.write_status("starting")
+    run.metrics_path.touch()
+    return run
+
+
+def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
+    """A run by id, unique prefix, 'latest', or a path; never a folder outside the runs folder by id."""
+    runs = Path(runs_dir).expanduser()
+    if name in ("latest", "last", ""):
+        all_runs = list_run_dirs(runs)
+        if not all_runs:
+            raise RunError(f"no runs in {runs}: start one with `training-console train`")
+        return all_runs[-1]
+    as_path = Path(name).expanduser()
+    if ("/" in name or name.startswith(".")) and (as_path / "config.yaml").exists():
+        return RunDir(as_path)
+    if not _SAFE_ID.fullmatch(name) or ".." in name:
+        raise RunError(f"'{name}' is not a run id (letters, digits, '.', '_' and '-'); `training-console runs` "
+                       f"lists them")
+    exact = runs / name
+    if (exact / "config.yaml").exists():
+        return RunDir(exact)
+    matches = [r for r in list_run_dirs(runs) if r.id.startswith(name) or r.id.endswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RunError(f"no run '{name}' in {runs}: `training-console runs` lists them")
+    raise RunError(f"'{name}' matches {len(matches)} runs ({', '.join(m.id for m in matches[:4])}...): "
+                   f"give more of the id")
+
+
+def list_run_dirs(runs_dir: str | os.PathLike) -> list[RunDir]:
+    runs = Path(runs_dir).expanduser()
+    if not runs.is_dir():
+        return []
+    out = [RunDir(p) for p in runs.iterdir() if p.is_dir() and (p / "config.yaml").exists()]
+    return sorted(out, key=lambda r: ((r.read_info().get("created") or 0), r.id))

@@ -1,0 +1,237 @@
+"""The trainer process: python -m console.train RUN_DIR [--resume]
+
+Reads the run's config.yaml, trains with transformers' Trainer, and reports only through the run folder:
+status.json (phase, pid, error), metrics.jsonl (one line per log event), checkpoints/. Its stdout and stderr go to
+train.log. Under torchrun only the main process (rank 0) writes status and metrics.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+
+from console.rundir import RunDir
+
+IS_MAIN = int(os.environ.get("RANK", "0")) == 0
+
+
+class _Stop:
+    requested = False
+    reason = ""
+
+
+def _on_sigterm(signum, frame):  # graceful stop: the callback ends the step loop and saves a checkpoint
+    _Stop.requested = True
+    _Stop.reason = "stop requested"
+
+
+def _status(run: RunDir, phase: str, **fields):
+    if IS_MAIN:
+        run.write_status(phase, pid=_launcher_pid(), **fields)
+
+
+def _launcher_pid() -> int:
+    # Under torchrun the process to signal is torchrun (our parent's session leader), not this worker.
+    try:
+        return os.getpgid(0) if os.getpgid(0) != os.getpid() and "LOCAL_RANK" in os.environ else os.getpid()
+    except OSError:
+        return os.getpid()
+
+
+class DivergedError(RuntimeError):
+    pass
+
+
+def make_callback(run: RunDir, effective_batch: int, started: float):
+    from transformers import TrainerCallback
+
+    class ConsoleCallback(TrainerCallback):
+        """Appends every log event to metrics.jsonl, keeps status.json's phase, obeys stop and save requests."""
+
+        def __init__(self):
+            self.file = open(run.metrics_path, "a", encoding="utf-8") if IS_MAIN else None
+            self.last_log = None  # (step, time) of the previous training log, for throughput
+            self.first_loss = None
+            self.phase = ""
+
+        def _phase(self, phase: str):
+            if phase != self.phase:
+                self.phase = phase
+                _status(run, phase)
+
+        def on_train_begin(self, args, state, control, **kw):
+            self._phase("training")
+            self._write({"step": state.global_step, "max_steps": state.max_steps, "event": "train_begin",
+                         "effective_batch": effective_batch, "epoch": state.epoch or 0.0})
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            logs = dict(logs or {})
+            record = {"step": state.global_step, "time": round(time.time() - started, 3), **logs}
+            if "loss" in logs and "train_runtime" not in logs:
+                now = time.time()
+                if self.last_log and state.global_step > self.last_log[0]:
+                    dt = now - self.last_log[1]
+                    steps = state.global_step - self.last_log[0]
+                    record["steps_per_second"] = round(steps / dt, 4)
+                    record["samples_per_second"] = round(steps * effective_batch / dt, 3)
+                self.last_log = (state.global_step, now)
+                loss = logs["loss"]
+                if isinstance(loss, (int, float)):
+                    if not math.isfinite(loss):
+                        _Stop.requested, _Stop.reason = True, f"loss became {loss} at step {state.global_step}"
+                    elif self.first_loss is None:
+                        self.first_loss = loss
+                    elif loss > 10 * self.first_loss + 10:
+                        _Stop.requested = True
+                        _Stop.reason = (f"loss exploded to {loss:.4g} at step {state.global_step} "
+                                        f"(it started at {self.first_loss:.4g})")
+            self._write(record)
+            if self.phase != "training":
+                self._phase("training")
+
+        def on_prediction_step(self, args, state, control, **kw):
+            self._phase("evaluating")
+
+        def on_evaluate(self, args, state, control, **kw):
+            self._phase("training")
+
+        def on_step_end(self, args, state, control, **kw):
+            if run.save_request.exists():
+                control.should_save = True
+                try:
+                    run.save_request.unlink()
+                except OSError:
+                    pass
+            if run.stop_request.exists() and not _Stop.requested:
+                _Stop.requested, _Stop.reason = True, "stop requested"
+            if _Stop.requested:
+                control.should_training_stop = True
+                # A checkpoint of where it stopped, to resume from; not of weights that diverged.
+                control.should_save = _Stop.reason == "stop requested"
+
+        def _write(self, record: dict):
+            if self.file is not None:
+                self.file.write(json.dumps(record, allow_nan=True) + "\n")
+                self.file.flush()
+
+    return ConsoleCallback()
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:300]
+
+
+def classify(err: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) for a failed run."""
+    from console.errors import UserError
+
+    name = type(err).__name__
+    text = str(err)
+    if isinstance(err, UserError):
+        return "input", _one_line(err)
+    if name == "OutOfMemoryError" or "CUDA out of memory" in text or "out of memory" in text.lower():
+        return "oom", ("out of memory: " + _one_line(err))[:300]
+    if isinstance(err, DivergedError):
+        return "diverged", _one_line(err)
+    return "error", f"{name}: {_one_line(err)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    resume = "--resume" in argv
+    argv = [a for a in argv if a != "--resume"]
+    if not argv:
+        print("usage: python -m console.train RUN_DIR [--resume]", file=sys.stderr)
+        return 2
+    run = RunDir(argv[0])
+    started = time.time()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
+    if run.stop_request.exists():
+        run.stop_request.unlink()
+    _status(run, "loading libraries", started=started)
+    try:
+        return _train(run, resume, started)
+    except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
+        kind, message = classify(err)
+        traceback.print_exc()
+        _status(run, "failed", kind=kind, message=message, error=message)
+        print(f"[console] failed ({kind}): {message}", flush=True)
+        return 1
+
+
+def _train(run: RunDir, resume: bool, started: float) -> int:
+    import torch  # noqa: F401
+    from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    from console.config import load_run_config
+    from console.data import prepare
+    from console.model import load_model
+
+    hf_logging.disable_progress_bar()
+    config = load_run_config(run.path)
+    values = config.values
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    print(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}",
+          flush=True)
+
+    _status(run, "loading model")
+    planned_steps = values.get("max_steps") if (values.get("max_steps") or -1) > 0 else None
+    model, tokenizer, model_desc = load_model(config.method, values, planned_steps, local_rank)
+    print(f"[console] model: {model_desc}", flush=True)
+
+    _status(run, "preparing data")
+    eval_on = values.get("eval_strategy", "no") != "no"
+    train_ds, eval_ds, data_desc = prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
+    print(f"[console] data: {data_desc}", flush=True)
+
+    ta = config.training_arguments()
+    if eval_ds is None and eval_on:
+        ta.update(eval_strategy="no", load_best_model_at_end=False)
+        if ta.get("save_strategy") not in ("no", None):
+            ta["save_strategy"] = "steps"
+    # NaN losses must reach the metrics (the Trainer would otherwise average them away).
+    ta.update(output_dir=str(run.checkpoints), disable_tqdm=True, logging_nan_inf_filter=False)
+    args = TrainingArguments(**ta)
+    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    device = str(args.device)
+    _status(run, "loading model", precision=precision, device=device, model=model_desc, data=data_desc)
+    print(f"[console] device {device}, precision {precision}", flush=True)
+
+    callbacks = [make_callback(run, config.effective_batch, started)]
+    if values.get("early_stopping_patience") and eval_ds is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
+                      processing_class=tokenizer, callbacks=callbacks)
+    checkpoint = str(run.last_checkpoint()) if resume and run.last_checkpoint() else None
+    if checkpoint:
+        print(f"[console] resuming from {checkpoint}", flush=True)
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    if _Stop.requested and _Stop.reason != "stop requested":
+        raise DivergedError(_Stop.reason)
+    _status(run, "saving")
+    final_dir = run.path / "model"
+    if IS_MAIN:
+        trainer.save_model(str(final_dir))
+    best = trainer.state.best_model_checkpoint
+    if _Stop.requested:
+        _status(run, "stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
+                step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
+        print(f"[console] stopped at step {trainer.state.global_step}", flush=True)
+        return 0
+    _status(run, "done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
+            seconds=round(time.time() - started, 1))
+    print(f"[console] done: step {trainer.state.global_step}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
