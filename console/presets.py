@@ -66,3 +66,19 @@ def load_preset(method: str) -> Preset:
 
 def all_presets() -> list[Preset]:
     return [load_preset(m) for m in METHODS]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    name: str
+    method: str
+    description: str
+    changes: dict
+
+
+def load_scenarios() -> list[Scenario]:
+    """The built-in demo scenarios (presets/scenarios.yaml)."""
+    data = _read("scenarios.yaml")
+    return [Scenario(s["id"], s["name"], s["method"], s.get("description", ""), dict(s.get("changes") or {}))
+            for s in data.get("scenarios") or []]
