@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Tests never reach the network and never see a GPU they did not ask for.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_cache(tmp_path_factory):
+    """One demo model cache for the whole session, outside the user's home."""
+    if "TRAINING_CONSOLE_CACHE" not in os.environ:
+        os.environ["TRAINING_CONSOLE_CACHE"] = str(tmp_path_factory.mktemp("demo-cache"))
+    yield
+
+
+@pytest.fixture
+def runs_dir(tmp_path):
+    return tmp_path / "runs"
