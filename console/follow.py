@@ -35,7 +35,11 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
            stop_when_final: bool = True, timeout: float | None = None) -> dict:
     """Print progress and findings until the run ends (or the timeout); returns the last status."""
     from console.config import load_run_config
-    from console.diagnose import diagnose
+
+    try:
+        from console.diagnose import diagnose
+    except ModuleNotFoundError:  # TEMP until the diagnosis lands
+        findings = False
 
     tail = MetricsTail(run.metrics_path)
     history = History()
@@ -51,12 +55,21 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
         history.extend(records)
         status = run.status()
         phase = status.get("phase")
-        if phase != last_phase:
+        # Evaluations come and go every few steps: only the phases a reader cares about are printed.
+        shown_phase = "training" if phase == "evaluating" else phase
+        if shown_phase != last_phase:
             extra = f": {status['message']}" if status.get("message") else ""
-            write(f"[{run.id}] {phase}{extra}")
-            last_phase = phase
-        if any("loss" in r or "eval_loss" in r for r in records):
-            write(progress_line(progress(history)))
+            write(f"[{run.id}] {shown_phase}{extra}")
+            last_phase = shown_phase
+        for record in records:
+            if "loss" in record and "train_runtime" not in record:
+                write(progress_line(progress(history)))
+                break
+        for record in records:
+            if "eval_loss" in record:
+                p = progress(history)
+                write(f"eval loss {record['eval_loss']:.4f} at step {record.get('step')}"
+                      f" (best {p.best_eval:.4f} at step {int(p.best_eval_step)})")
         if findings and config is not None and records:
             for finding in diagnose(history, config):
                 if finding.problem not in shown:

@@ -67,7 +67,7 @@ class RunDir:
     path: Path
 
     def __post_init__(self):
-        self.path = Path(self.path)
+        self.path = Path(self.path).expanduser().absolute()
 
     @property
     def id(self) -> str:
