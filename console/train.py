@@ -29,9 +29,13 @@ def _on_sigterm(signum, frame):  # graceful stop: the callback ends the step loo
     _Stop.reason = "stop requested"
 
 
+_T0 = time.time()
+
+
 def _status(run: RunDir, phase: str, **fields):
     if IS_MAIN:
         run.write_status(phase, pid=_launcher_pid(), **fields)
+        print(f"[console] {time.time() - _T0:6.1f}s {phase}", flush=True)
 
 
 def _launcher_pid() -> int:
@@ -201,7 +205,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     args = TrainingArguments(**ta)
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device = str(args.device)
-    _status(run, "loading model", precision=precision, device=device, model=model_desc, data=data_desc)
+    _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
     print(f"[console] device {device}, precision {precision}", flush=True)
 
     callbacks = [make_callback(run, config.effective_batch, started)]
