@@ -1,0 +1,646 @@
+"""Diagnosis: what is going wrong in a run, in plain words, with the numbers behind it and the guide's fixes.
+
+`diagnose(history, config)` is a pure function of a metrics History and a RunConfig. It runs on every UI refresh, so
+it works on a few robust summaries (medians of the first/last tenth, bin medians, the eval points) rather than on
+every logged point, and it never imports torch, transformers or textual.
+
+Problems (the guide's numbering): not_decreasing (1), overfitting (2), stuck (3), slow (4), oscillating (5), and
+diverged (NaN/inf or an explosion). Advisories of our own: warmup_too_long, lr_never_peaked, nonfinite_grad_norm,
+out_of_memory (crashes, see crash_findings).
+
+The rules work on relative changes (losses live anywhere from 1e-4 to 1e4, and gradient accumulation may scale
+the logged train loss), need a minimum of evidence before they fire, and keep a finding once raised unless the curve
+clearly clears it (hysteresis), so a live view does not flicker as points arrive.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
+SEVERITIES = ("error", "warning", "info")
+
+TITLES = {
+    "not_decreasing": "Training loss not decreasing",
+    "overfitting": "Overfitting",
+    "stuck": "Train and eval loss both stuck",
+    "slow": "Loss decreasing too slowly",
+    "oscillating": "Loss oscillating (unstable training)",
+    "diverged": "Training diverged",
+    "warmup_too_long": "Warmup longer than the run",
+    "lr_never_peaked": "Learning rate never reached its peak",
+    "nonfinite_grad_norm": "Non-finite gradient norms (harmless so far)",
+    "out_of_memory": "Out of memory",
+}
+
+
+@dataclass
+class Fix:
+    """One suggested change for the next run: absolute target values computed from this run's config."""
+
+    changes: dict
+    why: str
+    id: str = ""  # what kind of fix (lr_down_2x, weight_decay, ...): for display and lineage
+
+    def describe(self, config=None) -> str:
+        """'weight_decay 0.01 -> 0.1, num_train_epochs 5 -> 3' (old values from config when given)."""
+        parts = []
+        for key, value in self.changes.items():
+            old = (config.method if key == "method" else config.get(key)) if config is not None else None
+            parts.append(f"{key} {_fmt(old)} -> {_fmt(value)}" if config is not None else f"{key}={_fmt(value)}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"changes": dict(self.changes), "why": self.why}
+
+
+@dataclass
+class Finding:
+    problem: str
+    severity: str  # error | warning | info
+    step: float | None  # where the problem started
+    evidence: str  # one line, with numbers
+    fixes: list[Fix] = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)  # the figures behind the evidence, for screens and tests
+
+    @property
+    def title(self) -> str:
+        base = TITLES.get(self.problem, self.problem.replace("_", " ").capitalize())
+        return f"{base} since step {_fmt_step(self.step)}" if self.step is not None else base
+
+    def to_dict(self) -> dict:
+        return {"problem": self.problem, "severity": self.severity,
+                "step": None if self.step is None else _json_step(self.step),
+                "evidence": self.evidence, "fixes": [f.to_dict() for f in self.fixes]}
+
+    def text(self, config=None) -> str:
+        """The one-paragraph form: 'Overfitting since step 400: <evidence> Fixes: [1] ... [2] ...'."""
+        out = f"{self.title}: {self.evidence}"
+        if self.fixes:
+            out += " Fixes: " + "  ".join(f"[{i}] {f.describe(config)}" for i, f in enumerate(self.fixes, 1))
+        return out
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _fmt_step(step: float) -> str:
+    return str(int(step)) if float(step).is_integer() else f"{step:g}"
+
+
+def _json_step(step: float):
+    return int(step) if float(step).is_integer() else step
+
+
+def _num(x: float) -> str:
+    """A loss for prose: 3 significant digits, whatever the scale."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.4g}"
+
+
+# -- small robust statistics (pure Python: a few sorts of at most a tenth of the points) ---------------------------
+
+def _median(xs) -> float:
+    s = sorted(xs)
+    n = len(s)
+    if not n:
+        return float("nan")
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _bins(steps: list, values: list, count: int) -> tuple[list, list]:
+    """Bin medians over about `count` equal runs of points (and each bin's last step): per-step noise averages out."""
+    n = len(values)
+    k = max(1, n // max(1, count))
+    ms, ss = [], []
+    for i in range(0, n - n % k if n >= k else n, k):
+        ms.append(_median(values[i:i + k]))
+        ss.append(steps[i + k - 1] if i + k - 1 < n else steps[-1])
+    rest = n % k
+    if rest and n >= k:  # a short last bin: merged into the previous one rather than dropped (it is the newest)
+        ms[-1] = _median(values[n - rest - k:])
+        ss[-1] = steps[-1]
+    return ss, ms
+
+
+def _tau(xs: list) -> float:
+    """Kendall's tau against time (-1: always falling, +1: always rising); O(n^2) on at most a few dozen points."""
+    n = len(xs)
+    if n < 3:
+        return 0.0
+    s = 0
+    for i in range(n - 1):
+        xi = xs[i]
+        for j in range(i + 1, n):
+            d = xs[j] - xi
+            s += (d > 0) - (d < 0)
+    return s / (n * (n - 1) / 2)
+
+
+def _rel(a: float, b: float) -> float:
+    """(a - b) relative to |b|: losses can be near zero or in the thousands."""
+    return (a - b) / abs(b) if b else (0.0 if a == b else math.copysign(math.inf, a - b))
+
+
+@dataclass
+class _Curve:
+    """A finite loss curve and its robust summaries."""
+
+    steps: list
+    values: list
+
+    def __post_init__(self):
+        n = len(self.values)
+        self.n = n
+        w = max(1, n // 10)
+        self.w = w
+        self.start = _median(self.values[:w]) if n else float("nan")
+        self.end = _median(self.values[-w:]) if n else float("nan")
+
+    def drop(self) -> float:
+        """Relative decrease from the start level to the end level (0.3: fell 30%; negative: rose)."""
+        return -_rel(self.end, self.start) if self.n else 0.0
+
+
+def _prefix(series, last_step: float | None):
+    if last_step is None:
+        return list(series.steps), list(series.values)
+    steps, values = series.steps, series.values
+    i = len(steps)
+    while i and steps[i - 1] > last_step:
+        i -= 1
+    return steps[:i], values[:i]
+
+
+def _finite(steps, values):
+    fs, fv = [], []
+    for s, v in zip(steps, values):
+        if math.isfinite(v):
+            fs.append(s)
+            fv.append(v)
+    return fs, fv
+
+
+# -- the detectors -------------------------------------------------------------------------------------------------
+
+def _nonfinite_loss(history) -> Finding | None:
+    """NaN or inf in the train or eval loss: the run has diverged (or a fp16 overflow poisoned the loss)."""
+    first = None
+    for name, series in (("train", history.train_loss), ("eval", history.eval_loss)):
+        for s, v in zip(series.steps, series.values):
+            if not math.isfinite(v):
+                if first is None or s < first[0]:
+                    first = (s, name, v)
+                break
+    if first is None:
+        return None
+    step, name, value = first
+    last = history.train_loss.values[-1] if history.train_loss.values else None
+    still = last is not None and not math.isfinite(last)
+    before = [v for s, v in zip(history.train_loss.steps, history.train_loss.values) if s < step and math.isfinite(v)]
+    was = f" (it was {_num(before[-1])} just before)" if before else ""
+    text = (f"{name} loss became {value} at step {_fmt_step(step)}{was}"
+            + ("; it is still not a number" if still else "; later values are finite again, but the weights may be "
+               "damaged") + ": the learning rate is too high for this run or a fp16 overflow occurred.")
+    return Finding("diverged", "error", step, text, numbers={"nonfinite_step": step, "loss": name})
+
+
+def _explosion(train: _Curve) -> tuple[float, float, float, float] | None:
+    """A sustained loss explosion: bin levels 4x above the best level before them (and above the first point).
+
+    Returns (step, reference level, peak level, end level). The first raw point counts as a reference because a run
+    can blow up on its second log (learning_rate=5); a single spike is not an explosion (two bins at least).
+    """
+    if train.n < 3:
+        return None
+    steps, levels = _bins(train.steps, train.values, 64)
+    ref = train.values[0]
+    origin = min(ref, train.start)  # an explosion ends above where the run started, not just above its best
+    run_start, run_len, peak = None, 0, -math.inf
+    for i, (s, lv) in enumerate(zip(steps, levels)):
+        if lv >= 4.0 * ref and lv > 0 and lv >= 2.0 * origin:
+            if run_start is None:
+                run_start, run_len = s, 0
+            run_len += 1
+            peak = max(peak, lv)
+            if run_len >= 2 or (i == len(levels) - 1 and run_len >= 1 and len(levels) > 3 and train.w > 2):
+                tail = levels[-1]
+                return run_start, ref, peak, tail
+        else:
+            run_start, run_len = None, 0
+            ref = min(ref, lv)
+    return None
+
+
+def _oscillation(train: _Curve, eval_: _Curve) -> tuple[float, str, dict] | None:
+    """Up-and-down excursions well above noise: the smoothed train loss climbs 50% above its best so far (and by a
+    tenth of its start level) then comes back down; or an eval point sits 40% above both its neighbours."""
+    if train.n >= 5:
+        # bins of 3 points at least once there are 15: one lucky low batch must not become "the best so far"
+        size = max(min(3, train.n // 5), train.n // 32)
+        count = max(1, train.n // size)
+        k = max(1, train.n // count)  # raw points per bin, as _bins cuts them
+        steps, levels = _bins(train.steps, train.values, count)
+        need = 2 if size < 3 else 1  # raw points: two in a row
+        best = levels[0]
+        i = 1
+        while i < len(levels):
+            lv = levels[i]
+            if lv >= 1.5 * best and lv - best >= 0.1 * abs(train.start):
+                j, peak = i, lv
+                while j < len(levels) and levels[j] >= 1.5 * best:
+                    peak = max(peak, levels[j])
+                    j += 1
+                back = j < len(levels) and min(levels[j:]) <= best + 0.5 * (peak - best)
+                a, b = i * k, min(train.n, j * k)
+                exc, pre = train.values[a:b], train.values[max(0, a - max(3, b - a)):a]
+                # heavy-tailed batch noise moves bin medians too: the raised points must stand apart from those just
+                # before them (probability of superiority), as a real excursion's do
+                if j - i >= need and back and _superiority(exc, pre) >= 0.85:
+                    return steps[i], (f"train loss climbed from {_num(best)} to {_num(peak)} "
+                                      f"(+{100 * _rel(peak, best):.0f}%) around step {_fmt_step(steps[i])} and came "
+                                      f"back down"), {"from": best, "peak": peak}
+                i = j
+                continue
+            best = min(best, lv)
+            i += 1
+    ev, es = eval_.values, eval_.steps
+    for i in range(1, len(ev) - 1):
+        nb = max(ev[i - 1], ev[i + 1])
+        if nb > 0 and ev[i] >= 1.4 * nb and ev[i] - nb >= 0.05 * abs(ev[0]):
+            return es[i], (f"eval loss jumped to {_num(ev[i])} at step {_fmt_step(es[i])} between "
+                           f"{_num(ev[i - 1])} and {_num(ev[i + 1])}"), {"spike": ev[i]}
+    return None
+
+
+def _superiority(xs: list, ys: list) -> float:
+    """P(x > y) for x from xs, y from ys (ties count half): 1.0 when every x is above every y."""
+    if len(xs) < 2 or len(ys) < 2:
+        return 1.0 if xs and ys and min(xs) > max(ys) else 0.0
+    from bisect import bisect_left, bisect_right
+
+    ys = sorted(ys)
+    wins = 0.0
+    for x in xs:
+        lo, hi = bisect_left(ys, x), bisect_right(ys, x)
+        wins += lo + 0.5 * (hi - lo)
+    return wins / (len(xs) * len(ys))
+
+
+def _train_level_at(train: _Curve, step: float) -> float:
+    """The train level around a step: the median of the points within half a window of it."""
+    if not train.n:
+        return float("nan")
+    i = 0
+    while i < train.n and train.steps[i] < step:
+        i += 1
+    h = max(1, train.w // 2)
+    return _median(train.values[max(0, i - h):min(train.n, i + h + 1)])
+
+
+def _overfitting(train: _Curve, eval_: _Curve) -> tuple[int, float, dict] | None:
+    """Prechelt's generalisation loss with hysteresis, scanned over the eval points in order.
+
+    Raised when the last two evals (at least two after the best) both sit above the best eval by a margin
+    (5-10%, scaled to the eval's own step-to-step noise) while the train loss has kept falling; cleared only by a new
+    best eval. Returns (index of the best eval, GL, numbers) for the state at the last point.
+    """
+    ev = eval_.values
+    if len(ev) < 3 or train.n < 2:
+        return None
+    diffs = [abs(ev[i] - ev[i - 1]) / abs(ev[i - 1]) for i in range(1, len(ev)) if ev[i - 1]]
+    margin = min(0.10, max(0.05, 1.5 * _median(diffs))) if diffs else 0.05
+    best_i, raised = 0, False
+    for i in range(1, len(ev)):
+        if ev[i] < ev[best_i]:
+            best_i, raised = i, False  # a new best clears it (the run generalises again)
+            continue
+        if raised or i - best_i < 2:
+            continue
+        recent = min(ev[i - 1], ev[i])
+        if _rel(recent, ev[best_i]) >= margin:
+            tr_best = _train_level_at(train, eval_.steps[best_i])
+            tr_now = _train_level_at(train, eval_.steps[i])
+            if tr_now < tr_best and _rel(tr_now, tr_best) <= -0.02:
+                raised = True
+    if not raised:
+        return None
+    tr_best = _train_level_at(train, eval_.steps[best_i])
+    return best_i, _rel(ev[-1], ev[best_i]), {"best": ev[best_i], "best_step": eval_.steps[best_i],
+                                               "eval_now": ev[-1], "train_at_best": tr_best,
+                                               "train_now": train.end, "margin": margin}
+
+
+def _shape(train: _Curve, eval_: _Curve, loose: bool) -> tuple[str, str, dict] | None:
+    """Judge the overall shape: rising (not_decreasing), flat (stuck / not_decreasing) or too slow.
+
+    'drop' is the relative fall from the start level (median of the first tenth) to the end level (median of the
+    last tenth). Loose thresholds are the clearing side of the hysteresis.
+    """
+    if train.n < 3:
+        return None
+    k = 0.7 if loose else 1.0  # widen the bands when deciding whether an existing finding still holds
+    d_train = train.drop()
+    has_eval = eval_.n >= 3
+    d_eval = eval_.drop() if has_eval else None
+    if d_train < -0.05 * k:
+        return "not_decreasing", "rising", {"d_train": d_train, "d_eval": d_eval}
+    learned = 0.12 / k if loose else 0.12
+    if d_train >= learned or (has_eval and d_eval >= learned):
+        return None
+    # the second half's trend decides between "still falling, slowly" and "flat"
+    half_t = _bins(train.steps, train.values, 16)[1]
+    half_t = half_t[len(half_t) // 2:] if len(half_t) >= 6 else half_t
+    tau_t = _tau(half_t)
+    half_e = eval_.values[len(eval_.values) // 2:] if eval_.n >= 6 else eval_.values
+    tau_e = _tau(half_e) if has_eval else 0.0
+    falling = (d_train > 0.01 and tau_t <= -0.5) or (has_eval and d_eval > 0.01 and tau_e <= -0.5)
+    numbers = {"d_train": d_train, "d_eval": d_eval, "tau_train": tau_t, "tau_eval": tau_e}
+    if falling:
+        return "slow", "falling", numbers
+    if has_eval and d_eval > 0.05:
+        return None  # eval still improves: not flat
+    levels = _bins(train.steps, train.values, 16)[1]
+    wobble = _median([abs(levels[i] - levels[i - 1]) for i in range(1, len(levels))]) / abs(train.end) \
+        if len(levels) > 2 and train.end else 0.0
+    numbers["wobble"] = wobble
+    if wobble > 0.06 * (1 / k):
+        return "not_decreasing", "erratic", numbers
+    if has_eval:
+        return "stuck", "flat", numbers
+    return "not_decreasing", "flat", numbers
+
+
+def _progress(history, config) -> tuple[float | None, bool]:
+    """(fraction of the planned steps done, whether training has ended)."""
+    last = history.last_step
+    total = history.max_steps
+    if not total and config is not None:
+        ms = config.get("max_steps")
+        total = ms if ms and ms > 0 else None
+    done = history.final is not None or bool(total and last >= total)
+    return ((last / total) if total else None), done
+
+
+def _in_warmup(history) -> bool:
+    """The learning rate is still climbing at the last logged point."""
+    lr = history.learning_rate.values
+    return len(lr) >= 2 and lr[-1] > lr[-2] * 1.0001 and lr[-1] >= max(lr) * 0.9999
+
+
+def _shape_with_hysteresis(history, train: _Curve, eval_: _Curve):
+    """The shape verdict now, kept (on looser bands) if it held at one of the last few checkpoints."""
+    now = _shape(train, eval_, loose=False)
+    if now:
+        return now
+    n = train.n
+    if n < 8:
+        return None
+    step_k = max(1, n // 16)
+    for j in (1, 2, 3):
+        m = n - j * step_k
+        if m < 5:
+            break
+        last_step = train.steps[m - 1]
+        t = _Curve(train.steps[:m], train.values[:m])
+        es, evs = _prefix(_SeriesView(eval_.steps, eval_.values), last_step)
+        earlier = _shape(t, _Curve(es, evs), loose=False)
+        if earlier:
+            still = _shape(train, eval_, loose=True)
+            if still and still[0] == earlier[0]:
+                return still
+            return None
+    return None
+
+
+@dataclass
+class _SeriesView:
+    steps: list
+    values: list
+
+
+def _flat_since(train: _Curve) -> float:
+    """The step after which the train level stayed within 5% of its end level (for 'stuck since step N')."""
+    steps, levels = _bins(train.steps, train.values, 32)
+    band = 0.05 * abs(train.end) if train.end else 0.0
+    i = len(levels) - 1
+    while i > 0 and abs(levels[i - 1] - train.end) <= band:
+        i -= 1
+    return steps[i - 1] if i > 0 else train.steps[0]
+
+
+def _lr_cause(history, train: _Curve, config, why: str, numbers: dict) -> tuple[str, str]:
+    """('high' | 'low', the reason in words) for a train loss that does not decrease."""
+    reasons_high = []
+    if why == "rising":
+        reasons_high.append(f"train loss rose {_num(train.start)} -> {_num(train.end)} "
+                            f"(+{100 * -numbers['d_train']:.0f}%)")
+    if why == "erratic":
+        reasons_high.append(f"train loss wanders {100 * numbers.get('wobble', 0):.0f}% between neighbouring "
+                            f"windows with no trend")
+    gn = [v for v in history.grad_norm.values if math.isfinite(v)]
+    clip = config.get("max_grad_norm") if config is not None else None
+    if len(gn) >= 4:
+        q = len(gn) // 4
+        early, late = _median(gn[:q]), _median(gn[-q:])
+        if early > 0 and late > 3 * early:
+            reasons_high.append(f"gradient norm grew {_num(early)} -> {_num(late)}")
+    if reasons_high:
+        return "high", "; ".join(reasons_high)
+    lr = config.get("learning_rate") if config is not None else None
+    lo = (config.ranges.get("learning_rate") or (None, None))[0] if config is not None else None
+    words = f"train loss is flat ({_num(train.start)} -> {_num(train.end)}) and smooth"
+    if lr is not None and lo is not None and lr <= lo:
+        words += f"; learning_rate {lr:g} is at the bottom of the {config.method} range ({lo:g})"
+    del clip
+    return "low", words
+
+
+# -- the entry points ----------------------------------------------------------------------------------------------
+
+def diagnose(history, config=None) -> list[Finding]:
+    """Every problem the curves show now, most severe first, each with its evidence and fixes for this config."""
+    from console import fixes as fixtable  # late: fixes.py imports Fix from here
+
+    if config is None:
+        config = fixtable.default_config()
+    train = _Curve(*_finite(history.train_loss.steps, history.train_loss.values))
+    eval_ = _Curve(*_finite(history.eval_loss.steps, history.eval_loss.values))
+    progress, done = _progress(history, config)
+    out: list[Finding] = []
+    seen = set()
+
+    def add(f: Finding):
+        if f.problem in seen:
+            return
+        seen.add(f.problem)
+        out.append(f)
+
+    # diverged: NaN/inf loss, or an explosion
+    nf = _nonfinite_loss(history)
+    if nf:
+        nf.fixes = fixtable.fixes_for("diverged", config, history=history)
+        add(nf)
+    boom = _explosion(train)
+    if boom and not nf:
+        step, ref, peak, tail = boom
+        if tail >= 1.5 * ref:
+            text = (f"train loss exploded from {_num(ref)} to {_num(peak)} ({peak / ref:.0f}x) at step "
+                    f"{_fmt_step(step)} and is still {_num(tail)} ({tail / ref:.1f}x its best before)")
+            add(Finding("diverged", "error", step, text + ": the learning rate is too high.",
+                        fixtable.fixes_for("diverged", config, history=history),
+                        {"from": ref, "peak": peak, "now": tail}))
+        else:
+            text = (f"train loss blew up from {_num(ref)} to {_num(peak)} at step {_fmt_step(step)}, then "
+                    f"recovered to {_num(tail)}")
+            add(Finding("oscillating", "warning", step, text + ": training is unstable.",
+                        fixtable.fixes_for("oscillating", config, history=history),
+                        {"from": ref, "peak": peak, "now": tail}))
+
+    # overfitting (only while the train loss itself is falling: else it is instability, not memorising)
+    of = _overfitting(train, eval_) if train.drop() > 0 else None
+    if of:
+        best_i, gl, nums = of
+        rise = nums["eval_now"] - nums["best"]
+        fall = nums["train_at_best"] - nums["train_now"]
+        text = (f"eval loss rose {_num(rise)} (+{100 * gl:.0f}%) from its best ({_num(nums['best'])} at step "
+                f"{_fmt_step(nums['best_step'])}) while train loss fell {_num(fall)} "
+                f"({_num(nums['train_at_best'])} -> {_num(nums['train_now'])}).")
+        epoch = _epoch_at(history, nums["best_step"])
+        add(Finding("overfitting", "warning", nums["best_step"], text,
+                    fixtable.fixes_for("overfitting", config, history=history, best_epoch=epoch,
+                                       best_step=nums["best_step"]), dict(nums, gl=gl, best_epoch=epoch)))
+
+    # oscillating
+    osc = _oscillation(train, eval_)
+    if osc:
+        step, words, nums = osc
+        add(Finding("oscillating", "warning", step, words + ": training is unstable.",
+                    fixtable.fixes_for("oscillating", config, history=history), nums))
+
+    # shape: rising / flat / slow, not judged too early (a quarter of the run, warmup over) unless the run ended
+    shape = None
+    early = (progress is not None and progress < 0.25 and not done) or (_in_warmup(history) and not done)
+    if "diverged" not in seen and (train.n >= 5 or (train.n >= 3 and eval_.n >= 3)):
+        shape = _shape_with_hysteresis(history, train, eval_)
+        if shape and early and shape[1] != "rising":
+            shape = None
+    if shape:
+        problem, why, nums = shape
+        if problem == "not_decreasing":
+            cause, words = _lr_cause(history, train, config, why, nums)
+            if problem not in seen:
+                step = train.steps[0] if why != "flat" else _flat_since(train)
+                if why == "rising":
+                    step = _min_step_before_rise(train)
+                text = (f"{words}: the learning rate looks too {cause}."
+                        + ("" if eval_.n else " (no eval loss logged: judged on the train loss alone)"))
+                add(Finding("not_decreasing", "error" if why == "rising" else "warning", step, text,
+                            fixtable.fixes_for("not_decreasing", config, history=history, cause=cause),
+                            dict(nums, cause=cause)))
+                # a rising loss with an erratic eval is unstable as well
+                if why == "rising" and "oscillating" not in seen and _erratic_eval(eval_):
+                    add(Finding("oscillating", "warning", eval_.steps[0],
+                                f"eval loss jumps up and down by 10% or more while the train loss rises "
+                                f"({_zigzag_text(eval_)}): training is unstable.",
+                                fixtable.fixes_for("oscillating", config, history=history), {}))
+        elif problem == "stuck" and "overfitting" not in seen:
+            step = _flat_since(train)
+            text = (f"train loss {_num(train.start)} -> {_num(train.end)} ({_pct(-nums['d_train'])}) and eval loss "
+                    f"{_num(eval_.start)} -> {_num(eval_.end)} ({_pct(-nums['d_eval'])}): neither is going down.")
+            add(Finding("stuck", "warning", step, text, fixtable.fixes_for("stuck", config, history=history), nums))
+        elif problem == "slow":
+            parts = [f"train loss {_num(train.start)} -> {_num(train.end)} ({_pct(-nums['d_train'])})"]
+            if nums["d_eval"] is not None:
+                parts.append(f"eval loss {_num(eval_.start)} -> {_num(eval_.end)} ({_pct(-nums['d_eval'])})")
+            text = (" and ".join(parts) + f" over {_fmt_step(history.last_step)} steps: still falling, but by less "
+                    "than 12% so far.")
+            add(Finding("slow", "info" if not done else "warning", train.steps[0], text,
+                        fixtable.fixes_for("slow", config, history=history), nums))
+
+    out.extend(_advisories(history, config, train, done))
+    order = {"error": 0, "warning": 1, "info": 2}
+    out.sort(key=lambda f: (order.get(f.severity, 3), f.problem not in PROBLEMS))
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def _min_step_before_rise(train: _Curve) -> float:
+    steps, levels = _bins(train.steps, train.values, 32)
+    i = min(range(len(levels)), key=levels.__getitem__) if levels else 0
+    return steps[i] if levels else train.steps[0]
+
+
+def _erratic_eval(eval_: _Curve) -> bool:
+    ev = eval_.values
+    ups = sum(1 for i in range(1, len(ev)) if ev[i - 1] and _rel(ev[i], ev[i - 1]) >= 0.10)
+    downs = sum(1 for i in range(1, len(ev)) if ev[i - 1] and _rel(ev[i], ev[i - 1]) <= -0.09)
+    return ups >= 2 and downs >= 1
+
+
+def _zigzag_text(eval_: _Curve) -> str:
+    return f"between {_num(min(eval_.values))} and {_num(max(eval_.values))}"
+
+
+def _epoch_at(history, step: float) -> float | None:
+    ep = history.epoch
+    best = None
+    for s, e in zip(ep.steps, ep.values):
+        if s <= step:
+            best = e
+        else:
+            break
+    return best
+
+
+def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
+    from console import fixes as fixtable
+
+    out = []
+    warm = config.get("warmup_steps") or 0
+    total = history.max_steps or (config.get("max_steps") if (config.get("max_steps") or 0) > 0 else None)
+    if warm >= 1 and total and warm >= total:
+        out.append(Finding("warmup_too_long", "warning", 0,
+                           f"warmup_steps {warm:g} >= the run's {total} steps: the learning rate never leaves warmup.",
+                           fixtable.fixes_for("warmup_too_long", config, history=history, total_steps=total)))
+    lr = [v for v in history.learning_rate.values if math.isfinite(v)]
+    peak = config.get("learning_rate")
+    if done and len(lr) >= 2 and peak and max(lr) < 0.8 * peak and "warmup_too_long" not in {f.problem for f in out}:
+        i = lr.index(max(lr))
+        if i == len(lr) - 1:  # still climbing when the run ended: warmup was longer than the run
+            out.append(Finding("lr_never_peaked", "warning", None,
+                               f"the learning rate reached only {max(lr):.3g} of its {peak:g} peak before the run "
+                               "ended: warmup took the whole run.",
+                               fixtable.fixes_for("warmup_too_long", config, history=history,
+                                                  total_steps=total)))
+    gn = history.grad_norm
+    bad = [s for s, v in zip(gn.steps, gn.values) if not math.isfinite(v)]
+    if bad and train.n and all(math.isfinite(v) for v in history.train_loss.values):
+        out.append(Finding("nonfinite_grad_norm", "info", bad[0],
+                           f"{len(bad)} of {len(gn.values)} logged gradient norms are NaN/inf while the loss stays "
+                           "finite: skipped fp16 overflow steps, harmless unless it becomes frequent.", []))
+    return out
+
+
+def crash_findings(kind: str, config=None) -> Finding | None:
+    """The finding for a run that crashed: kind 'out_of_memory' (or 'oom'); None for a crash we have no fix for."""
+    from console import fixes as fixtable
+
+    if config is None:
+        config = fixtable.default_config()
+    kind = (kind or "").lower().replace("-", "_")
+    if kind in ("oom", "out_of_memory", "cuda_oom", "outofmemory"):
+        return Finding("out_of_memory", "error", None,
+                       f"the run ran out of memory (per-device batch {config.get('per_device_train_batch_size')}, "
+                       f"method {config.method}).", fixtable.fixes_for("out_of_memory", config))
+    if kind in ("nan", "diverged", "nonfinite"):
+        return Finding("diverged", "error", None, "the run stopped on a non-finite loss.",
+                       fixtable.fixes_for("diverged", config))
+    return None

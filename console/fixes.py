@@ -1,0 +1,287 @@
+"""The guide's fixes as argument changes computed from a run's own config, and applying one to make the next run.
+
+A Fix holds absolute target values (learning_rate 2e-4 -> 1e-4 is stored as {'learning_rate': 1e-4}), computed from
+the config of the run that showed the problem. Applying it twice therefore cannot compound (the second time there is
+nothing to change), and apply() refuses that case with a clear message instead of silently making a copy.
+"""
+from __future__ import annotations
+
+import math
+
+from console.diagnose import Fix
+from console.errors import UserError
+
+
+class FixError(UserError):
+    """A fix that cannot be applied to this config (already applied, or nothing would change)."""
+
+
+def default_config():
+    """The config assumed when none is known: the guide's LoRA defaults."""
+    from console.config import RunConfig
+
+    return RunConfig.from_preset("lora")
+
+
+def _nice(x: float) -> float:
+    """Two significant digits: 2e-4 / 2 = 1e-4, 2e-4 * 1.5 = 3e-4 (what a person would type)."""
+    if not x or not math.isfinite(x):
+        return x
+    return float(f"{x:.2g}")
+
+
+def _int(v, default: int = 1) -> int:
+    try:
+        return int(v) if v is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+# -- one builder per kind of change ------------------------------------------------------------------------------
+
+def lr_scale(config, factor: float, why: str) -> Fix | None:
+    lr = config.get("learning_rate")
+    if not lr:
+        return None
+    new = _nice(lr * factor)
+    if new == lr:
+        return None
+    kind = f"lr_{'down' if factor < 1 else 'up'}_{(1 / factor if factor < 1 else factor):g}x"
+    return Fix({"learning_rate": new}, why, kind)
+
+
+def lr_preset(config, why: str) -> Fix | None:
+    """Back to the method's default learning rate, for an LR far above the method's range."""
+    lr = config.get("learning_rate")
+    hi = (config.ranges.get("learning_rate") or (None, None))[1]
+    default = config.preset.defaults.get("learning_rate")
+    if lr and hi and default and lr > 2 * hi:
+        return Fix({"learning_rate": default}, why, "lr_preset")
+    return None
+
+
+def batch_keep_effective(config, why: str) -> Fix | None:
+    """Per-device batch x2 and accumulation /2: less noisy steps, same effective batch (memory permitting)."""
+    bs = _int(config.get("per_device_train_batch_size"))
+    ga = _int(config.get("gradient_accumulation_steps"))
+    changes = {"per_device_train_batch_size": bs * 2}
+    if ga >= 2:
+        changes["gradient_accumulation_steps"] = ga // 2
+    return Fix(changes, why, "batch_up")
+
+
+def accumulation_double(config, why: str) -> Fix:
+    """Effective batch x2 through accumulation: steadier gradients at no memory cost."""
+    ga = _int(config.get("gradient_accumulation_steps"))
+    return Fix({"gradient_accumulation_steps": ga * 2}, why, "effective_batch_up")
+
+
+def train_longer(config, why: str) -> Fix | None:
+    ms = _int(config.get("max_steps"), -1)
+    if ms > 0:
+        return Fix({"max_steps": ms * 2}, why, "train_longer")
+    ep = config.get("num_train_epochs")
+    return Fix({"num_train_epochs": _nice(ep * 2)}, why, "train_longer") if ep else None
+
+
+def train_less_with_early_stopping(config, why: str, best_epoch: float | None = None,
+                                   best_step: float | None = None, steps_per_epoch: float | None = None) -> Fix:
+    """Fewer epochs (to where eval was best, else the guide's 5 -> 3) plus early stopping on eval_loss."""
+    changes: dict = {}
+    ms = _int(config.get("max_steps"), -1)
+    if ms > 0:
+        target = int(math.ceil(best_step * 1.2)) if best_step else int(ms * 0.6)
+        if 0 < target < ms:
+            changes["max_steps"] = target
+    else:
+        ep = config.get("num_train_epochs")
+        if ep:
+            target = max(1, math.ceil(best_epoch)) if best_epoch else max(1, round(ep * 0.6))
+            if target < ep:
+                changes["num_train_epochs"] = target
+    changes.update(early_stopping_patience=3, load_best_model_at_end=True, metric_for_best_model="eval_loss")
+    if config.get("eval_strategy", "no") == "no":
+        changes["eval_strategy"] = "epoch"
+    return Fix(changes, why, "train_less_early_stop")
+
+
+def weight_decay_up(config, why: str) -> Fix | None:
+    wd = config.get("weight_decay") or 0.0
+    return Fix({"weight_decay": 0.1}, why, "weight_decay") if wd < 0.1 else None
+
+
+def dropout_up(config, why: str) -> Fix | None:
+    if config.method not in ("lora", "qlora"):
+        return None
+    d = config.get("lora_dropout") or 0.0
+    return Fix({"lora_dropout": 0.1}, why, "lora_dropout") if d < 0.1 else None
+
+
+def eval_more_often(config, why: str, steps_per_epoch: float | None = None) -> Fix | None:
+    strategy = config.get("eval_strategy", "no")
+    ev = config.get("eval_steps")
+    if strategy == "steps" and ev:
+        new = max(1, round(ev / 2.5)) if ev >= 1 else _nice(ev / 2.5)  # the guide's 250 -> 100
+        if new < ev:
+            changes = {"eval_steps": new}
+            save = config.get("save_steps")
+            if config.get("load_best_model_at_end") and save and save >= 1 and new >= 1 and save % new:
+                changes["save_steps"] = int(math.ceil(save / new) * new)
+            return Fix(changes, why, "eval_more_often")
+        return None
+    if steps_per_epoch and steps_per_epoch >= 4:
+        every = max(1, int(round(steps_per_epoch / 4)))
+        changes = {"eval_strategy": "steps", "eval_steps": every}
+        if config.get("load_best_model_at_end"):
+            changes.update(save_strategy="steps", save_steps=every)
+        return Fix(changes, why, "eval_more_often")
+    return None
+
+
+def scheduler(config, kind: str, why: str) -> Fix | None:
+    return Fix({"lr_scheduler_type": kind}, why, f"scheduler_{kind}") if config.get("lr_scheduler_type") != kind \
+        else None
+
+
+def warmup_shorter(config, why: str) -> Fix | None:
+    w = config.get("warmup_steps") or 0
+    if not w:
+        return None
+    new = _nice(w / 2) if w < 1 else int(w // 2)
+    return Fix({"warmup_steps": new}, why, "warmup_shorter") if new < w else None
+
+
+def warmup_ratio(config, why: str, total_steps: int | None) -> Fix | None:
+    """Warmup as 10% of the run (the guide's warmup_ratio=0.1) when fixed steps exceed the run."""
+    w = config.get("warmup_steps") or 0
+    if w >= 1 and (total_steps is None or w >= 0.5 * total_steps):
+        return Fix({"warmup_steps": 0.1}, why, "warmup_ratio")
+    return None
+
+
+def clip_harder(config, why: str) -> Fix | None:
+    g = config.get("max_grad_norm")
+    return Fix({"max_grad_norm": 0.5}, why, "clip_harder") if g is None or g > 0.5 else None
+
+
+def smaller_batch(config, why: str) -> Fix | None:
+    bs = _int(config.get("per_device_train_batch_size"))
+    ga = _int(config.get("gradient_accumulation_steps"))
+    if bs < 2:
+        return None
+    return Fix({"per_device_train_batch_size": bs // 2, "gradient_accumulation_steps": ga * 2}, why,
+               "batch_down_keep_effective")
+
+
+def checkpointing(config, why: str) -> Fix | None:
+    return None if config.get("gradient_checkpointing") else Fix({"gradient_checkpointing": True}, why,
+                                                                 "gradient_checkpointing")
+
+
+def lighter_method(config, why: str) -> Fix | None:
+    new = {"full": "lora", "lora": "qlora", "adapter": "qlora"}.get(config.method)
+    return Fix({"method": new}, why, f"method_{new}") if new else None
+
+
+# -- the tables: the guide's order of preference per problem -----------------------------------------------------
+
+def fixes_for(problem: str, config=None, history=None, cause: str | None = None, best_epoch: float | None = None,
+              best_step: float | None = None, total_steps: int | None = None) -> list[Fix]:
+    """The fixes for a problem, computed from this config; changes that would be no-ops are left out."""
+    if config is None:
+        config = default_config()
+    spe = _steps_per_epoch(history)
+    if problem == "not_decreasing" and cause == "high":
+        table = [lr_preset(config, "the learning rate is far above this method's range"),
+                 lr_scale(config, 0.5, "learning rate too high: halve it"),
+                 lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
+                 batch_keep_effective(config, "bigger per-device batch for less noisy gradients (same effective "
+                                              "batch)")]
+    elif problem == "not_decreasing":
+        table = [lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
+                 lr_scale(config, 2.5, "or 2.5x"),
+                 batch_keep_effective(config, "bigger per-device batch (same effective batch)"),
+                 train_longer(config, "the model may need more training: double it")]
+    elif problem == "overfitting":
+        table = [weight_decay_up(config, "stronger regularisation (10x weight decay)"),
+                 train_less_with_early_stopping(config, "stop near where eval loss was best, and stop early when it "
+                                                        "rises", best_epoch, best_step, spe),
+                 dropout_up(config, "more adapter dropout"),
+                 eval_more_often(config, "evaluate more often to catch the turn earlier", spe)]
+    elif problem == "stuck":
+        table = [lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
+                 scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
+                                             "cosine"),
+                 scheduler(config, "constant_with_warmup", "or a constant learning rate after warmup")]
+    elif problem == "slow":
+        table = [lr_scale(config, 1.5, "raise the learning rate 1.5x"),
+                 batch_keep_effective(config, "bigger per-device batch: more examples per second"),
+                 warmup_shorter(config, "shorter warmup: full learning rate sooner")]
+    elif problem == "oscillating":
+        table = [lr_scale(config, 0.5, "lower the learning rate (halve it)"),
+                 accumulation_double(config, "larger effective batch for steadier gradients"),
+                 clip_harder(config, "stronger gradient clipping")]
+    elif problem == "diverged":
+        table = [lr_preset(config, "the learning rate is far above this method's range: back to its default"),
+                 lr_scale(config, 0.25, "the loss blew up: a quarter of the learning rate"),
+                 clip_harder(config, "stronger gradient clipping stops single bad steps"),
+                 lr_scale(config, 0.5, "or half the learning rate")]
+    elif problem == "warmup_too_long":
+        table = [warmup_ratio(config, "warm up over 10% of the run instead", total_steps)]
+    elif problem == "out_of_memory":
+        table = [smaller_batch(config, "half the per-device batch, double accumulation: same effective batch"),
+                 checkpointing(config, "recompute activations instead of storing them (~20% slower)"),
+                 lighter_method(config, "a lighter method trains fewer parameters / a quantised base")]
+    else:
+        table = []
+    out, seen = [], set()
+    for fix in table:
+        if fix is None:
+            continue
+        key = tuple(sorted((k, repr(v)) for k, v in fix.changes.items()))
+        if key in seen or all(_same(config, k, v) for k, v in fix.changes.items()):
+            continue
+        seen.add(key)
+        out.append(fix)
+    return out
+
+
+def _same(config, key, value) -> bool:
+    return (config.method == value) if key == "method" else config.get(key) == value
+
+
+def _steps_per_epoch(history) -> float | None:
+    if history is None:
+        return None
+    ep = history.epoch
+    for s, e in zip(reversed(ep.steps), reversed(ep.values)):
+        if e and e > 0 and s > 0:
+            return s / e
+    return None
+
+
+# -- applying -----------------------------------------------------------------------------------------------------
+
+def apply(config, fix: Fix, parent: str | None = None):
+    """The next run's config: `fix` applied (validated by the engine), with lineage (parent run, fixes applied).
+
+    From a launched run's config (run_id set) this starts a new child; on a draft child (no run_id) fixes add up.
+    Refused with FixError when the fix is already recorded or would change nothing; ConfigError when the engine
+    refuses a value.
+    """
+    record = {"id": fix.id, "changes": dict(fix.changes), "why": fix.why}
+    is_draft = config.run_id is None and (config.parent is not None or config.fixes)
+    if is_draft and any(f.get("changes") == record["changes"] for f in config.fixes if isinstance(f, dict)):
+        raise FixError(f"fix already applied to this config: {fix.describe(config)}")
+    if all(_same(config, k, v) for k, v in fix.changes.items()):
+        raise FixError(f"nothing to change: {', '.join(f'{k} is already {v!r}' for k, v in fix.changes.items())}")
+    record["from"] = {k: (config.method if k == "method" else config.get(k)) for k in fix.changes}
+    new = config.with_changes(fix.changes, notice=f"fix applied: {fix.describe(config)} ({fix.why})")
+    if is_draft:
+        new.parent = parent or config.parent
+        new.fixes = list(config.fixes) + [record]
+    else:
+        new.parent = parent or config.run_id
+        new.fixes = [record]
+    new.run_id = None
+    return new

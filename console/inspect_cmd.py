@@ -1,0 +1,211 @@
+"""`training-console inspect PATH... [--json] [--method M]`: diagnose finished runs or Hugging Face output folders.
+
+PATH is a trainer_state.json, a checkpoint folder, an HF output folder (its checkpoint-N with the largest N), one of
+our run directories (metrics.jsonl + config.yaml), or a metrics.jsonl. Arguments are only ever read from JSON/YAML
+files: training_args.bin is a pickle and is never opened.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from console.errors import UserError
+
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+_ARGS_FILES = ("training_args.json", "training_args.yaml", "training_args.yml", "args.json", "hparams.yaml")
+
+
+class InspectError(UserError):
+    pass
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("inspect", help="diagnose finished runs, trainer_state.json files or HF output folders",
+                              description=__doc__.splitlines()[0])
+    _arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    from console.presets import METHODS
+
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="trainer_state.json, checkpoint or output folder, run directory, or metrics.jsonl")
+    p.add_argument("--json", action="store_true", help="one JSON object per PATH, one per line")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="the fine-tuning method, when PATH holds no config (default: lora)")
+
+
+# -- finding what to read ------------------------------------------------------------------------------------------
+
+def newest_trainer_state(folder: Path) -> Path | None:
+    """The folder's trainer_state.json, or that of its checkpoint-N with the largest N (also under checkpoints/)."""
+    own = folder / "trainer_state.json"
+    best, best_n = None, -1
+    for base in (folder, folder / "checkpoints"):
+        if not base.is_dir():
+            continue
+        for child in base.iterdir():
+            m = _CKPT.match(child.name)
+            if m and int(m.group(1)) > best_n and (child / "trainer_state.json").is_file():
+                best, best_n = child / "trainer_state.json", int(m.group(1))
+    if own.is_file() and (best is None or own.stat().st_mtime >= best.stat().st_mtime):
+        return own
+    return best
+
+
+def _read_args_file(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        import yaml
+
+        data = yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def config_from_arguments(arguments: dict, method: str | None = None):
+    """A RunConfig from a method preset and recovered arguments; values the engine refuses are skipped, said in
+    the notices (a recovered file may hold arguments of another version or tool)."""
+    from console.config import RunConfig
+    from console.errors import ConfigError
+
+    config = RunConfig.from_preset(method or "lora")
+    skipped = []
+    for key, value in (arguments or {}).items():
+        if value is None:
+            continue
+        try:
+            config = config.with_changes({key: value})
+        except ConfigError:
+            skipped.append(key)
+    if skipped:
+        config.notices.append(f"ignored {len(skipped)} arguments the console does not take: "
+                              + ", ".join(skipped[:8]) + ("..." if len(skipped) > 8 else ""))
+    return config
+
+
+def _sibling_config(state: Path, method: str | None):
+    """Arguments from JSON/YAML files beside the trainer_state.json (or one folder up), never from pickles."""
+    args: dict = {}
+    found = []
+    for folder in (state.parent, state.parent.parent):
+        for name in _ARGS_FILES:
+            p = folder / name
+            if p.is_file() and not args:
+                try:
+                    args = _read_args_file(p)
+                    found.append(p.name)
+                except (ValueError, OSError, UnicodeDecodeError):
+                    continue
+        adapter = folder / "adapter_config.json"
+        if adapter.is_file() and "lora_r" not in args:
+            try:
+                a = json.loads(adapter.read_text(encoding="utf-8"))
+            except (ValueError, OSError, UnicodeDecodeError):
+                a = {}
+            if str(a.get("peft_type", "")).upper() == "LORA":
+                method = method or "lora"
+                args.update({k2: a[k1] for k1, k2 in (("r", "lora_r"), ("lora_alpha", "lora_alpha"),
+                                                        ("lora_dropout", "lora_dropout")) if a.get(k1) is not None})
+                found.append("adapter_config.json")
+    if found:
+        return config_from_arguments(args, method), f"{method or 'lora'} preset + {', '.join(found)}"
+    return None, None
+
+
+def load_target(path_text: str, method: str | None = None):
+    """(history, config, what was assumed) for a PATH; InspectError with a one-line reason when it cannot be read."""
+    from console.config import RunConfig, load_run_config
+    from console.metrics import History, load_history
+
+    path = Path(path_text)
+    if not path.exists():
+        raise InspectError(f"{path_text}: no such file or folder")
+    state = None
+    if path.is_dir():
+        if (path / "metrics.jsonl").is_file():  # one of our run directories
+            history = load_history(path / "metrics.jsonl")
+            if (path / "config.yaml").is_file():
+                try:
+                    return history, load_run_config(path), "the run's config.yaml"
+                except UserError as err:
+                    raise InspectError(f"{path_text}: config.yaml unreadable: {err}") from None
+            m = method or "lora"
+            return history, RunConfig.from_preset(m), f"no config.yaml: assumed the {m} preset defaults"
+        state = newest_trainer_state(path)
+        if state is None:
+            raise InspectError(f"{path_text}: no trainer_state.json, checkpoint-N folder or metrics.jsonl in it")
+    elif path.suffix == ".jsonl":
+        m = method or "lora"
+        return load_history(path), RunConfig.from_preset(m), f"no config: assumed the {m} preset defaults"
+    else:
+        state = path
+    try:
+        history = History.from_trainer_state(state)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InspectError(f"{path_text}: not a trainer_state.json ({type(err).__name__}: {err})") from None
+    except OSError as err:
+        raise InspectError(f"{path_text}: cannot read {state}: {err.strerror or err}") from None
+    except AttributeError:
+        raise InspectError(f"{path_text}: not a trainer_state.json (no log_history object)") from None
+    config, said = _sibling_config(state, method)
+    if config is None:
+        m = method or "lora"
+        config, said = RunConfig.from_preset(m), f"no config found: fixes assume the guide's {m} defaults"
+    if state != path:
+        said = f"{state}; {said}"
+    return history, config, said
+
+
+# -- printing ------------------------------------------------------------------------------------------------------
+
+def render_text(source: str, history, config, said: str, findings) -> str:
+    lines = [f"{source}  ({len(history.train_loss)} train / {len(history.eval_loss)} eval points, last step "
+             f"{history.last_step:g}; {said})"]
+    if not len(history.train_loss) and not len(history.eval_loss):
+        lines.append("  no loss logged yet")
+    elif not findings:
+        lines.append("  no problems found")
+    for f in findings:
+        lines.append(f"  [{f.severity}] {f.title}: {f.evidence}")
+        for i, fix in enumerate(f.fixes, 1):
+            lines.append(f"      [{i}] {fix.describe(config)}  ({fix.why})")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from console.diagnose import diagnose
+
+    status = 0
+    for source in args.paths:
+        try:
+            history, config, said = load_target(source, getattr(args, "method", None))
+        except UserError as err:
+            print(f"inspect: {err}", file=sys.stderr)
+            status = 2
+            continue
+        findings = diagnose(history, config)
+        if getattr(args, "json", False):
+            print(json.dumps({"source": source, "findings": [f.to_dict() for f in findings]}, allow_nan=False,
+                             default=str), flush=True)
+            if "assumed" in said or "no config" in said:
+                print(f"inspect: {source}: {said}", file=sys.stderr)
+        else:
+            print(render_text(source, history, config, said, findings), flush=True)
+    return status
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m console.inspect_cmd", description=__doc__.splitlines()[0])
+    _arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
