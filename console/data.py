@@ -122,6 +122,8 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
 
 
 def _looks_like_hub_name(name: str) -> bool:
+    if name.startswith(("/", ".", "~")):
+        return False
     parts = name.split("/")
     return len(parts) <= 2 and all(p and not p.startswith(".") for p in parts) and not name.endswith(
         tuple(LOADERS))
@@ -165,7 +167,14 @@ def load_raw(dataset: str | None):
                      else "test" if stem == "test" else "train")
             split_files.setdefault(split, []).append(str(f))
         return datasets.load_dataset(kinds.pop(), data_files=split_files)
-    return datasets.load_dataset(dataset)
+    if not _looks_like_hub_name(dataset):
+        raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
+                        f"or a Hub dataset name (org/name)")
+    try:
+        return datasets.load_dataset(dataset)
+    except Exception as err:  # not found, private, or no network: one clear line, the traceback in train.log
+        raise DataError(f"cannot load the Hub dataset {dataset}: {type(err).__name__}: "
+                        f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}") from err
 
 
 def render_row(row: dict, fmt: str, tokenizer, text_column: str | None = None) -> str:

@@ -1,0 +1,106 @@
+"""Bad input on the command line: one clear message naming what is wrong and what to do, never a traceback."""
+import json
+
+import pytest
+
+from console.cli import main
+from console.launcher import wait
+from console.rundir import list_run_dirs
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Traceback" not in text
+    return code, text
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--method", "lorra"], ["unknown method 'lorra'", "Did you mean 'lora'"]),
+    (["--set", "learnig_rate=1e-4"], ["unknown argument 'learnig_rate'", "Did you mean 'learning_rate'"]),
+    (["--set", "learning_rate=abc"], ["learning_rate must be a number > 0", "'abc'"]),
+    (["--set", "learning_rate=0"], ["learning_rate must be a number > 0"]),
+    (["--set", "per_device_train_batch_size=0"], ["per_device_train_batch_size", ">= 1"]),
+    (["--set", "val_size=1"], ["val_size"]),
+    (["--set", "per_device_train_batch_size=1000000000"], ["<= 65536"]),
+    (["--set", "learning_rate=1e9"], ["<= 10"]),
+    (["--model", "./no/such/model"], ["model ./no/such/model not found"]),
+    (["--dataset", "./missing.jsonl"], ["dataset ./missing.jsonl not found"]),
+    (["--set", "oops"], ["--set needs key=value"]),
+])
+def test_refused_before_anything_starts(runs_dir, capsys, argv, words):
+    code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", *argv)
+    assert code == 2
+    for w in words:
+        assert w in text, text
+    assert not list_run_dirs(runs_dir)
+
+
+def test_out_of_range_is_allowed_with_a_warning(runs_dir, capsys):
+    code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", "--set", "learning_rate=1e-3")
+    assert code == 0
+    assert "warning: learning_rate=1e-3  outside the LoRA range 1e-4 to 5e-4" in text
+    assert "effective batch = 4 per device x 4 accumulation x 1 process = 16" in text
+
+
+def _write(path, text, binary=False):
+    if binary:
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def test_dataset_problems(tmp_path, runs_dir, capsys):
+    cases = [
+        (_write(tmp_path / "cols.jsonl", '{"question": "a", "answer": "b"}\n'),
+         ["no usable column", "columns found: question, answer"]),
+        (_write(tmp_path / "empty.jsonl", ""), ["is empty"]),
+        (_write(tmp_path / "bad.jsonl", '{"text": "a"}\n{"text": "b"}\n{"text": oops}\n'),
+         ["line 3", "malformed JSON"]),
+        (_write(tmp_path / "latin.jsonl", '{"text": "caf\xe9"}\n'.encode("latin-1"), binary=True), ["not UTF-8"]),
+        (_write(tmp_path / "cols.csv", "a,b\n1,2\n"), ["columns found: a, b"]),
+    ]
+    for path, words in cases:
+        code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", "--dataset", path)
+        assert code == 2, path
+        for w in words:
+            assert w in text, (path, text)
+
+
+def test_yaml_syntax_error_shows_the_line(tmp_path, runs_dir, capsys):
+    path = _write(tmp_path / "c.yaml", "learning_rate: 1e-4\nweight_decay: [0.1\n")
+    code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--config", path)
+    assert code == 2 and "YAML syntax error" in text and "line" in text
+
+
+def test_dataset_formats_are_detected(tmp_path, runs_dir, capsys):
+    chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    for name, row, fmt in [("t.jsonl", {"text": "x"}, "text"), ("c.jsonl", chat, "chat"),
+                           ("i.jsonl", {"instruction": "a", "input": "", "output": "b"}, "instruction")]:
+        path = _write(tmp_path / name, json.dumps(row) + "\n")
+        code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", "--dataset", path)
+        assert code == 0 and f"{fmt} format" in text
+
+
+@pytest.mark.e2e
+def test_qlora_where_bitsandbytes_cannot_load(tmp_path, runs_dir, capsys, monkeypatch):
+    fake = tmp_path / "fake" / "bitsandbytes"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('libbitsandbytes_cpu.so: cannot open shared object')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "fake"))
+    code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--method", "qlora", "--set", "max_steps=2")
+    assert code == 1
+    assert "QLoRA needs bitsandbytes, which cannot load here" in text and "--method lora" in text
+    status = list_run_dirs(runs_dir)[-1].status()
+    assert status["kind"] == "input"
+
+
+def test_runs_show_and_stop_on_unknown_runs(runs_dir, capsys):
+    code, text = _run(capsys, "show", "--runs-dir", str(runs_dir), "nope")
+    assert code == 2 and "no run" in text
+    code, text = _run(capsys, "runs", "--runs-dir", str(runs_dir))
+    assert code == 0 and "no runs" in text
+    code, text = _run(capsys, "show", "--fields")
+    assert code == 0 and "learning_rate" in text and "lora_r" in text

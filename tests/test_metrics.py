@@ -1,0 +1,71 @@
+"""The metrics history: incremental tailing, truncated lines, resumed logs, trainer_state.json."""
+import json
+import math
+
+from console.metrics import History, MetricsTail, load_history
+from console.progress import progress, progress_line
+
+
+def test_tail_returns_only_complete_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    tail = MetricsTail(path)
+    assert tail.read_new() == []  # not there yet
+    with open(path, "w") as f:
+        f.write('{"step": 1, "loss": 2.0}\n{"step": 2, "lo')
+    assert tail.read_new() == [{"step": 1, "loss": 2.0}]
+    assert tail.read_new() == []  # the half line waits
+    with open(path, "a") as f:
+        f.write('ss": 1.5}\n')
+    assert tail.read_new() == [{"step": 2, "loss": 1.5}]
+
+
+def test_tail_skips_corrupt_lines_and_reads_nan(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "loss": NaN}\nnot json\n{"step": 2, "loss": 1.0}\n')
+    tail = MetricsTail(path)
+    records = tail.read_new()
+    assert len(records) == 2 and math.isnan(records[0]["loss"]) and tail.bad_lines == 1
+
+
+def test_history_series_and_resumed_logs():
+    h = History.from_records([
+        {"step": 0, "max_steps": 100, "event": "train_begin"},
+        {"step": 10, "loss": 3.0, "learning_rate": 1e-4, "grad_norm": 1.0, "epoch": 0.1, "time": 1.0},
+        {"step": 20, "loss": 2.5, "learning_rate": 2e-4, "time": 2.0},
+        {"step": 20, "eval_loss": 2.6},
+        {"step": 30, "loss": 2.4, "time": 3.0},
+        # a resumed run starts again from its checkpoint at step 20: step 30 is replaced
+        {"step": 30, "loss": 2.2, "time": 5.0},
+        {"step": 25, "loss": 2.35},
+    ])
+    assert h.max_steps == 100
+    assert h.train_loss.steps == [10, 20, 25]
+    assert h.eval_loss.values == [2.6]
+    assert h.learning_rate.values == [1e-4, 2e-4]
+
+
+def test_closing_summary_is_not_a_training_point():
+    h = History.from_records([{"step": 10, "loss": 2.0},
+                              {"step": 10, "train_runtime": 5.0, "train_loss": 2.1, "loss": 2.1}])
+    assert h.train_loss.values == [2.0] and h.final["train_runtime"] == 5.0
+
+
+def test_trainer_state_json(tmp_path):
+    state = {"max_steps": 40, "log_history": [{"step": 10, "loss": 1.0, "grad_norm": float("nan")},
+                                               {"step": 10, "eval_loss": 1.1}]}
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps(state))
+    h = History.from_trainer_state(path)
+    assert h.max_steps == 40 and h.eval_loss.values == [1.1] and len(h.grad_norm.finite()) == 0
+
+
+def test_progress_line_with_eta(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"step": 0, "max_steps": 100},
+        {"step": 10, "loss": 2.0, "epoch": 0.5, "time": 10.0, "steps_per_second": 1.0, "learning_rate": 1e-4},
+        {"step": 10, "eval_loss": 2.2}]) + "\n")
+    p = progress(load_history(path))
+    assert p.step == 10 and p.eta == 90 and p.best_eval == 2.2
+    line = progress_line(p)
+    assert "step 10/100" in line and "eval 2.2000" in line and "ETA 1:30" in line

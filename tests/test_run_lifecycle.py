@@ -1,0 +1,120 @@
+"""Runs as real processes: graceful stop, SIGKILL and resume, divergence, status recovery, the runs folder."""
+import json
+import os
+import signal
+
+import pytest
+
+from console.config import build_config, parse_set, resolve
+from console.errors import RunError
+from console.launcher import check_resumable, launch, request_save, request_stop, wait
+from console.metrics import load_history
+from console.rundir import RunDir, check_runs_dir, create_run, find_run
+from tests.e2e_util import FAST, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _start(runs_dir, *extra, method="lora"):
+    config = resolve(build_config(method, sets=parse_set(FAST + list(extra))))
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    return run
+
+
+def _steps(run):
+    return load_history(run.metrics_path).train_loss.steps
+
+
+def test_graceful_stop_saves_a_checkpoint_and_says_stopped(runs_dir):
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
+    wait_for(lambda: len(_steps(run)) >= 3, timeout=90)
+    assert request_save(run)
+    wait_for(lambda: run.last_checkpoint() is not None, timeout=30)
+    assert request_stop(run)
+    status = wait(run, timeout=60)
+    assert status["phase"] == "stopped", status
+    step = status["step"]
+    assert (run.checkpoints / f"checkpoint-{step}").is_dir()
+    assert run.last_checkpoint().name == f"checkpoint-{step}"
+
+
+def test_sigkill_marks_failed_keeps_metrics_and_resume_continues(runs_dir):
+    run = _start(runs_dir, "max_steps=60", "logging_steps=2", "save_steps=10", "eval_steps=10")
+    wait_for(lambda: run.last_checkpoint() is not None and len(_steps(run)) >= 8, timeout=90)
+    pid = run.read_status_file()["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: run.status()["phase"] == "failed", timeout=10)
+    status = run.status()
+    assert status["kind"] == "killed" and "ended without a final status" in status["message"]
+    before = _steps(run)
+    assert before  # the metrics up to the kill are kept
+    ckpt_step = int(run.last_checkpoint().name.split("-")[1])
+    check_resumable(run)
+    launch(run, resume=True)
+    final = wait(run, timeout=120)
+    assert final["phase"] == "done", run.tail_log(20)
+    steps = _steps(run)
+    # one continuous history: it goes on from the checkpoint to the end, without a restart from zero
+    assert steps[-1] == 60 and steps == sorted(steps) and steps[0] == before[0]
+    assert any(s > ckpt_step for s in steps) and max(before) >= ckpt_step
+    info = json.loads(run.run_json.read_text())
+    assert [launch_["resume"] for launch_ in info["launches"]] == [False, True]
+
+
+def test_exploding_loss_stops_the_run_as_diverged(runs_dir):
+    run = _start(runs_dir, "learning_rate=5", "max_steps=200", "logging_steps=1", "lr_scheduler_type=constant",
+                 "warmup_steps=0", "max_grad_norm=0", method="full")
+    status = wait(run, timeout=120)
+    assert status["phase"] == "failed" and status["kind"] == "diverged", status
+    assert "loss" in status["message"]
+    assert _steps(run)[-1] < 200  # stopped early
+
+
+def test_a_crash_is_one_line_in_status_and_a_traceback_in_the_log(runs_dir):
+    run = _start(runs_dir, "dataset=/nonexistent/data.jsonl")
+    status = wait(run, timeout=60)
+    assert status["phase"] == "failed" and status["kind"] == "input"
+    assert "not found" in status["message"] or "nonexistent" in status["message"]
+    assert "\n" not in status["message"]
+
+
+def test_resume_refuses_a_run_without_checkpoint(runs_dir):
+    config = resolve(build_config("lora", sets=parse_set(FAST)))
+    run = create_run(runs_dir, config)
+    run.write_status("failed", kind="error", message="x")
+    with pytest.raises(RunError, match="no checkpoint"):
+        check_resumable(run)
+
+
+def test_corrupt_or_missing_status_is_recovered(runs_dir, tmp_path):
+    config = resolve(build_config("lora"))
+    run = create_run(runs_dir, config)
+    run.status_json.write_text('{"phase": "trai')  # the writer died mid-write
+    assert run.status()["phase"] == "failed" and run.status()["recovered"]
+    with open(run.metrics_path, "a") as f:
+        f.write(json.dumps({"step": 5, "train_runtime": 1.0, "train_loss": 1.0}) + "\n")
+    run.status_json.unlink()
+    assert run.status()["phase"] == "done"
+
+
+def test_unwritable_runs_folder_is_a_clear_error(tmp_path):
+    target = tmp_path / "ro"
+    target.mkdir()
+    target.chmod(0o500)
+    try:
+        if os.access(target, os.W_OK):  # root ignores permissions: use a path under a file instead
+            target = tmp_path / "a-file"
+            target.write_text("x")
+            target = target / "runs"
+        with pytest.raises(RunError, match="cannot write to the runs folder"):
+            check_runs_dir(target)
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+
+
+def test_run_names_cannot_escape_the_runs_folder(runs_dir):
+    check_runs_dir(runs_dir)
+    for bad in ("../etc", "..", "a/../../b", "x;rm -rf"):
+        with pytest.raises(RunError):
+            find_run(runs_dir, bad)
