@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = COMMANDS.get(args.command)
         if handler is None:
             for module in _command_modules():
-                if getattr(module, "COMMAND", None) == args.command:
+                if module.__name__.rsplit(".", 1)[-1].removesuffix("_cmd") == args.command:
                     return module.run(args)
             parser.error(f"unknown command {args.command}")
         return handler(args)
@@ -186,7 +186,7 @@ def run_summary(run) -> dict:
     status = run.status()
     p = progress(load_history(run.metrics_path))
     fixes = info.get("fixes") or []
-    fix = fixes[-1].get("label") or fixes[-1].get("problem") if fixes else ""
+    fix = ", ".join(f"{k}={v}" for f in fixes for k, v in (f.get("changes") or {}).items())
     return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
             "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
             "fix": fix or "", "message": status.get("message", "")}

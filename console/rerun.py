@@ -1,0 +1,92 @@
+"""The next run from a finished or running one: a finding's fix applied, lineage recorded.
+
+One function serves `training-console rerun` and the console's one-key "apply fix" so that both do exactly the same.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.config import RunConfig, load_run_config, resolve
+from console.errors import UserError
+from console.rundir import RunDir
+
+SEVERITY = {"error": 2, "warning": 1, "info": 0}
+
+
+@dataclass
+class RerunPlan:
+    config: RunConfig  # the next run's config, resolved for this machine
+    finding: object | None  # the finding whose fix was applied (None: no fix, only --set changes)
+    fix: object | None
+
+
+def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
+    """The findings of a run: its curves, plus the crash finding when it failed (out of memory, divergence)."""
+    from console.diagnose import crash_findings, diagnose
+    from console.metrics import load_history
+
+    config = config or load_run_config(run.path)
+    findings = list(diagnose(load_history(run.metrics_path), config))
+    status = run.status(repair=False)
+    if status.get("phase") == "failed" and status.get("kind"):
+        crash = crash_findings(status["kind"], config)
+        if crash is not None and all(f.problem != crash.problem for f in findings):
+            findings.insert(0, crash)
+    return findings
+
+
+def newest(findings: list):
+    """The finding that started last (the most severe on a tie), among those with a fix."""
+    with_fixes = [f for f in findings if f.fixes]
+    if not with_fixes:
+        return None
+    return max(with_fixes, key=lambda f: (f.step if f.step is not None else -1, SEVERITY.get(f.severity, 0)))
+
+
+def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = None,
+               findings: list | None = None) -> RerunPlan:
+    """The next run's config. fix_spec: 'PROBLEM' or 'PROBLEM:N' (N from 1), None for the newest finding's top
+    fix, or 'none' to apply no fix (only `changes`)."""
+    from console.fixes import apply
+
+    config = load_run_config(run.path)
+    config.run_id = run.id
+    findings = run_findings(run, config) if findings is None else findings
+    finding = fix = None
+    if fix_spec and fix_spec.lower() != "none":
+        problem, _, number = fix_spec.partition(":")
+        matches = [f for f in findings if f.problem == problem]
+        if not matches:
+            found = ", ".join(f.problem for f in findings) or "none"
+            raise UserError(f"run {run.id} has no '{problem}' finding (findings: {found})")
+        finding = matches[0]
+        index = int(number) if number.isdigit() else 1
+        if not 1 <= index <= len(finding.fixes):
+            raise UserError(f"'{problem}' has {len(finding.fixes)} fixes: choose 1 to {len(finding.fixes)}")
+        fix = finding.fixes[index - 1]
+    elif fix_spec is None:
+        finding = newest(findings)
+        if finding is None and not changes:
+            raise UserError(f"run {run.id} shows no problem with a fix: give --set key=value to change something, "
+                            f"or --fix none to run the same config again")
+        fix = finding.fixes[0] if finding else None
+    if fix is not None:
+        new = apply(config, fix, parent=run.id)
+    else:
+        new = config.with_changes({})
+        new.parent, new.fixes, new.run_id = run.id, [], None
+    if changes:
+        lineage = (new.parent, new.fixes)
+        new = new.with_changes(changes)
+        new.parent, new.fixes = lineage
+    return RerunPlan(resolve(new), finding, fix)
+
+
+def start(runs_dir, config: RunConfig, command: list[str] | None = None) -> RunDir:
+    """Create the run folder and launch the trainer."""
+    from console.launcher import launch
+    from console.rundir import create_run
+
+    run = create_run(runs_dir, config, command=command)
+    launch(run, processes=int(config.values.get("processes") or 1))
+    return run
