@@ -238,8 +238,9 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
     for fix in table:
         if fix is None:
             continue
+        fix.changes = {k: v for k, v in fix.changes.items() if not _same(config, k, v)}  # say only what changes
         key = tuple(sorted((k, repr(v)) for k, v in fix.changes.items()))
-        if key in seen or all(_same(config, k, v) for k, v in fix.changes.items()):
+        if not fix.changes or key in seen:
             continue
         seen.add(key)
         out.append(fix)

@@ -1,0 +1,339 @@
+"""Diagnosis on synthetic curves: every problem fires where it should, healthy runs stay clean, and the traps of real
+logs (noise, warmup, loss scales, accumulation-scaled train loss, NaN grad norms, resumed logs, short runs) hold."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+
+from console.config import RunConfig
+from console.diagnose import PROBLEMS, Finding, Fix, crash_findings, diagnose
+from console.metrics import History
+
+
+def curve(steps=1000, log_every=10, train=lambda t: 2.0 * math.exp(-4 * t) + 0.5, eval_=None, eval_every=100,
+          noise=0.03, scale=1.0, seed=0, warmup=0.1, peak_lr=2e-4, grad_norm=1.0, heavy=False, final=True):
+    """Trainer-like log records. train/eval_ take t in [0, 1] (fraction of the run); noise is relative."""
+    rnd = random.Random(seed)
+    records = []
+    for s in range(log_every, steps + 1, log_every):
+        t = s / steps
+        lr = peak_lr * (t / warmup if t < warmup else 0.5 * (1 + math.cos(math.pi * (t - warmup) / (1 - warmup))))
+        e = rnd.gauss(0, noise)
+        if heavy:  # batch-1 logging: a skewed spread of per-batch losses
+            e = noise * (rnd.expovariate(1.0) - 1.0) * 2
+        records.append({"step": s, "epoch": 3 * t, "loss": scale * train(t) * (1 + e), "learning_rate": lr,
+                        "grad_norm": abs(grad_norm * (1 + rnd.gauss(0, 0.2)))})
+        if eval_ is not None and s % eval_every == 0:
+            records.append({"step": s, "epoch": 3 * t, "eval_loss": scale * eval_(t) * (1 + rnd.gauss(0, noise / 4))})
+    if final:
+        records.append({"step": steps, "train_runtime": 100.0, "train_loss": 1.0})
+    return records
+
+
+def hist(records, max_steps=None) -> History:
+    h = History.from_records(records)
+    h.max_steps = max_steps or max(r["step"] for r in records)
+    return h
+
+
+def problems(findings) -> set:
+    return {f.problem for f in findings if f.problem in PROBLEMS}
+
+
+LORA = RunConfig.from_preset("lora")
+healthy_train = lambda t: 2.0 * math.exp(-4 * t) + 0.5  # noqa: E731
+healthy_eval = lambda t: 2.0 * math.exp(-4 * t) + 0.6  # noqa: E731
+overfit_eval = lambda t: 1.0 + 1.5 * (t - 0.4) ** 2  # noqa: E731  best at 40% of the run, +24% by the end
+
+
+# -- healthy runs stay clean -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 1000.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_healthy_runs_have_no_finding_at_any_scale(scale, seed):
+    h = hist(curve(train=healthy_train, eval_=healthy_eval, scale=scale, seed=seed))
+    assert problems(diagnose(h, LORA)) == set()
+
+
+def test_noisy_batch_one_logging_every_step_is_not_oscillation():
+    h = hist(curve(steps=2000, log_every=1, train=healthy_train, eval_=healthy_eval, noise=0.3, heavy=True))
+    assert problems(diagnose(h, LORA)) == set()
+
+
+def test_train_loss_scaled_by_accumulation_does_not_read_as_overfitting():
+    # train loss logged 4x too high (gradient accumulation): an absolute gap of ~2 must not matter
+    h = hist(curve(train=lambda t: 4 * healthy_train(t), eval_=healthy_eval))
+    assert problems(diagnose(h, LORA)) == set()
+
+
+def test_isolated_nan_grad_norms_with_a_fine_loss_are_only_an_info():
+    records = curve(train=healthy_train, eval_=healthy_eval)
+    records[30]["grad_norm"] = float("nan")
+    records[60]["grad_norm"] = float("inf")
+    found = diagnose(hist(records), LORA)
+    assert problems(found) == set()
+    info = [f for f in found if f.problem == "nonfinite_grad_norm"]
+    assert info and info[0].severity == "info" and "2 of" in info[0].evidence
+
+
+def test_resumed_log_that_goes_back_in_steps_stays_clean():
+    first = curve(steps=600, train=healthy_train, eval_=healthy_eval, final=False)
+    resumed = [r for r in curve(train=healthy_train, eval_=healthy_eval, seed=5) if r["step"] > 400]
+    assert problems(diagnose(hist(first + resumed, 1000), LORA)) == set()
+
+
+def test_converged_plateau_is_not_stuck():
+    # a big early drop, then flat for the last 60%: converged, not a problem
+    h = hist(curve(train=lambda t: 2.5 * math.exp(-15 * t) + 0.4, eval_=lambda t: 2.5 * math.exp(-15 * t) + 0.5))
+    assert problems(diagnose(h, LORA)) == set()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_very_short_runs_raise_nothing(n):
+    records = [{"step": 10 * i, "loss": 2.0 - 0.2 * i, "eval_loss": 2.1 - 0.2 * i} for i in range(1, n + 1)]
+    assert problems(diagnose(hist(records, 1000), LORA)) == set()
+
+
+def test_empty_history_is_fine():
+    assert diagnose(History(), LORA) == []
+    assert diagnose(History(), None) == []
+
+
+def test_first_log_outlier_is_not_an_explosion_or_oscillation():
+    records = curve(train=healthy_train, eval_=healthy_eval)
+    records[0]["loss"] = 25.0
+    assert problems(diagnose(hist(records), LORA)) == set()
+
+
+# -- overfitting -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_overfitting_found_with_onset_at_the_best_eval(scale):
+    h = hist(curve(steps=2000, train=lambda t: 2.0 * math.exp(-3 * t) + 0.2, eval_=overfit_eval, scale=scale))
+    found = {f.problem: f for f in diagnose(h, LORA)}
+    assert "overfitting" in found
+    f = found["overfitting"]
+    assert f.severity == "warning"
+    assert 600 <= f.step <= 1000  # the best eval is at 40% of 2000 steps
+    assert "from its best" in f.evidence and "train loss fell" in f.evidence
+    assert f.title.startswith("Overfitting since step")
+    changes = [fx.changes for fx in f.fixes]
+    assert changes[0] == {"weight_decay": 0.1}
+    assert any(c.get("early_stopping_patience") for c in changes)
+    assert {"lora_dropout": 0.1} in changes
+    assert any("eval_steps" in c for c in changes)
+
+
+def test_overfitting_needs_the_train_loss_to_fall():
+    # eval rises while train rises too: that is instability, not memorisation
+    h = hist(curve(train=lambda t: 1.0 + 0.5 * t, eval_=overfit_eval))
+    assert "overfitting" not in problems(diagnose(h, LORA))
+
+
+def test_one_eval_uptick_is_not_overfitting():
+    evals = [2.0, 1.6, 1.4, 1.3, 1.25, 1.27]  # +1.6% at the last eval only
+    records = []
+    for i, e in enumerate(evals, 1):
+        records += [{"step": 100 * i, "loss": 2.0 - 0.15 * i}, {"step": 100 * i, "eval_loss": e}]
+    assert "overfitting" not in problems(diagnose(hist(records, 600), LORA))
+
+
+def test_overfitting_is_kept_as_points_arrive_and_cleared_by_a_new_best():
+    records = curve(steps=2000, train=lambda t: 2.0 * math.exp(-3 * t) + 0.2, eval_=overfit_eval, final=False)
+    states = []
+    for cut in range(200, len(records) + 1, 5):
+        states.append("overfitting" in problems(diagnose(hist(records[:cut], 2000), LORA)))
+    first = states.index(True)
+    assert all(states[first:]), "the finding flickered after it was raised"
+    # the eval then improves past its old best: the finding goes away
+    recovered = records + [{"step": 2000 + 100 * i, "loss": 0.2, "eval_loss": 0.9 - 0.01 * i} for i in range(1, 4)]
+    assert "overfitting" not in problems(diagnose(hist(recovered, 2300), LORA))
+
+
+def test_eval_bump_then_recovery_is_clean_at_the_end():
+    evals = [1.67, 1.5, 1.4, 1.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.86, 0.87, 0.86, 0.80, 0.76, 0.75]
+    records = []
+    for i, e in enumerate(evals, 1):
+        records += [{"step": 20 * i, "loss": 1.8 * 0.94 ** i}, {"step": 20 * i, "eval_loss": e}]
+    assert problems(diagnose(hist(records, 300), LORA)) == set()
+
+
+# -- diverged ----------------------------------------------------------------------------------------------------
+
+def test_nan_loss_is_diverged():
+    records = curve(train=healthy_train, eval_=healthy_eval, final=False)
+    for r in records[50:]:
+        if "loss" in r:
+            r["loss"] = float("nan")
+    found = {f.problem: f for f in diagnose(hist(records, 1000), LORA)}
+    f = found["diverged"]
+    assert f.severity == "error" and f.step == records[50]["step"]
+    assert "nan" in f.evidence.lower()
+    assert f.fixes and f.fixes[0].changes["learning_rate"] < LORA.get("learning_rate")
+
+
+def test_nan_eval_loss_is_diverged():
+    records = curve(train=healthy_train, eval_=healthy_eval)
+    last_eval = [r for r in records if "eval_loss" in r][-1]
+    last_eval["eval_loss"] = float("inf")
+    assert "diverged" in problems(diagnose(hist(records), LORA))
+
+
+def test_loss_explosion_is_diverged_and_fixes_bring_an_absurd_lr_back():
+    records = [{"step": 1, "loss": 1.64, "learning_rate": 5.0}] + [
+        {"step": s, "loss": 11.8 if s < 4 else 10.37, "learning_rate": 5.0} for s in range(2, 11)]
+    config = LORA.with_changes({"learning_rate": 5.0})
+    found = {f.problem: f for f in diagnose(hist(records, 10), config)}
+    assert found["diverged"].step == 2
+    assert found["diverged"].fixes[0].changes == {"learning_rate": LORA.get("learning_rate")}
+
+
+def test_explosion_that_recovers_reads_as_oscillating_not_diverged():
+    def train(t):
+        return 5.0 if 0.3 < t < 0.4 else healthy_train(t)
+    h = hist(curve(train=train, noise=0.02))
+    assert problems(diagnose(h, LORA)) == {"oscillating"}
+
+
+# -- not decreasing / stuck / slow ---------------------------------------------------------------------------------
+
+def test_rising_loss_is_not_decreasing_with_lr_too_high():
+    h = hist(curve(train=lambda t: 1.2 + 0.6 * t, eval_=lambda t: 2.5 + 0.3 * t))
+    found = {f.problem: f for f in diagnose(h, LORA)}
+    f = found["not_decreasing"]
+    assert f.numbers["cause"] == "high" and "too high" in f.evidence
+    assert f.fixes[0].changes == {"learning_rate": 1e-4} and f.fixes[1].changes == {"learning_rate": 5e-5}
+
+
+def test_flat_smooth_loss_without_eval_is_not_decreasing_with_lr_too_low():
+    config = LORA.with_changes({"learning_rate": 1e-4})  # at the bottom of the LoRA range
+    h = hist(curve(train=lambda t: 2.3, noise=0.005))
+    found = {f.problem: f for f in diagnose(h, config)}
+    f = found["not_decreasing"]
+    assert f.numbers["cause"] == "low" and "bottom" in f.evidence and "no eval" in f.evidence
+    assert f.fixes[0].changes == {"learning_rate": 1.5e-4} and f.fixes[1].changes == {"learning_rate": 2.5e-4}
+
+
+def test_erratic_loss_without_trend_is_not_decreasing_lr_too_high():
+    rnd = random.Random(3)
+    records = [{"step": s, "loss": 0.85 * (1 + 0.25 * math.sin(s / 7.0) + rnd.gauss(0, 0.1))} for s in range(1, 400)]
+    found = {f.problem: f for f in diagnose(hist(records, 400), LORA)}
+    assert found["not_decreasing"].numbers["cause"] == "high"
+
+
+def test_train_and_eval_flat_is_stuck():
+    h = hist(curve(train=lambda t: 2.5 - 0.02 * t, eval_=lambda t: 2.6 - 0.01 * t, noise=0.004))
+    found = {f.problem: f for f in diagnose(h, LORA)}
+    assert set(found) & set(PROBLEMS) == {"stuck"}
+    changes = [fx.changes for fx in found["stuck"].fixes]
+    assert changes[0] == {"learning_rate": 5e-4}
+    assert {"lr_scheduler_type": "linear"} in changes and {"lr_scheduler_type": "constant_with_warmup"} in changes
+
+
+def test_slow_steady_decrease_is_slow():
+    h = hist(curve(train=lambda t: 1.10 - 0.07 * t, eval_=lambda t: 1.09 - 0.09 * t, noise=0.003))
+    found = {f.problem: f for f in diagnose(h, LORA)}
+    assert set(found) & set(PROBLEMS) == {"slow"}
+    changes = [fx.changes for fx in found["slow"].fixes]
+    assert changes[0] == {"learning_rate": 3e-4}
+    assert {"warmup_steps": 0.05} in changes
+    assert any(c.get("per_device_train_batch_size") == 8 and c.get("gradient_accumulation_steps") == 2
+               for c in changes)
+
+
+def test_slow_and_stuck_wait_for_warmup_and_a_quarter_of_the_run():
+    records = curve(steps=10000, train=lambda t: 2.5, eval_=lambda t: 2.6, noise=0.004, final=False)
+    early = [r for r in records if r["step"] <= 800]  # still warming up (warmup = 10% = 1000 steps)
+    assert problems(diagnose(hist(early, 10000), LORA)) == set()
+
+
+def test_a_short_run_that_never_left_warmup_is_slow_and_says_so():
+    records = [{"step": s, "loss": l, "learning_rate": lr} for s, l, lr in
+               ((10, 1.096, 3.6e-6), (20, 1.084, 7.6e-6), (30, 1.033, 1.2e-5))]
+    records += [{"step": s, "eval_loss": e} for s, e in ((10, 1.092), (20, 1.066), (30, 0.998))]
+    config = RunConfig.from_preset("full").with_changes({"warmup_steps": 50, "max_steps": 30})
+    found = {f.problem: f for f in diagnose(hist(records, 30), config)}
+    assert "slow" in found and "warmup_too_long" in found
+    assert found["warmup_too_long"].fixes[0].changes == {"warmup_steps": 0.1}
+
+
+# -- oscillating ---------------------------------------------------------------------------------------------------
+
+def test_sustained_bump_in_train_loss_is_oscillating():
+    def train(t):
+        return 1.0 + 1.5 * math.exp(-5 * t) + (1.2 if 0.6 < t < 0.7 else 0.0)
+    h = hist(curve(train=train, noise=0.02))
+    found = {f.problem: f for f in diagnose(h, LORA)}
+    assert "oscillating" in found
+    assert 580 <= found["oscillating"].step <= 720
+    changes = [fx.changes for fx in found["oscillating"].fixes]
+    assert changes == [{"learning_rate": 1e-4}, {"gradient_accumulation_steps": 8}, {"max_grad_norm": 0.5}]
+
+
+def test_isolated_eval_spike_is_oscillating():
+    evals = [2.0, 1.6, 1.4, 2.3, 1.3, 1.25, 1.2]
+    records = []
+    for i, e in enumerate(evals, 1):
+        records += [{"step": 100 * i, "loss": 2.0 * 0.9 ** i}, {"step": 100 * i, "eval_loss": e}]
+    assert problems(diagnose(hist(records, 700), LORA)) == {"oscillating"}
+
+
+# -- the objects ---------------------------------------------------------------------------------------------------
+
+def test_finding_to_dict_is_plain_json_and_text_lists_numbered_fixes():
+    h = hist(curve(steps=2000, train=lambda t: 2.0 * math.exp(-3 * t) + 0.2, eval_=overfit_eval))
+    f = [f for f in diagnose(h, LORA) if f.problem == "overfitting"][0]
+    d = json.loads(json.dumps(f.to_dict(), allow_nan=False))
+    assert set(d) == {"problem", "severity", "step", "evidence", "fixes"}
+    assert isinstance(d["step"], int) and d["fixes"][0] == {"changes": {"weight_decay": 0.1},
+                                                          "why": f.fixes[0].why}
+    text = f.text(LORA)
+    assert "[1] weight_decay 0.01 -> 0.1" in text and "[2]" in text
+
+
+def test_findings_are_ordered_by_severity():
+    records = curve(train=lambda t: 1.2 + 0.6 * t, eval_=lambda t: 2.5 + 0.3 * t)
+    records[40]["grad_norm"] = float("nan")
+    found = diagnose(hist(records), LORA)
+    order = {"error": 0, "warning": 1, "info": 2}
+    assert [order[f.severity] for f in found] == sorted(order[f.severity] for f in found)
+
+
+def test_crash_findings_for_out_of_memory():
+    f = crash_findings("out_of_memory", RunConfig.from_preset("full"))
+    assert isinstance(f, Finding) and f.problem == "out_of_memory" and f.severity == "error"
+    changes = [fx.changes for fx in f.fixes]
+    assert changes[0] == {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 8}
+    assert {"gradient_checkpointing": True} in changes
+    assert {"method": "lora"} in changes
+    assert {"method": "qlora"} in [fx.changes for fx in crash_findings("oom", LORA).fixes]
+    assert crash_findings("segfault", LORA) is None
+
+
+def test_fix_describe_shows_old_and_new_values():
+    assert Fix({"learning_rate": 1e-4}, "x").describe(LORA) == "learning_rate 0.0002 -> 0.0001"
+
+
+def test_diagnose_is_fast_on_10k_points():
+    h = hist(curve(steps=10000, log_every=1, train=healthy_train, eval_=overfit_eval, noise=0.1))
+    diagnose(h, LORA)
+    times = []
+    for _ in range(15):
+        t = time.perf_counter()
+        diagnose(h, LORA)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    assert times[len(times) // 2] < 0.010, f"median {times[len(times) // 2] * 1000:.1f} ms"
+
+
+def test_modules_import_no_heavy_libraries():
+    code = ("import sys, console.diagnose, console.fixes, console.inspect_cmd; "
+            "print([m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'textual') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,142 @@
+"""Fix tables computed from the run's own config, accepted by the engine, and applied with lineage, never twice."""
+from __future__ import annotations
+
+import pytest
+
+from console.config import RunConfig
+from console.diagnose import Fix
+from console.errors import ConfigError
+from console.fixes import FixError, apply, fixes_for
+from console.presets import METHODS
+
+PROBLEM_CASES = [("not_decreasing", {"cause": "high"}), ("not_decreasing", {"cause": "low"}), ("overfitting", {}),
+                 ("stuck", {}), ("slow", {}), ("oscillating", {}), ("diverged", {}), ("out_of_memory", {}),
+                 ("warmup_too_long", {"total_steps": 30})]
+
+
+def run_config(method: str, run_id: str = "run-1", **changes) -> RunConfig:
+    config = RunConfig.from_preset(method)
+    if changes:
+        config = config.with_changes(changes)
+    config.run_id = run_id
+    return config
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("problem,kw", PROBLEM_CASES)
+def test_every_fix_makes_a_config_the_engine_accepts(method, problem, kw):
+    config = run_config(method, warmup_steps=50 if problem == "warmup_too_long" else 0.1)
+    fixes = fixes_for(problem, config, **kw)
+    assert fixes, f"no fix for {problem} on {method}"
+    for fix in fixes:
+        new = apply(config, fix)
+        for key, value in fix.changes.items():
+            assert (new.method if key == "method" else new.get(key)) == value
+        assert new.parent == "run-1" and new.run_id is None
+        assert new.fixes[-1]["changes"] == fix.changes
+
+
+def test_learning_rate_factors_follow_the_guide():
+    lora = run_config("lora")  # 2e-4
+    down = [f.changes for f in fixes_for("not_decreasing", lora, cause="high")]
+    up = [f.changes for f in fixes_for("not_decreasing", lora, cause="low")]
+    assert down[:2] == [{"learning_rate": 1e-4}, {"learning_rate": 5e-5}]
+    assert up[:2] == [{"learning_rate": 3e-4}, {"learning_rate": 5e-4}]
+    full = run_config("full")  # 2e-5
+    assert fixes_for("oscillating", full)[0].changes == {"learning_rate": 1e-5}
+
+
+def test_batch_fix_keeps_the_effective_batch():
+    config = run_config("lora")  # 4 x 4
+    fix = [f for f in fixes_for("slow", config) if "per_device_train_batch_size" in f.changes][0]
+    new = apply(config, fix)
+    assert new.get("per_device_train_batch_size") == 8 and new.get("gradient_accumulation_steps") == 2
+    assert new.effective_batch == config.effective_batch
+
+
+def test_overfitting_fixes_in_the_guides_order_and_dropout_only_for_lora():
+    lora = [f.changes for f in fixes_for("overfitting", run_config("lora", eval_steps=250, save_steps=500),
+                                         best_epoch=2.4)]
+    assert lora[0] == {"weight_decay": 0.1}
+    assert lora[1]["num_train_epochs"] == 3 and lora[1]["early_stopping_patience"] == 3
+    assert lora[2] == {"lora_dropout": 0.1}
+    assert lora[3]["eval_steps"] == 100
+    full = [f.changes for f in fixes_for("overfitting", run_config("full"))]
+    assert not any("lora_dropout" in c for c in full)
+
+
+def test_fixes_come_from_the_runs_config_not_fixed_numbers():
+    config = run_config("lora", weight_decay=0.1, max_grad_norm=0.3, learning_rate=4e-4)
+    changes = [f.changes for f in fixes_for("overfitting", config)]
+    assert not any("weight_decay" in c for c in changes)  # already 0.1: nothing to offer
+    osc = [f.changes for f in fixes_for("oscillating", config)]
+    assert {"learning_rate": 2e-4} in osc and not any("max_grad_norm" in c for c in osc)
+
+
+def test_early_stopping_fix_is_valid_with_eval_off():
+    config = run_config("lora", eval_strategy="no", load_best_model_at_end=False)
+    fix = [f for f in fixes_for("overfitting", config) if "early_stopping_patience" in f.changes][0]
+    new = apply(config, fix)
+    assert new.get("eval_strategy") != "no" and new.get("load_best_model_at_end") is True
+
+
+def test_eval_more_often_keeps_save_steps_a_multiple():
+    config = run_config("lora", eval_steps=250, save_steps=500)
+    fix = [f for f in fixes_for("overfitting", config) if "eval_steps" in f.changes][0]
+    new = apply(config, fix)
+    assert new.get("eval_steps") == 100 and new.get("save_steps") % new.get("eval_steps") == 0
+
+
+def test_max_steps_runs_get_fewer_steps_instead_of_epochs():
+    config = run_config("lora", max_steps=1000)
+    fix = [f for f in fixes_for("overfitting", config, best_step=400) if "early_stopping_patience" in f.changes][0]
+    assert fix.changes["max_steps"] == 480 and "num_train_epochs" not in fix.changes
+
+
+def test_same_fix_applied_twice_is_refused_not_compounded():
+    config = run_config("lora")
+    fix = fixes_for("oscillating", config)[0]  # learning_rate -> 1e-4 (absolute)
+    child = apply(config, fix)
+    assert child.get("learning_rate") == 1e-4
+    with pytest.raises(FixError, match="already"):
+        apply(child, fix)
+    assert child.get("learning_rate") == 1e-4
+
+
+def test_two_different_fixes_add_up_on_a_draft():
+    config = run_config("lora")
+    wd, dropout = fixes_for("overfitting", config)[0], fixes_for("overfitting", config)[2]
+    child = apply(apply(config, wd), dropout)
+    assert child.parent == "run-1"
+    assert [f["changes"] for f in child.fixes] == [wd.changes, dropout.changes]
+    assert child.fixes[0]["from"] == {"weight_decay": 0.01}
+
+
+def test_explicit_parent_and_launched_child_start_a_new_lineage():
+    config = run_config("lora")
+    child = apply(config, fixes_for("slow", config)[0], parent="custom-parent")
+    assert child.parent == "custom-parent"
+    child.run_id = "run-2"  # launched: its own fixes start afresh
+    grandchild = apply(child, fixes_for("slow", child)[0])
+    assert grandchild.parent == "run-2" and len(grandchild.fixes) == 1
+    assert grandchild.get("learning_rate") == pytest.approx(4.5e-4)  # 3e-4 x 1.5: recomputed, on purpose
+
+
+def test_fix_that_changes_nothing_is_refused():
+    config = run_config("lora")
+    with pytest.raises(FixError, match="nothing to change"):
+        apply(config, Fix({"weight_decay": 0.01}, "no-op"))
+
+
+def test_invalid_value_raises_the_engines_error():
+    with pytest.raises(ConfigError):
+        apply(run_config("lora"), Fix({"lr_scheduler_type": "bogus"}, "bad"))
+
+
+def test_out_of_memory_switches_method_and_halves_the_batch():
+    full = run_config("full")
+    changes = [f.changes for f in fixes_for("out_of_memory", full)]
+    assert changes[0] == {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 8}
+    new = apply(full, [f for f in fixes_for("out_of_memory", full) if "method" in f.changes][0])
+    assert new.method == "lora" and new.fixes[0]["from"] == {"method": "full"}
+    assert fixes_for("out_of_memory", run_config("qlora"))[-1].changes != {"method": "qlora"}

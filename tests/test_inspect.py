@@ -1,0 +1,164 @@
+"""`inspect`: trainer_state.json files, HF output and checkpoint folders, our run directories; JSON lines; bad paths."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from console import inspect_cmd
+from console.config import RunConfig
+
+
+def overfit_log(n_evals: int = 12, scale: float = 1.0) -> list[dict]:
+    """Train falls; eval bottoms out at the 4th eval (step 400) and climbs: overfitting since step 400."""
+    log = []
+    for i in range(1, n_evals + 1):
+        step = 100 * i
+        for s in range(step - 90, step + 1, 10):
+            log.append({"step": s, "epoch": s / 400, "loss": scale * (2.0 * math.exp(-s / 400) + 0.2),
+                        "learning_rate": 2e-4, "grad_norm": 1.0})
+        log.append({"step": step, "epoch": step / 400, "eval_loss": scale * (1.9 + 0.004 * (i - 4) ** 2 * 10)})
+    return log
+
+
+def healthy_log() -> list[dict]:
+    return [{"step": s, "loss": 2.0 * math.exp(-s / 300) + 0.5, "eval_loss": 2.0 * math.exp(-s / 300) + 0.6}
+            for s in range(10, 1001, 10)]
+
+
+def write_state(folder, log, max_steps=1200):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": log, "max_steps": max_steps, "global_step": log[-1]["step"]}))
+    return path
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    rc = inspect_cmd.main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_trainer_state_file_text_output(tmp_path, capsys):
+    state = write_state(tmp_path / "out", overfit_log())
+    rc, out, err = run(capsys, str(state))
+    assert rc == 0
+    assert "Overfitting since step 400" in out
+    assert "[1] weight_decay 0.01 -> 0.1" in out and "[3] lora_dropout 0.05 -> 0.1" in out
+    assert "lora defaults" in out  # no config found: says what it assumed
+
+
+def test_json_lines_in_path_order(tmp_path, capsys):
+    a = write_state(tmp_path / "a", overfit_log())
+    b = write_state(tmp_path / "b", healthy_log(), 1000)
+    rc, out, _ = run(capsys, "--json", str(a), str(b))
+    assert rc == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["source"] for line in lines] == [str(a), str(b)]
+    first = lines[0]["findings"][0]
+    assert set(first) == {"problem", "severity", "step", "evidence", "fixes"}
+    assert first["problem"] == "overfitting" and first["step"] == 400
+    assert first["fixes"][0] == {"changes": {"weight_decay": 0.1}, "why": first["fixes"][0]["why"]}
+    assert lines[1]["findings"] == []
+
+
+def test_method_option_changes_the_assumed_config(tmp_path, capsys):
+    state = write_state(tmp_path / "out", overfit_log())
+    rc, out, _ = run(capsys, "--json", "--method", "full", str(state))
+    fixes = json.loads(out)["findings"][0]["fixes"]
+    assert rc == 0 and not any("lora_dropout" in f["changes"] for f in fixes)
+
+
+def test_output_folder_uses_the_checkpoint_with_the_largest_n(tmp_path, capsys):
+    out_dir = tmp_path / "output"
+    write_state(out_dir / "checkpoint-900", healthy_log(), 1000)
+    write_state(out_dir / "checkpoint-1200", overfit_log())
+    write_state(out_dir / "checkpoint-300", healthy_log()[:30], 1000)
+    old = os.path.getmtime(out_dir / "checkpoint-1200" / "trainer_state.json") - 100
+    os.utime(out_dir / "checkpoint-1200" / "trainer_state.json", (old, old))  # N decides, not the file's age
+    rc, out, _ = run(capsys, "--json", str(out_dir))
+    assert rc == 0 and json.loads(out)["findings"][0]["problem"] == "overfitting"
+    assert inspect_cmd.newest_trainer_state(out_dir) == out_dir / "checkpoint-1200" / "trainer_state.json"
+
+
+def test_checkpoint_folder_reads_json_args_and_never_the_pickle(tmp_path, capsys):
+    ckpt = tmp_path / "output" / "checkpoint-1200"
+    write_state(ckpt, overfit_log())
+    (ckpt / "training_args.bin").write_bytes(b"\x80\x04not a pickle you should ever load")
+    (tmp_path / "output" / "training_args.json").write_text(json.dumps(
+        {"weight_decay": 0.05, "eval_steps": 250, "eval_strategy": "steps", "output_dir": "x", "unknown_thing": 3}))
+    rc, out, _ = run(capsys, str(ckpt))
+    assert rc == 0
+    assert "weight_decay 0.05 -> 0.1" in out and "eval_steps 250 -> 100" in out
+    assert "training_args.json" in out
+
+
+def test_run_directory_uses_its_config(tmp_path, capsys):
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in overfit_log()))
+    config = RunConfig.from_preset("full").with_changes({"weight_decay": 0.02})
+    config.save(run_dir / "config.yaml")
+    rc, out, _ = run(capsys, str(run_dir))
+    assert rc == 0 and "weight_decay 0.02 -> 0.1" in out and "config.yaml" in out
+    assert "lora_dropout" not in out
+
+
+def test_run_directory_without_config_assumes_the_preset(tmp_path, capsys):
+    run_dir = tmp_path / "r2"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in overfit_log()))
+    rc, out, _ = run(capsys, str(run_dir))
+    assert rc == 0 and "assumed the lora preset" in out
+
+
+def test_large_loss_scale_and_nan_values_in_the_file(tmp_path, capsys):
+    log = overfit_log(scale=1000.0)
+    log[5]["grad_norm"] = float("nan")
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": log}))  # json writes NaN as NaN
+    rc, out, _ = run(capsys, "--json", str(path))
+    problems = [f["problem"] for f in json.loads(out)["findings"]]
+    assert rc == 0 and "overfitting" in problems and "nonfinite_grad_norm" in problems
+
+
+@pytest.mark.parametrize("make", ["missing", "empty_dir", "bad_json", "not_state"])
+def test_bad_path_is_one_line_on_stderr_and_exit_2(tmp_path, capsys, make):
+    path = tmp_path / "thing"
+    if make == "empty_dir":
+        path.mkdir()
+    elif make == "bad_json":
+        path = tmp_path / "trainer_state.json"
+        path.write_text("{not json")
+    elif make == "not_state":
+        path = tmp_path / "trainer_state.json"
+        path.write_text("[1, 2, 3]")
+    rc, out, err = run(capsys, str(path))
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_a_bad_path_does_not_stop_the_good_ones(tmp_path, capsys):
+    good = write_state(tmp_path / "ok", healthy_log(), 1000)
+    rc, out, err = run(capsys, "--json", str(tmp_path / "missing"), str(good))
+    assert rc == 2 and json.loads(out)["source"] == str(good) and "missing" in err
+
+
+def test_add_parser_registers_the_subcommand(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="training-console")
+    inspect_cmd.add_parser(parser.add_subparsers(dest="command"))
+    state = write_state(tmp_path / "out", overfit_log())
+    args = parser.parse_args(["inspect", "--json", str(state)])
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["findings"][0]["problem"] == "overfitting"
+
+
+def test_module_entry_point_runs_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "console.inspect_cmd", str(tmp_path / "nope")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
