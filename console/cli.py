@@ -123,6 +123,10 @@ def prepare_config(args):
     for warning in out_of_range(config):
         print(f"warning: {warning}")
     print(f"model: {model_desc}; data: {data_desc}")
+    batch, accum = v.get("per_device_train_batch_size"), v.get("gradient_accumulation_steps")
+    print(f"effective batch = {batch} per device x {accum} accumulation x {config.processes} process"
+          f"{'es' if config.processes != 1 else ''} = {config.effective_batch}; precision "
+          f"{config.resolved.get('precision')} on {config.resolved.get('device')}")
     return config
 
 

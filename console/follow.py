@@ -25,7 +25,7 @@ def describe_fix(fix, config, number: int | None = None) -> str:
 def describe_finding(finding, config) -> list[str]:
     marker = {"error": "!!", "warning": "! ", "info": "i "}.get(finding.severity, "! ")
     title = getattr(finding, "title", "") or finding.problem
-    lines = [f"{marker} {title} (step {fmt(finding.step)}): {finding.evidence}"]
+    lines = [f"{marker} {title}: {finding.evidence}"]
     for i, fix in enumerate(finding.fixes, 1):
         lines.append("     " + describe_fix(fix, config, i))
     return lines

@@ -46,6 +46,11 @@ def _launcher_pid() -> int:
         return os.getpid()
 
 
+def _say(line: str) -> None:
+    if IS_MAIN:  # one voice in train.log, whatever the number of processes
+        print(line, flush=True)
+
+
 class DivergedError(RuntimeError):
     pass
 
@@ -182,18 +187,17 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     config = load_run_config(run.path)
     values = config.values
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    print(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}",
-          flush=True)
+    _say(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}")
 
     _status(run, "loading model")
     planned_steps = values.get("max_steps") if (values.get("max_steps") or -1) > 0 else None
     model, tokenizer, model_desc = load_model(config.method, values, planned_steps, local_rank)
-    print(f"[console] model: {model_desc}", flush=True)
+    _say(f"[console] model: {model_desc}")
 
     _status(run, "preparing data")
     eval_on = values.get("eval_strategy", "no") != "no"
     train_ds, eval_ds, data_desc = prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
-    print(f"[console] data: {data_desc}", flush=True)
+    _say(f"[console] data: {data_desc}")
 
     ta = config.training_arguments()
     if eval_ds is None and eval_on:
@@ -206,7 +210,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device = str(args.device)
     _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
-    print(f"[console] device {device}, precision {precision}", flush=True)
+    _say(f"[console] device {device}, precision {precision}")
 
     callbacks = [make_callback(run, config.effective_batch, started)]
     if values.get("early_stopping_patience") and eval_ds is not None:
@@ -216,7 +220,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
                       processing_class=tokenizer, callbacks=callbacks)
     checkpoint = str(run.last_checkpoint()) if resume and run.last_checkpoint() else None
     if checkpoint:
-        print(f"[console] resuming from {checkpoint}", flush=True)
+        _say(f"[console] resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=checkpoint)
 
     if _Stop.requested and _Stop.reason != "stop requested":
@@ -229,11 +233,11 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     if _Stop.requested:
         _status(run, "stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
                 step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
-        print(f"[console] stopped at step {trainer.state.global_step}", flush=True)
+        _say(f"[console] stopped at step {trainer.state.global_step}")
         return 0
     _status(run, "done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
             seconds=round(time.time() - started, 1))
-    print(f"[console] done: step {trainer.state.global_step}", flush=True)
+    _say(f"[console] done: step {trainer.state.global_step}")
     return 0
 
 
