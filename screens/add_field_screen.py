@@ -1,0 +1,80 @@
+"""Pick any other TrainingArguments field (or console setting) to add to the arguments screen."""
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.fields import all_fields
+
+
+class AddFieldScreen(ModalScreen[str | None]):
+    """Type to filter; up/down to choose; Enter adds it."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
+    ]
+
+    def __init__(self, names: list[str]):
+        super().__init__()
+        self.names = names
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("Add an argument (type to filter, Enter adds, Esc cancels)", id="question")
+            yield Input(placeholder="filter, e.g. lr_ or label_smoothing", id="filter", compact=True)
+            yield OptionList(id="field-list")
+            yield Static(id="field-help")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).cursor_blink = False
+        self.fill("")
+        self.query_one(Input).focus()
+
+    def fill(self, text: str) -> None:
+        specs = all_fields()
+        wanted = [n for n in self.names if text.lower() in n.lower()]
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options([Option(f"{n}  [dim]{specs[n].kind}[/dim]", id=n) for n in wanted])
+        if wanted:
+            options.highlighted = 0
+        self.show_help()
+
+    @on(Input.Changed)
+    def filtered(self, event: Input.Changed) -> None:
+        self.fill(event.value)
+
+    @on(OptionList.OptionHighlighted)
+    def show_help(self) -> None:
+        options = self.query_one(OptionList)
+        help_widget = self.query_one("#field-help", Static)
+        if options.highlighted is None:
+            help_widget.update("no argument matches")
+            return
+        spec = all_fields()[options.get_option_at_index(options.highlighted).id]
+        help_widget.update(f"[b]{spec.name}[/b] ({spec.section}, default {spec.default!r}): {spec.help[:240]}")
+
+    def action_move(self, delta: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            options.highlighted = max(0, min(options.option_count - 1, (options.highlighted or 0) + delta))
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,214 @@
+"""The Training Console application: screens, the trainer worker, and the state of the run on screen."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import Input
+from textual.worker import get_current_worker
+
+from console.errors import UserError
+from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
+
+from screens.arguments_screen import ArgumentsScreen
+from screens.confirm import ConfirmScreen
+from screens.live import LiveRun
+from screens.method_screen import MethodScreen
+from screens.runs_screen import RunsScreen
+from screens.too_small import TooSmallScreen
+from screens.training_screen import TrainingScreen
+from screens.messages import GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class TrainingConsoleApp(App):
+    """Choose a method, edit its arguments, train, watch the curves, carry a fix into the next run."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Training Console"
+    ENABLE_COMMAND_PALETTE = False
+    MODES = {"setup": MethodScreen, "training": TrainingScreen, "runs": RunsScreen}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("t", "toggle_theme", "Light/dark"),
+        Binding("f1", "show_keys", "Keys"),
+        Binding("f10", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, runs_dir: str | Path = "runs", attach: str | None = None, poll: float | None = None):
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.attach_to = attach
+        self.poll = poll
+        self.live: LiveRun | None = None  # the run on the training screen
+        self.animation_level = "none"  # over SSH every byte counts
+
+    # -- start ---------------------------------------------------------------------------------------------
+    async def on_mount(self) -> None:
+        await self.switch_mode("setup")
+        self.check_size()
+        run = None
+        if self.attach_to:
+            try:
+                run = find_run(self.runs_dir, self.attach_to)
+            except UserError as err:
+                self.notify(str(err), severity="error", timeout=10)
+        else:
+            active = self.active_runs()
+            if active:
+                run = active[-1]
+                if len(active) > 1:
+                    self.notify(f"{len(active)} runs are training; showing the newest (u: all runs)", timeout=8)
+        if run is not None:
+            self.open_run(run)
+
+    def active_runs(self) -> list[RunDir]:
+        return [r for r in list_run_dirs(self.runs_dir) if r.status(repair=False).get("phase") in ACTIVE_PHASES]
+
+    # -- size guard ----------------------------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self.set_timer(0.05, self.check_size)  # after the App has taken its new size
+
+    def on_screen_resume(self) -> None:
+        self.check_size()
+
+    def check_size(self) -> None:
+        width, height = self.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        top = self.screen if self.screen_stack else None
+        if small and not isinstance(top, TooSmallScreen):
+            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
+        elif not small and isinstance(top, TooSmallScreen):
+            self.pop_screen()
+
+    # -- navigation ----------------------------------------------------------------------------------------
+    async def goto(self, mode: str) -> None:
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        self.check_size()
+
+    async def show_arguments(self, config, title: str = "") -> None:
+        """The arguments screen with `config` (a fix carried into the next run, a run to edit and rerun)."""
+        await self.goto("setup")
+        if isinstance(self.screen, ArgumentsScreen):
+            await self.screen.load_config(config, title)
+        else:
+            await self.push_screen(ArgumentsScreen(config, title))
+
+    async def new_run(self) -> None:
+        """Back to the method screen (the arguments screen, if open, is closed)."""
+        await self.goto("setup")
+        while len(self.screen_stack) > 2:
+            await self.pop_screen()
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in ("quit", "toggle_theme") and (isinstance(self.focused, Input)
+                                                   or isinstance(self.screen, ArgumentsScreen)):
+            return False  # letters go into the fields there: Esc goes back, F10 quits, F9 toggles the theme
+        return True
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_show_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    async def action_quit(self) -> None:
+        live = self.live
+        if live is None or not live.active:
+            self.exit()
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "stop":
+                from console.launcher import request_stop
+
+                request_stop(live.run)
+                self.exit(message=f"stopping {live.id} (a checkpoint is saved)")
+            elif choice == "leave":
+                self.exit(message=f"{live.id} keeps training: `training-console attach {live.id}` shows it again")
+
+        self.push_screen(ConfirmScreen(
+            f"Run {live.id} is still {live.phase}. Leave it running, or stop it (a checkpoint is saved)?",
+            [("l", "Leave it running", "leave"), ("s", "Stop it", "stop")]), decided)
+
+    # -- the trainer worker ------------------------------------------------------------------------------------
+    def launch(self, config, stop_first: RunDir | None = None) -> None:
+        """Start a run of `config` (already resolved), after stopping `stop_first` gracefully if given."""
+        self.trainer_worker(config=config, stop_first=stop_first)
+
+    def open_run(self, run: RunDir) -> None:
+        """Show a run: its whole history, and live while it trains."""
+        self.trainer_worker(run=run)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trainer")
+    def trainer_worker(self, run: RunDir | None = None, config=None, stop_first: RunDir | None = None) -> None:
+        from screens import watcher
+
+        worker = get_current_worker()
+        watcher.trainer_loop(self.post_message, lambda: worker.is_cancelled, run=run, runs_dir=self.runs_dir,
+                             config=config, command=["training-console", *sys.argv[1:2]], stop_first=stop_first,
+                             poll=self.poll or watcher.POLL_S)
+
+    # -- handlers: the only place the run's state changes ----------------------------------------------------
+    def _live(self, run_id: str) -> LiveRun | None:
+        return self.live if self.live is not None and self.live.id == run_id else None
+
+    async def on_run_launched(self, message: RunLaunched) -> None:
+        from console.config import load_run_config
+
+        run = RunDir(message.path)
+        try:
+            config = load_run_config(run.path)
+        except (UserError, OSError, ValueError):
+            config = None
+        self.live = LiveRun(run, config)
+        if not message.attached:
+            self.notify(f"run {run.id} started", timeout=4)
+        await self.goto("training")
+        self.screen.refresh_bindings()
+
+    def on_launch_failed(self, message: LaunchFailed) -> None:
+        self.notify(message.message, title="could not launch", severity="error", timeout=15)
+
+    def on_metrics_arrived(self, message: MetricsArrived) -> None:
+        live = self._live(message.run_id)
+        if live is not None:
+            live.history.extend(message.records)
+            live.changed()
+
+    def on_phase_changed(self, message: PhaseChanged) -> None:
+        live = self._live(message.run_id)
+        if live is not None:
+            live.status = message.status
+            live.changed()
+            self.screen.refresh_bindings()
+
+    def on_gpu_sampled(self, message: GpuSampled) -> None:
+        live = self._live(message.run_id)
+        if live is not None:
+            live.gpu = (message.used_mib, message.total_mib)
+            live.changed()
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        live = self._live(message.run_id)
+        if live is None:
+            return
+        live.status = message.status
+        live.log_tail = message.log_tail
+        live.changed()
+        phase = message.status.get("phase")
+        if phase == "failed":
+            self.notify(message.status.get("message") or "the trainer failed", title=f"{live.id} failed",
+                        severity="error", timeout=10)
+        elif phase in ("done", "stopped"):
+            self.notify(f"run {live.id} {phase}", timeout=5)
+        self.screen.refresh_bindings()

@@ -1,0 +1,293 @@
+"""Screen 2: every argument of the run, grouped, checked as typed; the analysis beside it; launch."""
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Static
+
+from console.analysis import analyse, check, cli_command, fmt, training_arguments_snippet
+from console.config import RunConfig, resolve, to_yaml, value_from_text
+from console.errors import ConfigError
+from console.fields import SECTIONS, all_fields
+
+from screens.field_row import FieldRow, value_text
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class ArgumentsScreen(Screen):
+    """Fields keep what was typed; an invalid value shows its message and blocks the launch."""
+
+    BINDINGS = [
+        Binding("f5", "launch", "Launch"),
+        Binding("f2", "snippet", "Python"),
+        Binding("f3", "command", "CLI"),
+        Binding("f4", "save_preset", "Save"),
+        Binding("f6", "reset_field", "Reset"),
+        Binding("f7", "add_field", "Add field"),
+        Binding("f9", "app.toggle_theme", "Light/dark", show=False),
+        Binding("f10", "app.quit", "Quit", show=False),
+        Binding("escape", "back", "Back"),
+        Binding("down", "next_field", "Next field", show=False),
+        Binding("up", "previous_field", "Previous field", show=False),
+    ]
+
+    def __init__(self, config: RunConfig, title: str = ""):
+        super().__init__()
+        self.original = config  # the config the screen opened with; edits are laid over it
+        self.title_text = title or config.preset.name
+        self.typed: dict[str, object] = {}  # field -> valid value typed (differs or not from the original)
+        self.errors: dict[str, str] = {}  # field -> message of the invalid text typed
+        self.draft: RunConfig = config
+        self.cross_problems: dict[str, str] = {}
+        self._rebuild_pending = False
+
+    # -- layout --------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        with Horizontal(id="launch-line"):
+            yield Button("Launch (F5)", id="launch", compact=True, variant="primary")
+            yield Static(id="launch-status")
+        with Horizontal(id="args-body"):
+            fields = VerticalScroll(id="fields")
+            fields.can_focus = False
+            yield fields
+            with VerticalScroll(id="analysis"):
+                yield Static(id="analysis-text")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        await self.build_rows()
+        self.query_one("#launch", Button).focus()
+
+    async def build_rows(self) -> None:
+        fields = self.query_one("#fields", VerticalScroll)
+        await fields.remove_children()
+        specs = all_fields()
+        lineage = ""
+        if self.original.parent:
+            fixes = self.original.fixes or []
+            fix = fixes[-1].get("label") or fixes[-1].get("problem", "") if fixes else ""
+            lineage = f"  [dim]from run {self.original.parent}{': ' + fix if fix else ''}[/dim]"
+        self.query_one("#title", Static).update(f"[b]Arguments[/b]  {self.title_text} ({self.original.method})"
+                                                f"{lineage}")
+        by_section: dict[str, list[str]] = {s: [] for s in SECTIONS}
+        for name in self.original.values:
+            spec = specs.get(name)
+            by_section.setdefault(spec.section if spec else "advanced", []).append(name)
+        boxes = []
+        for section in SECTIONS:
+            rows = [FieldRow(name, self.original.values.get(name), specs[name].help if name in specs else "")
+                    for name in by_section.get(section, [])]
+            boxes.append(Vertical(Static(section, classes="section-title"), *rows, id=f"section-{_slug(section)}",
+                                  classes="section"))
+        await fields.mount_all(boxes)
+        self.revalidate()
+
+    async def load_config(self, config: RunConfig, title: str = "") -> None:
+        """Show another config (a fix carried over, a run to edit)."""
+        self.original = config
+        self.title_text = title or config.preset.name
+        self.typed, self.errors, self.cross_problems = {}, {}, {}
+        self.draft = config
+        await self.build_rows()
+        self.query_one("#launch", Button).focus()
+
+    def rows(self) -> list[FieldRow]:
+        return list(self.query(FieldRow))
+
+    def row(self, name: str) -> FieldRow | None:
+        found = self.query(f"#row-{name}")
+        return found.first() if found else None  # type: ignore[return-value]
+
+    # -- validation ----------------------------------------------------------------------------------------
+    @on(FieldRow.Edited)
+    def edited(self, event: FieldRow.Edited) -> None:
+        self.validate_row(event.row, event.text)
+        if not self._rebuild_pending:  # one rebuild for a burst of edits (mounting posts one per field)
+            self._rebuild_pending = True
+            self.call_after_refresh(self.rebuild_draft)
+
+    def validate_row(self, row: FieldRow, text: str) -> None:
+        name = row.field_name
+        if text == row.initial_text and name in self.original.values:  # unchanged: the config's own value
+            self.errors.pop(name, None)
+            self.typed.pop(name, None)
+            return
+        try:
+            value = value_from_text(name, text)
+        except ConfigError as err:
+            self.errors[name] = " ".join(err.problems.values()) or str(err)
+            self.typed.pop(name, None)
+            return
+        self.errors.pop(name, None)
+        self.typed[name] = value
+
+    def rebuild_draft(self) -> None:
+        self._rebuild_pending = False
+        changes = dict(self.typed)
+        try:
+            self.draft = self.original.with_changes(changes) if changes else self.original
+            self.cross_problems = {}
+        except ConfigError as err:
+            self.cross_problems = dict(err.problems)
+        self.update_marks()
+        self.update_analysis()
+        self.refresh_bindings()
+
+    def revalidate(self) -> None:
+        for row in self.rows():
+            self.validate_row(row, row.text)
+        self.rebuild_draft()
+
+    def update_marks(self) -> None:
+        for row in self.rows():
+            name = row.field_name
+            error = self.errors.get(name) or self.cross_problems.get(name)
+            value = self.typed.get(name, self.draft.values.get(name))
+            c = check(self.draft, name, value) if error is None else check(self.draft, name,
+                                                                           self.draft.values.get(name))
+            row.show(error, c.within, c.lo, c.hi)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        return {**self.cross_problems, **self.errors}
+
+    def update_analysis(self) -> None:
+        text = Text()
+        problems = self.problems
+        status = self.query_one("#launch-status", Static)
+        if problems:
+            status.update(f"[b red]{len(problems)} invalid: fix to launch[/]")
+        else:
+            status.update(f"effective batch [b]{self.draft.effective_batch}[/b]")
+        self.query_one("#launch", Button).disabled = bool(problems)
+        for name, message in problems.items():
+            text.append(f"✗ {message}\n", style="bold red")
+        for line in analyse(self.draft):
+            if line.startswith("ok "):  # each field's own mark says it already
+                continue
+            style = "yellow" if line.startswith("!!") else ""
+            text.append(line[3:].replace("effective batch = ", "effective batch ") + "\n", style=style)
+        for notice in self.draft.notices:
+            text.append(f"note: {notice}\n", style="dim")
+        focused = self.focused_row()
+        if focused is not None:
+            spec = all_fields().get(focused.field_name)
+            if spec is not None:
+                default = self.original.preset.defaults.get(spec.name, spec.default)
+                text.append(f"\n{spec.name}", style="bold")
+                text.append(f" (default {value_text(default) or 'empty'})\n{spec.help[:300]}\n")
+        self.query_one("#analysis-text", Static).update(text)
+
+    def focused_row(self) -> FieldRow | None:
+        node = self.focused
+        while node is not None and not isinstance(node, FieldRow):
+            node = node.parent
+        return node
+
+    def on_descendant_focus(self) -> None:
+        self.update_analysis()
+        self.refresh_bindings()
+
+    # -- keys ------------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "launch":
+            return None if self.problems else True
+        if action == "reset_field":
+            return True if self.focused_row() is not None else None
+        return True
+
+    @on(Button.Pressed, "#launch")
+    def launch_pressed(self) -> None:
+        self.action_launch()
+
+    @on(Input.Submitted)
+    def field_submitted(self) -> None:
+        self.focus_next()
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
+
+    def action_launch(self) -> None:
+        if self.problems:
+            name = next(iter(self.problems))
+            row = self.row(name)
+            if row is not None:
+                row.input.focus()
+            self.notify(f"{name}: {self.problems[name]}", title="fix this to launch", severity="error")
+            return
+        self.app.launch(resolve(self.draft))
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_snippet(self) -> None:
+        from screens.text_screen import TextScreen
+
+        self.app.push_screen(TextScreen("TrainingArguments", training_arguments_snippet(self.draft)))
+
+    def action_command(self) -> None:
+        from screens.text_screen import TextScreen
+
+        self.app.push_screen(TextScreen("Command line", cli_command(self.draft)))
+
+    def action_save_preset(self) -> None:
+        from console.presets import user_presets_dir
+
+        from screens.prompt_screen import PromptScreen
+
+        def save(name: str | None) -> None:
+            if not name:
+                return
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "preset"
+            path = user_presets_dir() / f"{safe}.yaml"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(to_yaml(self.draft), encoding="utf-8")
+            except OSError as err:
+                self.notify(f"cannot save {path}: {err.strerror or err}", severity="error")
+                return
+            self.notify(f"saved preset {safe} ({path})")
+
+        self.app.push_screen(PromptScreen("Save these arguments as a preset named:", self.original.method,
+                                          hint=f"in {user_presets_dir()}"), save)
+
+    def action_reset_field(self) -> None:
+        row = self.focused_row()
+        if row is None:
+            return
+        spec = all_fields().get(row.field_name)
+        default = self.original.preset.defaults.get(row.field_name, spec.default if spec else None)
+        row.set_text(value_text(default))
+
+    def action_add_field(self) -> None:
+        from screens.add_field_screen import AddFieldScreen
+
+        present = {row.field_name for row in self.rows()}
+        self.app.push_screen(AddFieldScreen(sorted(n for n in all_fields() if n not in present)), self.add_field)
+
+    def add_field(self, name: str | None) -> None:
+        if not name or self.row(name) is not None:
+            return
+        spec = all_fields()[name]
+        box = self.query_one(f"#section-{_slug(spec.section)}", Vertical)
+        row = FieldRow(name, spec.default, spec.help)
+        box.mount(row)
+
+        def focus() -> None:
+            row.input.focus()
+            row.scroll_visible()
+
+        self.call_after_refresh(focus)

@@ -1,0 +1,33 @@
+"""A question with a few one-letter answers (and Escape to cancel)."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """Dismissed with the value of the chosen answer, or None on Escape."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str, str]]):
+        super().__init__()
+        self.question = question
+        self.choices = choices  # (key, label, value)
+        for key, label, value in choices:
+            self._bindings.bind(key, f"choose('{value}')", label)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            answers = "   ".join(f"[b]{key}[/b] {label}" for key, label, _ in self.choices)
+            yield Static(f"{answers}   [b]Esc[/b] Cancel", id="answers")
+
+    def action_choose(self, value: str) -> None:
+        self.dismiss(value)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,87 @@
+"""One argument on the arguments screen: name, the typed value, its recommended range with a within/outside
+mark, and the message of an invalid value under it. What was typed is never replaced."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, Static
+
+from console.analysis import fmt
+
+
+def value_text(value) -> str:
+    """A value as the user would type it back (empty for null)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        import yaml
+
+        return yaml.safe_dump(value, default_flow_style=True).strip()
+    return str(value)
+
+
+class FieldRow(Vertical):
+    """Posts FieldRow.Edited whenever the text changes; the screen validates and sets the mark and message."""
+
+    @dataclass
+    class Edited(Message):
+        row: "FieldRow"
+        text: str
+
+    def __init__(self, name: str, value, help_text: str = ""):
+        super().__init__(classes="field-row", id=f"row-{name}")
+        self.field_name = name
+        self.initial_text = value_text(value)
+        self.help_text = help_text
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field-line"):
+            yield Label(self.field_name, classes="field-name")
+            placeholder = "(demo)" if self.field_name in ("model", "dataset") else ""
+            field_input = Input(self.initial_text, placeholder=placeholder, classes="field-input", compact=True,
+                                select_on_focus=False, id=f"input-{self.field_name}")
+            field_input.cursor_blink = False
+            yield field_input
+            yield Static("", classes="field-mark")
+        yield Static("", classes="field-error")
+
+    @property
+    def input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def text(self) -> str:
+        return self.input.value
+
+    def set_text(self, text: str) -> None:
+        self.input.value = text
+
+    @on(Input.Changed)
+    def changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Edited(self, event.value))
+
+    def show(self, error: str | None, within: bool | None, lo=None, hi=None) -> None:
+        """Mark the row: the error under it (or none), and ✓/✗ against the recommended range."""
+        self.error = error
+        self.set_class(error is not None, "-invalid")
+        self.set_class(within is False and error is None, "-outside")
+        self.query_one(".field-error", Static).update(error or "")
+        mark = self.query_one(".field-mark", Static)
+        if lo is None:
+            mark.update("")
+            return
+        span = fmt(lo) if lo == hi else f"{fmt(lo)}–{fmt(hi)}"
+        symbol = "✗" if error is not None else "✓" if within else "✗"
+        mark.update(f"{symbol} {span}")

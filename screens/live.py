@@ -1,0 +1,61 @@
+"""The state of the run the console is showing: owned by the App, changed only by its message handlers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from console.metrics import History
+from console.progress import Progress, progress
+from console.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
+
+from screens import diagnosis
+
+
+@dataclass
+class LiveRun:
+    run: RunDir
+    config: object = None  # RunConfig it was launched with (None if its config.yaml is unreadable)
+    history: History = field(default_factory=History)
+    status: dict = field(default_factory=dict)
+    log_tail: list = field(default_factory=list)
+    gpu: tuple | None = None  # (used MiB list, total MiB list)
+    version: int = 0  # bumped by every change; screens redraw when it moved
+    diagnosis_error: str = ""
+    _findings: list = field(default_factory=list)
+    _findings_version: int = -1
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def phase(self) -> str:
+        return self.status.get("phase", "starting")
+
+    @property
+    def active(self) -> bool:
+        return self.phase in ACTIVE_PHASES
+
+    @property
+    def final(self) -> bool:
+        return self.phase in FINAL_PHASES
+
+    def changed(self) -> None:
+        self.version += 1
+
+    def progress(self) -> Progress:
+        return progress(self.history)
+
+    def findings(self) -> list:
+        """Diagnosis of the history so far, recomputed only when something changed."""
+        if self._findings_version != self.version:
+            self._findings_version = self.version
+            try:
+                self._findings = diagnosis.findings(self.history, self.config, self.status)
+            except Exception as err:  # noqa: BLE001  a diagnosis bug must never take the console down
+                self._findings = []
+                self.diagnosis_error = f"diagnosis failed: {type(err).__name__}: {err}"
+        return self._findings
+
+    def fixes(self) -> list[tuple[object, object]]:
+        """(finding, fix) pairs in the order they are numbered on screen (1..9)."""
+        return [(f, fix) for f in self.findings() for fix in f.fixes][:9]

@@ -1,0 +1,59 @@
+"""Messages the App's trainer worker posts: small dataclasses, named in the past tense.
+
+The worker only reads the run folder and posts these; the App's handlers (main thread) own all state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+
+@dataclass
+class RunLaunched(Message):
+    """A run folder was created and its trainer started (or a running run was attached to)."""
+
+    run_id: str
+    path: str
+    attached: bool = False
+
+
+@dataclass
+class LaunchFailed(Message):
+    """The run could not be started (bad data path, unwritable runs folder...): one clear line."""
+
+    message: str
+
+
+@dataclass
+class MetricsArrived(Message):
+    """New complete metrics.jsonl records of a run, batched by the worker."""
+
+    run_id: str
+    records: list = field(default_factory=list)
+
+
+@dataclass
+class PhaseChanged(Message):
+    """status.json says something new (phase, message, precision...)."""
+
+    run_id: str
+    status: dict = field(default_factory=dict)
+
+
+@dataclass
+class GpuSampled(Message):
+    """GPU memory in use (MiB) on each visible GPU, sampled every few seconds while a run trains."""
+
+    run_id: str
+    used_mib: list = field(default_factory=list)
+    total_mib: list = field(default_factory=list)
+
+
+@dataclass
+class RunFinished(Message):
+    """The run reached a final phase (done, stopped, failed): its status and the end of train.log."""
+
+    run_id: str
+    status: dict = field(default_factory=dict)
+    log_tail: list = field(default_factory=list)

@@ -1,0 +1,264 @@
+"""Screen 4: every run in the runs folder; mark runs to overlay their eval curves, diff two configs, open,
+rerun, or edit and rerun."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from console.errors import UserError
+from console.rundir import ACTIVE_PHASES, RunDir, list_run_dirs
+
+from screens.metric_chart import Curve, MetricChart
+
+COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
+
+
+def short_id(run_id: str | None) -> str:
+    """'20261123-235402-lora-524c' -> 'lora-524c' (the stamp is in the run column)."""
+    if not run_id:
+        return ""
+    parts = run_id.split("-")
+    return "-".join(parts[2:]) if len(parts) > 2 and parts[0].isdigit() else run_id
+
+
+def config_diff(a, b) -> list[str]:
+    """Lines 'key: a -> b' for every argument that differs between two configs."""
+    from console.analysis import fmt
+
+    lines = []
+    if a.method != b.method:
+        lines.append(f"method: {a.method} -> {b.method}")
+    for key in sorted(set(a.values) | set(b.values)):
+        va, vb = a.values.get(key, "(unset)"), b.values.get(key, "(unset)")
+        if va != vb:
+            lines.append(f"{key}: {fmt(va)} -> {fmt(vb)}")
+    return lines or ["the two configs are the same"]
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("space", "mark", "Mark"),
+        Binding("o", "overlay", "Overlay eval"),
+        Binding("d", "diff", "Diff"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("e", "edit", "Edit+rerun"),
+        Binding("n", "new_run", "New run", show=False),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.runs: list[RunDir] = []
+        self.rows: dict[str, dict] = {}
+        self.marked: list[str] = []
+        self.overlay = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-title")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=False)
+        with Vertical(id="runs-bottom"):
+            yield Static(id="run-details")
+            yield MetricChart("eval loss", id="overlay-chart")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key in (("", "mark"), ("run", "run"), ("method", "method"), ("status", "status"),
+                           ("steps", "steps"), ("best eval", "best"), ("parent", "parent"), ("fix", "fix")):
+            table.add_column(label, key=key)
+        self.query_one("#overlay-chart").display = False
+        self.set_interval(2.0, self.refresh_active)
+        self.reload()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    # -- data ------------------------------------------------------------------------------------------------
+    def summary(self, run: RunDir) -> dict:
+        from console.cli import run_summary
+
+        return run_summary(run)
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        cursor_key = self.cursor_run_id()
+        self.runs = list_run_dirs(self.app.runs_dir)
+        self.rows = {run.id: self.summary(run) for run in self.runs}
+        self.marked = [m for m in self.marked if m in self.rows]
+        table.clear()
+        for run in self.runs:
+            table.add_row(*self.cells(self.rows[run.id]), key=run.id)
+        if cursor_key in self.rows:
+            table.move_cursor(row=table.get_row_index(cursor_key))
+        elif self.runs:
+            table.move_cursor(row=len(self.runs) - 1)
+        active = sum(1 for r in self.rows.values() if r["status"] in ACTIVE_PHASES)
+        self.query_one("#runs-title", Static).update(
+            f"[b]Runs[/b] in {self.app.runs_dir}: {len(self.runs)}" + (f", {active} training" if active else "")
+            + ("" if self.runs else "  (none yet: n starts one)"))
+        self.show_details()
+        self.refresh_bindings()
+
+    def cells(self, row: dict) -> list:
+        steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
+        best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
+        style = {"failed": "red", "done": "green", "stopped": "yellow"}.get(row["status"], "bold")
+        mark = "●" if row["id"] in self.marked else " "
+        return [mark, row["id"], row["method"], Text(row["status"], style=style), steps, best,
+                short_id(row["parent"]), row["fix"] or ""]
+
+    def refresh_active(self) -> None:
+        """Timer: update the rows of runs that are still training (only while this screen is shown)."""
+        if not self.is_current:
+            return
+        table = self.query_one(DataTable)
+        for run in self.runs:
+            if self.rows[run.id]["status"] in ACTIVE_PHASES:
+                self.rows[run.id] = row = self.summary(run)
+                for key, value in zip(("mark", "run", "method", "status", "steps", "best", "parent", "fix"),
+                                      self.cells(row)):
+                    table.update_cell(run.id, key, value)
+
+    def cursor_run_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return self.runs[table.cursor_row].id if table.cursor_row < len(self.runs) else None
+
+    def cursor_run(self) -> RunDir | None:
+        run_id = self.cursor_run_id()
+        return next((r for r in self.runs if r.id == run_id), None)
+
+    @on(DataTable.RowHighlighted)
+    def show_details(self) -> None:
+        row = self.rows.get(self.cursor_run_id() or "")
+        details = self.query_one("#run-details", Static)
+        if row is None:
+            details.update("")
+            return
+        text = Text()
+        text.append(row["id"], style="bold")
+        text.append(f"  {row['method']}  {row['status']}")
+        if row["message"]:
+            text.append(f": {row['message']}", style="red" if row["status"] == "failed" else "")
+        if row["parent"]:
+            text.append(f"\nparent {row['parent']}")
+            if row["fix"]:
+                text.append(f"  fix: {row['fix']}")
+        if self.marked:
+            text.append(f"\nmarked: {', '.join(short_id(m) for m in self.marked)}", style="dim")
+        details.update(text)
+        if self.overlay:
+            self.draw_overlay()
+
+    # -- keys ------------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool | None:
+        has_run = bool(self.runs)
+        if action in ("open", "mark", "rerun", "edit", "overlay"):
+            return True if has_run else None
+        if action == "diff":
+            return True if len(set(self.marked) | {self.cursor_run_id()}) >= 2 else None
+        return True
+
+    @on(DataTable.RowSelected)
+    def row_selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self.cursor_run()
+        if run is not None:
+            self.app.open_run(run)
+
+    def action_mark(self) -> None:
+        run_id = self.cursor_run_id()
+        if run_id is None:
+            return
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked.append(run_id)
+        self.query_one(DataTable).update_cell(run_id, "mark", "●" if run_id in self.marked else " ")
+        self.show_details()
+        self.refresh_bindings()
+
+    def action_overlay(self) -> None:
+        self.overlay = not self.overlay
+        self.query_one("#overlay-chart").display = self.overlay
+        self.query_one("#runs-bottom").set_class(self.overlay, "-overlay")
+        if self.overlay:
+            self.draw_overlay()
+
+    def draw_overlay(self) -> None:
+        from console.metrics import load_history
+
+        ids = self.marked or [self.cursor_run_id()]
+        curves = []
+        for i, run_id in enumerate(i for i in ids if i):
+            run = next(r for r in self.runs if r.id == run_id)
+            series = load_history(run.metrics_path).eval_loss
+            curves.append(Curve(short_id(run_id), series.steps, series.values, color=COLORS[i % len(COLORS)]))
+        self.query_one("#overlay-chart", MetricChart).set_curves(curves, title="eval loss")
+
+    def two_runs(self) -> tuple[str, str] | None:
+        ids = list(self.marked)
+        cursor = self.cursor_run_id()
+        if len(ids) < 2 and cursor and cursor not in ids:
+            ids.append(cursor)
+        return (ids[-2], ids[-1]) if len(ids) >= 2 else None
+
+    def action_diff(self) -> None:
+        from console.config import load_run_config
+
+        from screens.text_screen import TextScreen
+
+        pair = self.two_runs()
+        if pair is None:
+            self.notify("mark a run with space, then put the cursor on another (or mark two)")
+            return
+        try:
+            a, b = (load_run_config(self.app.runs_dir / run_id) for run_id in pair)
+        except UserError as err:
+            self.notify(str(err), severity="error")
+            return
+        body = "\n".join(config_diff(a, b))
+        self.app.push_screen(TextScreen(f"{pair[0]}  ->  {pair[1]}", body))
+
+    def _config_for_rerun(self):
+        from console.config import load_run_config
+
+        run = self.cursor_run()
+        if run is None:
+            return None, None
+        try:
+            config = load_run_config(run.path)
+        except UserError as err:
+            self.notify(str(err), severity="error")
+            return None, None
+        config.parent, config.fixes, config.run_id = run.id, [], None
+        return run, config
+
+    def action_rerun(self) -> None:
+        from console.config import resolve
+
+        run, config = self._config_for_rerun()
+        if config is not None:
+            self.app.launch(resolve(config))
+
+    def action_edit(self) -> None:
+        run, config = self._config_for_rerun()
+        if config is not None:
+            self.app.run_worker(self.app.show_arguments(config, f"edit of {run.id}"), exclusive=True, group="nav")
+
+    def action_new_run(self) -> None:
+        self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")
+
+    def action_back(self) -> None:
+        target = "training" if self.app.live is not None else "setup"
+        self.app.run_worker(self.app.goto(target), exclusive=True, group="nav")

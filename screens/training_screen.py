@@ -1,0 +1,281 @@
+"""Screen 3: the run on screen: loss curves, progress, warnings with their fixes, stop/save keys."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from console.progress import duration
+
+from screens.findings_panel import FindingsPanel
+from screens.metric_chart import Curve, MetricChart
+
+REDRAW_HZ = 4  # at most this many redraws a second, and only when something changed
+
+PHASE_TEXT = {
+    "starting": "starting the trainer...",
+    "loading libraries": "loading libraries (torch, transformers)...",
+    "loading model": "loading model...",
+    "preparing data": "preparing data...",
+}
+
+
+class TrainingScreen(Screen):
+    BINDINGS = [
+        Binding("1", "pick(1)", "Pick fix", key_display="1-9"),
+        *[Binding(str(n), f"pick({n})", f"Pick fix {n}", show=False) for n in range(2, 10)],
+        Binding("a", "apply_next", "Fix→next"),
+        Binding("r", "apply_restart", "Fix+restart"),
+        Binding("s", "stop", "Stop"),
+        Binding("c", "checkpoint", "Save ckpt"),
+        Binding("b", "stop_best", "Stop, keep best", show=False),
+        Binding("g", "toggle_charts", "LR/grad"),
+        Binding("l", "log", "Log"),
+        Binding("e", "edit", "Edit+rerun", show=False),
+        Binding("n", "new_run", "New run", show=False),
+        Binding("u", "runs", "Runs"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.picked = 1
+        self.drawn = (None, -1)  # (run id, version) last drawn
+        self.show_small = False  # LR and grad norm charts instead of the loss chart
+        self.seen_problems: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-line")
+        yield Static(id="progress-line")
+        with Vertical(id="charts"):
+            yield MetricChart("loss", id="loss-chart")
+            with Horizontal(id="small-charts"):
+                yield MetricChart("learning rate", id="lr-chart")
+                yield MetricChart("grad norm", id="grad-chart")
+        yield FindingsPanel(id="findings")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#small-charts").display = False
+        self.set_interval(1 / REDRAW_HZ, self.tick)
+        self.redraw()
+
+    def on_screen_resume(self) -> None:
+        self.drawn = (None, -1)
+        self.tick()
+
+    @property
+    def live(self):
+        return self.app.live
+
+    def tick(self) -> None:
+        """Timer: redraw only if the screen is visible and the run changed since the last draw."""
+        live = self.live
+        if not self.is_current or live is None:
+            return
+        if self.drawn != (live.id, live.version):
+            self.redraw()
+
+    def redraw(self) -> None:
+        live = self.live
+        if live is None:
+            self.query_one("#run-line", Static).update("No run yet: n for a new run, u for the runs.")
+            return
+        if self.drawn[0] != live.id:
+            self.picked = 1
+            self.seen_problems = set()
+        self.drawn = (live.id, live.version)
+        config = live.config
+        p = live.progress()
+        method = config.preset.name if config is not None else "?"
+        parent = f"  from {live.config.parent}" if config is not None and config.parent else ""
+        phase = live.phase
+        phase_style = {"failed": "bold red", "done": "bold green", "stopped": "bold yellow"}.get(phase, "bold")
+        self.query_one("#run-line", Static).update(
+            f"[b]{live.id}[/b]  {method}  [{phase_style}]{phase}[/]{parent}")
+        self.query_one("#progress-line", Static).update(self.progress_text(live, p))
+        h = live.history
+        loss = self.query_one("#loss-chart", MetricChart)
+        loss.empty_text = PHASE_TEXT.get(phase, "no steps logged") if not h.train_loss.steps else ""
+        xmax = max(p.max_steps or 0, p.step or 0) or None
+        for chart in self.query(MetricChart):
+            chart.xmax = xmax
+        if not self.show_small:
+            loss.set_curves([
+                Curve("train", h.train_loss.steps, h.train_loss.values, color="cyan"),
+                Curve("eval", h.eval_loss.steps, h.eval_loss.values, markers=True, color="orange"),
+            ], title="loss")
+        else:
+            self.query_one("#lr-chart", MetricChart).set_curves(
+                [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")])
+            self.query_one("#grad-chart", MetricChart).set_curves(
+                [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")])
+        findings = live.findings()
+        if live.diagnosis_error and live.diagnosis_error not in self.seen_problems:
+            self.seen_problems.add(live.diagnosis_error)
+            self.notify(live.diagnosis_error, severity="error", timeout=10)
+        new = [f for f in findings if f.problem not in self.seen_problems]
+        if new:
+            self.seen_problems.update(f.problem for f in new)
+            from screens.diagnosis import finding_title
+
+            self.notify(f"{finding_title(new[0])}: press a to carry fix 1 into the next run, r to restart now",
+                        title="warning", severity="warning", timeout=6)
+        crash = live.status if phase == "failed" else None
+        self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail)
+        self.refresh_bindings()
+
+    @staticmethod
+    def progress_text(live, p) -> str:
+        if not live.history.train_loss.steps and live.active:
+            text = PHASE_TEXT.get(live.phase, live.phase + "...")
+        else:
+            total = f"/{p.max_steps}" if p.max_steps else ""
+            parts = [f"step {int(p.step)}{total}"]
+            if p.epoch is not None:
+                parts.append(f"epoch {p.epoch:.2f}")
+            parts.append(f"{duration(p.elapsed)} elapsed")
+            if p.eta is not None and live.active:
+                parts.append(f"ETA {duration(p.eta)}")
+            if p.samples_per_second:
+                parts.append(f"{p.samples_per_second:.1f} samples/s")
+            if p.train_loss is not None:
+                parts.append(f"loss {p.train_loss:.4g}")
+            if p.best_eval is not None:
+                parts.append(f"best eval {p.best_eval:.4g}")
+            text = "  ".join(parts)
+        if live.gpu:
+            used, total = live.gpu
+            text += "  GPU " + ", ".join(f"{u / 1024:.1f}/{t / 1024:.0f} GiB" for u, t in zip(used, total))
+        precision = live.status.get("precision")
+        if precision and live.active:
+            text += f"  {live.status.get('device', '')} {precision}"
+        return text
+
+    # -- keys ------------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool | None:
+        live = self.live
+        # Keys that do not apply now are hidden (the footer at 80 columns has room for the ones that do).
+        if action == "pick":
+            return bool(live and parameters and parameters[0] <= len(live.fixes()))
+        if action in ("apply_next", "apply_restart"):
+            return bool(live is not None and live.fixes())
+        if action in ("stop", "checkpoint", "stop_best"):
+            return bool(live is not None and live.active)
+        if action in ("log", "edit"):
+            return live is not None
+        return True
+
+    def action_pick(self, n: int) -> None:
+        if self.live and n <= len(self.live.fixes()):
+            self.picked = n
+            self.drawn = (None, -1)
+            self.redraw()
+
+    def picked_fix(self):
+        fixes = self.live.fixes() if self.live else []
+        if not fixes:
+            return None
+        return fixes[min(self.picked, len(fixes)) - 1][1]
+
+    def next_config(self):
+        from screens.diagnosis import apply_fix
+
+        fix = self.picked_fix()
+        if fix is None or self.live.config is None:
+            return None
+        return apply_fix(self.live.config, fix, parent=self.live.id)
+
+    def action_apply_next(self) -> None:
+        from console.errors import UserError
+
+        try:
+            config = self.next_config()
+        except UserError as err:
+            self.notify(str(err), severity="error")
+            return
+        if config is not None:
+            self.app.run_worker(self.app.show_arguments(config, "next run, fix applied"), exclusive=True,
+                                group="nav")
+
+    def action_apply_restart(self) -> None:
+        from console.config import resolve
+        from console.errors import UserError
+
+        try:
+            config = self.next_config()
+        except UserError as err:
+            self.notify(str(err), severity="error")
+            return
+        if config is None:
+            return
+        live = self.live
+        self.notify(f"{'stopping ' + live.id + ' (checkpoint kept), then ' if live.active else ''}"
+                    f"starting the next run with the fix", timeout=6)
+        self.app.launch(resolve(config), stop_first=live.run if live.active else None)
+
+    def action_stop(self) -> None:
+        self._confirm_stop("Stop the run now? A checkpoint is saved and it can be resumed.", keep_best=False)
+
+    def action_stop_best(self) -> None:
+        self._confirm_stop("Stop the run now and keep its best checkpoint (lowest eval loss) as the final model?",
+                           keep_best=True)
+
+    def _confirm_stop(self, question: str, keep_best: bool) -> None:
+        from screens.confirm import ConfirmScreen
+
+        live = self.live
+
+        def decided(choice: str | None) -> None:
+            if choice != "stop" or live is None:
+                return
+            from console.launcher import request_stop
+
+            if request_stop(live.run):
+                best = live.progress()
+                extra = (f"; the best eval loss {best.best_eval:.4g} was at step {int(best.best_eval_step)}"
+                         if keep_best and best.best_eval is not None else "")
+                self.notify(f"stopping {live.id}: saving a checkpoint{extra}", timeout=6)
+            else:
+                self.notify(f"{live.id} is not running", severity="warning")
+
+        self.app.push_screen(ConfirmScreen(question, [("y", "Yes, stop", "stop"), ("n", "No", "no")]), decided)
+
+    def action_checkpoint(self) -> None:
+        from console.launcher import request_save
+
+        if self.live and request_save(self.live.run):
+            self.notify("a checkpoint is saved at the next step")
+
+    def action_toggle_charts(self) -> None:
+        self.show_small = not self.show_small
+        self.query_one("#loss-chart").display = not self.show_small
+        self.query_one("#small-charts").display = self.show_small
+        self.drawn = (None, -1)
+        self.redraw()
+
+    def action_log(self) -> None:
+        from screens.text_screen import TextScreen
+
+        if self.live:
+            lines = self.live.run.tail_log(200)
+            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)"))
+
+    def action_edit(self) -> None:
+        if self.live is None or self.live.config is None:
+            return
+        config = self.live.config.copy()
+        config.parent, config.fixes, config.run_id = self.live.id, [], None
+        self.app.run_worker(self.app.show_arguments(config, f"edit of {self.live.id}"), exclusive=True,
+                            group="nav")
+
+    def action_new_run(self) -> None:
+        self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")
+
+    def action_runs(self) -> None:
+        self.app.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
+
+    def action_back(self) -> None:
+        self.app.run_worker(self.app.goto("setup"), exclusive=True, group="nav")

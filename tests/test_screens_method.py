@@ -1,0 +1,119 @@
+"""Pilot tests of the method screen and the app-wide keys."""
+from __future__ import annotations
+
+import pytest
+
+from screens.app import TrainingConsoleApp
+from screens.arguments_screen import ArgumentsScreen
+from screens.method_screen import MethodScreen
+from screens.runs_screen import RunsScreen
+from screens.too_small import TooSmallScreen
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    return TrainingConsoleApp(runs_dir="runs")
+
+
+async def test_opens_on_the_method_screen_with_the_demo_scenario_highlighted(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MethodScreen)
+        kind, item = screen.selected()
+        assert kind == "scenario" and item.id == "lr-too-high"
+        assert "demo" in str(screen.query_one("#data-line").render())
+
+
+async def test_digits_choose_and_enter_goes_on_with_that_methods_defaults(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        assert app.screen.selected()[1].method == "qlora"
+        assert "QLoRA" in str(app.screen.query_one("#details").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ArgumentsScreen)
+        assert app.screen.original.method == "qlora"
+        assert app.screen.original.values["load_in_4bit"] is True
+
+
+async def test_arrows_choose_and_the_scenario_carries_its_changes(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("1", "down")
+        assert app.screen.selected()[1].method == "lora"
+        await pilot.press("5", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ArgumentsScreen)
+        assert app.screen.original.values["learning_rate"] == 0.05
+
+
+async def test_saved_presets_are_listed(app, tmp_path):
+    from console.config import RunConfig, to_yaml
+
+    presets = tmp_path / "home" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "mine.yaml").write_text(to_yaml(RunConfig.from_preset("full").with_changes({"seed": 7})))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        assert app.screen.selected()[0] == "preset"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.original.method == "full" and app.screen.original.values["seed"] == 7
+
+
+async def test_u_opens_the_runs_and_escape_comes_back(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
+
+
+async def test_watch_is_hidden_without_a_run(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.check_action("watch", ()) is False
+        await pilot.press("w")
+        assert isinstance(app.screen, MethodScreen)
+
+
+async def test_t_toggles_light_and_dark(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        dark = app.current_theme.dark
+        await pilot.press("t")
+        assert app.current_theme.dark is not dark
+        await pilot.press("t")
+        assert app.current_theme.dark is dark
+
+
+async def test_f1_shows_the_keys(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("f1")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+
+
+async def test_q_quits_when_nothing_trains(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+        assert not app.is_running
+
+
+async def test_below_the_minimum_size_says_how_big(app):
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        assert "at least 80x24" in str(app.screen.query_one("#too-small-text").render())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
