@@ -74,6 +74,9 @@ _OWN = [
               training_argument=False),
     FieldSpec("early_stopping_patience", "int", True, None, lo=1, hi=10_000, section="evaluation and saving",
               help="stop after this many evaluations without improvement", training_argument=False),
+    FieldSpec("accelerate_config", "str", True, None, section="advanced",
+              help="an accelerate config file (DeepSpeed, FSDP): the trainer starts under `accelerate launch`",
+              training_argument=False),
     FieldSpec("processes", "int", True, None, lo=1, hi=1024, section="advanced",
               help="training processes (torchrun); empty: one per visible GPU, 1 on a CPU", training_argument=False),
 ]

@@ -15,9 +15,14 @@ from console.errors import RunError
 from console.rundir import ACTIVE_PHASES, RunDir, pid_alive
 
 
-def trainer_command(run: RunDir, processes: int = 1, resume: bool = False) -> list[str]:
-    """The argv of the trainer: plain python for one process, torchrun for several (a list, never a shell line)."""
+def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
+                    accelerate_config: str | None = None) -> list[str]:
+    """The argv of the trainer: plain python for one process, torchrun for several, `accelerate launch` with a
+    config file (DeepSpeed, FSDP). Always a list, never a shell line."""
     tail = ["-m", "console.train", str(run.path)] + (["--resume"] if resume else [])
+    if accelerate_config:
+        return [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                os.path.abspath(os.path.expanduser(accelerate_config)), f"--num_processes={processes}", *tail]
     if processes <= 1:
         return [sys.executable, *tail]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *tail]
@@ -25,6 +30,9 @@ def trainer_command(run: RunDir, processes: int = 1, resume: bool = False) -> li
 
 def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     """Start the trainer for `run` in the background; returns its pid. Output goes to train.log, never the tty."""
+    from console.config import load_run_config
+
+    accelerate_config = load_run_config(run.path).values.get("accelerate_config")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -36,7 +44,7 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
     with open(run.log_path, "ab") as log:
         proc = subprocess.Popen(
-            trainer_command(run, processes, resume), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            trainer_command(run, processes, resume, accelerate_config), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, env=env, cwd=str(run.path), close_fds=True,
         )
     info = run.read_info()

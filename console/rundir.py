@@ -59,7 +59,8 @@ def pid_alive(pid: int | None) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
-    return b"console.train" in cmdline or b"torch.distributed.run" in cmdline or b"torchrun" in cmdline
+    return any(word in cmdline for word in (b"console.train", b"torch.distributed.run", b"torchrun",
+                                            b"accelerate"))
 
 
 @dataclass

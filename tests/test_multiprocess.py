@@ -17,6 +17,8 @@ def test_command_uses_torchrun_for_several_processes(tmp_path):
     cmd = trainer_command(run, 2)
     assert cmd[1:3] == ["-m", "torch.distributed.run"] and "--nproc_per_node=2" in cmd
     assert all(isinstance(part, str) for part in cmd)  # an argv list, never a shell line
+    cmd = trainer_command(run, 2, accelerate_config="ds.yaml")
+    assert cmd[1:3] == ["-m", "accelerate.commands.launch"] and cmd[4].endswith("ds.yaml")
 
 
 def test_two_processes_train_with_one_writer(runs_dir, capsys):
