@@ -215,6 +215,8 @@ def resolve(config: RunConfig, hardware: Hardware | None = None) -> RunConfig:
             v["bnb_4bit_compute_dtype"] = dtype
             said(f"4-bit compute dtype: {dtype}")
     new.resolved["precision"] = precision
+    if v.get("trust_remote_code"):
+        said("trust_remote_code is ON for this run: the model repository's own Python code will run on this machine")
     if not v.get("processes"):
         v["processes"] = max(1, len(gpus))
     new.resolved["processes"] = int(v["processes"])

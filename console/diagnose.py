@@ -354,40 +354,43 @@ def _overfitting(train: _Curve, eval_: _Curve) -> tuple[int, float, dict] | None
                                                "train_now": train.end, "margin": margin}
 
 
-def _shape(train: _Curve, eval_: _Curve, loose: bool) -> tuple[str, str, dict] | None:
+def _shape(train: _Curve, eval_: _Curve, prefer: tuple | None = None) -> tuple[str, str, dict] | None:
     """Judge the overall shape: rising (not_decreasing), flat (stuck / not_decreasing) or too slow.
 
     'drop' is the relative fall from the start level (median of the first tenth) to the end level (median of the
-    last tenth). Loose thresholds are the clearing side of the hysteresis.
+    last tenth). `prefer` is the verdict at the previous checkpoint: every boundary moves in its favour (hysteresis),
+    so a curve sitting on a threshold keeps its verdict instead of flickering.
     """
     if train.n < 3 or not train.positive or train.at_floor:
         return None
-    k = 0.7 if loose else 1.0  # widen the bands when deciding whether an existing finding still holds
+    p = prefer[0] if prefer else None
+    why = prefer[1] if prefer else None
     d_train = train.drop()
     has_eval = eval_.n >= 3
     d_eval = eval_.drop() if has_eval else None
-    if d_train < -0.05 * k:
+    if d_train < (-0.035 if why == "rising" else -0.05):
         return "not_decreasing", "rising", {"d_train": d_train, "d_eval": d_eval}
-    learned = 0.12 / k if loose else 0.12
+    learned = 0.17 if p else 0.12
     if d_train >= learned or (has_eval and d_eval >= learned):
         return None
     # the second half's trend decides between "still falling, slowly" and "flat"
-    half_t = train.bins(16)[1]
+    half_t = train.bins(32)[1]  # 16 points in the second half: enough for a steady trend statistic
     half_t = half_t[len(half_t) // 2:] if len(half_t) >= 6 else half_t
     tau_t = _tau(half_t)
     half_e = eval_.values[len(eval_.values) // 2:] if eval_.n >= 6 else eval_.values
     tau_e = _tau(half_e) if has_eval else 0.0
-    falling = (d_train > 0.01 and tau_t <= -0.5) or (has_eval and d_eval > 0.01 and tau_e <= -0.5)
+    cut = -0.3 if p == "slow" else -0.7 if p else -0.5
+    falling = (d_train > 0.01 and tau_t <= cut) or (has_eval and d_eval > 0.01 and tau_e <= cut)
     numbers = {"d_train": d_train, "d_eval": d_eval, "tau_train": tau_t, "tau_eval": tau_e}
     if falling:
         return "slow", "falling", numbers
-    if has_eval and d_eval > 0.05:
+    if has_eval and d_eval > (0.07 if p else 0.05):
         return None  # eval still improves: not flat
     levels = train.bins(16)[1]
     wobble = _median([abs(levels[i] - levels[i - 1]) for i in range(1, len(levels))]) / abs(train.end) \
         if len(levels) > 2 and train.end else 0.0
     numbers["wobble"] = wobble
-    if wobble > 0.06 * (1 / k):
+    if wobble > (0.045 if why == "erratic" else 0.08 if why == "flat" else 0.06):
         return "not_decreasing", "erratic", numbers
     if has_eval:
         return "stuck", "flat", numbers
@@ -412,28 +415,20 @@ def _in_warmup(history) -> bool:
 
 
 def _shape_with_hysteresis(history, train: _Curve, eval_: _Curve):
-    """The shape verdict now, kept (on looser bands) if it held at one of the last few checkpoints."""
-    now = _shape(train, eval_, loose=False)
-    if now:
-        return now
+    """The shape verdict, run as a small state machine over the last few checkpoints (prefixes of the history)
+    so that each verdict biases the next one's thresholds."""
     n = train.n
-    if n < 8:
-        return None
-    step_k = max(1, n // 16)
-    for j in (1, 2, 3):
-        m = n - j * step_k
-        if m < 5:
-            break
-        last_step = train.steps[m - 1]
+    # checkpoints on a fixed grid (a power of two, so it moves only when the history doubles): re-running on a
+    # slightly longer history replays the same chain and reaches the same state
+    grid = 1 << max(0, (n // 16).bit_length() - 1)
+    last = (n - 1) // grid * grid
+    prefixes = [m for m in range(last - 7 * grid, last + 1, grid) if m >= 5]
+    verdict = None
+    for m in prefixes:
         t = _Curve(train.steps[:m], train.values[:m])
-        es, evs = _prefix(_SeriesView(eval_.steps, eval_.values), last_step)
-        earlier = _shape(t, _Curve(es, evs), loose=False)
-        if earlier:
-            still = _shape(train, eval_, loose=True)
-            if still and still[0] == earlier[0]:
-                return still
-            return None
-    return None
+        es, evs = _prefix(_SeriesView(eval_.steps, eval_.values), train.steps[m - 1])
+        verdict = _shape(t, _Curve(es, evs), verdict)
+    return _shape(train, eval_, verdict)
 
 
 @dataclass
@@ -504,10 +499,12 @@ def diagnose(history, config=None) -> list[Finding]:
     if nf:
         nf.fixes = fixtable.fixes_for("diverged", config, history=history)
         add(nf)
-    boom = _explosion(train)
+    # long histories are judged on ~320 bin medians: the same verdicts for a fraction of the sorting
+    coarse = _Curve(*train.bins(320)) if train.n > 640 else train
+    boom = _explosion(coarse)
     if boom and not nf:
         step, ref, peak, tail = boom
-        if tail >= 1.5 * ref:
+        if train.end >= 1.5 * ref or tail >= 1.5 * ref:  # not recovered: the last tenth (or last bin) still high
             text = (f"train loss exploded from {_num(ref)} to {_num(peak)} ({peak / ref:.0f}x) at step "
                     f"{_fmt_step(step)} and is still {_num(tail)} ({tail / ref:.1f}x its best before)")
             add(Finding("diverged", "error", step, text + ": the learning rate is too high.",
@@ -535,7 +532,7 @@ def diagnose(history, config=None) -> list[Finding]:
                                        best_step=nums["best_step"]), dict(nums, gl=gl, best_epoch=epoch)))
 
     # oscillating
-    osc = _oscillation(train, eval_)
+    osc = _oscillation(coarse, eval_)
     if osc:
         step, words, nums = osc
         add(Finding("oscillating", "warning", step, words + ": training is unstable.",
@@ -545,8 +542,6 @@ def diagnose(history, config=None) -> list[Finding]:
     shape = None
     early = (progress is not None and progress < 0.25 and not done) or (_in_warmup(history) and not done)
     if "diverged" not in seen and (train.n >= 5 or (train.n >= 3 and eval_.n >= 3)):
-        # the shape is judged on at most ~320 bin medians: the same verdict for a fraction of the sorting
-        coarse = _Curve(*train.bins(320)) if train.n > 640 else train
         shape = _shape_with_hysteresis(history, coarse, eval_)
         if shape and early and shape[1] != "rising":
             shape = None

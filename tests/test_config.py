@@ -244,3 +244,9 @@ def test_training_args_schema_matches_installed_transformers():
         (Path(__file__).parents[1] / "console" / "training_args.json").read_text())
     assert set(shipped["fields"]) == set(generate()), (
         f"regenerate console/training_args.json for transformers {transformers.__version__}")
+
+
+def test_trust_remote_code_is_off_unless_asked_and_said_when_on():
+    assert resolve(build_config("lora"), CPU).values["trust_remote_code"] is False
+    c = resolve(build_config("lora", sets={"trust_remote_code": "true"}), CPU)
+    assert any("trust_remote_code is ON" in n for n in c.notices)
