@@ -67,3 +67,44 @@ def test_lora_curve_falls_and_metrics_have_the_fields(runs_dir):
 def test_other_adapter_types_train(runs_dir, kind):
     code, run = _train(runs_dir, "adapter", f"adapter_type={kind}", "max_steps=4", "eval_steps=2", "save_steps=2")
     assert code == 0, "\n".join(run.tail_log(30))
+
+
+def test_local_model_folder_and_chat_dataset(runs_dir, tmp_path):
+    """The Hub-name code path (from_pretrained by name) run on a local folder, with chat-format data."""
+    import shutil
+
+    from console.demo_model import ensure_demo_model
+
+    model_dir = tmp_path / "my-model"
+    shutil.copytree(ensure_demo_model(), model_dir)
+    rows = [{"messages": [{"role": "user", "content": f"what is {i} plus {i}?"},
+                          {"role": "assistant", "content": f"{2 * i}"}]} for i in range(60)]
+    data = tmp_path / "chat.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code = main(["train", "--runs-dir", str(runs_dir), "--model", str(model_dir), "--dataset", str(data),
+                 *sets("max_steps=4", "eval_steps=2", "save_steps=2", "val_size=0.2")])
+    run = list_run_dirs(runs_dir)[-1]
+    assert code == 0, "\n".join(run.tail_log(30))
+    assert "chat format" in run.status()["data"] and "my-model" in run.status()["model"]
+
+
+def test_text_csv_dataset_with_its_own_validation_file(runs_dir, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "train.csv").write_text("body\n" + "\n".join(f"line number {i} says hello" for i in range(40)) + "\n")
+    (folder / "validation.csv").write_text("body\n" + "\n".join(f"line {i} hello" for i in range(8)) + "\n")
+    code = main(["train", "--runs-dir", str(runs_dir), "--dataset", str(folder),
+                 *sets("max_steps=2", "eval_steps=2", "save_steps=2", "text_column=body", "max_samples=null")])
+    run = list_run_dirs(runs_dir)[-1]
+    assert code == 0, "\n".join(run.tail_log(30))
+    assert "40 train / 8 eval rows, text format" in run.status()["data"]
+
+
+def test_unknown_hub_model_fails_with_one_line(runs_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(["train", "--runs-dir", str(runs_dir), "--model", "no-such-org/no-such-model",
+                 *sets("max_steps=2")])
+    run = list_run_dirs(runs_dir)[-1]
+    status = run.status()
+    assert code == 1 and status["kind"] == "input"
+    assert "no-such-org/no-such-model" in status["message"] and "\n" not in status["message"]
