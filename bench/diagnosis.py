@@ -66,6 +66,23 @@ def detection_step(data: dict, config, problem: str):
     return None
 
 
+def flips(data: dict, config, cuts: int = 100) -> dict:
+    """Replay the second half of a log in `cuts` steps: how often each problem appears or disappears (hysteresis)."""
+    series = data.get("series") or []
+    meta = data.get("trainer_state_meta") or {}
+    n, prev, out = len(series), None, {}
+    for cut in range(max(3, n // 2), n + 1, max(1, n // cuts)):
+        h = History.from_records(series[:cut])
+        if meta.get("max_steps"):
+            h.max_steps = int(meta["max_steps"])
+        cur = {f.problem for f in diagnose(h, config) if f.problem in PROBLEMS}
+        if prev is not None:
+            for p in cur ^ prev:
+                out[p] = out.get(p, 0) + 1
+        prev = cur
+    return out
+
+
 def score(rows, title: str) -> None:
     print(f"\n== {title}: {len(rows)} runs ==")
     healthy = [r for r in rows if r["labels"] == {"healthy"}]
@@ -158,6 +175,9 @@ def main(argv=None) -> int:
             if delays:
                 print(f"  {p}: median delay {statistics.median(d for d, _ in delays):g} steps, "
                       f"{100 * statistics.median(f for _, f in delays):.0f}% of the run")
+    flicker = {r["file"]: f for r in rows if (f := {p: c for p, c in flips(r["data"], r["config"]).items() if c > 1})}
+    print(f"\nflicker (second half replayed in 100 steps, a problem appearing/disappearing more than once): "
+          f"{len(flicker)}/{len(rows)} runs" + (f": {flicker}" if flicker else ""))
     print(f"\ndiagnose time: median {statistics.median(r['ms'] for r in rows):.2f} ms per curve here, max "
           f"{max(r['ms'] for r in rows):.2f} ms; {bench_speed():.2f} ms on 10k train points + 100 evals")
     return 0

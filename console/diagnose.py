@@ -422,7 +422,7 @@ def _shape_with_hysteresis(history, train: _Curve, eval_: _Curve):
     # slightly longer history replays the same chain and reaches the same state
     grid = 1 << max(0, (n // 16).bit_length() - 1)
     last = (n - 1) // grid * grid
-    prefixes = [m for m in range(last - 7 * grid, last + 1, grid) if m >= 5]
+    prefixes = [m for m in range(last - 15 * grid, last + 1, grid) if m >= 5]
     verdict = None
     for m in prefixes:
         t = _Curve(train.steps[:m], train.values[:m])

@@ -337,3 +337,12 @@ def test_modules_import_no_heavy_libraries():
             "print([m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'textual') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_slow_verdict_does_not_flicker_as_points_arrive():
+    records = curve(steps=3000, log_every=5, train=lambda t: 1.10 - 0.08 * t, eval_=lambda t: 1.09 - 0.08 * t,
+                    noise=0.02, seed=4, final=False)
+    states = [("slow" in problems(diagnose(hist(records[:cut], 3000), LORA)))
+              for cut in range(len(records) // 2, len(records) + 1, 7)]
+    changes = sum(1 for a, b in zip(states, states[1:]) if a != b)
+    assert states[-1] and changes <= 1
