@@ -135,6 +135,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     labels = json.loads(Path(a.labels).read_text(encoding="utf-8"))
     rows = []
+    diagnose(History(), None)  # warm: the first call pays for imports and preset loading, not the diagnosis
     for lab in labels:
         path = Path(a.dir) / lab["file"]
         data, history, config = load_curve(path, not a.no_args)
