@@ -36,10 +36,7 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
     """Print progress and findings until the run ends (or the timeout); returns the last status."""
     from console.config import load_run_config
 
-    try:
-        from console.diagnose import diagnose
-    except ModuleNotFoundError:  # TEMP until the diagnosis lands
-        findings = False
+    from console.diagnose import diagnose
 
     tail = MetricsTail(run.metrics_path)
     history = History()
