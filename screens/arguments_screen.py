@@ -19,6 +19,9 @@ from console.fields import SECTIONS, all_fields
 from screens.field_row import FieldRow, value_text
 
 
+ALWAYS_SHOWN = ("max_steps",)  # not in every preset, but what a short first run needs
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -33,11 +36,12 @@ class ArgumentsScreen(Screen):
         Binding("f4", "save_preset", "Save"),
         Binding("f6", "reset_field", "Reset"),
         Binding("f7", "add_field", "Add field"),
-        Binding("f9", "app.toggle_theme", "Light/dark", show=False),
-        Binding("f10", "app.quit", "Quit", show=False),
+        Binding("f9", "theme", "Light/dark", show=False),
+        Binding("f10", "quit_app", "Quit", show=False),
         Binding("escape", "back", "Back"),
-        Binding("down", "next_field", "Next field", show=False),
-        Binding("up", "previous_field", "Previous field", show=False),
+        # priority: the fields' scroll container would otherwise take the arrows to scroll
+        Binding("down", "next_field", "Next field", show=False, priority=True),
+        Binding("up", "previous_field", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, config: RunConfig, title: str = ""):
@@ -80,12 +84,13 @@ class ArgumentsScreen(Screen):
         self.query_one("#title", Static).update(f"[b]Arguments[/b]  {self.title_text} ({self.original.method})"
                                                 f"{lineage}")
         by_section: dict[str, list[str]] = {s: [] for s in SECTIONS}
-        for name in self.original.values:
+        for name in [*self.original.values, *(n for n in ALWAYS_SHOWN if n not in self.original.values)]:
             spec = specs.get(name)
             by_section.setdefault(spec.section if spec else "advanced", []).append(name)
         boxes = []
         for section in SECTIONS:
-            rows = [FieldRow(name, self.original.values.get(name), specs[name].help if name in specs else "")
+            rows = [FieldRow(name, self.original.values.get(name, specs[name].default if name in specs else None),
+                             specs[name].help if name in specs else "")
                     for name in by_section.get(section, [])]
             boxes.append(Vertical(Static(section, classes="section-title"), *rows, id=f"section-{_slug(section)}",
                                   classes="section"))
@@ -118,7 +123,7 @@ class ArgumentsScreen(Screen):
 
     def validate_row(self, row: FieldRow, text: str) -> None:
         name = row.field_name
-        if text == row.initial_text and name in self.original.values:  # unchanged: the config's own value
+        if text == row.initial_text:  # unchanged: the config's own value (or the field's default)
             self.errors.pop(name, None)
             self.typed.pop(name, None)
             return
@@ -215,10 +220,16 @@ class ArgumentsScreen(Screen):
         self.focus_next()
 
     def action_next_field(self) -> None:
-        self.focus_next()
+        if self.focused is not None and self.focused.id == "analysis":
+            self.focused.scroll_down()
+        else:
+            self.focus_next()
 
     def action_previous_field(self) -> None:
-        self.focus_previous()
+        if self.focused is not None and self.focused.id == "analysis":
+            self.focused.scroll_up()
+        else:
+            self.focus_previous()
 
     def action_launch(self) -> None:
         if self.problems:
@@ -232,6 +243,12 @@ class ArgumentsScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_theme(self) -> None:
+        self.app.action_toggle_theme()
+
+    async def action_quit_app(self) -> None:
+        await self.app.action_quit()
 
     def action_snippet(self) -> None:
         from screens.text_screen import TextScreen
@@ -278,16 +295,12 @@ class ArgumentsScreen(Screen):
         present = {row.field_name for row in self.rows()}
         self.app.push_screen(AddFieldScreen(sorted(n for n in all_fields() if n not in present)), self.add_field)
 
-    def add_field(self, name: str | None) -> None:
+    async def add_field(self, name: str | None) -> None:
         if not name or self.row(name) is not None:
             return
         spec = all_fields()[name]
         box = self.query_one(f"#section-{_slug(spec.section)}", Vertical)
         row = FieldRow(name, spec.default, spec.help)
-        box.mount(row)
-
-        def focus() -> None:
-            row.input.focus()
-            row.scroll_visible()
-
-        self.call_after_refresh(focus)
+        await box.mount(row)
+        row.input.focus()
+        row.scroll_visible()

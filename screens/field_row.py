@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
@@ -30,7 +30,7 @@ def value_text(value) -> str:
     return str(value)
 
 
-class FieldRow(Vertical):
+class FieldRow(Widget):
     """Posts FieldRow.Edited whenever the text changes; the screen validates and sets the mark and message."""
 
     @dataclass
@@ -44,16 +44,17 @@ class FieldRow(Vertical):
         self.initial_text = value_text(value)
         self.help_text = help_text
         self.error: str | None = None
+        self._shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="field-line"):
-            yield Label(self.field_name, classes="field-name")
-            placeholder = "(demo)" if self.field_name in ("model", "dataset") else ""
-            field_input = Input(self.initial_text, placeholder=placeholder, classes="field-input", compact=True,
-                                select_on_focus=False, id=f"input-{self.field_name}")
-            field_input.cursor_blink = False
-            yield field_input
-            yield Static("", classes="field-mark")
+        # One grid (name, input, mark; the error spans the row under them): few widgets for ~50 fields.
+        yield Label(self.field_name, classes="field-name")
+        placeholder = "(demo)" if self.field_name in ("model", "dataset") else ""
+        field_input = Input(self.initial_text, placeholder=placeholder, classes="field-input", compact=True,
+                            select_on_focus=False, id=f"input-{self.field_name}")
+        field_input.cursor_blink = False
+        yield field_input
+        yield Static("", classes="field-mark")
         yield Static("", classes="field-error")
 
     @property
@@ -74,6 +75,10 @@ class FieldRow(Vertical):
 
     def show(self, error: str | None, within: bool | None, lo=None, hi=None) -> None:
         """Mark the row: the error under it (or none), and ✓/✗ against the recommended range."""
+        shown = (error, within, lo, hi)
+        if shown == self._shown:  # most rows do not change when one is typed into: leave them alone
+            return
+        self._shown = shown
         self.error = error
         self.set_class(error is not None, "-invalid")
         self.set_class(within is False and error is None, "-outside")

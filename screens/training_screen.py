@@ -63,8 +63,8 @@ class TrainingScreen(Screen):
         self.redraw()
 
     def on_screen_resume(self) -> None:
-        self.drawn = (None, -1)
-        self.tick()
+        if self.live is not None:
+            self.redraw()
 
     @property
     def live(self):
@@ -171,7 +171,6 @@ class TrainingScreen(Screen):
     def action_pick(self, n: int) -> None:
         if self.live and n <= len(self.live.fixes()):
             self.picked = n
-            self.drawn = (None, -1)
             self.redraw()
 
     def picked_fix(self):
@@ -253,8 +252,8 @@ class TrainingScreen(Screen):
         self.show_small = not self.show_small
         self.query_one("#loss-chart").display = not self.show_small
         self.query_one("#small-charts").display = self.show_small
-        self.drawn = (None, -1)
-        self.redraw()
+        if self.live is not None:
+            self.redraw()
 
     def action_log(self) -> None:
         from screens.text_screen import TextScreen

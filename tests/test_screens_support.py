@@ -10,12 +10,12 @@ from console.config import RunConfig, resolve
 from console.hardware import CPU_ONLY
 
 
-def metrics_records(steps: int = 60, eval_every: int = 10, overfit: bool = False, diverge_at: int | None = None,
+def metrics_records(steps: int = 100, eval_every: int = 10, overfit: bool = False, diverge_at: int | None = None,
                     start: float = 3.0) -> list[dict]:
     """A fixed, plausible history: train loss falling, eval loss every `eval_every` steps."""
     records = [{"step": 0, "max_steps": steps, "event": "train_begin", "effective_batch": 16, "epoch": 0.0}]
     for step in range(2, steps + 1, 2):
-        loss = start * math.exp(-step / 25) + 0.8 + 0.05 * math.sin(step)
+        loss = start * math.exp(-step / 25) + (0.5 if overfit else 0.8) + 0.02 * math.sin(step)
         if diverge_at is not None and step >= diverge_at:
             loss = start * (1.6 ** ((step - diverge_at) / 2 + 1))
         records.append({"step": step, "time": round(step * 0.5, 3), "loss": round(loss, 4),
@@ -23,7 +23,8 @@ def metrics_records(steps: int = 60, eval_every: int = 10, overfit: bool = False
                         "learning_rate": round(2e-4 * (1 - step / steps), 8), "epoch": round(step / 100, 4),
                         "steps_per_second": 2.0, "samples_per_second": 32.0})
         if step % eval_every == 0:
-            ev = start * math.exp(-step / 30) + 0.9 + (0.02 * max(0, step - 30) if overfit else 0)
+            ev = (2.5 * math.exp(-step / 15) + 1.0 + 0.015 * max(0, step - 30) if overfit
+                  else start * math.exp(-step / 30) + 0.9)
             records.append({"step": step, "time": round(step * 0.5 + 0.2, 3), "eval_loss": round(ev, 4),
                             "epoch": round(step / 100, 4)})
     return records
@@ -57,9 +58,9 @@ def fake_run(runs_dir: Path, run_id: str, *, created: float, phase: str = "done"
 def standard_runs(runs_dir: Path) -> dict[str, Path]:
     """Three runs: a LoRA run that overfits, its child with a fix, and a failed (diverged) one."""
     a = fake_run(runs_dir, "20250101-120000-lora-aaaa", created=1_735_732_800.0,
-                 changes={"max_steps": 60, "eval_steps": 10, "save_steps": 10}, records=metrics_records(overfit=True))
+                 changes={"max_steps": 100, "eval_steps": 10, "save_steps": 10}, records=metrics_records(overfit=True))
     b = fake_run(runs_dir, "20250101-121000-lora-bbbb", created=1_735_733_400.0, parent=a.name,
-                 changes={"max_steps": 60, "eval_steps": 10, "save_steps": 10, "weight_decay": 0.1},
+                 changes={"max_steps": 100, "eval_steps": 10, "save_steps": 10, "weight_decay": 0.1},
                  fixes=[{"id": "weight_decay", "changes": {"weight_decay": 0.1}, "why": "regularise",
                          "label": "weight_decay 0.01 -> 0.1"}])
     c = fake_run(runs_dir, "20250101-122000-lora-cccc", created=1_735_734_000.0, phase="failed", kind="diverged",

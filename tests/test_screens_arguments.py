@@ -1,0 +1,227 @@
+"""Pilot tests of the arguments screen: validation as typed, every key, launch."""
+from __future__ import annotations
+
+import pytest
+
+from console.config import RunConfig
+from screens.app import TrainingConsoleApp
+from screens.arguments_screen import ArgumentsScreen
+from screens.method_screen import MethodScreen
+from screens.prompt_screen import PromptScreen
+from screens.text_screen import TextScreen
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    app = TrainingConsoleApp(runs_dir="runs")
+    app.launched = []
+    app.launch = lambda config, stop_first=None: app.launched.append(config)  # no trainer in these tests
+    return app
+
+
+async def open_lora(pilot) -> ArgumentsScreen:
+    await pilot.press("2", "enter")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ArgumentsScreen)
+    return screen
+
+
+async def type_into(pilot, screen: ArgumentsScreen, name: str, text: str, keys: bool = False) -> None:
+    """Put `text` in a field: as key presses (keys=True), or at once, as a paste would (faster)."""
+    row = screen.row(name)
+    row.input.focus()
+    row.input.value = ""
+    if keys:
+        await pilot.press(*list(text))
+    else:
+        row.input.insert_text_at_cursor(text)
+    await pilot.pause()
+
+
+async def test_every_preset_argument_is_a_field_grouped_by_section(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        names = {row.field_name for row in screen.rows()}
+        assert set(screen.original.values) <= names
+        assert screen.row("lora_r").parent.id == "section-method-settings"
+        assert screen.row("learning_rate").parent.id == "section-training"
+        assert screen.row("eval_steps").parent.id == "section-evaluation-and-saving"
+        assert screen.row("model").parent.id == "section-model-and-data"
+        assert "effective batch 16" in str(screen.query_one("#launch-status").render())
+
+
+async def test_the_range_mark_updates_as_you_type(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        row = screen.row("learning_rate")
+        assert str(row.query_one(".field-mark").render()) == "✓ 1e-4–5e-4"
+        await type_into(pilot, screen, "learning_rate", "0.01", keys=True)
+        assert str(row.query_one(".field-mark").render()) == "✗ 1e-4–5e-4"
+        assert row.has_class("-outside")
+        assert screen.draft.values["learning_rate"] == 0.01
+        assert "outside the LoRA range" in str(screen.query_one("#analysis-text").render())
+        await type_into(pilot, screen, "learning_rate", "3e-4")
+        assert str(row.query_one(".field-mark").render()) == "✓ 1e-4–5e-4"
+
+
+async def test_an_invalid_value_shows_its_message_keeps_the_text_and_blocks_launch(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "per_device_train_batch_size", "four")
+        row = screen.row("per_device_train_batch_size")
+        assert row.text == "four"
+        assert row.has_class("-invalid")
+        assert "must be a number" in str(row.query_one(".field-error").render())
+        assert screen.check_action("launch", ()) is None
+        assert "1 invalid" in str(screen.query_one("#launch-status").render())
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.launched == []
+        assert row.text == "four"
+        await type_into(pilot, screen, "per_device_train_batch_size", "8")
+        assert not row.has_class("-invalid")
+        assert screen.check_action("launch", ()) is True
+        assert "effective batch 32" in str(screen.query_one("#launch-status").render())
+
+
+async def test_f5_launches_the_resolved_config_with_the_edit(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "max_steps", "40")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert len(app.launched) == 1
+        config = app.launched[0]
+        assert config.values["max_steps"] == 40
+        assert config.resolved["device"] == "cpu" and config.values["fp16"] is False
+
+
+async def test_enter_on_the_launch_button_launches(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        assert app.focused.id == "launch"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert len(app.launched) == 1 and app.launched[0].method == "lora"
+        del screen
+
+
+async def test_down_and_up_move_between_fields_and_enter_goes_to_the_next(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await pilot.press("down")
+        first = app.focused
+        assert first is screen.rows()[0].input
+        await pilot.press("down")
+        assert app.focused is screen.rows()[1].input
+        await pilot.press("up")
+        assert app.focused is first
+        await pilot.press("enter")
+        assert app.focused is screen.rows()[1].input
+
+
+async def test_f2_shows_the_training_arguments_snippet(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lora(pilot)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        assert "TrainingArguments(" in app.screen.text and "LoraConfig(" in app.screen.text
+        await pilot.press("escape")
+        assert isinstance(app.screen, ArgumentsScreen)
+
+
+async def test_f3_shows_the_cli_command_with_the_edits(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "weight_decay", "0.05")
+        await pilot.press("f3")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        assert app.screen.text == "training-console train --method lora --set weight_decay=0.05"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ArgumentsScreen)
+
+
+async def test_f4_saves_a_named_preset(app, tmp_path):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "lora_r", "8")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one("Input").value = ""
+        await pilot.press(*"small r", "enter")
+        await pilot.pause()
+        saved = tmp_path / "home" / "presets" / "small-r.yaml"
+        assert saved.exists()
+        from console.config import build_config
+
+        assert build_config(config_file=str(saved)).values["lora_r"] == 8
+
+
+async def test_f6_resets_the_focused_field_to_the_default(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "lora_dropout", "0.3")
+        assert screen.draft.values["lora_dropout"] == 0.3
+        await pilot.press("f6")
+        await pilot.pause()
+        assert screen.row("lora_dropout").text == "0.05"
+        assert screen.draft.values["lora_dropout"] == 0.05
+
+
+async def test_f7_adds_any_other_training_argument(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        assert screen.row("label_smoothing_factor") is None
+        await pilot.press("f7")
+        await pilot.pause()
+        await pilot.press(*"label_smoothing", "enter")
+        await pilot.pause()
+        row = screen.row("label_smoothing_factor")
+        assert row is not None and app.focused is row.input
+        row.input.value = ""
+        await pilot.press(*"0.1")
+        await pilot.pause()
+        assert screen.draft.values["label_smoothing_factor"] == 0.1
+
+
+async def test_escape_goes_back_to_the_method_screen(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lora(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
+
+
+async def test_letters_go_into_fields_and_f9_f10_do_theme_and_quit(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "lr_scheduler_type", "qt", keys=True)
+        assert app.is_running and screen.row("lr_scheduler_type").text == "qt"
+        assert app.check_action("quit", ()) is False
+        dark = app.current_theme.dark
+        await pilot.press("f9")
+        assert app.current_theme.dark is not dark
+        await pilot.press("f10")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_a_fix_carried_over_shows_its_lineage(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        config = RunConfig.from_preset("lora").with_changes({"weight_decay": 0.1})
+        config.parent = "20250101-120000-lora-aaaa"
+        config.fixes = [{"changes": {"weight_decay": 0.1}, "why": "regularise", "label": "weight_decay -> 0.1"}]
+        await app.show_arguments(config, "next run")
+        await pilot.pause()
+        assert isinstance(app.screen, ArgumentsScreen)
+        assert "from run 20250101-120000-lora-aaaa" in str(app.screen.query_one("#title").render())
+        await pilot.press("f5")
+        assert app.launched[0].parent == "20250101-120000-lora-aaaa"

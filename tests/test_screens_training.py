@@ -1,0 +1,201 @@
+"""Pilot tests of the training screen on fixed run folders (no trainer): curves, findings, every key."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from screens.app import TrainingConsoleApp
+from screens.arguments_screen import ArgumentsScreen
+from screens.confirm import ConfirmScreen
+from screens.method_screen import MethodScreen
+from screens.runs_screen import RunsScreen
+from screens.text_screen import TextScreen
+from screens.training_screen import TrainingScreen
+from test_screens_support import metrics_records, standard_runs, wait_for
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    return standard_runs(tmp_path / "runs")
+
+
+def make_app(run_id: str) -> TrainingConsoleApp:
+    app = TrainingConsoleApp(runs_dir="runs", attach=run_id, poll=0.02)
+    app.launched = []
+    app.launch = lambda config, stop_first=None: app.launched.append((config, stop_first))
+    return app
+
+
+async def opened(pilot, run_id: str) -> TrainingScreen:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.live is not None and app.live.id == run_id and app.live.final
+                   and isinstance(app.screen, TrainingScreen), what="the run on the training screen")
+    await pilot.pause(0.3)  # a timer tick draws it
+    return app.screen
+
+
+async def test_attach_shows_the_whole_history_and_the_overfitting_warning(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        live = app.live
+        assert len(live.history.train_loss) == 50 and len(live.history.eval_loss) == 10
+        assert "step 100/100" in str(screen.query_one("#progress-line").render())
+        assert "done" in str(screen.query_one("#run-line").render())
+        problems = [f.problem for f in live.findings()]
+        assert "overfitting" in problems
+        text = str(screen.query_one("#findings-text").render())
+        assert "Overfitting" in text and "[1]" in text
+        chart = screen.query_one("#loss-chart")
+        assert [c.label for c in chart.curves] == ["train", "eval"] and chart.curves[1].markers
+
+
+async def test_digits_pick_a_fix_and_a_carries_it_into_the_next_runs_arguments(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        fixes = app.live.fixes()
+        assert len(fixes) >= 2
+        await pilot.press("2")
+        assert screen.picked == 2
+        assert "▶ [2]" in str(screen.query_one("#findings-text").render())
+        assert screen.check_action("pick", (9,)) is False
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments screen")
+        await pilot.pause()
+        config = app.screen.original
+        assert config.parent == runs["overfit"].name
+        for key, value in fixes[1][1].changes.items():
+            assert config.values[key] == value
+
+
+async def test_r_applies_the_fix_and_launches_now(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["overfit"].name)
+        fix = app.live.fixes()[0][1]
+        await pilot.press("r")
+        await pilot.pause()
+        (config, stop_first), = app.launched
+        assert stop_first is None  # the run had ended: nothing to stop
+        assert config.parent == runs["overfit"].name and config.resolved["device"] == "cpu"
+        for key, value in fix.changes.items():
+            assert config.values[key] == value
+
+
+async def test_a_crash_shows_its_message_the_log_and_the_crash_fixes(runs):
+    app = make_app("lora-cccc")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["failed"].name)
+        text = str(screen.query_one("#findings-text").render())
+        assert "failed (diverged): loss exploded" in text
+        assert "DivergedError" in text  # the end of train.log
+        assert app.live.fixes(), "a diverged crash offers fixes"
+        assert "[1]" in text
+
+
+async def test_g_toggles_the_learning_rate_and_grad_norm_charts(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        assert screen.query_one("#loss-chart").display and not screen.query_one("#small-charts").display
+        await pilot.press("g")
+        await pilot.pause()
+        assert screen.query_one("#small-charts").display and not screen.query_one("#loss-chart").display
+        assert len(screen.query_one("#lr-chart").curves[0].steps) == 50
+        await pilot.press("g")
+        assert screen.query_one("#loss-chart").display
+
+
+async def test_l_shows_the_log_and_e_edits_the_config_for_a_rerun(runs):
+    app = make_app("lora-cccc")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["failed"].name)
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen) and "DivergedError" in app.screen.text
+        await pilot.press("escape")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments screen")
+        await pilot.pause()
+        assert app.screen.original.parent == runs["failed"].name
+        assert app.screen.original.values["learning_rate"] == 0.05
+
+
+async def test_u_n_and_escape_navigate(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["overfit"].name)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="training")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="method")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="training again")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="new run")
+
+
+async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
+    """s, b and c on a run that trains: confirmation, then the stop/save requests through the run folder."""
+    run = runs["child"]
+    status = json.loads((run / "status.json").read_text())
+    status["phase"] = "training"
+    (run / "status.json").write_text(json.dumps(status))
+    calls = []
+    monkeypatch.setattr("console.launcher.request_stop", lambda r: calls.append(("stop", r.id)) or True)
+    monkeypatch.setattr("console.launcher.request_save", lambda r: calls.append(("save", r.id)) or True)
+    monkeypatch.setattr("console.rundir.pid_alive", lambda pid: True)
+    app = make_app("lora-bbbb")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.live is not None and app.live.phase == "training"
+                       and isinstance(app.screen, TrainingScreen), what="live run")
+        screen = app.screen
+        await pilot.pause(0.3)
+        assert screen.check_action("stop", ()) and screen.check_action("checkpoint", ())
+        await pilot.press("c")
+        assert calls == [("save", run.name)]
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert calls == [("save", run.name)]
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert calls[-1] == ("stop", run.name)
+        # quitting while it trains asks: leave it running or stop it
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+        assert not app.is_running
+        assert calls[-1] == ("stop", run.name) and len(calls) == 2  # left running: no new stop
+
+
+async def test_the_chart_redraws_only_when_new_data_came(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        drawn = []
+        original = screen.redraw
+        screen.redraw = lambda: (drawn.append(1), original())
+        await pilot.pause(0.6)
+        assert drawn == []  # nothing new: no redraw
+        app.live.history.extend(metrics_records(steps=102)[-2:])
+        app.live.changed()
+        await pilot.pause(0.4)
+        assert len(drawn) == 1
