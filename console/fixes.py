@@ -46,6 +46,9 @@ def lr_scale(config, factor: float, why: str) -> Fix | None:
     new = _nice(lr * factor)
     if new == lr:
         return None
+    hi = (config.ranges.get("learning_rate") or (None, None))[1]
+    if factor > 1 and hi and lr > hi:  # already above the method's range: raising it further is never the fix
+        return None
     kind = f"lr_{'down' if factor < 1 else 'up'}_{(1 / factor if factor < 1 else factor):g}x"
     return Fix({"learning_rate": new}, why, kind)
 

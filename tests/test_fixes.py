@@ -140,3 +140,13 @@ def test_out_of_memory_switches_method_and_halves_the_batch():
     new = apply(full, [f for f in fixes_for("out_of_memory", full) if "method" in f.changes][0])
     assert new.method == "lora" and new.fixes[0]["from"] == {"method": "full"}
     assert fixes_for("out_of_memory", run_config("qlora"))[-1].changes != {"method": "qlora"}
+
+
+def test_no_fix_raises_a_learning_rate_already_above_the_method_range():
+    from console.config import build_config
+    from console.fixes import fixes_for
+
+    config = build_config("lora", sets={"learning_rate": "0.05"})
+    for problem in ("slow", "stuck", "not_decreasing"):
+        for fix in fixes_for(problem, config):
+            assert fix.changes.get("learning_rate", 0) <= 0.05, (problem, fix)
