@@ -1,6 +1,7 @@
 """The warnings of a run, each with its evidence and numbered fixes; the picked fix highlighted."""
 from __future__ import annotations
 
+from rich.console import Group
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -13,6 +14,7 @@ class FindingsPanel(VerticalScroll):
     """Read-only; the training screen's digit keys pick a fix, `a`/`r` apply it."""
 
     can_focus = False
+    plain_text = ""
 
     def compose(self):
         yield Static(id="findings-text")
@@ -20,6 +22,7 @@ class FindingsPanel(VerticalScroll):
     def show(self, findings: list, config, picked: int, crash: dict | None = None, log_tail: list | None = None,
              ) -> None:
         text = Text()
+        lines: list = []  # Text blocks; a fix is one line (cut to the width) unless it is the picked one
         if crash:
             text.append(f"✗ failed ({crash.get('kind', 'error')}): ", style="bold red")
             text.append(f"{crash.get('message') or 'the trainer ended with an error'}\n")
@@ -42,10 +45,17 @@ class FindingsPanel(VerticalScroll):
                 if number > 9:
                     break
                 chosen = number == picked
-                line = f"{'▶' if chosen else ' '} [{number}] {fix_label(fix, config)}\n"
-                text.append(line, style="reverse" if chosen else "")
+                lines.append(text)
+                text = Text()
+                line = Text(f"{'▶' if chosen else ' '} [{number}] {fix_label(fix, config)}",
+                            style="reverse" if chosen else "", no_wrap=not chosen, overflow="ellipsis")
+                lines.append(line)
         if not findings and not crash:
             text.append("No warnings so far.", style="dim")
         elif findings:
             text.append("1-9 pick a fix · a: apply it to the next run · r: apply it and restart now", style="dim")
-        self.query_one("#findings-text", Static).update(text)
+        lines.append(text)
+        for block in lines:
+            block.rstrip()
+        self.plain_text = "\n".join(b.plain for b in lines if b.plain)  # what is shown, for tests and tools
+        self.query_one("#findings-text", Static).update(Group(*[b for b in lines if b.plain]))

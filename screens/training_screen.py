@@ -136,16 +136,15 @@ class TrainingScreen(Screen):
             parts = [f"step {int(p.step)}{total}"]
             if p.epoch is not None:
                 parts.append(f"epoch {p.epoch:.2f}")
-            parts.append(f"{duration(p.elapsed)} elapsed")
-            if p.eta is not None and live.active:
-                parts.append(f"ETA {duration(p.eta)}")
+            parts.append(f"{duration(p.elapsed)}" + (f" ETA {duration(p.eta)}" if p.eta is not None and live.active
+                                                     else ""))
             if p.samples_per_second:
-                parts.append(f"{p.samples_per_second:.1f} samples/s")
+                parts.append(f"{p.samples_per_second:.3g} samples/s")
             if p.train_loss is not None:
-                parts.append(f"loss {p.train_loss:.4g}")
+                parts.append(f"loss {p.train_loss:.3f}")
             if p.best_eval is not None:
-                parts.append(f"best eval {p.best_eval:.4g}")
-            text = "  ".join(parts)
+                parts.append(f"best eval {p.best_eval:.3f}")
+            text = " · ".join(parts)
         if live.gpu:
             used, total = live.gpu
             text += "  GPU " + ", ".join(f"{u / 1024:.1f}/{t / 1024:.0f} GiB" for u, t in zip(used, total))

@@ -48,7 +48,7 @@ async def test_attach_shows_the_whole_history_and_the_overfitting_warning(runs):
         assert "done" in str(screen.query_one("#run-line").render())
         problems = [f.problem for f in live.findings()]
         assert "overfitting" in problems
-        text = str(screen.query_one("#findings-text").render())
+        text = screen.query_one("#findings").plain_text
         assert "Overfitting" in text and "[1]" in text
         chart = screen.query_one("#loss-chart")
         assert [c.label for c in chart.curves] == ["train", "eval"] and chart.curves[1].markers
@@ -62,7 +62,7 @@ async def test_digits_pick_a_fix_and_a_carries_it_into_the_next_runs_arguments(r
         assert len(fixes) >= 2
         await pilot.press("2")
         assert screen.picked == 2
-        assert "▶ [2]" in str(screen.query_one("#findings-text").render())
+        assert "▶ [2]" in screen.query_one("#findings").plain_text
         assert screen.check_action("pick", (9,)) is False
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments screen")
@@ -91,7 +91,7 @@ async def test_a_crash_shows_its_message_the_log_and_the_crash_fixes(runs):
     app = make_app("lora-cccc")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, runs["failed"].name)
-        text = str(screen.query_one("#findings-text").render())
+        text = screen.query_one("#findings").plain_text
         assert "failed (diverged): loss exploded" in text
         assert "DivergedError" in text  # the end of train.log
         assert app.live.fixes(), "a diverged crash offers fixes"

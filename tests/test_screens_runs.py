@@ -1,0 +1,127 @@
+"""Pilot tests of the runs screen: list, mark and overlay, diff, open, rerun, edit."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable
+
+from screens.app import TrainingConsoleApp
+from screens.arguments_screen import ArgumentsScreen
+from screens.method_screen import MethodScreen
+from screens.runs_screen import RunsScreen
+from screens.text_screen import TextScreen
+from screens.training_screen import TrainingScreen
+from test_screens_support import standard_runs, wait_for
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    return standard_runs(tmp_path / "runs")
+
+
+@pytest.fixture
+def app(runs):
+    app = TrainingConsoleApp(runs_dir="runs", poll=0.02)
+    app.launched = []
+    app.launch = lambda config, stop_first=None: app.launched.append(config)
+    return app
+
+
+async def open_runs(pilot) -> RunsScreen:
+    await pilot.press("u")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="runs screen")
+    await pilot.pause()
+    return pilot.app.screen
+
+
+async def test_lists_every_run_with_status_method_steps_best_eval_parent_and_fix(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3
+        child = table.get_row(runs["child"].name)
+        assert child[2] == "lora" and str(child[3]) == "done" and child[4] == "100/100"
+        assert child[6] == "lora-aaaa" and "weight_decay" in child[7]
+        failed = table.get_row(runs["failed"].name)
+        assert str(failed[3]) == "failed" and failed[5] != "-"
+        assert table.cursor_row == 2  # the newest run
+        assert "loss exploded" in str(screen.query_one("#run-details").render())
+
+
+async def test_space_marks_and_o_overlays_the_eval_curves(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        await pilot.press("up", "up", "space", "down", "space")
+        assert screen.marked == [runs["overfit"].name, runs["child"].name]
+        assert screen.query_one(DataTable).get_row(runs["overfit"].name)[0] == "●"
+        await pilot.press("o")
+        await pilot.pause()
+        chart = screen.query_one("#overlay-chart")
+        assert chart.display and [c.label for c in chart.curves] == ["lora-aaaa", "lora-bbbb"]
+        assert len(chart.curves[0].steps) == 10
+        await pilot.press("space")  # unmark the child
+        assert screen.marked == [runs["overfit"].name]
+        await pilot.press("o")
+        assert not chart.display
+
+
+async def test_d_diffs_the_configs_of_two_runs(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        assert screen.check_action("diff", ()) is None  # one run only so far
+        await pilot.press("up", "up", "space", "down")
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        assert app.screen.text == "weight_decay: 0.01 -> 0.1"
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_enter_opens_a_run(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live is not None
+                       and app.live.id == runs["failed"].name, what="the run opened")
+
+
+async def test_r_reruns_with_the_run_as_parent(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot)
+        await pilot.press("up", "r")
+        await pilot.pause()
+        config, = app.launched
+        assert config.parent == runs["child"].name and config.fixes == []
+        assert config.values["weight_decay"] == 0.1
+
+
+async def test_e_edits_the_config_first(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
+        await pilot.pause()
+        assert app.screen.original.values["learning_rate"] == 0.05
+        assert app.screen.original.parent == runs["failed"].name
+
+
+async def test_n_and_escape(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="back")
+        await open_runs(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="new run")
+
+
+async def test_an_empty_runs_folder_says_how_to_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = TrainingConsoleApp(runs_dir="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        assert "none yet" in str(screen.query_one("#runs-title").render())
+        assert screen.check_action("open", ()) is None
