@@ -1,4 +1,5 @@
-"""Pick any other TrainingArguments field (or console setting) to add to the arguments screen."""
+"""Pick an argument by typing part of its name: any other TrainingArguments field (or console setting) to add
+to the arguments screen, or one of its fields to jump to."""
 from __future__ import annotations
 
 from textual import on
@@ -21,13 +22,14 @@ class AddFieldScreen(ModalScreen[str | None]):
         Binding("up", "move(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, names: list[str]):
+    def __init__(self, names: list[str], question: str = "Add an argument (type to filter, Enter adds, Esc cancels)"):
         super().__init__()
         self.names = names
+        self.question = question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static("Add an argument (type to filter, Enter adds, Esc cancels)", id="question")
+            yield Static(self.question, id="question")
             yield Input(placeholder="filter, e.g. lr_ or label_smoothing", id="filter", compact=True)
             yield OptionList(id="field-list")
             yield Static(id="field-help")

@@ -34,7 +34,7 @@ class TrainingConsoleApp(App):
     MODES = {"setup": MethodScreen, "training": TrainingScreen, "runs": RunsScreen}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("t", "toggle_theme", "Light/dark"),
+        Binding("t", "toggle_theme", "Light/dark", show=False),
         Binding("f1", "show_keys", "Keys"),
         Binding("f10", "quit", "Quit", show=False),
     ]
@@ -171,8 +171,6 @@ class TrainingConsoleApp(App):
         except (UserError, OSError, ValueError):
             config = None
         self.live = LiveRun(run, config)
-        if not message.attached:
-            self.notify(f"run {run.id} started", timeout=4)
         await self.goto("training")
         self.screen.refresh_bindings()
 
@@ -209,6 +207,4 @@ class TrainingConsoleApp(App):
         if phase == "failed":
             self.notify(message.status.get("message") or "the trainer failed", title=f"{live.id} failed",
                         severity="error", timeout=10)
-        elif phase in ("done", "stopped"):
-            self.notify(f"run {live.id} {phase}", timeout=5)
         self.screen.refresh_bindings()

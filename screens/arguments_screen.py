@@ -36,6 +36,7 @@ class ArgumentsScreen(Screen):
         Binding("f4", "save_preset", "Save"),
         Binding("f6", "reset_field", "Reset"),
         Binding("f7", "add_field", "Add field"),
+        Binding("f8", "goto_field", "Go to field", show=False),
         Binding("f9", "theme", "Light/dark", show=False),
         Binding("f10", "quit_app", "Quit", show=False),
         Binding("escape", "back", "Back"),
@@ -294,6 +295,19 @@ class ArgumentsScreen(Screen):
 
         present = {row.field_name for row in self.rows()}
         self.app.push_screen(AddFieldScreen(sorted(n for n in all_fields() if n not in present)), self.add_field)
+
+    def action_goto_field(self) -> None:
+        from screens.add_field_screen import AddFieldScreen
+
+        def goto(name: str | None) -> None:
+            row = self.row(name) if name else None
+            if row is not None:
+                row.input.focus()
+                row.input.action_end()
+                row.scroll_visible()
+
+        names = [row.field_name for row in self.rows()]
+        self.app.push_screen(AddFieldScreen(names, "Go to field (type part of its name, Enter goes there)"), goto)
 
     async def add_field(self, name: str | None) -> None:
         if not name or self.row(name) is not None:

@@ -55,7 +55,7 @@ class FieldRow(Widget):
         field_input.cursor_blink = False
         yield field_input
         yield Static("", classes="field-mark")
-        yield Static("", classes="field-error")
+        # the error line under the field is mounted only when there is an error (most rows never have one)
 
     @property
     def input(self) -> Input:
@@ -82,7 +82,11 @@ class FieldRow(Widget):
         self.error = error
         self.set_class(error is not None, "-invalid")
         self.set_class(within is False and error is None, "-outside")
-        self.query_one(".field-error", Static).update(error or "")
+        found = self.query(".field-error")
+        if found:
+            found.first(Static).update(error or "")
+        elif error is not None:
+            self.mount(Static(error, classes="field-error"))
         mark = self.query_one(".field-mark", Static)
         if lo is None:
             mark.update("")

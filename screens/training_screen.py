@@ -24,15 +24,15 @@ PHASE_TEXT = {
 
 class TrainingScreen(Screen):
     BINDINGS = [
-        Binding("1", "pick(1)", "Pick fix", key_display="1-9"),
+        Binding("1", "pick(1)", "Pick", key_display="1-9"),
         *[Binding(str(n), f"pick({n})", f"Pick fix {n}", show=False) for n in range(2, 10)],
         Binding("a", "apply_next", "Fix→next"),
         Binding("r", "apply_restart", "Fix+restart"),
         Binding("s", "stop", "Stop"),
-        Binding("c", "checkpoint", "Save ckpt"),
+        Binding("c", "checkpoint", "Save ckpt"),  # the footer at 80 columns: g, l, e, n, b are under F1
         Binding("b", "stop_best", "Stop, keep best", show=False),
-        Binding("g", "toggle_charts", "LR/grad"),
-        Binding("l", "log", "Log"),
+        Binding("g", "toggle_charts", "LR/grad charts", show=False),
+        Binding("l", "log", "Log", show=False),
         Binding("e", "edit", "Edit+rerun", show=False),
         Binding("n", "new_run", "New run", show=False),
         Binding("u", "runs", "Runs"),
@@ -106,7 +106,7 @@ class TrainingScreen(Screen):
             loss.set_curves([
                 Curve("train", h.train_loss.steps, h.train_loss.values, color="cyan"),
                 Curve("eval", h.eval_loss.steps, h.eval_loss.values, markers=True, color="orange"),
-            ], title="loss")
+            ], title="loss   (g: learning rate and grad norm)")
         else:
             self.query_one("#lr-chart", MetricChart).set_curves(
                 [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")])
@@ -121,8 +121,8 @@ class TrainingScreen(Screen):
             self.seen_problems.update(f.problem for f in new)
             from screens.diagnosis import finding_title
 
-            self.notify(f"{finding_title(new[0])}: press a to carry fix 1 into the next run, r to restart now",
-                        title="warning", severity="warning", timeout=6)
+            self.notify(f"{finding_title(new[0])}: a carries fix 1 into the next run, r restarts with it",
+                        title="warning", severity="warning", timeout=4)
         crash = live.status if phase == "failed" else None
         self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail)
         self.refresh_bindings()
@@ -135,15 +135,15 @@ class TrainingScreen(Screen):
             total = f"/{p.max_steps}" if p.max_steps else ""
             parts = [f"step {int(p.step)}{total}"]
             if p.epoch is not None:
-                parts.append(f"epoch {p.epoch:.2f}")
+                parts.append(f"ep {p.epoch:.2f}")
             parts.append(f"{duration(p.elapsed)}" + (f" ETA {duration(p.eta)}" if p.eta is not None and live.active
                                                      else ""))
             if p.samples_per_second:
                 parts.append(f"{p.samples_per_second:.3g} samples/s")
-            if p.train_loss is not None:
+            if p.train_loss is not None and p.best_eval is not None:
+                parts.append(f"loss {p.train_loss:.3f} (best eval {p.best_eval:.3f})")
+            elif p.train_loss is not None:
                 parts.append(f"loss {p.train_loss:.3f}")
-            if p.best_eval is not None:
-                parts.append(f"best eval {p.best_eval:.3f}")
             text = " · ".join(parts)
         if live.gpu:
             used, total = live.gpu
@@ -210,8 +210,6 @@ class TrainingScreen(Screen):
         if config is None:
             return
         live = self.live
-        self.notify(f"{'stopping ' + live.id + ' (checkpoint kept), then ' if live.active else ''}"
-                    f"starting the next run with the fix", timeout=6)
         self.app.launch(resolve(config), stop_first=live.run if live.active else None)
 
     def action_stop(self) -> None:

@@ -225,3 +225,16 @@ async def test_a_fix_carried_over_shows_its_lineage(app):
         assert "from run 20250101-120000-lora-aaaa" in str(app.screen.query_one("#title").render())
         await pilot.press("f5")
         assert app.launched[0].parent == "20250101-120000-lora-aaaa"
+
+
+async def test_f8_jumps_to_a_field_by_name(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await pilot.press("f8")
+        await pilot.pause()
+        await pilot.press(*"max_st", "enter")
+        await pilot.pause()
+        assert app.focused is screen.row("max_steps").input
+        await pilot.press("backspace", "backspace", "4", "0")
+        await pilot.pause()
+        assert screen.draft.values["max_steps"] == 40

@@ -16,7 +16,7 @@ from test_screens_support import wait_for
 
 pytestmark = pytest.mark.e2e
 
-FAST = {"max_steps": "40", "eval_steps": "10", "save_steps": "10", "logging_steps": "2", "max_seq_length": "64",
+FAST = {"learning_rate": "3", "max_steps": "40", "eval_steps": "10", "save_steps": "10", "logging_steps": "2", "max_seq_length": "64",
         "per_device_train_batch_size": "4", "gradient_accumulation_steps": "1", "max_samples": "200",
         "val_size": "0.05", "per_device_eval_batch_size": "16"}
 
@@ -40,7 +40,7 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
                 row.input.value = ""
                 await pilot.press(*text)  # typed, key by key
             await pilot.pause()
-            assert screen.draft.values["max_steps"] == 40 and screen.draft.values["learning_rate"] == 0.05
+            assert screen.draft.values["max_steps"] == 40 and screen.draft.values["learning_rate"] == 3
             await pilot.press("f5")
             await wait_for(pilot, lambda: app.live is not None and isinstance(app.screen, TrainingScreen),
                            timeout=30, what="the run launched")

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Drive the real console inside tmux at 80x24, as a new user would, through the whole loop.
+
+    python bench/tmux_drive.py [--term tmux-256color|screen-256color] [--keep]
+
+Starts `training-console` in a fresh folder inside a detached tmux session, sends keys with `tmux send-keys`
+and reads the screen with `tmux capture-pane`: the method screen, Enter (the "LR far too high" demo), a few
+arguments edited through F8 (go to field) to make the run short, F5 to launch, the curves drawing, a warning
+with its fixes, `r` to apply fix 1 and restart now, the next run training with the fix and its parent, then `q`
+and `s` (stop it) to quit. Prints every screen it checked and the time each stage took; exits 1 on a failure.
+Takes about a minute on a CPU (the demo model really trains). Needs tmux (apt-get install tmux).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SESSION = f"tc-drive-{os.getpid()}"
+CONSOLE = str(Path(sys.executable).with_name("training-console"))
+EDITS = {"max_steps": "60", "eval_steps": "10", "save_steps": "10", "logging_steps": "2", "max_samples": "200",
+         "max_seq_length": "64", "gradient_accumulation_steps": "1", "val_size": "0.05"}
+
+
+def tmux(*args: str, check: bool = True) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check).stdout
+
+
+def screen() -> str:
+    return tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def keys(*names: str, pause: float = 0.15) -> None:
+    for name in names:
+        tmux("send-keys", "-t", SESSION, name)
+        time.sleep(pause)
+
+
+def type_text(text: str) -> None:
+    tmux("send-keys", "-t", SESSION, "-l", text)
+    time.sleep(0.2)
+
+
+def wait_screen(predicate, what: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = screen()
+        if predicate(text):
+            return text
+        time.sleep(0.25)
+    print(text)
+    raise SystemExit(f"FAILED: timed out after {timeout:.0f}s waiting for {what}")
+
+
+def show(title: str, text: str, started: float) -> None:
+    print(f"--- {title} ({time.monotonic() - started:.1f}s) " + "-" * max(0, 60 - len(title)))
+    print(text.rstrip("\n"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--term", default="tmux-256color", help="TERM inside tmux (tmux-256color, screen-256color)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (runs/) for a look afterwards")
+    args = parser.parse_args()
+    if not shutil.which("tmux"):
+        print("tmux is not installed: apt-get install tmux", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="tc-drive-"))
+    env = f"TERM={args.term} TRAINING_CONSOLE_HOME={work / 'home'}"
+    tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24",
+         f"cd {work} && env {env} {CONSOLE}; echo EXITED $?; sleep 60")
+    started = time.monotonic()
+    try:
+        text = wait_screen(lambda t: "choose a method" in t, "the method screen", 30)
+        assert "Demo: LR far too high" in text and "demo" in text
+        show("method screen", text, started)
+
+        keys("Enter")
+        text = wait_screen(lambda t: "Arguments" in t and "Launch" in t, "the arguments screen", 20)
+        show("arguments screen", text, started)
+        for name, value in EDITS.items():
+            keys("F8")
+            wait_screen(lambda t: "Go to field" in t, "the go-to-field dialog", 10)
+            type_text(name)
+            keys("Enter")
+            wait_screen(lambda t: "Go to field" not in t, "the dialog to close", 10)
+            time.sleep(0.3)
+            keys(*["BSpace"] * 8, pause=0.05)
+            type_text(value)
+            time.sleep(0.3)
+        keys("Up", "Down")  # leave the last field: its mark and the analysis are up to date
+        text = wait_screen(lambda t: "effective batch 4" in t, "the edits in the analysis", 10)
+        show("arguments edited", text, started)
+
+        keys("F5")
+        text = wait_screen(lambda t: "loading" in t or "starting" in t or "preparing" in t,
+                           "the phase before the first step", 30)
+        show("launched: before the first step", text, started)
+        text = wait_screen(lambda t: "step " in t and "/60" in t, "the first steps", 120)
+        first_id = text.split()[0]
+        show("training: curves drawing", text, started)
+        text = wait_screen(lambda t: "[1]" in t, "a warning with its fixes", 180)
+        show("a warning with its fixes", text, started)
+
+        keys("r")
+        text = wait_screen(lambda t: t.split() and t.split()[0] != first_id and "from " + first_id in t,
+                           "the next run, with the fix and its parent", 180)
+        second_id = text.split()[0]
+        show("the next run started with the fix", text, started)
+        runs = work / "runs"
+        info = json.loads((runs / second_id / "run.json").read_text())
+        assert info["parent"] == first_id, info
+        assert info["fixes"], info
+        first_status = json.loads((runs / first_id / "status.json").read_text())
+        assert first_status["phase"] in ("stopped", "done"), first_status
+        print(f"run {second_id}: parent {info['parent']}, fix {info['fixes'][-1].get('changes')}; "
+              f"{first_id} {first_status['phase']}")
+
+        keys("q")
+        text = wait_screen(lambda t: "Leave it running" in t, "the quit question", 10)
+        show("quit while training", text, started)
+        keys("s")
+        text = wait_screen(lambda t: "EXITED 0" in t, "the console to exit", 20)
+        print(f"OK: the whole loop at 80x24 in tmux (TERM={args.term}) in {time.monotonic() - started:.0f}s")
+        return 0
+    except AssertionError as err:
+        print(screen())
+        print(f"FAILED: {err}")
+        return 1
+    finally:
+        tmux("kill-session", "-t", SESSION, check=False)
+        for status in (work / "runs").glob("*/status.json") if (work / "runs").is_dir() else []:
+            try:
+                pid = json.loads(status.read_text()).get("pid")
+                phase = json.loads(status.read_text()).get("phase")
+                if pid and phase not in ("done", "failed", "stopped"):
+                    os.killpg(pid, 15)
+            except (OSError, ValueError):
+                pass
+        if not args.keep:
+            time.sleep(1)
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work folder kept: {work}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
