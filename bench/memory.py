@@ -160,11 +160,12 @@ def child(spec: dict) -> dict:
             "desc": desc, "seconds": round(seconds, 1), "tokens": seq * batch}
 
 
-def run_one(name: str, root: Path, glibc_default: bool = False, sets: dict | None = None) -> dict:
+def run_one(name: str, root: Path, glibc_default: bool = False, sets: dict | None = None, steps: int = 2) -> dict:
     """Measure one configuration in a fresh process (`sets` overrides its arguments)."""
     model, method, own = CONFIGS[name]
     sets = dict(own, **(sets or {}))
-    spec = {"name": name, "method": method, "sets": sets, "model_dir": str(build_model(model, root))}
+    spec = {"name": name, "method": method, "sets": sets, "model_dir": str(build_model(model, root)),
+            "steps": steps}
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRAINING_CONSOLE_CPU="1",
                TOKENIZERS_PARALLELISM="false", CUDA_VISIBLE_DEVICES="")
     if not glibc_default:

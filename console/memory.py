@@ -283,12 +283,13 @@ class Estimate:
             if est.total < self.total:
                 out.append((text, est))
 
-        if self.config.method in ("full", "lora", "adapter"):
-            attempt("QLoRA", {}, "qlora")
-        if self.config.method == "full":
-            attempt("LoRA", {}, "lora")
         batch = int(v.get("per_device_train_batch_size") or 1)
         accum = int(v.get("gradient_accumulation_steps") or 1)
+        same_batch = {"per_device_train_batch_size": batch, "gradient_accumulation_steps": accum}
+        if self.config.method in ("full", "lora", "adapter"):
+            attempt("QLoRA", same_batch, "qlora")
+        if self.config.method == "full":
+            attempt("LoRA", same_batch, "lora")
         if batch > 1:
             half = max(1, batch // 2)
             attempt(f"a smaller batch (per_device_train_batch_size={half}, gradient_accumulation_steps="

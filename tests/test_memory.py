@@ -249,8 +249,10 @@ def test_estimate_is_within_25_percent_of_a_measured_peak_on_the_cpu(tmp_path):
     spec = importlib.util.spec_from_file_location("bench_memory", ROOT / "bench" / "memory.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    r = bench.run_one("demo-full", tmp_path, sets=dict(per_device_train_batch_size=8, max_seq_length=384))
+    # one optimiser step of two micro-batches: the peak is the second one's backward (gradients held)
+    r = bench.run_one("demo-full", tmp_path, sets=dict(per_device_train_batch_size=8, max_seq_length=384), steps=1)
     ratio = r["estimate"] / r["measured"]
     assert r["trainable"] == r["trainable_est"]
     assert r["measured"] > 40 * MiB, r  # large against allocator noise
+    print(f"measured {r['measured'] / MiB:.1f} MiB, estimated {r['estimate'] / MiB:.1f} MiB, ratio {ratio:.2f}")
     assert 0.75 <= ratio <= 1.25, (ratio, r)
