@@ -12,7 +12,8 @@
 
 The peak is when the backward pass starts: weights, optimiser states, the activations and logits and, when
 gradients accumulate over several micro-batches, the gradients of the previous ones. With one micro-batch per step
-the gradients appear as the activations are freed, so the peak counts the larger of the two.
+the gradients appear as the activations are freed, so the peak counts the larger of the two; with gradient
+checkpointing a layer is recomputed only after the logits are freed, so the peak counts the larger of those two.
 
 What is counted per token (a Llama-style layer, hidden h, intermediate i, k/v width kv):
   full fine-tuning  7h + 2kv + 4i elements: the layer input and its norm, q after RoPE, k, v, the attention
@@ -444,11 +445,16 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
     # the final norm: its input (and, training its weight, its normalised fp32 input and its output)
     final_norm = shape.hidden * stream + (shape.hidden * (4 + stream) if method == "full" else 0)
     if checkpointing:  # each layer's input kept, one layer recomputed at a time during the backward pass
-        activations = tokens * (shape.layers * shape.hidden * stream + layer + final_norm)
+        kept = tokens * (shape.layers * shape.hidden * stream + final_norm)
+        recomputed = tokens * layer
+        activations = kept + recomputed
     else:
         activations = tokens * ((shape.layers - 1) * layer + first + final_norm)
+        kept, recomputed = activations, 0
     if qlora:  # a dequantised weight, transient in each 4-bit matmul
-        activations += max(fin * fout for _, fin, fout, _ in shape.linears()) * act
+        dequantised = max(fin * fout for _, fin, fout, _ in shape.linears()) * act
+        activations += dequantised
+        kept += dequantised
     # logits, the loss's log-softmax and its gradient (fp32); a half copy of the logits under autocast
     logits = tokens * shape.vocab * (12 + (2 if half else 0))
 
@@ -458,10 +464,15 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
              "optimizer": int(optimizer), "activations": int(activations), "logits": int(logits)}
     parts["cuda_context" if cuda else "runtime"] = CUDA_CONTEXT if cuda else CPU_RUNTIME
     static = weights + adapter + optimizer + parts.get("cuda_context", 0) + parts.get("runtime", 0)
+    # held when the backward pass starts; with checkpointing a layer is recomputed only once the logits are freed
+    held = kept + max(logits, recomputed)
+    if checkpointing and recomputed and logits:
+        notes.append("gradient checkpointing: a layer is recomputed after the logits are freed, the peak counts "
+                     "the larger")
     if accum > 1:
-        total = static + gradients + activations + logits
+        total = static + gradients + held
     else:
-        total = static + max(activations + logits, gradients)
+        total = static + max(held, gradients)
         if gradients and activations:
             notes.append("one micro-batch per step: gradients replace the activations as they are freed, "
                          "the peak counts the larger")

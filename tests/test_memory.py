@@ -120,6 +120,13 @@ def test_one_micro_batch_per_step_counts_the_larger_of_gradients_and_activations
     assert est.total == sum(p.values()) - min(p["gradients"], p["activations"] + p["logits"])
 
 
+def test_with_gradient_checkpointing_the_recomputed_layer_and_the_logits_are_not_held_at_once():
+    shape = model_shape(None)
+    est = estimate(config("full", gradient_checkpointing=True), shape, CPU_ONLY)
+    p = est.parts
+    assert sum(p.values()) > est.total >= sum(p.values()) - p["logits"]
+
+
 def test_gpu_adds_the_cuda_context_and_uses_half_precision_activations():
     shape = shape_from_config(LLAMA_8B, "llama")
     gpu = estimate(config("lora", H100), shape, H100)
