@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+_MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (fewer are noise, not evidence)
+
 PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
 SEVERITIES = ("error", "warning", "info")
 
@@ -47,7 +49,10 @@ class Fix:
         parts = []
         for key, value in self.changes.items():
             old = (config.method if key == "method" else config.get(key)) if config is not None else None
-            parts.append(f"{key} {_fmt(old)} -> {_fmt(value)}" if config is not None else f"{key}={_fmt(value)}")
+            new = _fmt(value)
+            if key == "warmup_steps" and _is_ratio(value) and not _is_ratio(old):
+                new += f" (a ratio: {100 * value:g}% of the run)"  # from a step count to a ratio: say which it is
+            parts.append(f"{key} {_fmt(old)} -> {new}" if config is not None else f"{key}={new}")
         return ", ".join(parts)
 
     def to_dict(self) -> dict:
@@ -79,6 +84,11 @@ class Finding:
         if self.fixes:
             out += " Fixes: " + "  ".join(f"[{i}] {f.describe(config)}" for i, f in enumerate(self.fixes, 1))
         return out
+
+
+def _is_ratio(value) -> bool:
+    """warmup_steps below 1 is a ratio of the run (transformers 5), 1 and above a step count."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def _fmt(value) -> str:
@@ -258,7 +268,7 @@ def _explosion(train: _Curve) -> tuple[float, float, float, float] | None:
 def _oscillation(train: _Curve, eval_: _Curve) -> tuple[float, str, dict] | None:
     """Up-and-down excursions well above noise: the smoothed train loss climbs 50% above its best so far (and by a
     tenth of its start level) then comes back down; or an eval point sits 40% above both its neighbours."""
-    if train.n >= 5 and train.positive:
+    if train.n >= _MIN_TRAIN and train.positive:
         # bins of 3 points at least once there are 15: one lucky low batch must not become "the best so far"
         size = max(min(3, train.n // 5), train.n // 32)
         count = max(1, train.n // size)
@@ -354,12 +364,49 @@ def _overfitting(train: _Curve, eval_: _Curve) -> tuple[int, float, dict] | None
                                                "train_now": train.end, "margin": margin}
 
 
+def _eval_not_improving(train: _Curve, eval_: _Curve) -> dict | None:
+    """Overfitting of the other shape: from the first eval on, the eval loss never gets 5% below its first value while
+    the train loss falls 20% or more over the same span (the model learns the training set and nothing that
+    carries over). Needs 4 evals; the train fall is measured from the first eval, so a run that learned before its
+    first eval and then levelled off on both curves is converged, not overfitting."""
+    ev = eval_.values
+    if eval_.n < 4 or not eval_.positive or not train.positive or train.n < 2:
+        return None
+    best_i = min(range(len(ev)), key=ev.__getitem__)
+    gain = -_rel(ev[best_i], ev[0])
+    t0 = _train_level_at(train, eval_.steps[0])
+    fall = -_rel(train.end, t0)
+    if gain >= 0.05 or fall < 0.20:
+        return None
+    return {"eval_first": ev[0], "first_step": eval_.steps[0], "best": ev[best_i], "best_step": eval_.steps[best_i],
+            "gain": gain, "eval_now": ev[-1], "train_at_first": t0, "train_now": train.end, "train_fall": fall}
+
+
+def _half_fall(levels: list) -> float:
+    """The relative fall over the second half of a sequence of levels (median of its first third against its
+    last third): how much the curve still moves lately, whatever its consistency."""
+    half = levels[len(levels) // 2:] if len(levels) >= 4 else list(levels)
+    if len(half) < 2:
+        return 0.0
+    m = max(1, len(half) // 3)
+    return -_rel(_median(half[-m:]), _median(half[:m]))
+
+
+def _still_falling(d: float, tau: float, half_fall: float, cut: float) -> bool:
+    """Falling, not flat: a fall overall, a consistent direction lately (Kendall tau) and a second-half fall of some
+    size (tau ignores magnitude: a curve creeping 0.05% a step is consistent but flat): 1% of the level, or a quarter
+    of the whole fall when that is smaller."""
+    return d > 0.01 and tau <= cut and half_fall >= min(0.01, 0.25 * d)
+
+
 def _shape(train: _Curve, eval_: _Curve, prefer: tuple | None = None) -> tuple[str, str, dict] | None:
-    """Judge the overall shape: rising (not_decreasing), flat (stuck / not_decreasing) or too slow.
+    """Judge the overall shape: rising or erratic (not_decreasing), flat (stuck) or too slow.
 
     'drop' is the relative fall from the start level (median of the first tenth) to the end level (median of the
-    last tenth). `prefer` is the verdict at the previous checkpoint: every boundary moves in its favour (hysteresis),
-    so a curve sitting on a threshold keeps its verdict instead of flickering.
+    last tenth). With 4 evals or more the eval loss decides between falling and flat (it is what the run is for,
+    and each eval is a whole pass over the validation set); without, the train loss does. A smooth flat train loss
+    is 'stuck' with or without an eval. `prefer` is the verdict at the previous checkpoint: every boundary moves in
+    its favour (hysteresis), so a curve sitting on a threshold keeps its verdict instead of flickering.
     """
     if train.n < 3 or not train.positive or train.at_floor:
         return None
@@ -375,26 +422,34 @@ def _shape(train: _Curve, eval_: _Curve, prefer: tuple | None = None) -> tuple[s
         return None
     # the second half's trend decides between "still falling, slowly" and "flat"
     half_t = train.bins(32)[1]  # 16 points in the second half: enough for a steady trend statistic
+    fall_t = _half_fall(half_t)
     half_t = half_t[len(half_t) // 2:] if len(half_t) >= 6 else half_t
     tau_t = _tau(half_t)
     half_e = eval_.values[len(eval_.values) // 2:] if eval_.n >= 6 else eval_.values
     tau_e = _tau(half_e) if has_eval else 0.0
+    fall_e = _half_fall(eval_.values) if has_eval else 0.0
     cut = -0.3 if p == "slow" else -0.7 if p else -0.5
-    falling = (d_train > 0.01 and tau_t <= cut) or (has_eval and d_eval > 0.01 and tau_e <= cut)
-    numbers = {"d_train": d_train, "d_eval": d_eval, "tau_train": tau_t, "tau_eval": tau_e}
+    on_eval = has_eval and eval_.n >= 4
+    numbers = {"d_train": d_train, "d_eval": d_eval, "tau_train": tau_t, "tau_eval": tau_e,
+               "fall_train": fall_t, "fall_eval": fall_e if has_eval else None, "on_eval": on_eval}
+    if on_eval:
+        falling = _still_falling(d_eval, tau_e, fall_e, cut)
+    else:
+        falling = _still_falling(d_train, tau_t, fall_t, cut) or (
+            has_eval and _still_falling(d_eval, tau_e, fall_e, cut))
     if falling:
         return "slow", "falling", numbers
     if has_eval and d_eval > (0.07 if p else 0.05):
-        return None  # eval still improves: not flat
+        return None  # eval improved and has levelled off: converged, not flat
+    if on_eval and tau_t <= cut and fall_t >= 0.03:
+        return None  # eval flat but the train loss still falls clearly: not stuck (the overfitting rules watch it)
     levels = train.bins(16)[1]
     wobble = _median([abs(levels[i] - levels[i - 1]) for i in range(1, len(levels))]) / abs(train.end) \
         if len(levels) > 2 and train.end else 0.0
     numbers["wobble"] = wobble
     if wobble > (0.045 if why == "erratic" else 0.08 if why == "flat" else 0.06):
         return "not_decreasing", "erratic", numbers
-    if has_eval:
-        return "stuck", "flat", numbers
-    return "not_decreasing", "flat", numbers
+    return "stuck", "flat", numbers
 
 
 def _progress(history, config) -> tuple[float | None, bool]:
@@ -438,17 +493,40 @@ class _SeriesView:
 
 
 def _flat_since(train: _Curve) -> float:
-    """The step after which the train level stayed within 5% of its end level (for 'stuck since step N')."""
+    """The step after which the train level stayed near its end level (for 'stuck since step N'): within 5% of it,
+    or within three standard deviations of the bin-to-bin noise when the curve is noisier than that; a single bin
+    outside the band does not end the flat stretch (one noisy bin must not move the onset to the end of the run)."""
     steps, levels = train.bins(32)
-    band = 0.05 * abs(train.end) if train.end else 0.0
+    noise = _median([abs(levels[i] - levels[i - 1]) for i in range(1, len(levels))]) if len(levels) > 2 else 0.0
+    band = max(0.05 * abs(train.end), 3.0 * noise / 0.954)  # median |difference| of two bins = 0.954 sd of one
+
+    def near(j: int) -> bool:
+        return abs(levels[j] - train.end) <= band
+
     i = len(levels) - 1
-    while i > 0 and abs(levels[i - 1] - train.end) <= band:
-        i -= 1
+    while i > 0:
+        if near(i - 1):
+            i -= 1
+        elif i >= 2 and near(i - 2):
+            i -= 2
+        else:
+            break
     return steps[i - 1] if i > 0 else train.steps[0]
 
 
+def _lr_range(config) -> tuple:
+    """(learning rate, bottom, top of the method's range), any of them None when unknown."""
+    if config is None:
+        return None, None, None
+    lo, hi = config.ranges.get("learning_rate") or (None, None)
+    return config.get("learning_rate"), lo, hi
+
+
 def _lr_cause(history, train: _Curve, config, why: str, numbers: dict) -> tuple[str, str]:
-    """('high' | 'low', the reason in words) for a train loss that does not decrease."""
+    """('high' | 'low' | 'unclear', the reason in words) for a train loss that does not decrease.
+
+    'high' needs a sign of it (a rising or wandering loss, a growing gradient norm); 'low' needs the learning rate at
+    or below the bottom of the method's range; anything else is 'unclear' (the data or the model may be the cause)."""
     reasons_high = []
     if why == "rising":
         reasons_high.append(f"train loss rose {_num(train.start)} -> {_num(train.end)} "
@@ -457,7 +535,6 @@ def _lr_cause(history, train: _Curve, config, why: str, numbers: dict) -> tuple[
         reasons_high.append(f"train loss wanders {100 * numbers.get('wobble', 0):.0f}% between neighbouring "
                             f"windows with no trend")
     gn = _finite(history.grad_norm.steps, history.grad_norm.values)[1]
-    clip = config.get("max_grad_norm") if config is not None else None
     if len(gn) >= 4:
         q = len(gn) // 4
         early, late = _median(gn[:q]), _median(gn[-q:])
@@ -465,13 +542,40 @@ def _lr_cause(history, train: _Curve, config, why: str, numbers: dict) -> tuple[
             reasons_high.append(f"gradient norm grew {_num(early)} -> {_num(late)}")
     if reasons_high:
         return "high", "; ".join(reasons_high)
-    lr = config.get("learning_rate") if config is not None else None
-    lo = (config.ranges.get("learning_rate") or (None, None))[0] if config is not None else None
-    words = f"train loss is flat ({_num(train.start)} -> {_num(train.end)}) and smooth"
+    words = f"train loss {_num(train.start)} -> {_num(train.end)} ({_pct(-numbers['d_train'])}), smooth"
+    lr, lo, _hi = _lr_range(config)
     if lr is not None and lo is not None and lr <= lo:
-        words += f"; learning_rate {lr:g} is at the bottom of the {config.method} range ({lo:g})"
-    del clip
-    return "low", words
+        return "low", words + f"; learning_rate {lr:g} is at the bottom of the {config.method} range ({lo:g})"
+    return "unclear", words
+
+
+def _stuck_cause(config) -> tuple[str, str]:
+    """('low' | 'unclear', a sentence) for a flat loss: the learning rate is only blamed when it is at or below the
+    bottom of the method's range."""
+    lr, lo, hi = _lr_range(config)
+    method = config.method if config is not None else "this method"
+    if lr is not None and lo is not None and lr <= lo:
+        return "low", (f"learning_rate {lr:g} is at the bottom of the {method} range ({lo:g}): the learning rate "
+                       "looks too low.")
+    where = ""
+    if lr is not None and lo is not None and hi is not None:
+        where = f" (learning_rate {lr:g} is {'within' if lr <= hi else 'above'} the {method} range, {lo:g} to {hi:g})"
+    return "unclear", (f"The cause is unclear{where}: try another schedule, and check the data (quality, size, "
+                       "preprocessing) and whether the model is big enough.")
+
+
+def _movement(name: str, curve: _Curve, d: float, half_fall: float | None, span: float | None) -> str:
+    """'train loss flat: 2.16 -> 2.13 (-1.4%)' or 'train loss barely moving: 1.25 -> 1.16 (-7.2%) over 1876 steps,
+    no fall in the last half': the words follow the size of the change."""
+    size = abs(d)
+    head = "flat" if size < 0.02 else "barely moving" if d > 0 else "drifting up"
+    text = f"{name} loss {head}: {_num(curve.start)} -> {_num(curve.end)} ({_pct(-d)})"
+    if span:
+        text += f" over {_fmt_step(span)} steps"
+    if size >= 0.02 and half_fall is not None:
+        text += (", no fall in the last half" if half_fall < 0.005 else
+                 f", {_pct(-half_fall)} in the last half")
+    return text
 
 
 # -- the entry points ----------------------------------------------------------------------------------------------
@@ -480,8 +584,8 @@ def diagnose(history, config=None) -> list[Finding]:
     """Every problem the curves show now, most severe first, each with its evidence and fixes for this config."""
     from console import fixes as fixtable  # late: fixes.py imports Fix from here
 
-    if config is None:
-        config = fixtable.default_config()
+    if config is None:  # not our run: the preset, with the values the log shows (its learning rate, eval interval)
+        config = fixtable.assumed_config(history)
     train = _Curve(*_finite(history.train_loss.steps, history.train_loss.values))
     eval_ = _Curve(*_finite(history.eval_loss.steps, history.eval_loss.values))
     progress, done = _progress(history, config)
@@ -538,23 +642,39 @@ def diagnose(history, config=None) -> list[Finding]:
         add(Finding("oscillating", "warning", step, words + ": training is unstable.",
                     fixtable.fixes_for("oscillating", config, history=history), nums))
 
-    # shape: rising / flat / slow, not judged too early (a quarter of the run, warmup over) unless the run ended
+    # overfitting, the other form: the eval never really improves while the train loss falls a lot
+    if "overfitting" not in seen:
+        flat = _eval_not_improving(train, eval_)
+        if flat:
+            nums = flat
+            epoch = _epoch_at(history, nums["best_step"])
+            text = (f"eval loss not improving while train loss falls: eval {_num(nums['eval_first'])} at step "
+                    f"{_fmt_step(nums['first_step'])}, at best {_num(nums['best'])} ({_pct(-nums['gain'])}), now "
+                    f"{_num(nums['eval_now'])} over {eval_.n} evals, while train loss fell "
+                    f"{_num(nums['train_at_first'])} -> {_num(nums['train_now'])} ({_pct(-nums['train_fall'])}).")
+            add(Finding("overfitting", "warning", nums["first_step"], text,
+                        fixtable.fixes_for("overfitting", config, history=history, best_epoch=epoch,
+                                           best_step=nums["best_step"]), dict(nums, best_epoch=epoch)))
+
+    # shape: rising / flat / slow, not judged too early (a quarter of the run, warmup over) unless the run ended,
+    # nor on too little evidence (10 train points, or 3 evals: each eval is a pass over the whole validation set)
     shape = None
     early = (progress is not None and progress < 0.25 and not done) or (_in_warmup(history) and not done)
-    if "diverged" not in seen and (train.n >= 5 or (train.n >= 3 and eval_.n >= 3)):
+    if "diverged" not in seen and (train.n >= _MIN_TRAIN or (train.n >= 3 and eval_.n >= 3)):
         shape = _shape_with_hysteresis(history, coarse, eval_)
         if shape and early and shape[1] != "rising":
             shape = None
+    alone = ("" if eval_.n >= 3 else " (no eval loss logged: judged on the train loss alone)" if not eval_.n else
+             f" (only {eval_.n} eval{'s' if eval_.n > 1 else ''}: judged on the train loss alone)")
     if shape:
         problem, why, nums = shape
         if problem == "not_decreasing":
             cause, words = _lr_cause(history, train, config, why, nums)
             if problem not in seen:
-                step = train.steps[0] if why != "flat" else _flat_since(train)
-                if why == "rising":
-                    step = _min_step_before_rise(train)
-                text = (f"{words}: the learning rate looks too {cause}."
-                        + ("" if eval_.n else " (no eval loss logged: judged on the train loss alone)"))
+                step = _min_step_before_rise(train) if why == "rising" else train.steps[0]
+                verdict = (f"the learning rate looks too {cause}" if cause in ("high", "low") else
+                           "the cause is unclear")
+                text = f"{words}: {verdict}.{alone}"
                 add(Finding("not_decreasing", "error" if why == "rising" else "warning", step, text,
                             fixtable.fixes_for("not_decreasing", config, history=history, cause=cause),
                             dict(nums, cause=cause)))
@@ -566,9 +686,15 @@ def diagnose(history, config=None) -> list[Finding]:
                                 fixtable.fixes_for("oscillating", config, history=history), {}))
         elif problem == "stuck" and "overfitting" not in seen:
             step = _flat_since(train)
-            text = (f"train loss {_num(train.start)} -> {_num(train.end)} ({_pct(-nums['d_train'])}) and eval loss "
-                    f"{_num(eval_.start)} -> {_num(eval_.end)} ({_pct(-nums['d_eval'])}): neither is going down.")
-            add(Finding("stuck", "warning", step, text, fixtable.fixes_for("stuck", config, history=history), nums))
+            span = history.last_step - (train.steps[0] if train.n else 0)
+            parts = [_movement("train", train, nums["d_train"], nums["fall_train"], span)]
+            if nums["d_eval"] is not None:
+                parts.append(_movement("eval", eval_, nums["d_eval"], nums["fall_eval"], None))
+            cause, words = _stuck_cause(config)
+            text = (" and ".join(parts) + (": neither is going down." if nums["d_eval"] is not None else
+                                           f"{alone}.") + " " + words)
+            add(Finding("stuck", "warning", step, text,
+                        fixtable.fixes_for("stuck", config, history=history, cause=cause), dict(nums, cause=cause)))
         elif problem == "slow":
             parts = [f"train loss {_num(train.start)} -> {_num(train.end)} ({_pct(-nums['d_train'])})"]
             if nums["d_eval"] is not None:
@@ -623,7 +749,7 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
     warm = config.get("warmup_steps") or 0
     total = history.max_steps or (config.get("max_steps") if (config.get("max_steps") or 0) > 0 else None)
     if warm >= 1 and total and warm >= total:
-        out.append(Finding("warmup_too_long", "warning", 0,
+        out.append(Finding("warmup_too_long", "warning", None,
                            f"warmup_steps {warm:g} >= the run's {total} steps: the learning rate never leaves warmup.",
                            fixtable.fixes_for("warmup_too_long", config, history=history, total_steps=total)))
     lr = _finite(history.learning_rate.steps, history.learning_rate.values)[1]

@@ -17,10 +17,80 @@ class FixError(UserError):
 
 
 def default_config():
-    """The config assumed when none is known: the guide's LoRA defaults."""
+    """The guide's LoRA defaults (the base of the config assumed when none is known: see assumed_config)."""
     from console.config import RunConfig
 
     return RunConfig.from_preset("lora")
+
+
+ASSUMED_KEYS = {"train_batch_size": "per_device_train_batch_size", "eval_steps": "eval_steps",
+                "save_steps": "save_steps", "logging_steps": "logging_steps", "num_train_epochs": "num_train_epochs",
+                "max_steps": "max_steps"}
+
+
+def assumed_config(history=None, state: dict | None = None, method: str | None = None):
+    """The config assumed for a run that is not ours (a bare trainer_state.json or log): the method's preset, with
+    the values the log shows, so that fixes quote the run's own numbers and not the preset's.
+
+    From `state` (the trainer_state.json's top-level fields): train_batch_size, eval_steps, save_steps,
+    logging_steps, num_train_epochs, max_steps. From `history`: the largest logged learning rate (as learning_rate),
+    the eval interval its eval steps show (it beats the state's eval_steps, which the Trainer writes even when it
+    evaluates per epoch or not at all), and eval_strategy 'no' when it logged train losses but no eval. Gradient
+    accumulation is not in a state file: the Trainer's default of 1 is assumed (said in the notices). Values the
+    engine refuses are skipped.
+    """
+    from console.errors import ConfigError
+
+    config = default_config() if method in (None, "lora") else _preset(method)
+    changes: dict = {"gradient_accumulation_steps": 1}
+    for src, key in ASSUMED_KEYS.items():
+        v = (state or {}).get(src)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
+            changes[key] = int(v) if float(v).is_integer() else v
+    if history is not None:
+        if history.max_steps and "max_steps" not in changes:
+            changes["max_steps"] = int(history.max_steps)
+        lrs = [v for v in history.learning_rate.values if math.isfinite(v) and v > 0]
+        if lrs:
+            changes["learning_rate"] = float(f"{max(lrs):.6g}")
+        every = eval_interval(history)
+        if every:
+            changes.update(eval_strategy="steps", eval_steps=every)
+        elif len(history.train_loss) and not len(history.eval_loss):
+            changes["eval_strategy"] = "no"
+    for key, value in changes.items():
+        try:
+            config = config.with_changes({key: value})
+        except ConfigError:
+            continue
+    config.notices = [assumed_words(config.method)]
+    return config
+
+
+def assumed_words(method: str) -> str:
+    """'assumed: LoRA preset, with the values this log shows (gradient accumulation unknown: 1)'."""
+    from console.presets import load_preset
+
+    return (f"assumed: {load_preset(method).name} preset, with the values this log shows (gradient accumulation "
+            "unknown: 1)")
+
+
+def _preset(method: str):
+    from console.config import RunConfig
+
+    return RunConfig.from_preset(method)
+
+
+def eval_interval(history) -> int | float | None:
+    """The interval between evaluations that the log shows (median gap of its eval steps), None with fewer than 2."""
+    if history is None:
+        return None
+    steps = sorted(set(s for s, v in zip(history.eval_loss.steps, history.eval_loss.values)))
+    gaps = sorted(b - a for a, b in zip(steps, steps[1:]) if b > a)
+    if not gaps:
+        return None
+    g = gaps[len(gaps) // 2]
+    return int(round(g)) if g >= 1 else g
 
 
 def _nice(x: float) -> float:
@@ -64,19 +134,33 @@ def lr_preset(config, why: str) -> Fix | None:
 
 
 def batch_keep_effective(config, why: str) -> Fix | None:
-    """Per-device batch x2 and accumulation /2: less noisy steps, same effective batch (memory permitting)."""
+    """Per-device batch x2 and accumulation /2: the same effective batch, so the same learning per step, in fewer
+    micro-steps (faster if memory allows). None without accumulation to halve: that would double the effective batch,
+    which is effective_batch_up's job and must be said as such."""
     bs = _int(config.get("per_device_train_batch_size"))
     ga = _int(config.get("gradient_accumulation_steps"))
-    changes = {"per_device_train_batch_size": bs * 2}
-    if ga >= 2:
-        changes["gradient_accumulation_steps"] = ga // 2
-    return Fix(changes, why, "batch_up")
+    if ga < 2:
+        return None
+    return Fix({"per_device_train_batch_size": bs * 2, "gradient_accumulation_steps": ga // 2},
+               f"{why} (the same effective batch of {bs * ga}: faster steps if memory allows, the same learning per "
+               "step)", "batch_up_same_effective")
+
+
+def effective_batch_up(config, why: str) -> Fix:
+    """Per-device batch x2, accumulation kept: the effective batch doubles, and the why says so with the numbers."""
+    bs = _int(config.get("per_device_train_batch_size"))
+    ga = _int(config.get("gradient_accumulation_steps"))
+    return Fix({"per_device_train_batch_size": bs * 2},
+               f"{why} (per-device batch {bs} -> {bs * 2} doubles the effective batch, {bs * ga} -> {2 * bs * ga}, "
+               "so an epoch has half the steps; memory permitting)", "batch_up")
 
 
 def accumulation_double(config, why: str) -> Fix:
     """Effective batch x2 through accumulation: steadier gradients at no memory cost."""
+    bs = _int(config.get("per_device_train_batch_size"))
     ga = _int(config.get("gradient_accumulation_steps"))
-    return Fix({"gradient_accumulation_steps": ga * 2}, why, "effective_batch_up")
+    return Fix({"gradient_accumulation_steps": ga * 2},
+               f"{why} (effective batch {bs * ga} -> {2 * bs * ga} at no memory cost)", "effective_batch_up")
 
 
 def train_longer(config, why: str) -> Fix | None:
@@ -102,7 +186,12 @@ def train_less_with_early_stopping(config, why: str, best_epoch: float | None = 
             target = max(1, math.ceil(best_epoch)) if best_epoch else max(1, round(ep * 0.6))
             if target < ep:
                 changes["num_train_epochs"] = target
-    changes.update(early_stopping_patience=3, load_best_model_at_end=True, metric_for_best_model="eval_loss")
+    changes.update(early_stopping_patience=3, load_best_model_at_end=True)
+    metric = config.get("metric_for_best_model")
+    if not metric:  # a user's own metric (f1, accuracy...) is kept: early stopping then watches it
+        changes["metric_for_best_model"] = "eval_loss"
+    elif metric not in ("eval_loss", "loss"):
+        why += f" (early stopping watches your metric_for_best_model, {metric})"
     if config.get("eval_strategy", "no") == "no":
         changes["eval_strategy"] = "epoch"
     return Fix(changes, why, "train_less_early_stop")
@@ -120,18 +209,30 @@ def dropout_up(config, why: str) -> Fix | None:
     return Fix({"lora_dropout": 0.1}, why, "lora_dropout") if d < 0.1 else None
 
 
-def eval_more_often(config, why: str, steps_per_epoch: float | None = None) -> Fix | None:
+def eval_more_often(config, why: str, steps_per_epoch: float | None = None, interval: float | None = None) -> Fix | None:
+    """eval_steps at the guide's 250 -> 100 of the interval the run really used: the smaller of the config's
+    eval_steps and the gap between the log's evals (`interval`), so it never proposes a longer interval than the
+    run had. Without either, a quarter of an epoch."""
     strategy = config.get("eval_strategy", "no")
     ev = config.get("eval_steps")
-    if strategy == "steps" and ev:
-        new = max(1, round(ev / 2.5)) if ev >= 1 else _nice(ev / 2.5)  # the guide's 250 -> 100
-        if new < ev:
-            changes = {"eval_steps": new}
+    base = ev if strategy == "steps" and ev else None
+    if interval and interval >= 1 and (base is None or base < 1 or interval < base):
+        base = interval
+    if base:
+        new = max(1, round(base / 2.5)) if base >= 1 else _nice(base / 2.5)  # the guide's 250 -> 100
+        if new >= base or (new == 1 and base == 1):
+            return None
+        changes = {"eval_steps": new}
+        if strategy != "steps":
+            changes["eval_strategy"] = "steps"
+        if config.get("load_best_model_at_end"):
             save = config.get("save_steps")
-            if config.get("load_best_model_at_end") and save and save >= 1 and new >= 1 and save % new:
+            if config.get("save_strategy") != "steps":
+                changes.update(save_strategy="steps", save_steps=new)
+            elif save and save >= 1 and new >= 1 and save % new:
                 changes["save_steps"] = int(math.ceil(save / new) * new)
-            return Fix(changes, why, "eval_more_often")
-        return None
+        return Fix(changes, why + (f" (this run evaluated every {_num_text(base)} steps)" if interval else ""),
+                   "eval_more_often")
     if steps_per_epoch and steps_per_epoch >= 4:
         every = max(1, int(round(steps_per_epoch / 4)))
         changes = {"eval_strategy": "steps", "eval_steps": every}
@@ -139,6 +240,10 @@ def eval_more_often(config, why: str, steps_per_epoch: float | None = None) -> F
             changes.update(save_strategy="steps", save_steps=every)
         return Fix(changes, why, "eval_more_often")
     return None
+
+
+def _num_text(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
 def scheduler(config, kind: str, why: str) -> Fix | None:
@@ -155,10 +260,14 @@ def warmup_shorter(config, why: str) -> Fix | None:
 
 
 def warmup_ratio(config, why: str, total_steps: int | None) -> Fix | None:
-    """Warmup as 10% of the run (the guide's warmup_ratio=0.1) when fixed steps exceed the run."""
+    """Warmup as 10% of the run (the guide's warmup_ratio=0.1; a warmup_steps value below 1 is a ratio) when fixed
+    steps exceed the run; the why gives the step count it comes to."""
     w = config.get("warmup_steps") or 0
     if w >= 1 and (total_steps is None or w >= 0.5 * total_steps):
-        return Fix({"warmup_steps": 0.1}, why, "warmup_ratio")
+        size = (f"10% of the run = {max(1, round(0.1 * total_steps))} of its {total_steps} steps" if total_steps
+                else "10% of the run")
+        return Fix({"warmup_steps": 0.1}, f"{why}: {size}, instead of {_num_text(w)} steps (warmup_steps below 1 "
+                                          "is a ratio of the run)", "warmup_ratio")
     return None
 
 
@@ -198,19 +307,29 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
         table = [lr_preset(config, "the learning rate is far above this method's range"),
                  lr_scale(config, 0.5, "learning rate too high: halve it"),
                  lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
-                 batch_keep_effective(config, "bigger per-device batch for less noisy gradients (same effective "
-                                              "batch)")]
-    elif problem == "not_decreasing":
+                 effective_batch_up(config, "a bigger batch for less noisy gradients")]
+    elif problem == "not_decreasing" and cause == "low":
         table = [lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
                  lr_scale(config, 2.5, "or 2.5x"),
-                 batch_keep_effective(config, "bigger per-device batch (same effective batch)"),
+                 effective_batch_up(config, "a bigger batch for steadier gradients"),
+                 train_longer(config, "the model may need more training: double it")]
+    elif problem == "not_decreasing":
+        table = [effective_batch_up(config, "a bigger batch for steadier gradients"),
+                 lr_scale(config, 1.5, "a modest learning-rate raise to try (it is not below the method's range)"),
                  train_longer(config, "the model may need more training: double it")]
     elif problem == "overfitting":
         table = [weight_decay_up(config, "stronger regularisation (10x weight decay)"),
                  train_less_with_early_stopping(config, "stop near where eval loss was best, and stop early when it "
                                                         "rises", best_epoch, best_step, spe),
                  dropout_up(config, "more adapter dropout"),
-                 eval_more_often(config, "evaluate more often to catch the turn earlier", spe)]
+                 eval_more_often(config, "evaluate more often to catch the turn earlier", spe,
+                                 eval_interval(history))]
+    elif problem == "stuck" and cause == "unclear":
+        table = [scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
+                                             "cosine"),
+                 scheduler(config, "constant_with_warmup", "or a constant learning rate after warmup"),
+                 lr_scale(config, 1.5, "a modest learning-rate raise to try: it is not below the method's range, so "
+                                       "a too-low rate is not the evident cause")]
     elif problem == "stuck":
         table = [lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
                  scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
@@ -218,7 +337,7 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  scheduler(config, "constant_with_warmup", "or a constant learning rate after warmup")]
     elif problem == "slow":
         table = [lr_scale(config, 1.5, "raise the learning rate 1.5x"),
-                 batch_keep_effective(config, "bigger per-device batch: more examples per second"),
+                 effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),
                  warmup_shorter(config, "shorter warmup: full learning rate sooner")]
     elif problem == "oscillating":
         table = [lr_scale(config, 0.5, "lower the learning rate (halve it)"),

@@ -46,12 +46,32 @@ def test_learning_rate_factors_follow_the_guide():
     assert fixes_for("oscillating", full)[0].changes == {"learning_rate": 1e-5}
 
 
-def test_batch_fix_keeps_the_effective_batch():
-    config = run_config("lora")  # 4 x 4
-    fix = [f for f in fixes_for("slow", config) if "per_device_train_batch_size" in f.changes][0]
-    new = apply(config, fix)
-    assert new.get("per_device_train_batch_size") == 8 and new.get("gradient_accumulation_steps") == 2
-    assert new.effective_batch == config.effective_batch
+def test_batch_fix_says_truthfully_that_it_doubles_the_effective_batch():
+    for ga in (1, 4):
+        config = run_config("lora", gradient_accumulation_steps=ga)  # 4 x ga
+        for problem, kw in (("slow", {}), ("not_decreasing", {"cause": "high"})):
+            fix = [f for f in fixes_for(problem, config, **kw) if "per_device_train_batch_size" in f.changes][0]
+            new = apply(config, fix)
+            assert new.effective_batch == 2 * config.effective_batch
+            assert f"{4 * ga} -> {8 * ga}" in fix.why and "same effective batch" not in fix.why
+
+
+def test_same_effective_batch_is_never_offered_for_flat_or_slow_curves():
+    from console.fixes import batch_keep_effective
+
+    for ga in (1, 2, 4):
+        config = run_config("lora", gradient_accumulation_steps=ga)
+        for problem, kw in (("slow", {}), ("stuck", {}), ("stuck", {"cause": "unclear"}),
+                            ("not_decreasing", {"cause": "low"}), ("not_decreasing", {"cause": "unclear"})):
+            for fix in fixes_for(problem, config, **kw):
+                new = apply(config, fix)
+                if "per_device_train_batch_size" in fix.changes:  # a batch change must change the learning
+                    assert new.effective_batch != config.effective_batch, (problem, fix)
+    # the builder itself refuses to call a doubling "the same effective batch"
+    assert batch_keep_effective(run_config("lora", gradient_accumulation_steps=1), "x") is None
+    same = batch_keep_effective(run_config("lora"), "x")
+    assert same.changes == {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 2}
+    assert "same effective batch of 16" in same.why
 
 
 def test_overfitting_fixes_in_the_guides_order_and_dropout_only_for_lora():
