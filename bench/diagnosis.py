@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console.diagnose import PROBLEMS, diagnose  # noqa: E402
+from console.fixes import assumed_config  # noqa: E402
 from console.inspect_cmd import config_from_arguments  # noqa: E402
 from console.metrics import History  # noqa: E402
 
@@ -32,7 +33,8 @@ def load_curve(path: Path, use_args: bool = True):
     if data.get("final"):
         history.final = data["final"]
     args = data.get("training_args") if use_args else None
-    config = config_from_arguments(args or {}, None)
+    # as `inspect` does: the run's arguments when known, else the preset seeded with what the log shows
+    config = config_from_arguments(args, None) if args else assumed_config(history, meta)
     return data, history, config
 
 

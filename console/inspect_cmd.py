@@ -119,10 +119,29 @@ def _sibling_config(state: Path, method: str | None):
     return None, None
 
 
+def _read_state(state: Path):
+    """(History, the state file's top-level fields) from a trainer_state.json (NaN and Infinity accepted)."""
+    from console.metrics import History
+
+    with open(state, encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict):
+        raise AttributeError("no log_history object")
+    history = History.from_records(data.get("log_history") or [])
+    if data.get("max_steps"):
+        history.max_steps = int(data["max_steps"])
+    return history, {k: v for k, v in data.items() if k != "log_history"}
+
+
 def load_target(path_text: str, method: str | None = None):
-    """(history, config, what was assumed) for a PATH; InspectError with a one-line reason when it cannot be read."""
-    from console.config import RunConfig, load_run_config
-    from console.metrics import History, load_history
+    """(history, config, what was assumed) for a PATH; InspectError with a one-line reason when it cannot be read.
+
+    A run that is not ours and comes without arguments gets the method's preset seeded with what its log shows
+    (the state file's batch size, eval/save/logging steps, epochs and max_steps, the logged learning rate and eval
+    interval: fixes.assumed_config), so that fixes quote the run's own values rather than the preset's."""
+    from console.config import load_run_config
+    from console.fixes import assumed_config, assumed_words
+    from console.metrics import load_history
 
     path = Path(path_text)
     if not path.exists():
@@ -136,18 +155,19 @@ def load_target(path_text: str, method: str | None = None):
                     return history, load_run_config(path), "the run's config.yaml"
                 except UserError as err:
                     raise InspectError(f"{path_text}: config.yaml unreadable: {err}") from None
-            m = method or "lora"
-            return history, RunConfig.from_preset(m), f"no config.yaml: assumed the {m} preset defaults"
+            config = assumed_config(history, None, method)
+            return history, config, f"no config.yaml; {assumed_words(config.method)}"
         state = newest_trainer_state(path)
         if state is None:
             raise InspectError(f"{path_text}: no trainer_state.json, checkpoint-N folder or metrics.jsonl in it")
     elif path.suffix == ".jsonl":
-        m = method or "lora"
-        return load_history(path), RunConfig.from_preset(m), f"no config: assumed the {m} preset defaults"
+        history = load_history(path)
+        config = assumed_config(history, None, method)
+        return history, config, f"no config; {assumed_words(config.method)}"
     else:
         state = path
     try:
-        history = History.from_trainer_state(state)
+        history, meta = _read_state(state)
     except (ValueError, UnicodeDecodeError) as err:
         raise InspectError(f"{path_text}: not a trainer_state.json ({type(err).__name__}: {err})") from None
     except OSError as err:
@@ -156,8 +176,8 @@ def load_target(path_text: str, method: str | None = None):
         raise InspectError(f"{path_text}: not a trainer_state.json (no log_history object)") from None
     config, said = _sibling_config(state, method)
     if config is None:
-        m = method or "lora"
-        config, said = RunConfig.from_preset(m), f"no config found: fixes assume the guide's {m} defaults"
+        config = assumed_config(history, meta, method)
+        said = f"no config found; {assumed_words(config.method)}"
     if state != path:
         said = f"{state}; {said}"
     return history, config, said
