@@ -356,3 +356,196 @@ def test_slow_verdict_does_not_flicker_as_points_arrive():
               for cut in range(len(records) // 2, len(records) + 1, 7)]
     changes = sum(1 for a, b in zip(states, states[1:]) if a != b)
     assert states[-1] and changes <= 1
+
+
+# -- review of the held-out labels: flat curves, eval deciding, eval not improving, evidence in words ----------------
+
+def test_flat_smooth_loss_without_eval_is_stuck_judged_on_train_alone_and_the_cause_is_unclear():
+    h = hist(curve(train=lambda t: 2.2 - 0.05 * t, noise=0.01))  # no eval at all, LR 2e-4 inside the LoRA range
+    found = {f.problem: f for f in diagnose(h, LORA)}
+    assert set(found) & set(PROBLEMS) == {"stuck"}
+    f = found["stuck"]
+    assert "judged on the train loss alone" in f.evidence
+    assert f.numbers["cause"] == "unclear" and "too low" not in f.evidence and "unclear" in f.evidence
+    assert not any("learning_rate" in fx.changes for fx in f.fixes[:2])  # the schedule first, a raise only last
+
+
+def test_learning_rate_above_the_range_is_never_called_too_low_nor_raised():
+    config = LORA.with_changes({"learning_rate": 8e-4})  # above the LoRA range
+    h = hist(curve(train=lambda t: 2.5 - 0.02 * t, eval_=lambda t: 2.6 - 0.01 * t, noise=0.004))
+    f = {f.problem: f for f in diagnose(h, config)}["stuck"]
+    assert "too low" not in f.evidence and "above the lora range" in f.evidence
+    assert not any(fx.changes.get("learning_rate", 0) > 8e-4 for fx in f.fixes)
+
+
+def test_rising_and_erratic_losses_stay_not_decreasing():
+    rising = hist(curve(train=lambda t: 1.2 + 0.6 * t))
+    assert problems(diagnose(rising, LORA)) == {"not_decreasing"}
+    rnd = random.Random(3)
+    records = [{"step": s, "loss": 0.85 * (1 + 0.25 * math.sin(s / 7.0) + rnd.gauss(0, 0.1))} for s in range(1, 400)]
+    found = {f.problem: f for f in diagnose(hist(records, 400), LORA)}
+    assert "not_decreasing" in found and "stuck" not in found
+    assert found["not_decreasing"].numbers["cause"] == "high"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_one_noisy_bin_does_not_move_the_flat_onset_to_the_end(seed):
+    # flat from the start, noisy (batch 1), one bad stretch at 80% of the run
+    def train(t):
+        return 2.1 * (1.07 if 0.78 < t < 0.81 else 1.0)
+    h = hist(curve(steps=1000, log_every=10, train=train, noise=0.06, seed=seed))
+    f = {f.problem: f for f in diagnose(h, LORA)}["stuck"]
+    assert f.step <= 300, f.step
+
+
+def test_eval_dead_flat_while_train_creeps_is_stuck_not_slow():
+    # eval 3.18 -> 3.118 by a third of the run, then 3.118 +- 0.001 for 16 evals; train creeps down 0.5% lately
+    rnd = random.Random(1)
+    records = []
+    for s in range(25, 1201, 25):
+        t = s / 1200
+        records.append({"step": s, "loss": (3.0 + 0.3 * math.exp(-6 * t) - 0.015 * t) * (1 + rnd.gauss(0, 0.002)),
+                        "learning_rate": 2e-4})
+        if s % 50 == 0:
+            e = 3.118 + 0.06 * math.exp(-8 * t) + rnd.uniform(-0.001, 0.001)
+            records.append({"step": s, "eval_loss": e})
+    found = {f.problem: f for f in diagnose(hist(records, 1200), LORA)}
+    assert "slow" not in found
+    assert set(found) & set(PROBLEMS) == {"stuck"}
+    assert "still falling" not in found["stuck"].evidence
+
+
+def test_a_consistent_but_tiny_eval_decrease_is_not_still_falling():
+    # eval falls at every one of 20 evals (Kendall tau -1), but by 0.01% each: magnitude decides, not direction
+    records = []
+    for i in range(1, 21):
+        s = 50 * i
+        records += [{"step": s, "loss": 2.5 - 0.08 * (1 - math.exp(-8 * s / 1000))},
+                    {"step": s, "eval_loss": 2.6 - 0.06 * (1 - math.exp(-8 * s / 1000)) - 0.0003 * i}]
+    found = problems(diagnose(hist(records, 1000), LORA))
+    assert "slow" not in found
+
+
+def test_eval_still_falling_steadily_is_slow_even_when_train_is_flat():
+    records = []
+    for i in range(1, 41):
+        s = 25 * i
+        records.append({"step": s, "loss": 2.0 * (1 + 0.002 * math.sin(i))})
+        if i % 4 == 0:
+            records.append({"step": s, "eval_loss": 2.2 - 0.1 * s / 1000})
+    assert problems(diagnose(hist(records, 1000), LORA)) == {"slow"}
+
+
+def test_converging_short_run_is_not_slow():
+    # 100 steps: both curves fall ~10% and level off over the last evals (converging, not slow)
+    records = []
+    for s in range(10, 101, 10):
+        t = s / 100
+        records += [{"step": s, "loss": 1.16 + 0.2 * math.exp(-5 * t) * (1 + 0.3 * math.sin(7 * s))},
+                    {"step": s, "eval_loss": 1.145 + 0.2 * math.exp(-5 * t)}]
+    assert problems(diagnose(hist(records, 100), LORA)) == set()
+
+
+def eval_flat_train_falls(first_eval_train: float, end_train: float, evals=(1.81, 1.78, 1.81, 1.81)):
+    """Evals every 500 steps; the train loss falls linearly from first_eval_train (at the first eval) to end_train."""
+    records = []
+    n = len(evals)
+    for s in range(5, 500 * n + 1, 5):
+        t = (s - 500) / (500 * (n - 1))
+        records.append({"step": s, "loss": first_eval_train + (end_train - first_eval_train) * t})
+        if s % 500 == 0:
+            records.append({"step": s, "eval_loss": evals[s // 500 - 1]})
+    return records
+
+
+def test_eval_not_improving_while_train_falls_a_lot_is_overfitting():
+    found = {f.problem: f for f in diagnose(hist(eval_flat_train_falls(1.83, 1.40)), LORA)}
+    assert set(found) & set(PROBLEMS) == {"overfitting"}
+    f = found["overfitting"]
+    assert f.evidence.startswith("eval loss not improving while train loss falls")
+    assert f.step == 500 and f.fixes and f.fixes[0].changes == {"weight_decay": 0.1}
+
+
+def test_eval_not_improving_needs_four_evals_and_a_big_train_fall():
+    assert "overfitting" not in problems(diagnose(hist(eval_flat_train_falls(1.83, 1.62)), LORA))  # -11%
+    three = eval_flat_train_falls(1.83, 1.40, evals=(1.81, 1.78, 1.81))
+    assert "overfitting" not in problems(diagnose(hist(three), LORA))
+
+
+def test_train_that_learned_before_the_first_eval_then_levelled_off_is_not_overfitting():
+    # the fall happens before the first eval; afterwards both curves are flat: converged
+    records = []
+    for s in range(5, 2001, 5):
+        records.append({"step": s, "loss": 1.4 + 1.5 * math.exp(-s / 60)})
+        if s % 400 == 0:
+            records.append({"step": s, "eval_loss": 1.5 + 0.002 * math.sin(s)})
+    assert "overfitting" not in problems(diagnose(hist(records, 2000), LORA))
+
+
+def test_stuck_evidence_says_the_size_of_the_change():
+    # -7% early then nothing: "barely moving", with the numbers, not "flat"
+    h = hist(curve(train=lambda t: 1.16 + 0.09 * math.exp(-12 * t), noise=0.003))
+    f = {f.problem: f for f in diagnose(h, LORA)}["stuck"]
+    assert "barely moving" in f.evidence and "%" in f.evidence and "no fall in the last half" in f.evidence
+    assert "over 990 steps" in f.evidence
+    flat = {f.problem: f for f in diagnose(hist(curve(train=lambda t: 2.3, noise=0.005)), LORA)}["stuck"]
+    assert "train loss flat: " in flat.evidence
+
+
+# -- the product's own short demo runs -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("with_eval", [False, True])
+def test_short_healthy_demo_run_raises_nothing(seed, with_eval):
+    # 100 steps logged every 5: 6.1 -> 3.0 with batch noise, warmup over the first 10 steps
+    rnd = random.Random(seed)
+    records = []
+    for s in range(5, 101, 5):
+        t = s / 100
+        level = 3.0 + 3.1 * math.exp(-4 * t)
+        records.append({"step": s, "epoch": t, "loss": level * (1 + rnd.gauss(0, 0.05)),
+                        "learning_rate": 2e-4 * min(1.0, s / 10), "grad_norm": abs(rnd.gauss(1.5, 0.3))})
+        if with_eval and s % 25 == 0:
+            records.append({"step": s, "epoch": t, "eval_loss": level * 1.02})
+    records.append({"step": 100, "train_runtime": 30.0, "train_loss": 3.9})
+    assert problems(diagnose(hist(records, 100), LORA)) == set()
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 8])
+@pytest.mark.parametrize("shape", ["flat", "rising", "noisy", "slow"])
+def test_five_to_eight_train_points_raise_no_verdict(n, shape):
+    rnd = random.Random(n)
+    f = {"flat": lambda i: 2.3, "rising": lambda i: 2.0 + 0.05 * i, "noisy": lambda i: 2.0 * (1 + rnd.gauss(0, 0.2)),
+         "slow": lambda i: 2.0 - 0.01 * i}[shape]
+    records = [{"step": 5 * i, "loss": f(i), "learning_rate": 2e-4} for i in range(1, n + 1)]
+    records.append({"step": 5 * n, "train_runtime": 10.0, "train_loss": 2.0})
+    assert problems(diagnose(hist(records, 5 * n), LORA)) == set()
+
+
+def test_five_train_points_still_report_a_blow_up_to_nan():
+    records = [{"step": 5 * i, "loss": v} for i, v in enumerate([2.0, 1.9, 1.8, float("nan"), float("nan")], 1)]
+    assert problems(diagnose(hist(records, 25), LORA)) == {"diverged"}
+
+
+# -- titles and advisories -------------------------------------------------------------------------------------------
+
+def test_warmup_advisory_has_no_onset_and_says_the_ratio_in_steps():
+    records = [{"step": s, "loss": 2.0 - 0.01 * s / 10, "learning_rate": 2e-4 * s / 500} for s in range(10, 121, 10)]
+    config = LORA.with_changes({"warmup_steps": 500, "max_steps": 120})
+    f = {f.problem: f for f in diagnose(hist(records, 120), config)}["warmup_too_long"]
+    assert f.step is None and "since step" not in f.title
+    fix = f.fixes[0]
+    assert fix.changes == {"warmup_steps": 0.1}
+    assert "10% of the run = 12 of its 120 steps" in fix.why
+    assert fix.describe(config) == "warmup_steps 500 -> 0.1 (a ratio: 10% of the run)"
+
+
+def test_lr_never_peaked_uses_the_runs_own_peak_never_the_presets():
+    # a run that is not ours (no config): its logged LR tops out at 4e-5; the LoRA preset's 2e-4 must not be "its peak"
+    records = [{"step": s, "loss": 2.0 * math.exp(-s / 300) + 0.5, "learning_rate": 4e-5 * s / 300}
+               for s in range(10, 301, 10)]
+    records.append({"step": 300, "train_runtime": 10.0, "train_loss": 1.0})
+    assert "lr_never_peaked" not in {f.problem for f in diagnose(hist(records, 300), None)}
+    # our own run with a 2e-4 peak that warmup never reached: said, with the config's peak
+    found = {f.problem: f for f in diagnose(hist(records, 300), LORA)}
+    assert "lr_never_peaked" in found and "0.0002 peak" in found["lr_never_peaked"].evidence
