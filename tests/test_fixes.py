@@ -170,3 +170,73 @@ def test_no_fix_raises_a_learning_rate_already_above_the_method_range():
     for problem in ("slow", "stuck", "not_decreasing"):
         for fix in fixes_for(problem, config):
             assert fix.changes.get("learning_rate", 0) <= 0.05, (problem, fix)
+
+
+# -- the config assumed for a run that is not ours, and fixes that respect what the run did -------------------------
+
+def _log_history(eval_every=None, lr_peak=5e-5, steps=600):
+    from console.metrics import History
+
+    records = []
+    for s in range(10, steps + 1, 10):
+        records.append({"step": s, "loss": 2.0 - s / 1000, "learning_rate": lr_peak * min(1.0, s / 60)})
+        if eval_every and s % eval_every == 0:
+            records.append({"step": s, "eval_loss": 2.1 - s / 2000})
+    return History.from_records(records)
+
+
+def test_assumed_config_takes_the_values_the_log_shows():
+    from console.fixes import assumed_config
+
+    state = {"train_batch_size": 8, "eval_steps": 500, "save_steps": 200, "logging_steps": 10,
+             "num_train_epochs": 2, "max_steps": 600}
+    config = assumed_config(_log_history(eval_every=120), state)
+    assert config.method == "lora"
+    assert config.get("per_device_train_batch_size") == 8 and config.get("gradient_accumulation_steps") == 1
+    assert config.get("learning_rate") == 5e-5  # the logged peak, not the preset's 2e-4
+    assert config.get("eval_steps") == 120  # what the log's evals show beats the state's eval_steps
+    assert config.get("logging_steps") == 10 and config.get("num_train_epochs") == 2
+    assert config.get("max_steps") == 600
+    assert any("with the values this log shows" in n for n in config.notices)
+    # no eval in the log: evaluation was off
+    assert assumed_config(_log_history(), state).get("eval_strategy") == "no"
+
+
+def test_fixes_for_an_assumed_config_quote_the_runs_own_values():
+    from console.fixes import assumed_config
+
+    config = assumed_config(_log_history(eval_every=120), {"train_batch_size": 8})
+    stuck = fixes_for("stuck", config, cause="low")
+    assert stuck[0].changes["learning_rate"] == pytest.approx(1.25e-4, rel=0.05)  # 2.5 x the logged 5e-5
+    batch = [f for f in fixes_for("slow", config) if "per_device_train_batch_size" in f.changes][0]
+    assert batch.changes == {"per_device_train_batch_size": 16} and "8 -> 16" in batch.why
+
+
+def test_early_stopping_keeps_the_users_own_metric():
+    config = run_config("lora", metric_for_best_model="f1")
+    fix = [f for f in fixes_for("overfitting", config) if "early_stopping_patience" in f.changes][0]
+    assert "metric_for_best_model" not in fix.changes and "f1" in fix.why
+    assert apply(config, fix).get("metric_for_best_model") == "f1"
+
+
+def test_eval_more_often_is_never_longer_than_what_the_run_used():
+    # the arguments say every 250 steps, the log shows an eval every 50: propose fewer than 50
+    config = run_config("lora", eval_steps=250, save_steps=500)
+    fix = [f for f in fixes_for("overfitting", config, history=_log_history(eval_every=50))
+           if "eval_steps" in f.changes][0]
+    assert fix.changes["eval_steps"] == 20 and "every 50 steps" in fix.why
+    # per-epoch evaluation (no eval_steps to go by): the log's interval decides, and the strategy becomes steps
+    epoch = run_config("lora", eval_strategy="epoch", save_strategy="epoch")
+    fix = [f for f in fixes_for("overfitting", epoch, history=_log_history(eval_every=200))
+           if "eval_steps" in f.changes][0]
+    assert fix.changes["eval_steps"] == 80 and fix.changes["eval_strategy"] == "steps"
+    apply(epoch, fix)  # the engine accepts it
+    # an interval of 1 cannot be made shorter: nothing proposed
+    assert not [f for f in fixes_for("overfitting", run_config("lora", eval_steps=1, save_steps=1),
+                                     history=_log_history(eval_every=10)) if "eval_steps" in f.changes]
+
+
+def test_warmup_ratio_fix_says_how_many_steps_the_ratio_is():
+    fix = fixes_for("warmup_too_long", run_config("lora", warmup_steps=500), total_steps=400)[0]
+    assert fix.changes == {"warmup_steps": 0.1}
+    assert "10% of the run = 40 of its 400 steps" in fix.why and "instead of 500 steps" in fix.why

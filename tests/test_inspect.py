@@ -163,3 +163,31 @@ def test_module_entry_point_runs_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "console.inspect_cmd", str(tmp_path / "nope")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_bare_trainer_state_fixes_quote_the_runs_own_values(tmp_path, capsys):
+    # no arguments anywhere: the state file's top-level fields and the logged LR seed the assumed config
+    log = overfit_log()
+    for r in log:
+        if "learning_rate" in r:
+            r["learning_rate"] = 3e-5
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": log, "max_steps": 1200, "global_step": 1200, "train_batch_size": 2,
+                                "eval_steps": 500, "save_steps": 500, "logging_steps": 10, "num_train_epochs": 3}))
+    history, config, said = inspect_cmd.load_target(str(path))
+    assert "assumed: LoRA preset, with the values this log shows" in said
+    assert config.get("learning_rate") == 3e-5 and config.get("per_device_train_batch_size") == 2
+    assert config.get("eval_steps") == 100  # the log evaluates every 100 steps, whatever the state's eval_steps says
+    assert config.get("max_steps") == 1200
+    rc, out, _ = run(capsys, str(path))
+    assert rc == 0 and "Overfitting since step 400" in out
+    assert "eval_steps 100 -> 40" in out  # more often than the run really evaluated, never the preset's 50
+    assert "0.0002" not in out  # the preset's learning rate is never quoted as this run's
+
+
+def test_bare_trainer_state_raises_no_lr_never_peaked_from_the_presets_peak(tmp_path, capsys):
+    log = [{"step": s, "loss": 2.0 * math.exp(-s / 300) + 0.5, "learning_rate": 1e-5 * s / 300}
+           for s in range(10, 301, 10)] + [{"step": 300, "train_runtime": 10.0, "train_loss": 1.0}]
+    path = write_state(tmp_path / "out", log, 300)
+    rc, out, _ = run(capsys, "--json", str(path))
+    assert rc == 0 and json.loads(out)["findings"] == []
