@@ -15,6 +15,11 @@ after torch, transformers, peft and bitsandbytes were imported and one tiny forw
 their thread pools. That is weights + adapter + gradients + optimiser states + activations + logits: exactly what
 the estimate counts (on a GPU the estimate adds the CUDA context, which the CPU does not have). The models are
 Llama-style, built locally with random weights and saved as safetensors (nothing is downloaded).
+
+By default the children run with MALLOC_MMAP_THRESHOLD_=65536, so that freed tensors go back to the system and the
+resident size follows the live tensors (what the estimate counts, and what a GPU allocator's allocated bytes
+follow). With --glibc-default the process's real RSS is measured: glibc keeps freed activations in its heaps, and
+the RSS peak was 1.3x to 1.9x the estimate here (demo-full 0.61, s256-lora 0.53, s512-full 0.78 as ratios).
 """
 from __future__ import annotations
 

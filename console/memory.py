@@ -581,4 +581,6 @@ def estimate_text(config, hardware=None) -> str:
             need = replace(est, total=est.total * processes) if processes > 1 else est
             many = f", {processes} processes" if processes > 1 else ""
             lines.append(f"   on the CPU, against the available RAM{many}: {need.verdict(free)}")
+            lines.append("   note: the estimate counts live tensors; on a CPU glibc's malloc keeps some freed memory, "
+                         "so the process's RSS can reach about 2x the activations")
     return "\n".join(lines)
