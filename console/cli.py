@@ -139,12 +139,9 @@ def cmd_train(args) -> int:
     if args.dry_run:
         print(f"method: {config.preset.name}")
         print("\n".join(analyse(config)))
-        try:
-            from console.memory import estimate_text
+        from console.memory import estimate_text
 
-            print(estimate_text(config))
-        except ModuleNotFoundError:
-            pass
+        print(estimate_text(config))
         return 0
     run = create_run(args.runs_dir, config, command=sys.argv, name=args.name)
     launch(run, processes=int(config.values.get("processes") or 1))
