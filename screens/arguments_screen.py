@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 
-from console.analysis import analyse, check, cli_command, fmt, training_arguments_snippet
+from console.analysis import analyse, check, cli_command, training_arguments_snippet
 from console.config import RunConfig, resolve, to_yaml, value_from_text
 from console.errors import ConfigError
 from console.fields import SECTIONS, all_fields

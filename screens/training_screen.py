@@ -90,7 +90,9 @@ class TrainingScreen(Screen):
         config = live.config
         p = live.progress()
         method = config.preset.name if config is not None else "?"
-        parent = f"  from {live.config.parent}" if config is not None and config.parent else ""
+        from screens.runs_screen import short_id
+
+        parent = f"  from {short_id(config.parent)}" if config is not None and config.parent else ""
         phase = live.phase
         phase_style = {"failed": "bold red", "done": "bold green", "stopped": "bold yellow"}.get(phase, "bold")
         self.query_one("#run-line", Static).update(

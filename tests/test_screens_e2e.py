@@ -1,6 +1,10 @@
 """The whole loop with REAL training of the tiny demo model on the CPU, driven by keys like a user:
-choose the "LR far too high" demo, edit arguments, launch, see metrics arrive, a warning with fixes, apply a fix
-and restart: the next run starts with the changed argument and its parent recorded."""
+choose a method, edit arguments, launch, see metrics arrive, a warning with fixes, apply a fix and restart: the
+next run starts with the changed argument and its parent recorded.
+
+The learning rate is set far too high on full fine-tuning (no clipping, no warmup): on the demo model that warns
+within 20 steps every time. (The "Demo: LR far too high" scenario, LoRA at 0.05, does not reliably warn within a
+short run on this model: LoRA shrugs off even 3.)"""
 from __future__ import annotations
 
 import json
@@ -16,8 +20,8 @@ from test_screens_support import wait_for
 
 pytestmark = pytest.mark.e2e
 
-FAST = {"learning_rate": "3", "max_steps": "40", "eval_steps": "10", "save_steps": "10", "logging_steps": "2", "max_seq_length": "64",
-        "per_device_train_batch_size": "4", "gradient_accumulation_steps": "1", "max_samples": "200",
+FAST = {"learning_rate": "1", "max_grad_norm": "0", "warmup_steps": "0", "max_steps": "40", "eval_steps": "10", "save_steps": "10", "logging_steps": "2",
+        "max_seq_length": "64", "per_device_train_batch_size": "4", "gradient_accumulation_steps": "1", "max_samples": "200",
         "val_size": "0.05", "per_device_eval_batch_size": "16"}
 
 
@@ -30,7 +34,7 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             assert app.screen.selected()[1].name == "Demo: LR far too high"
-            await pilot.press("enter")
+            await pilot.press("1", "enter")  # full fine-tuning
             await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
             await pilot.pause()
             screen = app.screen
@@ -40,7 +44,8 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
                 row.input.value = ""
                 await pilot.press(*text)  # typed, key by key
             await pilot.pause()
-            assert screen.draft.values["max_steps"] == 40 and screen.draft.values["learning_rate"] == 3
+            assert screen.draft.method == "full"
+            assert screen.draft.values["max_steps"] == 40 and screen.draft.values["learning_rate"] == 1
             await pilot.press("f5")
             await wait_for(pilot, lambda: app.live is not None and isinstance(app.screen, TrainingScreen),
                            timeout=30, what="the run launched")
