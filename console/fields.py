@@ -183,6 +183,8 @@ def coerce(name: str, raw):
         value = value.strip()
         if value.lower() in ("", "null", "none", "~") and spec.nullable:
             return None
+    if isinstance(value, str) and isinstance(spec.default, str) and value.lower() == spec.default.lower():
+        return spec.default  # a word that is the field's own default ("none" for report_to) is not a null
     if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
         if spec.nullable:
             return None

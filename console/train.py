@@ -80,6 +80,10 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
         def on_log(self, args, state, control, logs=None, **kw):
             logs = dict(logs or {})
             record = {"step": state.global_step, "time": round(time.time() - started, 3), **logs}
+            if _cuda():
+                import torch
+
+                record["gpu_peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
             if "loss" in logs and "train_runtime" not in logs:
                 now = time.time()
                 if self.last_log and state.global_step > self.last_log[0]:
@@ -128,6 +132,12 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                 self.file.flush()
 
     return ConsoleCallback()
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _one_line(err: BaseException) -> str:

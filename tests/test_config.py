@@ -250,3 +250,11 @@ def test_trust_remote_code_is_off_unless_asked_and_said_when_on():
     assert resolve(build_config("lora"), CPU).values["trust_remote_code"] is False
     c = resolve(build_config("lora", sets={"trust_remote_code": "true"}), CPU)
     assert any("trust_remote_code is ON" in n for n in c.notices)
+
+
+def test_report_to_none_is_the_word_not_a_null():
+    from console.config import value_from_text
+
+    assert value_from_text("report_to", "none") == "none"
+    assert build_config("lora", sets={"report_to": "none"}).values["report_to"] == "none"
+    assert value_from_text("max_samples", "none") is None
