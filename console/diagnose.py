@@ -70,7 +70,7 @@ class Finding:
 
     @property
     def title(self) -> str:
-        base = TITLES.get(self.problem, self.problem.replace("_", " ").capitalize())
+        base = self.numbers.get("title") or TITLES.get(self.problem, self.problem.replace("_", " ").capitalize())
         return f"{base} since step {_fmt_step(self.step)}" if self.step is not None else base
 
     def to_dict(self) -> dict:
@@ -693,8 +693,10 @@ def diagnose(history, config=None) -> list[Finding]:
             cause, words = _stuck_cause(config)
             text = (" and ".join(parts) + (": neither is going down." if nums["d_eval"] is not None else
                                            f"{alone}.") + " " + words)
-            add(Finding("stuck", "warning", step, text,
-                        fixtable.fixes_for("stuck", config, history=history, cause=cause), dict(nums, cause=cause)))
+            title = TITLES["stuck"] if nums["d_eval"] is not None else "Training loss stuck"
+            add(Finding("stuck", "warning", step, text, fixtable.fixes_for("stuck", config, history=history,
+                                                                           cause=cause),
+                        dict(nums, cause=cause, title=title)))
         elif problem == "slow":
             parts = [f"train loss {_num(train.start)} -> {_num(train.end)} ({_pct(-nums['d_train'])})"]
             if nums["d_eval"] is not None:

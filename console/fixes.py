@@ -51,8 +51,8 @@ def assumed_config(history=None, state: dict | None = None, method: str | None =
         if history.max_steps and "max_steps" not in changes:
             changes["max_steps"] = int(history.max_steps)
         lrs = [v for v in history.learning_rate.values if math.isfinite(v) and v > 0]
-        if lrs:
-            changes["learning_rate"] = float(f"{max(lrs):.6g}")
+        if lrs:  # the peak as typed: a schedule logs just below it (9.99987e-05 for 1e-4)
+            changes["learning_rate"] = _nice(max(lrs))
         every = eval_interval(history)
         if every:
             changes.update(eval_strategy="steps", eval_steps=every)
@@ -150,9 +150,10 @@ def effective_batch_up(config, why: str) -> Fix:
     """Per-device batch x2, accumulation kept: the effective batch doubles, and the why says so with the numbers."""
     bs = _int(config.get("per_device_train_batch_size"))
     ga = _int(config.get("gradient_accumulation_steps"))
+    how = "with no accumulation" if ga < 2 else f"with accumulation {ga} kept"
     return Fix({"per_device_train_batch_size": bs * 2},
-               f"{why} (per-device batch {bs} -> {bs * 2} doubles the effective batch, {bs * ga} -> {2 * bs * ga}, "
-               "so an epoch has half the steps; memory permitting)", "batch_up")
+               f"{why} ({how} this doubles the effective batch, {bs * ga} -> {2 * bs * ga}: an epoch has half the "
+               "steps; memory permitting)", "batch_up")
 
 
 def accumulation_double(config, why: str) -> Fix:
@@ -264,10 +265,9 @@ def warmup_ratio(config, why: str, total_steps: int | None) -> Fix | None:
     steps exceed the run; the why gives the step count it comes to."""
     w = config.get("warmup_steps") or 0
     if w >= 1 and (total_steps is None or w >= 0.5 * total_steps):
-        size = (f"10% of the run = {max(1, round(0.1 * total_steps))} of its {total_steps} steps" if total_steps
-                else "10% of the run")
-        return Fix({"warmup_steps": 0.1}, f"{why}: {size}, instead of {_num_text(w)} steps (warmup_steps below 1 "
-                                          "is a ratio of the run)", "warmup_ratio")
+        size = f" = {max(1, round(0.1 * total_steps))} of its {total_steps} steps" if total_steps else ""
+        return Fix({"warmup_steps": 0.1}, f"{why}{size}, instead of {_num_text(w)} steps (a warmup_steps value "
+                                          "below 1 is a ratio of the run)", "warmup_ratio")
     return None
 
 
@@ -327,14 +327,14 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
     elif problem == "stuck" and cause == "unclear":
         table = [scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
                                              "cosine"),
-                 scheduler(config, "constant_with_warmup", "or a constant learning rate after warmup"),
+                 scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay"),
                  lr_scale(config, 1.5, "a modest learning-rate raise to try: it is not below the method's range, so "
                                        "a too-low rate is not the evident cause")]
     elif problem == "stuck":
         table = [lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
                  scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
                                              "cosine"),
-                 scheduler(config, "constant_with_warmup", "or a constant learning rate after warmup")]
+                 scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay")]
     elif problem == "slow":
         table = [lr_scale(config, 1.5, "raise the learning rate 1.5x"),
                  effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),
@@ -349,7 +349,7 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  clip_harder(config, "stronger gradient clipping stops single bad steps"),
                  lr_scale(config, 0.5, "or half the learning rate")]
     elif problem == "warmup_too_long":
-        table = [warmup_ratio(config, "warm up over 10% of the run instead", total_steps)]
+        table = [warmup_ratio(config, "warm up over 10% of the run", total_steps)]
     elif problem == "out_of_memory":
         table = [smaller_batch(config, "half the per-device batch, double accumulation: same effective batch"),
                  checkpointing(config, "recompute activations instead of storing them (~20% slower)"),

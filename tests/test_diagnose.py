@@ -365,7 +365,7 @@ def test_flat_smooth_loss_without_eval_is_stuck_judged_on_train_alone_and_the_ca
     found = {f.problem: f for f in diagnose(h, LORA)}
     assert set(found) & set(PROBLEMS) == {"stuck"}
     f = found["stuck"]
-    assert "judged on the train loss alone" in f.evidence
+    assert "judged on the train loss alone" in f.evidence and f.title.startswith("Training loss stuck since step")
     assert f.numbers["cause"] == "unclear" and "too low" not in f.evidence and "unclear" in f.evidence
     assert not any("learning_rate" in fx.changes for fx in f.fixes[:2])  # the schedule first, a raise only last
 
