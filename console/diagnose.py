@@ -4,8 +4,10 @@
 it works on a few robust summaries (medians of the first/last tenth, bin medians, the eval points) rather than on
 every logged point, and it never imports torch, transformers or textual.
 
-Problems (the guide's numbering): not_decreasing (1), overfitting (2), stuck (3), slow (4), oscillating (5), and
-diverged (NaN/inf or an explosion). Advisories of our own: warmup_too_long, lr_never_peaked, nonfinite_grad_norm,
+Problems (the guide's numbering): not_decreasing (1: a rising or erratic loss), overfitting (2: eval rises from its
+best, or never improves while train falls a lot), stuck (3: a smooth flat loss, with or without an eval), slow (4: still
+falling by a measurable amount, judged on the eval loss when there are 4 evals), oscillating (5), and diverged (NaN/inf
+or an explosion). Advisories of our own: warmup_too_long, lr_never_peaked, nonfinite_grad_norm,
 out_of_memory (crashes, see crash_findings).
 
 The rules work on relative changes (losses live anywhere from 1e-4 to 1e4, and gradient accumulation may scale
@@ -564,17 +566,22 @@ def _stuck_cause(config) -> tuple[str, str]:
                        "preprocessing) and whether the model is big enough.")
 
 
-def _movement(name: str, curve: _Curve, d: float, half_fall: float | None, span: float | None) -> str:
+def _movement(name: str, curve: _Curve, d: float, half_fall: float | None, span: float | None,
+              tau: float = 0.0) -> str:
     """'train loss flat: 2.16 -> 2.13 (-1.4%)' or 'train loss barely moving: 1.25 -> 1.16 (-7.2%) over 1876 steps,
-    no fall in the last half': the words follow the size of the change."""
+    no fall in the last half': the words follow the size of the change, and of the last half's."""
     size = abs(d)
     head = "flat" if size < 0.02 else "barely moving" if d > 0 else "drifting up"
     text = f"{name} loss {head}: {_num(curve.start)} -> {_num(curve.end)} ({_pct(-d)})"
     if span:
         text += f" over {_fmt_step(span)} steps"
     if size >= 0.02 and half_fall is not None:
-        text += (", no fall in the last half" if half_fall < 0.005 else
-                 f", {_pct(-half_fall)} in the last half")
+        if half_fall < 0.005:
+            text += ", no fall in the last half"
+        elif tau <= -0.5:  # a steady fall, too small to count
+            text += f", only {_pct(-half_fall)} in the last half"
+        else:
+            text += f", no steady fall in the last half ({_pct(-half_fall)} between its ends)"
     return text
 
 
@@ -687,9 +694,9 @@ def diagnose(history, config=None) -> list[Finding]:
         elif problem == "stuck" and "overfitting" not in seen:
             step = _flat_since(train)
             span = history.last_step - (train.steps[0] if train.n else 0)
-            parts = [_movement("train", train, nums["d_train"], nums["fall_train"], span)]
+            parts = [_movement("train", train, nums["d_train"], nums["fall_train"], span, nums["tau_train"])]
             if nums["d_eval"] is not None:
-                parts.append(_movement("eval", eval_, nums["d_eval"], nums["fall_eval"], None))
+                parts.append(_movement("eval", eval_, nums["d_eval"], nums["fall_eval"], None, nums["tau_eval"]))
             cause, words = _stuck_cause(config)
             text = (" and ".join(parts) + (": neither is going down." if nums["d_eval"] is not None else
                                            f"{alone}.") + " " + words)
