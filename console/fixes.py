@@ -123,6 +123,12 @@ def lr_scale(config, factor: float, why: str) -> Fix | None:
     return Fix({"learning_rate": new}, why, kind)
 
 
+def _far_above(config) -> bool:
+    lr = config.get("learning_rate")
+    hi = (config.ranges.get("learning_rate") or (None, None))[1]
+    return bool(lr and hi and lr > 2 * hi)
+
+
 def lr_preset(config, why: str) -> Fix | None:
     """Back to the method's default learning rate, for an LR far above the method's range."""
     lr = config.get("learning_rate")
@@ -304,10 +310,15 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
         config = default_config()
     spe = _steps_per_epoch(history)
     if problem == "not_decreasing" and cause == "high":
-        table = [lr_preset(config, "the learning rate is far above this method's range"),
-                 lr_scale(config, 0.5, "learning rate too high: halve it"),
-                 lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
-                 effective_batch_up(config, "a bigger batch for less noisy gradients")]
+        if _far_above(config):  # the guide's bigger step first, then back into the method's range
+            table = [lr_scale(config, 0.25, "learning rate far too high: a quarter of it (the guide's 4x cut)"),
+                     lr_preset(config, "or back to this method's default learning rate"),
+                     lr_scale(config, 0.5, "or half of it"),
+                     effective_batch_up(config, "a bigger batch for less noisy gradients")]
+        else:
+            table = [lr_scale(config, 0.5, "learning rate too high: halve it"),
+                     lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
+                     effective_batch_up(config, "a bigger batch for less noisy gradients")]
     elif problem == "not_decreasing" and cause == "low":
         table = [lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
                  lr_scale(config, 2.5, "or 2.5x"),
@@ -344,8 +355,8 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  accumulation_double(config, "larger effective batch for steadier gradients"),
                  clip_harder(config, "stronger gradient clipping")]
     elif problem == "diverged":
-        table = [lr_preset(config, "the learning rate is far above this method's range: back to its default"),
-                 lr_scale(config, 0.25, "the loss blew up: a quarter of the learning rate"),
+        table = [lr_scale(config, 0.25, "the loss blew up: a quarter of the learning rate (the guide's 4x cut)"),
+                 lr_preset(config, "or back to this method's default learning rate"),
                  clip_harder(config, "stronger gradient clipping stops single bad steps"),
                  lr_scale(config, 0.5, "or half the learning rate")]
     elif problem == "warmup_too_long":

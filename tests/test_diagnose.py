@@ -191,7 +191,9 @@ def test_loss_explosion_is_diverged_and_fixes_bring_an_absurd_lr_back():
     config = LORA.with_changes({"learning_rate": 5.0})
     found = {f.problem: f for f in diagnose(hist(records, 10), config)}
     assert found["diverged"].step == 2
-    assert found["diverged"].fixes[0].changes == {"learning_rate": LORA.get("learning_rate")}
+    # the guide's 4x cut first, then straight back to the method's default
+    assert found["diverged"].fixes[0].changes == {"learning_rate": 1.2}
+    assert found["diverged"].fixes[1].changes == {"learning_rate": LORA.get("learning_rate")}
 
 
 def test_explosion_that_recovers_reads_as_oscillating_not_diverged():
