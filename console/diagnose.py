@@ -638,7 +638,8 @@ def diagnose(history, config=None) -> list[Finding]:
                 f"{_fmt_step(nums['best_step'])}) while train loss fell {_num(fall)} "
                 f"({_num(nums['train_at_best'])} -> {_num(nums['train_now'])}).")
         epoch = _epoch_at(history, nums["best_step"])
-        add(Finding("overfitting", "warning", nums["best_step"], text,
+        severity, text = _caught_by_early_stopping(history, config, text)
+        add(Finding("overfitting", severity, nums["best_step"], text,
                     fixtable.fixes_for("overfitting", config, history=history, best_epoch=epoch,
                                        best_step=nums["best_step"]), dict(nums, gl=gl, best_epoch=epoch)))
 
@@ -659,7 +660,8 @@ def diagnose(history, config=None) -> list[Finding]:
                     f"{_fmt_step(nums['first_step'])}, at best {_num(nums['best'])} ({_pct(-nums['gain'])}), now "
                     f"{_num(nums['eval_now'])} over {eval_.n} evals, while train loss fell "
                     f"{_num(nums['train_at_first'])} -> {_num(nums['train_now'])} ({_pct(-nums['train_fall'])}).")
-            add(Finding("overfitting", "warning", nums["first_step"], text,
+            severity, text = _caught_by_early_stopping(history, config, text)
+            add(Finding("overfitting", severity, nums["first_step"], text,
                         fixtable.fixes_for("overfitting", config, history=history, best_epoch=epoch,
                                            best_step=nums["best_step"]), dict(nums, best_epoch=epoch)))
 
@@ -717,6 +719,13 @@ def diagnose(history, config=None) -> list[Finding]:
     order = {"error": 0, "warning": 1, "info": 2}
     out.sort(key=lambda f: (order.get(f.severity, 3), f.problem not in PROBLEMS))
     return out
+
+
+def _caught_by_early_stopping(history, config, text: str) -> tuple[str, str]:
+    """An overfitting run that early stopping ended is handled: said as information, not as a warning."""
+    if config is not None and config.get("early_stopping_patience") and history.final is not None:
+        return "info", text + " Early stopping ended the run and the best checkpoint is kept."
+    return "warning", text
 
 
 def _pct(x: float) -> str:

@@ -130,13 +130,19 @@ def _far_above(config) -> bool:
 
 
 def lr_preset(config, why: str) -> Fix | None:
-    """Back to the method's default learning rate, for an LR far above the method's range."""
+    """Back to the method's default learning rate, for an LR far outside the method's range (either side)."""
     lr = config.get("learning_rate")
-    hi = (config.ranges.get("learning_rate") or (None, None))[1]
+    lo, hi = config.ranges.get("learning_rate") or (None, None)
     default = config.preset.defaults.get("learning_rate")
-    if lr and hi and default and lr > 2 * hi:
+    if lr and hi and default and (lr > 2 * hi or lr < lo / 4):
         return Fix({"learning_rate": default}, why, "lr_preset")
     return None
+
+
+def _far_below(config) -> bool:
+    lr = config.get("learning_rate")
+    lo = (config.ranges.get("learning_rate") or (None, None))[0]
+    return bool(lr and lo and lr < lo / 4)
 
 
 def batch_keep_effective(config, why: str) -> Fix | None:
@@ -320,7 +326,9 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                      lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
                      effective_batch_up(config, "a bigger batch for less noisy gradients")]
     elif problem == "not_decreasing" and cause == "low":
-        table = [lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
+        table = [lr_preset(config, "the learning rate is far below this method's range: back to its default")
+                 if _far_below(config) else None,
+                 lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
                  lr_scale(config, 2.5, "or 2.5x"),
                  effective_batch_up(config, "a bigger batch for steadier gradients"),
                  train_longer(config, "the model may need more training: double it")]
@@ -329,9 +337,10 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  lr_scale(config, 1.5, "a modest learning-rate raise to try (it is not below the method's range)"),
                  train_longer(config, "the model may need more training: double it")]
     elif problem == "overfitting":
-        table = [weight_decay_up(config, "stronger regularisation (10x weight decay)"),
-                 train_less_with_early_stopping(config, "stop near where eval loss was best, and stop early when it "
-                                                        "rises", best_epoch, best_step, spe),
+        decay = weight_decay_up(config, "stronger regularisation (10x weight decay)")
+        stop = train_less_with_early_stopping(config, "stop near where eval loss was best, and stop early when it "
+                                                      "rises", best_epoch, best_step, spe)
+        table = [decay, stop,  # the guide's order (and the issue's example): regularise first
                  dropout_up(config, "more adapter dropout"),
                  eval_more_often(config, "evaluate more often to catch the turn earlier", spe,
                                  eval_interval(history))]
@@ -342,12 +351,16 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  lr_scale(config, 1.5, "a modest learning-rate raise to try: it is not below the method's range, so "
                                        "a too-low rate is not the evident cause")]
     elif problem == "stuck":
-        table = [lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
+        table = [lr_preset(config, "the learning rate is far below this method's range: back to its default")
+                 if _far_below(config) else None,
+                 lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
                  scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
                                              "cosine"),
                  scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay")]
     elif problem == "slow":
-        table = [lr_scale(config, 1.5, "raise the learning rate 1.5x"),
+        table = [lr_preset(config, "the learning rate is far below this method's range: back to its default")
+                 if _far_below(config) else None,
+                 lr_scale(config, 1.5, "raise the learning rate 1.5x"),
                  effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),
                  warmup_shorter(config, "shorter warmup: full learning rate sooner")]
     elif problem == "oscillating":

@@ -551,3 +551,18 @@ def test_lr_never_peaked_uses_the_runs_own_peak_never_the_presets():
     # our own run with a 2e-4 peak that warmup never reached: said, with the config's peak
     found = {f.problem: f for f in diagnose(hist(records, 300), LORA)}
     assert "lr_never_peaked" in found and "0.0002 peak" in found["lr_never_peaked"].evidence
+
+
+def test_overfitting_that_early_stopping_ended_is_information():
+    records = []
+    for s in range(10, 210, 10):
+        records.append({"step": s, "loss": 3.0 * 0.98 ** s})
+        if s % 20 == 0:
+            records.append({"step": s, "eval_loss": 2.0 - 0.01 * s if s <= 80 else 1.2 + 0.01 * (s - 80)})
+    records.append({"step": 200, "train_runtime": 10.0, "train_loss": 1.0})
+    plain = {f.problem: f for f in diagnose(hist(records, 200), LORA)}
+    assert plain["overfitting"].severity == "warning"
+    es = LORA.with_changes({"early_stopping_patience": 3})
+    caught = {f.problem: f for f in diagnose(hist(records, 200), es)}
+    assert caught["overfitting"].severity == "info" and "Early stopping ended the run" in caught[
+        "overfitting"].evidence

@@ -240,3 +240,13 @@ def test_warmup_ratio_fix_says_how_many_steps_the_ratio_is():
     fix = fixes_for("warmup_too_long", run_config("lora", warmup_steps=500), total_steps=400)[0]
     assert fix.changes == {"warmup_steps": 0.1}
     assert "10% of the run = 40 of its 400 steps" in fix.why and "instead of 500 steps" in fix.why
+
+
+def test_a_learning_rate_far_below_the_range_goes_back_to_the_default():
+    from console.config import build_config
+    from console.fixes import fixes_for
+
+    config = build_config("lora", sets={"learning_rate": "1e-6"})
+    for problem, cause in (("stuck", "low"), ("slow", None), ("not_decreasing", "low")):
+        fixes = fixes_for(problem, config, cause=cause)
+        assert fixes[0].changes == {"learning_rate": 2e-4}, problem
