@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -13,16 +14,33 @@ from textual.worker import get_current_worker
 from console.errors import UserError
 from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
 
-from screens.arguments_screen import ArgumentsScreen
-from screens.confirm import ConfirmScreen
-from screens.live import LiveRun
+# Only what the first frame needs is imported here; the other screens (and plotext, the config machinery behind
+# them) load when first shown, so start-up stays close to a bare Textual app's.
 from screens.method_screen import MethodScreen
-from screens.runs_screen import RunsScreen
 from screens.too_small import TooSmallScreen
-from screens.training_screen import TrainingScreen
 from screens.messages import GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched
 
+if TYPE_CHECKING:
+    from screens.live import LiveRun
+
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+def _training_screen():
+    from screens.training_screen import TrainingScreen
+
+    return TrainingScreen()
+
+
+def _runs_screen():
+    from screens.runs_screen import RunsScreen
+
+    return RunsScreen()
+
+
+def _is_arguments_screen(screen) -> bool:
+    module = sys.modules.get("screens.arguments_screen")  # not imported yet: no arguments screen exists
+    return module is not None and isinstance(screen, module.ArgumentsScreen)
 
 
 class TrainingConsoleApp(App):
@@ -31,7 +49,7 @@ class TrainingConsoleApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "Training Console"
     ENABLE_COMMAND_PALETTE = False
-    MODES = {"setup": MethodScreen, "training": TrainingScreen, "runs": RunsScreen}
+    MODES = {"setup": MethodScreen, "training": _training_screen, "runs": _runs_screen}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("t", "toggle_theme", "Light/dark", show=False),
@@ -93,6 +111,8 @@ class TrainingConsoleApp(App):
 
     async def show_arguments(self, config, title: str = "") -> None:
         """The arguments screen with `config` (a fix carried into the next run, a run to edit and rerun)."""
+        from screens.arguments_screen import ArgumentsScreen
+
         await self.goto("setup")
         if isinstance(self.screen, ArgumentsScreen):
             await self.screen.load_config(config, title)
@@ -108,7 +128,7 @@ class TrainingConsoleApp(App):
     # -- actions ---------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool | None:
         if action in ("quit", "toggle_theme") and (isinstance(self.focused, Input)
-                                                   or isinstance(self.screen, ArgumentsScreen)):
+                                                   or _is_arguments_screen(self.screen)):
             return False  # letters go into the fields there: Esc goes back, F10 quits, F9 toggles the theme
         return True
 
@@ -122,6 +142,8 @@ class TrainingConsoleApp(App):
             self.action_show_help_panel()
 
     async def action_quit(self) -> None:
+        from screens.confirm import ConfirmScreen
+
         live = self.live
         if live is None or not live.active:
             self.exit()
@@ -164,6 +186,8 @@ class TrainingConsoleApp(App):
 
     async def on_run_launched(self, message: RunLaunched) -> None:
         from console.config import load_run_config
+
+        from screens.live import LiveRun
 
         run = RunDir(message.path)
         try:
