@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from console.presets import METHODS, load_scenarios
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
@@ -24,7 +25,7 @@ async def test_opens_on_the_method_screen_with_the_demo_scenario_highlighted(app
         screen = app.screen
         assert isinstance(screen, MethodScreen)
         kind, item = screen.selected()
-        assert kind == "scenario" and item.id == "lr-too-high"
+        assert kind == "scenario" and item.id == load_scenarios()[0].id
         assert "demo" in str(screen.query_one("#data-line").render())
 
 
@@ -41,13 +42,16 @@ async def test_digits_choose_and_enter_goes_on_with_that_methods_defaults(app):
 
 
 async def test_arrows_choose_and_the_scenario_carries_its_changes(app):
+    scenario = load_scenarios()[0]  # the first entry after the methods
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("1", "down")
         assert app.screen.selected()[1].method == "lora"
-        await pilot.press("5", "enter")
+        await pilot.press(str(len(METHODS) + 1), "enter")
         await pilot.pause()
         assert isinstance(app.screen, ArgumentsScreen)
-        assert app.screen.original.values["learning_rate"] == 0.05
+        assert app.screen.original.method == scenario.method
+        for key, value in scenario.changes.items():
+            assert app.screen.original.values[key] == value
 
 
 async def test_saved_presets_are_listed(app, tmp_path):
@@ -57,7 +61,7 @@ async def test_saved_presets_are_listed(app, tmp_path):
     presets.mkdir(parents=True)
     (presets / "mine.yaml").write_text(to_yaml(RunConfig.from_preset("full").with_changes({"seed": 7})))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("6")
+        await pilot.press(str(len(METHODS) + len(load_scenarios()) + 1))  # after the methods and the scenarios
         assert app.screen.selected()[0] == "preset"
         await pilot.press("enter")
         await pilot.pause()
