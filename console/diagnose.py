@@ -789,7 +789,7 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
     return out
 
 
-def crash_findings(kind: str, config=None) -> Finding | None:
+def crash_findings(kind: str, config=None, message: str | None = None) -> Finding | None:
     """The finding for a run that crashed: kind 'out_of_memory' (or 'oom'); None for a crash we have no fix for."""
     from console import fixes as fixtable
 
@@ -801,6 +801,7 @@ def crash_findings(kind: str, config=None) -> Finding | None:
                        f"the run ran out of memory (per-device batch {config.get('per_device_train_batch_size')}, "
                        f"method {config.method}).", fixtable.fixes_for("out_of_memory", config))
     if kind in ("nan", "diverged", "nonfinite"):
-        return Finding("diverged", "error", None, "the run stopped on a non-finite loss.",
+        return Finding("diverged", "error", None, (message.rstrip(".") + ": the run was stopped.") if message
+                       else "the run stopped on a non-finite loss.",
                        fixtable.fixes_for("diverged", config))
     return None

@@ -75,6 +75,14 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
                         write(line)
         if phase not in ACTIVE_PHASES and stop_when_final:
             history.extend(tail.read_new())
+            if findings and config is not None and phase == "failed":  # the crash's own finding (OOM, NaN)
+                from console.rerun import run_findings
+
+                for finding in run_findings(run, config):
+                    if finding.problem not in shown:
+                        shown.add(finding.problem)
+                        for line in describe_finding(finding, config):
+                            write(line)
             return status
         if deadline is not None and time.monotonic() > deadline:
             return status

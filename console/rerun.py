@@ -29,7 +29,7 @@ def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
     findings = list(diagnose(load_history(run.metrics_path), config))
     status = run.status(repair=False)
     if status.get("phase") == "failed" and status.get("kind"):
-        crash = crash_findings(status["kind"], config)
+        crash = crash_findings(status["kind"], config, status.get("message"))
         if crash is not None and all(f.problem != crash.problem for f in findings):
             findings.insert(0, crash)
     return findings

@@ -65,6 +65,7 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
             self.file = open(run.metrics_path, "a", encoding="utf-8") if IS_MAIN else None
             self.last_log = None  # (step, time) of the previous training log, for throughput
             self.first_loss = None
+            self.best_loss = None
             self.phase = ""
 
         def _phase(self, phase: str):
@@ -97,11 +98,13 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                     if not math.isfinite(loss):
                         _Stop.requested, _Stop.reason = True, f"loss became {loss} at step {state.global_step}"
                     elif self.first_loss is None:
-                        self.first_loss = loss
-                    elif loss > 10 * self.first_loss + 10:
+                        self.first_loss = self.best_loss = loss
+                    elif loss > 10 * self.best_loss + 10:  # an explosion: no run comes back from there cheaply
                         _Stop.requested = True
                         _Stop.reason = (f"loss exploded to {loss:.4g} at step {state.global_step} "
-                                        f"(it started at {self.first_loss:.4g})")
+                                        f"(it started at {self.first_loss:.4g}, best {self.best_loss:.4g})")
+                    else:
+                        self.best_loss = min(self.best_loss, loss)
             self._write(record)
             if self.phase != "training":
                 self._phase("training")
