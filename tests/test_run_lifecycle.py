@@ -118,3 +118,27 @@ def test_run_names_cannot_escape_the_runs_folder(runs_dir):
     for bad in ("../etc", "..", "a/../../b", "x;rm -rf"):
         with pytest.raises(RunError):
             find_run(runs_dir, bad)
+
+
+def test_cuda_out_of_memory_fails_clearly_with_the_oom_fixes(runs_dir, tmp_path, monkeypatch):
+    """The trainer raises torch's real OutOfMemoryError mid-step (injected through sitecustomize)."""
+    from console.rerun import run_findings
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import transformers, torch\n"
+        "def boom(self, *a, **k):\n"
+        "    raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.1 GiB total)')\n"
+        "transformers.Trainer.training_step = boom\n")
+    monkeypatch.setenv("PYTHONPATH", str(hook))
+    run = _start(runs_dir, "max_steps=4", method="full")
+    status = wait(run, timeout=60)
+    assert status["phase"] == "failed" and status["kind"] == "oom", status
+    assert status["message"].startswith("out of memory") and "\n" not in status["message"]
+    assert "Traceback" in run.log_path.read_text()  # the traceback goes to train.log, not the user
+    oom = next(f for f in run_findings(run) if f.problem == "out_of_memory")
+    changes = [f.changes for f in oom.fixes]
+    assert {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 2} in changes  # same effective batch
+    assert {"gradient_checkpointing": True} in changes
+    assert {"method": "lora"} in changes
