@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         return _train(run, resume, started)
     except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
         kind, message = classify(err)
-        traceback.print_exc()
+        if kind not in ("input", "diverged"):  # the user's own mistakes get one line, not a traceback
+            traceback.print_exc()
         _status(run, "failed", kind=kind, message=message, error=message)
         print(f"[console] failed ({kind}): {message}", flush=True)
         return 1
