@@ -51,7 +51,9 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
                            timeout=30, what="the run launched")
             first = app.live
             runs.append(first.run)
-            assert "loading" in str(app.screen.query_one("#progress-line").render()) or first.history.train_loss
+            # before the first step the phase is said in words (starting the trainer..., loading model...)
+            before = str(app.screen.query_one("#progress-line").render())
+            assert "starting" in before or "loading" in before or first.history.train_loss
             await wait_for(pilot, lambda: len(first.history.train_loss) >= 2, timeout=90, what="metrics")
             await wait_for(pilot, lambda: first.fixes(), timeout=120, what="a warning with fixes")
             await pilot.pause(0.3)
