@@ -63,12 +63,11 @@ class TrainingConsoleApp(App):
         self.attach_to = attach
         self.poll = poll
         self.live: LiveRun | None = None  # the run on the training screen
+        self.opening: str | None = None  # the id of the run being opened, until its RunLaunched arrives
         self.animation_level = "none"  # over SSH every byte counts
 
     # -- start ---------------------------------------------------------------------------------------------
     async def on_mount(self) -> None:
-        await self.switch_mode("setup")
-        self.check_size()
         run = None
         if self.attach_to:
             try:
@@ -81,6 +80,9 @@ class TrainingConsoleApp(App):
                 run = active[-1]
                 if len(active) > 1:
                     self.notify(f"{len(active)} runs are training; showing the newest (u: all runs)", timeout=8)
+        # A run to show opens straight on the training screen: the method screen is built when first needed.
+        await self.switch_mode("setup" if run is None else "training")
+        self.check_size()
         if run is not None:
             self.open_run(run)
 
@@ -169,6 +171,7 @@ class TrainingConsoleApp(App):
 
     def open_run(self, run: RunDir) -> None:
         """Show a run: its whole history, and live while it trains."""
+        self.opening = run.id
         self.trainer_worker(run=run)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trainer")
@@ -195,8 +198,16 @@ class TrainingConsoleApp(App):
         except (UserError, OSError, ValueError):
             config = None
         self.live = LiveRun(run, config)
+        self.opening = None
         await self.goto("training")
+        self._redraw_now()
         self.screen.refresh_bindings()
+
+    def _redraw_now(self) -> None:
+        """A new run on screen, or its end: drawn at once rather than at the next tick of the screen's timer."""
+        screen = self.screen
+        if type(screen).__name__ == "TrainingScreen" and screen.is_mounted:
+            screen.redraw()
 
     def on_launch_failed(self, message: LaunchFailed) -> None:
         self.notify(message.message, title="could not launch", severity="error", timeout=15)
@@ -231,4 +242,5 @@ class TrainingConsoleApp(App):
         if phase == "failed":
             self.notify(message.status.get("message") or "the trainer failed", title=f"{live.id} failed",
                         severity="error", timeout=10)
+        self._redraw_now()
         self.screen.refresh_bindings()

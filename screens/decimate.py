@@ -1,22 +1,26 @@
 """Decimating long curves to a chart's width, keeping every spike (min and max of each bucket).
 
 Vectorised with numpy: a million points take a few milliseconds. `SeriesBuffer` keeps a numpy copy of a growing
-list (a History series) up to date by converting only the points added since the last look.
+list (a History series) up to date by converting only the points added since the last look. numpy is imported only
+when a series is long enough to need it (it costs ~60 ms of start-up).
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
-def decimate_arrays(steps: np.ndarray, values: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+def decimate_arrays(steps: "np.ndarray", values: "np.ndarray", buckets: int) -> tuple["np.ndarray", "np.ndarray"]:
     """At most ~2 * buckets + 2 points: per bucket of consecutive points, its min and max, in step order.
 
     Non-finite values (NaN, inf) are kept (the first of each bucket): a divergence must stay visible. The first
     and last points are always kept. Input with no more than 2 * buckets points is returned as it is.
     """
+    import numpy as np
+
     n = min(len(steps), len(values))
     steps, values = steps[:n], values[:n]
     buckets = max(1, int(buckets))
@@ -48,6 +52,8 @@ def decimate(steps: Sequence[float], values: Sequence[float], buckets: int) -> t
     n = min(len(steps), len(values))
     if n <= 2 * max(1, int(buckets)):
         return list(steps[:n]), list(values[:n])
+    import numpy as np
+
     s, v = decimate_arrays(np.asarray(steps[:n], dtype=float), np.asarray(values[:n], dtype=float), buckets)
     return s.tolist(), v.tolist()
 
@@ -64,6 +70,8 @@ class SeriesBuffer:
     """
 
     def __init__(self):
+        import numpy as np
+
         self._source: tuple | None = None  # (steps list, values list) last converted
         self._steps = np.empty(0)
         self._values = np.empty(0)
@@ -71,14 +79,16 @@ class SeriesBuffer:
         self.generation = 0  # bumped on every change
 
     @property
-    def steps(self) -> np.ndarray:
+    def steps(self) -> "np.ndarray":
         return self._steps[: self.n]
 
     @property
-    def values(self) -> np.ndarray:
+    def values(self) -> "np.ndarray":
         return self._values[: self.n]
 
     def update(self, steps: Sequence[float], values: Sequence[float]) -> bool:
+        import numpy as np
+
         n = min(len(steps), len(values))
         old = self.n
         same_source = (self._source is not None and self._source[0] is steps and self._source[1] is values

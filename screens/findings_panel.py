@@ -15,6 +15,7 @@ class FindingsPanel(VerticalScroll):
 
     can_focus = False
     plain_text = ""
+    _shown: list | None = None
 
     def compose(self):
         yield Static(id="findings-text")
@@ -57,5 +58,9 @@ class FindingsPanel(VerticalScroll):
         lines.append(text)
         for block in lines:
             block.rstrip()
-        self.plain_text = "\n".join(b.plain for b in lines if b.plain)  # what is shown, for tests and tools
-        self.query_one("#findings-text", Static).update(Group(*[b for b in lines if b.plain]))
+        blocks = [b for b in lines if b.plain]
+        if blocks == self._shown:  # the same text and styles: leave the terminal alone
+            return
+        self._shown = blocks
+        self.plain_text = "\n".join(b.plain for b in blocks)  # what is shown, for tests and tools
+        self.query_one("#findings-text", Static).update(Group(*blocks))

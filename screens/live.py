@@ -1,6 +1,7 @@
 """The state of the run the console is showing: owned by the App, changed only by its message handlers."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from console.metrics import History
@@ -8,6 +9,8 @@ from console.progress import Progress, progress
 from console.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
 
 from screens import diagnosis
+
+DIAGNOSE_EVERY_S = 1.0  # while a run trains, its diagnosis (tens of ms on a long history) at most this often
 
 
 @dataclass
@@ -22,6 +25,7 @@ class LiveRun:
     diagnosis_error: str = ""
     _findings: list = field(default_factory=list)
     _findings_version: int = -1
+    _findings_at: float = -1e9  # time.monotonic() of the last diagnosis
 
     @property
     def id(self) -> str:
@@ -45,10 +49,17 @@ class LiveRun:
     def progress(self) -> Progress:
         return progress(self.history)
 
+    def findings_due(self) -> bool:
+        """Something changed since the last diagnosis, and (while it trains) a second has passed since."""
+        return self._findings_version != self.version and (
+            not self.active or time.monotonic() - self._findings_at >= DIAGNOSE_EVERY_S)
+
     def findings(self) -> list:
-        """Diagnosis of the history so far, recomputed only when something changed."""
-        if self._findings_version != self.version:
+        """Diagnosis of the history so far, recomputed only when something changed, at most once a second while
+        the run trains (a warning a second late is still in time; a diagnosis per metrics batch is not free)."""
+        if self.findings_due():
             self._findings_version = self.version
+            self._findings_at = time.monotonic()
             try:
                 self._findings = diagnosis.findings(self.history, self.config, self.status)
             except Exception as err:  # noqa: BLE001  a diagnosis bug must never take the console down

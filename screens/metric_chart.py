@@ -1,10 +1,22 @@
-"""A plotext chart of one or more curves: decimated once per change of data or width, drawn once per change."""
+"""A plotext chart of one or more curves, cheap to keep live.
+
+- Each curve is kept as a numpy copy, extended with only the new points, and decimated to the chart's width once
+  per change of data or width (min and max per bucket: spikes stay).
+- The plot is built once per change of data, size, title or theme; plotext's character matrix becomes the
+  widget's lines directly (the Line API), without writing ANSI text and parsing it back.
+- `set_curves` builds the new picture at once and repaints only the rows that differ from what is on screen: most
+  new points of a long run land on dots already drawn, and a full repaint is most of the bytes sent over SSH.
+"""
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
-import numpy as np
-from rich.text import Span, Text
+from rich.segment import Segment
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from screens.decimate import SeriesBuffer, decimate_arrays
@@ -21,22 +33,48 @@ class Curve:
     color: str | None = None
 
 
+def _mark(value):
+    return "nan" if isinstance(value, float) and math.isnan(value) else value
+
+
 class _Prepared:
-    """One curve's numpy copy and its decimation for the last width asked (kept until the data changes)."""
+    """One curve: whether it changed, and its points decimated for the last width asked (kept until the data
+    changes). A long curve is decimated from a numpy copy extended with only its new points."""
 
     def __init__(self):
-        self.buffer = SeriesBuffer()
+        self.generation = 0  # bumped whenever the curve changed
+        self._signature: tuple | None = None
+        self._source: tuple = ([], [], 0)
+        self._buffer: SeriesBuffer | None = None
         self._decimated: tuple | None = None  # (generation, width, steps list, values list)
 
+    def update(self, steps, values) -> None:
+        n = min(len(steps), len(values))
+        signature = (id(steps), id(values), n, _mark(steps[n - 1]) if n else None, _mark(values[n - 1]) if n else None)
+        if signature != self._signature:
+            self._signature = signature
+            self._source = (steps, values, n)
+            self.generation += 1
+
     def points(self, width: int) -> tuple[list, list]:
-        generation = self.buffer.generation
-        if self._decimated is None or self._decimated[:2] != (generation, width):
-            steps, values = self.buffer.steps, self.buffer.values
-            finite = np.isfinite(values)
-            if not finite.all():  # a NaN or inf cannot be drawn: the chart shows the finite points
-                steps, values = steps[finite], values[finite]
-            steps, values = decimate_arrays(steps, values, width)
-            self._decimated = (generation, width, steps.tolist(), values.tolist())
+        if self._decimated is None or self._decimated[:2] != (self.generation, width):
+            steps, values, n = self._source
+            if n <= 2 * width:  # short: nothing to decimate (plain Python; numpy not even imported)
+                pairs = [(s, v) for s, v in zip(steps[:n], values[:n]) if math.isfinite(v)]
+                points = ([p[0] for p in pairs], [p[1] for p in pairs])
+            else:
+                import numpy as np
+
+                if self._buffer is None:
+                    self._buffer = SeriesBuffer()
+                self._buffer.update(steps, values)
+                s, v = self._buffer.steps, self._buffer.values
+                finite = np.isfinite(v)
+                if not finite.all():  # a NaN or inf cannot be drawn: the chart shows the finite points
+                    s, v = s[finite], v[finite]
+                s, v = decimate_arrays(s, v, width)
+                points = (s.tolist(), v.tolist())
+            self._decimated = (self.generation, width, *points)
         return self._decimated[2], self._decimated[3]
 
 
@@ -57,36 +95,29 @@ def _rich_style(fg, style, bg):
     return _STYLES[key]
 
 
-def matrix_text(matrix) -> Text | None:
-    """The Text of a built plotext matrix: what Text.from_ansi(plotext's canvas) gives, without writing the ANSI
-    string and parsing it back (half the cost of a draw). None if a cell is not one character wide."""
-    parts: list[str] = []
-    spans: list[Span] = []
-    offset = 0
+def matrix_rows(matrix) -> list[list[Segment]] | None:
+    """The rows (top first) of a built plotext matrix as segments: what Text.from_ansi(plotext's canvas) shows.
+    None if a cell is not one character wide."""
+    rows: list[list[Segment]] = []
     cols = matrix.cols
     for row in range(matrix.rows - 1, -1, -1):
-        line = "".join(matrix.marker[row])
-        if len(line) != cols:
+        markers = matrix.marker[row]
+        if len("".join(markers)) != cols:
             return None
         fgs, styles, bgs = matrix.fullground[row], matrix.style[row], matrix.background[row]
+        segments = []
         start = 0
         for col in range(1, cols + 1):
             if col == cols or fgs[col] != fgs[start] or styles[col] != styles[start] or bgs[col] != bgs[start]:
-                style = _rich_style(fgs[start], styles[start], bgs[start])
-                if style:
-                    spans.append(Span(offset + start, offset + col, style))
+                segments.append(Segment("".join(markers[start:col]), _rich_style(fgs[start], styles[start],
+                                                                               bgs[start])))
                 start = col
-        parts.append(line)
-        offset += cols + 1
-    return Text("\n".join(parts) + "\n", spans=spans)  # the trailing newline Text.from_ansi gives too
+        rows.append(segments)
+    return rows
 
 
 class MetricChart(PlotextPlot):
-    """Holds its curves; rebuilds the plot only when the data, the size, the title or the theme changed.
-
-    `set_curves` may be called as often as the screen likes (every redraw of the run): it refreshes the widget,
-    which rewrites its part of the terminal, only when a curve really changed.
-    """
+    """Holds its curves; rebuilds the plot only when the data, the size, the title or the theme changed."""
 
     def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
@@ -96,10 +127,13 @@ class MetricChart(PlotextPlot):
         self.xmax: float | None = None  # the planned last step: the x axis spans the whole run
         self._prepared: list[_Prepared] = []
         self._data_key: tuple = ()  # what the curves are now (generations, labels, styles)
-        self._drawn_key: tuple | None = None  # what the cached plot shows
-        self._drawn = None
+        self._built_key: tuple | None = None  # what the built rows show
+        self._rows: list[list[Segment]] = []
+        self._strips: list[Strip] = []
+        self.last_build_s = 0.0  # what the last build of the picture took (the screen paces updates by it)
 
     def set_curves(self, curves: list[Curve], title: str | None = None) -> None:
+        """New curves (the same lists grown, or others): repaint what changed, nothing if nothing did."""
         self.curves = curves
         if title is not None:
             self.chart_title = title
@@ -107,19 +141,53 @@ class MetricChart(PlotextPlot):
             self._prepared.append(_Prepared())
         del self._prepared[len(curves):]
         for curve, prepared in zip(curves, self._prepared):
-            prepared.buffer.update(curve.steps, curve.values)
-        data_key = tuple((p.buffer.generation, c.label, c.markers, c.color) for c, p in zip(curves, self._prepared))
-        if data_key != self._data_key or self._view_key() != (self._drawn_key or (None,))[0]:
-            self._data_key = data_key
+            prepared.update(curve.steps, curve.values)
+        self._data_key = tuple((p.generation, c.label, c.markers, c.color)
+                               for c, p in zip(curves, self._prepared))
+        if not self.is_mounted or not self.display or not self.size.area:
+            self.refresh()  # built when it is laid out
+            return
+        if self._key() == self._built_key:
+            return
+        old = self._rows
+        self._build()
+        new = self._rows
+        if len(old) != len(new):
             self.refresh()
+            return
+        width = self.size.width
+        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new)) if a != b]
+        if changed:
+            self.refresh(*changed)
 
-    def _view_key(self) -> tuple:
-        return (self.chart_title, self.empty_text, self.xmax)
+    def _key(self) -> tuple:
+        return (self.chart_title, self.empty_text, self.xmax, self._data_key, self.size, self.app.theme, self.theme)
 
-    def render(self):
-        key = (self._view_key(), self._data_key, self.size, self.app.theme, self.theme)
-        if key == self._drawn_key and self._drawn is not None:
-            return self._drawn
+    def _register_theme(self, app_theme_name: str) -> None:
+        self._built_key = None  # the plotext theme may be new: build again
+        super()._register_theme(app_theme_name)
+
+    # -- drawing -----------------------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        if self._key() != self._built_key:
+            self._build()
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def render(self) -> Text:
+        """The whole picture as a Text (the widget itself draws line by line: render_line)."""
+        if self._key() != self._built_key:
+            self._build()
+        text = Text(end="")
+        for row in self._rows:
+            for segment in row:
+                text.append(segment.text, segment.style)
+            text.append("\n")
+        return text
+
+    def _build(self) -> None:
+        started = time.perf_counter()
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -141,24 +209,26 @@ class MetricChart(PlotextPlot):
             plt.xlim(0, self.xmax)
         plt.title(self.chart_title if drawn else f"{self.chart_title}: {self.empty_text}")
         plt.xlabel("step")
-        self._drawn = self._build()
-        self._drawn_key = key
-        return self._drawn
+        self._built_key = self._key()
+        self._rows = self._plot_rows()
+        self._strips = [Strip(row, self.size.width) for row in self._rows]
+        self.last_build_s = time.perf_counter() - started
 
-    def _register_theme(self, app_theme_name: str) -> None:
-        self._drawn_key = None  # the plotext theme may be new: draw again
-        super()._register_theme(app_theme_name)
-
-    def _build(self):
-        """PlotextPlot.render, with the plotext matrix turned into a Text directly (see matrix_text)."""
+    def _plot_rows(self) -> list[list[Segment]]:
+        """Build the plot at the widget's size (as PlotextPlot.render does) and return its rows."""
         plt = self.plt
+        width, height = self.size
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext #5)
+        plt.theme(self._get_plotext_theme_name(self.app.theme))
         try:
-            plt.plotsize(self.size.width, self.size.height)
-            plt._set_size(self.size.width, self.size.height)  # as PlotextPlot.render does (textual-plotext #5)
-            plt.theme(self._get_plotext_theme_name(self.app.theme))
             plt._set_sizes()
             plt._build_matrix()
-            text = matrix_text(plt.monitor.matrix)
-        except AttributeError:  # another plotext inside: its own way
-            text = None
-        return text if text is not None else super().render()
+            rows = matrix_rows(plt.monitor.matrix)
+        except AttributeError:  # a plotext without these internals: its own ANSI text
+            rows = None
+        if rows is None:
+            text = Text.from_ansi(plt.build())
+            console = self.app.console
+            rows = console.render_lines(text, console.options.update_width(width), pad=True)
+        return rows

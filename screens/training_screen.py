@@ -1,6 +1,8 @@
 """Screen 3: the run on screen: loss curves, progress, warnings with their fixes, stop/save keys."""
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,7 +14,9 @@ from console.progress import duration
 from screens.findings_panel import FindingsPanel
 from screens.metric_chart import Curve, MetricChart
 
-REDRAW_HZ = 4  # at most this many redraws a second, and only when something changed
+REDRAW_HZ = 2  # the text lines: at most this many redraws a second, and only when something changed
+CHART_HZ = 1  # the charts (most of the bytes sent) at most this often while the run trains,
+CHART_CPU_SHARE = 0.005  # and no more often than keeps their drawing under this share of a core
 
 PHASE_TEXT = {
     "starting": "starting the trainer...",
@@ -43,8 +47,12 @@ class TrainingScreen(Screen):
         super().__init__()
         self.picked = 1
         self.drawn = (None, -1)  # (run id, version) last drawn
+        self.charted = (None, -1)  # (run id, version) the charts last showed
+        self._charted_at = -1e9  # time.monotonic() of that
         self.show_small = False  # LR and grad norm charts instead of the loss chart
         self.seen_problems: set[str] = set()
+        self._shown: dict[str, object] = {}  # widget id -> what it shows: unchanged text is not sent again
+        self._bindings_key: tuple | None = None  # what the footer's keys depend on, when last refreshed
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-line")
@@ -58,6 +66,7 @@ class TrainingScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.charts = list(self.query(MetricChart))
         self.query_one("#small-charts").display = False
         self.set_interval(1 / REDRAW_HZ, self.tick)
         self.redraw()
@@ -75,13 +84,38 @@ class TrainingScreen(Screen):
         live = self.live
         if not self.is_current or live is None:
             return
-        if self.drawn != (live.id, live.version):
+        if self.drawn != (live.id, live.version) or live.findings_due() or self._charts_due(live):
             self.redraw()
+
+    def _charts_due(self, live) -> bool:
+        if self.charted == (live.id, live.version):
+            return False
+        build_s = max((chart.last_build_s for chart in self.charts if chart.display), default=0.0)
+        interval = max(1 / CHART_HZ, build_s / CHART_CPU_SHARE)
+        return (self.charted[0] != live.id or not live.active
+                or time.monotonic() - self._charted_at >= interval)
+
+    def _update(self, widget_id: str, content) -> None:
+        """Static.update only when the content changed (an update repaints the widget: bytes over SSH). The lines
+        are one row high (app.tcss): no layout pass of the whole screen for a new step count."""
+        if self._shown.get(widget_id) != content:
+            self._shown[widget_id] = content
+            self.query_one(f"#{widget_id}", Static).update(content, layout=False)
+
+    def _refresh_keys(self) -> None:
+        """The footer is rebuilt on every refresh_bindings: only when the keys that apply may have changed."""
+        live = self.live
+        key = (None,) if live is None else (live.id, live.active, len(live.fixes()), live.config is not None)
+        if key != self._bindings_key:
+            self._bindings_key = key
+            self.refresh_bindings()
 
     def redraw(self) -> None:
         live = self.live
         if live is None:
-            self.query_one("#run-line", Static).update("No run yet: n for a new run, u for the runs.")
+            opening = getattr(self.app, "opening", None)
+            self._update("run-line", f"opening {opening}..." if opening else
+                         "No run yet: n for a new run, u for the runs.")
             return
         if self.drawn[0] != live.id:
             self.picked = 1
@@ -95,25 +129,10 @@ class TrainingScreen(Screen):
         parent = f"  from {short_id(config.parent)}" if config is not None and config.parent else ""
         phase = live.phase
         phase_style = {"failed": "bold red", "done": "bold green", "stopped": "bold yellow"}.get(phase, "bold")
-        self.query_one("#run-line", Static).update(
-            f"[b]{live.id}[/b]  {method}  [{phase_style}]{phase}[/]{parent}")
-        self.query_one("#progress-line", Static).update(self.progress_text(live, p))
-        h = live.history
-        loss = self.query_one("#loss-chart", MetricChart)
-        loss.empty_text = PHASE_TEXT.get(phase, "no steps logged") if not h.train_loss.steps else ""
-        xmax = max(p.max_steps or 0, p.step or 0) or None
-        for chart in self.query(MetricChart):
-            chart.xmax = xmax
-        if not self.show_small:
-            loss.set_curves([
-                Curve("train", h.train_loss.steps, h.train_loss.values, color="cyan"),
-                Curve("eval", h.eval_loss.steps, h.eval_loss.values, markers=True, color="orange"),
-            ], title="loss   (g: learning rate and grad norm)")
-        else:
-            self.query_one("#lr-chart", MetricChart).set_curves(
-                [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")])
-            self.query_one("#grad-chart", MetricChart).set_curves(
-                [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")])
+        self._update("run-line", f"[b]{live.id}[/b]  {method}  [{phase_style}]{phase}[/]{parent}")
+        self._update("progress-line", self.progress_text(live, p))
+        if self._charts_due(live):
+            self.draw_charts(live, p)
         findings = live.findings()
         if live.diagnosis_error and live.diagnosis_error not in self.seen_problems:
             self.seen_problems.add(live.diagnosis_error)
@@ -127,7 +146,28 @@ class TrainingScreen(Screen):
                         title="warning", severity="warning", timeout=4)
         crash = live.status if phase == "failed" else None
         self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail)
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def draw_charts(self, live, p) -> None:
+        """Hand the curves to the charts; each redraws only if what it shows changed."""
+        self.charted = (live.id, live.version)
+        self._charted_at = time.monotonic()
+        h = live.history
+        loss = self.query_one("#loss-chart", MetricChart)
+        loss.empty_text = PHASE_TEXT.get(live.phase, "no steps logged") if not h.train_loss.steps else ""
+        xmax = max(p.max_steps or 0, p.step or 0) or None
+        for chart in self.charts:
+            chart.xmax = xmax
+        if not self.show_small:
+            loss.set_curves([
+                Curve("train", h.train_loss.steps, h.train_loss.values, color="cyan"),
+                Curve("eval", h.eval_loss.steps, h.eval_loss.values, markers=True, color="orange"),
+            ], title="loss   (g: learning rate and grad norm)")
+        else:
+            self.query_one("#lr-chart", MetricChart).set_curves(
+                [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")])
+            self.query_one("#grad-chart", MetricChart).set_curves(
+                [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")])
 
     @staticmethod
     def progress_text(live, p) -> str:
@@ -252,6 +292,7 @@ class TrainingScreen(Screen):
         self.query_one("#loss-chart").display = not self.show_small
         self.query_one("#small-charts").display = self.show_small
         if self.live is not None:
+            self.charted = (None, -1)  # the charts now shown have not been given the curves yet
             self.redraw()
 
     def action_log(self) -> None:

@@ -197,5 +197,5 @@ async def test_the_chart_redraws_only_when_new_data_came(runs):
         assert drawn == []  # nothing new: no redraw
         app.live.history.extend(metrics_records(steps=102)[-2:])
         app.live.changed()
-        await pilot.pause(0.4)
+        await pilot.pause(0.7)  # one tick of the screen's timer (2 Hz)
         assert len(drawn) == 1
