@@ -4,11 +4,12 @@
     python bench/tmux_drive.py [--term tmux-256color|screen-256color] [--keep]
 
 Starts `training-console` in a fresh folder inside a detached tmux session, sends keys with `tmux send-keys`
-and reads the screen with `tmux capture-pane`: the method screen, 1 and Enter (full fine-tuning), a few
-arguments edited through F8 (go to field) to make the run short, F5 to launch, the curves drawing, a warning
-with its fixes, `r` to apply fix 1 and restart now, the next run training with the fix and its parent, then `q`
-and `s` (stop it) to quit. Prints every screen it checked and the time each stage took; exits 1 on a failure.
-Takes about a minute on a CPU (the demo model really trains). Needs tmux (apt-get install tmux).
+and reads the screen with `tmux capture-pane`: the method screen with the first built-in demo scenario
+highlighted (presets/scenarios.yaml, read with load_scenarios(): nothing about it is hard-coded here), Enter, an
+argument edited through F8 (go to field), F5 to launch, the curves drawing, a warning with its fixes, `r` to
+apply fix 1 and restart now, the next run training with the fix and its parent, then `q` and `s` (stop it) to
+quit. Prints every screen it checked and the time each stage took; exits 1 on a failure.
+Takes under a minute on a CPU (the demo model really trains). Needs tmux (apt-get install tmux).
 """
 from __future__ import annotations
 
@@ -22,12 +23,22 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
 SESSION = f"tc-drive-{os.getpid()}"
 CONSOLE = str(Path(sys.executable).with_name("training-console"))
-# Full fine-tuning, a short run, and the learning rate far too high (no clipping, no warmup): on the demo model
-# that warns within 20 steps every time (the LoRA "LR far too high" demo does not, reliably, in a short run).
-EDITS = {"learning_rate": "1", "max_grad_norm": "0", "warmup_steps": "0", "max_steps": "40", "eval_steps": "10", "save_steps": "10", "logging_steps": "2",
-         "max_samples": "200", "max_seq_length": "64", "gradient_accumulation_steps": "1", "val_size": "0.05"}
+MAX_STEPS = 200  # typed over the scenario's own (its problem shows within ~50 steps)
+
+
+def scenario_and_config():
+    """The first built-in demo scenario and the config it gives, as the method screen builds it."""
+    from console.config import RunConfig
+    from console.presets import load_scenarios
+
+    scenario = load_scenarios()[0]
+    config = RunConfig.from_preset(scenario.method).with_changes({**scenario.changes, "max_steps": MAX_STEPS})
+    return scenario, config
 
 
 def tmux(*args: str, check: bool = True) -> str:
@@ -74,6 +85,8 @@ def main() -> int:
     if not shutil.which("tmux"):
         print("tmux is not installed: apt-get install tmux", file=sys.stderr)
         return 2
+    scenario, config = scenario_and_config()
+    edits = {"max_steps": str(MAX_STEPS)}
     work = Path(tempfile.mkdtemp(prefix="tc-drive-"))
     env = f"TERM={args.term} TRAINING_CONSOLE_HOME={work / 'home'}"
     tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24",
@@ -81,13 +94,13 @@ def main() -> int:
     started = time.monotonic()
     try:
         text = wait_screen(lambda t: "choose a method" in t, "the method screen", 30)
-        assert "Demo: LR far too high" in text and "demo" in text
+        assert scenario.name in text and "demo" in text, scenario.name
         show("method screen", text, started)
 
-        keys("1", "Enter")
+        keys("Enter")  # the first demo scenario is highlighted: Enter takes it
         text = wait_screen(lambda t: "Arguments" in t and "Launch" in t, "the arguments screen", 20)
         show("arguments screen", text, started)
-        for name, value in EDITS.items():
+        for name, value in edits.items():
             for attempt in range(3):  # under heavy load a key sent by script can be lost: check and retype
                 keys("F8")
                 wait_screen(lambda t: "Go to field" in t, "the go-to-field dialog", 10)
@@ -108,14 +121,15 @@ def main() -> int:
             else:
                 raise SystemExit(f"FAILED: could not set {name}")
         keys("Up", "Down")  # leave the last field: its mark and the analysis are up to date
-        text = wait_screen(lambda t: "effective batch 4" in t, "the edits in the analysis", 10)
+        batch = f"effective batch {config.effective_batch}"
+        text = wait_screen(lambda t: batch in t and "invalid" not in t, "the arguments ready to launch", 10)
         show("arguments edited", text, started)
 
         keys("F5")
         text = wait_screen(lambda t: "loading" in t or "starting" in t or "preparing" in t,
                            "the phase before the first step", 30)
         show("launched: before the first step", text, started)
-        text = wait_screen(lambda t: "step " in t and "/40" in t, "the first steps", 120)
+        text = wait_screen(lambda t: "step " in t and f"/{MAX_STEPS}" in t, "the first steps", 120)
         first_id = text.split()[0]
         show("training: curves drawing", text, started)
         text = wait_screen(lambda t: "[1]" in t, "a warning with its fixes", 180)
@@ -132,7 +146,7 @@ def main() -> int:
         assert info["parent"] == first_id, info
         assert info["fixes"], info
         first_status = json.loads((runs / first_id / "status.json").read_text())
-        assert first_status["phase"] in ("stopped", "done"), first_status
+        assert first_status["phase"] in ("stopped", "done", "failed"), first_status  # failed: it diverged
         print(f"run {second_id}: parent {info['parent']}, fix {info['fixes'][-1].get('changes')}; "
               f"{first_id} {first_status['phase']}")
 
