@@ -183,6 +183,21 @@ class TrainingConsoleApp(App):
                              config=config, command=["training-console", *sys.argv[1:2]], stop_first=stop_first,
                              poll=self.poll or watcher.POLL_S)
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="memory")
+    def memory_worker(self, config, key: tuple, reply_to) -> None:
+        """The memory estimate of `config`, posted to `reply_to` as MemoryEstimated (it may read a Hub model's
+        config.json over the network and run nvidia-smi: never on the main thread)."""
+        from console.memory import estimate_text
+
+        from screens.messages import MemoryEstimated
+
+        try:
+            text = estimate_text(config)
+        except Exception as err:  # noqa: BLE001  an estimate is advice: it never takes the screen down
+            text = f"memory: no estimate ({type(err).__name__}: {err})"
+        if not get_current_worker().is_cancelled:
+            reply_to.post_message(MemoryEstimated(key, text))
+
     # -- handlers: the only place the run's state changes ----------------------------------------------------
     def _live(self, run_id: str) -> LiveRun | None:
         return self.live if self.live is not None and self.live.id == run_id else None

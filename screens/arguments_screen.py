@@ -17,9 +17,18 @@ from console.errors import ConfigError
 from console.fields import SECTIONS, all_fields
 
 from screens.field_row import FieldRow, value_text
+from screens.messages import MemoryEstimated
 
 
 ALWAYS_SHOWN = ("max_steps",)  # not in every preset, but what a short first run needs
+# What the memory estimate depends on (console.memory reads these): it is computed again only when one changes.
+MEMORY_INPUTS = ("model", "per_device_train_batch_size", "max_seq_length", "gradient_checkpointing", "fp16", "bf16",
+                 "use_cpu", "load_in_4bit", "bnb_4bit_use_double_quant", "lora_r", "lora_target_modules",
+                 "lora_dropout", "adapter_type", "optim", "processes", "gradient_accumulation_steps")
+
+
+def memory_key(config: RunConfig) -> tuple:
+    return (config.method, *(repr(config.values.get(name)) for name in MEMORY_INPUTS))
 
 
 def _slug(text: str) -> str:
@@ -54,6 +63,9 @@ class ArgumentsScreen(Screen):
         self.draft: RunConfig = config
         self.cross_problems: dict[str, str] = {}
         self._rebuild_pending = False
+        self.memory_text = ""  # the last estimate received (console.memory.estimate_text)
+        self.memory_for: tuple | None = None  # the inputs it is for
+        self._memory_wanted: tuple | None = None  # the inputs of the draft now
 
     # -- layout --------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -146,8 +158,23 @@ class ArgumentsScreen(Screen):
         except ConfigError as err:
             self.cross_problems = dict(err.problems)
         self.update_marks()
+        self.request_memory()
         self.update_analysis()
         self.refresh_bindings()
+
+    def request_memory(self) -> None:
+        """Ask the App for the draft's memory estimate, if what it depends on changed (off the main thread)."""
+        key = memory_key(self.draft)
+        if key != self._memory_wanted:
+            self._memory_wanted = key
+            self.app.memory_worker(self.draft, key, self)
+
+    @on(MemoryEstimated)
+    def memory_estimated(self, message: MemoryEstimated) -> None:
+        if message.key != self._memory_wanted:
+            return  # for inputs changed since
+        self.memory_text, self.memory_for = message.text, message.key
+        self.update_analysis()
 
     def revalidate(self) -> None:
         for row in self.rows():
@@ -192,7 +219,26 @@ class ArgumentsScreen(Screen):
                 default = self.original.preset.defaults.get(spec.name, spec.default)
                 text.append(f"\n{spec.name}", style="bold")
                 text.append(f" (default {value_text(default) or 'empty'})\n{spec.help[:300]}\n")
+        text.append("\n")
+        self.append_memory(text)  # after the focused field's help: at 80x24 that help stays in view
+        text.rstrip()
         self.query_one("#analysis-text", Static).update(text)
+
+    def append_memory(self, text: Text) -> None:
+        if not self.memory_text:
+            text.append("memory: estimating...\n", style="dim")
+            return
+        lines = self.memory_text.splitlines()
+        if lines[0].startswith("memory: no estimate"):
+            text.append(lines[0] + "\n", style="dim")
+            return
+        stale = self.memory_for != self._memory_wanted
+        text.append(lines[0] + (" (updating...)" if stale else "") + "\n", style="dim" if stale else "")
+        for line in lines[1:]:
+            line = line.strip()
+            dim = stale or line.startswith("note:")
+            warn = not dim and ("won't fit" in line or "tight" in line or "no estimate" in line)
+            text.append(f"  {line}\n", style="dim" if dim else "yellow" if warn else "")
 
     def focused_row(self) -> FieldRow | None:
         node = self.focused

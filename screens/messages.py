@@ -57,3 +57,11 @@ class RunFinished(Message):
     run_id: str
     status: dict = field(default_factory=dict)
     log_tail: list = field(default_factory=list)
+
+
+@dataclass
+class MemoryEstimated(Message):
+    """The memory estimate of a config (console.memory.estimate_text), for the inputs summed up in `key`."""
+
+    key: tuple
+    text: str

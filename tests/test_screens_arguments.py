@@ -9,6 +9,7 @@ from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
 from screens.prompt_screen import PromptScreen
 from screens.text_screen import TextScreen
+from test_screens_support import wait_for
 
 
 @pytest.fixture
@@ -238,3 +239,51 @@ async def test_f8_jumps_to_a_field_by_name(app):
         await pilot.press("backspace", "backspace", "4", "0")
         await pilot.pause()
         assert screen.draft.values["max_steps"] == 40
+
+
+async def test_the_memory_estimate_shows_and_follows_only_what_it_depends_on(app, monkeypatch):
+    """console.memory.estimate_text in the analysis panel, computed off the main thread, again only when one of
+    its inputs (batch, sequence length, model, method, precision...) changes."""
+    import threading
+
+    import console.memory
+
+    calls = []
+    real = console.memory.estimate_text
+
+    def counted(config, hardware=None):
+        calls.append((config.values["per_device_train_batch_size"], threading.current_thread().name))
+        return real(config, hardware)
+
+    monkeypatch.setattr(console.memory, "estimate_text", counted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        await wait_for(pilot, lambda: screen.memory_for is not None, what="the estimate")
+        assert len(calls) == 1 and calls[0][1] != threading.current_thread().name
+        text = str(screen.query_one("#analysis-text").render())
+        assert "memory estimate:" in text and "batch 4 x 256 tokens" in text
+        await type_into(pilot, screen, "learning_rate", "1e-4")  # not an input of the estimate
+        await pilot.pause(0.2)
+        assert len(calls) == 1
+        await type_into(pilot, screen, "per_device_train_batch_size", "8")
+        await wait_for(pilot, lambda: "batch 8 x 256" in str(screen.query_one("#analysis-text").render()),
+                       what="the new estimate")
+        assert [c[0] for c in calls] == [4, 8]
+
+
+async def test_a_slow_estimate_never_blocks_typing(app, monkeypatch):
+    """A Hub model's config.json may take seconds to fetch: the fields keep taking keys meanwhile."""
+    import time
+
+    import console.memory
+
+    monkeypatch.setattr(console.memory, "estimate_text",
+                        lambda config, hardware=None: time.sleep(1.5) or "memory estimate: 1 GiB peak per process")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        started = time.monotonic()
+        await type_into(pilot, screen, "seed", "7", keys=True)
+        assert time.monotonic() - started < 1.0 and screen.typed["seed"] == 7
+        assert "memory: estimating..." in str(screen.query_one("#analysis-text").render())
+        await wait_for(pilot, lambda: screen.memory_for is not None, timeout=5, what="the slow estimate")
+        assert "1 GiB peak" in str(screen.query_one("#analysis-text").render())

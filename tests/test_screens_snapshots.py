@@ -20,6 +20,7 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("console.memory.available_ram", lambda: 16 * 1024 ** 3)  # the estimate's verdict: fixed
     standard_runs(tmp_path / "runs")
     return tmp_path
 
@@ -36,6 +37,8 @@ def test_arguments_screen(snap_compare, workdir):
         row = pilot.app.screen.row("per_device_train_batch_size")
         row.input.focus()
         row.input.value = "x"  # an invalid value: its message under the field
+        await pilot.pause()
+        await wait_for(pilot, lambda: pilot.app.screen.memory_for is not None, what="the memory estimate")
         await pilot.pause()
         pilot.app.clear_notifications()
 
