@@ -280,7 +280,9 @@ class ArgumentsScreen(Screen):
 
     def action_launch(self) -> None:
         if self.problems:
-            name = next(iter(self.problems))
+            # the first invalid field down the screen (a cross-field problem may name no field on it)
+            name = next((row.field_name for row in self.rows() if row.field_name in self.problems),
+                        next(iter(self.problems)))
             row = self.row(name)
             if row is not None:
                 row.input.focus()
