@@ -73,3 +73,70 @@ def test_ui_never_imports_the_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_series_buffer_converts_only_what_was_appended_and_notices_a_rewrite():
+    from screens.decimate import SeriesBuffer
+
+    steps, values = [1.0, 2.0], [3.0, 2.5]
+    buffer = SeriesBuffer()
+    assert buffer.update(steps, values) and buffer.values.tolist() == [3.0, 2.5]
+    assert not buffer.update(steps, values)  # nothing new
+    steps.append(3.0)
+    values.append(2.0)
+    assert buffer.update(steps, values) and buffer.steps.tolist() == [1.0, 2.0, 3.0]
+    del steps[1:], values[1:]  # a resumed run's log replaces the steps it repeats
+    steps += [2.0, 3.0]
+    values += [9.0, 8.0]
+    assert buffer.update(steps, values) and buffer.values.tolist() == [3.0, 9.0, 8.0]
+
+
+def test_decimate_keeps_a_nan_and_an_inf_of_a_long_series():
+    values = [1.0] * 10_000
+    values[1234], values[8000] = float("nan"), float("inf")
+    s, v = decimate(list(range(10_000)), values, 50)
+    assert len(s) <= 3 * 50 + 2
+    assert any(math.isnan(x) for x in v) and math.inf in v and 1234 in s and 8000 in s
+
+
+async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_changed_rows():
+    """The chart's own path (plotext's matrix straight to lines) gives exactly textual-plotext's picture."""
+    from textual.app import App
+    from textual_plotext import PlotextPlot
+
+    from screens.metric_chart import Curve, MetricChart
+
+    steps = list(range(5000))
+    train = [3.0 * math.exp(-i / 1500) + 0.05 * math.sin(i) for i in steps]
+    evals = steps[::50]
+    ev = [train[i] + 0.2 for i in evals]
+
+    class One(App):
+        def compose(self):
+            yield MetricChart("loss", id="chart")
+
+    for theme in ("textual-dark", "textual-light"):
+        app = One()
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.theme = theme
+            chart = app.query_one(MetricChart)
+            chart.xmax = 6000
+            chart.set_curves([Curve("train", steps, train, color="cyan"),
+                              Curve("eval", evals, ev, markers=True, color="orange")], title="loss")
+            await pilot.pause()
+            ours, theirs = chart.render(), PlotextPlot.render(chart)
+            assert ours.plain == theirs.plain
+            assert all(ours.get_style_at_offset(app.console, i) == theirs.get_style_at_offset(app.console, i)
+                       for i in range(len(ours.plain)))
+            repainted = []
+            chart.refresh = lambda *regions, **kw: repainted.append(regions)
+            chart.set_curves([Curve("train", steps, train, color="cyan"),
+                              Curve("eval", evals, ev, markers=True, color="orange")], title="loss")
+            assert repainted == []  # the same curves: nothing sent
+            steps.append(5000)
+            train.append(0.5)  # a new low: the curve and the y axis change, not the title or the x axis
+            chart.set_curves([Curve("train", steps, train, color="cyan"),
+                              Curve("eval", evals, ev, markers=True, color="orange")], title="loss")
+            (regions,) = repainted
+            assert 0 < len(regions) < chart.size.height and all(r.height == 1 for r in regions)
+            steps.pop(), train.pop()
