@@ -11,8 +11,10 @@ from console.errors import UserError
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
 
 
-def _add_runs_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="the runs folder (default: ./runs)")
+def _add_runs_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # Only the top level holds the default: a subcommand's own --runs-dir must not hide one given before it.
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS if top else argparse.SUPPRESS,
+                   help="the runs folder (default: ./runs)")
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="training-console",
         description="Fine-tune language models from the terminal. Without a subcommand, opens the console.")
-    _add_runs_dir(parser)
+    _add_runs_dir(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("train", help="launch a run and print its progress (headless)")

@@ -104,3 +104,13 @@ def test_runs_show_and_stop_on_unknown_runs(runs_dir, capsys):
     assert code == 0 and "no runs" in text
     code, text = _run(capsys, "show", "--fields")
     assert code == 0 and "learning_rate" in text and "lora_r" in text
+
+
+def test_runs_dir_before_or_after_the_subcommand(tmp_path):
+    from console.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--runs-dir", "X", "attach", "r1"]).runs_dir == "X"
+    assert parser.parse_args(["attach", "--runs-dir", "Y", "r1"]).runs_dir == "Y"
+    assert parser.parse_args(["runs"]).runs_dir == "runs"
+    assert parser.parse_args(["--runs-dir", "Z", "rerun", "r1"]).runs_dir == "Z"
