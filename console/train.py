@@ -17,6 +17,8 @@ import traceback
 from console.rundir import RunDir
 
 IS_MAIN = int(os.environ.get("RANK", "0")) == 0
+WORLD_SIZE = int(os.environ.get("WORLD_SIZE", "1"))
+DIST_POLL_STEPS = 5
 
 
 class _Stop:
@@ -30,6 +32,7 @@ def _on_sigterm(signum, frame):  # graceful stop: the callback ends the step loo
 
 
 _T0 = time.time()
+REQUEST_POLL_S = 0.2  # a stop or save-now request is seen within this long; two stat() calls per poll
 
 
 def _status(run: RunDir, phase: str, **fields):
@@ -67,6 +70,8 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
             self.first_loss = None
             self.best_loss = None
             self.phase = ""
+            self.cuda = _cuda()
+            self.next_poll = 0.0  # stop/save requests are looked for a few times a second, not at every step
 
         def _phase(self, phase: str):
             if phase != self.phase:
@@ -81,7 +86,7 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
         def on_log(self, args, state, control, logs=None, **kw):
             logs = dict(logs or {})
             record = {"step": state.global_step, "time": round(time.time() - started, 3), **logs}
-            if _cuda():
+            if self.cuda:
                 import torch
 
                 record["gpu_peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
@@ -116,18 +121,37 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
             self._phase("training")
 
         def on_step_end(self, args, state, control, **kw):
-            if run.save_request.exists():
-                control.should_save = True
-                try:
-                    run.save_request.unlink()
-                except OSError:
-                    pass
-            if run.stop_request.exists() and not _Stop.requested:
-                _Stop.requested, _Stop.reason = True, "stop requested"
+            if WORLD_SIZE > 1:
+                # Every rank must stop or save at the same step, or the others hang in a collective: a request
+                # (file or SIGTERM, which reach the ranks at different steps) counts only once all ranks agree.
+                if state.global_step % DIST_POLL_STEPS:
+                    return
+                self._apply(control, *_agree(self._requests(), args.device))
+            else:
+                now = time.monotonic()
+                if now >= self.next_poll:
+                    self.next_poll = now + REQUEST_POLL_S
+                    self._apply(control, *self._requests())
             if _Stop.requested:
                 control.should_training_stop = True
                 # A checkpoint of where it stopped, to resume from; not of weights that diverged.
                 control.should_save = _Stop.reason == "stop requested"
+
+        def _requests(self) -> tuple[bool, bool]:
+            """(stop, save) as asked through the run folder or by SIGTERM."""
+            save = run.save_request.exists()
+            if save:
+                try:
+                    run.save_request.unlink()
+                except OSError:
+                    pass
+            return _Stop.requested or run.stop_request.exists(), save
+
+        def _apply(self, control, stop: bool, save: bool):
+            if save:
+                control.should_save = True
+            if stop and not _Stop.requested:
+                _Stop.requested, _Stop.reason = True, "stop requested"
 
         def _write(self, record: dict):
             if self.file is not None:
@@ -135,6 +159,18 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                 self.file.flush()
 
     return ConsoleCallback()
+
+
+def _agree(flags: tuple[bool, ...], device) -> tuple[bool, ...]:
+    """The flags OR-ed over all ranks (a rank that saw a request tells the others)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return flags
+    tensor = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in tensor.tolist())
 
 
 def _cuda() -> bool:

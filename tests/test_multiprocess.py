@@ -38,3 +38,26 @@ def test_two_processes_train_with_one_writer(runs_dir, capsys):
     assert "effective batch = 4 per device x 1 accumulation x 2 processes = 8" in capsys.readouterr().out
     log = run.log_path.read_text()
     assert log.count("[console] done: step 6") == 1
+
+
+def test_two_processes_save_and_stop_together(runs_dir):
+    """A request seen by one rank reaches both: they save and stop at the same step instead of hanging."""
+    from console.config import build_config, parse_set, resolve
+    from console.launcher import launch, request_save, request_stop, wait
+    from console.metrics import load_history
+    from console.rundir import create_run
+    from tests.e2e_util import FAST, wait_for
+
+    config = resolve(build_config("lora", sets=parse_set(
+        FAST + ["max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000", "processes=2"])))
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run, processes=2)
+    steps = lambda: load_history(run.metrics_path).train_loss.steps  # noqa: E731
+    wait_for(lambda: len(steps()) >= 3, timeout=120)
+    assert request_save(run)
+    wait_for(lambda: run.last_checkpoint() is not None, timeout=60)
+    assert request_stop(run)
+    status = wait(run, timeout=90)
+    assert status["phase"] == "stopped", (status, run.tail_log(30))
+    assert (run.checkpoints / f"checkpoint-{status['step']}").is_dir()
+    assert run.log_path.read_text().count("[console] stopped at step") == 1
