@@ -1,11 +1,13 @@
 """What the console costs training: the same demo run, bare vs headless vs with the TUI attached.
 
-    python bench/overhead.py [--reps 3] [--steps 300]
+    python bench/overhead.py [--reps 7] [--steps 300]
 
-Each mode trains the demo model with the same seed, steps and arguments; modes alternate (bare, headless, tui,
-bare, ...) so that the machine's noise falls on all of them alike. Training speed is the Trainer's own
-train_runtime (steps / seconds of the training loop), so start-up costs are not counted; the ratios to bare are
-printed at the end. Targets on a 2-core machine: headless >= 0.99x bare, TUI attached >= 0.97x bare.
+Each mode trains the demo model with the same seed, steps and TrainingArguments. A rep runs every mode once, one
+after the other, in an order that rotates from rep to rep; each mode's speed is divided by the bare speed of the
+same rep (a paired ratio: the machine's slow drifts fall on both sides of it), and the median of those ratios is
+the figure. Training speed is the Trainer's own train_runtime (steps / seconds of the training loop, evaluations
+and checkpoints included), so start-up costs are not counted.
+Targets on a 2-core machine: headless >= 0.99x bare, TUI attached >= 0.97x bare.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ SETS = ["learning_rate=1e-3", "logging_steps=10", "eval_steps=100", "save_steps=
 
 BARE = r'''
 import json, sys, time
-from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback, TrainingArguments
 from console.config import build_config, parse_set, resolve
 from console.data import prepare
 from console.model import load_model
@@ -38,11 +40,28 @@ config = resolve(build_config("lora", sets=parse_set(json.loads(sys.argv[1]))))
 model, tokenizer, _ = load_model("lora", config.values)
 train, evaluation, _ = prepare(config.values, tokenizer, True, seed=config.values["seed"])
 ta = config.training_arguments()
-ta.update(output_dir=sys.argv[2], disable_tqdm=True)
+# exactly the TrainingArguments the console's trainer passes (console/train.py), so only the console differs
+ta.update(output_dir=sys.argv[2], disable_tqdm=True, logging_nan_inf_filter=False)
+
+class Clock(TrainerCallback):  # only reads the clock at each training log (every 10 steps), as the console does
+    def __init__(self):
+        self.last, self.rates = None, []
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs and "train_runtime" not in logs:
+            now = time.time()
+            if self.last and state.global_step > self.last[0]:
+                self.rates.append((state.global_step - self.last[0]) / (now - self.last[1]))
+            self.last = (state.global_step, now)
+
+
+clock = Clock()
 trainer = Trainer(model=model, args=TrainingArguments(**ta), train_dataset=train, eval_dataset=evaluation,
-                  data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False), processing_class=tokenizer)
+                  data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False), processing_class=tokenizer,
+                  callbacks=[clock])
 out = trainer.train()
-print(json.dumps({"train_runtime": out.metrics["train_runtime"], "steps": trainer.state.global_step}))
+print(json.dumps({"train_runtime": out.metrics["train_runtime"], "steps": trainer.state.global_step,
+                  "interval_rates": clock.rates}))
 '''
 
 
@@ -51,14 +70,16 @@ def _env() -> dict:
     return env
 
 
-def run_bare(sets: list[str], workdir: Path) -> float:
+def run_bare(sets: list[str], workdir: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", BARE, json.dumps(sets), str(workdir / "bare-out")],
                          capture_output=True, text=True, env=_env(), check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["steps"] / result["train_runtime"]
+    return {"rate": result["steps"] / result["train_runtime"], "steady": statistics.median(result["interval_rates"])}
 
 
-def _final_rate(runs_dir: Path) -> float:
+def _run_figures(runs_dir: Path) -> dict:
+    """Speed of the newest run in runs_dir (whole run and steady) and the share of its training loop spent in the
+    console's callback (which times itself)."""
     from console.metrics import load_history
     from console.rundir import list_run_dirs
 
@@ -66,19 +87,57 @@ def _final_rate(runs_dir: Path) -> float:
     history = load_history(run.metrics_path)
     if history.final is None:
         raise RuntimeError(f"run {run.id} did not finish: {run.status()}")
-    return history.final["step"] / history.final["train_runtime"]
+    records = [json.loads(line) for line in run.metrics_path.read_text().splitlines() if line.strip()]
+    final = history.final
+    return {"rate": final["step"] / final["train_runtime"],
+            "steady": statistics.median(r["steps_per_second"] for r in records if "steps_per_second" in r),
+            "callback_share": final.get("console_seconds", float("nan")) / final["train_runtime"]}
 
 
-def run_headless(sets: list[str], workdir: Path) -> float:
+class WatcherCpu:
+    """CPU a watching process (headless follower or TUI) uses while the run trains: start-up and exit left out."""
+
+    def __init__(self, pid: int, runs_dir: Path):
+        self.pid, self.runs_dir = pid, runs_dir
+        self.first = self.last = None
+        self.sampled_at = 0.0
+
+    def sample(self) -> None:
+        from console.rundir import list_run_dirs
+
+        if time.monotonic() - self.sampled_at < 0.2:
+            return
+        self.sampled_at = time.monotonic()
+        runs = list_run_dirs(self.runs_dir) if self.runs_dir.is_dir() else []
+        phase = (runs[-1].read_status_file() or {}).get("phase") if runs else None
+        if phase in ("training", "evaluating"):
+            point = (_cpu_seconds(self.pid), time.monotonic())
+            self.first = self.first or point
+            self.last = point
+
+    @property
+    def share(self) -> float:
+        if not self.first or self.last[1] - self.first[1] < 1:
+            return float("nan")
+        return (self.last[0] - self.first[0]) / (self.last[1] - self.first[1])
+
+
+def run_headless(sets: list[str], workdir: Path) -> dict:
     runs = workdir / "runs-headless"
     argv = [sys.executable, "-m", "console", "train", "--runs-dir", str(runs)]
     for s in sets:
         argv += ["--set", s]
-    subprocess.run(argv, capture_output=True, text=True, env=_env(), check=True)
-    return _final_rate(runs)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    cpu = WatcherCpu(proc.pid, runs)
+    while proc.poll() is None:
+        cpu.sample()
+        time.sleep(0.2)
+    if proc.returncode:
+        raise RuntimeError(f"headless run failed: {proc.stderr.read().decode()[-2000:]}")
+    return {**_run_figures(runs), "watcher_cpu": cpu.share}
 
 
-def run_tui(sets: list[str], workdir: Path, cols: int = 120, rows: int = 40) -> tuple[float, dict]:
+def run_tui(sets: list[str], workdir: Path, cols: int = 120, rows: int = 40) -> dict:
     """Start the run detached, attach the real TUI in a pty and keep reading its output until the run ends."""
     from console.launcher import wait
     from console.rundir import list_run_dirs
@@ -89,12 +148,18 @@ def run_tui(sets: list[str], workdir: Path, cols: int = 120, rows: int = 40) -> 
         argv += ["--set", s]
     subprocess.run(argv, capture_output=True, text=True, env=_env(), check=True)
     run = list_run_dirs(runs)[-1]
+    cpu: list[WatcherCpu] = []
+
+    def tick(pid: int) -> None:
+        cpu[:] = cpu or [WatcherCpu(pid, runs)]
+        cpu[0].sample()
+
     stats = attach_in_pty(runs, run, cols, rows, until=lambda: wait(run, timeout=0)["phase"] in (
-        "done", "failed", "stopped"))
-    return _final_rate(runs), stats
+        "done", "failed", "stopped"), tick=tick)
+    return {**_run_figures(runs), "watcher_cpu": cpu[0].share if cpu else float("nan"), **stats}
 
 
-def attach_in_pty(runs: Path, run, cols: int, rows: int, until, settle: float = 0.0) -> dict:
+def attach_in_pty(runs: Path, run, cols: int, rows: int, until, settle: float = 0.0, tick=None) -> dict:
     """Run `training-console attach RUN` in a pseudo-terminal; returns bytes written and CPU seconds used."""
     import fcntl
     import struct
@@ -122,6 +187,8 @@ def attach_in_pty(runs: Path, run, cols: int, rows: int, until, settle: float = 
                 if first_byte is None:
                     first_byte = time.monotonic() - started
                 total += len(chunk)
+            if tick is not None:
+                tick(pid)
             if done_at is None and until():
                 done_at = time.monotonic()
             if done_at is not None and time.monotonic() - done_at >= settle:
@@ -147,33 +214,53 @@ def _cpu_seconds(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--modes", default="bare,headless,tui")
     args = parser.parse_args()
     sets = SETS + [f"max_steps={args.steps}"]
     modes = args.modes.split(",")
-    rates: dict[str, list[float]] = {m: [] for m in modes}
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
+    ratios: dict[tuple[str, str], list[float]] = {}
+    print(f"torch threads: {os.environ.get('OMP_NUM_THREADS', 'default')}; {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("TRAINING_CONSOLE_CACHE", str(Path(tmp) / "cache"))
         for rep in range(args.reps):
-            for mode in modes:
+            order = modes[rep % len(modes):] + modes[:rep % len(modes)]
+            this_rep = {}
+            for mode in order:
                 workdir = Path(tmp) / f"{mode}-{rep}"
                 workdir.mkdir()
-                if mode == "bare":
-                    rate = run_bare(sets, workdir)
-                elif mode == "headless":
-                    rate = run_headless(sets, workdir)
-                else:
-                    rate, stats = run_tui(sets, workdir)
-                rates[mode].append(rate)
-                print(f"rep {rep + 1} {mode:<9} {rate:7.2f} steps/s", flush=True)
-    print(f"\n{args.steps} steps of the demo (LoRA), {args.reps} alternating runs per mode; median steps/s:")
-    base = statistics.median(rates["bare"]) if "bare" in rates else None
+                run = {"bare": run_bare, "headless": run_headless, "tui": run_tui}[mode](sets, workdir)
+                this_rep[mode] = run
+                runs[mode].append(run)
+            for mode in modes:
+                for kind in ("rate", "steady"):
+                    if "bare" in this_rep:
+                        ratios.setdefault((mode, kind), []).append(this_rep[mode][kind] / this_rep["bare"][kind])
+            print(f"rep {rep + 1} ({' > '.join(order)}): " + ", ".join(
+                f"{m} {this_rep[m]['rate']:6.2f} (steady {this_rep[m]['steady']:6.2f})" for m in modes)
+                + " steps/s", flush=True)
+
+    def med(mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[mode])
+
+    print(f"\n{args.steps} steps of the demo (LoRA), {args.reps} reps. Speed: steps / train_runtime (whole run) and "
+          "the median over the 10-step logging intervals (steady); each the median of the runs, and the median of "
+          "the per-rep ratios to bare.")
     for mode in modes:
-        med = statistics.median(rates[mode])
-        ratio = f"{med / base:.3f}x bare" if base else ""
-        print(f"  {mode:<9} {med:7.2f}  {ratio}   (runs: {', '.join(f'{r:.2f}' for r in rates[mode])})")
+        text = f"  {mode:<9} {med(mode, 'rate'):6.2f} steps/s, steady {med(mode, 'steady'):6.2f}"
+        if mode != "bare" and (mode, "rate") in ratios:
+            r, q = ratios[(mode, "rate")], ratios[(mode, "steady")]
+            text += (f"   {statistics.median(r):.3f}x bare (per rep {min(r):.2f} .. {max(r):.2f}),"
+                     f" steady {statistics.median(q):.3f}x")
+        print(text)
+    print("What the console itself spends (measured directly, not by difference):")
+    for mode in modes:
+        if mode == "bare":
+            continue
+        print(f"  {mode:<9} callback {100 * med(mode, 'callback_share'):.3f}% of the training loop; watching process "
+              f"{100 * med(mode, 'watcher_cpu'):.2f}% of one core while the run trained")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,18 @@ class DivergedError(RuntimeError):
     pass
 
 
+def _timed(hook):
+    """Adds the hook's own time to self.own_seconds: the console's cost inside the training loop, reported."""
+    def timed(self, *args, **kw):
+        t0 = time.perf_counter()
+        try:
+            return hook(self, *args, **kw)
+        finally:
+            self.own_seconds += time.perf_counter() - t0
+    timed.__name__ = hook.__name__
+    return timed
+
+
 def make_callback(run: RunDir, effective_batch: int, started: float):
     from transformers import TrainerCallback
 
@@ -72,17 +84,20 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
             self.phase = ""
             self.cuda = _cuda()
             self.next_poll = 0.0  # stop/save requests are looked for a few times a second, not at every step
+            self.own_seconds = 0.0
 
         def _phase(self, phase: str):
             if phase != self.phase:
                 self.phase = phase
                 _status(run, phase)
 
+        @_timed
         def on_train_begin(self, args, state, control, **kw):
             self._phase("training")
             self._write({"step": state.global_step, "max_steps": state.max_steps, "event": "train_begin",
                          "effective_batch": effective_batch, "epoch": state.epoch or 0.0})
 
+        @_timed
         def on_log(self, args, state, control, logs=None, **kw):
             logs = dict(logs or {})
             record = {"step": state.global_step, "time": round(time.time() - started, 3), **logs}
@@ -110,16 +125,21 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                                         f"(it started at {self.first_loss:.4g}, best {self.best_loss:.4g})")
                     else:
                         self.best_loss = min(self.best_loss, loss)
+            if "train_runtime" in logs:
+                record["console_seconds"] = round(self.own_seconds, 4)  # this callback's time in the loop
             self._write(record)
             if self.phase != "training":
                 self._phase("training")
 
+        @_timed
         def on_prediction_step(self, args, state, control, **kw):
             self._phase("evaluating")
 
+        @_timed
         def on_evaluate(self, args, state, control, **kw):
             self._phase("training")
 
+        @_timed
         def on_step_end(self, args, state, control, **kw):
             if WORLD_SIZE > 1:
                 # Every rank must stop or save at the same step, or the others hang in a collective: a request

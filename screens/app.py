@@ -236,9 +236,11 @@ class TrainingConsoleApp(App):
     def on_phase_changed(self, message: PhaseChanged) -> None:
         live = self._live(message.run_id)
         if live is not None:
+            was_active = live.active
             live.status = message.status
             live.changed()
-            self.screen.refresh_bindings()
+            if live.active != was_active:  # training <-> evaluating changes no key: the footer is not rebuilt
+                self.screen.refresh_bindings()
 
     def on_gpu_sampled(self, message: GpuSampled) -> None:
         live = self._live(message.run_id)
