@@ -48,6 +48,8 @@ SCENARIOS = [
              also_ok=("not_decreasing", "slow")),
     Scenario("lr-too-low-full", "stuck", "full", {"learning_rate": 2e-7, "max_steps": 250},
              also_ok=("not_decreasing", "slow")),
+    # LoRA at its default learning rate, stopped by max_steps a third of the way into the first epoch
+    Scenario("too-short-schedule", "slow", "lora", {"max_steps": 40, "eval_steps": 8, "logging_steps": 2}),
     Scenario("overfitting-tiny-data", "overfitting", "full",
              {"learning_rate": 5e-3, "max_samples": 32, "num_train_epochs": 100, "max_steps": 200,
               "warmup_steps": 0}),

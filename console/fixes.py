@@ -184,6 +184,17 @@ def train_longer(config, why: str) -> Fix | None:
     return Fix({"num_train_epochs": _nice(ep * 2)}, why, "train_longer") if ep else None
 
 
+def schedule_too_short(config, history, steps_per_epoch: float | None) -> Fix | None:
+    """A max_steps run that ended before one pass over the data, its loss still falling: the schedule (and its
+    decay to zero) was cut short, so more steps help more than a bigger learning rate. Up to one epoch, at most 4x."""
+    ms = _int(config.get("max_steps"), -1)
+    if ms <= 0 or not steps_per_epoch or history is None or history.last_step < ms or ms >= steps_per_epoch:
+        return None
+    new = int(max(2 * ms, min(4 * ms, round(steps_per_epoch))))
+    return Fix({"max_steps": new}, f"the run ended after {ms / steps_per_epoch:.0%} of an epoch with the loss still "
+                                   "falling: a longer schedule", "schedule_longer")
+
+
 def train_less_with_early_stopping(config, why: str, best_epoch: float | None = None,
                                    best_step: float | None = None, steps_per_epoch: float | None = None) -> Fix:
     """Fewer epochs (to where eval was best, else the guide's 5 -> 3) plus early stopping on eval_loss."""
@@ -358,7 +369,9 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                                              "cosine"),
                  scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay")]
     elif problem == "slow":
-        table = [lr_preset(config, "the learning rate is far below this method's range: back to its default")
+        short = None if _far_below(config) else schedule_too_short(config, history, spe)
+        table = [short,
+                 lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 1.5, "raise the learning rate 1.5x"),
                  effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),

@@ -259,6 +259,24 @@ def test_slow_steady_decrease_is_slow():
     assert batch.changes == {"per_device_train_batch_size": 8} and "16 -> 32" in batch.why
 
 
+def test_slow_run_cut_short_by_max_steps_gets_a_longer_schedule_first():
+    """max_steps ended the run at a fifth of an epoch with the loss still falling: more steps, up to one epoch."""
+    records = curve(train=lambda t: 1.10 - 0.07 * t, eval_=lambda t: 1.09 - 0.09 * t, noise=0.003)
+    for r in records:
+        if "epoch" in r:
+            r["epoch"] = 0.2 * r["step"] / 1000
+    config = LORA.with_changes({"max_steps": 1000})
+    found = {f.problem: f for f in diagnose(hist(records), config)}
+    assert set(found) & set(PROBLEMS) == {"slow"}
+    changes = [fx.changes for fx in found["slow"].fixes]
+    assert changes[0] == {"max_steps": 4000}  # 4x at most (one epoch would be 5000 steps)
+    assert "20% of an epoch" in found["slow"].fixes[0].why
+    assert {"learning_rate": 3e-4} in changes  # the guide's fixes are still offered after it
+    # the same curve over three epochs (num_train_epochs, no max_steps): the guide's learning-rate raise first
+    assert [fx.changes for fx in diagnose(hist(curve(train=lambda t: 1.10 - 0.07 * t, eval_=lambda t: 1.09 - 0.09 * t,
+                                                     noise=0.003)), LORA)[0].fixes][0] == {"learning_rate": 3e-4}
+
+
 def test_slow_and_stuck_wait_for_warmup_and_a_quarter_of_the_run():
     records = curve(steps=10000, train=lambda t: 2.5, eval_=lambda t: 2.6, noise=0.004, final=False)
     early = [r for r in records if r["step"] <= 800]  # still warming up (warmup = 10% = 1000 steps)
