@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pty
 import select
@@ -272,8 +273,10 @@ def main() -> None:
     for mode in modes:
         if mode == "bare":
             continue
+        cpu = med(mode, "watcher_cpu")
+        watcher = "training too short to measure" if math.isnan(cpu) else f"{100 * cpu:.2f}% of one core"
         print(f"  {mode:<9} callback {100 * med(mode, 'callback_share'):.3f}% of the training loop; watching process "
-              f"{100 * med(mode, 'watcher_cpu'):.2f}% of one core while the run trained")
+              f"{watcher} while the run trained")
 
 
 if __name__ == "__main__":
