@@ -274,9 +274,10 @@ def main() -> None:
         if mode == "bare":
             continue
         cpu = med(mode, "watcher_cpu")
-        watcher = "training too short to measure" if math.isnan(cpu) else f"{100 * cpu:.2f}% of one core"
+        watcher = ("not measured (training too short)" if math.isnan(cpu)
+                   else f"{100 * cpu:.2f}% of one core while the run trained")
         print(f"  {mode:<9} callback {100 * med(mode, 'callback_share'):.3f}% of the training loop; watching process "
-              f"{watcher} while the run trained")
+              f"{watcher}")
 
 
 if __name__ == "__main__":
