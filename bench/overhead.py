@@ -19,8 +19,6 @@ import argparse
 import json
 import math
 import os
-import pty
-import select
 import statistics
 import subprocess
 import sys
@@ -30,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ptyrun import cpu_seconds, end, read_some, spawn  # noqa: E402
 
 SETS = ["learning_rate=1e-3", "logging_steps=10", "eval_steps=100", "save_steps=100", "max_seq_length=128",
         "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "seed=7"]
@@ -116,7 +117,7 @@ class WatcherCpu:
         runs = list_run_dirs(self.runs_dir) if self.runs_dir.is_dir() else []
         phase = (runs[-1].read_status_file() or {}).get("phase") if runs else None
         if phase in ("training", "evaluating"):
-            point = (_cpu_seconds(self.pid), time.monotonic())
+            point = (cpu_seconds(self.pid), time.monotonic())
             self.first = self.first or point
             self.last = point
 
@@ -166,29 +167,18 @@ def run_tui(sets: list[str], workdir: Path, cols: int = 120, rows: int = 40) -> 
 
 def attach_in_pty(runs: Path, run, cols: int, rows: int, until, settle: float = 0.0, tick=None) -> dict:
     """Run `training-console attach RUN` in a pseudo-terminal; returns bytes written and CPU seconds used."""
-    import fcntl
-    import struct
-    import termios
-
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the console, drawing into the pty
-        os.environ.update(_env(), TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows))
-        os.execv(sys.executable, [sys.executable, "-m", "console", "--runs-dir", str(runs), "attach", run.id])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    pid, fd = spawn([sys.executable, "-m", "console", "--runs-dir", str(runs), "attach", run.id],
+                    dict(_env(), TERM="xterm-256color"), cols, rows)
     total = 0
     started = time.monotonic()
     first_byte = None
     done_at = None
     try:
         while True:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
+            chunk = read_some(fd, 0.2)
+            if chunk == b"":
+                break
+            if chunk:
                 if first_byte is None:
                     first_byte = time.monotonic() - started
                 total += len(chunk)
@@ -199,22 +189,10 @@ def attach_in_pty(runs: Path, run, cols: int, rows: int, until, settle: float = 
             if done_at is not None and time.monotonic() - done_at >= settle:
                 break
     finally:
-        cpu = _cpu_seconds(pid)
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        os.close(fd)
+        cpu = cpu_seconds(pid)
+        end(pid, fd)
     elapsed = time.monotonic() - started
     return {"bytes": total, "seconds": elapsed, "cpu_seconds": cpu, "first_byte": first_byte}
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def main() -> None:

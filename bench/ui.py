@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pty
-import select
 import statistics
 import subprocess
 import sys
@@ -45,37 +43,23 @@ def _env(**extra) -> dict:
 def time_to_text(argv: list[str], marker: bytes, cols: int = 120, rows: int = 40, timeout: float = 20,
                  env: dict | None = None) -> float:
     """Seconds from spawning argv in a pty until `marker` appears in what it writes."""
-    import fcntl
-    import struct
-    import termios
+    from ptyrun import end, read_some, spawn
 
     started = time.monotonic()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.clear()
-        os.environ.update(env or _env())
-        os.execv(argv[0], argv)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    pid, fd = spawn(argv, env or _env(), cols, rows)
     seen = b""
     found = None
     try:
         while time.monotonic() - started < timeout:
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-                if marker in seen:
-                    found = time.monotonic() - started
-                    break
+            chunk = read_some(fd, 0.05)
+            if chunk == b"":
+                break
+            seen += chunk or b""
+            if marker in seen:
+                found = time.monotonic() - started
+                break
     finally:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        os.close(fd)
+        end(pid, fd)
     if found is None:
         raise RuntimeError(f"{marker!r} never appeared; got {seen[-400:]!r}")
     return found
@@ -96,7 +80,8 @@ STARTUP_S = 3.0
 
 
 def watching(seconds: float, runs_dir: Path) -> None:
-    from overhead import _cpu_seconds, attach_in_pty
+    from overhead import attach_in_pty
+    from ptyrun import cpu_seconds
 
     from console.launcher import request_stop, wait
     from console.rundir import list_run_dirs
@@ -114,7 +99,7 @@ def watching(seconds: float, runs_dir: Path) -> None:
 
     def tick(pid: int) -> None:
         if time.monotonic() - start >= STARTUP_S:
-            steady.append((_cpu_seconds(pid), time.monotonic()))
+            steady.append((cpu_seconds(pid), time.monotonic()))
 
     try:
         start = time.monotonic()

@@ -26,3 +26,15 @@ def _demo_cache(tmp_path_factory):
 @pytest.fixture
 def runs_dir(tmp_path):
     return tmp_path / "runs"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """The screens tests' runs folder: finished runs of each kind (test_screens_support.standard_runs), a home of
+    its own and no GPU."""
+    from test_screens_support import standard_runs
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    return standard_runs(tmp_path / "runs")

@@ -10,15 +10,7 @@ from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.text_screen import TextScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import standard_runs, wait_for
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
-    monkeypatch.chdir(tmp_path)
-    return standard_runs(tmp_path / "runs")
+from test_screens_support import wait_for
 
 
 @pytest.fixture

@@ -12,15 +12,7 @@ from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.text_screen import TextScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import metrics_records, standard_runs, wait_for
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
-    monkeypatch.chdir(tmp_path)
-    return standard_runs(tmp_path / "runs")
+from test_screens_support import metrics_records, wait_for
 
 
 def make_app(run_id: str) -> TrainingConsoleApp:
