@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from console.diagnose import Fix
+from console.diagnose import Fix, _fmt as _num_text
 from console.errors import UserError
 
 
@@ -190,7 +190,7 @@ def schedule_too_short(config, history, steps_per_epoch: float | None) -> Fix | 
     ms = _int(config.get("max_steps"), -1)
     if ms <= 0 or not steps_per_epoch or history is None or history.last_step < ms or ms >= steps_per_epoch:
         return None
-    new = int(max(2 * ms, min(4 * ms, round(steps_per_epoch))))
+    new = int(min(4 * ms, round(steps_per_epoch)))  # more than ms: ms < steps_per_epoch
     return Fix({"max_steps": new}, f"the run ended after {ms / steps_per_epoch:.0%} of an epoch with the loss still "
                                    "falling: a longer schedule", "schedule_longer")
 
@@ -264,10 +264,6 @@ def eval_more_often(config, why: str, steps_per_epoch: float | None = None, inte
             changes.update(save_strategy="steps", save_steps=every)
         return Fix(changes, why, "eval_more_often")
     return None
-
-
-def _num_text(x) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
 def scheduler(config, kind: str, why: str) -> Fix | None:

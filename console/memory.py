@@ -362,7 +362,7 @@ def adapter_params(values: dict, method: str, shape: ModelShape) -> int:
     return shape.layers * per_layer
 
 
-def _factor(n: int, factor: int = -1) -> tuple[int, int]:
+def _factor(n: int) -> tuple[int, int]:
     """peft's LoKr factorization(n): the two factors closest to a square root (smaller first)."""
     m, k = 1, n
     for cand in range(int(n ** 0.5), 0, -1):

@@ -1,17 +1,16 @@
 """`training-console rerun RUN [--fix PROBLEM[:N]] [--set k=v ...] [--detach]`"""
 from __future__ import annotations
 
-import argparse
 import sys
 
 COMMAND = "rerun"
 
 
 def add_parser(sub) -> None:
-    from console.cli import DEFAULT_RUNS
+    from console.cli import _add_runs_dir
 
     p = sub.add_parser(COMMAND, help="start the next run from RUN's config with a finding's fix applied")
-    p.add_argument("--runs-dir", default=argparse.SUPPRESS, help=f"the runs folder (default: {DEFAULT_RUNS})")
+    _add_runs_dir(p)
     p.add_argument("run", nargs="?", default="latest")
     p.add_argument("--fix", help="PROBLEM or PROBLEM:N (default: the top fix of the newest finding; 'none': no fix)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more changes; repeatable")

@@ -250,3 +250,13 @@ def test_a_learning_rate_far_below_the_range_goes_back_to_the_default():
     for problem, cause in (("stuck", "low"), ("slow", None), ("not_decreasing", "low")):
         fixes = fixes_for(problem, config, cause=cause)
         assert fixes[0].changes == {"learning_rate": 2e-4}, problem
+
+
+def test_a_schedule_cut_short_grows_to_one_epoch_at_most():
+    from console.fixes import schedule_too_short
+    from console.metrics import History
+
+    history = History.from_records([{"step": s, "epoch": s / 100, "loss": 2.0} for s in range(10, 61, 10)])
+    assert schedule_too_short(run_config("lora", max_steps=60), history, 100).changes == {"max_steps": 100}
+    assert schedule_too_short(run_config("lora", max_steps=80), history, 100) is None  # stopped before max_steps
+    assert schedule_too_short(run_config("lora", max_steps=60), history, 50) is None  # a whole epoch already
