@@ -10,7 +10,7 @@ Used to tune the demo model, its dataset and the "problem" scenarios the console
 The data path mirrors what a trainer would do with the demo: the 2000 instruction examples are split 90/10
 (datasets' train_test_split, seed 42: 1800 train, 200 eval); --max-samples then keeps the first N training
 examples (the eval set stays 200), as console.data.prepare does; each example is rendered by
-console.data.render_row (the console's "### Instruction: / ### Input: / ### Response:" prompt, then eos),
+the console's alpaca layout (console.formats, the console's "### Instruction: / ### Input: / ### Response:" prompt, then eos),
 tokenised and cut at --seq-len; the loss is on every token (DataCollatorForLanguageModeling, mlm=False).
 Each run's log is replayed through the console's own diagnose() (when present) to say which warning shows first,
 at which step and after how many seconds. Torch threads: --threads 1 is fastest on a busy 2-core machine.
@@ -29,7 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.data import render_row  # noqa: E402  (the console's own prompt format)
+from console.formats import to_records  # noqa: E402  (the console's own alpaca layout)
+
+
+def render_row(ex: dict, tokenizer) -> str:
+    """An instruction row in the console's alpaca layout (no chat template), with the end token."""
+    record = to_records(ex, "instruction", chat_template=False, train_on_prompt=False)[0]
+    return record["prompt"] + record["completion"] + (tokenizer.eos_token or "")
 from console.demo_model import demo_dataset_path, ensure_demo_model  # noqa: E402
 
 # The preset numbers (presets/*.yaml, common.yaml: eval_steps 50, logging_steps 10) and the problem scenarios.
@@ -105,7 +111,7 @@ def load_data(tokenizer, seq_len: int, max_samples: int | None, seed: int = 42):
         train = train.select(range(min(max_samples, len(train))))
 
     def render(ex):
-        return tokenizer(render_row(ex, "instruction", tokenizer), truncation=True, max_length=seq_len)
+        return tokenizer(render_row(ex, tokenizer), truncation=True, max_length=seq_len)
 
     cols = train.column_names
     return train.map(render, remove_columns=cols), evl.map(render, remove_columns=cols)

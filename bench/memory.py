@@ -7,7 +7,7 @@
 Each configuration trains in a fresh process, through the console's own path: a RunConfig from the method's
 preset (resolved for the CPU: fp32), console.model.load_model (for QLoRA: bitsandbytes nf4 and peft's
 prepare_model_for_kbit_training), transformers' Trainer with the config's TrainingArguments, for a few optimiser
-steps on sequences of exactly max_seq_length tokens (the estimate's worst case: no padding).
+steps on sequences of exactly max_length tokens (the estimate's worst case: no padding).
 
 What "measured" means here: the process's peak resident memory (VmHWM, kept by the kernel, reset through
 /proc/self/clear_refs once the Trainer is built) minus its resident memory just before the model was loaded,
@@ -49,24 +49,24 @@ MODELS = {
 
 # name -> (model, method, --set overrides). Training memory from tens to hundreds of MB.
 CONFIGS = {
-    "demo-full": ("demo", "full", dict(per_device_train_batch_size=16, max_seq_length=512)),
-    "demo-lora": ("demo", "lora", dict(per_device_train_batch_size=16, max_seq_length=512)),
-    "demo-qlora": ("demo", "qlora", dict(per_device_train_batch_size=16, max_seq_length=512)),
-    "s256-full": ("s256", "full", dict(per_device_train_batch_size=8, max_seq_length=256)),
-    "s256-lora": ("s256", "lora", dict(per_device_train_batch_size=8, max_seq_length=256)),
-    "s256-qlora": ("s256", "qlora", dict(per_device_train_batch_size=8, max_seq_length=256)),
-    "s256-full-gc": ("s256", "full", dict(per_device_train_batch_size=8, max_seq_length=256,
-                                          gradient_checkpointing=True)),
-    "s256-lora-nodrop": ("s256", "lora", dict(per_device_train_batch_size=8, max_seq_length=256,
+    "demo-full": ("demo", "full", dict(per_device_train_batch_size=16, max_length=512)),
+    "demo-lora": ("demo", "lora", dict(per_device_train_batch_size=16, max_length=512)),
+    "demo-qlora": ("demo", "qlora", dict(per_device_train_batch_size=16, max_length=512)),
+    "s256-full": ("s256", "full", dict(per_device_train_batch_size=8, max_length=256)),
+    "s256-lora": ("s256", "lora", dict(per_device_train_batch_size=8, max_length=256)),
+    "s256-qlora": ("s256", "qlora", dict(per_device_train_batch_size=8, max_length=256)),
+    "s256-full-gc": ("s256", "full", dict(per_device_train_batch_size=8, max_length=256,
+                                          activation_checkpointing=True)),
+    "s256-lora-nodrop": ("s256", "lora", dict(per_device_train_batch_size=8, max_length=256,
                                               lora_dropout=0.0)),
-    "s512-full": ("s512", "full", dict(per_device_train_batch_size=4, max_seq_length=128)),
-    "s512-full-accum1": ("s512", "full", dict(per_device_train_batch_size=4, max_seq_length=128,
+    "s512-full": ("s512", "full", dict(per_device_train_batch_size=4, max_length=128)),
+    "s512-full-accum1": ("s512", "full", dict(per_device_train_batch_size=4, max_length=128,
                                               gradient_accumulation_steps=1)),
-    "s512-lora": ("s512", "lora", dict(per_device_train_batch_size=4, max_seq_length=512)),
-    "s512-qlora": ("s512", "qlora", dict(per_device_train_batch_size=4, max_seq_length=512)),
-    "s512-qlora-gc": ("s512", "qlora", dict(per_device_train_batch_size=8, max_seq_length=512,
-                                            gradient_checkpointing=True)),
-    "gqa512-lora": ("gqa512", "lora", dict(per_device_train_batch_size=4, max_seq_length=256)),
+    "s512-lora": ("s512", "lora", dict(per_device_train_batch_size=4, max_length=512)),
+    "s512-qlora": ("s512", "qlora", dict(per_device_train_batch_size=4, max_length=512)),
+    "s512-qlora-gc": ("s512", "qlora", dict(per_device_train_batch_size=8, max_length=512,
+                                            activation_checkpointing=True)),
+    "gqa512-lora": ("gqa512", "lora", dict(per_device_train_batch_size=4, max_length=256)),
 }
 QUICK = ("demo-full", "s256-lora", "s256-qlora")
 
@@ -139,7 +139,7 @@ def child(spec: dict) -> dict:
     values = config.values
     est = estimate(config, model_shape(spec["model_dir"]), CPU_ONLY)
 
-    seq, batch = int(values["max_seq_length"]), int(values["per_device_train_batch_size"])
+    seq, batch = int(values["max_length"]), int(values["per_device_train_batch_size"])
     n = batch * int(values.get("gradient_accumulation_steps") or 1) * steps
     g = torch.Generator().manual_seed(0)
     data = [{"input_ids": torch.randint(3, est.shape.vocab, (seq,), generator=g)} for _ in range(n)]
@@ -149,7 +149,10 @@ def child(spec: dict) -> dict:
     tmp = tempfile.mkdtemp(prefix="memory-bench-")
     ta = config.training_arguments()
     ta.update(output_dir=tmp, disable_tqdm=True, report_to="none")
-    trainer = Trainer(model=model, args=TrainingArguments(**ta), train_dataset=data,
+    # A plain Trainer on ready-made token tensors: TRL's own arguments (max_length, packing...) do not apply here.
+    fields = set(TrainingArguments.__dataclass_fields__)
+    trainer = Trainer(model=model, args=TrainingArguments(**{k: v for k, v in ta.items() if k in fields}),
+                      train_dataset=data,
                       data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
     built = _status()["VmRSS"]
     with open("/proc/self/clear_refs", "w") as f:

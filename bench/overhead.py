@@ -32,12 +32,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ptyrun import cpu_seconds, end, read_some, spawn  # noqa: E402
 
-SETS = ["learning_rate=1e-3", "logging_steps=10", "eval_steps=100", "save_steps=100", "max_seq_length=128",
+SETS = ["learning_rate=1e-3", "logging_steps=10", "eval_steps=100", "save_steps=100", "max_length=128",
         "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "seed=7"]
 
 BARE = r'''
 import json, sys, time
-from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback, TrainingArguments
+from transformers import TrainerCallback
+from trl import SFTConfig, SFTTrainer
 from console.config import build_config, parse_set, resolve
 from console.data import prepare
 from console.model import load_model
@@ -46,7 +47,7 @@ config = resolve(build_config("lora", sets=parse_set(json.loads(sys.argv[1]))))
 model, tokenizer, _ = load_model("lora", config.values)
 train, evaluation, _ = prepare(config.values, tokenizer, True, seed=config.values["seed"])
 ta = config.training_arguments()
-# exactly the TrainingArguments the console's trainer passes (console/train.py), so only the console differs
+# exactly the SFTConfig arguments the console's trainer passes (console/train.py), so only the console differs
 ta.update(output_dir=sys.argv[2], disable_tqdm=True, logging_nan_inf_filter=False)
 
 class Clock(TrainerCallback):  # only reads the clock at each training log (every 10 steps), as the console does
@@ -62,9 +63,8 @@ class Clock(TrainerCallback):  # only reads the clock at each training log (ever
 
 
 clock = Clock()
-trainer = Trainer(model=model, args=TrainingArguments(**ta), train_dataset=train, eval_dataset=evaluation,
-                  data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False), processing_class=tokenizer,
-                  callbacks=[clock])
+trainer = SFTTrainer(model=model, args=SFTConfig(**ta), train_dataset=train, eval_dataset=evaluation,
+                     processing_class=tokenizer, callbacks=[clock])
 out = trainer.train()
 print(json.dumps({"train_runtime": out.metrics["train_runtime"], "steps": trainer.state.global_step,
                   "interval_rates": clock.rates}))

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # Small and fast: the demo model at sequence length 128, evaluated often enough for the curves to speak.
-BASE = {"max_seq_length": 128, "logging_steps": 5, "eval_steps": 25, "save_steps": 25,
+BASE = {"max_length": 128, "logging_steps": 5, "eval_steps": 25, "save_steps": 25,
         "per_device_eval_batch_size": 32, "val_size": 0.1}
 
 

@@ -88,7 +88,7 @@ def watching(seconds: float, runs_dir: Path) -> None:
 
     argv = [sys.executable, "-m", "console", "train", "--detach", "--runs-dir", str(runs_dir),
             "--set", "max_steps=100000", "--set", "logging_steps=10", "--set", "eval_steps=200",
-            "--set", "save_steps=200", "--set", "max_seq_length=128", "--set", "learning_rate=1e-3"]
+            "--set", "save_steps=200", "--set", "max_length=128", "--set", "learning_rate=1e-3"]
     subprocess.run(argv, env=_env(), capture_output=True, check=True)
     run = list_run_dirs(runs_dir)[-1]
     deadline = time.monotonic() + 120

@@ -111,15 +111,14 @@ def prepare_config(args):
     """The resolved config from the command line, with notices and warnings printed."""
     from console.analysis import out_of_range
     from console.config import build_config, parse_set, resolve
-    from console.data import check_model_path, preflight
+    from console.data import check_inputs
 
     sets = parse_set(args.set)
     if getattr(args, "processes", None):
         sets["processes"] = str(args.processes)
     config = resolve(build_config(args.method, args.config, sets, args.model, args.dataset))
     v = config.values
-    model_desc = check_model_path(v.get("model"))
-    data_desc = preflight(v.get("dataset"), v.get("dataset_format", "auto"), v.get("text_column"))
+    model_desc, data_desc = check_inputs(v)
     for notice in config.notices:
         print(f"note: {notice}")
     for warning in out_of_range(config):

@@ -15,6 +15,7 @@ import yaml
 from console.errors import ConfigError
 from console.fields import LEGACY, all_fields, coerce, parse_text, unknown_field_message
 from console.hardware import Hardware, probe
+from console.paths import PATH_FIELDS, resolve_path
 from console.presets import load_preset
 
 
@@ -93,9 +94,14 @@ class RunConfig:
         return max(1, len(self.resolved.get("gpus", []))) if self.resolved else 1
 
     def training_arguments(self) -> dict:
-        """The values that go to transformers.TrainingArguments."""
+        """The values that go to trl.SFTConfig (transformers.TrainingArguments plus TRL's own)."""
         specs = all_fields()
-        return {k: v for k, v in self.values.items() if k in specs and specs[k].training_argument}
+        args = {k: v for k, v in self.values.items() if k in specs and specs[k].training_argument}
+        # Precision is the console's decision (resolve() says it): TRL's SFTConfig would otherwise turn bf16 on.
+        args.setdefault("fp16", False)
+        args.setdefault("bf16", False)
+        args.setdefault("activation_checkpointing", False)  # SFTConfig's default is on: a memory fix here, said
+        return args
 
     # -- files -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -119,6 +125,9 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
         new, how, notice = LEGACY[key]
         if new is None:
             return None, None, notice
+        if how == "negate":  # TRL's "loss on the answer only" flags are the opposite of train_on_prompt
+            value = coerce(new, raw)
+            return new, (not value) if isinstance(value, bool) else value, notice
         if how == "ratio":
             value = coerce("warmup_steps", raw)
             if not 0 <= value < 1:
@@ -127,7 +136,10 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
         key = new
     if key not in all_fields():
         raise ConfigError(unknown_field_message(key), key)
-    return key, coerce(key, raw), notice
+    value = coerce(key, raw)
+    if key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/paths.py says why)
+        value = resolve_path(value)
+    return key, value, notice
 
 
 def _switch_method(config: RunConfig, method: str) -> RunConfig:

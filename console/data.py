@@ -1,7 +1,7 @@
-"""Datasets: local files or folders and Hub names, in three formats, checked with clear messages.
+"""Datasets: local files or folders and Hub names, in the formats of console.formats, checked with clear messages.
 
 `preflight()` is light (no `datasets` import) and runs before launch so that a wrong path, a malformed line or a
-missing column is said at once; `prepare()` runs in the trainer and builds the tokenised splits.
+missing column is said at once; `prepare()` runs in the trainer and turns the rows into TRL's records, which SFTTrainer tokenises.
 """
 from __future__ import annotations
 
@@ -10,32 +10,12 @@ import json
 import os
 from pathlib import Path
 
+from dataclasses import dataclass
+
 from console.errors import DataError
+from console.formats import FORMATS, detect_format, parse_columns  # noqa: F401  (FORMATS: re-exported)
 
 LOADERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
-FORMATS = ("text", "instruction", "chat")
-
-
-def detect_format(columns: list[str], wanted: str = "auto", text_column: str | None = None) -> str:
-    """text / instruction / chat from the columns, or a DataError listing the columns found."""
-    cols = set(columns)
-    if wanted != "auto":
-        needed = {"text": [text_column or "text"], "instruction": ["instruction", "output"], "chat": ["messages"]}
-        missing = [c for c in needed[wanted] if c not in cols]
-        if missing:
-            raise DataError(f"dataset_format is {wanted!r} but the dataset has no column {', '.join(missing)}; "
-                            f"columns found: {', '.join(columns) or 'none'}. Set dataset_format/text_column to "
-                            f"match, or leave dataset_format at auto.")
-        return wanted
-    if "messages" in cols:
-        return "chat"
-    if "instruction" in cols and ("output" in cols or "response" in cols):
-        return "instruction"
-    if (text_column or "text") in cols:
-        return "text"
-    raise DataError(f"no usable column: columns found: {', '.join(columns) or 'none'}. Expected 'text' (plain text), "
-                    f"'instruction' + 'output' (instruction format) or 'messages' (chat); or set text_column to the "
-                    f"column that holds the text.")
 
 
 def _local_files(path: Path) -> list[Path]:
@@ -93,8 +73,10 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
     return [], -1  # parquet: checked by the trainer
 
 
-def preflight(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None) -> str:
+def preflight(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
+              columns=None) -> str:
     """Check a dataset before launch; returns a one-line description. Hub names are checked by the trainer."""
+    mapping = parse_columns(columns)
     if not dataset:
         from console.demo_model import demo_dataset_path
 
@@ -106,19 +88,25 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
         raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
                         f"or a Hub dataset name (org/name)")
     total = 0
-    columns: list[str] = []
+    found: list[str] = []
     for file in _local_files(path):
         cols, rows = _sample_rows(file)
         if rows == 0:
             continue
         total += max(rows, 0)
-        columns = columns or cols
+        found = found or cols
     if total == 0 and not any(f.suffix.lower() == ".parquet" for f in _local_files(path)):
         raise DataError(f"dataset {dataset} is empty: it holds no rows")
-    if columns:
-        fmt = detect_format(columns, dataset_format, text_column)
-        return f"{path.name}: {total} rows, {fmt} format (columns: {', '.join(columns)})"
+    if found:
+        fmt = detect_format(found, dataset_format, text_column, mapping)
+        return f"{path.name}: {total} rows, {fmt} format (columns: {', '.join(found)})"
     return f"{path.name}"
+
+
+def check_inputs(values: dict) -> tuple[str, str]:
+    """(model, data) descriptions after checking both before launch; the one check both front ends run."""
+    return check_model_path(values.get("model")), preflight(
+        values.get("dataset"), values.get("dataset_format", "auto"), values.get("text_column"), values.get("columns"))
 
 
 def _looks_like_hub_name(name: str) -> bool:
@@ -146,8 +134,8 @@ def check_model_path(model: str | None) -> str:
 
 # -- in the trainer (imports datasets) -----------------------------------------------------------------------
 
-def load_raw(dataset: str | None):
-    """A DatasetDict from a local file/folder or the Hub."""
+def load_raw(dataset: str | None, config_name: str | None = None, split: str | None = None):
+    """A DatasetDict from a local file/folder or the Hub (with its configuration/subset and training split)."""
     import datasets
 
     if not dataset:
@@ -171,41 +159,41 @@ def load_raw(dataset: str | None):
         raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
                         f"or a Hub dataset name (org/name)")
     try:
-        return datasets.load_dataset(dataset)
+        loaded = datasets.load_dataset(dataset, config_name)
     except Exception as err:  # not found, private, or no network: one clear line, the traceback in train.log
         raise DataError(f"cannot load the Hub dataset {dataset}: {type(err).__name__}: "
                         f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}") from err
+    if split:
+        if split not in loaded:
+            raise DataError(f"the Hub dataset {dataset} has no split {split!r}; its splits: {', '.join(loaded)}")
+        loaded = datasets.DatasetDict({"train": loaded[split], **{k: v for k, v in loaded.items() if k in (
+            "validation", "eval") and k != split}})
+    return loaded
 
 
-def render_row(row: dict, fmt: str, tokenizer, text_column: str | None = None) -> str:
-    if fmt == "text":
-        return str(row.get(text_column or "text") or "")
-    if fmt == "instruction":
-        instruction = str(row.get("instruction") or "")
-        extra = str(row.get("input") or "")
-        output = str(row.get("output") if row.get("output") is not None else row.get("response") or "")
-        prompt = f"### Instruction:\n{instruction}\n\n"
-        if extra:
-            prompt += f"### Input:\n{extra}\n\n"
-        return prompt + f"### Response:\n{output}" + (tokenizer.eos_token or "")
-    messages = row.get("messages") or []
-    if getattr(tokenizer, "chat_template", None):
-        try:
-            return tokenizer.apply_chat_template(messages, tokenize=False)
-        except Exception:  # a template that rejects these messages: fall back to the plain form
-            pass
-    return "".join(f"{m.get('role', 'user')}: {m.get('content', '')}\n" for m in messages) + (tokenizer.eos_token or "")
+def _rename(split, mapping: dict[str, str]):
+    """The user's column mapping applied: each named column takes the name its format reads."""
+    renames = {column: name for name, column in mapping.items() if column in split.column_names and column != name}
+    clashes = [name for name in renames.values() if name in split.column_names]
+    if clashes:  # the format's own column already exists: the mapped one replaces it
+        split = split.remove_columns(clashes)
+    return split.rename_columns(renames) if renames else split
 
 
 def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
-    """(train, eval or None, description): tokenised datasets ready for the Trainer."""
-    raw = load_raw(values.get("dataset"))
+    """(train, eval or None, PreparedData): the splits as TRL records, ready for SFTTrainer to tokenise."""
+    from console.formats import loss_on, parse_columns, record_kind, to_records
+
+    raw = load_raw(values.get("dataset"), values.get("dataset_config"), values.get("dataset_split"))
     train_split = raw["train"] if "train" in raw else raw[next(iter(raw))]
     eval_split = next((raw[s] for s in ("validation", "eval", "test") if s in raw and s != "train"), None)
     if len(train_split) == 0:
         raise DataError(f"dataset {values.get('dataset') or 'demo'} is empty: it holds no rows")
-    fmt = detect_format(list(train_split.column_names), values.get("dataset_format", "auto"),
-                        values.get("text_column"))
+    mapping = parse_columns(values.get("columns"))
+    train_split = _rename(train_split, mapping)
+    eval_split = _rename(eval_split, mapping) if eval_split is not None else None
+    text_column = values.get("text_column")
+    fmt = detect_format(list(train_split.column_names), values.get("dataset_format", "auto"), text_column)
     if need_eval and eval_split is None:
         val_size = values.get("val_size") or 0.1
         if len(train_split) < 4:
@@ -216,22 +204,48 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     max_samples = values.get("max_samples")
     if max_samples:
         train_split = train_split.select(range(min(max_samples, len(train_split))))
-    max_len = int(values.get("max_seq_length") or 256)
-    text_column = values.get("text_column")
+    template = bool(getattr(tokenizer, "chat_template", None)) and values.get("use_chat_template", True) is not False
+    train_on_prompt = bool(values.get("train_on_prompt"))
+    options = dict(chat_template=template, train_on_prompt=train_on_prompt, text_column=text_column)
 
-    def tokenize(batch):
+    def convert(batch):
         rows = [dict(zip(batch, vals)) for vals in zip(*batch.values())]
-        texts = [render_row(r, fmt, tokenizer, text_column) for r in rows]
-        return tokenizer(texts, truncation=True, max_length=max_len)
+        records = [rec for row in rows for rec in to_records(row, fmt, **options)]
+        keys = list(records[0]) if records else []
+        return {k: [r[k] for r in records] for k in keys} if records else {}
 
     def build(split):
-        out = split.map(tokenize, batched=True, remove_columns=split.column_names, desc=None)
-        out = out.filter(lambda r: len(r["input_ids"]) > 1)
+        out = split.map(convert, batched=True, remove_columns=split.column_names)
+        if record_kind(fmt, template, train_on_prompt) == "text":
+            out = out.filter(lambda r: bool(r["text"].strip()))
         return out
 
     train = build(train_split)
     if len(train) == 0:
-        raise DataError("every training row is empty after formatting: check the text column")
+        raise DataError(f"no training example left after formatting the {fmt} rows: check the columns "
+                        f"({', '.join(train_split.column_names)}); a chat needs at least one assistant turn")
     evaluation = build(eval_split) if (need_eval and eval_split is not None) else None
-    desc = f"{len(train)} train / {len(evaluation) if evaluation is not None else 0} eval rows, {fmt} format"
-    return train, evaluation, desc
+    if evaluation is not None and len(evaluation) == 0:
+        evaluation = None
+    info = PreparedData(fmt=fmt, rows=len(train_split), examples=len(train),
+                        eval_examples=len(evaluation) if evaluation is not None else 0,
+                        chat_template=template, loss_on=loss_on(fmt, train_on_prompt))
+    return train, evaluation, info
+
+
+@dataclass
+class PreparedData:
+    """What prepare() made of the dataset, for the trainer's log and status."""
+
+    fmt: str
+    rows: int
+    examples: int  # training records (a multi-turn chat gives one per answer)
+    eval_examples: int
+    chat_template: bool
+    loss_on: str
+
+    def describe(self) -> str:
+        per = f" ({self.examples} examples)" if self.examples != self.rows else ""
+        layout = ", through the chat template" if self.chat_template and self.fmt != "text" else ""
+        return (f"{self.rows} train{per} / {self.eval_examples} eval rows, {self.fmt} format{layout}; "
+                f"loss on {self.loss_on}")

@@ -12,9 +12,10 @@ Used when a run names no model or no dataset. Nothing is ever downloaded:
   then reused.
 
 The tokenizer adds ``<s>`` (bos) in front of every encoded text, like Llama's; it does not add ``</s>``: whoever
-builds training examples appends ``eos_token`` to the answer. Its chat template puts each message as
-``<|role|>\\ncontent</s>\\n`` and, with ``add_generation_prompt``, ends with ``<|assistant|>\\n``; it holds no bos
-(the tokenizer adds it), so ``tokenizer(apply_chat_template(msgs, tokenize=False))`` gives exactly one.
+builds training examples appends ``eos_token`` to the answer (TRL does). Its chat template starts with the bos
+token, as Llama's and most real templates do, puts each message as ``<|role|>\\ncontent</s>\\n`` and, with
+``add_generation_prompt``, ends with ``<|assistant|>\\n``; ``apply_chat_template(msgs, tokenize=True)`` (what TRL
+uses) adds no special token of its own, so a conversation holds exactly one bos.
 Padding token: ``<pad>`` (id 0).
 
 Every linear layer's sizes are multiples of 64, the block size of bitsandbytes' 4-bit quantisation, so the model
@@ -57,6 +58,7 @@ CONFIG = dict(
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
 CHAT_TEMPLATE = (
+    "{{ bos_token }}"
     "{% for message in messages %}"
     "{{ '<|' + message['role'] + '|>\n' + message['content'] + eos_token + '\n' }}"
     "{% endfor %}"

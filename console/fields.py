@@ -1,7 +1,8 @@
 """Every argument a run takes: its kind, bounds, section and help, and the coercion of typed-in values.
 
-TrainingArguments fields come from training_args.json (generated from the installed transformers by
-console.schema_gen, kept in sync by a test) so that validating never imports transformers.
+The trainer's arguments come from training_args.json: the fields of TRL's SFTConfig (transformers'
+TrainingArguments plus TRL's max_length, packing, padding_free, ...), generated from the installed versions by
+console.schema_gen and kept in sync by a test, so that validating never imports transformers or trl.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class FieldSpec:
     lo_open: bool = False  # lo itself is refused (e.g. learning_rate > 0)
     section: str = "advanced"
     help: str = ""
-    training_argument: bool = True  # passed to transformers.TrainingArguments
+    training_argument: bool = True  # passed to trl.SFTConfig (a transformers.TrainingArguments)
 
 
 SECTIONS = ("model and data", "training", "method settings", "evaluation and saving", "advanced")
@@ -41,14 +42,27 @@ _OWN = [
     FieldSpec("dataset", "str", True, None, section="model and data",
               help="local .json/.jsonl/.csv/.parquet/.txt file or folder, or a Hub dataset name; empty: the demo "
                    "dataset", training_argument=False),
-    FieldSpec("dataset_format", "str", False, "auto", ("auto", "text", "instruction", "chat"),
-              section="model and data", help="auto-detected from the columns unless set", training_argument=False),
+    FieldSpec("dataset_format", "str", False, "auto",
+              ("auto", "text", "prompt_completion", "instruction", "chat", "sharegpt"), section="model and data",
+              help="auto-detected from the columns unless set: text, prompt_completion, instruction (alpaca), "
+                   "chat (messages) or sharegpt (conversations)", training_argument=False),
+    FieldSpec("columns", "str", True, None, section="model and data",
+              help="your column names for the format's, e.g. prompt:question,completion:answer",
+              training_argument=False),
     FieldSpec("text_column", "str", True, None, section="model and data",
               help="the column holding the text, for the text format", training_argument=False),
+    FieldSpec("dataset_config", "str", True, None, section="model and data",
+              help="a Hub dataset's configuration (subset) name", training_argument=False),
+    FieldSpec("dataset_split", "str", True, None, section="model and data",
+              help="a Hub dataset's training split (default: train)", training_argument=False),
+    FieldSpec("train_on_prompt", "bool", False, False, section="model and data",
+              help="loss on every token; off: on the answers only (completions, assistant turns)",
+              training_argument=False),
+    FieldSpec("use_chat_template", "bool", False, True, section="model and data",
+              help="render instruction, prompt/completion and chat rows with the model's chat template when it "
+                   "has one", training_argument=False),
     FieldSpec("val_size", "float", False, 0.1, lo=0.0, hi=0.9, section="model and data",
               help="share held out for evaluation when the dataset has no validation split", training_argument=False),
-    FieldSpec("max_seq_length", "int", False, 256, lo=8, hi=1_048_576, section="model and data",
-              help="tokens per example; longer ones are cut", training_argument=False),
     FieldSpec("max_samples", "int", True, None, lo=1, section="model and data",
               help="use at most this many training examples", training_argument=False),
     FieldSpec("trust_remote_code", "bool", False, False, section="model and data",
@@ -94,7 +108,7 @@ _TA_OVERRIDES = {
     "max_grad_norm": dict(lo=0.0, hi=1e6, section="training"),
     "fp16": dict(section="training"),
     "bf16": dict(section="training"),
-    "gradient_checkpointing": dict(section="training"),
+    "activation_checkpointing": dict(section="training"),
     "optim": dict(section="training"),
     "seed": dict(lo=0, hi=2**32 - 1, section="training"),
     "eval_strategy": dict(section="evaluation and saving"),
@@ -106,6 +120,9 @@ _TA_OVERRIDES = {
     "load_best_model_at_end": dict(section="evaluation and saving"),
     "metric_for_best_model": dict(section="evaluation and saving"),
     "logging_steps": dict(lo=0.0, lo_open=True, hi=1e9, section="evaluation and saving"),
+    "max_length": dict(lo=8, hi=1_048_576, section="model and data"),
+    "packing": dict(section="training"),
+    "padding_free": dict(section="training"),
     "report_to": dict(section="evaluation and saving"),
 }
 
@@ -126,7 +143,19 @@ LEGACY = {
     "use_mps_device": (None, None, "'use_mps_device' was removed: the device is picked automatically; ignored"),
     "r": ("lora_r", None, "LoraConfig's 'r' is 'lora_r' here"),
     "target_modules": ("lora_target_modules", None, "LoraConfig's 'target_modules' is 'lora_target_modules' here"),
-    "max_seq_len": ("max_seq_length", None, "'max_seq_len' is 'max_seq_length' here"),
+    "max_seq_len": ("max_length", None, "'max_seq_len' is 'max_length' (TRL's SFTConfig) here"),
+    "gradient_checkpointing": ("activation_checkpointing", None,
+                               "'gradient_checkpointing' is now 'activation_checkpointing' (transformers 5.24)"),
+    "gradient_checkpointing_kwargs": ("activation_checkpointing_kwargs", None,
+                                      "'gradient_checkpointing_kwargs' is now 'activation_checkpointing_kwargs'"),
+    "max_seq_length": ("max_length", None, "'max_seq_length' is now 'max_length' (TRL's SFTConfig)"),
+    "cutoff_len": ("max_length", None, "LLaMA-Factory's 'cutoff_len' is 'max_length' here"),
+    "sequence_len": ("max_length", None, "axolotl's 'sequence_len' is 'max_length' here"),
+    "completion_only_loss": ("train_on_prompt", "negate",
+                             "TRL's 'completion_only_loss' is 'train_on_prompt' here, the other way round"),
+    "assistant_only_loss": ("train_on_prompt", "negate",
+                            "TRL's 'assistant_only_loss' is 'train_on_prompt' here, the other way round (answers "
+                            "only is the default for every format but plain text)"),
     "model_name_or_path": ("model", None, "'model_name_or_path' is 'model' here"),
 }
 
@@ -154,7 +183,7 @@ def suggest(name: str) -> str:
 
 
 def unknown_field_message(name: str) -> str:
-    return (f"unknown argument '{name}': not a TrainingArguments field nor a console setting.{suggest(name)}"
+    return (f"unknown argument '{name}': not a TrainingArguments/SFTConfig field nor a console setting.{suggest(name)}"
             f" (see `training-console show --fields` for the full list)")
 
 

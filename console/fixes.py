@@ -305,8 +305,8 @@ def smaller_batch(config, why: str) -> Fix | None:
 
 
 def checkpointing(config, why: str) -> Fix | None:
-    return None if config.get("gradient_checkpointing") else Fix({"gradient_checkpointing": True}, why,
-                                                                 "gradient_checkpointing")
+    return None if config.get("activation_checkpointing") else Fix({"activation_checkpointing": True}, why,
+                                                                 "activation_checkpointing")
 
 
 def lighter_method(config, why: str) -> Fix | None:

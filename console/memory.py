@@ -296,8 +296,8 @@ class Estimate:
             attempt(f"a smaller batch (per_device_train_batch_size={half}, gradient_accumulation_steps="
                     f"{accum * batch // half})", {"per_device_train_batch_size": half,
                                                   "gradient_accumulation_steps": accum * batch // half})
-        if not v.get("gradient_checkpointing"):
-            attempt("gradient checkpointing", {"gradient_checkpointing": True})
+        if not v.get("activation_checkpointing"):
+            attempt("gradient checkpointing", {"activation_checkpointing": True})
         if free is not None:  # those that fit first, the rest in the order above
             out.sort(key=lambda t: t[1].total > free)
         return out
@@ -435,10 +435,10 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
 
     # -- activations ------------------------------------------------------------------------------------
     batch = int(values.get("per_device_train_batch_size") or 1)
-    seq = int(values.get("max_seq_length") or 512)
+    seq = int(values.get("max_length") or 512)
     tokens = batch * seq
     act = 2 if half else stream  # matmul outputs: fp16/bf16 under autocast, else the weights' dtype
-    checkpointing = bool(values.get("gradient_checkpointing"))
+    checkpointing = bool(values.get("activation_checkpointing"))
     input_grads = method == "full" or checkpointing  # checkpointing makes the embeddings' output require grad
     layer = _layer_activation_bytes(shape, method, values, stream, act, cuda)
     first = _layer_activation_bytes(shape, method, values, stream, act, cuda, input_grads)
@@ -563,8 +563,8 @@ def estimate_text(config, hardware=None) -> str:
     except UserError as err:
         return f"memory: no estimate ({err})"
     v = est.config.values
-    batch, seq = int(v.get("per_device_train_batch_size") or 1), int(v.get("max_seq_length") or 512)
-    gc = ", gradient checkpointing" if v.get("gradient_checkpointing") else ""
+    batch, seq = int(v.get("per_device_train_batch_size") or 1), int(v.get("max_length") or 512)
+    gc = ", gradient checkpointing" if v.get("activation_checkpointing") else ""
     lines = [f"memory estimate: {human(est.total)} peak per process ({est.shape.describe()}; "
              f"{_count(est.trainable_params)} trainable; batch {batch} x {seq} tokens{gc}; {est.precision})",
              f"   {est.breakdown()}"]

@@ -109,12 +109,12 @@ def load_model(method: str, values: dict, total_steps: int | None = None, local_
         import peft
 
         model = peft.prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=bool(values.get("gradient_checkpointing")))
+            model, use_gradient_checkpointing=bool(values.get("activation_checkpointing")))
     config = peft_config(method, values, total_steps)
     if config is not None:
         import peft
 
-        if values.get("gradient_checkpointing"):
+        if values.get("activation_checkpointing"):
             model.enable_input_require_grads()
         model = peft.get_peft_model(model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

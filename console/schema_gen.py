@@ -1,7 +1,8 @@
-"""Writes console/training_args.json from the installed transformers.TrainingArguments.
+"""Writes console/training_args.json from the installed trl.SFTConfig (transformers' TrainingArguments + TRL's).
 
-The UI process must not import transformers (seconds of import time), yet it validates every argument name and
-type as the user types. So the schema is generated once, shipped as data, and a test keeps it in sync:
+The trainer runs TRL's SFTTrainer, so the arguments a run takes are SFTConfig's. The UI process must not import
+transformers or trl (seconds of import time), yet it validates every argument name and type as the user types. So
+the schema is generated once, shipped as data, and a test keeps it in sync:
     python -m console.schema_gen
 """
 from __future__ import annotations
@@ -16,7 +17,13 @@ from pathlib import Path
 OUT = Path(__file__).with_name("training_args.json")
 # Set by the console itself, or meaningless for it: not offered to the user.
 INTERNAL = {"output_dir", "local_rank", "do_train", "do_eval", "do_predict", "resume_from_checkpoint",
-            "hub_token", "parallelism_config"}
+            "hub_token", "parallelism_config",
+            # TRL's, handled by the console: it loads the model itself, turns every format into TRL's records
+            # (so the text field is always "text"), and says "loss on the answers" as train_on_prompt.
+            "model_init_kwargs", "dataset_text_field", "dataset_kwargs", "completion_only_loss",
+            "assistant_only_loss", "chat_template_path", "trust_remote_code",
+            # deprecated aliases of activation_checkpointing*, translated (console.fields.LEGACY)
+            "gradient_checkpointing", "gradient_checkpointing_kwargs"}
 
 
 def _kind(tp) -> tuple[str, bool, list[str] | None]:
@@ -58,10 +65,10 @@ def _kind(tp) -> tuple[str, bool, list[str] | None]:
 
 
 def generate() -> dict:
-    from transformers import TrainingArguments
+    from trl import SFTConfig
 
     schema = {}
-    for f in dataclasses.fields(TrainingArguments):
+    for f in dataclasses.fields(SFTConfig):
         if f.name.startswith("_") or f.name in INTERNAL or not f.init:
             continue
         kind, nullable, choices = _kind(f.type)
@@ -85,10 +92,11 @@ def generate() -> dict:
 
 def main() -> None:
     import transformers
+    import trl
 
-    data = {"transformers_version": transformers.__version__, "fields": generate()}
+    data = {"transformers_version": transformers.__version__, "trl_version": trl.__version__, "fields": generate()}
     OUT.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {OUT} ({len(data['fields'])} fields, transformers {transformers.__version__})")
+    print(f"wrote {OUT} ({len(data['fields'])} fields, transformers {transformers.__version__}, trl {trl.__version__})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The trainer process: python -m console.train RUN_DIR [--resume]
 
-Reads the run's config.yaml, trains with transformers' Trainer, and reports only through the run folder:
+Reads the run's config.yaml, trains with TRL's SFTTrainer (console/sft.py), and reports only through the run folder:
 status.json (phase, pid, error), metrics.jsonl (one line per log event), checkpoints/. Its stdout and stderr go to
 train.log. Under torchrun only the main process (rank 0) writes status and metrics.
 """
@@ -78,7 +78,7 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
 
         def __init__(self):
             self.file = open(run.metrics_path, "a", encoding="utf-8") if IS_MAIN else None
-            self.last_log = None  # (step, time) of the previous training log, for throughput
+            self.last_log = None  # (step, time, tokens seen) of the previous training log, for throughput
             self.first_loss = None
             self.best_loss = None
             self.phase = ""
@@ -107,12 +107,15 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                 record["gpu_peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
             if "loss" in logs and "train_runtime" not in logs:
                 now = time.time()
+                tokens = logs.get("num_tokens")  # TRL's count of tokens seen so far, all processes together
                 if self.last_log and state.global_step > self.last_log[0]:
                     dt = now - self.last_log[1]
                     steps = state.global_step - self.last_log[0]
                     record["steps_per_second"] = round(steps / dt, 4)
                     record["samples_per_second"] = round(steps * effective_batch / dt, 3)
-                self.last_log = (state.global_step, now)
+                    if isinstance(tokens, (int, float)) and self.last_log[2] is not None:
+                        record["tokens_per_second"] = round((tokens - self.last_log[2]) / dt, 1)
+                self.last_log = (state.global_step, now, tokens if isinstance(tokens, (int, float)) else None)
                 loss = logs["loss"]
                 if isinstance(loss, (int, float)):
                     if not math.isfinite(loss):
@@ -246,14 +249,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(run: RunDir, resume: bool, started: float) -> int:
     import torch  # noqa: F401
-    from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback
     from transformers.utils import logging as hf_logging
+
+    from console.sft import ConsoleSFTTrainer, sft_config
 
     from console.config import load_run_config
     from console.data import prepare
     from console.model import load_model
 
     hf_logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()  # one line per stage in train.log, not a bar per map()
     config = load_run_config(run.path)
     values = config.values
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -266,7 +274,8 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
 
     _status(run, "preparing data")
     eval_on = values.get("eval_strategy", "no") != "no"
-    train_ds, eval_ds, data_desc = prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
+    train_ds, eval_ds, data = prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
+    data_desc = data.describe()
     _say(f"[console] data: {data_desc}")
 
     ta = config.training_arguments()
@@ -276,7 +285,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
             ta["save_strategy"] = "steps"
     # NaN losses must reach the metrics (the Trainer would otherwise average them away).
     ta.update(output_dir=str(run.checkpoints), disable_tqdm=True, logging_nan_inf_filter=False)
-    args = TrainingArguments(**ta)
+    args = sft_config(ta)
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device = str(args.device)
     _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
@@ -285,9 +294,18 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     callbacks = [make_callback(run, config.effective_batch, started)]
     if values.get("early_stopping_patience") and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
-                      processing_class=tokenizer, callbacks=callbacks)
+    _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
+    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                                processing_class=tokenizer, callbacks=callbacks)
+    cut = {name: report.as_dict() for name, report in trainer.cut_reports.items()}
+    cut_text = "; ".join(r.text() for r in trainer.cut_reports.values() if r.text())
+    for report in trainer.cut_reports.values():
+        _say(f"[console] {report.split}: {report.examples} examples, {report.tokens} tokens, "
+             f"{report.label_tokens} with loss, longest {report.longest} (max_length {report.max_length})")
+    if cut_text:
+        _say(f"[console] warning: {cut_text}")
+    _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc,
+            cut=cut, cut_text=cut_text)
     checkpoint = str(run.last_checkpoint()) if resume and run.last_checkpoint() else None
     if checkpoint:
         _say(f"[console] resuming from {checkpoint}")

@@ -22,7 +22,7 @@ from screens.messages import MemoryEstimated
 
 ALWAYS_SHOWN = ("max_steps",)  # not in every preset, but what a short first run needs
 # What the memory estimate depends on (console.memory reads these): it is computed again only when one changes.
-MEMORY_INPUTS = ("model", "per_device_train_batch_size", "max_seq_length", "gradient_checkpointing", "fp16", "bf16",
+MEMORY_INPUTS = ("model", "per_device_train_batch_size", "max_length", "activation_checkpointing", "fp16", "bf16",
                  "use_cpu", "load_in_4bit", "bnb_4bit_use_double_quant", "lora_r", "lora_target_modules",
                  "lora_dropout", "adapter_type", "optim", "processes", "gradient_accumulation_steps")
 

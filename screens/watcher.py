@@ -22,13 +22,12 @@ GPU_EVERY_S = 3.0
 
 def start_run(runs_dir, config, command: list[str]) -> RunDir:
     """Preflight the model and data, create the run folder and start the trainer (in its own session)."""
-    from console.data import check_model_path, preflight
+    from console.data import check_inputs
     from console.launcher import launch
     from console.rundir import create_run
 
     v = config.values
-    check_model_path(v.get("model"))
-    preflight(v.get("dataset"), v.get("dataset_format", "auto"), v.get("text_column"))
+    check_inputs(v)
     run = create_run(runs_dir, config, command=command)
     launch(run, processes=int(v.get("processes") or 1))
     return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 # Small enough for seconds per run, big enough for a falling curve and two evaluations.
-FAST = ["max_steps=8", "eval_steps=4", "save_steps=4", "logging_steps=2", "max_seq_length=64",
+FAST = ["max_steps=8", "eval_steps=4", "save_steps=4", "logging_steps=2", "max_length=64",
         "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "max_samples=200",
         "per_device_eval_batch_size=16", "val_size=0.05"]
 

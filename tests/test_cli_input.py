@@ -25,8 +25,8 @@ def _run(capsys, *argv):
     (["--set", "val_size=1"], ["val_size"]),
     (["--set", "per_device_train_batch_size=1000000000"], ["<= 65536"]),
     (["--set", "learning_rate=1e9"], ["<= 10"]),
-    (["--model", "./no/such/model"], ["model ./no/such/model not found"]),
-    (["--dataset", "./missing.jsonl"], ["dataset ./missing.jsonl not found"]),
+    (["--model", "./no/such/model"], ["/no/such/model not found"]),
+    (["--dataset", "./missing.jsonl"], ["/missing.jsonl not found"]),
     (["--set", "oops"], ["--set needs key=value"]),
 ])
 def test_refused_before_anything_starts(runs_dir, capsys, argv, words):

@@ -58,7 +58,7 @@ def test_set_accepts_every_training_argument():
     c = build_config("lora", sets=parse_set(["adam_beta2=0.98", "optim=adamw_torch", "gradient_checkpointing=true",
                                              "report_to=tensorboard"]))
     assert c.values["adam_beta2"] == 0.98 and c.values["optim"] == "adamw_torch"
-    assert c.values["gradient_checkpointing"] is True and c.values["report_to"] == "tensorboard"
+    assert c.values["activation_checkpointing"] is True and c.values["report_to"] == "tensorboard"
 
 
 @pytest.mark.parametrize("sets,field,words", [
@@ -210,9 +210,9 @@ def test_yaml_is_loaded_safely(tmp_path):
 
 
 def test_switching_method_keeps_user_data_but_takes_method_numbers():
-    c = build_config("full", sets={"dataset": "data.jsonl", "max_seq_length": "128", "learning_rate": "3e-5"})
+    c = build_config("full", sets={"dataset": "data.jsonl", "max_length": "128", "learning_rate": "3e-5"})
     lora = c.with_changes({"method": "lora"})
-    assert lora.method == "lora" and lora.values["dataset"] == "data.jsonl" and lora.values["max_seq_length"] == 128
+    assert lora.method == "lora" and lora.values["dataset"] == "data.jsonl" and lora.values["max_length"] == 128
     assert lora.values["learning_rate"] == 2e-4 and lora.values["lora_r"] == 16
 
 

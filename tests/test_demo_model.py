@@ -117,10 +117,13 @@ def test_tokenizer_round_trips(built):
     assert len(tok("The capital of France is Paris.")["input_ids"]) < 16      # BPE merges, not bytes
     chat = tok.apply_chat_template([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
                                    tokenize=False)
-    assert chat == "<|user|>\nhi</s>\n<|assistant|>\nyo</s>\n"
+    assert chat == "<s><|user|>\nhi</s>\n<|assistant|>\nyo</s>\n"  # bos from the template, as Llama's
+    ids = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=True, return_dict=True)["input_ids"]
+    assert ids.count(tok.bos_token_id) == 1 and ids[0] == tok.bos_token_id
     prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert prompt.endswith("<|assistant|>\n")
-    assert tok(chat)["input_ids"].count(tok.bos_token_id) == 1
+    # rendered text already holds its bos: encoding it again must not add a second one
+    assert tok(chat, add_special_tokens=False)["input_ids"].count(tok.bos_token_id) == 1
 
 
 def test_dataset_is_shipped_and_parses():

@@ -340,7 +340,7 @@ def test_crash_findings_for_out_of_memory():
     assert isinstance(f, Finding) and f.problem == "out_of_memory" and f.severity == "error"
     changes = [fx.changes for fx in f.fixes]
     assert changes[0] == {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 8}
-    assert {"gradient_checkpointing": True} in changes
+    assert {"activation_checkpointing": True} in changes
     assert {"method": "lora"} in changes
     assert {"method": "qlora"} in [fx.changes for fx in crash_findings("oom", LORA).fixes]
     assert crash_findings("segfault", LORA) is None

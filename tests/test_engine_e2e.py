@@ -114,6 +114,6 @@ def test_unknown_hub_model_fails_with_one_line(runs_dir, monkeypatch):
 
 def test_gradient_checkpointing_trains_with_lora(runs_dir):
     """The out-of-memory fix (gradient checkpointing) gives a run that really trains."""
-    code, run = _train(runs_dir, "lora", "gradient_checkpointing=true", "max_steps=4", "eval_steps=2",
+    code, run = _train(runs_dir, "lora", "activation_checkpointing=true", "max_steps=4", "eval_steps=2",
                        "save_steps=2")
     assert code == 0, "\n".join(run.tail_log(30))

@@ -24,6 +24,7 @@ GPT2 = {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12, "n_pos
 
 
 def config(method="lora", hardware=CPU_ONLY, **sets):
+    sets.setdefault("max_length", 256)  # the figures below were worked out for 256 tokens (the default is 1024)
     return resolve(build_config(method, sets={k: str(v) for k, v in sets.items()}), hardware)
 
 
@@ -88,19 +89,19 @@ def test_adapters_other_than_lora_have_fewer_parameters_than_the_base():
 def test_gradient_checkpointing_lowers_activations_and_batch_and_length_raise_them():
     shape = model_shape(None)
     base = estimate(config("full"), shape, CPU_ONLY).parts["activations"]
-    assert estimate(config("full", gradient_checkpointing=True), shape, CPU_ONLY).parts["activations"] < base
+    assert estimate(config("full", activation_checkpointing=True), shape, CPU_ONLY).parts["activations"] < base
     big = shape_from_config(LLAMA_8B, "llama")  # 32 layers: one layer's activations instead of 32
     without = estimate(config("qlora", H100), big, H100).parts["activations"]
-    assert estimate(config("qlora", H100, gradient_checkpointing=True), big, H100).parts["activations"] < without / 8
+    assert estimate(config("qlora", H100, activation_checkpointing=True), big, H100).parts["activations"] < without / 8
     doubled = estimate(config("full", per_device_train_batch_size=8), shape, CPU_ONLY).parts
     assert doubled["activations"] == pytest.approx(2 * base)
-    longer = estimate(config("full", max_seq_length=512), shape, CPU_ONLY).parts["activations"]
+    longer = estimate(config("full", max_length=512), shape, CPU_ONLY).parts["activations"]
     assert longer == pytest.approx(2 * base)
 
 
 def test_logits_are_batch_times_sequence_times_vocabulary():
     shape = model_shape(None)
-    est = estimate(config("lora", per_device_train_batch_size=4, max_seq_length=256), shape, CPU_ONLY)
+    est = estimate(config("lora", per_device_train_batch_size=4, max_length=256), shape, CPU_ONLY)
     assert est.parts["logits"] == 4 * 256 * 512 * 12  # logits, log-softmax and its gradient, fp32
 
 
@@ -122,7 +123,7 @@ def test_one_micro_batch_per_step_counts_the_larger_of_gradients_and_activations
 
 def test_with_gradient_checkpointing_the_recomputed_layer_and_the_logits_are_not_held_at_once():
     shape = model_shape(None)
-    est = estimate(config("full", gradient_checkpointing=True), shape, CPU_ONLY)
+    est = estimate(config("full", activation_checkpointing=True), shape, CPU_ONLY)
     p = est.parts
     assert sum(p.values()) > est.total >= sum(p.values()) - p["logits"]
 
@@ -145,7 +146,7 @@ def test_verdict_fits_and_wont_fit_with_suggestions_that_apply():
     text = full.verdict(24 * GiB)
     assert text.startswith("won't fit: ") and "needed" in text and "24.0 GiB free" in text
     assert "QLoRA" in text and "smaller batch" in text and "gradient checkpointing" in text
-    qlora = estimate(config("qlora", H100, per_device_train_batch_size=1, gradient_checkpointing=True), shape, H100)
+    qlora = estimate(config("qlora", H100, per_device_train_batch_size=1, activation_checkpointing=True), shape, H100)
     text = qlora.verdict(2 * GiB)
     assert text.startswith("won't fit") and "QLoRA" not in text and "batch" not in text
     assert "gradient checkpointing" not in text and "smaller model" in text
@@ -257,7 +258,7 @@ def test_estimate_is_within_25_percent_of_a_measured_peak_on_the_cpu(tmp_path):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     # one optimiser step of two micro-batches: the peak is the second one's backward (gradients held)
-    r = bench.run_one("demo-full", tmp_path, sets=dict(per_device_train_batch_size=8, max_seq_length=384), steps=1)
+    r = bench.run_one("demo-full", tmp_path, sets=dict(per_device_train_batch_size=8, max_length=384), steps=1)
     ratio = r["estimate"] / r["measured"]
     assert r["trainable"] == r["trainable_est"]
     assert r["measured"] > 40 * MiB, r  # large against allocator noise

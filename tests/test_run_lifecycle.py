@@ -140,5 +140,5 @@ def test_cuda_out_of_memory_fails_clearly_with_the_oom_fixes(runs_dir, tmp_path,
     oom = next(f for f in run_findings(run) if f.problem == "out_of_memory")
     changes = [f.changes for f in oom.fixes]
     assert {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 2} in changes  # same effective batch
-    assert {"gradient_checkpointing": True} in changes
+    assert {"activation_checkpointing": True} in changes
     assert {"method": "lora"} in changes

@@ -1,0 +1,39 @@
+"""Paths the user gives, made absolute against the user's working folder before a config is saved.
+
+The trainer runs with the run folder as its working folder, on another terminal, maybe days later (resume): a
+relative `./data.jsonl` or `models/x` means nothing there. So every path field is resolved when the user gives it,
+in the process where the user typed it. A name that looks local (it starts with `.`, `/` or `~`, or its first part
+is a folder here) is never left as a Hub name: `models/x` with a `models/` folder here but no `models/x` becomes an
+absolute path that the pre-launch check reports as not found, instead of a download of someone else's `models/x`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The console's settings that hold a file or folder on this machine (a Hub name is allowed for model and dataset).
+PATH_FIELDS = ("model", "dataset", "accelerate_config")
+
+
+def looks_local(value: str, cwd: str | os.PathLike | None = None) -> bool:
+    """True when `value` names a file or folder on this machine rather than a Hub repository."""
+    if value.startswith(("/", ".", "~")) or os.sep == "\\" and ":" in value[:3]:
+        return True
+    base = Path(cwd or os.getcwd())
+    if (base / value).exists():
+        return True
+    first = value.split("/", 1)[0]
+    return "/" in value and (base / first).is_dir()
+
+
+def resolve_path(value, cwd: str | os.PathLike | None = None):
+    """The absolute form of a local path; Hub names, empty values and non-strings unchanged."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    value = value.strip()
+    if not looks_local(value, cwd):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = Path(cwd or os.getcwd()) / path
+    return os.path.normpath(str(path))

@@ -1,0 +1,83 @@
+"""TRL's SFTTrainer as the console runs it (trainer process only: imports trl, transformers, datasets).
+
+TRL tokenises every format, keeps the end token in the labels whatever the pad token is (its collator pads labels by
+length, never by token id), masks prompts, packs and runs padding-free batches. The console adds one thing TRL
+does not say: how many examples max_length cuts. TRL truncates inside its dataset preparation, after which the
+original lengths are gone, so `_prepare_dataset` runs TRL's preparation twice: first without the cut (tokens and
+labels, which are cached by `datasets`), to count, then on that tokenised result with the cut and the packing,
+which TRL applies to an already tokenised dataset as it would to raw rows.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from trl import SFTConfig, SFTTrainer
+
+
+@dataclass
+class CutReport:
+    """What max_length did to one split: rows longer than it (cut), and rows left with no answer token (dropped)."""
+
+    split: str
+    examples: int
+    cut: int
+    dropped: int
+    max_length: int | None
+    longest: int
+    tokens: int  # tokens in the split before the cut
+    label_tokens: int  # of which carry the loss
+
+    def text(self) -> str:
+        if not self.cut:
+            return ""
+        share = 100 * self.cut / max(self.examples, 1)
+        dropped = (f"; {self.dropped} of them keep no answer token and are left out" if self.dropped else "")
+        return (f"{self.cut} of {self.examples} {self.split} examples ({share:.0f} %) are longer than "
+                f"{self.max_length} tokens (longest {self.longest}) and are cut{dropped}: raise max_length")
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Reports:
+    by_split: dict = field(default_factory=dict)
+
+
+class ConsoleSFTTrainer(SFTTrainer):
+    """SFTTrainer that measures each split against max_length before cutting it (see the module's docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        self._cut_reports = _Reports()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def cut_reports(self) -> dict[str, CutReport]:
+        return self._cut_reports.by_split
+
+    def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
+        limit = args.max_length
+        if limit is None or "input_ids" in dataset.column_names:
+            return super()._prepare_dataset(dataset, processing_class, args, packing, formatting_func, dataset_name)
+        uncut_args = copy.copy(args)
+        uncut_args.max_length, uncut_args.shuffle_dataset = None, False
+        tokenised = super()._prepare_dataset(dataset, processing_class, uncut_args, False, formatting_func,
+                                             dataset_name)
+        labels = tokenised["labels"]
+        lengths = [len(row) for row in labels]
+        # Packing that splits long examples (bfd_split, wrapped) loses no token: only a truncating one cuts.
+        cuts = not packing or args.packing_strategy == "bfd"
+        over = [i for i, n in enumerate(lengths) if n > limit] if cuts else []
+        kept = slice(None, limit) if args.truncation_mode != "keep_end" else slice(-limit, None)
+        dropped = 0 if packing else sum(1 for i in over if all(t == -100 for t in labels[i][kept]))
+        self._cut_reports.by_split[dataset_name] = CutReport(
+            split=dataset_name, examples=len(lengths), cut=len(over), dropped=dropped, max_length=limit,
+            longest=max(lengths, default=0), tokens=sum(lengths),
+            label_tokens=sum(sum(1 for t in row if t != -100) for row in labels))
+        return super()._prepare_dataset(tokenised, processing_class, args, packing, formatting_func, dataset_name)
+
+
+def sft_config(arguments: dict) -> SFTConfig:
+    """SFTConfig from the console's arguments (already TrainingArguments/SFTConfig names)."""
+    return SFTConfig(**arguments)
