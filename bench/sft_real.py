@@ -204,28 +204,38 @@ def quality(runs: Path) -> list[dict]:
 # -- speed against a plain TRL script ------------------------------------------------------------------------
 
 PLAIN = r'''
-import json, sys, time
-import yaml
+# What a user would write by hand with TRL and peft for the same settings (only the method's wrapping differs).
+import json, sys
+import torch, yaml
 from datasets import load_dataset
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from trl import SFTConfig, SFTTrainer
+import peft
 
 cfg = yaml.safe_load(open(sys.argv[1]))
-args, values = json.loads(sys.argv[2]), cfg["arguments"]
+args, values, method = json.loads(sys.argv[2]), cfg["arguments"], cfg["method"]
 tok = AutoTokenizer.from_pretrained(values["model"])
-model = AutoModelForCausalLM.from_pretrained(values["model"])
+kwargs = {}
+if method == "qlora":
+    kwargs = dict(quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                  bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.float32), device_map={"": "cpu"})
+model = AutoModelForCausalLM.from_pretrained(values["model"], **kwargs)
 model.config.use_cache = False
-model = get_peft_model(model, LoraConfig(r=values["lora_r"], lora_alpha=values["lora_alpha"],
-                                         lora_dropout=values["lora_dropout"], target_modules="all-linear",
-                                         task_type="CAUSAL_LM"))
+if method == "qlora":
+    model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+if method in ("lora", "qlora"):
+    model = peft.get_peft_model(model, peft.LoraConfig(r=values["lora_r"], lora_alpha=values["lora_alpha"],
+                                lora_dropout=values["lora_dropout"], target_modules="all-linear", task_type="CAUSAL_LM"))
+elif method == "adapter":
+    model = peft.get_peft_model(model, peft.LoHaConfig(r=values["lora_r"], alpha=values["lora_alpha"],
+                                module_dropout=values["lora_dropout"], target_modules="all-linear", task_type="CAUSAL_LM"))
 rows = load_dataset("json", data_files=values["dataset"] + "/train.jsonl")["train"]
 rows = rows.map(lambda r: {"prompt": [{"role": "user", "content": r["instruction"]}],
                            "completion": [{"role": "assistant", "content": r["output"]}]},
                 remove_columns=rows.column_names)
 trainer = SFTTrainer(model=model, args=SFTConfig(**args), train_dataset=rows, processing_class=tok)
 out = trainer.train()
-tokens = trainer.state.num_input_tokens_seen or max((r.get("num_tokens", 0) for r in trainer.state.log_history), default=0)
+tokens = max((r.get("num_tokens", 0) for r in trainer.state.log_history), default=0)
 print("RESULT " + json.dumps({"runtime": out.metrics["train_runtime"], "steps_per_s": out.metrics["train_steps_per_second"], "tokens": tokens}))
 '''
 
@@ -248,34 +258,36 @@ def train_plain(run, out_dir: Path) -> dict:
     return json.loads(line[7:])
 
 
-def speed(runs: Path, pairs: int = 3) -> dict:
+def speed(runs: Path, pairs: int = 3, steps: int = 15) -> dict:
+    """Console vs plain TRL, in alternating pairs: `pairs` for LoRA (the figure the README gives), one for each
+    other method. Same work for both: no evaluation or saving inside the timed loop, so train_runtime is the
+    training alone."""
     data = real_model.default_dataset_dir() / "instruction"
-    # Same work for both: no evaluation or saving inside the timed loop, so train_runtime is the training alone.
-    extra = dict(max_steps=15, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+    extra = dict(max_steps=steps, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
                  eval_on_start=False)
-    ratios, tok_ratios, rows = [], [], []
-    for i in range(pairs):
+    out = {}
+    plan = [("lora", i) for i in range(pairs)] + [(m, 0) for m in METHODS if m != "lora"]
+    for method, i in plan:
         order = ("console", "plain") if i % 2 == 0 else ("plain", "console")
         got = {}
         for who in order:
             if who == "console":
-                got["console"] = final_record_speed(train_with_console("lora", data, runs, **extra))
+                got["console"] = final_record_speed(train_with_console(method, data, runs, **extra))
             else:  # the console's config for the same settings, never launched: the plain script's arguments
-                got["plain"] = train_plain(new_run("lora", data, runs, **extra), runs / f"plain-{i}")
-        ratios.append(got["console"]["steps_per_s"] / got["plain"]["steps_per_s"])
-        if got["plain"]["tokens"] and got["console"]["tokens"]:
-            tok_ratios.append((got["console"]["tokens"] / got["console"]["runtime"])
-                              / (got["plain"]["tokens"] / got["plain"]["runtime"]))
-        rows.append(got)
-        print(f"pair {i + 1} ({order[0]} first): console {got['console']['steps_per_s']:.4f} steps/s "
-              f"{got['console']['tokens'] / got['console']['runtime']:.1f} tokens/s, plain TRL "
-              f"{got['plain']['steps_per_s']:.4f} steps/s {got['plain']['tokens'] / got['plain']['runtime']:.1f} "
-              f"tokens/s, ratio {ratios[-1]:.3f}", flush=True)
-    median = statistics.median(ratios)
-    print(f"console / plain TRL: median of {pairs} paired ratios {median:.3f} (steps/s), "
-          f"{statistics.median(tok_ratios) if tok_ratios else float('nan'):.3f} (tokens/s); "
-          f"pairs {', '.join(f'{r:.3f}' for r in ratios)}", flush=True)
-    return {"median": median, "ratios": ratios, "pairs": rows}
+                got["plain"] = train_plain(new_run(method, data, runs, **extra), runs / f"plain-{method}-{i}")
+        c, pl = got["console"], got["plain"]
+        ratio = c["steps_per_s"] / pl["steps_per_s"]
+        tok_ratio = (c["tokens"] / c["runtime"]) / (pl["tokens"] / pl["runtime"]) if pl["tokens"] else float("nan")
+        out.setdefault(method, []).append((ratio, tok_ratio))
+        print(f"{method:8} pair {i + 1} ({order[0]} first): console {c['steps_per_s']:.4f} steps/s "
+              f"{c['tokens'] / c['runtime']:.1f} tokens/s, plain TRL {pl['steps_per_s']:.4f} steps/s "
+              f"{pl['tokens'] / pl['runtime']:.1f} tokens/s, ratio {ratio:.3f} (tokens/s {tok_ratio:.3f})",
+              flush=True)
+    for method, rows in out.items():
+        print(f"{method:8} console / plain TRL: median of {len(rows)} paired ratio(s) "
+              f"{statistics.median(r[0] for r in rows):.3f} steps/s, {statistics.median(r[1] for r in rows):.3f} "
+              f"tokens/s; pairs {', '.join(f'{r[0]:.3f}' for r in rows)}", flush=True)
+    return out
 
 
 def final_record_speed(run) -> dict:
@@ -285,10 +297,10 @@ def final_record_speed(run) -> dict:
     return {"runtime": final["train_runtime"], "steps_per_s": final["train_steps_per_second"], "tokens": tokens}
 
 
-def packing(runs: Path) -> dict:
+def packing(runs: Path, steps: int = 10) -> dict:
     """Tokens per second with packing on and off, on the short question/answer rows."""
     data = real_model.default_dataset_dir() / "instruction"
-    extra = dict(max_steps=10, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+    extra = dict(max_steps=steps, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
                  eval_on_start=False, max_length=256, per_device_train_batch_size=2)
     out = {}
     for on in (False, True, False, True):
@@ -306,6 +318,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=("quality", "speed", "packing"))
     p.add_argument("--pairs", type=int, default=3)
+    p.add_argument("--steps", type=int, default=0, help="steps per speed/packing run (default 15 / 10)")
     p.add_argument("--keep", help="keep the run folders here")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -315,9 +328,9 @@ def main(argv=None) -> int:
     if args.only in (None, "quality"):
         quality(runs)
     if args.only in (None, "speed"):
-        speed(runs, args.pairs)
+        speed(runs, args.pairs, args.steps or 15)
     if args.only in (None, "packing"):
-        packing(runs)
+        packing(runs, args.steps or 10)
     print(f"total {time.time() - t:.0f} s; runs in {runs}")
     return 0
 

@@ -72,6 +72,16 @@ def analyse(config: RunConfig) -> list[str]:
     warm = v.get("warmup_steps") or 0
     if 0 < warm < 1:
         lines.append(f"   warmup: the first {warm:.0%} of the steps")
+    length = int(v.get("max_length") or 0)
+    if length:
+        if v.get("packing"):
+            lines.append(f"   tokens/step: {batch * accum * procs * length:,} (packed: {batch * accum * procs} x "
+                         f"max_length {length})")
+        else:
+            lines.append(f"   tokens/step: up to {batch * accum * procs * length:,} (padded batches; packing=true "
+                         f"fills them)")
+    lines.append("   loss on: " + ("every token (train_on_prompt)" if v.get("train_on_prompt") else
+                                   "the answers only (plain text: every token)"))
     if config.resolved:
         lines.append(f"   device: {config.resolved.get('device')}, precision: {config.resolved.get('precision')}")
     return lines
@@ -93,11 +103,12 @@ def _py(value) -> str:
 
 
 def training_arguments_snippet(config: RunConfig, output_dir: str = "runs/<id>/checkpoints") -> str:
-    """The equivalent Python: TrainingArguments(...), plus the PEFT and quantisation configs of the method."""
+    """The equivalent Python: TRL's SFTConfig(...) (TrainingArguments and TRL's own), plus the PEFT and
+    quantisation configs of the method."""
     ta = config.training_arguments()
     specs = all_fields()
-    lines = ["from transformers import TrainingArguments", ""]
-    lines.append("args = TrainingArguments(")
+    lines = ["from trl import SFTConfig", ""]
+    lines.append("args = SFTConfig(")
     lines.append(f"    output_dir={output_dir!r},")
     for key, value in ta.items():
         spec = specs[key]

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs_dir(p)
     p.add_argument("run", nargs="?", default="latest")
     p.add_argument("--fields", action="store_true", help="list every argument the console accepts")
-    p.add_argument("--python", action="store_true", help="print the config as TrainingArguments(...) Python")
+    p.add_argument("--python", action="store_true", help="print the config as SFTConfig(...) Python (TRL)")
 
     for name, text in (("stop", "stop a run gracefully (checkpoint saved)"),
                        ("resume", "continue a stopped or failed run from its last checkpoint")):

@@ -193,6 +193,10 @@ def apply_rules(config: RunConfig) -> None:
     if config.method == "qlora" and not v.get("load_in_4bit"):
         said("QLoRA without load_in_4bit is plain LoRA: load_in_4bit set to true")
         v["load_in_4bit"] = True
+    if v.get("padding_free") and not v.get("packing"):
+        # TRL refuses padding_free without packing: max_length would not be enforced.
+        v["packing"] = True
+        said("padding_free needs packing (TRL enforces max_length only through it): packing set to true")
     if v.get("fp16") and v.get("bf16"):
         v["fp16"] = False
         said("fp16 and bf16 both on: bf16 kept")
@@ -298,7 +302,13 @@ def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
     """The config a run was launched with (its config.yaml)."""
     path = Path(run_dir) / "config.yaml"
     data = read_yaml_file(path)
-    config = RunConfig(method=data.get("method", "lora"), values=dict(data.get("arguments") or {}),
+    values = dict(data.get("arguments") or {})
+    for old in [k for k in values if k in LEGACY]:  # a run saved by an older console (max_seq_length, ...)
+        new, how, _ = LEGACY[old]
+        value = values.pop(old)
+        if new is not None and how is None:
+            values.setdefault(new, value)
+    config = RunConfig(method=data.get("method", "lora"), values=values,
                        parent=data.get("parent"), fixes=list(data.get("fixes") or []),
                        notices=list(data.get("notices") or []), resolved=dict(data.get("resolved") or {}),
                        run_id=Path(run_dir).name)

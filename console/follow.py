@@ -45,6 +45,7 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
     except Exception:  # an unreadable config still lets the curves be followed
         config = None
     shown: set[str] = set()
+    said: set[str] = set()  # the trainer's one-time words in status.json (data, cut examples)
     last_phase = None
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -58,6 +59,11 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
             extra = f": {status['message']}" if status.get("message") else ""
             write(f"[{run.id}] {shown_phase}{extra}")
             last_phase = shown_phase
+        for key, prefix in (("data", "data: "), ("cut_text", "warning: ")):
+            value = status.get(key)
+            if isinstance(value, str) and value and key not in said:
+                said.add(key)
+                write(prefix + value)
         for record in records:
             if "loss" in record and "train_runtime" not in record:
                 write(progress_line(progress(history)))

@@ -56,6 +56,9 @@ _SERIES_KEYS = {
     "epoch": "epoch",
     "samples_per_second": "samples_per_second",
     "steps_per_second": "steps_per_second",
+    "tokens_per_second": "tokens_per_second",
+    "mean_token_accuracy": "token_accuracy",
+    "eval_mean_token_accuracy": "eval_token_accuracy",
 }
 
 
@@ -84,6 +87,9 @@ class History:
     epoch: Series = field(default_factory=Series)
     samples_per_second: Series = field(default_factory=Series)  # training throughput, from the trainer's logs
     steps_per_second: Series = field(default_factory=Series)
+    tokens_per_second: Series = field(default_factory=Series)  # from TRL's num_tokens (console/train.py)
+    token_accuracy: Series = field(default_factory=Series)  # TRL's mean_token_accuracy on the training batches
+    eval_token_accuracy: Series = field(default_factory=Series)
     wall_time: Series = field(default_factory=Series)  # seconds since the run started, by step
     max_steps: int | None = None  # the planned number of optimiser steps, when known
     events: int = 0  # records seen

@@ -1,6 +1,7 @@
 """Progress of a run as numbers and plain-text lines: shared by the headless commands and the screens."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from console.metrics import History
@@ -21,6 +22,9 @@ class Progress:
     samples_per_second: float | None
     elapsed: float | None
     eta: float | None
+    tokens_per_second: float | None = None
+    token_accuracy: float | None = None  # the latest eval's, else the latest training log's
+    eval_perplexity: float | None = None  # exp(eval loss), where it is finite
 
 
 def _median_tail(values: list[float], n: int = 5) -> float | None:
@@ -45,7 +49,18 @@ def progress(history: History) -> Progress:
         best_eval_step=ev.steps[best] if best is not None else None, learning_rate=history.learning_rate.last(),
         grad_norm=history.grad_norm.last(), steps_per_second=rate,
         samples_per_second=_median_tail(history.samples_per_second.values), elapsed=elapsed, eta=eta,
+        tokens_per_second=_median_tail(history.tokens_per_second.values),
+        token_accuracy=history.eval_token_accuracy.last() if len(history.eval_token_accuracy)
+        else history.token_accuracy.last(),
+        eval_perplexity=perplexity(history.eval_loss.last()),
     )
+
+
+def perplexity(loss: float | None) -> float | None:
+    """exp(loss) for a mean token cross-entropy; None where it would overflow or is not a number."""
+    if loss is None or not math.isfinite(loss) or loss > 50:
+        return None
+    return math.exp(loss)
 
 
 def duration(seconds: float | None) -> str:
@@ -68,13 +83,17 @@ def progress_line(p: Progress) -> str:
         parts.append(f"epoch {p.epoch:.2f}")
     parts.append(f"loss {_num(p.train_loss)}")
     if p.eval_loss is not None:
-        parts.append(f"eval {_num(p.eval_loss)}")
+        parts.append(f"eval {_num(p.eval_loss)}" + (f" (ppl {p.eval_perplexity:.3g})" if p.eval_perplexity else ""))
+    if p.token_accuracy is not None:
+        parts.append(f"acc {100 * p.token_accuracy:.1f}%")
     if p.learning_rate is not None:
         parts.append(f"lr {p.learning_rate:.2e}")
     if p.grad_norm is not None:
         parts.append(f"grad {p.grad_norm:.3g}")
     if p.steps_per_second:
         parts.append(f"{p.steps_per_second:.1f} step/s")
+    if p.tokens_per_second:
+        parts.append(f"{p.tokens_per_second:,.0f} tok/s")
     parts.append(f"elapsed {duration(p.elapsed)}")
     if p.eta is not None:
         parts.append(f"ETA {duration(p.eta)}")

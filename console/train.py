@@ -294,7 +294,6 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     callbacks = [make_callback(run, config.effective_batch, started)]
     if values.get("early_stopping_patience") and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
-    _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                                 processing_class=tokenizer, callbacks=callbacks)
     cut = {name: report.as_dict() for name, report in trainer.cut_reports.items()}
@@ -304,8 +303,8 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
              f"{report.label_tokens} with loss, longest {report.longest} (max_length {report.max_length})")
     if cut_text:
         _say(f"[console] warning: {cut_text}")
-    _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc,
-            cut=cut, cut_text=cut_text)
+    # What max_length cut, per split: said in train output, `watch` and the training screen (console/sft.py).
+    _status(run, "preparing data", cut=cut, cut_text=cut_text)
     checkpoint = str(run.last_checkpoint()) if resume and run.last_checkpoint() else None
     if checkpoint:
         _say(f"[console] resuming from {checkpoint}")

@@ -302,7 +302,7 @@ class ArgumentsScreen(Screen):
     def action_snippet(self) -> None:
         from screens.text_screen import TextScreen
 
-        self.app.push_screen(TextScreen("TrainingArguments", training_arguments_snippet(self.draft)))
+        self.app.push_screen(TextScreen("SFTConfig (TRL)", training_arguments_snippet(self.draft)))
 
     def action_command(self) -> None:
         from screens.text_screen import TextScreen

@@ -21,9 +21,12 @@ class FindingsPanel(VerticalScroll):
         yield Static(id="findings-text")
 
     def show(self, findings: list, config, picked: int, crash: dict | None = None, log_tail: list | None = None,
-             ) -> None:
+             notes: list[str] | None = None) -> None:
         text = Text()
         lines: list = []  # Text blocks; a fix is one line (cut to the width) unless it is the picked one
+        for note in notes or []:  # what the trainer said about the data (examples cut by max_length)
+            text.append("! data: ", style="bold yellow")
+            text.append(f"{note}\n")
         if crash:
             text.append(f"✗ failed ({crash.get('kind', 'error')}): ", style="bold red")
             text.append(f"{crash.get('message') or 'the trainer ended with an error'}\n")
@@ -51,7 +54,7 @@ class FindingsPanel(VerticalScroll):
                 line = Text(f"{'▶' if chosen else ' '} [{number}] {fix_label(fix, config)}",
                             style="reverse" if chosen else "", no_wrap=not chosen, overflow="ellipsis")
                 lines.append(line)
-        if not findings and not crash:
+        if not findings and not crash and not notes:
             text.append("No warnings so far.", style="dim")
         elif findings:
             text.append("1-9 pick a fix · a: apply it to the next run · r: apply it and restart now", style="dim")

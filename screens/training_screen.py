@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from console.progress import duration
+from console.progress import duration, perplexity
 
 from screens.findings_panel import FindingsPanel
 from screens.metric_chart import Curve, MetricChart
@@ -145,7 +145,9 @@ class TrainingScreen(Screen):
             self.notify(f"{finding_title(new[0])}: a carries fix 1 into the next run, r restarts with it",
                         title="warning", severity="warning", timeout=4)
         crash = live.status if phase == "failed" else None
-        self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail)
+        cut = live.status.get("cut_text")
+        self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail,
+                                           notes=[cut] if isinstance(cut, str) and cut else None)
         self._refresh_keys()
 
     def draw_charts(self, live, p) -> None:
@@ -180,12 +182,19 @@ class TrainingScreen(Screen):
                 parts.append(f"ep {p.epoch:.2f}")
             parts.append(f"{duration(p.elapsed)}" + (f" ETA {duration(p.eta)}" if p.eta is not None and live.active
                                                      else ""))
-            if p.samples_per_second:
-                parts.append(f"{p.samples_per_second:.3g} samples/s")
+            # Loss first, throughput last: at 80 columns the line is cut at the right.
+            best_ppl = perplexity(p.best_eval)
+            ppl = f", ppl {best_ppl:.3g}" if best_ppl else ""
             if p.train_loss is not None and p.best_eval is not None:
-                parts.append(f"loss {p.train_loss:.3f} (best eval {p.best_eval:.3f})")
+                parts.append(f"loss {p.train_loss:.3f} (best eval {p.best_eval:.3f}{ppl})")
             elif p.train_loss is not None:
                 parts.append(f"loss {p.train_loss:.3f}")
+            if p.token_accuracy is not None:
+                parts.append(f"acc {100 * p.token_accuracy:.0f}%")
+            if p.tokens_per_second:
+                parts.append(f"{p.tokens_per_second:,.0f} tok/s")
+            elif p.samples_per_second:
+                parts.append(f"{p.samples_per_second:.3g} samples/s")
             text = " · ".join(parts)
         if live.gpu:
             used, total = live.gpu

@@ -170,7 +170,7 @@ def test_renders_yaml_python_and_cli(tmp_path):
     data = yaml.safe_load(to_yaml(c))
     assert data["method"] == "qlora" and data["arguments"]["learning_rate"] == 3e-4
     py = training_arguments_snippet(c)
-    assert "TrainingArguments(" in py and "learning_rate=0.0003" in py and "LoraConfig(" in py
+    assert "SFTConfig(" in py and "learning_rate=0.0003" in py and "LoraConfig(" in py
     assert "BitsAndBytesConfig(" in py
     compile(py, "<snippet>", "exec")  # valid Python
     cli = cli_command(c)

@@ -131,7 +131,7 @@ async def test_f2_shows_the_training_arguments_snippet(app):
         await pilot.press("f2")
         await pilot.pause()
         assert isinstance(app.screen, TextScreen)
-        assert "TrainingArguments(" in app.screen.text and "LoraConfig(" in app.screen.text
+        assert "SFTConfig(" in app.screen.text and "LoraConfig(" in app.screen.text
         await pilot.press("escape")
         assert isinstance(app.screen, ArgumentsScreen)
 

@@ -191,3 +191,30 @@ async def test_the_chart_redraws_only_when_new_data_came(runs):
         app.live.changed()
         await pilot.pause(0.7)  # one tick of the screen's timer (2 Hz)
         assert len(drawn) == 1
+
+
+async def test_token_figures_and_cut_examples_show_on_the_training_screen(tmp_path, monkeypatch):
+    """What the SFT trainer reports: tokens/s, token accuracy and perplexity on the progress line, and the examples
+    that max_length cut as a note above the findings."""
+    from test_screens_support import fake_run
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    records = metrics_records(steps=40)
+    for r in records:
+        if "loss" in r:
+            r.update(tokens_per_second=1234.5, mean_token_accuracy=0.4567)
+        if "eval_loss" in r:
+            r["eval_mean_token_accuracy"] = 0.5
+    run = fake_run(tmp_path / "runs", "20250102-120000-lora-tttt", created=1_735_819_200.0, records=records,
+                   changes={"max_steps": 40})
+    status = json.loads((run / "status.json").read_text())
+    cut = "124 of 600 train examples (21 %) are longer than 256 tokens (longest 611) and are cut: raise max_length"
+    status["cut_text"] = cut
+    (run / "status.json").write_text(json.dumps(status))
+    app = make_app("lora-tttt")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await opened(pilot, run.name)
+        line = str(screen.query_one("#progress-line").render())
+        assert "1,234 tok/s" in line and "acc 50%" in line and "ppl " in line, line
+        assert cut in screen.query_one("#findings").plain_text
