@@ -6,8 +6,9 @@
 
 Each configuration trains in a fresh process, through the console's own path: a RunConfig from the method's
 preset (resolved for the CPU: fp32), console.model.load_model (for QLoRA: bitsandbytes nf4 and peft's
-prepare_model_for_kbit_training), transformers' Trainer with the config's TrainingArguments, for a few optimiser
-steps on sequences of exactly max_length tokens (the estimate's worst case: no padding).
+prepare_model_for_kbit_training), TRL's SFTTrainer with the config's SFTConfig arguments (as console/train.py
+runs it: console.sft.ConsoleSFTTrainer), for a few optimiser steps on sequences of exactly max_length tokens (the
+estimate's worst case: no padding).
 
 What "measured" means here: the process's peak resident memory (VmHWM, kept by the kernel, reset through
 /proc/self/clear_refs once the Trainer is built) minus its resident memory just before the model was loaded,
@@ -112,7 +113,7 @@ def child(spec: dict) -> dict:
     import torch
     import transformers  # noqa: F401
     import peft  # noqa: F401
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+    from datasets import Dataset
     from transformers.utils import logging as hf_logging
 
     if spec["method"] == "qlora":
@@ -121,6 +122,7 @@ def child(spec: dict) -> dict:
     from console.hardware import CPU_ONLY
     from console.memory import estimate, model_shape
     from console.model import load_model
+    from console.sft import ConsoleSFTTrainer, sft_config
 
     hf_logging.set_verbosity_error()
     # warm up autograd, the thread pools and the fused AdamW kernel before the baseline
@@ -142,18 +144,16 @@ def child(spec: dict) -> dict:
     seq, batch = int(values["max_length"]), int(values["per_device_train_batch_size"])
     n = batch * int(values.get("gradient_accumulation_steps") or 1) * steps
     g = torch.Generator().manual_seed(0)
-    data = [{"input_ids": torch.randint(3, est.shape.vocab, (seq,), generator=g)} for _ in range(n)]
+    data = Dataset.from_list([{"input_ids": torch.randint(3, est.shape.vocab, (seq,), generator=g).tolist()}
+                              for _ in range(n)])
     before = _status()["VmRSS"]
     model, tokenizer, desc = load_model(config.method, values, steps)
     loaded = _status()["VmRSS"]
     tmp = tempfile.mkdtemp(prefix="memory-bench-")
     ta = config.training_arguments()
     ta.update(output_dir=tmp, disable_tqdm=True, report_to="none")
-    # A plain Trainer on ready-made token tensors: TRL's own arguments (max_length, packing...) do not apply here.
-    fields = set(TrainingArguments.__dataclass_fields__)
-    trainer = Trainer(model=model, args=TrainingArguments(**{k: v for k, v in ta.items() if k in fields}),
-                      train_dataset=data,
-                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
+    # Ready-made token ids: TRL takes them as a tokenised dataset (labels = the ids) and trains as the console does.
+    trainer = ConsoleSFTTrainer(model=model, args=sft_config(ta), train_dataset=data, processing_class=tokenizer)
     built = _status()["VmRSS"]
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM: the peak from here on

@@ -168,7 +168,7 @@ def loss_token_share(method: str, data: Path, run) -> tuple[float, int, int]:
     return answer_tokens / max(loss_tokens, 1), exact, len(trainer.train_dataset)
 
 
-def quality(runs: Path) -> list[dict]:
+def quality(runs: Path, methods=METHODS) -> list[dict]:
     data_dir = real_model.default_dataset_dir()
     if not (data_dir / "eval_questions.jsonl").exists():
         real_model.build_dataset(data_dir)
@@ -178,7 +178,7 @@ def quality(runs: Path) -> list[dict]:
     base_answers = answers(base, tok, rows)
     del base
     results = []
-    for method in METHODS:
+    for method in methods:
         data = data_dir / "instruction"
         t = time.time()
         run = train_with_console(method, data, runs)
@@ -320,13 +320,14 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--steps", type=int, default=0, help="steps per speed/packing run (default 15 / 10)")
     p.add_argument("--keep", help="keep the run folders here")
+    p.add_argument("--methods", default=",".join(METHODS), help="for quality: a comma list of methods")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     real_model.ensure_real_model()
     runs = Path(args.keep or tempfile.mkdtemp(prefix="sft-real-"))
     t = time.time()
     if args.only in (None, "quality"):
-        quality(runs)
+        quality(runs, [m for m in args.methods.split(",") if m])
     if args.only in (None, "speed"):
         speed(runs, args.pairs, args.steps or 15)
     if args.only in (None, "packing"):

@@ -111,8 +111,8 @@ def training_arguments_snippet(config: RunConfig, output_dir: str = "runs/<id>/c
     lines.append("args = SFTConfig(")
     lines.append(f"    output_dir={output_dir!r},")
     for key, value in ta.items():
-        spec = specs[key]
-        if key in config.preset.defaults or value != spec.default:
+        spec = specs.get(key)  # None: set by the console itself (completion_only_loss from train_on_prompt)
+        if spec is None or key in config.preset.defaults or value != spec.default:
             lines.append(f"    {key}={_py(value)},")
     lines.append(")")
     v = config.values

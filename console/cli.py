@@ -21,7 +21,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", help="full, lora, qlora or adapter (default: lora, or the config file's)")
     p.add_argument("--config", help="a YAML file of arguments, laid over the method's preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one argument (any TrainingArguments field or console setting); repeatable")
+                   help="override one argument (any TRL SFTConfig / TrainingArguments field or console setting); "
+                        "repeatable")
     p.add_argument("--model", help="Hub name or local folder (default: the built-in demo model)")
     p.add_argument("--dataset", help="local file/folder or Hub dataset name (default: the demo dataset)")
 

@@ -101,6 +101,8 @@ class RunConfig:
         args.setdefault("fp16", False)
         args.setdefault("bf16", False)
         args.setdefault("activation_checkpointing", False)  # SFTConfig's default is on: a memory fix here, said
+        # TRL masks prompts of prompt/completion records unless told otherwise; train_on_prompt is that switch.
+        args["completion_only_loss"] = not self.values.get("train_on_prompt", False)
         return args
 
     # -- files -------------------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
         raise ConfigError(unknown_field_message(key), key)
     value = coerce(key, raw)
     if key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/paths.py says why)
-        value = resolve_path(value)
+        value = resolve_path(value, hub=PATH_FIELDS[key])
     return key, value, notice
 
 
@@ -193,6 +195,9 @@ def apply_rules(config: RunConfig) -> None:
     if config.method == "qlora" and not v.get("load_in_4bit"):
         said("QLoRA without load_in_4bit is plain LoRA: load_in_4bit set to true")
         v["load_in_4bit"] = True
+    if v.get("packing") and not v.get("max_length"):
+        v["max_length"] = 1024
+        said("packing needs a max_length (the length of the packed sequences): max_length set to 1024")
     if v.get("padding_free") and not v.get("packing"):
         # TRL refuses padding_free without packing: max_length would not be enforced.
         v["packing"] = True

@@ -151,9 +151,9 @@ def load_raw(dataset: str | None, config_name: str | None = None, split: str | N
         split_files: dict[str, list[str]] = {}
         for f in files:
             stem = f.stem.lower()
-            split = ("validation" if stem in ("validation", "valid", "val", "eval", "dev")
-                     else "test" if stem == "test" else "train")
-            split_files.setdefault(split, []).append(str(f))
+            name = ("validation" if stem in ("validation", "valid", "val", "eval", "dev")
+                    else "test" if stem == "test" else "train")
+            split_files.setdefault(name, []).append(str(f))
         return datasets.load_dataset(kinds.pop(), data_files=split_files)
     if not _looks_like_hub_name(dataset):
         raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
@@ -167,7 +167,7 @@ def load_raw(dataset: str | None, config_name: str | None = None, split: str | N
         if split not in loaded:
             raise DataError(f"the Hub dataset {dataset} has no split {split!r}; its splits: {', '.join(loaded)}")
         loaded = datasets.DatasetDict({"train": loaded[split], **{k: v for k, v in loaded.items() if k in (
-            "validation", "eval") and k != split}})
+            "validation", "eval", "test") and k != split}})
     return loaded
 
 
@@ -182,7 +182,7 @@ def _rename(split, mapping: dict[str, str]):
 
 def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     """(train, eval or None, PreparedData): the splits as TRL records, ready for SFTTrainer to tokenise."""
-    from console.formats import loss_on, parse_columns, record_kind, to_records
+    from console.formats import RECORD_KEYS, loss_on, parse_columns, record_kind, to_records
 
     raw = load_raw(values.get("dataset"), values.get("dataset_config"), values.get("dataset_split"))
     train_split = raw["train"] if "train" in raw else raw[next(iter(raw))]
@@ -208,15 +208,16 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     train_on_prompt = bool(values.get("train_on_prompt"))
     options = dict(chat_template=template, train_on_prompt=train_on_prompt, text_column=text_column)
 
+    keys = RECORD_KEYS[record_kind(fmt, template, train_on_prompt)]
+
     def convert(batch):
         rows = [dict(zip(batch, vals)) for vals in zip(*batch.values())]
         records = [rec for row in rows for rec in to_records(row, fmt, **options)]
-        keys = list(records[0]) if records else []
-        return {k: [r[k] for r in records] for k in keys} if records else {}
+        return {k: [r[k] for r in records] for k in keys}  # empty lists, not {}, for a batch with no example
 
     def build(split):
         out = split.map(convert, batched=True, remove_columns=split.column_names)
-        if record_kind(fmt, template, train_on_prompt) == "text":
+        if keys == ["text"]:
             out = out.filter(lambda r: bool(r["text"].strip()))
         return out
 
@@ -227,7 +228,12 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     evaluation = build(eval_split) if (need_eval and eval_split is not None) else None
     if evaluation is not None and len(evaluation) == 0:
         evaluation = None
-    info = PreparedData(fmt=fmt, rows=len(train_split), examples=len(train),
+    skipped = 0
+    if fmt in ("chat", "sharegpt"):  # rows whose conversation has no answer to a question give no example
+        column = "messages" if fmt == "chat" else "conversations"
+        skipped = sum(1 for turns in train_split[column]
+                      if not to_records({column: turns}, fmt, **options))
+    info = PreparedData(fmt=fmt, rows=len(train_split), examples=len(train), skipped=skipped,
                         eval_examples=len(evaluation) if evaluation is not None else 0,
                         chat_template=template, loss_on=loss_on(fmt, train_on_prompt))
     return train, evaluation, info
@@ -241,11 +247,13 @@ class PreparedData:
     rows: int
     examples: int  # training records (a multi-turn chat gives one per answer)
     eval_examples: int
+    skipped: int  # training rows that gave no example (a conversation without an answer to a question)
     chat_template: bool
     loss_on: str
 
     def describe(self) -> str:
         per = f" ({self.examples} examples)" if self.examples != self.rows else ""
         layout = ", through the chat template" if self.chat_template and self.fmt != "text" else ""
+        skipped = f"; {self.skipped} rows without an answer to a question skipped" if self.skipped else ""
         return (f"{self.rows} train{per} / {self.eval_examples} eval rows, {self.fmt} format{layout}; "
-                f"loss on {self.loss_on}")
+                f"loss on {self.loss_on}{skipped}")

@@ -100,10 +100,30 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _content(value) -> str:
+    """A message's content: a string, or the text of OpenAI-style parts ([{"type": "text", "text": ...}]).
+    Images and other parts are refused: this console trains text models."""
+    if isinstance(value, list):
+        texts = []
+        for part in value:
+            if isinstance(part, dict) and part.get("type", "text") == "text":
+                texts.append(_text(part.get("text")))
+            elif isinstance(part, str):
+                texts.append(part)
+            else:
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise DataError(f"a message holds a {kind!r} part: only text can be trained here; remove those "
+                                f"parts or those rows")
+        return "".join(texts)
+    return _text(value)
+
+
 def _messages(turns, sharegpt: bool) -> list[dict]:
     """Chat turns as {role, content}; ShareGPT's from/value renamed. Malformed turns are skipped."""
     out = []
-    for turn in turns or []:
+    if not isinstance(turns, (list, tuple)):  # not a conversation: no example, counted as skipped
+        return out
+    for turn in turns:
         if not isinstance(turn, dict):
             continue
         if sharegpt or ("from" in turn and "role" not in turn):
@@ -112,7 +132,7 @@ def _messages(turns, sharegpt: bool) -> list[dict]:
             content = turn.get("value")
         else:
             role, content = _text(turn.get("role") or "user"), turn.get("content")
-        out.append({"role": role, "content": _text(content)})
+        out.append({"role": role, "content": _content(content)})
     return out
 
 
@@ -142,22 +162,32 @@ def to_records(row: dict, fmt: str, *, chat_template: bool, train_on_prompt: boo
             user = plain_prompt = _text(row.get("prompt"))
             answer = _text(row.get("completion"))
         if not chat_template:
-            return [{"prompt": plain_prompt, "completion": answer}]
+            system = _text(row.get("system")).strip()
+            return [{"prompt": (f"{system}\n\n" if system else "") + plain_prompt, "completion": answer}]
         prompt = ([{"role": "system", "content": _text(row["system"])}] if row.get("system") else [])
         prompt.append({"role": "user", "content": user})
         return [{"prompt": prompt, "completion": [{"role": "assistant", "content": answer}]}]
     if fmt in ("chat", "sharegpt"):
         messages = _messages(row.get("messages") if fmt == "chat" else row.get("conversations"), fmt == "sharegpt")
-        answers = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        # An answer needs a question before it: a conversation opening with the assistant has nothing to answer,
+        # and many templates fail on a prompt without a user turn.
+        first_user = next((i for i, m in enumerate(messages) if m["role"] not in ("system", "assistant")), None)
+        answers = [i for i, m in enumerate(messages) if m["role"] == "assistant" and first_user is not None
+                   and i > first_user]
         if not answers:
-            return []  # nothing to learn from: counted and said by the caller
+            return []  # nothing to learn from: prepare() counts these rows and says so
         if train_on_prompt:
             return [{"text": _plain(messages)}] if not chat_template else [{"messages": messages}]
         if not chat_template:
-            return [{"prompt": _plain(messages[:i]) + "assistant: ", "completion": messages[i]["content"]}
+            # The prompt ends at "assistant:" and the answer brings its own space: a trailing space in the prompt
+            # would merge with the answer's first token and shift the prompt/answer boundary.
+            return [{"prompt": _plain(messages[:i]) + "assistant:", "completion": " " + messages[i]["content"]}
                     for i in answers]
         return [{"prompt": messages[:i], "completion": [messages[i]]} for i in answers]
     raise DataError(f"unknown dataset format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+RECORD_KEYS = {"text": ["text"], "messages": ["messages"], "prompt_completion": ["prompt", "completion"]}
 
 
 def record_kind(fmt: str, chat_template: bool, train_on_prompt: bool) -> str:

@@ -6,7 +6,8 @@
     optimizer    AdamW: two states per trainable parameter, in its dtype (8-bit optimisers: 2 bytes)
     activations  what autograd keeps for the backward pass, per token per layer, counted tensor by tensor
                  (with gradient checkpointing: one tensor per layer, plus one layer recomputed)
-    logits       batch x sequence x vocabulary: the logits and the loss's log-softmax and its gradient
+    logits       the LM head's output: TRL's SFTTrainer never holds the full batch x sequence x vocabulary
+                 logits; its fused head projects tiles of at most 4096 tokens x 32768 vocabulary entries
     cuda_context on a GPU: the CUDA context and kernel workspaces (fixed)
     runtime      on a CPU: the trainer's fixed working memory (tokenizer, Trainer, kernels' scratch buffers)
 
@@ -388,6 +389,10 @@ def _optimizer_bytes(values: dict, param_bytes: int) -> float:
     return 2.0 * param_bytes  # AdamW: exp_avg and exp_avg_sq, in the parameter's dtype
 
 
+FUSED_TOKENS, FUSED_VOCAB = 4096, 32768  # trl.kernels.chunked_logprob's tile: tokens x vocabulary entries
+FUSED_CPU_TILES = 10  # fp32 tile-sized temporaries of its torch fallback alive at once (bench/memory.py)
+
+
 def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate:
     """Peak training memory (bytes) of a run, per process, with its breakdown (see the module's docstring)."""
     values = config.values
@@ -455,8 +460,13 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
         dequantised = max(fin * fout for _, fin, fout, _ in shape.linears()) * act
         activations += dequantised
         kept += dequantised
-    # logits, the loss's log-softmax and its gradient (fp32); a half copy of the logits under autocast
-    logits = tokens * shape.vocab * (12 + (2 if half else 0))
+    # TRL's fused LM head (trl.trainer.utils.add_fused_lm_head) scores the tokens in tiles of at most
+    # FUSED_TOKENS x FUSED_VOCAB products and never holds the full logits. With Triton (CUDA) a tile is a work
+    # buffer and its gradient in the compute dtype; without it (the CPU) torch computes the tile's exp, log-softmax
+    # and gradient as whole fp32 tensors, about ten tiles at once (measured: bench/memory.py). Plus a few fp32 numbers
+    # per token (log-probabilities, entropy, top-1).
+    tile = min(tokens, FUSED_TOKENS) * min(shape.vocab, FUSED_VOCAB)
+    logits = (tile * 2 * (2 if half else 4) if cuda else tile * 4 * FUSED_CPU_TILES) + tokens * 16
 
     # -- the peak ---------------------------------------------------------------------------------------
     accum = int(values.get("gradient_accumulation_steps") or 1)

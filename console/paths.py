@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# The console's settings that hold a file or folder on this machine (a Hub name is allowed for model and dataset).
-PATH_FIELDS = ("model", "dataset", "accelerate_config")
+# The console's settings that hold a file or folder on this machine; True: a Hub name is allowed too.
+PATH_FIELDS = {"model": True, "dataset": True, "accelerate_config": False}
 
 
 def looks_local(value: str, cwd: str | os.PathLike | None = None) -> bool:
@@ -26,12 +26,13 @@ def looks_local(value: str, cwd: str | os.PathLike | None = None) -> bool:
     return "/" in value and (base / first).is_dir()
 
 
-def resolve_path(value, cwd: str | os.PathLike | None = None):
-    """The absolute form of a local path; Hub names, empty values and non-strings unchanged."""
+def resolve_path(value, cwd: str | os.PathLike | None = None, hub: bool = True):
+    """The absolute form of a local path; Hub names (where `hub` allows them), empty values and non-strings
+    unchanged."""
     if not isinstance(value, str) or not value.strip():
         return value
     value = value.strip()
-    if not looks_local(value, cwd):
+    if hub and not looks_local(value, cwd):
         return value
     path = Path(value).expanduser()
     if not path.is_absolute():

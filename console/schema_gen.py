@@ -81,6 +81,10 @@ def generate() -> dict:
         if isinstance(default, enum.Enum):
             default = default.value
         entry = {"kind": kind, "nullable": nullable, "default": default}
+        # TRL lists allowed words in the field's metadata (packing_strategy, truncation_mode, loss_type...)
+        meta_choices = (f.metadata or {}).get("choices")
+        if not choices and kind == "str" and meta_choices and all(isinstance(c, str) for c in meta_choices):
+            choices = list(meta_choices)
         if choices:
             entry["choices"] = choices
         help_text = (f.metadata or {}).get("help")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+import pyarrow.compute as pc
 from trl import SFTConfig, SFTTrainer
 
 
@@ -63,6 +64,8 @@ class ConsoleSFTTrainer(SFTTrainer):
         model = self.model
         if not (getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)):
             return
+        if getattr(self, "is_fsdp_enabled", False) or getattr(self, "is_deepspeed_enabled", False):
+            return  # sharding wants one dtype per flat parameter group: TRL's bf16 choice stands there
         for param in model.parameters():
             if param.requires_grad and param.dtype != torch.float32:
                 param.data = param.data.float()
@@ -79,17 +82,19 @@ class ConsoleSFTTrainer(SFTTrainer):
         uncut_args.max_length, uncut_args.shuffle_dataset = None, False
         tokenised = super()._prepare_dataset(dataset, processing_class, uncut_args, False, formatting_func,
                                              dataset_name)
-        labels = tokenised["labels"]
-        lengths = [len(row) for row in labels]
+        # Counted in Arrow, not in Python lists: a real dataset holds millions of tokens.
+        labels = tokenised.data.column("labels")
+        lengths = pc.list_value_length(labels).to_numpy(zero_copy_only=False)
         # Packing that splits long examples (bfd_split, wrapped) loses no token: only a truncating one cuts.
         cuts = not packing or args.packing_strategy == "bfd"
-        over = [i for i, n in enumerate(lengths) if n > limit] if cuts else []
+        over = [int(i) for i in (lengths > limit).nonzero()[0]] if cuts else []
         kept = slice(None, limit) if args.truncation_mode != "keep_end" else slice(-limit, None)
-        dropped = 0 if packing else sum(1 for i in over if all(t == -100 for t in labels[i][kept]))
+        dropped = 0 if packing else sum(1 for row in tokenised.select(over)["labels"]
+                                        if all(t == -100 for t in row[kept]))
+        label_tokens = pc.sum(pc.not_equal(pc.list_flatten(labels), -100)).as_py() or 0
         self._cut_reports.by_split[dataset_name] = CutReport(
             split=dataset_name, examples=len(lengths), cut=len(over), dropped=dropped, max_length=limit,
-            longest=max(lengths, default=0), tokens=sum(lengths),
-            label_tokens=sum(sum(1 for t in row if t != -100) for row in labels))
+            longest=int(lengths.max()) if len(lengths) else 0, tokens=int(lengths.sum()), label_tokens=label_tokens)
         return super()._prepare_dataset(tokenised, processing_class, args, packing, formatting_func, dataset_name)
 
 

@@ -1,5 +1,5 @@
-"""Pick an argument by typing part of its name: any other TrainingArguments field (or console setting) to add
-to the arguments screen, or one of its fields to jump to."""
+"""Pick an argument by typing part of its name: any other SFTConfig (TrainingArguments + TRL) field, or console
+setting, to add to the arguments screen, or one of its fields to jump to."""
 from __future__ import annotations
 
 from textual import on

@@ -1,4 +1,4 @@
-"""A read-only page of text: the TrainingArguments snippet, the CLI command, a config diff, the log."""
+"""A read-only page of text: the SFTConfig snippet, the CLI command, a config diff, the log."""
 from __future__ import annotations
 
 from rich.text import Text

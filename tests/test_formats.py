@@ -54,7 +54,23 @@ def test_instruction_rows_use_the_template_when_there_is_one_else_the_alpaca_lay
     assert chat["prompt"] == [{"role": "system", "content": "Be exact."}, {"role": "user", "content": "Add\n\n2 and 3"}]
     assert chat["completion"] == [{"role": "assistant", "content": "5"}]
     [plain] = to_records(row, "instruction", chat_template=False, train_on_prompt=False)
-    assert plain == {"prompt": "### Instruction:\nAdd\n\n### Input:\n2 and 3\n\n### Response:\n", "completion": "5"}
+    assert plain == {"prompt": "Be exact.\n\n### Instruction:\nAdd\n\n### Input:\n2 and 3\n\n### Response:\n",
+                     "completion": "5"}
+
+
+def test_answers_need_a_question_and_content_parts_are_joined():
+    opening = {"messages": [{"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Hi"},
+                            {"role": "assistant", "content": [{"type": "text", "text": "How "}, "can I help?"]}]}
+    [record] = to_records(opening, "chat", chat_template=True, train_on_prompt=False)
+    assert record["completion"][0]["content"] == "How can I help?"  # the opening greeting answers nothing
+    assert to_records({"messages": [{"role": "assistant", "content": "Hi"}]}, "chat", chat_template=True,
+                      train_on_prompt=False) == []
+    with pytest.raises(DataError, match="'image' part"):
+        to_records({"messages": [{"role": "user", "content": [{"type": "image", "url": "x"}]}]}, "chat",
+                   chat_template=True, train_on_prompt=False)
+    [plain] = to_records({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]},
+                         "chat", chat_template=False, train_on_prompt=False)
+    assert plain == {"prompt": "user: Q\nassistant:", "completion": " A"}
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
@@ -70,7 +86,11 @@ ROW_KEYS = st.sampled_from(["text", "prompt", "completion", "instruction", "inpu
 def test_any_row_a_user_file_holds_gives_records_of_one_shape_or_a_data_error(row, fmt, template, everything):
     """Rows come from the user's files: whatever they hold, the result is records of the format's one shape (TRL
     needs one shape per dataset) with text where TRL expects text, or nothing; never an exception."""
-    records = to_records(row, fmt, chat_template=template, train_on_prompt=everything)
+    try:
+        records = to_records(row, fmt, chat_template=template, train_on_prompt=everything)
+    except DataError as err:  # one line that says what is wrong (a non-text message part)
+        assert "\n" not in str(err)
+        return
     kind = record_kind(fmt, template, everything)
     for record in records:
         if kind == "text":

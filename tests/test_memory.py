@@ -99,10 +99,17 @@ def test_gradient_checkpointing_lowers_activations_and_batch_and_length_raise_th
     assert longer == pytest.approx(2 * base)
 
 
-def test_logits_are_batch_times_sequence_times_vocabulary():
+def test_the_lm_head_is_counted_as_trl_fused_tiles_never_the_full_logits():
+    from console.memory import FUSED_CPU_TILES
+
     shape = model_shape(None)
     est = estimate(config("lora", per_device_train_batch_size=4, max_length=256), shape, CPU_ONLY)
-    assert est.parts["logits"] == 4 * 256 * 512 * 12  # logits, log-softmax and its gradient, fp32
+    tokens = 4 * 256
+    assert est.parts["logits"] == tokens * 512 * 4 * FUSED_CPU_TILES + tokens * 16  # the CPU's torch tiles
+    big = shape_from_config(LLAMA_8B, "llama")  # vocabulary 128k, 4 x 1024 tokens: one 4096 x 32768 tile
+    gpu = estimate(config("lora", H100, max_length=1024), big, H100).parts["logits"]
+    assert gpu == 4096 * 32768 * 2 * 2 + 4096 * 16
+    assert gpu < 4096 * 128256 * 12 / 10  # the full logits would be over ten times that
 
 
 def test_gqa_shrinks_k_and_v():

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
+from console.config import build_config  # noqa: E402
 from console.data import prepare  # noqa: E402
 from console.demo_model import ensure_demo_model  # noqa: E402
 
@@ -59,9 +60,13 @@ def prepared(tmp_path, model, tok, rows: list[dict], **values):
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     train, _, info = prepare({"dataset": str(data), **values}, tok, need_eval=False)
-    args = sft_config(dict(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", max_length=values.get(
-        "max_length", 1024), packing=bool(values.get("packing")), bf16=False, fp16=False,
-        completion_only_loss=not values.get("train_on_prompt", False)))
+    # The arguments exactly as the console's trainer builds them from a config with these values.
+    config = build_config("lora", sets={"dataset": str(data), "max_length": "1024", **{
+        k: str(v) for k, v in values.items()}})
+    args = config.training_arguments()
+    args.update(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", eval_strategy="no",
+                load_best_model_at_end=False, fp16=False)
+    args = sft_config(args)
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train, processing_class=tok)
     return trainer, info
 
