@@ -258,15 +258,15 @@ def train_plain(run, out_dir: Path) -> dict:
     return json.loads(line[7:])
 
 
-def speed(runs: Path, pairs: int = 3, steps: int = 15) -> dict:
-    """Console vs plain TRL, in alternating pairs: `pairs` for LoRA (the figure the README gives), one for each
-    other method. Same work for both: no evaluation or saving inside the timed loop, so train_runtime is the
-    training alone."""
+def speed(runs: Path, pairs: int = 3, steps: int = 15, methods=METHODS) -> dict:
+    """Console vs plain TRL, in alternating pairs: `pairs` for the first method (LoRA by default: the figure the
+    README gives), one for each other. Same work for both: no evaluation or saving inside the timed loop, so
+    train_runtime is the training alone."""
     data = real_model.default_dataset_dir() / "instruction"
     extra = dict(max_steps=steps, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
                  eval_on_start=False)
     out = {}
-    plan = [("lora", i) for i in range(pairs)] + [(m, 0) for m in METHODS if m != "lora"]
+    plan = [(methods[0], i) for i in range(pairs)] + [(m, 0) for m in methods[1:]]
     for method, i in plan:
         order = ("console", "plain") if i % 2 == 0 else ("plain", "console")
         got = {}
@@ -320,7 +320,8 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--steps", type=int, default=0, help="steps per speed/packing run (default 15 / 10)")
     p.add_argument("--keep", help="keep the run folders here")
-    p.add_argument("--methods", default=",".join(METHODS), help="for quality: a comma list of methods")
+    p.add_argument("--methods", default=",".join(METHODS),
+                   help="a comma list of methods (speed: --pairs pairs for the first, one for each other)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     real_model.ensure_real_model()
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
     if args.only in (None, "quality"):
         quality(runs, [m for m in args.methods.split(",") if m])
     if args.only in (None, "speed"):
-        speed(runs, args.pairs, args.steps or 15)
+        speed(runs, args.pairs, args.steps or 15, [m for m in args.methods.split(",") if m])
     if args.only in (None, "packing"):
         packing(runs, args.steps or 10)
     print(f"total {time.time() - t:.0f} s; runs in {runs}")

@@ -56,6 +56,22 @@ def peft_config(method: str, values: dict, total_steps: int | None = None):
     raise UserError(f"unknown adapter_type {kind!r}: choose loha, lokr, ia3 or adalora")
 
 
+def keep_4bit_weights_trainable(model) -> int:
+    """Turn off bitsandbytes' CPU inference repacking on every 4-bit layer; returns how many layers it touched.
+
+    On a CPU with AVX512-BF16, a Linear4bit run in eval mode without gradients (every evaluation) repacks its
+    weight in place into a CPU inference layout and never packs it back; the training steps after the first
+    evaluation then got gradients about six times too small and the loss stopped falling (SmolLM2-135M QLoRA:
+    grad norm 2.1 -> 0.32 with an evaluation before training, eval loss 4.29 -> 4.20 in 30 steps against LoRA's
+    4.05 -> 2.91). Evaluations cost a little more without the repacking; training is right."""
+    touched = 0
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+            touched += 1
+    return touched
+
+
 def _dtype(name: str):
     import torch
 
@@ -110,6 +126,7 @@ def load_model(method: str, values: dict, total_steps: int | None = None, local_
 
         model = peft.prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=bool(values.get("activation_checkpointing")))
+        keep_4bit_weights_trainable(model)
     config = peft_config(method, values, total_steps)
     if config is not None:
         import peft

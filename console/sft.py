@@ -52,23 +52,6 @@ class ConsoleSFTTrainer(SFTTrainer):
     def __init__(self, *args, **kwargs):
         self._cut_reports = _Reports()
         super().__init__(*args, **kwargs)
-        self._keep_adapters_in_fp32()
-
-    def _keep_adapters_in_fp32(self) -> None:
-        """TRL casts the adapters of a quantised model to bf16 (the QLoRA paper's storage type). Stored in bf16,
-        AdamW's small updates round away: on SmolLM2-135M, 30 QLoRA steps moved the eval loss 4.29 -> 4.24 and no
-        answer learned to end (bench/sft_real.py). peft's own default keeps adapters in fp32 (autocast_adapter_dtype)
-        and computes in the 4-bit layers' compute dtype, which costs a few MB; that is what runs here."""
-        import torch
-
-        model = self.model
-        if not (getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)):
-            return
-        if getattr(self, "is_fsdp_enabled", False) or getattr(self, "is_deepspeed_enabled", False):
-            return  # sharding wants one dtype per flat parameter group: TRL's bf16 choice stands there
-        for param in model.parameters():
-            if param.requires_grad and param.dtype != torch.float32:
-                param.data = param.data.float()
 
     @property
     def cut_reports(self) -> dict[str, CutReport]:

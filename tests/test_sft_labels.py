@@ -168,20 +168,3 @@ def test_packing_fills_sequences_up_to_max_length(tmp_path, model_dir, model):
     tokens = sum(len(packed.train_dataset[i]["input_ids"]) for i in range(len(packed.train_dataset)))
     assert tokens == sum(len(plain.train_dataset[i]["input_ids"]) for i in range(len(plain.train_dataset)))
 
-
-def test_qlora_adapters_train_in_fp32_not_the_bf16_trl_casts_them_to(tmp_path, model_dir):
-    """TRL stores a 4-bit model's adapters in bf16, where AdamW's small steps round away (the real model barely
-    learned); the console keeps them in fp32."""
-    from console.config import build_config, resolve
-    from console.hardware import CPU_ONLY
-    from console.model import load_model
-    from console.sft import ConsoleSFTTrainer, sft_config
-
-    config = resolve(build_config("qlora", sets={"model": str(model_dir)}), CPU_ONLY)
-    model, tok, _ = load_model("qlora", config.values, 4)
-    train, _, _ = prepare({"dataset": None, "max_samples": 8}, tok, need_eval=False)
-    args = sft_config(dict(output_dir=str(tmp_path), use_cpu=True, report_to="none", bf16=False, fp16=False,
-                           max_length=64))
-    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train, processing_class=tok)
-    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
-    assert trainable and all(p.dtype == torch.float32 for p in trainable)
