@@ -58,11 +58,14 @@ def new_run(method: str, data: Path, runs: Path, **extra):
 
 def train_with_console(method: str, data: Path, runs: Path, **extra):
     """One run through the console's engine: config, run folder, trainer process; returns the finished run."""
-    from console.launcher import launch, wait
+    from console import launcher
 
     run = new_run(method, data, runs, **extra)
-    launch(run)
-    status = wait(run)
+    launcher.launch(run)
+    # Block on the trainer process rather than poll its status five times a second: on two cores a poller next to
+    # torch's threads costs the run a few percent, and the plain script it is compared with is not polled either.
+    launcher._reapers[-1].wait()
+    status = launcher.wait(run)
     if status.get("phase") != "done":
         raise SystemExit(f"{method}: {status.get('phase')}: {status.get('message')}\n" + "\n".join(run.tail_log(20)))
     return run
@@ -205,12 +208,22 @@ def quality(runs: Path, methods=METHODS) -> list[dict]:
 
 PLAIN = r'''
 # What a user would write by hand with TRL and peft for the same settings (only the method's wrapping differs).
-import json, sys
+import json, sys, time
 import torch, yaml
 from datasets import load_dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 import peft
+
+
+class Clock(TrainerCallback):  # the wall time at each training log, as the console's metrics.jsonl has it
+    def __init__(self):
+        self.times = []
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs and "train_runtime" not in logs:
+            self.times.append((state.global_step, time.time()))
 
 cfg = yaml.safe_load(open(sys.argv[1]))
 args, values, method = json.loads(sys.argv[2]), cfg["arguments"], cfg["method"]
@@ -233,10 +246,11 @@ rows = load_dataset("json", data_files=values["dataset"] + "/train.jsonl")["trai
 rows = rows.map(lambda r: {"prompt": [{"role": "user", "content": r["instruction"]}],
                            "completion": [{"role": "assistant", "content": r["output"]}]},
                 remove_columns=rows.column_names)
-trainer = SFTTrainer(model=model, args=SFTConfig(**args), train_dataset=rows, processing_class=tok)
+clock = Clock()
+trainer = SFTTrainer(model=model, args=SFTConfig(**args), train_dataset=rows, processing_class=tok, callbacks=[clock])
 out = trainer.train()
 tokens = max((r.get("num_tokens", 0) for r in trainer.state.log_history), default=0)
-print("RESULT " + json.dumps({"runtime": out.metrics["train_runtime"], "steps_per_s": out.metrics["train_steps_per_second"], "tokens": tokens}))
+print("RESULT " + json.dumps({"runtime": out.metrics["train_runtime"], "steps_per_s": out.metrics["train_steps_per_second"], "tokens": tokens, "times": clock.times}))
 '''
 
 
@@ -277,16 +291,19 @@ def speed(runs: Path, pairs: int = 3, steps: int = 15, methods=METHODS) -> dict:
                 got["plain"] = train_plain(new_run(method, data, runs, **extra), runs / f"plain-{method}-{i}")
         c, pl = got["console"], got["plain"]
         ratio = c["steps_per_s"] / pl["steps_per_s"]
+        steady_ratio = steady(c["times"]) / steady(pl["times"])
         tok_ratio = (c["tokens"] / c["runtime"]) / (pl["tokens"] / pl["runtime"]) if pl["tokens"] else float("nan")
-        out.setdefault(method, []).append((ratio, tok_ratio))
+        out.setdefault(method, []).append((ratio, tok_ratio, steady_ratio))
         print(f"{method:8} pair {i + 1} ({order[0]} first): console {c['steps_per_s']:.4f} steps/s "
               f"{c['tokens'] / c['runtime']:.1f} tokens/s, plain TRL {pl['steps_per_s']:.4f} steps/s "
-              f"{pl['tokens'] / pl['runtime']:.1f} tokens/s, ratio {ratio:.3f} (tokens/s {tok_ratio:.3f})",
+              f"{pl['tokens'] / pl['runtime']:.1f} tokens/s, ratio {ratio:.3f} (tokens/s {tok_ratio:.3f}; after the first "
+              f"step {steady_ratio:.3f})",
               flush=True)
     for method, rows in out.items():
         print(f"{method:8} console / plain TRL: median of {len(rows)} paired ratio(s) "
               f"{statistics.median(r[0] for r in rows):.3f} steps/s, {statistics.median(r[1] for r in rows):.3f} "
-              f"tokens/s; pairs {', '.join(f'{r[0]:.3f}' for r in rows)}", flush=True)
+              f"tokens/s, {statistics.median(r[2] for r in rows):.3f} after the first step; pairs "
+              f"{', '.join(f'{r[0]:.3f}/{r[2]:.3f}' for r in rows)}", flush=True)
     return out
 
 
@@ -294,7 +311,15 @@ def final_record_speed(run) -> dict:
     records = [json.loads(line) for line in run.metrics_path.read_text().splitlines() if line.strip()]
     final = next(r for r in reversed(records) if "train_runtime" in r)
     tokens = max((r["num_tokens"] for r in records if "num_tokens" in r), default=0)
-    return {"runtime": final["train_runtime"], "steps_per_s": final["train_steps_per_second"], "tokens": tokens}
+    times = [(r["step"], r["time"]) for r in records if "loss" in r and "train_runtime" not in r]
+    return {"runtime": final["train_runtime"], "steps_per_s": final["train_steps_per_second"], "tokens": tokens,
+            "times": times}
+
+
+def steady(times) -> float:
+    """Steps per second after the first logged step (the first step's one-off start-up excluded)."""
+    (s0, t0), (s1, t1) = times[1], times[-1]
+    return (s1 - s0) / (t1 - t0)
 
 
 def packing(runs: Path, steps: int = 10) -> dict:

@@ -1,16 +1,16 @@
 """Datasets: local files or folders and Hub names, in the formats of console.formats, checked with clear messages.
 
 `preflight()` is light (no `datasets` import) and runs before launch so that a wrong path, a malformed line or a
-missing column is said at once; `prepare()` runs in the trainer and turns the rows into TRL's records, which SFTTrainer tokenises.
+missing column is said at once; `prepare()` runs in the trainer and turns the rows into TRL's records, which
+SFTTrainer tokenises.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 from console.errors import DataError
 from console.formats import FORMATS, detect_format, parse_columns  # noqa: F401  (FORMATS: re-exported)

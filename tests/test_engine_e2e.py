@@ -117,3 +117,27 @@ def test_gradient_checkpointing_trains_with_lora(runs_dir):
     code, run = _train(runs_dir, "lora", "activation_checkpointing=true", "max_steps=4", "eval_steps=2",
                        "save_steps=2")
     assert code == 0, "\n".join(run.tail_log(30))
+
+
+def test_sharegpt_rows_under_other_column_names_train_packed(runs_dir, tmp_path):
+    rows = [{"dialog": [{"from": "human", "value": f"what is {i} plus {i}?"}, {"from": "gpt", "value": f"{2 * i}"}]}
+            for i in range(60)]
+    data = tmp_path / "sharegpt.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code = main(["train", "--runs-dir", str(runs_dir), "--dataset", str(data),
+                 *sets("max_steps=4", "eval_steps=2", "save_steps=2", "val_size=0.2", "max_samples=null",
+                       "columns=conversations:dialog", "packing=true")])
+    run = list_run_dirs(runs_dir)[-1]
+    assert code == 0, "\n".join(run.tail_log(30))
+    status = run.status()
+    assert "sharegpt format, through the chat template; loss on the answers only" in status["data"]
+    assert status["cut"]["train"]["label_tokens"] < status["cut"]["train"]["tokens"]
+
+
+def test_examples_longer_than_max_length_are_counted_and_said(runs_dir, capsys):
+    code, run = _train(runs_dir, "lora", "max_length=24", "max_steps=2", "eval_steps=2", "save_steps=2")
+    out = capsys.readouterr().out
+    assert code == 0, "\n".join(run.tail_log(30))
+    cut = run.status()["cut"]["train"]
+    assert 0 < cut["cut"] <= cut["examples"] and cut["longest"] > 24
+    assert f"warning: {cut['cut']} of {cut['examples']} train examples" in out and "longer than 24 tokens" in out
