@@ -69,6 +69,10 @@ def mapped(columns: list[str], mapping: dict[str, str]) -> list[str]:
 def detect_format(columns: list[str], wanted: str = "auto", text_column: str | None = None,
                   mapping: dict[str, str] | None = None) -> str:
     """The format from the columns (after the mapping), or the one asked for; DataError lists what was found."""
+    for name, column in (mapping or {}).items():
+        if column not in columns:
+            raise DataError(f"columns maps {name} to '{column}', but the dataset has no column '{column}'; "
+                            f"columns found: {', '.join(columns) or 'none'}")
     cols = set(mapped(columns, mapping or {}))
     if text_column:
         cols |= {"text"} if text_column in columns else set()
@@ -77,9 +81,14 @@ def detect_format(columns: list[str], wanted: str = "auto", text_column: str | N
             raise DataError(f"dataset_format {wanted!r} is not one of auto, {', '.join(FORMATS)}")
         missing = [c for c in NEEDS[wanted] if c not in cols and not (c == "output" and "response" in cols)]
         if missing:
+            try:
+                found = detect_format(columns, "auto", text_column, mapping)
+            except DataError:
+                found = None
+            hint = (f"these columns are the {found} format: set dataset_format={found} or auto" if found else
+                    f"map yours (e.g. columns={missing[0]}:YOUR_COLUMN) or leave dataset_format at auto")
             raise DataError(f"dataset_format is {wanted!r} but the dataset has no column {', '.join(missing)}; "
-                            f"columns found: {', '.join(columns) or 'none'}. Map them (e.g. --set "
-                            f"columns={missing[0]}:YOUR_COLUMN) or leave dataset_format at auto.")
+                            f"columns found: {', '.join(columns) or 'none'}: {hint}")
         return wanted
     if "messages" in cols:
         return "chat"

@@ -252,6 +252,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     from transformers import EarlyStoppingCallback
     from transformers.utils import logging as hf_logging
 
+    from console.errors import DataError
     from console.sft import ConsoleSFTTrainer, sft_config
 
     from console.config import load_run_config
@@ -296,6 +297,10 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                                 processing_class=tokenizer, callbacks=callbacks)
+    if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
+        raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
+                        f"raise max_length (the longest example has "
+                        f"{trainer.cut_reports['train'].longest if 'train' in trainer.cut_reports else '?'} tokens)")
     cut = {name: report.as_dict() for name, report in trainer.cut_reports.items()}
     cut_text = "; ".join(r.text() for r in trainer.cut_reports.values() if r.text())
     for report in trainer.cut_reports.values():

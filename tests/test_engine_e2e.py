@@ -141,3 +141,11 @@ def test_examples_longer_than_max_length_are_counted_and_said(runs_dir, capsys):
     cut = run.status()["cut"]["train"]
     assert 0 < cut["cut"] <= cut["examples"] and cut["longest"] > 24
     assert f"warning: {cut['cut']} of {cut['examples']} train examples" in out and "longer than 24 tokens" in out
+
+
+def test_a_max_length_that_leaves_no_answer_fails_with_one_line(runs_dir):
+    code, run = _train(runs_dir, "lora", "max_length=8", "max_steps=2", "eval_steps=2", "save_steps=2")
+    status = run.status()
+    assert code == 1 and status["kind"] == "input", status
+    assert "raise max_length" in status["message"] and "\n" not in status["message"]
+    assert "Traceback" not in run.log_path.read_text()

@@ -102,3 +102,10 @@ def test_any_row_a_user_file_holds_gives_records_of_one_shape_or_a_data_error(ro
             assert set(record) == {"prompt", "completion"}
             for part in (record["prompt"], record["completion"]):
                 assert isinstance(part, str) or all(isinstance(m["content"], str) for m in part)
+
+
+def test_a_mapping_to_a_missing_column_and_a_wrong_format_say_what_would_work():
+    with pytest.raises(DataError, match="no column 'q'"):
+        detect_format(["question", "answer"], mapping=parse_columns("prompt:q,completion:answer"))
+    with pytest.raises(DataError, match="set dataset_format=sharegpt"):
+        detect_format(["conversations"], wanted="chat")
