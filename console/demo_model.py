@@ -130,34 +130,43 @@ def ensure_demo_model(cache_dir: str | Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_MODEL_NAME}.build-", dir=target.parent))
     try:
         _build(tmp)
-        _chmod_as_umask(tmp)
+        chmod_as_umask(tmp)
         (tmp / _MARKER).write_text(json.dumps({"name": DEMO_MODEL_NAME, "fingerprint": fingerprint(), "seed": SEED,
                                                "vocab_size": VOCAB_SIZE, **CONFIG}, indent=1) + "\n")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            # Someone else's build won the race, or a broken or outdated folder is in the way.
-            if not is_built(target):
-                aside = target.parent / f".{DEMO_MODEL_NAME}.broken-{uuid.uuid4().hex[:8]}"
-                try:
-                    os.rename(target, aside)
-                except OSError:
-                    pass
-                else:
-                    shutil.rmtree(aside, ignore_errors=True)
-                try:
-                    os.rename(tmp, target)
-                except OSError:
-                    pass
-            if not is_built(target):
-                raise
+        move_into_place(tmp, target, is_built)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-def _chmod_as_umask(folder: Path) -> None:
+def move_into_place(tmp: Path, target: Path, built) -> None:
+    """rename tmp -> target, atomically. A finished build already there (`built(target)`) wins: someone else's build
+    won the race; a broken or outdated folder in the way is moved aside and replaced. Shared with
+    bench/real_model.py, which caches the real model the same way."""
+    try:
+        os.rename(tmp, target)
+        return
+    except OSError:
+        pass
+    if built(target):
+        return
+    aside = target.parent / f".{target.name}.broken-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(target, aside)
+    except OSError:
+        pass
+    else:
+        shutil.rmtree(aside, ignore_errors=True)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        pass
+    if not built(target):
+        raise OSError(f"could not put the build in place at {target}")
+
+
+def chmod_as_umask(folder: Path) -> None:
     """mkdtemp makes a private folder (0700); the cache should be as readable as anything else made here."""
     mask = os.umask(0)
     os.umask(mask)
