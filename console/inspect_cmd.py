@@ -69,13 +69,13 @@ def _read_args_file(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def config_from_arguments(arguments: dict, method: str | None = None):
-    """A RunConfig from a method preset and recovered arguments; values the engine refuses are skipped, said in
-    the notices (a recovered file may hold arguments of another version or tool)."""
+def config_from_arguments(arguments: dict, method: str | None = None, base=None):
+    """A RunConfig from `base` (else the method's preset) and recovered arguments; values the engine refuses are
+    skipped, said in the notices (a recovered file may hold arguments of another version or tool)."""
     from console.config import RunConfig
     from console.errors import ConfigError
 
-    config = RunConfig.from_preset(method or "lora")
+    config = base if base is not None else RunConfig.from_preset(method or "lora")
     skipped = []
     for key, value in (arguments or {}).items():
         if value is None:
@@ -90,8 +90,12 @@ def config_from_arguments(arguments: dict, method: str | None = None):
     return config
 
 
-def _sibling_config(state: Path, method: str | None):
-    """Arguments from JSON/YAML files beside the trainer_state.json (or one folder up), never from pickles."""
+def _sibling_config(state: Path, method: str | None, history=None, meta: dict | None = None):
+    """Arguments from JSON/YAML files beside the trainer_state.json (or one folder up), never from pickles, laid
+    over what the log itself shows (fixes.assumed_config: its learning rate, eval interval, steps), which is laid
+    over the method's preset: a PEFT output folder's adapter_config.json holds the adapter's shape only, and must
+    not bring back the preset's learning rate or eval interval."""
+    from console.fixes import assumed_config
     args: dict = {}
     found = []
     for folder in (state.parent, state.parent.parent):
@@ -115,7 +119,10 @@ def _sibling_config(state: Path, method: str | None):
                                                         ("lora_dropout", "lora_dropout")) if a.get(k1) is not None})
                 found.append("adapter_config.json")
     if found:
-        return config_from_arguments(args, method), f"{method or 'lora'} preset + {', '.join(found)}"
+        base = assumed_config(history, meta, method)
+        base.notices = []
+        return (config_from_arguments(args, method, base),
+                f"{method or 'lora'} preset + the values the log shows + {', '.join(found)}")
     return None, None
 
 
@@ -174,7 +181,7 @@ def load_target(path_text: str, method: str | None = None):
         raise InspectError(f"{path_text}: cannot read {state}: {err.strerror or err}") from None
     except AttributeError:
         raise InspectError(f"{path_text}: not a trainer_state.json (no log_history object)") from None
-    config, said = _sibling_config(state, method)
+    config, said = _sibling_config(state, method, history, meta)
     if config is None:
         config = assumed_config(history, meta, method)
         said = f"no config found; {assumed_words(config.method)}"

@@ -191,3 +191,31 @@ def test_bare_trainer_state_raises_no_lr_never_peaked_from_the_presets_peak(tmp_
     path = write_state(tmp_path / "out", log, 300)
     rc, out, _ = run(capsys, "--json", str(path))
     assert rc == 0 and json.loads(out)["findings"] == []
+
+
+@pytest.mark.parametrize("in_checkpoint", [False, True])
+def test_peft_output_folder_quotes_the_logged_values_not_the_presets(tmp_path, capsys, in_checkpoint):
+    # a PEFT output folder: peft's own adapter_config.json beside (or one folder above) the trainer_state.json; it
+    # holds the adapter's shape and nothing of the schedule, so the log's learning rate and eval interval must win
+    from peft import LoraConfig
+
+    out = tmp_path / "out"
+    LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj"]).save_pretrained(str(out))
+    log = []
+    for i in range(1, 13):  # evaluated every 5 steps, at learning rate 3e-2; eval best at step 20, then rising
+        step = 5 * i
+        log += [{"step": s, "epoch": s / 20, "loss": 2.0 * math.exp(-s / 20) + 0.2, "learning_rate": 3e-2}
+                for s in range(step - 4, step + 1)]
+        log.append({"step": step, "epoch": step / 20, "eval_loss": 1.9 + 0.04 * (i - 4) ** 2})
+    state = write_state(out / "checkpoint-60" if in_checkpoint else out, log, max_steps=60)
+    history, config, said = inspect_cmd.load_target(str(out))
+    assert "adapter_config.json" in said and "the values the log shows" in said
+    assert config.get("lora_r") == 8 and config.get("lora_alpha") == 16  # the adapter's own shape kept
+    assert config.get("learning_rate") == 3e-2 and config.get("eval_steps") == 5 and config.get("max_steps") == 60
+    rc, text, _ = run(capsys, str(out))
+    assert rc == 0 and "Overfitting" in text, text
+    assert "eval_steps 5 -> 2" in text  # more often than the run evaluated: never from the preset's 50
+    assert "0.0002" not in text and "eval_steps 50" not in text
+    # the same state file alone gets the same numbers
+    rc, alone, _ = run(capsys, str(state))
+    assert rc == 0 and "eval_steps 5 -> 2" in alone and "0.0002" not in alone
