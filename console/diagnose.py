@@ -11,7 +11,7 @@ or an explosion). Advisories of our own: warmup_too_long, lr_never_peaked, nonfi
 out_of_memory (crashes, see crash_findings).
 
 The rules work on relative changes (losses live anywhere from 1e-4 to 1e4, and gradient accumulation may scale
-the logged train loss), need a minimum of evidence before they fire, and keep a finding once raised unless the curve
+the logged train loss) above an absolute floor (NOISE_FLOOR: a change too small to matter in nats), need a minimum of evidence before they fire, and keep a finding once raised unless the curve
 clearly clears it (hysteresis), so a live view does not flicker as points arrive.
 """
 from __future__ import annotations
@@ -20,6 +20,11 @@ import math
 from dataclasses import dataclass, field
 
 _MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (fewer are noise, not evidence)
+# The absolute floor under the relative rules. The console's losses are per-token cross-entropy in nats: a change
+# of less than 0.01 (1 % in perplexity) means nothing for what the model does, however large it is relative to a
+# loss that sits near zero (a trivial task whose losses wiggle around 1e-5 tripled "relatively" on noise). Rises,
+# jumps and falls smaller than this raise no shape finding, and a curve already below it has nothing left to learn.
+NOISE_FLOOR = 0.01
 
 PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
 SEVERITIES = ("error", "warning", "info")
@@ -175,7 +180,8 @@ class _Curve:
         # ratios (4x, +50%) only mean something for a loss bounded below by zero, as cross-entropy and MSE are
         self.positive = bool(n) and min(self.values) > 0
         # already at the floor (fell 98% or more): flatness there is convergence, not a problem
-        self.at_floor = bool(n) and self.positive and self.end <= 0.02 * max(self.values[:w] + [self.values[0]])
+        self.at_floor = bool(n) and self.positive and (self.end <= 0.02 * max(self.values[:w] + [self.values[0]])
+                                                       or self.end < NOISE_FLOOR)
 
     def bins(self, count: int) -> tuple[list, list]:
         """_bins of this curve, cached: several detectors ask for the same cut."""
@@ -253,7 +259,7 @@ def _explosion(train: _Curve) -> tuple[float, float, float, float] | None:
     origin = min(ref, train.start)  # an explosion ends above where the run started, not just above its best
     run_start, run_len, peak = None, 0, -math.inf
     for i, (s, lv) in enumerate(zip(steps, levels)):
-        if lv >= 4.0 * ref and lv > 0 and lv >= 2.0 * origin:
+        if lv >= 4.0 * ref and lv > 0 and lv >= 2.0 * origin and lv - ref >= NOISE_FLOOR:
             if run_start is None:
                 run_start, run_len = s, 0
             run_len += 1
@@ -281,7 +287,7 @@ def _oscillation(train: _Curve, eval_: _Curve) -> tuple[float, str, dict] | None
         i = 1
         while i < len(levels):
             lv = levels[i]
-            if lv >= 1.5 * best and lv - best >= 0.1 * abs(train.start):
+            if lv >= 1.5 * best and lv - best >= max(0.1 * abs(train.start), NOISE_FLOOR):
                 j, peak = i, lv
                 while j < len(levels) and levels[j] >= 1.5 * best:
                     peak = max(peak, levels[j])
@@ -302,7 +308,7 @@ def _oscillation(train: _Curve, eval_: _Curve) -> tuple[float, str, dict] | None
     ev, es = eval_.values, eval_.steps
     for i in range(1, len(ev) - 1):
         nb = max(ev[i - 1], ev[i + 1])
-        if nb > 0 and ev[i] >= 1.4 * nb and ev[i] - nb >= 0.05 * abs(ev[0]):
+        if nb > 0 and ev[i] >= 1.4 * nb and ev[i] - nb >= max(0.05 * abs(ev[0]), NOISE_FLOOR):
             return es[i], (f"eval loss jumped to {_num(ev[i])} at step {_fmt_step(es[i])} between "
                            f"{_num(ev[i - 1])} and {_num(ev[i + 1])}"), {"spike": ev[i]}
     return None
@@ -353,7 +359,7 @@ def _overfitting(train: _Curve, eval_: _Curve) -> tuple[int, float, dict] | None
         if raised or i - best_i < 2:
             continue
         recent = min(ev[i - 1], ev[i])
-        if _rel(recent, ev[best_i]) >= margin:
+        if _rel(recent, ev[best_i]) >= margin and recent - ev[best_i] >= NOISE_FLOOR:
             tr_best = _train_level_at(train, eval_.steps[best_i])
             tr_now = _train_level_at(train, eval_.steps[i])
             if tr_now < tr_best and _rel(tr_now, tr_best) <= -0.02:
@@ -378,7 +384,7 @@ def _eval_not_improving(train: _Curve, eval_: _Curve) -> dict | None:
     gain = -_rel(ev[best_i], ev[0])
     t0 = _train_level_at(train, eval_.steps[0])
     fall = -_rel(train.end, t0)
-    if gain >= 0.05 or fall < 0.20:
+    if gain >= 0.05 or fall < 0.20 or t0 - train.end < NOISE_FLOOR or ev[0] < NOISE_FLOOR:
         return None
     return {"eval_first": ev[0], "first_step": eval_.steps[0], "best": ev[best_i], "best_step": eval_.steps[best_i],
             "gain": gain, "eval_now": ev[-1], "train_at_first": t0, "train_now": train.end, "train_fall": fall}
@@ -740,7 +746,8 @@ def _min_step_before_rise(train: _Curve) -> float:
 
 def _erratic_eval(eval_: _Curve) -> bool:
     ev = eval_.values
-    ups = sum(1 for i in range(1, len(ev)) if ev[i - 1] and _rel(ev[i], ev[i - 1]) >= 0.10)
+    ups = sum(1 for i in range(1, len(ev)) if ev[i - 1] and _rel(ev[i], ev[i - 1]) >= 0.10
+              and ev[i] - ev[i - 1] >= NOISE_FLOOR)
     downs = sum(1 for i in range(1, len(ev)) if ev[i - 1] and _rel(ev[i], ev[i - 1]) <= -0.09)
     return ups >= 2 and downs >= 1
 

@@ -584,3 +584,24 @@ def test_overfitting_that_early_stopping_ended_is_information():
     caught = {f.problem: f for f in diagnose(hist(records, 200), es)}
     assert caught["overfitting"].severity == "info" and "Early stopping ended the run" in caught[
         "overfitting"].evidence
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_losses_near_zero_raise_no_shape_finding_on_noise(seed):
+    # a trivial task learned at once: every loss near 1e-5, wiggling by 3x (relative) between logs and evals; in
+    # absolute terms nothing moves, so no oscillation, overfitting, rise or stall may be read into it
+    rnd = random.Random(seed)
+    records = []
+    for s in range(10, 1001, 10):
+        records.append({"step": s, "loss": 1e-5 * rnd.choice([0.5, 1.0, 3.0]), "learning_rate": 2e-4,
+                        "epoch": s / 500})
+        if s % 100 == 0:
+            records.append({"step": s, "eval_loss": 1e-5 * (3.0 if (s // 100) % 3 == 0 else 1.0) * (1 + s / 1000)})
+    h = hist(records, max_steps=1000)
+    assert diagnose(h, LORA) == []
+
+
+def test_the_noise_floor_does_not_hide_overfitting_at_a_realistic_level():
+    # the same shape as a near-zero curve, but eval rising from 0.4 to 0.5: real, and still found
+    h = hist(curve(steps=2000, train=lambda t: 0.6 * math.exp(-3 * t) + 0.05, eval_=lambda t: 0.4 + 0.6 * (t - 0.4) ** 2))
+    assert "overfitting" in problems(diagnose(h, LORA))
