@@ -47,6 +47,15 @@ DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "float16": 2, "half": 2, "fp
 CUDA_CONTEXT = 600 * MiB  # torch's CUDA context, cuBLAS/cuDNN workspaces: 0.5-0.7 GiB on recent GPUs
 CPU_RUNTIME = 16 * MiB    # on a CPU: tokenizer, Trainer, kernels' scratch buffers (measured 16-21 MiB)
 NF4_BLOCK = 64  # bitsandbytes' 4-bit block size: one absmax per 64 weights
+# MoE model types whose fused experts peft (0.21, on transformers 5) adapts as parameters under all-linear: those
+# it converts with its "mixtral" and "qwen2_moe" patterns (peft.utils.transformers_weight_conversion). Qwen2-MoE
+# itself is not converted: its experts stay unadapted, its shared expert is adapted. tests/test_memory.py checks
+# the counts against peft on the meta device, so a change in peft shows there.
+# Config classes whose tie_word_embeddings defaults to true (a config.json may leave it out).
+TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "smollm3", "starcoder2", "cohere", "opt"}
+PEFT_CONVERTED_MOE = {"mixtral", "minimax", "minimax_m2", "qwen3_moe", "qwen3_next", "deepseek_v2", "deepseek_v3",
+                      "olmoe", "flex_olmo", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe", "dots1", "exaone_moe",
+                      "cohere2_moe"}
 GATED_TYPES = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                "gemma3", "gemma3_text", "phi3", "olmo", "olmo2", "cohere", "granite", "stablelm", "deepseek_v2",
                "deepseek_v3", "smollm3", "internlm2", "yi", "baichuan", "starcoder2_gated"}
@@ -76,6 +85,16 @@ class ModelShape:
     experts: int = 1            # mixture of experts: MLPs per layer
     experts_per_token: int = 1
     dropout: float = 0.0        # attention/residual dropout in training (GPT-2: 0.1)
+    # How the layer's projections are laid out as modules: "split" (q/k/v/o, gate/up/down), "phi3" (qkv_proj and
+    # gate_up_proj fused), "neox" (query_key_value, dense, dense_h_to_4h, dense_4h_to_h: GPT-NeoX, Falcon). A
+    # fused module is one LoRA pair over the concatenated outputs, so the split count overstates its adapter.
+    layout: str = "split"
+    qkv_out: int = 0            # the fused qkv projection's width when it is not q + 2 kv (Falcon's multi-query)
+    shared_expert: int = 0      # a shared expert's intermediate size (Qwen2-MoE), as plain linear modules
+    # peft on transformers 5's fused experts (3-D parameters, not Linear modules): "params" when peft converts
+    # all-linear to its parameter targets (Mixtral and the Qwen2-MoE family's converted types: gate_up_proj at rank
+    # 2r per expert, down_proj at r per expert, the router at r); "" when the experts are not adapted at all.
+    moe_peft: str = ""
 
     @property
     def q_dim(self) -> int:
@@ -86,17 +105,51 @@ class ModelShape:
         return self.kv_heads * self.head_dim
 
     def linears(self) -> list[tuple[str, int, int, bool]]:
-        """One layer's linear modules: (name, in_features, out_features, bias); MoE experts repeated."""
-        h, q, kv, i = self.hidden, self.q_dim, self.kv_dim, self.intermediate
+        """One layer's projection matrices: (name, in_features, out_features, bias); MoE experts repeated (as
+        weights: transformers 5 stores them as 3-D parameters, not modules; adapter_targets says what peft adapts)."""
+        return self._attention() + self._mlp(self.intermediate) * self.experts + self._shared()
+
+    def _attention(self) -> list[tuple[str, int, int, bool]]:
+        h, q, kv = self.hidden, self.q_dim, self.kv_dim
         if self.family == "gpt2":
-            return [("c_attn", h, 3 * h, True), ("attn.c_proj", h, h, True), ("c_fc", h, i, True),
-                    ("mlp.c_proj", i, h, True)]
-        b, mb = self.attention_bias or self.qkv_bias, self.mlp_bias
-        attn = [("q_proj", h, q, b), ("k_proj", h, kv, b), ("v_proj", h, kv, b),
+            return [("c_attn", h, 3 * h, True), ("attn.c_proj", h, h, True)]
+        b = self.attention_bias or self.qkv_bias
+        if self.layout == "phi3":
+            return [("qkv_proj", h, q + 2 * kv, b), ("o_proj", q, h, self.attention_bias)]
+        if self.layout == "neox":
+            return [("query_key_value", h, self.qkv_out or q + 2 * kv, b), ("dense", q, h, self.attention_bias)]
+        return [("q_proj", h, q, b), ("k_proj", h, kv, b), ("v_proj", h, kv, b),
                 ("o_proj", q, h, self.attention_bias)]
-        mlp = ([("gate_proj", h, i, mb), ("up_proj", h, i, mb), ("down_proj", i, h, mb)] if self.gated_mlp
-               else [("up_proj", h, i, mb), ("down_proj", i, h, mb)])
-        return attn + mlp * self.experts
+
+    def _mlp(self, i: int, prefix: str = "") -> list[tuple[str, int, int, bool]]:
+        h, mb = self.hidden, self.mlp_bias
+        if self.family == "gpt2":
+            return [("c_fc", h, i, True), ("mlp.c_proj", i, h, True)]
+        if self.layout == "phi3":
+            return [("gate_up_proj", h, 2 * i, mb), ("down_proj", i, h, mb)]
+        if self.layout == "neox":
+            return [("dense_h_to_4h", h, i, mb), ("dense_4h_to_h", i, h, mb)]
+        if self.gated_mlp:
+            return [(prefix + "gate_proj", h, i, mb), (prefix + "up_proj", h, i, mb), (prefix + "down_proj", i, h, mb)]
+        return [(prefix + "up_proj", h, i, mb), (prefix + "down_proj", i, h, mb)]
+
+    def _shared(self) -> list[tuple[str, int, int, bool]]:
+        if not self.shared_expert:
+            return []
+        return self._mlp(self.shared_expert, "shared_expert.") + [("shared_expert_gate", self.hidden, 1, False)]
+
+    def adapter_targets(self) -> list[tuple[str, int, int, int]]:
+        """What peft's all-linear adapts in one layer: (name, in, out, rank multiple). Linear modules at rank r;
+        transformers 5's fused experts only where peft converts them to parameter targets (moe_peft), each expert
+        getting its own rank (gate_up_proj 2r: the fused w1 and w3), plus the router."""
+        if self.experts == 1:
+            return [(n, fin, fout, 1) for n, fin, fout, _ in self.linears()]
+        out = [(n, fin, fout, 1) for n, fin, fout, _ in self._attention() + self._shared()]
+        if self.moe_peft == "params":
+            h, i, e = self.hidden, self.intermediate, self.experts
+            out += [("gate", h, e, 1), ("experts.gate_up_proj", h, 2 * i if self.gated_mlp else i,
+                                        (2 if self.gated_mlp else 1) * e), ("experts.down_proj", i, h, e)]
+        return out
 
     @property
     def linear_params(self) -> int:
@@ -180,15 +233,32 @@ def shape_from_config(cfg: dict, name: str = "model") -> ModelShape:
         intermediate = 4 * hidden
     llama_like = "num_key_value_heads" in cfg or model_type in GATED_TYPES
     layernorm = model_type in ("gpt_neox", "opt", "falcon", "phi", "bloom", "gptj", "gpt_bigcode", "starcoder2")
+    layout, qkv_out = "split", 0
+    if model_type in ("phi3", "phimoe"):
+        layout = "phi3"
+    elif model_type in ("gpt_neox", "falcon"):
+        layout = "neox"
+        if model_type == "falcon":
+            head_dim = hidden // max(heads, 1)
+            if cfg.get("new_decoder_architecture"):
+                kv_heads = int(cfg.get("num_kv_heads") or heads)
+            elif cfg.get("multi_query", True):  # FalconConfig's default
+                kv_heads = 1
+            qkv_out = heads * head_dim + 2 * kv_heads * head_dim
+            intermediate = cfg.get("ffn_hidden_size") or 4 * hidden
+    shared = int(_first(cfg, "shared_expert_intermediate_size", default=0) or 0) if experts > 1 else 0
     return ModelShape(
         name=name, family="llama" if llama_like else "generic", hidden=hidden, layers=layers, heads=heads,
         kv_heads=kv_heads, head_dim=head_dim, intermediate=int(intermediate), vocab=vocab,
-        tied=bool(cfg.get("tie_word_embeddings", False)), gated_mlp=gated, dtype=dtype,
+        tied=bool(cfg.get("tie_word_embeddings", model_type in TIED_BY_DEFAULT)), gated_mlp=gated, dtype=dtype,
         positions=int(cfg.get("max_position_embeddings") or 0) if model_type == "opt" else 0,
         attention_bias=bool(cfg.get("attention_bias")), qkv_bias=model_type in ("qwen2", "qwen2_moe"),
-        mlp_bias=bool(cfg.get("mlp_bias")), norm_params=2 if layernorm else 1,
+        mlp_bias=bool(cfg.get("mlp_bias")) or (model_type == "gpt_neox") or (model_type == "falcon" and bool(
+            cfg.get("bias"))), norm_params=2 if layernorm else 1,
         experts=experts, experts_per_token=top_k,
-        dropout=float(_first(cfg, "attention_dropout", "hidden_dropout", default=0.0) or 0.0))
+        dropout=float(_first(cfg, "attention_dropout", "hidden_dropout", default=0.0) or 0.0),
+        layout=layout, qkv_out=qkv_out, shared_expert=shared,
+        moe_peft="params" if experts > 1 and model_type in PEFT_CONVERTED_MOE else "")
 
 
 def model_shape(model: str | None) -> ModelShape:
@@ -326,10 +396,10 @@ def _count(n: int) -> str:
     return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
 
 
-def _targets(values: dict, shape: ModelShape) -> list[tuple[str, int, int, bool]]:
+def _targets(values: dict, shape: ModelShape) -> list[tuple[str, int, int, int]]:
     """The linear modules of one layer an adapter goes on (peft's all-linear: every one but lm_head)."""
     targets = values.get("lora_target_modules") or "all-linear"
-    linears = shape.linears()
+    linears = shape.adapter_targets()
     if isinstance(targets, str) and targets.strip() in ("all-linear", "all"):
         return linears
     names = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if str(t).strip()]
@@ -347,8 +417,8 @@ def adapter_params(values: dict, method: str, shape: ModelShape) -> int:
     targets = _targets(values, shape)
     if kind == "ia3":  # one vector per adapted module: k, v (output) and down_proj (input) on Llama
         if (values.get("lora_target_modules") or "all-linear") == "all-linear":
-            targets = [m for m in shape.linears() if m[0] in ("k_proj", "v_proj", "down_proj", "c_attn",
-                                                              "mlp.c_proj")] or targets
+            targets = [m for m in shape.adapter_targets() if m[0] in ("k_proj", "v_proj", "down_proj", "c_attn",
+                                                                      "mlp.c_proj")] or targets
         per_layer = sum(fin if "down" in name or name == "mlp.c_proj" else fout for name, fin, fout, _ in targets)
     elif kind == "loha":  # two Hadamard-multiplied low-rank pairs
         per_layer = sum(2 * r * (fin + fout) for _, fin, fout, _ in targets)
@@ -359,7 +429,7 @@ def adapter_params(values: dict, method: str, shape: ModelShape) -> int:
             i1, i2 = _factor(fin)
             per_layer += o1 * i1 + (r * (o2 + i2) if r < max(o2, i2) / 2 else o2 * i2)
     else:  # lora, adalora (A, B and adalora's E)
-        per_layer = sum(r * (fin + fout) + (r if kind == "adalora" else 0) for _, fin, fout, _ in targets)
+        per_layer = sum(r * m * (fin + fout) + (r if kind == "adalora" else 0) for _, fin, fout, m in targets)
     return shape.layers * per_layer
 
 
@@ -522,8 +592,10 @@ def _layer_activation_bytes(shape: ModelShape, method: str, values: dict, stream
     inputs = {"attn_in": (h, stream), "mlp_in": (h, stream), "down_in": (i * topk, act),
               "o_in": (0 if shape.family != "gpt2" else q, act)}  # o_proj's input is attention's output
     module_input = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "c_attn": "attn_in",
-                    "o_proj": "o_in", "attn.c_proj": "o_in", "gate_proj": "mlp_in", "up_proj": "mlp_in",
-                    "c_fc": "mlp_in", "down_proj": "down_in", "mlp.c_proj": "down_in"}
+                    "qkv_proj": "attn_in", "query_key_value": "attn_in", "o_proj": "o_in", "attn.c_proj": "o_in",
+                    "dense": "o_in", "gate_proj": "mlp_in", "up_proj": "mlp_in", "gate_up_proj": "mlp_in",
+                    "dense_h_to_4h": "mlp_in", "c_fc": "mlp_in", "down_proj": "down_in", "mlp.c_proj": "down_in",
+                    "dense_4h_to_h": "down_in"}
     if not frozen:
         # RMSNorm keeps its fp32 normalised input for the weight's gradient (LayerNorm: mean and rstd only)
         norms = 2 * h * 4 if shape.norm_params == 1 else 0

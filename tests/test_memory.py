@@ -12,7 +12,7 @@ import pytest
 from console.config import build_config, resolve
 from console.errors import UserError
 from console.hardware import CPU_ONLY, GPU, Hardware
-from console.memory import (GiB, MiB, estimate, estimate_text, model_shape, shape_from_config)
+from console.memory import (GiB, MiB, adapter_params, estimate, estimate_text, model_shape, shape_from_config)
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = Hardware((GPU(0, "NVIDIA H100 80GB HBM3", 81559, 80000, 9.0),))
@@ -271,3 +271,44 @@ def test_estimate_is_within_25_percent_of_a_measured_peak_on_the_cpu(tmp_path):
     assert r["measured"] > 40 * MiB, r  # large against allocator noise
     print(f"measured {r['measured'] / MiB:.1f} MiB, estimated {r['estimate'] / MiB:.1f} MiB, ratio {ratio:.2f}")
     assert 0.75 <= ratio <= 1.25, (ratio, r)
+
+
+# -- adapter counts against peft itself -------------------------------------------------------------------------
+
+_SMALL = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, vocab_size=1000,
+              pad_token_id=0, bos_token_id=1, eos_token_id=2)
+
+
+def _peft_trainable(cfg: dict, r: int) -> int:
+    """peft's own count of LoRA parameters under all-linear, on the meta device (what the trainer will train)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg))
+    model = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, target_modules="all-linear"))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("cfg", [
+    pytest.param(dict(_SMALL, model_type="llama", num_key_value_heads=2), id="llama"),
+    pytest.param(dict(_SMALL, model_type="phi3", num_key_value_heads=2), id="phi3-fused-qkv-gate_up"),
+    pytest.param(dict(_SMALL, model_type="gpt_neox"), id="gpt_neox-fused-query_key_value"),
+    pytest.param(dict(_SMALL, model_type="falcon", new_decoder_architecture=False, multi_query=True),
+                 id="falcon-multi-query"),
+    pytest.param(dict(_SMALL, model_type="mixtral", num_key_value_heads=2, num_local_experts=4,
+                      num_experts_per_tok=2), id="mixtral-experts-as-parameters"),
+    pytest.param(dict(_SMALL, model_type="qwen3_moe", num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+                      moe_intermediate_size=128), id="qwen3_moe"),
+    pytest.param(dict(_SMALL, model_type="qwen2_moe", num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+                      moe_intermediate_size=128, shared_expert_intermediate_size=256), id="qwen2_moe-shared-expert"),
+    pytest.param(dict(_SMALL, model_type="gpt2", n_embd=256, n_layer=2, n_head=4), id="gpt2-conv1d"),
+])
+def test_lora_trainable_count_is_peft_s_own(tmp_path, cfg):
+    # fused projections are one LoRA pair each, and transformers 5's fused experts are adapted (or not) as peft
+    # decides: the estimate's count must be exactly what the trainer will report as trainable
+    shape = model_shape(write_model(tmp_path, cfg))
+    assert adapter_params({"lora_r": 8}, "lora", shape) == _peft_trainable(cfg, 8)
+    real = _real_param_count(cfg)  # the base within 0.2 % (a norm's bias or a per-head norm may be left out)
+    assert abs(shape.total_params - real) <= 0.002 * real, (shape.total_params, real)
