@@ -68,8 +68,17 @@ CONFIGS = {
     "s512-qlora-gc": ("s512", "qlora", dict(per_device_train_batch_size=8, max_length=512,
                                             activation_checkpointing=True)),
     "gqa512-lora": ("gqa512", "lora", dict(per_device_train_batch_size=4, max_length=256)),
+    # the real pretrained model (SmolLM2-135M-Instruct, built by bench/real_model.py; no download)
+    "real-lora": ("real", "lora", dict(per_device_train_batch_size=4, max_length=256)),
+    "real-qlora": ("real", "qlora", dict(per_device_train_batch_size=4, max_length=256)),
+    "real-full": ("real", "full", dict(per_device_train_batch_size=4, max_length=256)),
+    "real-lora-512": ("real", "lora", dict(per_device_train_batch_size=8, max_length=512)),
 }
+REAL = ("real-lora", "real-qlora", "real-full", "real-lora-512")
 QUICK = ("demo-full", "s256-lora", "s256-qlora")
+
+
+_REAL_DIR: list = []
 
 
 def build_model(name: str, root: Path) -> Path:
@@ -79,6 +88,13 @@ def build_model(name: str, root: Path) -> Path:
 
     from console.demo_model import ensure_demo_model
 
+    if name == "real":
+        if _REAL_DIR:
+            return _REAL_DIR[0]
+        sys.path.insert(0, str(ROOT / "bench"))
+        import real_model
+
+        return real_model.ensure_real_model()
     out = root / name
     if (out / "config.json").exists():
         return out
@@ -194,6 +210,7 @@ def main(argv=None) -> int:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="three configurations only")
     ap.add_argument("--only", help="comma-separated configuration names")
+    ap.add_argument("--real", action="store_true", help="the real pretrained model only (LoRA, QLoRA, full)")
     ap.add_argument("--parts", action="store_true", help="print the estimate's breakdown under each row")
     ap.add_argument("--glibc-default", action="store_true",
                     help="measure with glibc's default malloc settings (its heap keeps freed memory: RSS overstates)")
@@ -203,9 +220,13 @@ def main(argv=None) -> int:
         print("RESULT " + json.dumps(result), flush=True)
         return 0
     names = args.only.split(",") if args.only else list(QUICK if args.quick else CONFIGS)
+    if args.real:
+        names = list(REAL)
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         ap.error(f"unknown configuration {', '.join(unknown)}: choose from {', '.join(CONFIGS)}")
+    if any(CONFIGS[n][0] == "real" for n in names):
+        _REAL_DIR.append(build_model("real", Path(".")))  # from the user's cache, before the bench's own is set
     os.environ.setdefault("TRAINING_CONSOLE_CACHE", str(Path(tempfile.gettempdir()) / "training-console-bench"))
     root = Path(tempfile.mkdtemp(prefix="memory-bench-models-"))
     print("measured = peak RSS during training (VmHWM) - RSS before the model was loaded, on the CPU (fp32), "

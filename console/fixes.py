@@ -139,6 +139,34 @@ def lr_preset(config, why: str) -> Fix | None:
     return None
 
 
+FAR_OUTSIDE = 10  # a learning rate this many times outside the method's range is first brought back into it
+
+
+def times_outside(config) -> float:
+    """How many times outside the method's learning-rate range the config's rate is (1.0 inside it)."""
+    lr = config.get("learning_rate")
+    lo, hi = config.ranges.get("learning_rate") or (None, None)
+    if not lr or not lo or not hi:
+        return 1.0
+    return lr / hi if lr > hi else lo / lr if lr < lo else 1.0
+
+
+def lr_into_range(config, why: str) -> Fix | None:
+    """Back to the method's default learning rate (inside its range) for a rate FAR_OUTSIDE times outside it: a 4x
+    or 2.5x step from there still leaves it far outside (0.03 / 4 is 15x above LoRA's range), which is why it comes
+    first (bench/repair.py --model real measures it). The why says how far outside it was."""
+    lr = config.get("learning_rate")
+    lo, hi = config.ranges.get("learning_rate") or (None, None)
+    default = config.preset.defaults.get("learning_rate")
+    far = times_outside(config)
+    if not (lr and default and far >= FAR_OUTSIDE):
+        return None
+    side = "above" if lr > hi else "below"
+    return Fix({"learning_rate": default}, f"{why}: learning_rate {_num_text(lr)} is {far:.0f}x {side} the "
+                                           f"{config.method} range ({_num_text(lo)} to {_num_text(hi)}), so back "
+                                           f"into it at this method's default", "lr_into_range")
+
+
 def _far_below(config) -> bool:
     lr = config.get("learning_rate")
     lo = (config.ranges.get("learning_rate") or (None, None))[0]
@@ -323,7 +351,11 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
         config = default_config()
     spe = _steps_per_epoch(history)
     if problem == "not_decreasing" and cause == "high":
-        if _far_above(config):  # the guide's bigger step first, then back into the method's range
+        if times_outside(config) >= FAR_OUTSIDE:
+            table = [lr_into_range(config, "the loss rises"),
+                     lr_scale(config, 0.25, "or a quarter of it (the guide's 4x cut)"),
+                     effective_batch_up(config, "a bigger batch for less noisy gradients")]
+        elif _far_above(config):  # the guide's bigger step first, then back into the method's range
             table = [lr_scale(config, 0.25, "learning rate far too high: a quarter of it (the guide's 4x cut)"),
                      lr_preset(config, "or back to this method's default learning rate"),
                      lr_scale(config, 0.5, "or half of it"),
@@ -333,7 +365,7 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                      lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
                      effective_batch_up(config, "a bigger batch for less noisy gradients")]
     elif problem == "not_decreasing" and cause == "low":
-        table = [lr_preset(config, "the learning rate is far below this method's range: back to its default")
+        table = [lr_into_range(config, "the loss does not fall"),lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
                  lr_scale(config, 2.5, "or 2.5x"),
@@ -358,7 +390,7 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  lr_scale(config, 1.5, "a modest learning-rate raise to try: it is not below the method's range, so "
                                        "a too-low rate is not the evident cause")]
     elif problem == "stuck":
-        table = [lr_preset(config, "the learning rate is far below this method's range: back to its default")
+        table = [lr_into_range(config, "the loss does not move"),lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
                  scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
@@ -366,18 +398,20 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay")]
     elif problem == "slow":
         short = None if _far_below(config) else schedule_too_short(config, history, spe)
-        table = [short,
+        table = [lr_into_range(config, "the loss falls too slowly"), short,
                  lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 1.5, "raise the learning rate 1.5x"),
                  effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),
                  warmup_shorter(config, "shorter warmup: full learning rate sooner")]
     elif problem == "oscillating":
-        table = [lr_scale(config, 0.5, "lower the learning rate (halve it)"),
+        table = [lr_into_range(config, "training is unstable") if config.get("learning_rate", 0) > (
+                     config.ranges.get("learning_rate") or (0, float("inf")))[1] else None,lr_scale(config, 0.5, "lower the learning rate (halve it)"),
                  accumulation_double(config, "larger effective batch for steadier gradients"),
                  clip_harder(config, "stronger gradient clipping")]
     elif problem == "diverged":
-        table = [lr_scale(config, 0.25, "the loss blew up: a quarter of the learning rate (the guide's 4x cut)"),
+        table = [lr_into_range(config, "the loss blew up"),
+                 lr_scale(config, 0.25, "the loss blew up: a quarter of the learning rate (the guide's 4x cut)"),
                  lr_preset(config, "or back to this method's default learning rate"),
                  clip_harder(config, "stronger gradient clipping stops single bad steps"),
                  lr_scale(config, 0.5, "or half the learning rate")]

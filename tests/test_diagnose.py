@@ -191,9 +191,24 @@ def test_loss_explosion_is_diverged_and_fixes_bring_an_absurd_lr_back():
     config = LORA.with_changes({"learning_rate": 5.0})
     found = {f.problem: f for f in diagnose(hist(records, 10), config)}
     assert found["diverged"].step == 2
-    # the guide's 4x cut first, then straight back to the method's default
-    assert found["diverged"].fixes[0].changes == {"learning_rate": 1.2}
-    assert found["diverged"].fixes[1].changes == {"learning_rate": LORA.get("learning_rate")}
+    # 10,000x above the LoRA range: back into it first (a 4x cut would leave it 2,400x above), the 4x cut second
+    first, second = found["diverged"].fixes[:2]
+    assert first.changes == {"learning_rate": LORA.get("learning_rate")} and first.id == "lr_into_range"
+    assert "10000x above the lora range" in first.why
+    assert second.changes == {"learning_rate": 1.2}
+
+
+@pytest.mark.parametrize("lr, first", [(2e-3, "lr_down_4x"), (5e-3, "lr_into_range"), (2e-5, "lr_preset"),
+                                       (1e-5, "lr_into_range"), (1e-7, "lr_into_range")])
+def test_a_rate_ten_times_outside_the_range_is_first_brought_back_into_it(lr, first):
+    # LoRA's range is 1e-4 to 5e-4: 2e-3 is 4x above (the guide's 4x cut first), 5e-3 10x above; below, 2e-5 is 5x
+    # under (back to the default, said as "far below"), 1e-5 10x and 1e-7 1000x under
+    config = LORA.with_changes({"learning_rate": lr})
+    from console.fixes import fixes_for
+
+    problem = "diverged" if lr > 1e-3 else "stuck"
+    fixes = fixes_for(problem, config, cause="low")
+    assert fixes[0].id == first, fixes[0]
 
 
 def test_explosion_that_recovers_reads_as_oscillating_not_diverged():
