@@ -11,8 +11,9 @@ or an explosion). Advisories of our own: warmup_too_long, lr_never_peaked, nonfi
 out_of_memory (crashes, see crash_findings).
 
 The rules work on relative changes (losses live anywhere from 1e-4 to 1e4, and gradient accumulation may scale
-the logged train loss) above an absolute floor (NOISE_FLOOR: a change too small to matter in nats), need a minimum of evidence before they fire, and keep a finding once raised unless the curve
-clearly clears it (hysteresis), so a live view does not flicker as points arrive.
+the logged train loss) above an absolute floor (NOISE_FLOOR: a change too small to matter in nats), need a
+minimum of evidence before they fire, and keep a finding once raised unless the curve clearly clears it
+(hysteresis), so a live view does not flicker as points arrive.
 """
 from __future__ import annotations
 

@@ -261,7 +261,8 @@ def dropout_up(config, why: str) -> Fix | None:
     return Fix({"lora_dropout": 0.1}, why, "lora_dropout") if d < 0.1 else None
 
 
-def eval_more_often(config, why: str, steps_per_epoch: float | None = None, interval: float | None = None) -> Fix | None:
+def eval_more_often(config, why: str, steps_per_epoch: float | None = None,
+                    interval: float | None = None) -> Fix | None:
     """eval_steps at the guide's 250 -> 100 of the interval the run really used: the smaller of the config's
     eval_steps and the gap between the log's evals (`interval`), so it never proposes a longer interval than the
     run had. Without either, a quarter of an epoch."""
@@ -365,7 +366,8 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                      lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
                      effective_batch_up(config, "a bigger batch for less noisy gradients")]
     elif problem == "not_decreasing" and cause == "low":
-        table = [lr_into_range(config, "the loss does not fall"),lr_preset(config, "the learning rate is far below this method's range: back to its default")
+        table = [lr_into_range(config, "the loss does not fall"),
+                 lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
                  lr_scale(config, 2.5, "or 2.5x"),
@@ -383,30 +385,41 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
                  dropout_up(config, "more adapter dropout"),
                  eval_more_often(config, "evaluate more often to catch the turn earlier", spe,
                                  eval_interval(history))]
+    # A loss flat from its first step is both the guide's problem 3 (both losses stuck) and problem 1 (training
+    # loss not decreasing, learning rate too low). The user sees one finding, "stuck": it says what the curves do
+    # (neither moves) where "not decreasing" would also cover a rising loss, whose cause is the opposite one. Its
+    # fixes take problem 1's as well (a bigger batch), after the learning-rate and schedule changes.
     elif problem == "stuck" and cause == "unclear":
         table = [scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
                                              "cosine"),
                  scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay"),
                  lr_scale(config, 1.5, "a modest learning-rate raise to try: it is not below the method's range, so "
-                                       "a too-low rate is not the evident cause")]
+                                       "a too-low rate is not the evident cause"),
+                 effective_batch_up(config, "a bigger batch for steadier gradients (the guide's 'not decreasing' "
+                                            "fix)")]
     elif problem == "stuck":
-        table = [lr_into_range(config, "the loss does not move"),lr_preset(config, "the learning rate is far below this method's range: back to its default")
+        table = [lr_into_range(config, "the loss does not move"),
+                 lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
                  scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
                                              "cosine"),
-                 scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay")]
+                 scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay"),
+                 effective_batch_up(config, "a bigger batch for steadier gradients (the guide's 'not decreasing' "
+                                            "fix)")]
     elif problem == "slow":
         short = None if _far_below(config) else schedule_too_short(config, history, spe)
-        table = [lr_into_range(config, "the loss falls too slowly"), short,
+        table = [lr_into_range(config, "the loss falls too slowly"),
+                 short,
                  lr_preset(config, "the learning rate is far below this method's range: back to its default")
                  if _far_below(config) else None,
                  lr_scale(config, 1.5, "raise the learning rate 1.5x"),
                  effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),
                  warmup_shorter(config, "shorter warmup: full learning rate sooner")]
     elif problem == "oscillating":
-        table = [lr_into_range(config, "training is unstable") if config.get("learning_rate", 0) > (
-                     config.ranges.get("learning_rate") or (0, float("inf")))[1] else None,lr_scale(config, 0.5, "lower the learning rate (halve it)"),
+        above = (config.get("learning_rate") or 0) > (config.ranges.get("learning_rate") or (0, math.inf))[1]
+        table = [lr_into_range(config, "training is unstable") if above else None,
+                 lr_scale(config, 0.5, "lower the learning rate (halve it)"),
                  accumulation_double(config, "larger effective batch for steadier gradients"),
                  clip_harder(config, "stronger gradient clipping")]
     elif problem == "diverged":

@@ -256,7 +256,8 @@ def test_train_and_eval_flat_is_stuck():
     changes = [fx.changes for fx in f.fixes]
     assert changes[0] == {"lr_scheduler_type": "linear"}
     assert {"lr_scheduler_type": "constant_with_warmup"} in changes
-    assert changes[-1] == {"learning_rate": 3e-4} and "not below" in f.fixes[-1].why
+    assert changes[2] == {"learning_rate": 3e-4} and "not below" in f.fixes[2].why
+    assert changes[3] == {"per_device_train_batch_size": 8}  # the guide's "not decreasing" fix, folded in
     # at the bottom of the range it is the learning rate, raised 2.5x first
     low = {f.problem: f for f in diagnose(h, LORA.with_changes({"learning_rate": 1e-4}))}["stuck"]
     assert low.numbers["cause"] == "low" and low.fixes[0].changes == {"learning_rate": 2.5e-4}
