@@ -97,6 +97,9 @@ def test_gradient_checkpointing_lowers_activations_and_batch_and_length_raise_th
     assert doubled["activations"] == pytest.approx(2 * base)
     longer = estimate(config("full", max_length=512), shape, CPU_ONLY).parts["activations"]
     assert longer == pytest.approx(2 * base)
+    # the deprecated name (transformers < 5.24, most configs in the wild) is read as the current one
+    legacy = estimate(config("qlora", H100, gradient_checkpointing=True), big, H100).parts["activations"]
+    assert legacy < without / 8
 
 
 def test_the_lm_head_is_counted_as_trl_fused_tiles_never_the_full_logits():
