@@ -621,3 +621,20 @@ def test_the_noise_floor_does_not_hide_overfitting_at_a_realistic_level():
     # the same shape as a near-zero curve, but eval rising from 0.4 to 0.5: real, and still found
     h = hist(curve(steps=2000, train=lambda t: 0.6 * math.exp(-3 * t) + 0.05, eval_=lambda t: 0.4 + 0.6 * (t - 0.4) ** 2))
     assert "overfitting" in problems(diagnose(h, LORA))
+
+
+def test_small_batch_noise_with_a_dead_flat_eval_is_stuck_not_a_rising_loss():
+    # a real run: SmolLM2-135M-Instruct, LoRA at learning rate 1e-7 (1000x below the range), batch 2 x 2 of short
+    # question/answer rows (bench/repair.py --model real). The first batches happened to be easy, so the train loss
+    # "rose" 17% while the eval, the same 40 rows each time, moved 0.02%: the model is not moving at all
+    train = {1: 2.939, 2: 3.149, 4: 3.899, 6: 3.33, 8: 3.998, 10: 3.829, 12: 4.145, 14: 3.831, 16: 3.76, 18: 3.807,
+             20: 3.755, 22: 3.806, 24: 4.023, 26: 3.913, 28: 3.917, 30: 3.664, 32: 3.879, 34: 4.167, 36: 3.97,
+             38: 3.418, 40: 3.687}
+    evals = {10: 4.0183, 20: 4.0178, 30: 4.0175, 40: 4.0174}
+    records = [{"step": s, "loss": v, "learning_rate": 1e-7, "grad_norm": 1.7} for s, v in train.items()]
+    records += [{"step": s, "eval_loss": v} for s, v in evals.items()]
+    records.sort(key=lambda r: r["step"])
+    found = {f.problem: f for f in diagnose(hist(records, 40), LORA.with_changes({"learning_rate": 1e-7}))}
+    assert set(found) & set(PROBLEMS) == {"stuck"}, found
+    assert "too high" not in found["stuck"].evidence and "below the lora range" in found["stuck"].evidence
+    assert found["stuck"].fixes[0].changes == {"learning_rate": LORA.get("learning_rate")}
