@@ -269,10 +269,11 @@ def test_estimate_is_within_25_percent_of_a_measured_peak_on_the_cpu(tmp_path):
     spec.loader.exec_module(bench)
     # one optimiser step of two micro-batches: the peak is the second one's backward (gradients held)
     r = bench.run_one("demo-full", tmp_path, sets=dict(per_device_train_batch_size=8, max_length=384), steps=1)
-    ratio = r["estimate"] / r["measured"]
+    ratio = r["estimate_live"] / r["measured"]  # live tensors (the bench's mmap threshold) against the live peak
     assert r["trainable"] == r["trainable_est"]
     assert r["measured"] > 40 * MiB, r  # large against allocator noise
-    print(f"measured {r['measured'] / MiB:.1f} MiB, estimated {r['estimate'] / MiB:.1f} MiB, ratio {ratio:.2f}")
+    print(f"measured {r['measured'] / MiB:.1f} MiB, estimated {r['estimate_live'] / MiB:.1f} MiB (live), "
+          f"ratio {ratio:.2f}")
     assert 0.75 <= ratio <= 1.25, (ratio, r)
 
 
