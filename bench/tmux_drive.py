@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Drive the real console inside tmux at 80x24, as a new user would, through the whole loop.
+"""Drive the real console inside tmux at 80x24 (or --size), as a new user would, through the whole loop.
 
-    python bench/tmux_drive.py [--term tmux-256color|screen-256color] [--keep]
+    python bench/tmux_drive.py [--size 120x40] [--term tmux-256color|screen-256color] [--keep]
 
 Starts `training-console` in a fresh folder inside a detached tmux session, sends keys with `tmux send-keys`
 and reads the screen with `tmux capture-pane`: the method screen with the first built-in demo scenario
@@ -80,6 +80,7 @@ def show(title: str, text: str, started: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--term", default="tmux-256color", help="TERM inside tmux (tmux-256color, screen-256color)")
+    parser.add_argument("--size", default="80x24", help="terminal size, COLSxROWS (80x24, 120x40)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (runs/) for a look afterwards")
     args = parser.parse_args()
     if not shutil.which("tmux"):
@@ -89,7 +90,8 @@ def main() -> int:
     edits = {"max_steps": str(MAX_STEPS)}
     work = Path(tempfile.mkdtemp(prefix="tc-drive-"))
     env = f"TERM={args.term} TRAINING_CONSOLE_HOME={work / 'home'}"
-    tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24",
+    cols, rows = args.size.lower().split("x")
+    tmux("new-session", "-d", "-s", SESSION, "-x", cols, "-y", rows,
          f"cd {work} && env {env} {CONSOLE}; echo EXITED $?; sleep 60")
     started = time.monotonic()
     try:
@@ -155,7 +157,7 @@ def main() -> int:
         show("quit while training", text, started)
         keys("s")
         text = wait_screen(lambda t: "EXITED 0" in t, "the console to exit", 20)
-        print(f"OK: the whole loop at 80x24 in tmux (TERM={args.term}) in {time.monotonic() - started:.0f}s")
+        print(f"OK: the whole loop at {args.size} in tmux (TERM={args.term}) in {time.monotonic() - started:.0f}s")
         return 0
     except AssertionError as err:
         print(screen())
