@@ -315,6 +315,24 @@ def _oscillation(train: _Curve, eval_: _Curve) -> tuple[float, str, dict] | None
     return None
 
 
+def _worse_than_start(train: _Curve, eval_: _Curve) -> dict | None:
+    """An eval before the first training step (eval_on_start) is the base model's: when the next eval is 5 % worse
+    and the train loss has not fallen by then, the first steps damaged what the model knew (a pretrained model at
+    far too high a learning rate: SmolLM2-135M at 2e-3 went from 4.02 to 4.55 in ten steps). Overfitting is the
+    other order (evals first improve while the train loss falls), and is left to its own rules."""
+    ev, es = eval_.values, eval_.steps
+    if eval_.n < 3 or not train.n or not eval_.positive or es[0] != 0:  # eval_on_start logs it at step 0
+        return None
+    before, first = ev[0], ev[1]
+    if first < 1.05 * before or first - before < NOISE_FLOOR:
+        return None
+    if _train_level_at(train, es[1]) < train.values[0]:
+        return None  # the train loss fell meanwhile: not damage from the first steps
+    i = max(range(1, len(ev)), key=ev.__getitem__)
+    return {"before": before, "peak": ev[i], "peak_step": es[i], "first_step": es[1], "rise": _rel(ev[i], before),
+            "now": ev[-1], "still": ev[-1] > 1.02 * before and ev[-1] - before >= NOISE_FLOOR}
+
+
 def _superiority(xs: list, ys: list) -> float:
     """P(x > y) for x from xs, y from ys (ties count half): 1.0 when every x is above every y."""
     if len(xs) < 2 or len(ys) < 2:
@@ -649,6 +667,25 @@ def diagnose(history, config=None) -> list[Finding]:
                         fixtable.fixes_for("oscillating", config, history=history),
                         {"from": ref, "peak": peak, "now": tail}))
 
+    # the first steps made the model worse than it was before training (needs an eval before the first step)
+    worse = _worse_than_start(train, eval_) if "diverged" not in seen else None
+    if worse:
+        nums = worse
+        head = (f"eval loss rose from {_num(nums['before'])} before training to {_num(nums['peak'])} "
+                f"(+{100 * nums['rise']:.0f}%) at step {_fmt_step(nums['peak_step'])} while the train loss did not "
+                f"fall")
+        if nums["still"]:
+            add(Finding("not_decreasing", "error", nums["first_step"],
+                        f"{head}, and is still {_num(nums['now'])}: the first steps made the model worse, the "
+                        "learning rate looks too high.",
+                        fixtable.fixes_for("not_decreasing", config, history=history, cause="high"),
+                        dict(nums, cause="high")))
+        else:
+            add(Finding("oscillating", "warning", nums["first_step"],
+                        f"{head}, then came back to {_num(nums['now'])} as the learning rate decayed: the early "
+                        "steps damaged the model, training is unstable.",
+                        fixtable.fixes_for("oscillating", config, history=history), nums))
+
     # overfitting (only while the train loss itself is falling: else it is instability, not memorising)
     of = _overfitting(train, eval_) if train.drop() > 0 else None
     if of:
@@ -690,7 +727,8 @@ def diagnose(history, config=None) -> list[Finding]:
     # nor on too little evidence (10 train points, or 3 evals: each eval is a pass over the whole validation set)
     shape = None
     early = (progress is not None and progress < 0.25 and not done) or (_in_warmup(history) and not done)
-    if "diverged" not in seen and (train.n >= _MIN_TRAIN or (train.n >= 3 and eval_.n >= 3)):
+    # (not when the step-0 eval already explained the curve: the damage finding says what went wrong)
+    if "diverged" not in seen and not worse and (train.n >= _MIN_TRAIN or (train.n >= 3 and eval_.n >= 3)):
         shape = _shape_with_hysteresis(history, coarse, eval_)
         if shape and early and shape[1] != "rising":
             shape = None

@@ -632,3 +632,36 @@ def test_small_batch_noise_with_a_dead_flat_eval_is_stuck_not_a_rising_loss():
     assert set(found) & set(PROBLEMS) == {"stuck"}, found
     assert "too high" not in found["stuck"].evidence and "below the lora range" in found["stuck"].evidence
     assert found["stuck"].fixes[0].changes == {"learning_rate": LORA.get("learning_rate")}
+
+
+def _full_far_too_high(evals: dict):
+    # a real run: SmolLM2-135M-Instruct, full fine-tuning at 2e-3 (40x above the range), batch 2 x 2, cosine decay
+    # over 40 steps; the eval at step 0 is the base model's (eval_on_start)
+    train = {1: 2.939, 2: 3.149, 4: 4.086, 6: 3.684, 8: 4.575, 10: 3.779, 12: 4.854, 14: 4.061, 16: 5.098,
+             18: 4.306, 20: 4.322, 22: 3.752, 24: 4.322, 26: 4.371, 28: 5.026, 30: 4.497, 32: 4.181, 34: 3.866,
+             36: 3.835, 38: 3.012, 40: 4.005}
+    records = [{"step": s, "loss": v, "learning_rate": 2e-3, "grad_norm": 8.0} for s, v in train.items()]
+    records += [{"step": s, "eval_loss": v} for s, v in evals.items()]
+    records.sort(key=lambda r: (r["step"], "eval_loss" in r))
+    config = RunConfig.from_preset("full").with_changes({"learning_rate": 2e-3, "max_steps": 40})
+    return {f.problem: f for f in diagnose(hist(records, 40), config)}
+
+
+def test_a_base_model_made_worse_by_the_first_steps_is_found_with_an_eval_at_step_0():
+    # the eval came back below the base model's as the rate decayed: unstable, and the fix brings the rate into range
+    found = _full_far_too_high({0: 4.018, 10: 4.5503, 20: 4.5739, 30: 4.103, 40: 3.9152})
+    assert set(found) & set(PROBLEMS) == {"oscillating"}, found
+    f = found["oscillating"]
+    assert "before training" in f.evidence and f.step == 10
+    assert f.fixes[0].changes == {"learning_rate": 2e-5} and f.fixes[0].id == "lr_into_range"
+    # still worse than the base model at the end: the loss is not decreasing, the rate too high
+    found = _full_far_too_high({0: 4.018, 10: 4.5503, 20: 4.5739, 30: 4.403, 40: 4.3152})
+    assert "not_decreasing" in found and found["not_decreasing"].numbers["cause"] == "high"
+    # without the step-0 eval the same curves cannot show it: nothing is claimed
+    assert not set(_full_far_too_high({10: 4.5503, 20: 4.5739, 30: 4.103, 40: 3.9152})) & set(PROBLEMS)
+
+
+def test_an_eval_at_step_0_does_not_turn_overfitting_into_damage():
+    h = hist([{"step": 0, "eval_loss": 2.2}]
+             + curve(steps=2000, train=lambda t: 2.0 * math.exp(-3 * t) + 0.2, eval_=overfit_eval))
+    assert "overfitting" in problems(diagnose(h, LORA)) and "oscillating" not in problems(diagnose(h, LORA))
