@@ -39,7 +39,7 @@ BASE = {"max_length": 128, "logging_steps": 5, "eval_steps": 25, "save_steps": 2
 # one checkpoint kept (the best one stays as well when load_best_model_at_end is on).
 REAL_BASE = {"max_length": 128, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2,
              "logging_steps": 2, "eval_steps": 10, "save_steps": 10, "per_device_eval_batch_size": 20,
-             "save_total_limit": 1}
+             "save_total_limit": 1, "eval_on_start": True}
 
 
 @dataclass

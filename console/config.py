@@ -168,6 +168,8 @@ def apply_rules(config: RunConfig) -> None:
         v["eval_strategy"] = "steps"
         eval_on = True
         said("early stopping needs evaluation: eval_strategy set to 'steps'")
+    if v.get("eval_on_start") and not eval_on:  # nothing to evaluate on: quietly off (it is the preset's default)
+        v["eval_on_start"] = False
     if v.get("early_stopping_patience") and not v.get("load_best_model_at_end"):
         v["load_best_model_at_end"] = True
         said("early stopping keeps the best checkpoint: load_best_model_at_end set to true")

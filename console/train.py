@@ -281,7 +281,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
 
     ta = config.training_arguments()
     if eval_ds is None and eval_on:
-        ta.update(eval_strategy="no", load_best_model_at_end=False)
+        ta.update(eval_strategy="no", load_best_model_at_end=False, eval_on_start=False)
         if ta.get("save_strategy") not in ("no", None):
             ta["save_strategy"] = "steps"
     # NaN losses must reach the metrics (the Trainer would otherwise average them away).

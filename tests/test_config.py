@@ -258,3 +258,10 @@ def test_report_to_none_is_the_word_not_a_null():
     assert value_from_text("report_to", "none") == "none"
     assert build_config("lora", sets={"report_to": "none"}).values["report_to"] == "none"
     assert value_from_text("max_samples", "none") is None
+
+
+def test_eval_on_start_is_the_default_and_off_without_evaluation():
+    # the base model's eval before the first step is on by default (what the fine-tune changed; damage from the
+    # first steps shows only against it), and off when nothing is evaluated (the Trainer would fail on it)
+    assert build_config("lora").training_arguments()["eval_on_start"] is True
+    assert build_config("lora", sets={"eval_strategy": "no"}).training_arguments()["eval_on_start"] is False
