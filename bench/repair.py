@@ -76,21 +76,18 @@ SCENARIOS = [
 REAL_SCENARIOS = [
     Scenario("lora-lr-far-too-high", "diverged", "lora", {"learning_rate": 3e-2, "max_steps": 40},
              also_ok=("oscillating", "not_decreasing")),
-    # full fine-tuning 40x above its range: the loss climbs from 2.9 to 5 and hovers (the guide's problem 1, "training
-    # loss not decreasing", learning rate too high) rather than exploding as LoRA at 3e-2 does
-    Scenario("full-lr-far-too-high", "not_decreasing", "full", {"learning_rate": 2e-3, "max_steps": 40},
-             also_ok=("oscillating", "diverged")),
+    # full fine-tuning 40x above its range: the train loss climbs from 2.9 to 4-5 and the eval from the base model's
+    # 4.02 to 4.55 in ten steps, then both come back as the cosine schedule decays (to 3.9: it learned far less than
+    # it should). Seen only against the step-0 eval (eval_on_start): unstable, the early steps damaged the model.
+    Scenario("full-lr-far-too-high", "oscillating", "full", {"learning_rate": 2e-3, "max_steps": 40},
+             also_ok=("not_decreasing", "diverged")),
     Scenario("lora-lr-far-too-low", "stuck", "lora", {"learning_rate": 1e-7, "max_steps": 40},
              also_ok=("not_decreasing", "slow")),
     Scenario("full-lr-far-too-low", "stuck", "full", {"learning_rate": 1e-9, "max_steps": 40},
              also_ok=("not_decreasing", "slow")),
-    Scenario("lora-lr-low", "slow", "lora", {"learning_rate": 2e-5, "max_steps": 40}, also_ok=("stuck",)),
     Scenario("overfitting-tiny-data", "overfitting", "lora",
              {"learning_rate": 5e-4, "max_samples": 16, "num_train_epochs": 50, "max_steps": 80, "eval_steps": 8,
               "save_steps": 8, "warmup_steps": 0}),
-    Scenario("overfitting-full", "overfitting", "full",
-             {"learning_rate": 5e-5, "max_samples": 16, "num_train_epochs": 50, "max_steps": 60, "eval_steps": 6,
-              "save_steps": 6, "warmup_steps": 0}),
     Scenario("unstable-constant-lr", "oscillating", "lora",
              {"learning_rate": 3e-3, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1,
               "lr_scheduler_type": "constant", "warmup_steps": 0, "max_steps": 60, "eval_steps": 10},
