@@ -123,8 +123,7 @@ def test_overfitting_found_with_onset_at_the_best_eval(scale):
     assert "from its best" in f.evidence and "train loss fell" in f.evidence
     assert f.title.startswith("Overfitting since step")
     changes = [fx.changes for fx in f.fixes]
-    assert changes[0] == {"weight_decay": 0.1}
-    assert any(c.get("early_stopping_patience") for c in changes)
+    assert changes[0].get("early_stopping_patience") and changes[1] == {"weight_decay": 0.1}
     assert {"lora_dropout": 0.1} in changes
     assert any("eval_steps" in c for c in changes)
 
@@ -336,10 +335,10 @@ def test_finding_to_dict_is_plain_json_and_text_lists_numbered_fixes():
     f = [f for f in diagnose(h, LORA) if f.problem == "overfitting"][0]
     d = json.loads(json.dumps(f.to_dict(), allow_nan=False))
     assert set(d) == {"problem", "severity", "step", "evidence", "fixes"}
-    assert isinstance(d["step"], int) and d["fixes"][0] == {"changes": {"weight_decay": 0.1},
-                                                          "why": f.fixes[0].why}
+    assert isinstance(d["step"], int) and d["fixes"][1] == {"changes": {"weight_decay": 0.1},
+                                                          "why": f.fixes[1].why}
     text = f.text(LORA)
-    assert "[1] weight_decay 0.01 -> 0.1" in text and "[2]" in text
+    assert "[2] weight_decay 0.01 -> 0.1" in text and "[1] " in text
 
 
 def test_findings_are_ordered_by_severity():
@@ -493,7 +492,7 @@ def test_eval_not_improving_while_train_falls_a_lot_is_overfitting():
     assert set(found) & set(PROBLEMS) == {"overfitting"}
     f = found["overfitting"]
     assert f.evidence.startswith("eval loss not improving while train loss falls")
-    assert f.step == 500 and f.fixes and f.fixes[0].changes == {"weight_decay": 0.1}
+    assert f.step == 500 and f.fixes and f.fixes[1].changes == {"weight_decay": 0.1}
 
 
 def test_eval_not_improving_needs_four_evals_and_a_big_train_fall():

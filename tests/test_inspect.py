@@ -49,7 +49,7 @@ def test_trainer_state_file_text_output(tmp_path, capsys):
     rc, out, err = run(capsys, str(state))
     assert rc == 0
     assert "Overfitting since step 400" in out
-    assert "[1] weight_decay 0.01 -> 0.1" in out and "[3] lora_dropout 0.05 -> 0.1" in out
+    assert "[2] weight_decay 0.01 -> 0.1" in out and "[3] lora_dropout 0.05 -> 0.1" in out
     assert "assumed: LoRA preset, with the values this log shows" in out  # no config found: says what it assumed
 
 
@@ -63,7 +63,7 @@ def test_json_lines_in_path_order(tmp_path, capsys):
     first = lines[0]["findings"][0]
     assert set(first) == {"problem", "severity", "step", "evidence", "fixes"}
     assert first["problem"] == "overfitting" and first["step"] == 400
-    assert first["fixes"][0] == {"changes": {"weight_decay": 0.1}, "why": first["fixes"][0]["why"]}
+    assert first["fixes"][1] == {"changes": {"weight_decay": 0.1}, "why": first["fixes"][1]["why"]}
     assert lines[1]["findings"] == []
 
 
