@@ -333,6 +333,31 @@ def _worse_than_start(train: _Curve, eval_: _Curve) -> dict | None:
             "now": ev[-1], "still": ev[-1] > 1.02 * before and ev[-1] - before >= NOISE_FLOOR}
 
 
+def _eval_worsens(train: _Curve, eval_: _Curve) -> dict | None:
+    """Instability seen on the eval set: the evals after the best one sit above it (their median 5 % or more, one of
+    them 10 % or more, at least 3 of them) while the train loss has not improved since that best eval. Overfitting
+    is the same eval shape with a falling train loss (its own rules); here the updates undo what the model learned,
+    batch noise at too high a learning rate (SmolLM2-135M, LoRA at 3e-3, batch 1: eval 3.20 at step 20, then 3.25,
+    3.36, 3.79, 3.39 while the train loss wandered 2-4.6). On the 121 real curves it fires on 3, all labelled or
+    found unstable or not decreasing by the other rules, and on no healthy one (also at 3 % / 6 %)."""
+    ev, es = eval_.values, eval_.steps
+    if eval_.n < 5 or not eval_.positive or train.n < 4 or not train.positive:
+        return None
+    b = min(range(len(ev)), key=ev.__getitem__)
+    after = ev[b + 1:]
+    if len(after) < 3:
+        return None
+    med, peak = _median(after), max(after)
+    if _rel(med, ev[b]) < 0.05 or _rel(peak, ev[b]) < 0.10 or med - ev[b] < NOISE_FLOOR:
+        return None
+    train_at_best = _train_level_at(train, es[b])
+    if _rel(train.end, train_at_best) <= -0.02:
+        return None  # the train loss still falls: that is overfitting's shape
+    p = b + 1 + after.index(peak)
+    return {"best": ev[b], "best_step": es[b], "median_after": med, "peak": peak, "peak_step": es[p],
+            "evals_after": len(after), "now": ev[-1], "train_at_best": train_at_best, "train_now": train.end}
+
+
 def _superiority(xs: list, ys: list) -> float:
     """P(x > y) for x from xs, y from ys (ties count half): 1.0 when every x is above every y."""
     if len(xs) < 2 or len(ys) < 2:
@@ -708,6 +733,19 @@ def diagnose(history, config=None) -> list[Finding]:
         add(Finding("oscillating", "warning", step, words + ": training is unstable.",
                     fixtable.fixes_for("oscillating", config, history=history), nums))
 
+    # unstable on the eval set: worse than its best eval for several evals while the train loss does not improve
+    if "oscillating" not in seen and "overfitting" not in seen and "diverged" not in seen:
+        drift = _eval_worsens(train, eval_)
+        if drift:
+            nums = drift
+            add(Finding("oscillating", "warning", nums["best_step"],
+                        f"eval loss has been above its best ({_num(nums['best'])} at step "
+                        f"{_fmt_step(nums['best_step'])}) for {nums['evals_after']} evals, up to {_num(nums['peak'])} "
+                        f"(+{100 * _rel(nums['peak'], nums['best']):.0f}%) at step {_fmt_step(nums['peak_step'])}, "
+                        f"now {_num(nums['now'])}, while the train loss did not improve ({_num(nums['train_at_best'])}"
+                        f" -> {_num(nums['train_now'])}): the updates undo what the model learned, training is "
+                        "unstable.", fixtable.fixes_for("oscillating", config, history=history), nums))
+
     # overfitting, the other form: the eval never really improves while the train loss falls a lot
     if "overfitting" not in seen:
         flat = _eval_not_improving(train, eval_)
@@ -782,8 +820,14 @@ def diagnose(history, config=None) -> list[Finding]:
 
 def _caught_by_early_stopping(history, config, text: str) -> tuple[str, str]:
     """An overfitting run that early stopping ended is handled: said as information, not as a warning."""
-    if config is not None and config.get("early_stopping_patience") and history.final is not None:
-        return "info", text + " Early stopping ended the run and the best checkpoint is kept."
+    if config is None or history.final is None:
+        return "warning", text
+    if config.get("early_stopping_patience") and config.get("load_best_model_at_end"):
+        total = history.max_steps or config.get("max_steps")
+        if total and total > 0 and history.last_step < total:
+            return "info", text + (f" Early stopping ended the run at step {_fmt_step(history.last_step)} and the "
+                                   "best checkpoint is kept.")
+        return "info", text + " The best checkpoint is kept (load_best_model_at_end)."
     return "warning", text
 
 
