@@ -61,10 +61,10 @@ def train_with_console(method: str, data: Path, runs: Path, **extra):
     from console import launcher
 
     run = new_run(method, data, runs, **extra)
-    launcher.launch(run)
+    pid = launcher.launch(run)
     # Block on the trainer process rather than poll its status five times a second: on two cores a poller next to
     # torch's threads costs the run a few percent, and the plain script it is compared with is not polled either.
-    launcher._reapers[-1].wait()
+    launcher.wait_exit(pid)
     status = launcher.wait(run)
     if status.get("phase") != "done":
         raise SystemExit(f"{method}: {status.get('phase')}: {status.get('message')}\n" + "\n".join(run.tail_log(20)))

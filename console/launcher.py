@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from console.errors import RunError
@@ -52,18 +53,25 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     info.setdefault("launches", []).append({"time": time.time(), "resume": resume, "processes": processes})
     run.write_info(info)
     run.write_status("starting", pid=proc.pid)
-    # Reap the child when it ends so its pid does not linger as a zombie of this process.
-    _reapers.append(proc)
+    # Reap the child the moment it ends, whoever is watching it (or nobody: the user moved to another run), so
+    # its pid does not linger as a zombie of this process until the console exits; a thread blocked in wait() is
+    # the one way to do that without a SIGCHLD handler, which would fight Textual's and asyncio's own.
+    reaper = threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True)
+    reaper.start()
+    _reapers[proc.pid] = reaper
     return proc.pid
 
 
-_reapers: list[subprocess.Popen] = []
+_reapers: dict[int, threading.Thread] = {}
 
 
-def reap() -> None:
-    for proc in list(_reapers):
-        if proc.poll() is not None:
-            _reapers.remove(proc)
+def wait_exit(pid: int, timeout: float | None = None) -> bool:
+    """Block until the trainer this process launched as `pid` has exited and been reaped; False on timeout."""
+    reaper = _reapers.get(pid)
+    if reaper is None:
+        return not pid_alive(pid)
+    reaper.join(timeout)
+    return not reaper.is_alive()
 
 
 def request_stop(run: RunDir) -> bool:
@@ -96,7 +104,6 @@ def wait(run: RunDir, timeout: float | None = None, poll: float = 0.2) -> dict:
     """Block until the run reaches a final phase (or the timeout); returns the last status."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        reap()
         status = run.status()
         if status.get("phase") not in ACTIVE_PHASES:
             return status

@@ -61,12 +61,11 @@ def gpu_memory() -> tuple[list[int], list[int]] | None:
 
 def stop_and_wait(run: RunDir, cancelled: Callable[[], bool], timeout: float = 300.0) -> dict:
     """Ask a run to stop gracefully (it saves a checkpoint) and wait until it has."""
-    from console.launcher import reap, request_stop
+    from console.launcher import request_stop
 
     request_stop(run)
     deadline = time.monotonic() + timeout
     while not cancelled():
-        reap()
         status = run.status()
         if status.get("phase") not in ACTIVE_PHASES or time.monotonic() > deadline:
             return status
@@ -78,8 +77,6 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
                  config=None, command: list[str] | None = None, stop_first: RunDir | None = None,
                  poll: float = POLL_S) -> None:
     """Start (config given) or attach to (run given) a run, then post what its folder says until it ends."""
-    from console.launcher import reap
-
     if stop_first is not None:
         post(PhaseChanged(stop_first.id, dict(stop_first.status(), phase="stopping")))
         status = stop_and_wait(stop_first, cancelled)
@@ -99,7 +96,6 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
     last_status: dict | None = None
     next_gpu = 0.0
     while not cancelled():
-        reap()
         records = tail.read_new()
         if records:
             post(MetricsArrived(run.id, records))

@@ -7,7 +7,7 @@ import pytest
 
 from console.config import build_config, parse_set, resolve
 from console.errors import RunError
-from console.launcher import check_resumable, launch, request_save, request_stop, wait
+from console.launcher import check_resumable, launch, request_save, request_stop, wait, wait_exit
 from console.metrics import load_history
 from console.rundir import RunDir, check_runs_dir, create_run, find_run
 from tests.e2e_util import FAST, wait_for
@@ -77,6 +77,16 @@ def test_a_crash_is_one_line_in_status_and_a_traceback_in_the_log(runs_dir):
     assert status["phase"] == "failed" and status["kind"] == "input"
     assert "not found" in status["message"] or "nonexistent" in status["message"]
     assert "\n" not in status["message"]
+
+
+def test_a_finished_trainer_is_reaped_with_nobody_watching_it(runs_dir):
+    # the console launches a run, the user moves on to another one: nothing polls this run, yet its process must not
+    # stay a zombie of the console until it exits (a new user found one per launched run)
+    run = _start(runs_dir, "dataset=/nonexistent/data.jsonl")
+    pid = run.read_status_file()["pid"]
+    assert wait_exit(pid, timeout=120)
+    assert not os.path.exists(f"/proc/{pid}"), "the trainer's pid is still in the process table (a zombie)"
+    assert run.status()["phase"] == "failed"
 
 
 def test_resume_refuses_a_run_without_checkpoint(runs_dir):
