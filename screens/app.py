@@ -43,6 +43,13 @@ def _is_arguments_screen(screen) -> bool:
     return module is not None and isinstance(screen, module.ArgumentsScreen)
 
 
+def _run_phrase(run: RunDir) -> str:
+    """'20261130-0102-lora-ab12 (training, step 40)': a run as the quit and launch questions name it."""
+    status = run.status(repair=False)
+    step = status.get("step")
+    return f"{run.id} ({status.get('phase', '?')}" + (f", step {step})" if step is not None else ")")
+
+
 class TrainingConsoleApp(App):
     """Choose a method, edit its arguments, train, watch the curves, carry a fix into the next run."""
 
@@ -144,30 +151,83 @@ class TrainingConsoleApp(App):
             self.action_show_help_panel()
 
     async def action_quit(self) -> None:
+        """Quit; every run still training (on screen or not) is named first, to leave running or stop."""
         from screens.confirm import ConfirmScreen
 
-        live = self.live
-        if live is None or not live.active:
+        if not self.active_runs():
             self.exit()
             return
 
         def decided(choice: str | None) -> None:
-            if choice == "stop":
+            if choice not in ("stop", "leave"):
+                return
+            still = self.active_runs()  # as they are now: a run may have finished while the question was open
+            if not still:
+                self.exit(message="every run had finished")
+            elif choice == "stop":
                 from console.launcher import request_stop
 
-                request_stop(live.run)
-                self.exit(message=f"stopping {live.id} (a checkpoint is saved)")
-            elif choice == "leave":
-                self.exit(message=f"{live.id} keeps training: `training-console attach {live.id}` shows it again")
+                stopped = [r.id for r in still if request_stop(r)]
+                self.exit(message=f"stopping {', '.join(stopped)} (a checkpoint is saved)" if stopped else
+                          "every run had finished")
+            else:
+                ids = [r.id for r in still]
+                self.exit(message=f"still training: {', '.join(ids)}. `training-console attach {ids[-1]}` shows "
+                                  "it again (`training-console runs` lists them)")
 
-        self.push_screen(ConfirmScreen(
-            f"Run {live.id} is still {live.phase}. Leave it running, or stop it (a checkpoint is saved)?",
-            [("l", "Leave it running", "leave"), ("s", "Stop it", "stop")]), decided)
+        self.push_screen(ConfirmScreen(self._quit_question(), [("l", "Leave running", "leave"),
+                                                               ("s", "Stop all", "stop")],
+                                       refresh=self._quit_question), decided)
+
+    def _quit_question(self) -> str:
+        """The quit question, from the run folders as they are now (the dialog re-reads it every second)."""
+        active = self.active_runs()
+        if not active:
+            return "Every run has finished. Quit?"
+        listing = "; ".join(_run_phrase(r) for r in active[:4]) + (f"; and {len(active) - 4} more"
+                                                                  if len(active) > 4 else "")
+        if len(active) == 1:
+            return f"Run {listing} is still going. Leave it running, or stop it (a checkpoint is saved)?"
+        return (f"{len(active)} runs are still going: {listing}. Leave them running, or stop them all (each saves a "
+                "checkpoint)?")
 
     # -- the trainer worker ------------------------------------------------------------------------------------
     def launch(self, config, stop_first: RunDir | None = None) -> None:
-        """Start a run of `config` (already resolved), after stopping `stop_first` gracefully if given."""
-        self.trainer_worker(config=config, stop_first=stop_first)
+        """Start a run of `config` (already resolved), after stopping `stop_first` gracefully if given. When other
+        runs still train on this machine the user is asked first: a second run on the same GPU is, on most servers,
+        an out-of-memory a minute later."""
+        from screens.confirm import ConfirmScreen
+
+        others = [r for r in self.active_runs() if stop_first is None or r.id != stop_first.id]
+        if not others:
+            self.trainer_worker(config=config, stop_first=[stop_first] if stop_first else [])
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "alongside":
+                self.trainer_worker(config=config, stop_first=[stop_first] if stop_first else [])
+            elif choice == "stop":
+                self.trainer_worker(config=config, stop_first=([stop_first] if stop_first else []) + others)
+
+        listing = "; ".join(_run_phrase(r) for r in others[:4]) + (f"; and {len(others) - 4} more"
+                                                                   if len(others) > 4 else "")
+        many = len(others) > 1
+        self.push_screen(ConfirmScreen(
+            f"{'Runs' if many else 'Run'} {listing} {'are' if many else 'is'} still training on this machine. A new "
+            "run shares its GPU (or CPU) and memory with "
+            f"{'them' if many else 'it'}. Start it alongside, or stop {'them' if many else 'it'} first (a checkpoint "
+            "is saved)?", [("a", "Start alongside", "alongside"), ("s", "Stop, then start", "stop")]), decided)
+
+    async def watch_training(self) -> None:
+        """The run that trains: the one on screen if it still does, else the newest run training, else the last one
+        shown."""
+        live = self.live
+        if live is None or not live.active:
+            active = self.active_runs()
+            if active:
+                self.open_run(active[-1])  # its RunLaunched switches to the training screen
+                return
+        await self.goto("training")
 
     def open_run(self, run: RunDir) -> None:
         """Show a run: its whole history, and live while it trains."""
@@ -175,7 +235,7 @@ class TrainingConsoleApp(App):
         self.trainer_worker(run=run)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trainer")
-    def trainer_worker(self, run: RunDir | None = None, config=None, stop_first: RunDir | None = None) -> None:
+    def trainer_worker(self, run: RunDir | None = None, config=None, stop_first: list[RunDir] | None = None) -> None:
         from screens import watcher
 
         worker = get_current_worker()

@@ -1,6 +1,8 @@
 """A question with a few one-letter answers (and Escape to cancel)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,18 +15,29 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, question: str, choices: list[tuple[str, str, str]]):
+    def __init__(self, question: str, choices: list[tuple[str, str, str]], refresh: Callable[[], str] | None = None):
         super().__init__()
         self.question = question
+        self.refresh_question = refresh  # re-read every second: what it asks about may change while it is open
         self.choices = choices  # (key, label, value)
         for key, label, value in choices:
             self._bindings.bind(key, f"choose('{value}')", label)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question")
+            yield Static(self.question, id="question", markup=False)
             answers = "   ".join(f"[b]{key}[/b] {label}" for key, label, _ in self.choices)
             yield Static(f"{answers}   [b]Esc[/b] Cancel", id="answers")
+
+    def on_mount(self) -> None:
+        if self.refresh_question is not None:
+            self.set_interval(1.0, self._refresh)
+
+    def _refresh(self) -> None:
+        text = self.refresh_question()
+        if text != self.question:
+            self.question = text
+            self.query_one("#question", Static).update(text)
 
     def action_choose(self, value: str) -> None:
         self.dismiss(value)

@@ -166,10 +166,10 @@ class MethodScreen(Screen):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "watch":
-            return self.app.live is not None
+            return self.app.live is not None or bool(self.app.active_runs())
         if action == "pick" and parameters and parameters[0] > len(self.choices):
             return None
         return True
 
     def action_watch(self) -> None:
-        self.run_worker(self.app.goto("training"), exclusive=True, group="nav")
+        self.run_worker(self.app.watch_training(), exclusive=True, group="nav")

@@ -74,13 +74,13 @@ def stop_and_wait(run: RunDir, cancelled: Callable[[], bool], timeout: float = 3
 
 
 def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir | None = None, runs_dir=None,
-                 config=None, command: list[str] | None = None, stop_first: RunDir | None = None,
+                 config=None, command: list[str] | None = None, stop_first: list[RunDir] | None = None,
                  poll: float = POLL_S) -> None:
     """Start (config given) or attach to (run given) a run, then post what its folder says until it ends."""
-    if stop_first is not None:
-        post(PhaseChanged(stop_first.id, dict(stop_first.status(), phase="stopping")))
-        status = stop_and_wait(stop_first, cancelled)
-        post(RunFinished(stop_first.id, status, stop_first.tail_log(12)))
+    for other in stop_first or []:
+        post(PhaseChanged(other.id, dict(other.status(), phase="stopping")))
+        status = stop_and_wait(other, cancelled)
+        post(RunFinished(other.id, status, other.tail_log(12)))
     if config is not None:
         try:
             run = start_run(runs_dir, config, command or ["training-console"])

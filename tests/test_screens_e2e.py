@@ -85,3 +85,66 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
             if request_stop(run):
                 if wait(run, timeout=30).get("phase") not in ("stopped", "done", "failed"):
                     kill(run)
+
+
+async def test_several_runs_at_once_watch_launch_and_quit(tmp_path, monkeypatch):
+    """Two REAL trainers on this machine: `w` opens the one training (not the last one viewed), a third launch asks
+    first and Esc starts nothing, `q` names both and `s` stops both (each ends 'stopped' with a checkpoint)."""
+    from console.config import build_config, parse_set, resolve
+    from console.launcher import launch, wait_exit
+    from console.rundir import create_run, list_run_dirs
+    from screens.confirm import ConfirmScreen
+    from screens.method_screen import MethodScreen
+    from tests.e2e_util import FAST
+    from tests.e2e_util import wait_for as sync_wait_for
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    runs_dir = tmp_path / "runs"
+    slow = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "eval_steps=100000",
+                                                               "save_steps=100000", "logging_steps=1"])))
+    pids, started = [], []
+    try:
+        finished = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
+        launch(finished)
+        assert wait(finished, timeout=120)["phase"] == "done"
+        for _ in range(2):
+            run = create_run(runs_dir, slow, command=["test"])
+            pids.append(launch(run))
+            started.append(run)
+        for run in started:
+            sync_wait_for(lambda r=run: r.status().get("phase") == "training", timeout=120)
+        app = TrainingConsoleApp(runs_dir=runs_dir, poll=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            # it opens on the newest run training; back to the method screen, then `w`
+            await wait_for(pilot, lambda: app.live is not None and app.live.id == started[-1].id, what="attached")
+            app.open_run(finished)  # the user looks at a finished run, goes back, and asks for the training one
+            await wait_for(pilot, lambda: app.live is not None and app.live.id == finished.id, what="finished run")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="method screen")
+            await pilot.press("w")
+            await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live.id == started[-1].id
+                           and app.live.active, what="the newest training run on screen")
+            # a launch while both train asks first; Esc starts nothing
+            app.launch(slow)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the launch question")
+            await pilot.pause()
+            question = str(app.screen.query_one("#question").render())
+            assert "are still training on this machine" in question and all(r.id in question for r in started)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(list_run_dirs(runs_dir)) == 3  # nothing new
+            # quitting names every run still going and stops them all
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+            await pilot.pause()
+            question = str(app.screen.query_one("#question").render())
+            assert "2 runs are still going" in question and all(r.id in question for r in started)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: not app.is_running, what="the console quits")
+        for run, pid in zip(started, pids):
+            assert wait_exit(pid, timeout=120)
+            assert run.status()["phase"] == "stopped", run.tail_log(10)
+    finally:
+        for run in started:
+            kill(run)
