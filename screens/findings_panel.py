@@ -11,9 +11,11 @@ from console.analysis import fmt
 
 
 class FindingsPanel(VerticalScroll):
-    """Read-only; the training screen's digit keys pick a fix, `a`/`r` apply it."""
+    """The training screen's digit keys pick a fix, `a`/`r` apply it. Focusable (Tab) and scrolled by PageUp/PageDown
+    from the screen: on a small terminal a failed run's findings, fixes and log tail do not fit its few lines. The
+    fixes come before the log tail, and a picked fix is scrolled into view."""
 
-    can_focus = False
+    can_focus = True
     plain_text = ""
     _shown: list | None = None
 
@@ -24,16 +26,13 @@ class FindingsPanel(VerticalScroll):
              notes: list[str] | None = None) -> None:
         text = Text()
         lines: list = []  # Text blocks; a fix is one line (cut to the width) unless it is the picked one
-        for note in notes or []:  # what the trainer said about the data (examples cut by max_length)
-            text.append("! data: ", style="bold yellow")
-            text.append(f"{note}\n")
+        picked_block = None
         if crash:
             text.append(f"✗ failed ({crash.get('kind', 'error')}): ", style="bold red")
             text.append(f"{crash.get('message') or 'the trainer ended with an error'}\n")
-            if log_tail:
-                text.append("end of train.log:\n", style="dim")
-                for line in log_tail[-6:]:
-                    text.append(f"  {line[:200]}\n", style="dim")
+        for note in notes or []:  # what the trainer said about the data (examples cut by max_length)
+            text.append("! data: ", style="bold yellow")
+            text.append(f"{note}\n")
         number = 0
         for finding in findings:
             severity = getattr(finding, "severity", "warning")
@@ -53,11 +52,18 @@ class FindingsPanel(VerticalScroll):
                 text = Text()
                 line = Text(f"{'▶' if chosen else ' '} [{number}] {fix_label(fix, config)}",
                             style="reverse" if chosen else "", no_wrap=not chosen, overflow="ellipsis")
+                if chosen:
+                    picked_block = line
                 lines.append(line)
         if not findings and not crash and not notes:
             text.append("No warnings so far.", style="dim")
         elif findings:
             text.append("1-9 pick a fix · a: apply it to the next run · r: apply it and restart now", style="dim")
+        if crash and log_tail:  # last: the fixes above matter more than the trainer's own words
+            lines.append(text)
+            text = Text("end of train.log:\n", style="dim")
+            for line in log_tail[-6:]:
+                text.append(f"  {line[:200]}\n", style="dim")
         lines.append(text)
         for block in lines:
             block.rstrip()
@@ -67,3 +73,6 @@ class FindingsPanel(VerticalScroll):
         self._shown = blocks
         self.plain_text = "\n".join(b.plain for b in blocks)  # what is shown, for tests and tools
         self.query_one("#findings-text", Static).update(Group(*blocks))
+        if picked_block is not None:
+            above = sum(b.plain.count("\n") + 1 for b in blocks[:blocks.index(picked_block)])
+            self.call_after_refresh(self.scroll_to, y=max(0, above - 1), animate=False)

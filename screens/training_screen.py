@@ -27,6 +27,7 @@ PHASE_TEXT = {
 
 
 class TrainingScreen(Screen):
+    AUTO_FOCUS = ""  # the findings panel takes the focus on Tab only: every key here is the screen's
     BINDINGS = [
         Binding("1", "pick(1)", "Pick", key_display="1-9"),
         *[Binding(str(n), f"pick({n})", f"Pick fix {n}", show=False) for n in range(2, 10)],
@@ -41,6 +42,8 @@ class TrainingScreen(Screen):
         Binding("n", "new_run", "New run", show=False),
         Binding("u", "runs", "Runs"),
         Binding("escape", "back", "Back", show=False),
+        Binding("pageup", "scroll_findings(-1)", "Scroll findings", show=False),
+        Binding("pagedown", "scroll_findings(1)", "Scroll findings", show=False),
     ]
 
     def __init__(self):
@@ -295,6 +298,10 @@ class TrainingScreen(Screen):
 
         if self.live and request_save(self.live.run):
             self.notify("a checkpoint is saved at the next step")
+
+    def action_scroll_findings(self, direction: int) -> None:
+        panel = self.query_one(FindingsPanel)
+        panel.scroll_to(y=panel.scroll_y + direction * max(1, panel.size.height - 1), animate=False)
 
     def action_toggle_charts(self) -> None:
         self.show_small = not self.show_small

@@ -88,6 +88,19 @@ async def test_a_crash_shows_its_message_the_log_and_the_crash_fixes(runs):
         assert "DivergedError" in text  # the end of train.log
         assert app.live.fixes(), "a diverged crash offers fixes"
         assert "[1]" in text
+        # the fixes come before the log tail and the first one is on screen (the panel has a few lines at 80x24)
+        lines = text.splitlines()
+        first_fix = next(i for i, line in enumerate(lines) if "[1]" in line)
+        assert first_fix < lines.index("end of train.log:")
+        panel = screen.query_one("#findings")
+        assert first_fix < panel.size.height - 1  # a border line on top
+        # the rest (the log tail) is reachable: PageDown scrolls the panel, and it can take the focus
+        assert panel.max_scroll_y > 0  # at 80x24 it overflows
+        if panel.max_scroll_y:
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert panel.scroll_y > 0
+        assert panel.can_focus
 
 
 async def test_g_toggles_the_learning_rate_and_grad_norm_charts(runs):
