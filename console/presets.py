@@ -30,11 +30,15 @@ def _read(name: str) -> dict:
 
 
 def user_presets_dir() -> Path:
-    """Named presets the user saved from the arguments screen."""
+    """Named presets the user saved from the arguments screen: in the config home ($TRAINING_CONSOLE_HOME, else
+    $XDG_CONFIG_HOME/training-console, else ~/.config/training-console), as the XDG base directory spec says."""
     import os
 
-    base = os.environ.get("TRAINING_CONSOLE_HOME") or os.path.join(os.path.expanduser("~"), ".config",
-                                                                    "training-console")
+    base = os.environ.get("TRAINING_CONSOLE_HOME")
+    if not base:
+        xdg = os.environ.get("XDG_CONFIG_HOME")
+        root = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".config")
+        base = os.path.join(root, "training-console")
     return Path(base) / "presets"
 
 

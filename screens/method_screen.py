@@ -46,7 +46,35 @@ class MethodScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._fill()
+        methods = self.query_one("#methods", OptionList)
+        # A new user's Enter, Enter runs the first demo scenario: the whole loop, warning and fix included.
+        first_demo = next((i for i, (kind, _) in enumerate(self.choices) if kind == "scenario"), 1)
+        methods.highlighted = self._option_index(first_demo)
+        methods.focus()
+        line = Text.assemble("model: ", ("demo", "bold"), " (tiny Llama)  data: ", ("demo", "bold"),
+                             f" (2000 examples)  runs: {self.app.runs_dir}")  # a path is text, never markup
+        self.query_one("#data-line", Static).update(line)
+        self.show_details()
+
+    def on_screen_resume(self) -> None:
+        """Back from the arguments screen: a preset saved there (F4) is listed at once."""
+        if self._saved_presets() != [p for k, p in self.choices if k == "preset"]:
+            methods = self.query_one("#methods", OptionList)
+            keep = methods.highlighted
+            self._fill()
+            methods.highlighted = min(keep or 0, methods.option_count - 1)
+            self.show_details()
+
+    @staticmethod
+    def _saved_presets() -> list[Path]:
+        folder = user_presets_dir()
+        return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+    def _fill(self) -> None:
+        """The list: the methods, the demo scenarios, the presets the user saved (as the folder holds them now)."""
         options: list = []
+        self.choices = []
         n = 0
         for preset in all_presets():
             n += 1
@@ -59,23 +87,16 @@ class MethodScreen(Screen):
                 n += 1
                 options.append(Option(f"{n} {scenario.name}", id=f"scenario:{scenario.id}"))
                 self.choices.append(("scenario", scenario))
-        saved = sorted(user_presets_dir().glob("*.yaml")) if user_presets_dir().is_dir() else []
+        saved = self._saved_presets()
         if saved:
             options.append(None)
             for path in saved:
                 n += 1
-                options.append(Option(f"{n} Preset: {path.stem}", id=f"preset:{path.stem}"))
+                options.append(Option(Text(f"{n} Preset: {path.stem}"), id=f"preset:{path.stem}"))
                 self.choices.append(("preset", path))
         methods = self.query_one("#methods", OptionList)
+        methods.clear_options()
         methods.add_options(options)
-        # A new user's Enter, Enter runs the first demo scenario: the whole loop, warning and fix included.
-        first_demo = next((i for i, (kind, _) in enumerate(self.choices) if kind == "scenario"), 1)
-        methods.highlighted = self._option_index(first_demo)
-        methods.focus()
-        runs = self.app.runs_dir
-        self.query_one("#data-line", Static).update(
-            f"model: [b]demo[/b] (tiny Llama)  data: [b]demo[/b] (2000 examples)  runs: {runs}")
-        self.show_details()
 
     def _option_index(self, choice: int) -> int:
         """Index in the OptionList (separators count) of the choice-th selectable entry (0-based)."""

@@ -163,6 +163,30 @@ async def test_f4_saves_a_named_preset(app, tmp_path):
         from console.config import build_config
 
         assert build_config(config_file=str(saved)).values["lora_r"] == 8
+        # back on the method screen it is listed at once (it needed a restart before), and it opens
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="method screen")
+        await pilot.pause()
+        screen = app.screen
+        assert ("preset", saved) in screen.choices
+        methods = screen.query_one("#methods")
+        methods.highlighted = screen._option_index([k for k, _ in screen.choices].index("preset"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the saved preset")
+        assert app.screen.draft.values["lora_r"] == 8
+
+
+def test_presets_go_to_the_xdg_config_home(tmp_path, monkeypatch):
+    from console.presets import user_presets_dir
+
+    monkeypatch.delenv("TRAINING_CONSOLE_HOME", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert user_presets_dir() == tmp_path / "xdg" / "training-console" / "presets"
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/ignored")  # the spec: a relative path is ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_presets_dir() == tmp_path / "home" / ".config" / "training-console" / "presets"
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "tc"))
+    assert user_presets_dir() == tmp_path / "tc" / "presets"
 
 
 async def test_f6_resets_the_focused_field_to_the_default(app):
