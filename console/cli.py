@@ -170,7 +170,7 @@ def _summary(run, status: dict) -> int:
     from console.metrics import load_history
     from console.progress import progress
 
-    p = progress(load_history(run.metrics_path))
+    p = progress(load_history(run.metrics_path), status)
     phase = status.get("phase")
     best = f", best eval loss {p.best_eval:.4f} at step {int(p.best_eval_step)}" if p.best_eval is not None else ""
     last = f", last train loss {p.train_loss:.4f}" if p.train_loss is not None else ""
@@ -187,7 +187,7 @@ def run_summary(run) -> dict:
 
     info = run.read_info()
     status = run.status()
-    p = progress(load_history(run.metrics_path))
+    p = progress(load_history(run.metrics_path), status)
     fixes = info.get("fixes") or []
     fix = ", ".join(f"{k}={v}" for f in fixes for k, v in (f.get("changes") or {}).items())
     return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
@@ -245,7 +245,7 @@ def cmd_show(args) -> int:
     from console.progress import progress, progress_line
 
     print("# last metrics")
-    print(progress_line(progress(load_history(run.metrics_path))))
+    print(progress_line(progress(load_history(run.metrics_path), run.status())))
     return 0
 
 

@@ -122,8 +122,11 @@ class History:
 
     @property
     def last_step(self) -> float:
-        return max((s.steps[-1] for s in (self.train_loss, self.eval_loss, self.learning_rate) if s.steps),
-                   default=0)
+        """The last step the log speaks of: its closing summary's when training ended (a run stopped at step 106
+        logged its last loss at 100, and said 100 where the status and the checkpoint said 106)."""
+        last = max((s.steps[-1] for s in (self.train_loss, self.eval_loss, self.learning_rate) if s.steps), default=0)
+        end = _number(self.final.get("step")) if self.final else None
+        return max(last, end) if end is not None else last
 
     @classmethod
     def from_records(cls, records: Iterable[dict]) -> "History":

@@ -32,8 +32,13 @@ def _median_tail(values: list[float], n: int = 5) -> float | None:
     return tail[len(tail) // 2] if tail else None
 
 
-def progress(history: History) -> Progress:
+def progress(history: History, status: dict | None = None) -> Progress:
+    """Where a run is, from its log; `status` (status.json) adds the step the trainer last reported, which can be
+    past the last logged one (a stop between two logging steps)."""
     step = history.last_step
+    said = (status or {}).get("step")
+    if isinstance(said, (int, float)) and not isinstance(said, bool) and said == said and said > step:
+        step = said
     ev = history.eval_loss.finite()
     best = min(range(len(ev)), key=lambda i: ev.values[i]) if len(ev) else None
     elapsed = history.wall_time.last()

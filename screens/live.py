@@ -47,7 +47,7 @@ class LiveRun:
         self.version += 1
 
     def progress(self) -> Progress:
-        return progress(self.history)
+        return progress(self.history, self.status)
 
     def findings_due(self) -> bool:
         """Something changed since the last diagnosis, and (while it trains) a second has passed since."""

@@ -69,3 +69,18 @@ def test_progress_line_with_eta(tmp_path):
     assert p.step == 10 and p.eta == 90 and p.best_eval == 2.2
     line = progress_line(p)
     assert "step 10/100" in line and "eval 2.2000" in line and "ETA 1:30" in line
+
+
+def test_a_run_stopped_between_logging_steps_says_the_step_it_stopped_at():
+    # logged every 10 steps, stopped at 106: the closing summary and the status say 106, the last loss 100
+    from console.progress import progress
+
+    records = [{"step": s, "loss": 1.0, "learning_rate": 1e-4} for s in range(10, 101, 10)]
+    records.append({"step": 106, "train_runtime": 12.0, "train_loss": 1.0})
+    h = History.from_records(records)
+    assert h.last_step == 106 and progress(h).step == 106
+    # while it trains (no summary yet) the status's step counts when it is ahead of the log, never when behind
+    live = History.from_records(records[:-1])
+    assert progress(live, {"phase": "stopping", "step": 106}).step == 106
+    assert progress(live, {"phase": "training", "step": 40}).step == 100
+    assert progress(live, {"phase": "training", "step": "junk"}).step == 100

@@ -37,6 +37,13 @@ def test_graceful_stop_saves_a_checkpoint_and_says_stopped(runs_dir):
     step = status["step"]
     assert (run.checkpoints / f"checkpoint-{step}").is_dir()
     assert run.last_checkpoint().name == f"checkpoint-{step}"
+    # every view says the same step: the log (its closing summary), `runs`, the progress line with the status
+    from console.cli import run_summary
+    from console.progress import progress
+
+    assert load_history(run.metrics_path).last_step == step
+    assert run_summary(run)["step"] == step
+    assert progress(load_history(run.metrics_path), status).step == step
 
 
 def test_sigkill_marks_failed_keeps_metrics_and_resume_continues(runs_dir):
