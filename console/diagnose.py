@@ -60,7 +60,10 @@ class Fix:
             new = _fmt(value)
             if key == "warmup_steps" and _is_ratio(value) and not _is_ratio(old):
                 new += f" (a ratio: {100 * value:g}% of the run)"  # from a step count to a ratio: say which it is
-            parts.append(f"{key} {_fmt(old)} -> {new}" if config is not None else f"{key}={new}")
+            if config is None:
+                parts.append(f"{key}={new}")
+            else:  # an argument not set before reads 'early_stopping_patience -> 3', as the screens show it
+                parts.append(f"{key} -> {new}" if old is None else f"{key} {_fmt(old)} -> {new}")
         return ", ".join(parts)
 
     def to_dict(self) -> dict:

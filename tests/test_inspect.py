@@ -49,7 +49,8 @@ def test_trainer_state_file_text_output(tmp_path, capsys):
     rc, out, err = run(capsys, str(state))
     assert rc == 0
     assert "Overfitting since step 400" in out
-    assert "[2] weight_decay 0.01 -> 0.1" in out and "[3] lora_dropout 0.05 -> 0.1" in out
+    assert "[1] early_stopping_patience -> 3" in out  # unset before: no 'None'
+    assert "[2] weight_decay 0.01 -> 0.1" in out and "[4] lora_dropout 0.05 -> 0.1" in out
     assert "assumed: LoRA preset, with the values this log shows" in out  # no config found: says what it assumed
 
 
