@@ -208,6 +208,8 @@ def coerce(name: str, raw):
     if spec is None:
         raise ConfigError(unknown_field_message(name), name)
     value = parse_text(raw) if isinstance(raw, str) and spec.kind != "str" else raw
+    # errors quote what was typed: '-' reads as YAML's list [None], which means nothing to whoever typed it
+    typed = _fmt(value) if not isinstance(raw, str) or isinstance(value, (int, float, bool)) else repr(raw.strip())
     if isinstance(value, str) and spec.kind == "str":
         value = value.strip()
         if value.lower() in ("", "null", "none", "~") and spec.nullable:
@@ -227,41 +229,42 @@ def coerce(name: str, raw):
             return value.lower() in ("true", "yes", "on", "1")
         if isinstance(spec.default, str):  # a few flags also take a word (include_num_input_tokens_seen)
             return str(value)
-        raise ConfigError(f"{name} must be true or false, got {_fmt(value)}", name)
+        raise ConfigError(f"{name} must be true or false, got {typed}", name)
     if kind in ("int", "float"):
         number = _to_number(value)
         bound = _bound_text(spec)
         if number is None or not math.isfinite(number):
-            raise ConfigError(f"{name} must be a number{bound}, got {_fmt(value)}", name)
+            raise ConfigError(f"{name} must be {'a whole number' if kind == 'int' else 'a number'}{bound}, got "
+                              f"{typed}", name)
         if kind == "int":
             if number != int(number):
-                raise ConfigError(f"{name} must be a whole number{bound}, got {_fmt(value)}", name)
+                raise ConfigError(f"{name} must be a whole number{bound}, got {typed}", name)
             number = int(number)
         if spec.lo is not None and (number < spec.lo or (spec.lo_open and number == spec.lo)):
-            raise ConfigError(f"{name} must be a number{bound}, got {_fmt(value)}", name)
+            raise ConfigError(f"{name} must be a number{bound}, got {typed}", name)
         if spec.hi is not None and number > spec.hi:
-            raise ConfigError(f"{name} must be a number{bound}, got {_fmt(value)} (far beyond any sensible value)",
+            raise ConfigError(f"{name} must be a number{bound}, got {typed} (far beyond any sensible value)",
                               name)
         return number
     if kind == "str":
         if isinstance(value, (dict, list)):
-            raise ConfigError(f"{name} must be a single word or text, got {_fmt(value)}", name)
+            raise ConfigError(f"{name} must be a single word or text, got {typed}", name)
         value = str(value)
         if spec.choices and value not in spec.choices:
             close = get_close_matches(value, spec.choices, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"{name} must be one of {', '.join(spec.choices)}; got {_fmt(value)}.{hint}", name)
+            raise ConfigError(f"{name} must be one of {', '.join(spec.choices)}; got {typed}.{hint}", name)
         return value
     if kind == "list":
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()] if "," in value else value
         if isinstance(value, list):
             return value
-        raise ConfigError(f"{name} must be a list (a, b) or a single word, got {_fmt(value)}", name)
+        raise ConfigError(f"{name} must be a list (a, b) or a single word, got {typed}", name)
     if kind == "dict":
         if isinstance(value, (dict, str)):
             return value
-        raise ConfigError(f"{name} must be a mapping ({{key: value}}), got {_fmt(value)}", name)
+        raise ConfigError(f"{name} must be a mapping ({{key: value}}), got {typed}", name)
     return value
 
 

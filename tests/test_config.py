@@ -71,6 +71,8 @@ def test_set_accepts_every_training_argument():
     (["learning_rate=1e9"], "learning_rate", ["<= 10"]),
     (["fp16=maybe"], "fp16", ["true or false"]),
     (["lr_scheduler_type=cosin"], "lr_scheduler_type", ["Did you mean 'cosine'"]),
+    (["learning_rate=-"], "learning_rate", ["must be a number", "got '-'"]),  # YAML's [None]: not what was typed
+    (["max_steps=[1"], "max_steps", ["whole number", "got '[1'"]),
 ])
 def test_bad_values_name_the_field_and_the_fix(sets, field, words):
     with pytest.raises(ConfigError) as err:

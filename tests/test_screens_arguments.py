@@ -76,7 +76,7 @@ async def test_an_invalid_value_shows_its_message_keeps_the_text_and_blocks_laun
         row = screen.row("per_device_train_batch_size")
         assert row.text == "four"
         assert row.has_class("-invalid")
-        assert "must be a number" in str(row.query_one(".field-error").render())
+        assert "must be a whole number" in str(row.query_one(".field-error").render())
         assert screen.check_action("launch", ()) is None
         assert "1 invalid" in str(screen.query_one("#launch-status").render())
         await pilot.press("f5")
