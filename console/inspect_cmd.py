@@ -38,6 +38,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per PATH, one per line")
     p.add_argument("--method", choices=METHODS, default=None,
                    help="the fine-tuning method, when PATH holds no config (default: lora)")
+    p.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
+                   help="exit 1 when a finding of this severity or worse is found (default: error: a diverged or "
+                        "rising loss); 2 is always a PATH that could not be read")
 
 
 # -- finding what to read ------------------------------------------------------------------------------------------
@@ -218,6 +221,8 @@ def run(args) -> int:
             status = 2
             continue
         findings = diagnose(history, config)
+        if status == 0 and _fails(findings, getattr(args, "fail_on", "error")):
+            status = 1
         if getattr(args, "json", False):
             print(json.dumps({"source": source, "findings": [f.to_dict() for f in findings]}, allow_nan=False,
                              default=str), flush=True)
@@ -226,6 +231,12 @@ def run(args) -> int:
         else:
             print(render_text(source, history, config, said, findings), flush=True)
     return status
+
+
+def _fails(findings, fail_on: str) -> bool:
+    """Whether the findings are bad enough for a non-zero exit (a script's `inspect ... || alert`)."""
+    worst = {"error": ("error",), "warning": ("error", "warning"), "never": ()}[fail_on]
+    return any(f.severity in worst for f in findings)
 
 
 def main(argv=None) -> int:

@@ -220,3 +220,16 @@ def test_peft_output_folder_quotes_the_logged_values_not_the_presets(tmp_path, c
     # the same state file alone gets the same numbers
     rc, alone, _ = run(capsys, str(state))
     assert rc == 0 and "eval_steps 5 -> 2" in alone and "0.0002" not in alone
+
+
+def test_exit_status_follows_the_worst_finding(tmp_path, capsys):
+    # a loss that explodes and stays up: an error-level finding, so a script's `inspect ... || alert` fires
+    log = [{"step": s, "loss": 2.0 if s < 50 else 500.0, "learning_rate": 1e-3} for s in range(1, 101)]
+    diverged = write_state(tmp_path / "boom", log)
+    rc, out, _ = run(capsys, str(diverged))
+    assert rc == 1 and "[error]" in out
+    assert run(capsys, str(diverged), "--fail-on", "never")[0] == 0
+    # an overfitting warning fails only with --fail-on warning
+    warned = write_state(tmp_path / "of", overfit_log())
+    assert run(capsys, str(warned))[0] == 0
+    assert run(capsys, str(warned), "--fail-on", "warning")[0] == 1

@@ -255,11 +255,17 @@ async def test_a_fix_carried_over_shows_its_lineage(app):
 async def test_f8_jumps_to_a_field_by_name(app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lora(pilot)
+        screen.row("weight_decay").input.focus()
+        await pilot.pause()
+        assert "\nweight_decay (default" in str(screen.query_one("#analysis-text").render())
         await pilot.press("f8")
         await pilot.pause()
         await pilot.press(*"max_st", "enter")
         await pilot.pause()
         assert app.focused is screen.row("max_steps").input
+        # the side help is about the field jumped to, not the one focused before F8
+        help_text = str(screen.query_one("#analysis-text").render())
+        assert "\nmax_steps (default" in help_text, help_text
         await pilot.press("backspace", "backspace", "4", "0")
         await pilot.pause()
         assert screen.draft.values["max_steps"] == 40
