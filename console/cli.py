@@ -139,10 +139,16 @@ def cmd_train(args) -> int:
 
     config = prepare_config(args)
     if args.dry_run:
+        from console.errors import UserError
+        from console.memory import estimate_text, model_shape
+
         print(f"method: {config.preset.name}")
         print("\n".join(analyse(config)))
-        from console.memory import estimate_text
-
+        try:  # the model must be there to train: a dry run that cannot find it says so and fails
+            model_shape(config.values.get("model"))
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(estimate_text(config))
         return 0
     run = create_run(args.runs_dir, config, command=sys.argv, name=args.name)

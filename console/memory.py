@@ -295,19 +295,42 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub's host answers at all. huggingface_hub retries a failed connection five times with backoff
+    (24 s on a machine with no network) before it says so; one short connection attempt says it at once."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http"
+                                                                                       else 80)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _hub_config(name: str) -> Path:
-    """config.json of a Hub model (downloaded alone, or from the local Hub cache when offline)."""
+    """config.json of a Hub model: from the local Hub cache when it is there, else downloaded alone (failing at
+    once when the Hub cannot be reached)."""
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise UserError(f"cannot read {name}'s config: huggingface_hub is not installed") from None
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    try:
+        return Path(hf_hub_download(name, "config.json", local_files_only=True))
+    except Exception:  # noqa: BLE001  not cached (or a bad name): the Hub decides below
+        pass
+    if offline or not _hub_reachable():
+        why = "offline and not in the local Hub cache" + (" (HF_HUB_OFFLINE is set)" if offline else "")
+        raise UserError(f"cannot read the config of Hub model {name}: {why}")
     try:
         return Path(hf_hub_download(name, "config.json"))
     except Exception as err:  # noqa: BLE001  offline, gated, not found, bad name: one line for the user
         kind = type(err).__name__
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        if offline or "Offline" in kind or "Connect" in kind or "LocalEntryNotFound" in kind:
-            why = "offline and not in the local Hub cache" + (" (HF_HUB_OFFLINE is set)" if offline else "")
+        if "Offline" in kind or "Connect" in kind or "LocalEntryNotFound" in kind:
+            why = "offline and not in the local Hub cache"
         elif "GatedRepo" in kind:
             why = "a gated model: accept its licence on the Hub and log in (hf auth login)"
         elif "RepositoryNotFound" in kind or "NotFound" in kind:

@@ -114,3 +114,34 @@ def test_runs_dir_before_or_after_the_subcommand(tmp_path):
     assert parser.parse_args(["attach", "--runs-dir", "Y", "r1"]).runs_dir == "Y"
     assert parser.parse_args(["runs"]).runs_dir == "runs"
     assert parser.parse_args(["--runs-dir", "Z", "rerun", "r1"]).runs_dir == "Z"
+
+
+def test_dry_run_of_a_hub_model_fails_at_once_when_the_hub_cannot_be_reached(runs_dir, capsys, monkeypatch,
+                                                                               tmp_path):
+    # no network here: the endpoint is a closed local port, so the answer must come from one refused connection,
+    # not from huggingface_hub's five retries (24 s), and the exit status must say it failed
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    rc, text = _run(capsys, "train", "--method", "lora", "--set", "model=no-such-org/no-such-model", "--dry-run")
+    assert rc == 2
+    assert "error: cannot read the config of Hub model no-such-org/no-such-model: offline" in text
+    assert "Retrying" not in text
+
+
+def test_a_hub_name_in_the_local_hub_cache_is_read_offline(runs_dir, capsys, monkeypatch, tmp_path):
+    # the path real users take (a Hub name), served by the Hub cache's own layout in a local folder
+    from console.demo_model import CONFIG, VOCAB_SIZE
+
+    repo = tmp_path / "hf" / "hub" / "models--some-org--tiny-llama"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    snap = repo / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps(dict(CONFIG, model_type="llama", vocab_size=VOCAB_SIZE)))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    rc, text = _run(capsys, "train", "--method", "lora", "--set", "model=some-org/tiny-llama", "--dry-run")
+    assert rc == 0, text
+    assert "memory" in text and "no estimate" not in text
