@@ -201,7 +201,8 @@ class MetricChart(PlotextPlot):
             if curve.color:
                 kwargs["color"] = curve.color
             if curve.markers or len(steps) == 1:
-                plt.scatter(steps, values, marker="o" if curve.markers else "braille", **kwargs)
+                # one point alone is drawn as a full marker: a single braille dot is too small to see
+                plt.scatter(steps, values, marker="o" if curve.markers or len(steps) == 1 else "braille", **kwargs)
             else:
                 plt.plot(steps, values, marker="braille", **kwargs)
             drawn = True

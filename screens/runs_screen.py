@@ -79,6 +79,8 @@ class RunsScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.reload()
+        if self.overlay:  # drawn again once the screen has its size back (it was blank on the first `o` after)
+            self.call_after_refresh(self.draw_overlay)
 
     # -- data ------------------------------------------------------------------------------------------------
     def summary(self, run: RunDir) -> dict:
@@ -163,7 +165,7 @@ class RunsScreen(Screen):
         has_run = bool(self.runs)
         if action in ("open", "mark", "rerun", "edit", "overlay"):
             return True if has_run else None
-        if action == "diff":
+        if action == "diff":  # shown when it can diff; with three marked it says why it will not
             return True if len(set(self.marked) | {self.cursor_run_id()}) >= 2 else None
         return True
 
@@ -207,11 +209,16 @@ class RunsScreen(Screen):
         self.query_one("#overlay-chart", MetricChart).set_curves(curves, title="eval loss")
 
     def two_runs(self) -> tuple[str, str] | None:
+        """The two runs to diff, older first (a parent before its child: the diff reads old -> new); None unless
+        exactly two are marked, or one is marked and the cursor is on another."""
         ids = list(self.marked)
         cursor = self.cursor_run_id()
-        if len(ids) < 2 and cursor and cursor not in ids:
+        if len(ids) == 1 and cursor and cursor not in ids:
             ids.append(cursor)
-        return (ids[-2], ids[-1]) if len(ids) >= 2 else None
+        if len(ids) != 2:
+            return None
+        order = [r.id for r in self.runs]  # the runs folder's order: oldest first
+        return tuple(sorted(ids, key=lambda i: order.index(i) if i in order else len(order)))
 
     def action_diff(self) -> None:
         from console.config import load_run_config
@@ -220,7 +227,9 @@ class RunsScreen(Screen):
 
         pair = self.two_runs()
         if pair is None:
-            self.notify("mark a run with space, then put the cursor on another (or mark two)")
+            self.notify(f"{len(self.marked)} runs are marked: diff compares two. Unmark with space until two are "
+                        "marked" if len(self.marked) > 2 else
+                        "mark a run with space, then put the cursor on another (or mark two)")
             return
         try:
             a, b = (load_run_config(self.app.runs_dir / run_id) for run_id in pair)
@@ -245,11 +254,40 @@ class RunsScreen(Screen):
         return run, config
 
     def action_rerun(self) -> None:
-        from console.config import resolve
+        """What `training-console rerun RUN` does: the top fix of the run's newest finding applied (the same config
+        when it has none), asked first with the change spelled out."""
+        from console.follow import describe_fix
+        from console.rerun import plan_rerun
 
-        run, config = self._config_for_rerun()
-        if config is not None:
-            self.app.launch(resolve(config))
+        from screens.confirm import ConfirmScreen
+
+        run = self.cursor_run()
+        if run is None:
+            return
+        try:
+            try:
+                plan = plan_rerun(run)
+            except UserError as err:
+                if "shows no problem with a fix" not in str(err):
+                    raise
+                plan = plan_rerun(run, "none")
+        except UserError as err:
+            self.notify(str(err), severity="error")
+            return
+        if plan.fix is not None:
+            from console.config import load_run_config
+
+            what = (f"with the fix for \"{plan.finding.title}\": "
+                    f"{describe_fix(plan.fix, load_run_config(run.path))}")
+        else:
+            what = "with the same config (it shows no problem with a fix)"
+
+        def decided(choice: str | None) -> None:
+            if choice == "yes":
+                self.app.launch(plan.config)
+
+        self.app.push_screen(ConfirmScreen(f"Rerun {run.id} {what}? (e edits it first)",
+                                           [("y", "Yes, start it", "yes"), ("n", "No", "no")]), decided)
 
     def action_edit(self) -> None:
         run, config = self._config_for_rerun()

@@ -85,8 +85,10 @@ async def test_r_reruns_with_the_run_as_parent(app, runs):
         await open_runs(pilot)
         await pilot.press("up", "r")
         await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
         config, = app.launched
-        assert config.parent == runs["child"].name and config.fixes == []
+        assert config.parent == runs["child"].name
         assert config.values["weight_decay"] == 0.1
 
 
@@ -117,3 +119,67 @@ async def test_an_empty_runs_folder_says_how_to_start(tmp_path, monkeypatch):
         screen = await open_runs(pilot)
         assert "none yet" in str(screen.query_one("#runs-title").render())
         assert screen.check_action("open", ()) is None
+
+
+async def test_overlay_draws_a_run_with_one_eval_and_survives_leaving_the_screen(app, runs):
+    from test_screens_support import fake_run
+
+    one = fake_run(__import__("pathlib").Path("runs"), "20250101-123000-lora-dddd", created=1_735_734_600.0,
+                   changes={"max_steps": 100, "eval_steps": 100, "save_steps": 100},
+                   records=[{"step": 10, "loss": 2.0}, {"step": 100, "loss": 1.5}, {"step": 100, "eval_loss": 1.7}])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        assert screen.cursor_run_id() == one.name
+        await pilot.press("o")
+        await pilot.pause()
+        chart = screen.query_one("#overlay-chart")
+        plot = chart.render().plain
+        # the single eval is a visible marker on a row of its own (the legend's "oo lora-dddd" is on another)
+        rows = [line.split("┤", 1)[1].strip(" │") for line in plot.splitlines() if "┤" in line]
+        assert "no data" not in plot and "o" in rows, plot
+        # away and back: the overlay is still on and drawn at once
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="training screen")
+        screen = await open_runs(pilot)
+        await pilot.pause()
+        chart = screen.query_one("#overlay-chart")
+        assert screen.overlay and chart.display and chart.curves
+        assert "no data" not in chart.render().plain
+
+
+async def test_d_diffs_older_to_newer_and_refuses_three_marked(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        await pilot.press("up", "space", "up", "space")  # the child marked first, then its parent
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        assert app.screen.text == "weight_decay: 0.01 -> 0.1"  # parent -> child, whatever the marking order
+        await pilot.press("escape")
+        await pilot.press("down", "down", "space")
+        assert len(screen.marked) == 3
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)  # not a silent diff of two of them
+        assert any("3 runs are marked" in str(n.message) for n in app._notifications)
+
+
+async def test_r_asks_and_applies_what_the_cli_rerun_applies(app, runs):
+    from console.rerun import plan_rerun
+    from console.rundir import RunDir
+    from screens.confirm import ConfirmScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot)
+        await pilot.press("up", "up", "r")  # the overfitting run
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.launched == []
+        assert "with the fix for" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.launched == []
+        await pilot.press("r", "y")
+        await pilot.pause()
+        config, = app.launched
+        expected = plan_rerun(RunDir(runs["overfit"])).config
+        assert config.parent == runs["overfit"].name and config.values == expected.values
