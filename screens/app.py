@@ -272,7 +272,9 @@ class TrainingConsoleApp(App):
             config = load_run_config(run.path)
         except (UserError, OSError, ValueError):
             config = None
-        self.live = LiveRun(run, config)
+        self.live = LiveRun(run, config, status=dict(message.status or {}))
+        if message.records:
+            self.live.history.extend(message.records)
         self.opening = None
         await self.goto("training")
         self._redraw_now()

@@ -16,6 +16,10 @@ class RunLaunched(Message):
     run_id: str
     path: str
     attached: bool = False
+    # attaching: what the run folder already says (its phase, every metric so far), so that the first frame shows a
+    # run at step 80 as it is, not "starting the trainer..." over an empty chart until the next messages
+    status: dict | None = None
+    records: list | None = None
 
 
 @dataclass

@@ -88,12 +88,13 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
             post(LaunchFailed(str(err)))
             return
         post(RunLaunched(run.id, str(run.path)))
-    elif run is not None:
-        post(RunLaunched(run.id, str(run.path), attached=True))
+    tail = MetricsTail(run.metrics_path) if run is not None else None
+    last_status: dict | None = None
+    if config is None and run is not None:
+        last_status = run.status()
+        post(RunLaunched(run.id, str(run.path), attached=True, status=dict(last_status), records=tail.read_new()))
     if run is None:
         return
-    tail = MetricsTail(run.metrics_path)
-    last_status: dict | None = None
     next_gpu = 0.0
     while not cancelled():
         records = tail.read_new()

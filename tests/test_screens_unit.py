@@ -140,3 +140,22 @@ async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_chan
             (regions,) = repainted
             assert 0 < len(regions) < chart.size.height and all(r.height == 1 for r in regions)
             steps.pop(), train.pop()
+
+
+def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message(tmp_path):
+    """The first frame of an attached run shows it as it is (a new user saw "starting the trainer..." over an empty
+    chart for seconds on a run at step 80): RunLaunched itself carries the status and every record so far."""
+    from console.rundir import RunDir
+    from screens import watcher
+    from screens.messages import RunFinished, RunLaunched
+    from test_screens_support import fake_run, metrics_records
+
+    path = fake_run(tmp_path / "runs", "20250101-120000-lora-aaaa", created=1_735_732_800.0,
+                    records=metrics_records(steps=80))
+    posted = []
+    watcher.trainer_loop(posted.append, lambda: False, run=RunDir(path), poll=0.01)
+    first = posted[0]
+    assert isinstance(first, RunLaunched) and first.attached
+    assert first.status["phase"] == "done"
+    assert max(r["step"] for r in first.records) == 80
+    assert isinstance(posted[-1], RunFinished)
