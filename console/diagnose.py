@@ -337,13 +337,15 @@ def _worse_than_start(train: _Curve, eval_: _Curve) -> dict | None:
 
 
 def _eval_worsens(train: _Curve, eval_: _Curve) -> dict | None:
-    """Instability seen on the eval set: the evals after the best one sit above it (their median 3 % or more, one of
-    them 10 % or more, at least 3 of them) while the train loss has not improved since that best eval. Overfitting
-    is the same eval shape with a falling train loss (its own rules); here the updates undo what the model learned,
-    batch noise at too high a learning rate (SmolLM2-135M, LoRA at 3e-3, batch 1, two runs: eval 3.20 at step 20,
-    then 3.25, 3.36, 3.79, 3.39, median +5.6 %; and 3.19, then 3.33, 3.24, 3.59, 3.35, median +4.7 %, while the
-    train loss wandered 2-5.4). On the 121 real curves it fires on 3 (at 3 % / 6 % as at 5 % / 10 %), all labelled
-    or found unstable or not decreasing by the other rules, and on no healthy one."""
+    """Instability seen on the eval set: no new best for 3 evals or more, one of them 10 % or more above the best
+    (their median 1 % or more: not a plateau with one wiggle), while the train loss has not improved since that best
+    eval. Overfitting is the same eval shape with a falling train loss (its own rules); here the updates undo what
+    the model learned, batch noise at too high a learning rate. SmolLM2-135M, LoRA at 3e-3 constant, batch 1, the
+    same scenario three times (CPU arithmetic at this rate does not repeat exactly): after the best eval at step 20
+    the median rose 5.6 %, 4.7 %, 2.9 % and the peak 19 %, 12 %, 19 %, the train loss wandering 2-5.4 with no trend.
+    The threshold that matters is the train loss: on the 121 real curves the rule fires on the same 3 (all labelled
+    or found unstable or not decreasing by the other rules, no healthy one) with a median threshold of 0 to 5 % and
+    a peak of 10 to 15 %."""
     ev, es = eval_.values, eval_.steps
     if eval_.n < 5 or not eval_.positive or train.n < 4 or not train.positive:
         return None
@@ -352,7 +354,7 @@ def _eval_worsens(train: _Curve, eval_: _Curve) -> dict | None:
     if len(after) < 3:
         return None
     med, peak = _median(after), max(after)
-    if _rel(med, ev[b]) < 0.03 or _rel(peak, ev[b]) < 0.10 or med - ev[b] < NOISE_FLOOR:
+    if _rel(med, ev[b]) < 0.01 or _rel(peak, ev[b]) < 0.10 or med - ev[b] < NOISE_FLOOR:
         return None
     train_at_best = _train_level_at(train, es[b])
     if _rel(train.end, train_at_best) <= -0.02:
