@@ -60,7 +60,7 @@ class TrainingConsoleApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("t", "toggle_theme", "Light/dark", show=False),
-        Binding("f1", "show_keys", "Keys"),
+        Binding("f1", "show_keys", "Help"),
         Binding("f10", "quit", "Quit", show=False),
     ]
 
@@ -145,10 +145,15 @@ class TrainingConsoleApp(App):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     def action_show_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        """F1: the help page of the screen on top (F1 or Esc closes it)."""
+        from screens.help import help_text
+        from screens.text_screen import TextScreen
+
+        if isinstance(self.screen, TextScreen) and self.screen.is_help:
+            self.screen.dismiss(None)
+            return
+        title, text = help_text(self.screen, self)
+        self.push_screen(TextScreen(title, text, is_help=True))
 
     async def action_quit(self) -> None:
         """Quit; every run still training (on screen or not) is named first, to leave running or stop."""

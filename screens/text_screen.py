@@ -13,22 +13,26 @@ class TextScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("enter", "close", "Close", show=False),
+        Binding("f1", "close", "Close", show=False),  # F1 opens the help page and F1 closes it
         Binding("w", "write", "Write to file"),
     ]
 
-    def __init__(self, title: str, text: str, filename: str | None = None):
+    def __init__(self, title: str, text: str, filename: str | None = None, is_help: bool = False):
         super().__init__()
         self.title_text = title
         self.text = text
         self.filename = filename  # where `w` writes the text (None: no writing)
+        self.is_help = is_help  # the F1 page: F1 closes it again
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.title_text, id="text-title")
+            yield Static(Text(self.title_text, style="bold"), id="text-title")  # run ids, paths: text, not markup
             with VerticalScroll(id="text-body"):
                 yield Static(Text(self.text), id="text-content")
-            yield Static("[b]Esc[/b] close" + ("   [b]w[/b] write to " + self.filename if self.filename else ""),
-                         id="text-keys")
+            keys = Text.assemble(("Esc", "bold"), " close")
+            if self.filename:
+                keys.append_text(Text.assemble("   ", ("w", "bold"), f" write to {self.filename}"))
+            yield Static(keys, id="text-keys")
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "write":

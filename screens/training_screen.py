@@ -264,7 +264,20 @@ class TrainingScreen(Screen):
         if config is None:
             return
         live = self.live
-        self.app.launch(resolve(config), stop_first=live.run if live.active else None)
+        if not live.active:
+            self.app.launch(resolve(config))
+            return
+        from console.follow import describe_fix
+
+        from screens.confirm import ConfirmScreen
+
+        def decided(choice: str | None) -> None:
+            if choice == "yes" and self.live is live:
+                self.app.launch(resolve(config), stop_first=live.run if live.active else None)
+
+        change = describe_fix(self.picked_fix(), live.config)
+        self.app.push_screen(ConfirmScreen(f"Stop {live.id} now (a checkpoint is saved) and start the next run with "
+                                           f"{change}?", [("y", "Yes, restart", "yes"), ("n", "No", "no")]), decided)
 
     def action_stop(self) -> None:
         self._confirm_stop("Stop the run now? A checkpoint is saved and it can be resumed.", keep_best=False)

@@ -60,6 +60,11 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
             finding, fix = first.fixes()[0]
             assert "learning_rate" in fix.changes  # the scenario's problem: the learning rate
             await pilot.press("r")  # apply fix 1 and restart now
+            await pilot.pause()
+            from screens.confirm import ConfirmScreen
+
+            if isinstance(app.screen, ConfirmScreen):  # still training: it asks before stopping it
+                await pilot.press("y")
             await wait_for(pilot, lambda: app.live is not None and app.live.id != first.id, timeout=120,
                            what="the next run")
             second = app.live

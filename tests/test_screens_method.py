@@ -95,14 +95,28 @@ async def test_t_toggles_light_and_dark(app):
         assert app.current_theme.dark is dark
 
 
-async def test_f1_shows_the_keys(app):
+async def test_f1_is_a_help_page_for_the_screen_on_top(app):
+    from screens.text_screen import TextScreen
+
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
         await pilot.pause()
-        assert app.screen.query("HelpPanel")
+        assert isinstance(app.screen, TextScreen)
+        text = app.screen.text
+        assert text.startswith("Keys on the method screen:")
+        assert "  w         the run that is training" in text and "  q/F10     quit (asks" in text
+        assert "The loop:" in text and "copy" not in text.lower()
+        await pilot.press("f1")  # F1 again closes it
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
+        await pilot.press("2", "enter")  # the arguments screen has its own keys
+        await pilot.pause()
         await pilot.press("f1")
         await pilot.pause()
-        assert not app.screen.query("HelpPanel")
+        assert app.screen.text.startswith("Keys on the arguments screen:") and "  F5        launch" in app.screen.text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextScreen)
 
 
 async def test_q_quits_when_nothing_trains(app):

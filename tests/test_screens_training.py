@@ -148,8 +148,8 @@ async def test_u_n_and_escape_navigate(runs):
 
 
 async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
-    """s, b and c on a run that trains: confirmation, then the stop/save requests through the run folder."""
-    run = runs["child"]
+    """s, b, c and r on a run that trains: confirmation, then the stop/save requests through the run folder."""
+    run = runs["overfit"]  # its overfitting warning gives r a fix to restart with
     status = json.loads((run / "status.json").read_text())
     status["phase"] = "training"
     (run / "status.json").write_text(json.dumps(status))
@@ -157,7 +157,7 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
     monkeypatch.setattr("console.launcher.request_stop", lambda r: calls.append(("stop", r.id)) or True)
     monkeypatch.setattr("console.launcher.request_save", lambda r: calls.append(("save", r.id)) or True)
     monkeypatch.setattr("console.rundir.pid_alive", lambda pid: True)
-    app = make_app("lora-bbbb")
+    app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.live is not None and app.live.phase == "training"
                        and isinstance(app.screen, TrainingScreen), what="live run")
@@ -172,6 +172,13 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
         await pilot.press("n")
         await pilot.pause()
         assert calls == [("save", run.name)]
+        # r on a run still training asks before stopping it
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "Stop " in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.launched == [] and calls == [("save", run.name)]
         await pilot.press("b")
         await pilot.pause()
         await pilot.press("y")

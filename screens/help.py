@@ -1,0 +1,89 @@
+"""F1: the keys of the screen on top, each with what it does, and the loop in three lines (a page of text, not
+Textual's stock key panel, whose copy-text and scroll-left entries mean nothing here and which squeezed the screen)."""
+from __future__ import annotations
+
+from textual.binding import Binding
+
+LOOP = ("The loop:\n"
+        "  1. pick a method (or a demo), edit its arguments, F5 launches;\n"
+        "  2. the curves draw live; a problem shows below them with numbered fixes;\n"
+        "  3. pick a fix with 1-9, then a (into the next run) or r (restart now with it).")
+
+# What a key does, where the footer's word is too short to say it. Keyed by action name.
+MORE = {
+    "pick": "pick fix N of the warnings below the charts (the picked one is highlighted)",
+    "apply_next": "open the arguments screen with the picked fix applied, to launch as the next run",
+    "apply_restart": "stop this run (a checkpoint is saved) and start the next one with the picked fix, after asking",
+    "stop": "stop the run, after asking; a checkpoint is saved and it can be resumed",
+    "stop_best": "stop the run and keep its best checkpoint (lowest eval loss) as the final model",
+    "checkpoint": "save a checkpoint at the next step, training goes on",
+    "toggle_charts": "switch between the loss chart and the learning-rate / gradient-norm / throughput charts",
+    "log": "the end of the trainer's log (train.log)",
+    "edit": "edit this run's arguments and launch them as a new run",
+    "new_run": "back to the method screen for a new run",
+    "runs": "every run in the runs folder: compare, diff, rerun",
+    "back": "back to where you came from",
+    "scroll_findings": "scroll the warnings panel (Tab puts the focus on it, the arrows then scroll too)",
+    "choose": "go on with the highlighted method, demo or saved preset",
+    "watch": "the run that is training (if any), else the last run shown",
+    "open": "open the run under the cursor on the training screen",
+    "mark": "mark / unmark the run under the cursor (for o and d)",
+    "overlay": "overlay the eval loss curves of the marked runs (or the one under the cursor)",
+    "diff": "the arguments that differ between two runs (older -> newer)",
+    "rerun": "a new run from this one: the top fix of its newest warning, or the same config; asks first",
+    "launch": "launch the run (refused while a field is invalid: the first one is focused)",
+    "snippet": "the same arguments as Python (SFTConfig / LoraConfig)",
+    "command": "the same run as a training-console command line",
+    "save_preset": "save these arguments as a named preset, listed on the method screen",
+    "reset_field": "put the focused field back to its default",
+    "add_field": "add any other training argument (type part of its name)",
+    "goto_field": "jump to a field by name",
+    "theme": "light / dark",
+    "toggle_theme": "light / dark",
+    "quit_app": "quit (asks about runs still training)",
+    "quit": "quit (asks about runs still training: leave them running or stop them)",
+    "show_keys": "this help",
+    "next_field": "next field",
+    "previous_field": "previous field",
+}
+
+
+def _key(binding: Binding) -> str:
+    if binding.key_display:
+        return binding.key_display
+    return {"escape": "Esc", "enter": "Enter", "space": "Space", "pageup": "PgUp", "pagedown": "PgDn",
+            "up": "Up", "down": "Down"}.get(binding.key, binding.key.upper() if binding.key.startswith("f")
+                                              else binding.key)
+
+
+def help_text(screen, app) -> tuple[str, str]:
+    """(title, text) of the help page for `screen`: its keys, then the keys that work everywhere, then the loop."""
+    name = getattr(screen, "HELP_NAME", type(screen).__name__.replace("Screen", "").lower() or "screen")
+    lines: list = []  # [keys, words] in the order the bindings come, one line per action
+
+    def add(bindings) -> None:
+        for binding in bindings:
+            if not isinstance(binding, Binding):
+                continue
+            action = binding.action.split("(")[0]
+            if action == "pick" and binding.key != "1":  # 1-9 is one line
+                continue
+            words = MORE.get(action, binding.description)
+            line = next((ln for ln in lines if ln[1] == words), None)
+            if line is None:
+                lines.append([_key(binding), words])
+            elif _key(binding) not in line[0].split("/"):
+                line[0] += "/" + _key(binding)  # PgUp/PgDn, q/F10: one line
+
+    add(type(screen).BINDINGS)
+    own = len(lines)
+    add(type(app).BINDINGS)
+    shown = [f"  {keys:<9} {words}" for keys, words in lines]
+    body = [f"Keys on the {name} screen:", *shown[:own]]
+    if len(shown) > own:
+        body += ["", "Everywhere:", *shown[own:]]
+    body += ["", LOOP]
+    extra = getattr(screen, "HELP_EXTRA", "")
+    if extra:
+        body += ["", extra]
+    return f"Help: {name}", "\n".join(body)
