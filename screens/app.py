@@ -71,6 +71,7 @@ class TrainingConsoleApp(App):
         self.poll = poll
         self.live: LiveRun | None = None  # the run on the training screen
         self.opening: str | None = None  # the id of the run being opened, until its RunLaunched arrives
+        self.trail: list[str] = []  # the modes shown before this one, newest last (Esc goes back along it)
         self.animation_level = "none"  # over SSH every byte counts
 
     # -- start ---------------------------------------------------------------------------------------------
@@ -115,18 +116,35 @@ class TrainingConsoleApp(App):
     # -- navigation ----------------------------------------------------------------------------------------
     async def goto(self, mode: str) -> None:
         if self.current_mode != mode:
+            self.trail = (self.trail + [self.current_mode])[-20:]  # where Esc goes back to
             await self.switch_mode(mode)
         self.check_size()
 
+    async def back(self) -> None:
+        """Esc: back to the screen the user came from (the run they watched, the runs list), else the method
+        screen."""
+        while self.trail:
+            mode = self.trail.pop()
+            if mode != self.current_mode and (mode != "training" or self.live is not None):
+                await self.switch_mode(mode)
+                self.check_size()
+                return
+        if self.current_mode != "setup":
+            await self.switch_mode("setup")
+            self.check_size()
+
     async def show_arguments(self, config, title: str = "") -> None:
-        """The arguments screen with `config` (a fix carried into the next run, a run to edit and rerun)."""
+        """The arguments screen with `config` (a fix carried into the next run, a run to edit and rerun); Esc on it
+        goes back to where it was opened from."""
         from screens.arguments_screen import ArgumentsScreen
 
+        came_from = self.current_mode
         await self.goto("setup")
         if isinstance(self.screen, ArgumentsScreen):
             await self.screen.load_config(config, title)
+            self.screen.came_from = came_from
         else:
-            await self.push_screen(ArgumentsScreen(config, title))
+            await self.push_screen(ArgumentsScreen(config, title, came_from=came_from))
 
     async def new_run(self) -> None:
         """Back to the method screen (the arguments screen, if open, is closed)."""

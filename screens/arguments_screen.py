@@ -54,8 +54,9 @@ class ArgumentsScreen(Screen):
         Binding("up", "previous_field", "Previous field", show=False, priority=True),
     ]
 
-    def __init__(self, config: RunConfig, title: str = ""):
+    def __init__(self, config: RunConfig, title: str = "", came_from: str = "setup"):
         super().__init__()
+        self.came_from = came_from  # the mode it was opened from: Esc goes back there
         self.original = config  # the config the screen opened with; edits are laid over it
         self.title_text = title or config.preset.name
         self.typed: dict[str, object] = {}  # field -> valid value typed (differs or not from the original)
@@ -291,7 +292,10 @@ class ArgumentsScreen(Screen):
         self.app.launch(resolve(self.draft))
 
     def action_back(self) -> None:
+        came_from = self.came_from
         self.dismiss()
+        if came_from != "setup":  # opened from a run (a fix, an edit): back to it, not to the method screen
+            self.app.run_worker(self.app.back(), exclusive=True, group="nav")
 
     def action_theme(self) -> None:
         self.app.action_toggle_theme()

@@ -298,5 +298,4 @@ class RunsScreen(Screen):
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")
 
     def action_back(self) -> None:
-        target = "training" if self.app.live is not None else "setup"
-        self.app.run_worker(self.app.goto(target), exclusive=True, group="nav")
+        self.app.run_worker(self.app.back(), exclusive=True, group="nav")

@@ -346,4 +346,4 @@ class TrainingScreen(Screen):
         self.app.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
 
     def action_back(self) -> None:
-        self.app.run_worker(self.app.goto("setup"), exclusive=True, group="nav")
+        self.app.run_worker(self.app.back(), exclusive=True, group="nav")

@@ -102,6 +102,17 @@ async def test_e_edits_the_config_first(app, runs):
         assert app.screen.original.parent == runs["failed"].name
 
 
+async def test_escape_from_a_run_opened_from_the_list_goes_back_to_the_list(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live is not None, what="run")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="back to the runs list")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="and back to where it started")
+
+
 async def test_n_and_escape(app, runs):
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(pilot)

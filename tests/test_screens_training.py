@@ -147,6 +147,18 @@ async def test_u_n_and_escape_navigate(runs):
         await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="new run")
 
 
+async def test_escape_from_a_fix_on_the_arguments_screen_goes_back_to_the_run(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["overfit"].name)
+        await pilot.press("a")  # the picked fix into the next run: the arguments screen
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="back to the run")
+        assert app.live.id == runs["overfit"].name
+
+
 async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
     """s, b, c and r on a run that trains: confirmation, then the stop/save requests through the run folder."""
     run = runs["overfit"]  # its overfitting warning gives r a fix to restart with
