@@ -248,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(run: RunDir, resume: bool, started: float) -> int:
+    from console.quiet import note_tied_weights, quiet_known_noise
+
+    quiet_known_noise()  # before bitsandbytes is imported (it speaks on import)
     import torch  # noqa: F401
     from transformers import EarlyStoppingCallback
     from transformers.utils import logging as hf_logging
@@ -271,6 +274,7 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     _status(run, "loading model")
     planned_steps = values.get("max_steps") if (values.get("max_steps") or -1) > 0 else None
     model, tokenizer, model_desc = load_model(config.method, values, planned_steps, local_rank)
+    note_tied_weights(model)
     _say(f"[console] model: {model_desc}")
 
     _status(run, "preparing data")

@@ -1,0 +1,56 @@
+"""Library messages that say nothing about the run, kept out of train.log.
+
+A failed run shows the end of its log under its fixes; a line there that every run prints (bitsandbytes looking
+for an optional CPU kernel package on import, a deprecation inside peft/trl) or a warning that is wrong for this
+model (the tied lm_head "missing" from a best checkpoint, which saves it once as the input embeddings) pushes the
+lines that matter out. Filters on the libraries' own loggers and warnings, not a scrub of the log text: what they
+say about anything else still reaches the log.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+class _TiedKeysFilter(logging.Filter):
+    """Drops the Trainer's 'missing keys' warning when every missing key is a weight tied to another one."""
+
+    def __init__(self):
+        super().__init__()
+        self.tied: set[str] = set()  # parameter names (as in the model's state dict) tied to another parameter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith("There were missing keys in the checkpoint model loaded:") or not self.tied:
+            return True
+        start, end = message.find("["), message.rfind("]")
+        keys = [k.strip().strip("'\"") for k in message[start + 1:end].split(",") if k.strip()]
+        return not keys or not all(any(k.endswith(t) for t in self.tied) for k in keys)
+
+
+class _KernelsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "from kernels-community" not in record.getMessage()
+
+
+TIED = _TiedKeysFilter()
+
+
+def quiet_known_noise() -> None:
+    """Install the filters (before the libraries are imported: bitsandbytes speaks on import)."""
+    for name in ("bitsandbytes.backends.cpu.ops", "bitsandbytes.backends.mps.ops"):
+        logging.getLogger(name).addFilter(_KernelsFilter())
+    logging.getLogger("transformers.trainer").addFilter(TIED)
+    warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+def note_tied_weights(model) -> None:
+    """Remember which of the model's weights are tied (the output embeddings to the input ones)."""
+    try:
+        out, inp = model.get_output_embeddings(), model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return
+    if out is None or inp is None or getattr(out, "weight", None) is not getattr(inp, "weight", object()):
+        return
+    TIED.tied = {name.removeprefix("base_model.model.") for name, p in model.named_parameters(remove_duplicate=False)
+                 if p is out.weight} | {"lm_head.weight"}
