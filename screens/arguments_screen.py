@@ -213,6 +213,7 @@ class ArgumentsScreen(Screen):
             text.append(line[3:].replace("effective batch = ", "effective batch ") + "\n", style=style)
         for notice in self.draft.notices:
             text.append(f"note: {notice}\n", style="dim")
+        self.append_machine(text)
         focused = self.focused_row()
         if focused is not None:
             spec = all_fields().get(focused.field_name)
@@ -224,6 +225,23 @@ class ArgumentsScreen(Screen):
         self.append_memory(text)  # after the focused field's help: at 80x24 that help stays in view
         text.rstrip()
         self.query_one("#analysis-text", Static).update(text)
+
+    def append_machine(self, text: Text) -> None:
+        """What this machine will really use (device, precision), said on a fresh preset too: 'fp16 ignored: no
+        CUDA device' before launch, not after. Once the hardware is known (the memory worker probes it off the main
+        thread: nvidia-smi can be slow), it is the resolve() the launch will do."""
+        from console.config import resolve
+        from console.hardware import probe
+
+        if not probe.cache_info().currsize:
+            return
+        try:
+            machine = resolve(self.draft)
+        except Exception:  # noqa: BLE001  advice only: a config resolve refuses is said by the checks above
+            return
+        said = [n for n in machine.notices[len(self.draft.notices):] if not n.startswith("4-bit compute dtype")]
+        text.append(f"this machine: {machine.resolved.get('device')}, {machine.resolved.get('precision')}"
+                    + (f" ({'; '.join(said)})" if said else "") + "\n", style="yellow" if said else "")
 
     def append_memory(self, text: Text) -> None:
         if not self.memory_text:

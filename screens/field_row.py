@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.widget import Widget
@@ -84,9 +85,9 @@ class FieldRow(Widget):
         self.set_class(within is False and error is None, "-outside")
         found = self.query(".field-error")
         if found:
-            found.first(Static).update(error or "")
+            found.first(Static).update(Text(error or ""))
         elif error is not None:
-            self.mount(Static(error, classes="field-error"))
+            self.mount(Static(error, classes="field-error", markup=False))  # it quotes what was typed: text
         mark = self.query_one(".field-mark", Static)
         if lo is None:
             mark.update("")

@@ -317,3 +317,29 @@ async def test_a_slow_estimate_never_blocks_typing(app, monkeypatch):
         assert "memory: estimating..." in str(screen.query_one("#analysis-text").render())
         await wait_for(pilot, lambda: screen.memory_for is not None, timeout=5, what="the slow estimate")
         assert "1 GiB peak" in str(screen.query_one("#analysis-text").render())
+
+
+async def test_a_fresh_preset_says_what_this_machine_will_use_and_a_run_that_never_evaluates(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)  # the LoRA preset asks for fp16; this machine (TRAINING_CONSOLE_CPU) has none
+        await wait_for(pilot, lambda: screen.memory_for is not None, what="the hardware probed")
+        await pilot.pause()
+        text = str(screen.query_one("#analysis-text").render())
+        assert "this machine: cpu, fp32 (fp16 ignored: no CUDA device" in text
+        await type_into(pilot, screen, "max_steps", "40")
+        await type_into(pilot, screen, "eval_steps", "50")
+        text = str(screen.query_one("#analysis-text").render())
+        assert "eval_steps=50 > max_steps=40: the run never evaluates" in text
+        await type_into(pilot, screen, "eval_steps", "10")
+        assert "never evaluates" not in str(screen.query_one("#analysis-text").render())
+
+
+async def test_the_value_column_grows_with_the_terminal(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        wide = screen.row("model").input.size.width
+    again = TrainingConsoleApp(runs_dir="runs")
+    async with again.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        narrow = screen.row("model").input.size.width
+    assert narrow >= 12 and wide >= narrow + 20  # a Hub name or a path is readable at 120 columns
