@@ -88,9 +88,13 @@ REAL_SCENARIOS = [
     Scenario("overfitting-tiny-data", "overfitting", "lora",
              {"learning_rate": 5e-4, "max_samples": 16, "num_train_epochs": 50, "max_steps": 80, "eval_steps": 8,
               "save_steps": 8, "warmup_steps": 0}),
-    Scenario("unstable-constant-lr", "oscillating", "lora",
+    # batch 1 at a constant 3e-3 (6x above LoRA's range) with gradient clipping off: the eval zigzags (3.16, 3.81,
+    # 3.34, 3.50, 3.35 in a probe). With clipping on at 1.0 the same run is only mildly unstable and on the edge of
+    # being seen (4 repeats on this CPU: the evals after the best rose to a peak of +19, +12, +19 and +9 %).
+    Scenario("unstable-no-clipping", "oscillating", "lora",
              {"learning_rate": 3e-3, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1,
-              "lr_scheduler_type": "constant", "warmup_steps": 0, "max_steps": 60, "eval_steps": 10},
+              "lr_scheduler_type": "constant", "warmup_steps": 0, "max_grad_norm": 0, "max_steps": 60,
+              "eval_steps": 10},
              also_ok=("not_decreasing", "diverged")),
 ]
 

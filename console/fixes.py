@@ -323,7 +323,13 @@ def warmup_ratio(config, why: str, total_steps: int | None) -> Fix | None:
 
 
 def clip_harder(config, why: str) -> Fix | None:
+    """Clipping at 0.5 (the guide's 1.0 -> 0.5); clipping turned on at 1.0 when it is off (0): an unclipped run
+    has the most to gain from it."""
     g = config.get("max_grad_norm")
+    if g is not None and g <= 0:
+        return Fix({"max_grad_norm": 1.0}, "gradient clipping is off: turn it on (max_grad_norm 1.0, the "
+                                           "Trainer's default) so one bad batch cannot throw the weights far",
+                   "clip_on")
     return Fix({"max_grad_norm": 0.5}, why, "clip_harder") if g is None or g > 0.5 else None
 
 

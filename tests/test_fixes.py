@@ -268,3 +268,10 @@ def test_a_schedule_cut_short_grows_to_one_epoch_at_most():
     assert schedule_too_short(run_config("lora", max_steps=60), history, 100).changes == {"max_steps": 100}
     assert schedule_too_short(run_config("lora", max_steps=80), history, 100) is None  # stopped before max_steps
     assert schedule_too_short(run_config("lora", max_steps=60), history, 50) is None  # a whole epoch already
+
+
+def test_unstable_training_with_clipping_off_is_offered_clipping_on():
+    off = [f.changes for f in fixes_for("oscillating", run_config("lora", max_grad_norm=0))]
+    assert {"max_grad_norm": 1.0} in off  # it was dropped before: 0 is not "above 0.5"
+    on = [f.changes for f in fixes_for("oscillating", run_config("lora", max_grad_norm=1.0))]
+    assert {"max_grad_norm": 0.5} in on
