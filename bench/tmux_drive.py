@@ -99,7 +99,7 @@ def main() -> int:
         assert scenario.name in text and "demo" in text, scenario.name
         show("method screen", text, started)
 
-        keys("Enter")  # the first demo scenario is highlighted: Enter takes it
+        keys("d")  # the first demo scenario, one key away (the cursor starts on LoRA)
         text = wait_screen(lambda t: "Arguments" in t and "Launch" in t, "the arguments screen", 20)
         show("arguments screen", text, started)
         for name, value in edits.items():

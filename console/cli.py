@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="training-console",
         description="Fine-tune language models from the terminal. Without a subcommand, opens the console.")
     _add_runs_dir(parser, top=True)
+    parser.add_argument("--model", dest="session_model", metavar="MODEL",
+                        help="the console: the model every new run starts with (Hub name or local folder)")
+    parser.add_argument("--dataset", dest="session_dataset", metavar="DATASET",
+                        help="the console: the dataset every new run starts with (file, folder or Hub name)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("train", help="launch a run and print its progress (headless)")
@@ -303,7 +307,8 @@ def _open_console(args) -> int:
         return 2
     from screens.app import TrainingConsoleApp
 
-    app = TrainingConsoleApp(runs_dir=args.runs_dir, attach=getattr(args, "run", None))
+    app = TrainingConsoleApp(runs_dir=args.runs_dir, attach=getattr(args, "run", None),
+                             model=getattr(args, "session_model", None), dataset=getattr(args, "session_dataset", None))
     app.run()
     return app.return_code or 0
 

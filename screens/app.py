@@ -64,9 +64,12 @@ class TrainingConsoleApp(App):
         Binding("f10", "quit", "Quit", show=False),
     ]
 
-    def __init__(self, runs_dir: str | Path = "runs", attach: str | None = None, poll: float | None = None):
+    def __init__(self, runs_dir: str | Path = "runs", attach: str | None = None, poll: float | None = None,
+                 model: str | None = None, dataset: str | None = None):
         super().__init__()
         self.runs_dir = Path(runs_dir)
+        # `training-console --model X --dataset Y`: what every new run of this session starts with (None: the demo)
+        self.session = {k: v for k, v in (("model", model), ("dataset", dataset)) if v}
         self.attach_to = attach
         self.poll = poll
         self.live: LiveRun | None = None  # the run on the training screen

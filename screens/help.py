@@ -25,6 +25,7 @@ MORE = {
     "back": "back to where you came from",
     "scroll_findings": "scroll the warnings panel (Tab puts the focus on it, the arrows then scroll too)",
     "choose": "go on with the highlighted method, demo or saved preset",
+    "demo": "the first demo: a run that goes wrong on the built-in model, to see a warning and its fix (F5 runs it)",
     "watch": "the run that is training (if any), else the last run shown",
     "open": "open the run under the cursor on the training screen",
     "mark": "mark / unmark the run under the cursor (for o and d)",

@@ -28,6 +28,7 @@ class MethodScreen(Screen):
         Binding("enter", "choose", "Go on"),
         Binding("1", "pick(1)", "Pick", key_display="1-9"),
         *[Binding(str(n), f"pick({n})", f"Pick {n}", show=False) for n in range(2, 10)],
+        Binding("d", "demo", "Demo"),
         Binding("u", "runs", "Runs"),
         Binding("w", "watch", "Watch run"),
     ]
@@ -37,7 +38,8 @@ class MethodScreen(Screen):
         self.choices: list[tuple[str, object]] = []  # (kind, preset | scenario | path), in the list's order
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Training Console[/b]  choose a method: arrows or 1-9, Enter to go on", id="title")
+        yield Static("[b]Training Console[/b]  choose a method: arrows or 1-9, Enter to go on.  [b]d[/b]: the demo "
+                     "(a run that goes wrong, and its fix)", id="title")
         yield Static(id="data-line")
         with Horizontal(id="method-body"):
             yield OptionList(id="methods")
@@ -48,12 +50,16 @@ class MethodScreen(Screen):
     def on_mount(self) -> None:
         self._fill()
         methods = self.query_one("#methods", OptionList)
-        # A new user's Enter, Enter runs the first demo scenario: the whole loop, warning and fix included.
-        first_demo = next((i for i, (kind, _) in enumerate(self.choices) if kind == "scenario"), 1)
-        methods.highlighted = self._option_index(first_demo)
+        # The cursor starts on LoRA, the method most fine-tunes use; the first demo scenario (the whole loop, warning
+        # and fix included) is one key away: d, then Enter.
+        lora = next((i for i, (kind, item) in enumerate(self.choices) if kind == "method" and item.method == "lora"), 0)
+        methods.highlighted = self._option_index(lora)
         methods.focus()
-        line = Text.assemble("model: ", ("demo", "bold"), " (tiny Llama)  data: ", ("demo", "bold"),
-                             f" (2000 examples)  runs: {self.app.runs_dir}")  # a path is text, never markup
+        session = self.app.session  # paths and names are text, never markup
+        line = Text.assemble("model: ", (session.get("model", "demo"), "bold"),
+                             "" if "model" in session else " (tiny Llama)", "  data: ",
+                             (session.get("dataset", "demo"), "bold"),
+                             "" if "dataset" in session else " (2000 examples)", f"  runs: {self.app.runs_dir}")
         self.query_one("#data-line", Static).update(line)
         self.show_details()
 
@@ -177,10 +183,19 @@ class MethodScreen(Screen):
                 config, title = RunConfig.from_preset(item.method).with_changes(item.changes), item.name
             else:
                 config, title = build_config(config_file=str(item)), f"preset {Path(item).stem}"
+            if self.app.session:  # the session's model and dataset (training-console --model X --dataset Y)
+                config = config.with_changes(self.app.session)
         except UserError as err:
             self.notify(str(err), severity="error", timeout=10)
             return
         self.run_worker(self.app.show_arguments(config, title), exclusive=True, group="nav")
+
+    def action_demo(self) -> None:
+        """The first demo scenario, on the arguments screen (F5 launches it)."""
+        first = next((i for i, (kind, _) in enumerate(self.choices) if kind == "scenario"), None)
+        if first is not None:
+            self.query_one("#methods", OptionList).highlighted = self._option_index(first)
+            self.action_choose()
 
     def action_runs(self) -> None:
         self.run_worker(self.app.goto("runs"), exclusive=True, group="nav")

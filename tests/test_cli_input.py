@@ -145,3 +145,12 @@ def test_a_hub_name_in_the_local_hub_cache_is_read_offline(runs_dir, capsys, mon
     rc, text = _run(capsys, "train", "--method", "lora", "--set", "model=some-org/tiny-llama", "--dry-run")
     assert rc == 0, text
     assert "memory" in text and "no estimate" not in text
+
+
+def test_the_console_takes_a_session_model_and_dataset_and_train_keeps_its_own():
+    from console.cli import build_parser
+
+    args = build_parser().parse_args(["--model", "org/m", "--dataset", "d.jsonl"])
+    assert args.command is None and args.session_model == "org/m" and args.session_dataset == "d.jsonl"
+    args = build_parser().parse_args(["train", "--model", "org/other"])
+    assert args.model == "org/other"

@@ -32,8 +32,8 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
-            assert app.screen.selected()[1].id == scenario.id  # Enter, Enter runs the first demo
-            await pilot.press("enter")
+            assert app.screen.selected()[1].method == "lora"  # the cursor starts on a method
+            await pilot.press("d")  # the first demo is one key away
             await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
             await pilot.pause()
             screen = app.screen

@@ -9,6 +9,7 @@ from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.too_small import TooSmallScreen
+from test_screens_support import wait_for
 
 
 @pytest.fixture
@@ -19,14 +20,35 @@ def app(tmp_path, monkeypatch):
     return TrainingConsoleApp(runs_dir="runs")
 
 
-async def test_opens_on_the_method_screen_with_the_demo_scenario_highlighted(app):
+async def test_opens_on_a_method_with_the_demo_one_key_away(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, MethodScreen)
         kind, item = screen.selected()
-        assert kind == "scenario" and item.id == load_scenarios()[0].id
+        assert kind == "method" and item.method == "lora"
         assert "demo" in str(screen.query_one("#data-line").render())
+        assert "d: the demo" in str(screen.query_one("#title").render())
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the demo's arguments")
+        scenario = load_scenarios()[0]
+        for key, value in scenario.changes.items():
+            assert app.screen.draft.values[key] == value
+
+
+async def test_the_session_model_and_dataset_go_into_every_new_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.jsonl").write_text('{"text": "hello"}\n')
+    app = TrainingConsoleApp(runs_dir="runs", model="some-org/[b]model", dataset=str(tmp_path / "data.jsonl"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        line = str(app.screen.query_one("#data-line").render())
+        assert "some-org/[b]model" in line and "data.jsonl" in line  # shown as text, not markup
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
+        assert app.screen.draft.values["model"] == "some-org/[b]model"
+        assert app.screen.draft.values["dataset"] == str(tmp_path / "data.jsonl")
 
 
 async def test_digits_choose_and_enter_goes_on_with_that_methods_defaults(app):
