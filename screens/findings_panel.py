@@ -23,7 +23,8 @@ class FindingsPanel(VerticalScroll):
         yield Static(id="findings-text")
 
     def show(self, findings: list, config, picked: int, crash: dict | None = None, log_tail: list | None = None,
-             notes: list[str] | None = None) -> None:
+             notes: list[str] | None = None, ending: list[str] | None = None) -> None:
+        """notes: what the trainer said about the data; ending: where a finished run's model is, what next."""
         text = Text()
         lines: list = []  # Text blocks; a fix is one line (cut to the width) unless it is the picked one
         picked_block = None
@@ -55,8 +56,14 @@ class FindingsPanel(VerticalScroll):
                 if chosen:
                     picked_block = line
                 lines.append(line)
+        for line in ending or []:
+            text.append("→ ", style="bold green")
+            text.append(f"{line}\n")
         if not findings and not crash and not notes:
-            text.append("No warnings so far.", style="dim")
+            if not ending:
+                text.append("No warnings so far.", style="dim")
+            else:
+                text.append("No warnings.", style="dim")
         elif findings:
             text.append("1-9 pick a fix · a: apply it to the next run · r: apply it and restart now", style="dim")
         if crash and log_tail:  # last: the fixes above matter more than the trainer's own words

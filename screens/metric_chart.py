@@ -125,6 +125,8 @@ class MetricChart(PlotextPlot):
         self.curves: list[Curve] = []
         self.empty_text = "no data yet"
         self.xmax: float | None = None  # the planned last step: the x axis spans the whole run
+        self.xmin: float | None = None  # zoomed: the first step shown (the curves are cut there by the caller)
+        self.log_y = False  # a log-scale y axis (only when every value is positive)
         self._prepared: list[_Prepared] = []
         self._data_key: tuple = ()  # what the curves are now (generations, labels, styles)
         self._built_key: tuple | None = None  # what the built rows show
@@ -161,7 +163,8 @@ class MetricChart(PlotextPlot):
             self.refresh(*changed)
 
     def _key(self) -> tuple:
-        return (self.chart_title, self.empty_text, self.xmax, self._data_key, self.size, self.app.theme, self.theme)
+        return (self.chart_title, self.empty_text, self.xmax, self.xmin, self.log_y, self._data_key, self.size,
+                self.app.theme, self.theme)
 
     def _register_theme(self, app_theme_name: str) -> None:
         self._built_key = None  # the plotext theme may be new: build again
@@ -207,7 +210,9 @@ class MetricChart(PlotextPlot):
                 plt.plot(steps, values, marker="braille", **kwargs)
             drawn = True
         if self.xmax and drawn:
-            plt.xlim(0, self.xmax)
+            plt.xlim(self.xmin or 0, self.xmax)
+        if self.log_y and drawn and all(min(c.values, default=1) > 0 for c in self.curves if c.values):
+            plt.yscale("log")
         plt.title(self.chart_title if drawn else f"{self.chart_title}: {self.empty_text}")
         plt.xlabel("step")
         self._built_key = self._key()

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from rich.text import Text
+
 from console.progress import duration, perplexity
 
 from screens.findings_panel import FindingsPanel
@@ -26,6 +28,20 @@ PHASE_TEXT = {
 }
 
 
+def ema(values: list, weight: float = 0.9) -> list:
+    """TensorBoard's smoothing: an exponential moving average, debiased so that the first points are not pulled
+    towards zero. Pure Python: one pass, at most once a second while the view is on."""
+    out, last, norm = [], 0.0, 0.0
+    for v in values:
+        if v != v or v in (float("inf"), float("-inf")):  # a NaN/inf point is shown as it is, not spread
+            out.append(v)
+            continue
+        last = weight * last + (1 - weight) * v
+        norm = weight * norm + (1 - weight)
+        out.append(last / norm)
+    return out
+
+
 class TrainingScreen(Screen):
     AUTO_FOCUS = ""  # the findings panel takes the focus on Tab only: every key here is the screen's
     BINDINGS = [
@@ -37,6 +53,9 @@ class TrainingScreen(Screen):
         Binding("c", "checkpoint", "Save ckpt"),  # the footer at 80 columns: g, l, e, n, b are under F1
         Binding("b", "stop_best", "Stop, keep best", show=False),
         Binding("g", "toggle_charts", "LR/grad charts", show=False),
+        Binding("y", "toggle_log", "Log scale", show=False),
+        Binding("m", "toggle_smooth", "Smooth", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
         Binding("l", "log", "Log", show=False),
         Binding("e", "edit", "Edit+rerun", show=False),
         Binding("n", "new_run", "New run", show=False),
@@ -53,6 +72,10 @@ class TrainingScreen(Screen):
         self.charted = (None, -1)  # (run id, version) the charts last showed
         self._charted_at = -1e9  # time.monotonic() of that
         self.show_small = False  # LR and grad norm charts instead of the loss chart
+        self.log_y = False  # y: log-scale loss axis
+        self.smooth = False  # m: the train loss with an EMA over it (the raw curve dimmed behind)
+        self.zoom = "all"  # z: all -> since the best eval -> the last quarter of the steps -> all
+        self._ticked = 0.0  # time.monotonic() of the last clock tick of the progress line
         self.seen_problems: set[str] = set()
         self._shown: dict[str, object] = {}  # widget id -> what it shows: unchanged text is not sent again
         self._bindings_key: tuple | None = None  # what the footer's keys depend on, when last refreshed
@@ -89,6 +112,9 @@ class TrainingScreen(Screen):
             return
         if self.drawn != (live.id, live.version) or live.findings_due() or self._charts_due(live):
             self.redraw()
+        elif live.active and time.monotonic() - self._ticked >= 1.0:  # the clock and ETA between log records
+            self._ticked = time.monotonic()
+            self._update("progress-line", self.progress_text(live, live.progress()))
 
     def _charts_due(self, live) -> bool:
         if self.charted == (live.id, live.version):
@@ -122,7 +148,8 @@ class TrainingScreen(Screen):
             return
         if self.drawn[0] != live.id:
             self.picked = 1
-            self.seen_problems = set()
+            # a run that has ended shows its findings in the panel without toasts: they are not news
+            self.seen_problems = set() if live.active else {f.problem for f in live.findings()}
         self.drawn = (live.id, live.version)
         config = live.config
         p = live.progress()
@@ -132,7 +159,8 @@ class TrainingScreen(Screen):
         parent = f"  from {short_id(config.parent)}" if config is not None and config.parent else ""
         phase = live.phase
         phase_style = {"failed": "bold red", "done": "bold green", "stopped": "bold yellow"}.get(phase, "bold")
-        self._update("run-line", f"[b]{live.id}[/b]  {method}  [{phase_style}]{phase}[/]{parent}")
+        # text from run folders (a phase, a parent id) is shown as text, never as markup
+        self._update("run-line", Text.assemble((live.id, "bold"), f"  {method}  ", (phase, phase_style), parent))
         self._update("progress-line", self.progress_text(live, p))
         if self._charts_due(live):
             self.draw_charts(live, p)
@@ -150,24 +178,68 @@ class TrainingScreen(Screen):
         crash = live.status if phase == "failed" else None
         cut = live.status.get("cut_text")
         self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail,
-                                           notes=[cut] if isinstance(cut, str) and cut else None)
+                                           notes=[cut] if isinstance(cut, str) and cut else None,
+                                           ending=self.next_steps(live))
         self._refresh_keys()
+
+    @staticmethod
+    def next_steps(live) -> list[str]:
+        """At the end of a run: where its model is and what to do with it."""
+        if live.phase not in ("done", "stopped"):
+            return []
+        status, out = live.status, []
+        model, best = status.get("final_model"), status.get("best_checkpoint")
+        if isinstance(model, str) and model:
+            out.append(f"the model is in {model}" + (f" (the best checkpoint: {best})" if isinstance(best, str)
+                                                     and best and live.phase == "done" else ""))
+        elif isinstance(best, str) and best:
+            out.append(f"the best checkpoint is {best}")
+        if live.phase == "stopped":
+            out.append(f"resume it: training-console resume {live.id}")
+        out.append(f"next: e edits and reruns it, u compares it with other runs, `training-console show {live.id}` "
+                   "prints its config")
+        return out
+
+    def _zoom_from(self, live, p) -> float | None:
+        """The first step shown: None (all), the best eval's step, or the start of the last quarter."""
+        if self.zoom == "best" and p.best_eval_step is not None:
+            return p.best_eval_step
+        if self.zoom == "last" and p.step:
+            return p.step * 0.75
+        return None
 
     def draw_charts(self, live, p) -> None:
         """Hand the curves to the charts; each redraws only if what it shows changed."""
+        from bisect import bisect_left
+
         self.charted = (live.id, live.version)
         self._charted_at = time.monotonic()
         h = live.history
         loss = self.query_one("#loss-chart", MetricChart)
         loss.empty_text = PHASE_TEXT.get(live.phase, "no steps logged") if not h.train_loss.steps else ""
         xmax = max(p.max_steps or 0, p.step or 0) or None
+        x0 = self._zoom_from(live, p)
         for chart in self.charts:
-            chart.xmax = xmax
+            chart.xmax, chart.xmin = xmax, x0
+
+        def cut(series):  # the points from the zoom's first step on (the series' own lists when not zoomed)
+            if x0 is None:
+                return series.steps, series.values
+            i = bisect_left(series.steps, x0)
+            return series.steps[i:], series.values[i:]
+
         if not self.show_small:
-            loss.set_curves([
-                Curve("train", h.train_loss.steps, h.train_loss.values, color="cyan"),
-                Curve("eval", h.eval_loss.steps, h.eval_loss.values, markers=True, color="orange"),
-            ], title="loss   (g: learning rate and grad norm)")
+            loss.log_y = self.log_y
+            train_steps, train_values = cut(h.train_loss)
+            curves = [Curve("train", train_steps, train_values, color="gray" if self.smooth else "cyan")]
+            if self.smooth:
+                curves.append(Curve("train EMA", train_steps, ema(train_values), color="cyan"))
+            curves.append(Curve("eval", *cut(h.eval_loss), markers=True, color="orange"))
+            view = [w for w, on in (("log y", self.log_y), ("EMA", self.smooth)) if on]
+            if x0 is not None:
+                view.append(f"from step {int(x0)}")
+            loss.set_curves(curves, title=f"loss{' (' + ', '.join(view) + ')' if view else ''}   "
+                                          "g lr/grad · y log · m smooth · z zoom")
         else:
             self.query_one("#lr-chart", MetricChart).set_curves(
                 [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")])
@@ -183,8 +255,18 @@ class TrainingScreen(Screen):
             parts = [f"step {int(p.step)}{total}"]
             if p.epoch is not None:
                 parts.append(f"ep {p.epoch:.2f}")
-            parts.append(f"{duration(p.elapsed)}" + (f" ETA {duration(p.eta)}" if p.eta is not None and live.active
-                                                     else ""))
+            elapsed, eta = p.elapsed, p.eta
+            started = live.status.get("started")
+            if live.active and isinstance(started, (int, float)) and elapsed is not None:
+                # the clock ticks between log records (the trainer's `time` counts from the same start)
+                now = time.time() - started
+                if now > elapsed:
+                    eta = None if eta is None else max(0.0, eta - (now - elapsed))
+                    elapsed = now
+            # an ETA once it means something: 5% of the steps done and three throughput readings
+            known = p.max_steps and p.step >= 0.05 * p.max_steps and len(live.history.train_loss) >= 3
+            parts.append(f"{duration(elapsed)}" + (f" ETA {duration(eta)}" if eta is not None and live.active
+                                                   and known else ""))
             # Loss first, throughput last: at 80 columns the line is cut at the right.
             best_ppl = perplexity(p.best_eval)
             ppl = f", ppl {best_ppl:.3g}" if best_ppl else ""
@@ -315,6 +397,26 @@ class TrainingScreen(Screen):
     def action_scroll_findings(self, direction: int) -> None:
         panel = self.query_one(FindingsPanel)
         panel.scroll_to(y=panel.scroll_y + direction * max(1, panel.size.height - 1), animate=False)
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self._redraw_charts()
+
+    def action_toggle_smooth(self) -> None:
+        self.smooth = not self.smooth
+        self._redraw_charts()
+
+    def action_zoom(self) -> None:
+        self.zoom = {"all": "best", "best": "last", "last": "all"}[self.zoom]
+        live = self.live
+        if self.zoom == "best" and (live is None or live.progress().best_eval_step is None):
+            self.zoom = "last"  # no eval yet: nothing to zoom to
+        self._redraw_charts()
+
+    def _redraw_charts(self) -> None:
+        live = self.live
+        if live is not None:
+            self.draw_charts(live, live.progress())
 
     def action_toggle_charts(self) -> None:
         self.show_small = not self.show_small

@@ -250,3 +250,73 @@ async def test_token_figures_and_cut_examples_show_on_the_training_screen(tmp_pa
         line = str(screen.query_one("#progress-line").render())
         assert "1,234 tok/s" in line and "acc 50%" in line and "ppl " in line, line
         assert cut in screen.query_one("#findings").plain_text
+
+
+async def test_opening_a_finished_run_shows_its_findings_without_toasts(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        assert "Overfitting" in screen.query_one("#findings").plain_text
+        assert not any("Overfitting" in str(n.message) for n in app._notifications)  # not news: no toast
+
+
+async def test_y_m_z_log_scale_smoothing_and_zoom(runs):
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        chart = screen.query_one("#loss-chart")
+        await pilot.press("y")
+        await pilot.pause()
+        assert chart.log_y and "log y" in chart.chart_title
+        await pilot.press("m")
+        await pilot.pause()
+        labels = [c.label for c in chart.curves]
+        assert labels == ["train", "train EMA", "eval"]
+        raw, smooth = chart.curves[0].values, chart.curves[1].values
+        assert len(raw) == len(smooth) and max(smooth) - min(smooth) < max(raw) - min(raw)
+        best = app.live.progress().best_eval_step
+        await pilot.press("z")  # since the best eval
+        await pilot.pause()
+        assert chart.xmin == best and min(chart.curves[0].steps) >= best and f"from step {int(best)}" in \
+            chart.chart_title
+        await pilot.press("z")  # the last quarter
+        await pilot.pause()
+        assert chart.xmin == 75
+        await pilot.press("z")  # all again
+        await pilot.pause()
+        assert chart.xmin is None and min(chart.curves[0].steps) == 2
+
+
+async def test_a_finished_run_says_where_its_model_is_and_what_next(tmp_path, monkeypatch):
+    from test_screens_support import fake_run
+
+    monkeypatch.chdir(tmp_path)
+    path = fake_run(tmp_path / "runs", "20250101-120000-lora-eeee", created=1_735_732_800.0,
+                    records=metrics_records())
+    status = json.loads((path / "status.json").read_text())
+    status.update(final_model=str(path / "model"), best_checkpoint=str(path / "checkpoints" / "checkpoint-60"))
+    (path / "status.json").write_text(json.dumps(status))
+    app = make_app("lora-eeee")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, path.name)
+        text = screen.query_one("#findings").plain_text
+        assert f"the model is in {path / 'model'}" in text and "checkpoint-60" in text and "e edits" in text
+
+
+def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
+    import time as _time
+
+    from console.rundir import RunDir
+    from screens.live import LiveRun
+
+    def live_at(step: int, started_ago: float) -> LiveRun:
+        live = LiveRun(RunDir("runs/x"), None, status={"phase": "training", "started": _time.time() - started_ago})
+        live.history.extend(metrics_records(steps=100)[: 1 + step // 2 + step // 10])
+        live.history.max_steps = 100
+        return live
+
+    early = live_at(2, started_ago=1.0)
+    assert "ETA" not in TrainingScreen.progress_text(early, early.progress())  # one step in: no ETA yet
+    later = live_at(40, started_ago=100.0)  # the log's clock says 20 s, the run started 100 s ago
+    text = TrainingScreen.progress_text(later, later.progress())
+    assert "ETA" in text and "1:40" in text
