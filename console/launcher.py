@@ -126,6 +126,9 @@ def check_resumable(run: RunDir) -> None:
     status = run.status()
     if status.get("phase") in ACTIVE_PHASES:
         raise RunError(f"run {run.id} is still {status['phase']}: stop it first, or attach to it")
+    if status.get("phase") == "done":  # resuming would train past its max_steps: a new run is what is meant
+        raise RunError(f"run {run.id} has finished: there is nothing to resume. To train it again or longer, "
+                       f"rerun it (`training-console rerun {run.id} --fix none --set max_steps=N`)")
     if run.last_checkpoint() is None:
         raise RunError(f"run {run.id} has no checkpoint to resume from: rerun it instead "
                        f"(`training-console rerun {run.id}`)")

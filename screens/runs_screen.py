@@ -48,8 +48,13 @@ class RunsScreen(Screen):
         Binding("d", "diff", "Diff"),
         Binding("r", "rerun", "Rerun"),
         Binding("e", "edit", "Edit+rerun"),
+        Binding("R", "resume", "Resume", key_display="R"),
+        Binding("s", "sort", "Sort"),
+        Binding("x", "delete", "Delete"),
         Binding("n", "new_run", "New run", show=False),
         Binding("escape", "back", "Back"),
+        Binding("home", "first", "First run", show=False, priority=True),
+        Binding("end", "last", "Last run", show=False, priority=True),
     ]
 
     def __init__(self):
@@ -58,6 +63,7 @@ class RunsScreen(Screen):
         self.rows: dict[str, dict] = {}
         self.marked: list[str] = []
         self.overlay = False
+        self.sort_by = "date"  # s: date (oldest first, as the folder names sort) or best eval (lowest first)
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -93,6 +99,8 @@ class RunsScreen(Screen):
         cursor_key = self.cursor_run_id()
         self.runs = list_run_dirs(self.app.runs_dir)
         self.rows = {run.id: self.summary(run) for run in self.runs}
+        if self.sort_by == "best eval":  # runs without an eval last, in date order
+            self.runs.sort(key=lambda r: (self.rows[r.id]["best_eval"] is None, self.rows[r.id]["best_eval"] or 0))
         self.marked = [m for m in self.marked if m in self.rows]
         table.clear()
         for run in self.runs:
@@ -103,8 +111,9 @@ class RunsScreen(Screen):
             table.move_cursor(row=len(self.runs) - 1)
         active = sum(1 for r in self.rows.values() if r["status"] in ACTIVE_PHASES)
         self.query_one("#runs-title", Static).update(
-            f"[b]Runs[/b] in {self.app.runs_dir}: {len(self.runs)}" + (f", {active} training" if active else "")
-            + ("" if self.runs else "  (none yet: n starts one)"))
+            Text.assemble(("Runs", "bold"), f" in {self.app.runs_dir}: {len(self.runs)}"
+                          + (f", {active} training" if active else "") + f", by {self.sort_by}"
+                          + ("" if self.runs else "  (none yet: n starts one)")))
         self.show_details()
         self.refresh_bindings()
 
@@ -163,8 +172,11 @@ class RunsScreen(Screen):
     # -- keys ------------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool | None:
         has_run = bool(self.runs)
-        if action in ("open", "mark", "rerun", "edit", "overlay"):
+        if action in ("open", "mark", "rerun", "edit", "overlay", "delete", "first", "last", "sort"):
             return True if has_run else None
+        if action == "resume":
+            row = self.rows.get(self.cursor_run_id() or "")
+            return True if row and row["status"] in ("stopped", "failed") else None
         if action == "diff":  # shown when it can diff; with three marked it says why it will not
             return True if len(set(self.marked) | {self.cursor_run_id()}) >= 2 else None
         return True
@@ -293,6 +305,66 @@ class RunsScreen(Screen):
         run, config = self._config_for_rerun()
         if config is not None:
             self.app.run_worker(self.app.show_arguments(config, f"edit of {run.id}"), exclusive=True, group="nav")
+
+    def action_first(self) -> None:
+        if self.runs:
+            self.query_one(DataTable).move_cursor(row=0)
+
+    def action_last(self) -> None:
+        if self.runs:
+            self.query_one(DataTable).move_cursor(row=len(self.runs) - 1)
+
+    def action_sort(self) -> None:
+        self.sort_by = "best eval" if self.sort_by == "date" else "date"
+        self.reload()
+
+    def action_resume(self) -> None:
+        """A stopped (or killed) run goes on from its last checkpoint, and opens live."""
+        from console.config import load_run_config
+        from console.launcher import check_resumable, launch
+
+        run = self.cursor_run()
+        if run is None:
+            return
+        try:
+            check_resumable(run)
+            launch(run, processes=int(load_run_config(run.path).values.get("processes") or 1), resume=True)
+        except UserError as err:
+            self.notify(str(err), severity="error", timeout=10)
+            return
+        self.notify(f"{run.id} resumed from {run.last_checkpoint().name}")
+        self.app.open_run(run)
+
+    def action_delete(self) -> None:
+        """Delete a run and its folder (checkpoints and model included), after asking; never one that trains."""
+        import shutil
+
+        from screens.confirm import ConfirmScreen
+
+        run = self.cursor_run()
+        if run is None:
+            return
+        if run.status(repair=False).get("phase") in ACTIVE_PHASES:
+            self.notify(f"{run.id} is still training: stop it first (open it, then s)", severity="error")
+            return
+        size = sum(f.stat().st_size for f in run.path.rglob("*") if f.is_file() and not f.is_symlink())
+
+        def decided(choice: str | None) -> None:
+            if choice != "delete":
+                return
+            try:
+                shutil.rmtree(run.path)
+            except OSError as err:
+                self.notify(f"cannot delete {run.path}: {err.strerror or err}", severity="error")
+            else:
+                self.notify(f"deleted {run.id}")
+                if self.app.live is not None and self.app.live.id == run.id:
+                    self.app.live = None
+            self.reload()
+
+        self.app.push_screen(ConfirmScreen(f"Delete run {run.id} and its folder {run.path} ({size / 2**20:.1f} MiB: "
+                                           "checkpoints and model included)? This cannot be undone.",
+                                           [("y", "Yes, delete", "delete"), ("n", "No", "no")]), decided)
 
     def action_new_run(self) -> None:
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")

@@ -153,3 +153,51 @@ async def test_several_runs_at_once_watch_launch_and_quit(tmp_path, monkeypatch)
     finally:
         for run in started:
             kill(run)
+
+
+async def test_resume_a_stopped_run_from_the_runs_screen(tmp_path, monkeypatch):
+    """A REAL run stopped with a checkpoint: R on the runs screen goes on from it and shows it live; a finished run
+    is refused with what to do instead."""
+    from console.config import build_config, parse_set, resolve
+    from console.errors import RunError
+    from console.launcher import check_resumable, launch, request_save, wait_exit
+    from console.rundir import create_run
+    from screens.runs_screen import RunsScreen
+    from tests.e2e_util import FAST
+    from tests.e2e_util import wait_for as sync_wait_for
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    runs_dir = tmp_path / "runs"
+    config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "logging_steps=1",
+                                                                 "eval_steps=100000", "save_steps=100000"])))
+    run = create_run(runs_dir, config, command=["test"])
+    try:
+        launch(run)
+        sync_wait_for(lambda: run.status().get("phase") == "training", timeout=120)
+        assert request_save(run)
+        sync_wait_for(lambda: run.last_checkpoint() is not None, timeout=60)
+        assert request_stop(run)
+        assert wait(run, timeout=120)["phase"] == "stopped"
+        app = TrainingConsoleApp(runs_dir=runs_dir, poll=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("u")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs")
+            await pilot.pause()
+            assert app.screen.check_action("resume", ())
+            await pilot.press("R")
+            await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live is not None
+                           and app.live.id == run.id and app.live.active, timeout=60, what="the run live again")
+            info = run.read_info()
+            assert [launch_["resume"] for launch_ in info["launches"]] == [False, True]
+            request_stop(run)
+            await wait_for(pilot, lambda: not app.live.active, timeout=120, what="stopped again")
+        assert wait_exit(run.read_status_file()["pid"], timeout=60)
+        # a finished run has nothing to resume: said, with the way to train it again
+        finished = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
+        launch(finished)
+        assert wait(finished, timeout=120)["phase"] == "done"
+        with pytest.raises(RunError, match="has finished: there is nothing to resume"):
+            check_resumable(finished)
+    finally:
+        kill(run)

@@ -194,3 +194,40 @@ async def test_r_asks_and_applies_what_the_cli_rerun_applies(app, runs):
         config, = app.launched
         expected = plan_rerun(RunDir(runs["overfit"])).config
         assert config.parent == runs["overfit"].name and config.values == expected.values
+
+
+async def test_s_sorts_by_best_eval_and_home_end_move(app, runs):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        by_date = [r.id for r in screen.runs]
+        await pilot.press("s")
+        await pilot.pause()
+        bests = [screen.rows[r.id]["best_eval"] for r in screen.runs]
+        known = [b for b in bests if b is not None]
+        assert known == sorted(known) and "by best eval" in str(screen.query_one("#runs-title").render())
+        await pilot.press("s")
+        await pilot.pause()
+        assert [r.id for r in screen.runs] == by_date
+        await pilot.press("home")
+        assert screen.query_one(DataTable).cursor_row == 0
+        await pilot.press("end")
+        assert screen.query_one(DataTable).cursor_row == len(screen.runs) - 1
+
+
+async def test_x_deletes_a_run_and_its_folder_after_asking(app, runs):
+    from screens.confirm import ConfirmScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        target = runs["failed"]
+        assert screen.cursor_run_id() == target.name
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "cannot be undone" in str(
+            app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert target.is_dir()
+        await pilot.press("x", "y")
+        await pilot.pause()
+        assert not target.exists() and target.name not in screen.rows and len(screen.runs) == 2
