@@ -5,10 +5,11 @@
 
 Starts `training-console` in a fresh folder inside a detached tmux session, sends keys with `tmux send-keys`
 and reads the screen with `tmux capture-pane`: the method screen with the first built-in demo scenario
-highlighted (presets/scenarios.yaml, read with load_scenarios(): nothing about it is hard-coded here), Enter, an
+one key away (`d`; presets/scenarios.yaml, read with load_scenarios(): nothing about it is hard-coded here), an
 argument edited through F8 (go to field), F5 to launch, the curves drawing, a warning with its fixes, `r` to
-apply fix 1 and restart now, the next run training with the fix and its parent, then `q` and `s` (stop it) to
-quit. Prints every screen it checked and the time each stage took; exits 1 on a failure.
+apply fix 1 and restart now (it asks while the run trains), the next run training with the fix and its parent, the
+runs screen (both runs, their eval curves overlaid, their configs diffed), a third run started alongside (the
+rerun and the launch both ask), then `q`, which names both runs still training, and `s` to stop them all. Prints every screen it checked and the time each stage took; exits 1 on a failure.
 Takes under a minute on a CPU (the demo model really trains). Needs tmux (apt-get install tmux).
 """
 from __future__ import annotations
@@ -139,6 +140,11 @@ def main() -> int:
 
         keys("r")
         first_short = "-".join(first_id.split("-")[2:])  # the header shows the parent as method-hash
+        text = wait_screen(lambda t: "Yes, restart" in t or (t.split() and t.split()[0] != first_id),
+                           "the restart question, or the next run", 60)
+        if "Yes, restart" in text:  # the first run still trains: r asks before stopping it
+            show("r asks before stopping the run", text, started)
+            keys("y")
         text = wait_screen(lambda t: t.split() and t.split()[0] != first_id and "from " + first_short in t,
                            "the next run, with the fix and its parent", 180)
         second_id = text.split()[0]
@@ -152,11 +158,49 @@ def main() -> int:
         print(f"run {second_id}: parent {info['parent']}, fix {info['fixes'][-1].get('changes')}; "
               f"{first_id} {first_status['phase']}")
 
+        # the runs screen: both runs listed, their eval curves overlaid, their configs diffed (older -> newer)
+        keys("u")
+        text = wait_screen(lambda t: "Runs in" in t and first_id in t and second_id in t, "the runs screen", 20)
+        show("the runs screen", text, started)
+        keys("Home", "space", "Down", "space", "o")
+        text = wait_screen(lambda t: "eval loss" in t and "marked:" in t, "the eval overlay of two runs", 20)
+        show("eval curves of the two runs overlaid", text, started)
+        keys("d")
+        fix_key = next(iter(info["fixes"][-1].get("changes") or {"learning_rate": 0}))
+        text = wait_screen(lambda t: f"{first_id}  ->  {second_id}" in t and fix_key in t, "the config diff", 20)
+        show("the diff of the two configs", text, started)
+        keys("Escape")
+        # a third run alongside the second one: the rerun asks, then the launch asks (another run trains)
+        keys("Home", "r")
+        text = wait_screen(lambda t: "Yes, start it" in t, "the rerun question", 20)
+        show("rerun asks first", text, started)
+        keys("y")
+        text = wait_screen(lambda t: "Start alongside" in t, "the launch question (a run still trains)", 20)
+        show("a launch while a run trains asks first", text, started)
+        keys("a")
+        def third_run(t: str) -> bool:  # the training screen's header names a run that is neither of the two
+            head = t.split()[0] if t.split() else ""
+            return head[:8].isdigit() and head not in (first_id, second_id) and "step " in t
+
+        text = wait_screen(third_run, "the third run training", 180)
+        third_id = text.split()[0]
+        show("a third run started alongside", text, started)
+
         keys("q")
-        text = wait_screen(lambda t: "Leave it running" in t, "the quit question", 10)
-        show("quit while training", text, started)
+        text = wait_screen(lambda t: "runs are still going" in t and second_id in t and third_id in t,
+                           "the quit question naming both runs", 20)
+        show("quit with two runs training", text, started)
         keys("s")
-        text = wait_screen(lambda t: "EXITED 0" in t, "the console to exit", 20)
+        text = wait_screen(lambda t: "EXITED 0" in t, "the console to exit", 30)
+        for run_id in (second_id, third_id):
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                phase = json.loads((runs / run_id / "status.json").read_text()).get("phase")
+                if phase in ("stopped", "done", "failed"):
+                    break
+                time.sleep(0.5)
+            assert phase in ("stopped", "done", "failed"), f"{run_id} still {phase} after quit-and-stop"
+        print(f"quit stopped {second_id} and {third_id}")
         print(f"OK: the whole loop at {args.size} in tmux (TERM={args.term}) in {time.monotonic() - started:.0f}s")
         return 0
     except AssertionError as err:

@@ -44,13 +44,13 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("space", "mark", "Mark"),
-        Binding("o", "overlay", "Overlay eval"),
+        Binding("o", "overlay", "Overlay"),
         Binding("d", "diff", "Diff"),
         Binding("r", "rerun", "Rerun"),
-        Binding("e", "edit", "Edit+rerun"),
+        Binding("e", "edit", "Edit+rerun", show=False),  # the footer at 80 columns: e, s, x are under F1
         Binding("R", "resume", "Resume", key_display="R"),
-        Binding("s", "sort", "Sort"),
-        Binding("x", "delete", "Delete"),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("x", "delete", "Delete", show=False),
         Binding("n", "new_run", "New run", show=False),
         Binding("escape", "back", "Back"),
         Binding("home", "first", "First run", show=False, priority=True),
