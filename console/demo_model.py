@@ -7,7 +7,7 @@ Used when a run names no model or no dataset. Nothing is ever downloaded:
   ``bench/make_demo_data.py`` (templated facts, simple arithmetic, word-order and number tasks).
 - ``ensure_demo_model(cache_dir=None)``: a folder loadable with ``AutoModelForCausalLM.from_pretrained`` and
   ``AutoTokenizer.from_pretrained``: a ``LlamaForCausalLM`` (hidden 64, intermediate 128, 2 layers, 4 heads,
-  tied embeddings, ~100k parameters, random init with a fixed seed, safetensors) and a byte-level BPE tokenizer
+  tied embeddings, 115,008 parameters, random init with a fixed seed, safetensors) and a byte-level BPE tokenizer
   (vocab 512) trained here with ``tokenizers`` on the demo dataset's text. Built on first use in about a second,
   then reused.
 
