@@ -236,3 +236,17 @@ def test_module_is_import_light():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_readme_gives_the_demo_models_real_parameter_count():
+    import re
+    from pathlib import Path
+
+    from transformers import AutoModelForCausalLM
+
+    from console.demo_model import ensure_demo_model
+
+    count = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(ensure_demo_model()).parameters())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"tiny Llama-style model \([^)]*?([\d,]+) parameters", readme)
+    assert said and int(said.group(1).replace(",", "")) == count, (said and said.group(0), count)
