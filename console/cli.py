@@ -7,6 +7,7 @@ import sys
 import time
 
 from console.errors import UserError
+from console.safe_text import PrintableStream, printable
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
 
@@ -93,9 +94,17 @@ def _command_modules():
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command is None or args.command == "attach":
+    if args.command is None or args.command == "attach":
+        try:
             return _open_console(args)
+        except UserError as err:
+            print(f"error: {printable(err)}", file=sys.stderr)
+            return 2
+    # what the subcommands print (paths, dataset columns, messages from run folders) never reaches the terminal
+    # with its control characters: an escape sequence in a column name retitled the terminal
+    out, err_stream = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableStream(out), PrintableStream(err_stream)
+    try:
         handler = COMMANDS.get(args.command)
         if handler is None:
             for module in _command_modules():
@@ -108,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `show | head`: the reader has gone, which is not an error of ours
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())  # Python's flush at exit must not raise again
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 0
+    finally:
+        sys.stdout, sys.stderr = out, err_stream
 
 
 # -- subcommands ---------------------------------------------------------------------------------------------

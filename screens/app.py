@@ -155,6 +155,14 @@ class TrainingConsoleApp(App):
         while len(self.screen_stack) > 2:
             await self.pop_screen()
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every toast as plain text: messages carry paths, field values and failure messages from run folders
+        (a '[/b]' in one crashed the console with a MarkupError; an escape sequence in one reached the terminal)."""
+        from console.safe_text import printable
+
+        super().notify(printable(message), title=printable(title), severity=severity, timeout=timeout, markup=False)
+
     # -- actions ---------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool | None:
         if action in ("quit", "toggle_theme") and (isinstance(self.focused, Input)

@@ -13,6 +13,7 @@ from textual.widgets import Button, Footer, Input, Static
 
 from console.analysis import analyse, check, cli_command, training_arguments_snippet
 from console.config import RunConfig, resolve, to_yaml, value_from_text
+from console.safe_text import printable
 from console.errors import ConfigError
 from console.fields import SECTIONS, all_fields
 
@@ -94,9 +95,11 @@ class ArgumentsScreen(Screen):
         if self.original.parent:
             fixes = self.original.fixes or []
             fix = fixes[-1].get("label") or fixes[-1].get("problem", "") if fixes else ""
-            lineage = f"  [dim]from run {self.original.parent}{': ' + fix if fix else ''}[/dim]"
-        self.query_one("#title", Static).update(f"[b]Arguments[/b]  {self.title_text} ({self.original.method})"
-                                                f"{lineage}")
+            lineage = f"  from run {self.original.parent}{': ' + str(fix) if fix else ''}"
+        # a title, a parent id, a fix label from a run folder: text, never markup
+        self.query_one("#title", Static).update(Text.assemble(
+            ("Arguments", "bold"), f"  {printable(self.title_text)} ({self.original.method})",
+            (printable(lineage), "dim")))
         by_section: dict[str, list[str]] = {s: [] for s in SECTIONS}
         for name in [*self.original.values, *(n for n in ALWAYS_SHOWN if n not in self.original.values)]:
             spec = specs.get(name)
@@ -205,14 +208,14 @@ class ArgumentsScreen(Screen):
             status.update(f"effective batch [b]{self.draft.effective_batch}[/b]")
         self.query_one("#launch", Button).disabled = bool(problems)
         for name, message in problems.items():
-            text.append(f"✗ {message}\n", style="bold red")
+            text.append(f"✗ {printable(message)}\n", style="bold red")
         for line in analyse(self.draft):
             if line.startswith("ok "):  # each field's own mark says it already
                 continue
             style = "yellow" if line.startswith("!!") else ""
-            text.append(line[3:].replace("effective batch = ", "effective batch ") + "\n", style=style)
+            text.append(printable(line[3:].replace("effective batch = ", "effective batch ")) + "\n", style=style)
         for notice in self.draft.notices:
-            text.append(f"note: {notice}\n", style="dim")
+            text.append(f"note: {printable(notice)}\n", style="dim")
         self.append_machine(text)
         focused = self.focused_row()
         if focused is not None:

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.text import Text
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from console.safe_text import printable
 
 
 class ConfirmScreen(ModalScreen[str | None]):
@@ -25,7 +29,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question", markup=False)
+            yield Static(printable(self.question), id="question", markup=False)
             answers = "   ".join(f"[b]{key}[/b] {label}" for key, label, _ in self.choices)
             yield Static(f"{answers}   [b]Esc[/b] Cancel", id="answers")
 
@@ -37,7 +41,7 @@ class ConfirmScreen(ModalScreen[str | None]):
         text = self.refresh_question()
         if text != self.question:
             self.question = text
-            self.query_one("#question", Static).update(text)
+            self.query_one("#question", Static).update(Text(printable(text)))
 
     def action_choose(self, value: str) -> None:
         self.dismiss(value)

@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from screens.diagnosis import finding_title, fix_label
 from console.analysis import fmt
+from console.safe_text import printable
 
 
 class FindingsPanel(VerticalScroll):
@@ -30,10 +31,10 @@ class FindingsPanel(VerticalScroll):
         picked_block = None
         if crash:
             text.append(f"✗ failed ({crash.get('kind', 'error')}): ", style="bold red")
-            text.append(f"{crash.get('message') or 'the trainer ended with an error'}\n")
+            text.append(f"{printable(crash.get('message') or 'the trainer ended with an error')}\n")
         for note in notes or []:  # what the trainer said about the data (examples cut by max_length)
             text.append("! data: ", style="bold yellow")
-            text.append(f"{note}\n")
+            text.append(f"{printable(note)}\n")
         number = 0
         for finding in findings:
             severity = getattr(finding, "severity", "warning")
@@ -58,7 +59,7 @@ class FindingsPanel(VerticalScroll):
                 lines.append(line)
         for line in ending or []:
             text.append("→ ", style="bold green")
-            text.append(f"{line}\n")
+            text.append(f"{printable(line)}\n")
         if not findings and not crash and not notes:
             if not ending:
                 text.append("No warnings so far.", style="dim")
@@ -70,7 +71,7 @@ class FindingsPanel(VerticalScroll):
             lines.append(text)
             text = Text("end of train.log:\n", style="dim")
             for line in log_tail[-6:]:
-                text.append(f"  {line[:200]}\n", style="dim")
+                text.append(f"  {printable(line[:200])}\n", style="dim")
         lines.append(text)
         for block in lines:
             block.rstrip()

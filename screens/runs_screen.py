@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from console.errors import UserError
+from console.safe_text import printable
 from console.rundir import ACTIVE_PHASES, RunDir, list_run_dirs
 
 from screens.metric_chart import Curve, MetricChart
@@ -122,8 +123,9 @@ class RunsScreen(Screen):
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
         style = {"failed": "red", "done": "green", "stopped": "yellow"}.get(row["status"], "bold")
         mark = "●" if row["id"] in self.marked else " "
-        return [mark, row["id"], row["method"], Text(row["status"], style=style), steps, best,
-                short_id(row["parent"]), row["fix"] or ""]
+        # Text cells: DataTable reads a str cell as markup, and these come from run folders
+        return [mark, Text(row["id"]), Text(printable(row["method"])), Text(printable(row["status"]), style=style),
+                steps, best, Text(printable(short_id(row["parent"]))), Text(printable(row["fix"] or ""))]
 
     def refresh_active(self) -> None:
         """Timer: update the rows of runs that are still training (only while this screen is shown)."""
@@ -156,13 +158,13 @@ class RunsScreen(Screen):
             return
         text = Text()
         text.append(row["id"], style="bold")
-        text.append(f"  {row['method']}  {row['status']}")
+        text.append(printable(f"  {row['method']}  {row['status']}"))
         if row["message"]:
-            text.append(f": {row['message']}", style="red" if row["status"] == "failed" else "")
+            text.append(printable(f": {row['message']}"), style="red" if row["status"] == "failed" else "")
         if row["parent"]:
-            text.append(f"\nparent {row['parent']}")
+            text.append(printable(f"\nparent {row['parent']}"))
             if row["fix"]:
-                text.append(f"  fix: {row['fix']}")
+                text.append(printable(f"  fix: {row['fix']}"))
         if self.marked:
             text.append(f"\nmarked: {', '.join(short_id(m) for m in self.marked)}", style="dim")
         details.update(text)

@@ -8,6 +8,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from console.safe_text import printable
+
 
 class TextScreen(ModalScreen[None]):
     BINDINGS = [
@@ -20,13 +22,15 @@ class TextScreen(ModalScreen[None]):
     def __init__(self, title: str, text: str, filename: str | None = None, is_help: bool = False):
         super().__init__()
         self.title_text = title
-        self.text = text
+        from console.safe_text import printable
+
+        self.text = printable(text)  # a log or a config from a run folder: no control characters to the terminal
         self.filename = filename  # where `w` writes the text (None: no writing)
         self.is_help = is_help  # the F1 page: F1 closes it again
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self.title_text, style="bold"), id="text-title")  # run ids, paths: text, not markup
+            yield Static(Text(printable(self.title_text), style="bold"), id="text-title")  # run ids, paths: text, not markup
             with VerticalScroll(id="text-body"):
                 yield Static(Text(self.text), id="text-content")
             keys = Text.assemble(("Esc", "bold"), " close")

@@ -302,21 +302,26 @@ async def test_the_memory_estimate_shows_and_follows_only_what_it_depends_on(app
 
 
 async def test_a_slow_estimate_never_blocks_typing(app, monkeypatch):
-    """A Hub model's config.json may take seconds to fetch: the fields keep taking keys meanwhile."""
-    import time
+    """A Hub model's config.json may take seconds to fetch: the fields keep taking keys meanwhile. The estimate
+    here waits on an event the test sets once it has typed: no race with the clock."""
+    import threading
 
     import console.memory
 
+    release = threading.Event()
     monkeypatch.setattr(console.memory, "estimate_text",
-                        lambda config, hardware=None: time.sleep(1.5) or "memory estimate: 1 GiB peak per process")
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lora(pilot)
-        started = time.monotonic()
-        await type_into(pilot, screen, "seed", "7", keys=True)
-        assert time.monotonic() - started < 1.0 and screen.typed["seed"] == 7
-        assert "memory: estimating..." in str(screen.query_one("#analysis-text").render())
-        await wait_for(pilot, lambda: screen.memory_for is not None, timeout=5, what="the slow estimate")
-        assert "1 GiB peak" in str(screen.query_one("#analysis-text").render())
+                        lambda config, hardware=None: release.wait(30) and "memory estimate: 1 GiB peak per process")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_lora(pilot)
+            await type_into(pilot, screen, "seed", "7", keys=True)
+            assert screen.typed["seed"] == 7  # typed while the estimate is still out
+            assert "memory: estimating..." in str(screen.query_one("#analysis-text").render())
+            release.set()
+            await wait_for(pilot, lambda: screen.memory_for is not None, timeout=10, what="the slow estimate")
+            assert "1 GiB peak" in str(screen.query_one("#analysis-text").render())
+    finally:
+        release.set()
 
 
 async def test_a_fresh_preset_says_what_this_machine_will_use_and_a_run_that_never_evaluates(app):

@@ -34,8 +34,8 @@ async def test_lists_every_run_with_status_method_steps_best_eval_parent_and_fix
         table = screen.query_one(DataTable)
         assert table.row_count == 3
         child = table.get_row(runs["child"].name)
-        assert child[2] == "lora" and str(child[3]) == "done" and child[4] == "100/100"
-        assert child[6] == "lora-aaaa" and "weight_decay" in child[7]
+        assert str(child[2]) == "lora" and str(child[3]) == "done" and child[4] == "100/100"
+        assert str(child[6]) == "lora-aaaa" and "weight_decay" in str(child[7])
         failed = table.get_row(runs["failed"].name)
         assert str(failed[3]) == "failed" and failed[5] != "-"
         assert table.cursor_row == 2  # the newest run
