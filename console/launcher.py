@@ -43,11 +43,21 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
     if processes > 1 and "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
-    with open(run.log_path, "ab") as log:
-        proc = subprocess.Popen(
-            trainer_command(run, processes, resume, accelerate_config), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, cwd=str(run.path), close_fds=True,
-        )
+    lock = _take_lock(run)
+    for stale in (run.stop_request, run.save_request):  # requests left by an earlier trainer are not for this one
+        try:
+            stale.unlink()
+        except FileNotFoundError:
+            pass
+    try:
+        with open(run.log_path, "ab") as log:
+            proc = subprocess.Popen(
+                trainer_command(run, processes, resume, accelerate_config), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=str(run.path), close_fds=True,
+                pass_fds=(lock,),
+            )
+    finally:
+        os.close(lock)  # the trainer holds it now (an inherited descriptor of the same lock) until it exits
     info = run.read_info()
     info["pid"] = proc.pid
     info.setdefault("launches", []).append({"time": time.time(), "resume": resume, "processes": processes})
@@ -63,6 +73,24 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
 
 
 _reapers: dict[int, threading.Thread] = {}
+
+LOCK_NAME = ".trainer.lock"
+
+
+def _take_lock(run: RunDir) -> int:
+    """Exactly one trainer per run folder: an exclusive flock on the folder's lock file, taken here and inherited
+    by the trainer, which holds it until it exits (the kernel lets go of it then, whatever way it ends). Two
+    resumes at once both passed check_resumable and started two trainers on one folder before."""
+    import fcntl
+
+    fd = os.open(run.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunError(f"run {run.id} already has a trainer running (another launch or resume started it): "
+                       f"attach to it with `training-console attach {run.id}`") from None
+    return fd
 
 
 def wait_exit(pid: int, timeout: float | None = None) -> bool:
@@ -81,6 +109,10 @@ def request_stop(run: RunDir) -> bool:
     if status.get("phase") not in ACTIVE_PHASES or not pid_alive(pid):
         return False
     run.stop_request.write_text(str(time.time()))
+    if status.get("phase") == "starting":
+        # the interpreter may not have its SIGTERM handler yet (a signal now would kill it, "failed"): the trainer
+        # reads the request file as soon as it has one, and stops before its first step
+        return True
     try:
         os.killpg(pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):

@@ -233,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
-    if run.stop_request.exists():
-        run.stop_request.unlink()
+    if run.stop_request.exists():  # asked while this process started (the launcher cleared any older request)
+        _Stop.requested, _Stop.reason = True, "stop requested"
     _status(run, "loading libraries", started=started)
     try:
         return _train(run, resume, started)
@@ -315,6 +315,10 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     # What max_length cut, per split: said in train output, `watch` and the training screen (console/sft.py).
     _status(run, "preparing data", cut=cut, cut_text=cut_text)
     checkpoint = str(run.last_checkpoint()) if resume and run.last_checkpoint() else None
+    if _Stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
+        _status(run, "stopped", message="stopped before the first step (nothing trained)", step=0)
+        _say("[console] stopped before the first step")
+        return 0
     if checkpoint:
         _say(f"[console] resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=checkpoint)

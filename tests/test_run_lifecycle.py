@@ -159,3 +159,38 @@ def test_cuda_out_of_memory_fails_clearly_with_the_oom_fixes(runs_dir, tmp_path,
     assert {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 2} in changes  # same effective batch
     assert {"activation_checkpointing": True} in changes
     assert {"method": "lora"} in changes
+
+
+def test_one_trainer_per_run_folder(runs_dir):
+    # a second launch (two resumes at once, a resume while it trains) is refused while the trainer holds the lock,
+    # and its status is left alone; once the trainer has exited the folder can be resumed again
+    from console.launcher import wait_exit
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
+    first_pid = run.read_status_file()["pid"]
+    wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+    with pytest.raises(RunError, match="already has a trainer running"):
+        launch(run, resume=True)
+    assert run.read_status_file()["pid"] == first_pid and run.status()["phase"] == "training"
+    assert request_save(run)
+    wait_for(lambda: run.last_checkpoint() is not None, timeout=60)
+    assert request_stop(run)
+    assert wait(run, timeout=120)["phase"] == "stopped"
+    assert wait_exit(first_pid, timeout=60)
+    check_resumable(run)
+    second = launch(run, resume=True)  # the lock went with the trainer
+    assert second != first_pid
+    wait_for(lambda: run.status()["phase"] == "training", timeout=90)
+    request_stop(run)
+    assert wait(run, timeout=120)["phase"] in ("stopped", "done")
+
+
+def test_a_stop_right_after_launch_stops_the_run_not_kills_it(runs_dir):
+    # the user launches and presses s at once: before the trainer has its SIGTERM handler a signal killed it and the
+    # run read "failed: killed"; now the request waits for it and it ends "stopped" before its first step
+    run = _start(runs_dir, "max_steps=100000")
+    assert run.status()["phase"] == "starting"
+    assert request_stop(run)
+    status = wait(run, timeout=120)
+    assert status["phase"] == "stopped", (status, run.tail_log(10))
+    assert "before the first step" in status["message"]
