@@ -66,14 +66,22 @@ def _number(value) -> float | None:
     """A logged value as a float: JSON numbers, and NaN/Infinity written as strings by some writers."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
             return float(value)
-        except ValueError:
-            return None
+        if isinstance(value, str) and len(value) < 64:
+            return float(value)
+    except (ValueError, OverflowError):  # "abc", an integer of 400 digits
+        return None
     return None
+
+
+def _step_count(value) -> int | None:
+    """A planned number of steps: a whole, positive, believable count, else None."""
+    number = _number(value)
+    if number is None or not math.isfinite(number) or not 1 <= number <= 1e12:
+        return None
+    return int(number)
 
 
 @dataclass
@@ -104,7 +112,7 @@ class History:
         if "train_runtime" in record:  # the Trainer's closing summary, not a training point
             self.final = dict(record)
         if record.get("max_steps"):
-            self.max_steps = int(record["max_steps"])
+            self.max_steps = _step_count(record["max_steps"]) or self.max_steps
         for key, attr in _SERIES_KEYS.items():
             if key not in record or (key == "loss" and "train_runtime" in record):
                 continue
@@ -117,7 +125,8 @@ class History:
 
     def extend(self, records: Iterable[dict]) -> "History":
         for record in records:
-            self.add(record)
+            if isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
+                self.add(record)
         return self
 
     @property
@@ -137,9 +146,12 @@ class History:
         """A Hugging Face trainer_state.json (its log_history); NaN and Infinity are accepted as json writes them."""
         with open(path, encoding="utf-8") as f:
             state = json.load(f)
-        history = cls.from_records(state.get("log_history") or [])
-        if state.get("max_steps"):
-            history.max_steps = int(state["max_steps"])
+        if not isinstance(state, dict):
+            raise ValueError("not a trainer_state.json: its top level is not a JSON object")
+        log = state.get("log_history")
+        history = cls.from_records(r for r in (log if isinstance(log, list) else []) if isinstance(r, dict))
+        if isinstance(state, dict) and _step_count(state.get("max_steps")):
+            history.max_steps = _step_count(state["max_steps"])
         return history
 
 

@@ -85,14 +85,14 @@ class RunDir:
 
     # -- run.json ------------------------------------------------------------------------------------------
     def read_info(self) -> dict:
-        return _read_json(self.run_json) or {"id": self.id}
+        return _typed(_read_json(self.run_json), _INFO_TYPES) or {"id": self.id}
 
     def write_info(self, info: dict) -> None:
         atomic_write(self.run_json, json.dumps(info, indent=1) + "\n")
 
     # -- status.json ---------------------------------------------------------------------------------------
     def read_status_file(self) -> dict | None:
-        return _read_json(self.status_json)
+        return _typed(_read_json(self.status_json), _STATUS_TYPES)
 
     def write_status(self, phase: str, **fields) -> dict:
         status = self.read_status_file() or {}
@@ -169,10 +169,46 @@ class RunDir:
 
 def _read_json(path: Path) -> dict | None:
     try:
+        if not path.is_file():  # a FIFO or a folder in its place must not hang or break the reader
+            return None
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _text(v) -> bool:
+    return isinstance(v, str)
+
+
+# What each field of status.json and run.json must be. The files are written by the trainer and the launcher, but
+# read back from a folder anyone can edit (or that a crash cut): a value of the wrong type is dropped on reading,
+# so one bad run never turns `runs`, `show`, `watch` or the console into a traceback.
+_STATUS_TYPES = {
+    "phase": _text, "pid": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31,
+    "updated": _number, "started": _number, "step": _number, "seconds": _number, "message": _text, "kind": _text,
+    "error": _text, "precision": _text, "device": _text, "model": _text, "data": _text, "cut_text": _text,
+    "cut": lambda v: isinstance(v, dict), "best_checkpoint": _text, "final_model": _text,
+    "recovered": lambda v: isinstance(v, bool),
+}
+_INFO_TYPES = {
+    "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,
+    "name": lambda v: v is None or isinstance(v, str), "pid": _STATUS_TYPES["pid"],
+    "fixes": lambda v: isinstance(v, list) and all(isinstance(f, dict) for f in v),
+    "command": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
+    "launches": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+}
+
+
+def _typed(data: dict | None, types: dict) -> dict | None:
+    """The fields of `data` whose values have their type (unknown keys are kept as they are)."""
+    if data is None:
+        return None
+    return {k: v for k, v in data.items() if k not in types or types[k](v)}
 
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -75,6 +75,7 @@ class TrainingConsoleApp(App):
         self.live: LiveRun | None = None  # the run on the training screen
         self.opening: str | None = None  # the id of the run being opened, until its RunLaunched arrives
         self.trail: list[str] = []  # the modes shown before this one, newest last (Esc goes back along it)
+        self._watch_failures: dict[str, int] = {}  # run id -> how often its watcher failed (re-armed up to 3)
         self.animation_level = "none"  # over SSH every byte counts
 
     # -- start ---------------------------------------------------------------------------------------------
@@ -291,6 +292,26 @@ class TrainingConsoleApp(App):
             text = f"memory: no estimate ({type(err).__name__}: {err})"
         if not get_current_worker().is_cancelled:
             reply_to.post_message(MemoryEstimated(key, text))
+
+    def on_worker_state_changed(self, event) -> None:
+        """A watcher that failed (an unreadable file, a bug) is said and started again, a few times: the screen
+        froze at step 15 while its trainer reached 210 when it died silently."""
+        from textual.worker import WorkerState
+
+        worker = event.worker
+        if worker.group != "trainer" or event.state != WorkerState.ERROR:
+            return
+        live = self.live
+        error = worker.error
+        what = f"{type(error).__name__}: {error}" if error is not None else "an error"
+        failures = self._watch_failures.get(live.id, 0) + 1 if live is not None else 99
+        if live is not None:
+            self._watch_failures[live.id] = failures
+        if live is None or failures > 3:
+            self.notify(f"watching the run stopped ({what})", severity="error", timeout=15)
+            return
+        self.notify(f"watching {live.id} failed ({what}): watching it again", severity="warning", timeout=8)
+        self.set_timer(1.0 * failures, lambda: self.open_run(live.run))
 
     # -- handlers: the only place the run's state changes ----------------------------------------------------
     def _live(self, run_id: str) -> LiveRun | None:

@@ -320,3 +320,25 @@ def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
     later = live_at(40, started_ago=100.0)  # the log's clock says 20 s, the run started 100 s ago
     text = TrainingScreen.progress_text(later, later.progress())
     assert "ETA" in text and "1:40" in text
+
+
+async def test_a_watcher_that_fails_is_said_and_started_again(runs, monkeypatch):
+    from screens import watcher
+
+    real = watcher.MetricsTail.read_new
+    calls = {"n": 0}
+
+    def flaky(self):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first read (attach) works, the next one fails once
+            raise ValueError("a metrics line the reader choked on")
+        return real(self)
+
+    monkeypatch.setattr(watcher.MetricsTail, "read_new", flaky)
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["overfit"].name)
+        await wait_for(pilot, lambda: any("watching it again" in str(n.message) for n in app._notifications),
+                       what="the failure said")
+        await wait_for(pilot, lambda: calls["n"] >= 3, what="the watcher started again")
+        assert app.live.id == runs["overfit"].name

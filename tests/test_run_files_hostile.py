@@ -1,0 +1,66 @@
+"""Readers of files that another process or the user wrote get whatever JSON they hold: a wrong-typed value makes
+that run unreadable in one line, never a traceback, and never touches the other runs (hypothesis)."""
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from console.rundir import RunDir
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-10**30, max_value=10**30) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12)
+STATUS_KEYS = ["phase", "pid", "updated", "started", "step", "message", "kind", "error", "precision", "device",
+               "model", "data", "cut", "cut_text", "best_checkpoint", "final_model", "seconds"]
+INFO_KEYS = ["id", "parent", "fixes", "method", "created", "command", "launches", "pid", "name"]
+
+
+def _typed(keys):
+    """Objects with the real keys holding arbitrary values (the wrong-typed files the attack run wrote)."""
+    return st.dictionaries(st.sampled_from(keys), JSON, max_size=len(keys))
+
+
+def _good_run(base) -> RunDir:
+    from console.config import build_config, resolve
+    from console.rundir import create_run
+
+    return create_run(base, resolve(build_config("lora", sets={"max_steps": "10"})), command=["test"])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=st.one_of(JSON, _typed(STATUS_KEYS)), info=st.one_of(JSON, _typed(INFO_KEYS)))
+def test_any_status_and_run_json_leave_every_reader_working(tmp_path_factory, status, info):
+    from console.cli import run_summary
+
+    base = tmp_path_factory.mktemp("runs")
+    good = _good_run(base)
+    bad = _good_run(base)
+    bad.status_json.write_text(json.dumps(status))
+    bad.run_json.write_text(json.dumps(info))
+    s = bad.status()
+    assert isinstance(s, dict) and isinstance(s.get("phase"), str)
+    assert isinstance(bad.read_info(), dict)
+    row = run_summary(bad)
+    assert isinstance(row["status"], str) and isinstance(row["step"], int)
+    assert run_summary(good)["status"] == good.status()["phase"]  # the other run is unaffected
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(st.one_of(JSON, _typed(["step", "loss", "eval_loss", "learning_rate", "grad_norm", "epoch",
+                                                "time", "max_steps", "train_runtime", "steps_per_second"])),
+                        max_size=12))
+def test_any_metrics_lines_give_a_history_a_progress_and_a_diagnosis(records):
+    from console.diagnose import diagnose
+    from console.metrics import History
+    from console.progress import progress, progress_line
+
+    history = History()
+    for record in records:
+        if isinstance(record, dict):
+            history.add(record)
+    p = progress(history, {"step": 3})
+    progress_line(p)
+    diagnose(history)
