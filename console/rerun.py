@@ -10,7 +10,6 @@ from console.config import RunConfig, load_run_config, resolve
 from console.errors import UserError
 from console.rundir import RunDir
 
-SEVERITY = {"error": 2, "warning": 1, "info": 0}
 
 
 @dataclass
@@ -35,18 +34,18 @@ def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
     return findings
 
 
-def newest(findings: list):
-    """The finding that started last (the most severe on a tie), among those with a fix."""
-    with_fixes = [f for f in findings if f.fixes]
-    if not with_fixes:
-        return None
-    return max(with_fixes, key=lambda f: (f.step if f.step is not None else -1, SEVERITY.get(f.severity, 0)))
+def top(findings: list):
+    """The finding whose first fix is fix 1 on the training screen: the first with a fix in the diagnosis' order
+    (most severe first, a crash before the curves). The console's `r`, the runs screen's `r` and `rerun` without
+    --fix all take its first fix (they disagreed: a run with an early NaN and later overfitting got the NaN's
+    learning-rate fix from the console and weight decay from `rerun`)."""
+    return next((f for f in findings if f.fixes), None)
 
 
 def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = None,
                findings: list | None = None) -> RerunPlan:
-    """The next run's config. fix_spec: 'PROBLEM' or 'PROBLEM:N' (N from 1), None for the newest finding's top
-    fix, or 'none' to apply no fix (only `changes`)."""
+    """The next run's config. fix_spec: 'PROBLEM' or 'PROBLEM:N' (N from 1), None for fix 1 as the training
+    screen numbers them (top()), or 'none' to apply no fix (only `changes`)."""
     from console.fixes import apply
 
     config = load_run_config(run.path)
@@ -65,7 +64,7 @@ def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = 
             raise UserError(f"'{problem}' has {len(finding.fixes)} fixes: choose 1 to {len(finding.fixes)}")
         fix = finding.fixes[index - 1]
     elif fix_spec is None:
-        finding = newest(findings)
+        finding = top(findings)
         if finding is None and not changes:
             raise UserError(f"run {run.id} shows no problem with a fix: give --set key=value to change something, "
                             f"or --fix none to run the same config again")

@@ -21,6 +21,17 @@ from screens.field_row import FieldRow, value_text
 from screens.messages import MemoryEstimated
 
 
+def fix_record_text(record: dict) -> str:
+    """'learning_rate 0.03 -> 0.0002' from a lineage record as console.fixes.apply writes it (id, changes, why,
+    from): the title read 'label'/'problem', which apply never writes, and was always blank."""
+    from console.analysis import fmt
+
+    changes = record.get("changes") if isinstance(record.get("changes"), dict) else {}
+    before = record.get("from") if isinstance(record.get("from"), dict) else {}
+    return ", ".join(f"{k} {fmt(before[k])} -> {fmt(v)}" if before.get(k) is not None else f"{k} -> {fmt(v)}"
+                     for k, v in changes.items())
+
+
 ALWAYS_SHOWN = ("max_steps",)  # not in every preset, but what a short first run needs
 # What the memory estimate depends on (console.memory reads these): it is computed again only when one changes.
 MEMORY_INPUTS = ("model", "per_device_train_batch_size", "max_length", "activation_checkpointing", "fp16", "bf16",
@@ -93,9 +104,9 @@ class ArgumentsScreen(Screen):
         specs = all_fields()
         lineage = ""
         if self.original.parent:
-            fixes = self.original.fixes or []
-            fix = fixes[-1].get("label") or fixes[-1].get("problem", "") if fixes else ""
-            lineage = f"  from run {self.original.parent}{': ' + str(fix) if fix else ''}"
+            fixes = [f for f in self.original.fixes or [] if isinstance(f, dict)]
+            fix = fix_record_text(fixes[-1]) if fixes else ""
+            lineage = f"  from run {self.original.parent}{': ' + fix if fix else ''}"
         # a title, a parent id, a fix label from a run folder: text, never markup
         self.query_one("#title", Static).update(Text.assemble(
             ("Arguments", "bold"), f"  {printable(self.title_text)} ({self.original.method})",

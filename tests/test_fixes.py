@@ -275,3 +275,33 @@ def test_unstable_training_with_clipping_off_is_offered_clipping_on():
     assert {"max_grad_norm": 1.0} in off  # it was dropped before: 0 is not "above 0.5"
     on = [f.changes for f in fixes_for("oscillating", run_config("lora", max_grad_norm=1.0))]
     assert {"max_grad_norm": 0.5} in on
+
+
+async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same_fix(tmp_path, monkeypatch):
+    # the example: an early NaN, then overfitting (the console took the NaN's fix, `rerun` weight decay)
+    import math
+
+    from console.rerun import plan_rerun
+    from console.rundir import RunDir
+    from screens.live import LiveRun
+    from test_screens_support import fake_run
+
+    records = [{"step": 0, "max_steps": 100, "event": "train_begin"}]
+    for step in range(2, 101, 2):
+        loss = float("nan") if step == 10 else 3.0 * math.exp(-step / 20) + 0.3
+        records.append({"step": step, "loss": loss, "learning_rate": 2e-4, "grad_norm": 1.0})
+        if step % 10 == 0:
+            records.append({"step": step, "eval_loss": 2.0 - 0.02 * step if step <= 40 else 1.2 + 0.02 * (step - 40)})
+    path = fake_run(tmp_path / "runs", "20250101-120000-lora-nnnn", created=1_735_732_800.0, records=records,
+                    changes={"max_steps": 100, "eval_steps": 10, "save_steps": 10})
+    run = RunDir(path)
+    cli = plan_rerun(run)
+    from console.config import load_run_config
+    from console.metrics import load_history
+
+    live = LiveRun(run, load_run_config(path), status=run.status())
+    live.history = load_history(run.metrics_path)
+    finding, fix = live.fixes()[0]  # fix 1 on the training screen
+    problems = {f.problem for f in live.findings()}
+    assert {"overfitting"} <= problems and len(problems) >= 2, problems
+    assert cli.fix.changes == fix.changes and cli.finding.problem == finding.problem

@@ -241,13 +241,17 @@ async def test_letters_go_into_fields_and_f9_f10_do_theme_and_quit(app):
 async def test_a_fix_carried_over_shows_its_lineage(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        config = RunConfig.from_preset("lora").with_changes({"weight_decay": 0.1})
-        config.parent = "20250101-120000-lora-aaaa"
-        config.fixes = [{"changes": {"weight_decay": 0.1}, "why": "regularise", "label": "weight_decay -> 0.1"}]
+        from console.diagnose import Fix
+        from console.fixes import apply
+
+        parent = RunConfig.from_preset("lora")
+        parent.run_id = "20250101-120000-lora-aaaa"
+        config = apply(parent, Fix({"weight_decay": 0.1}, "regularise", "weight_decay"))  # the engine's record
         await app.show_arguments(config, "next run")
         await pilot.pause()
         assert isinstance(app.screen, ArgumentsScreen)
-        assert "from run 20250101-120000-lora-aaaa" in str(app.screen.query_one("#title").render())
+        title = str(app.screen.query_one("#title").render())
+        assert "from run 20250101-120000-lora-aaaa: weight_decay 0.01 -> 0.1" in title  # it was always blank
         await pilot.press("f5")
         assert app.launched[0].parent == "20250101-120000-lora-aaaa"
 
