@@ -7,6 +7,7 @@ import sys
 import time
 
 from console.errors import UserError
+from console.progress import run_summary  # noqa: F401  (`runs`, `show`; the screens import it from progress)
 from console.safe_text import PrintableStream, printable
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
@@ -206,21 +207,6 @@ def _summary(run, status: dict) -> int:
     if phase == "failed":
         print(f"error: {status.get('message', 'unknown error')} (details: {run.log_path})", file=sys.stderr)
     return 0 if phase == "done" else 1
-
-
-def run_summary(run) -> dict:
-    """One row of `runs`: id, method, status, steps, best eval loss, parent, fix."""
-    from console.metrics import load_history
-    from console.progress import progress
-
-    info = run.read_info()
-    status = run.status()
-    p = progress(load_history(run.metrics_path), status)
-    fixes = info.get("fixes") or []
-    fix = ", ".join(f"{k}={v}" for f in fixes for k, v in (f.get("changes") or {}).items())
-    return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
-            "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
-            "fix": fix or "", "message": status.get("message", "")}
 
 
 def cmd_runs(args) -> int:

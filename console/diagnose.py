@@ -18,7 +18,12 @@ minimum of evidence before they fire, and keep a finding once raised unless the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from console import fixes as fixtable
+from console.findings import (  # noqa: F401  (re-exported: the findings' objects live there)
+    PROBLEMS, SEVERITIES, TITLES, Finding, Fix, _fmt, _fmt_step, _is_ratio, _json_step,
+)
 
 _MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (fewer are noise, not evidence)
 # The absolute floor under the relative rules. The console's losses are per-token cross-entropy in nats: a change
@@ -26,94 +31,6 @@ _MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (
 # loss that sits near zero (a trivial task whose losses wiggle around 1e-5 tripled "relatively" on noise). Rises,
 # jumps and falls smaller than this raise no shape finding, and a curve already below it has nothing left to learn.
 NOISE_FLOOR = 0.01
-
-PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
-SEVERITIES = ("error", "warning", "info")
-
-TITLES = {
-    "not_decreasing": "Training loss not decreasing",
-    "overfitting": "Overfitting",
-    "stuck": "Train and eval loss both stuck",
-    "slow": "Loss decreasing too slowly",
-    "oscillating": "Loss oscillating (unstable training)",
-    "diverged": "Training diverged",
-    "warmup_too_long": "Warmup longer than the run",
-    "lr_never_peaked": "Learning rate never reached its peak",
-    "nonfinite_grad_norm": "Non-finite gradient norms (harmless so far)",
-    "out_of_memory": "Out of memory",
-}
-
-
-@dataclass
-class Fix:
-    """One suggested change for the next run: absolute target values computed from this run's config."""
-
-    changes: dict
-    why: str
-    id: str = ""  # what kind of fix (lr_down_2x, weight_decay, ...): for display and lineage
-
-    def describe(self, config=None) -> str:
-        """'weight_decay 0.01 -> 0.1, num_train_epochs 5 -> 3' (old values from config when given)."""
-        parts = []
-        for key, value in self.changes.items():
-            old = (config.method if key == "method" else config.get(key)) if config is not None else None
-            new = _fmt(value)
-            if key == "warmup_steps" and _is_ratio(value) and not _is_ratio(old):
-                new += f" (a ratio: {100 * value:g}% of the run)"  # from a step count to a ratio: say which it is
-            if config is None:
-                parts.append(f"{key}={new}")
-            else:  # an argument not set before reads 'early_stopping_patience -> 3', as the screens show it
-                parts.append(f"{key} -> {new}" if old is None else f"{key} {_fmt(old)} -> {new}")
-        return ", ".join(parts)
-
-    def to_dict(self) -> dict:
-        return {"changes": dict(self.changes), "why": self.why}
-
-
-@dataclass
-class Finding:
-    problem: str
-    severity: str  # error | warning | info
-    step: float | None  # where the problem started
-    evidence: str  # one line, with numbers
-    fixes: list[Fix] = field(default_factory=list)
-    numbers: dict = field(default_factory=dict)  # the figures behind the evidence, for screens and tests
-
-    @property
-    def title(self) -> str:
-        base = self.numbers.get("title") or TITLES.get(self.problem, self.problem.replace("_", " ").capitalize())
-        return f"{base} since step {_fmt_step(self.step)}" if self.step is not None else base
-
-    def to_dict(self) -> dict:
-        return {"problem": self.problem, "severity": self.severity,
-                "step": None if self.step is None else _json_step(self.step),
-                "evidence": self.evidence, "fixes": [f.to_dict() for f in self.fixes]}
-
-    def text(self, config=None) -> str:
-        """The one-paragraph form: 'Overfitting since step 400: <evidence> Fixes: [1] ... [2] ...'."""
-        out = f"{self.title}: {self.evidence}"
-        if self.fixes:
-            out += " Fixes: " + "  ".join(f"[{i}] {f.describe(config)}" for i, f in enumerate(self.fixes, 1))
-        return out
-
-
-def _is_ratio(value) -> bool:
-    """warmup_steps below 1 is a ratio of the run (transformers 5), 1 and above a step count."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _fmt_step(step: float) -> str:
-    return str(int(step)) if float(step).is_integer() else f"{step:g}"
-
-
-def _json_step(step: float):
-    return int(step) if float(step).is_integer() else step
 
 
 def _num(x: float) -> str:
@@ -659,7 +576,6 @@ def _movement(name: str, curve: _Curve, d: float, half_fall: float | None, span:
 
 def diagnose(history, config=None) -> list[Finding]:
     """Every problem the curves show now, most severe first, each with its evidence and fixes for this config."""
-    from console import fixes as fixtable  # late: fixes.py imports Fix from here
 
     if config is None:  # not our run: the preset, with the values the log shows (its learning rate, eval interval)
         config = fixtable.assumed_config(history)
@@ -871,7 +787,6 @@ def _epoch_at(history, step: float) -> float | None:
 
 
 def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
-    from console import fixes as fixtable
 
     out = []
     warm = config.get("warmup_steps") or 0
@@ -901,7 +816,6 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
 
 def crash_findings(kind: str, config=None, message: str | None = None) -> Finding | None:
     """The finding for a run that crashed: kind 'out_of_memory' (or 'oom'); None for a crash we have no fix for."""
-    from console import fixes as fixtable
 
     if config is None:
         config = fixtable.default_config()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from console.diagnose import Fix, _fmt as _num_text
+from console.findings import Fix, _fmt as _num_text
 from console.errors import UserError
 
 

@@ -103,3 +103,17 @@ def progress_line(p: Progress) -> str:
     if p.eta is not None:
         parts.append(f"ETA {duration(p.eta)}")
     return "  ".join(parts)
+
+
+def run_summary(run) -> dict:
+    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message."""
+    from console.metrics import load_history
+
+    info = run.read_info()
+    status = run.status()
+    p = progress(load_history(run.metrics_path), status)
+    fixes = info.get("fixes") or []
+    fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
+    return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
+            "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
+            "fix": fix or "", "message": status.get("message", "")}

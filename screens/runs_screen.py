@@ -91,7 +91,7 @@ class RunsScreen(Screen):
 
     # -- data ------------------------------------------------------------------------------------------------
     def summary(self, run: RunDir) -> dict:
-        from console.cli import run_summary
+        from console.progress import run_summary
 
         return run_summary(run)
 

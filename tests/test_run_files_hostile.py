@@ -33,7 +33,7 @@ def _good_run(base) -> RunDir:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(status=st.one_of(JSON, _typed(STATUS_KEYS)), info=st.one_of(JSON, _typed(INFO_KEYS)))
 def test_any_status_and_run_json_leave_every_reader_working(tmp_path_factory, status, info):
-    from console.cli import run_summary
+    from console.progress import run_summary
 
     base = tmp_path_factory.mktemp("runs")
     good = _good_run(base)

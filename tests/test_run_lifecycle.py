@@ -38,7 +38,7 @@ def test_graceful_stop_saves_a_checkpoint_and_says_stopped(runs_dir):
     assert (run.checkpoints / f"checkpoint-{step}").is_dir()
     assert run.last_checkpoint().name == f"checkpoint-{step}"
     # every view says the same step: the log (its closing summary), `runs`, the progress line with the status
-    from console.cli import run_summary
+    from console.progress import run_summary
     from console.progress import progress
 
     assert load_history(run.metrics_path).last_step == step

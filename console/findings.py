@@ -1,0 +1,97 @@
+"""The findings' own objects: a Fix (absolute argument changes for the next run) and a Finding (a problem, its
+severity, where it started, its evidence and fixes), with the one text form of each.
+
+Apart from console/diagnose.py (which finds them) and console/fixes.py (which computes the fixes): both import them
+from here, so neither imports the other at module level.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
+SEVERITIES = ("error", "warning", "info")
+
+TITLES = {
+    "not_decreasing": "Training loss not decreasing",
+    "overfitting": "Overfitting",
+    "stuck": "Train and eval loss both stuck",
+    "slow": "Loss decreasing too slowly",
+    "oscillating": "Loss oscillating (unstable training)",
+    "diverged": "Training diverged",
+    "warmup_too_long": "Warmup longer than the run",
+    "lr_never_peaked": "Learning rate never reached its peak",
+    "nonfinite_grad_norm": "Non-finite gradient norms (harmless so far)",
+    "out_of_memory": "Out of memory",
+}
+
+
+@dataclass
+class Fix:
+    """One suggested change for the next run: absolute target values computed from this run's config."""
+
+    changes: dict
+    why: str
+    id: str = ""  # what kind of fix (lr_down_2x, weight_decay, ...): for display and lineage
+
+    def describe(self, config=None) -> str:
+        """'weight_decay 0.01 -> 0.1, num_train_epochs 5 -> 3' (old values from config when given)."""
+        parts = []
+        for key, value in self.changes.items():
+            old = (config.method if key == "method" else config.get(key)) if config is not None else None
+            new = _fmt(value)
+            if key == "warmup_steps" and _is_ratio(value) and not _is_ratio(old):
+                new += f" (a ratio: {100 * value:g}% of the run)"  # from a step count to a ratio: say which it is
+            if config is None:
+                parts.append(f"{key}={new}")
+            else:  # an argument not set before reads 'early_stopping_patience -> 3', as the screens show it
+                parts.append(f"{key} -> {new}" if old is None else f"{key} {_fmt(old)} -> {new}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"changes": dict(self.changes), "why": self.why}
+
+
+@dataclass
+class Finding:
+    problem: str
+    severity: str  # error | warning | info
+    step: float | None  # where the problem started
+    evidence: str  # one line, with numbers
+    fixes: list[Fix] = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)  # the figures behind the evidence, for screens and tests
+
+    @property
+    def title(self) -> str:
+        base = self.numbers.get("title") or TITLES.get(self.problem, self.problem.replace("_", " ").capitalize())
+        return f"{base} since step {_fmt_step(self.step)}" if self.step is not None else base
+
+    def to_dict(self) -> dict:
+        return {"problem": self.problem, "severity": self.severity,
+                "step": None if self.step is None else _json_step(self.step),
+                "evidence": self.evidence, "fixes": [f.to_dict() for f in self.fixes]}
+
+    def text(self, config=None) -> str:
+        """The one-paragraph form: 'Overfitting since step 400: <evidence> Fixes: [1] ... [2] ...'."""
+        out = f"{self.title}: {self.evidence}"
+        if self.fixes:
+            out += " Fixes: " + "  ".join(f"[{i}] {f.describe(config)}" for i, f in enumerate(self.fixes, 1))
+        return out
+
+
+def _is_ratio(value) -> bool:
+    """warmup_steps below 1 is a ratio of the run (transformers 5), 1 and above a step count."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _fmt_step(step: float) -> str:
+    return str(int(step)) if float(step).is_integer() else f"{step:g}"
+
+
+def _json_step(step: float):
+    return int(step) if float(step).is_integer() else step
