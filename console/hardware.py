@@ -67,11 +67,21 @@ def _visible(indices: list[int]) -> list[int]:
     return wanted
 
 
-@lru_cache(maxsize=1)
 def probe() -> Hardware:
-    """The visible NVIDIA GPUs, or CPU only."""
+    """The visible NVIDIA GPUs, or CPU only. TRAINING_CONSOLE_CPU=1 is read at every call (a test or a user that
+    sets it later is not given a cached answer); nvidia-smi is asked once per process."""
     if os.environ.get("TRAINING_CONSOLE_CPU") == "1":
         return CPU_ONLY
+    return _nvidia()
+
+
+def probed() -> bool:
+    """Whether probe() can answer without running nvidia-smi (the UI thread must not wait for it)."""
+    return os.environ.get("TRAINING_CONSOLE_CPU") == "1" or bool(_nvidia.cache_info().currsize)
+
+
+@lru_cache(maxsize=1)
+def _nvidia() -> Hardware:
     smi = shutil.which("nvidia-smi")
     if not smi:
         return CPU_ONLY

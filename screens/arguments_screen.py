@@ -245,9 +245,9 @@ class ArgumentsScreen(Screen):
         CUDA device' before launch, not after. Once the hardware is known (the memory worker probes it off the main
         thread: nvidia-smi can be slow), it is the resolve() the launch will do."""
         from console.config import resolve
-        from console.hardware import probe
+        from console.hardware import probed
 
-        if not probe.cache_info().currsize:
+        if not probed():
             return
         try:
             machine = resolve(self.draft)

@@ -267,3 +267,17 @@ def test_eval_on_start_is_the_default_and_off_without_evaluation():
     # first steps shows only against it), and off when nothing is evaluated (the Trainer would fail on it)
     assert build_config("lora").training_arguments()["eval_on_start"] is True
     assert build_config("lora", sets={"eval_strategy": "no"}).training_arguments()["eval_on_start"] is False
+
+
+def test_training_console_cpu_is_read_at_every_probe(monkeypatch):
+    # it sat inside an lru_cache: a test (or a user) that set it after the first probe got the cached answer
+    from console import hardware
+
+    gpu = hardware.Hardware((hardware.GPU(0, "NVIDIA H200", 143771, 143000, 9.0),))
+    monkeypatch.setattr(hardware, "_nvidia", lambda: gpu)
+    monkeypatch.delenv("TRAINING_CONSOLE_CPU", raising=False)
+    assert hardware.probe().cuda
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    assert not hardware.probe().cuda
+    monkeypatch.delenv("TRAINING_CONSOLE_CPU")
+    assert hardware.probe().cuda and resolve(build_config("lora")).resolved["device"] == "cuda"
