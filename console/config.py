@@ -258,8 +258,12 @@ def read_yaml_file(path: str | os.PathLike) -> dict:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config file {p} is not UTF-8 text: save it as UTF-8", "config") from None
+    from console.safe_yaml import YAMLLimitError, load
+
     try:
-        data = yaml.safe_load(text)
+        data = load(text)
+    except YAMLLimitError as err:
+        raise ConfigError(f"{p}: {err}", "config") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -193,12 +193,14 @@ def _fmt(value) -> str:
 
 def parse_text(text: str):
     """A value typed by the user ('2e-4', 'true', 'null', '[a, b]') as YAML would read it, strings kept."""
+    from console.safe_yaml import YAMLLimitError, load
+
     text = text.strip()
     if text == "":
         return None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load(text)
+    except (yaml.YAMLError, YAMLLimitError):  # kept as typed: the field's own check says what is wrong with it
         return text
 
 
@@ -210,6 +212,8 @@ def coerce(name: str, raw):
     value = parse_text(raw) if isinstance(raw, str) and spec.kind != "str" else raw
     # errors quote what was typed: '-' reads as YAML's list [None], which means nothing to whoever typed it
     typed = _fmt(value) if not isinstance(raw, str) or isinstance(value, (int, float, bool)) else repr(raw.strip())
+    if len(typed) > 60:  # a 5000-digit paste is quoted by its start and its length, not whole
+        typed = f"{typed[:40]}... ({len(typed)} characters)"
     if isinstance(value, str) and spec.kind == "str":
         value = value.strip()
         if value.lower() in ("", "null", "none", "~") and spec.nullable:

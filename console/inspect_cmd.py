@@ -62,13 +62,15 @@ def newest_trainer_state(folder: Path) -> Path | None:
 
 
 def _read_args_file(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
+    import yaml
 
-        data = yaml.safe_load(text)
+    from console.safe_yaml import load
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else load(text)
+    except (yaml.YAMLError, RecursionError) as err:  # said as the ValueError the callers handle
+        raise ValueError(f"{path.name} is not readable: {type(err).__name__}") from None
     return data if isinstance(data, dict) else {}
 
 

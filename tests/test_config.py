@@ -281,3 +281,24 @@ def test_training_console_cpu_is_read_at_every_probe(monkeypatch):
     assert not hardware.probe().cuda
     monkeypatch.delenv("TRAINING_CONSOLE_CPU")
     assert hardware.probe().cuda and resolve(build_config("lora")).resolved["device"] == "cuda"
+
+
+@pytest.mark.parametrize("text,words", [
+    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b]\n",
+     "anchors and aliases"),
+    ("a: " + "[" * 2000 + "]" * 2000 + "\n", "nested more than"),
+    ("max_steps: " + "9" * 5000 + "\n", "digits"),
+    ("x" * (2 << 20), "KiB of YAML"),
+])
+def test_hostile_config_files_are_refused_in_one_line(tmp_path, text, words):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=words) as info:
+        build_config(config_file=str(path))
+    assert "\n" not in str(info.value)
+
+
+def test_a_huge_typed_number_is_one_short_line():
+    with pytest.raises(ConfigError) as info:
+        build_config("lora", sets={"max_steps": "9" * 5000})
+    assert "whole number" in str(info.value) and len(str(info.value)) < 200
