@@ -285,6 +285,9 @@ def cmd_resume(args) -> int:
     run = find_run(args.runs_dir, args.run)
     check_resumable(run)
     config = load_run_config(run.path)
+    if config.values.get("trust_remote_code"):  # said as train and rerun say it
+        print("note: trust_remote_code is ON for this run: the model repository's own Python code will run on this "
+              "machine")
     launch(run, processes=int(config.values.get("processes") or 1), resume=True)
     print(f"run {run.id} resumed from {run.last_checkpoint().name}")
     if args.detach:

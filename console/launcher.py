@@ -43,14 +43,31 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
     if processes > 1 and "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
-    lock = _take_lock(run)
+    # the trainer writes its status, metrics and checkpoints here: a folder it cannot write to is said now, in one
+    # line, not as a traceback after the trainer has started
+    if not os.access(run.path, os.W_OK | os.X_OK):
+        raise RunError(f"cannot write to the run folder {run.path}: check its permissions (resume needs to write "
+                       "there)")
+    try:
+        lock = _take_lock(run)
+    except PermissionError as err:
+        raise RunError(f"cannot write to the run folder {run.path} ({err.strerror}): check its permissions") from None
     for stale in (run.stop_request, run.save_request):  # requests left by an earlier trainer are not for this one
         try:
             stale.unlink()
         except FileNotFoundError:
             pass
+        except OSError as err:
+            os.close(lock)
+            raise RunError(f"cannot remove {stale} ({err.strerror}): check the run folder's permissions") from None
     try:
-        with open(run.log_path, "ab") as log:
+        log = open(run.log_path, "ab")
+    except OSError as err:
+        os.close(lock)
+        raise RunError(f"cannot write {run.log_path} ({err.strerror}): check the run folder's permissions and free "
+                       "space") from None
+    try:
+        with log:
             proc = subprocess.Popen(
                 trainer_command(run, processes, resume, accelerate_config), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=str(run.path), close_fds=True,

@@ -270,6 +270,8 @@ def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
         raise RunError(f"'{name}' is not a run id (letters, digits, '.', '_' and '-'); `training-console runs` "
                        f"lists them")
     exact = runs / name
+    if exact.is_symlink():  # a link in the runs folder would let resume or stop act on a folder elsewhere
+        raise RunError(f"{exact} is a link to {os.path.realpath(exact)}: give that path itself if you mean it")
     if (exact / "config.yaml").exists():
         return RunDir(exact)
     matches = [r for r in list_run_dirs(runs) if r.id.startswith(name) or r.id.endswith(name)]
@@ -285,5 +287,5 @@ def list_run_dirs(runs_dir: str | os.PathLike) -> list[RunDir]:
     runs = Path(runs_dir).expanduser()
     if not runs.is_dir():
         return []
-    out = [RunDir(p) for p in runs.iterdir() if p.is_dir() and (p / "config.yaml").exists()]
+    out = [RunDir(p) for p in runs.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.yaml").exists()]
     return sorted(out, key=lambda r: ((r.read_info().get("created") or 0), r.id))

@@ -194,3 +194,31 @@ def test_a_stop_right_after_launch_stops_the_run_not_kills_it(runs_dir):
     status = wait(run, timeout=120)
     assert status["phase"] == "stopped", (status, run.tail_log(10))
     assert "before the first step" in status["message"]
+
+
+def test_a_linked_run_folder_is_refused_by_id(runs_dir, tmp_path):
+    run = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
+    elsewhere = tmp_path / "elsewhere"
+    run.path.rename(elsewhere)
+    os.symlink(elsewhere, run.path)  # a link in the runs folder to a folder outside it
+    with pytest.raises(RunError, match="is a link to"):
+        find_run(runs_dir, run.id)
+    assert run.id not in [r.id for r in __import__("console.rundir").rundir.list_run_dirs(runs_dir)]
+
+
+def test_resume_of_a_read_only_run_folder_is_one_line(runs_dir, capsys):
+    from console.cli import main
+
+    run = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
+    (run.checkpoints / "checkpoint-4").mkdir(parents=True)
+    (run.checkpoints / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    run.write_status("stopped")
+    os.chmod(run.path, 0o555)
+    try:
+        if os.access(run.path, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        code = main(["resume", "--runs-dir", str(runs_dir), run.id])
+        out = capsys.readouterr()
+        assert code == 2 and "cannot write to the run folder" in out.err and "Traceback" not in out.err + out.out
+    finally:
+        os.chmod(run.path, 0o755)
