@@ -13,7 +13,7 @@ import threading
 import time
 
 from console.errors import RunError
-from console.rundir import ACTIVE_PHASES, RunDir, pid_alive
+from console.rundir import ACTIVE_PHASES, RunDir, pid_alive, process_start
 
 
 def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
@@ -79,7 +79,7 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     info["pid"] = proc.pid
     info.setdefault("launches", []).append({"time": time.time(), "resume": resume, "processes": processes})
     run.write_info(info)
-    run.write_status("starting", pid=proc.pid)
+    run.write_status("starting", pid=proc.pid, pid_start=process_start(proc.pid))
     # Reap the child the moment it ends, whoever is watching it (or nobody: the user moved to another run), so
     # its pid does not linger as a zombie of this process until the console exits; a thread blocked in wait() is
     # the one way to do that without a SIGCHLD handler, which would fight Textual's and asyncio's own.
@@ -123,7 +123,7 @@ def request_stop(run: RunDir) -> bool:
     """Ask the trainer to stop gracefully (checkpoint saved, status 'stopped'). False if it was not running."""
     status = run.status()
     pid = status.get("pid")
-    if status.get("phase") not in ACTIVE_PHASES or not pid_alive(pid):
+    if status.get("phase") not in ACTIVE_PHASES or not run.trainer_alive(status):  # never signal another process
         return False
     run.stop_request.write_text(str(time.time()))
     if status.get("phase") == "starting":
@@ -164,7 +164,7 @@ def wait(run: RunDir, timeout: float | None = None, poll: float = 0.2) -> dict:
 def kill(run: RunDir) -> None:
     status = run.read_status_file() or {}
     pid = status.get("pid")
-    if pid_alive(pid):
+    if run.trainer_alive(status):
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:

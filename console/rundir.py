@@ -42,9 +42,25 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def pid_alive(pid: int | None) -> bool:
-    """Whether a trainer with this pid still runs (a reused pid running something else does not count)."""
+def process_start(pid: int) -> int | None:
+    """The process' start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, what tells a
+    trainer from a later process that was given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(") ", 1)[-1].split()
+        return int(fields[19])  # field 22 of the line; fields[0] is field 3 (the state)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int | None, run_path: str | os.PathLike | None = None, start: int | None = None) -> bool:
+    """Whether the trainer with this pid still runs: a process with that pid, not a zombie, started when the
+    launcher recorded (`start`), with the run folder on its command line (`run_path`), and a trainer's command
+    (a reused pid running something else, another run's trainer or any program with 'accelerate' in its argv
+    does not count)."""
     if not pid or pid <= 0:
+        return False
+    if start is not None and process_start(pid) not in (None, start):
         return False
     try:
         os.kill(pid, 0)
@@ -59,6 +75,10 @@ def pid_alive(pid: int | None) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+    # the run folder's name (its unique id) on the command line: the same folder may be reached by another spelling
+    # of its path (a symlinked home), which must not make a live trainer look dead
+    if run_path is not None and os.fsencode(Path(run_path).name) not in cmdline:
+        return False
     return any(word in cmdline for word in (b"console.train", b"torch.distributed.run", b"torchrun",
                                             b"accelerate"))
 
@@ -112,9 +132,10 @@ class RunDir:
         status = self.read_status_file()
         if status is None or "phase" not in status:
             status = self._recover_status()
-        if status.get("phase") in ACTIVE_PHASES and not pid_alive(status.get("pid")):
-            # Give a just-launched trainer a moment to write its pid before calling it dead.
-            if time.time() - float(status.get("updated") or 0) > 5 or status.get("pid"):
+        if status.get("phase") in ACTIVE_PHASES and not self.trainer_alive(status):
+            # Give a just-launched trainer a moment to write its pid before calling it dead (an `updated` in the
+            # future, from a clock that moved or a hand edit, does not count as a moment ago).
+            if abs(time.time() - float(status.get("updated") or 0)) > 5 or status.get("pid"):
                 last = self.last_log_line()
                 status = dict(status, phase="failed", kind="killed",
                               message="the trainer process ended without a final status (killed, or the machine "
@@ -126,13 +147,21 @@ class RunDir:
                         pass
         return status
 
+    def trainer_alive(self, status: dict | None = None) -> bool:
+        """Whether this run's own trainer runs: its pid, its recorded start time and this folder on its command
+        line (see pid_alive)."""
+        status = self.read_status_file() if status is None else status
+        status = status or {}
+        start = status.get("pid_start")
+        return pid_alive(status.get("pid"), self.path, start if isinstance(start, int) else None)
+
     def _recover_status(self) -> dict:
         """status.json unreadable: rebuild what can be known from the other files."""
         if not self.metrics_path.exists() and not self.config_path.exists():
             return {"phase": "failed", "kind": "missing", "message": "not a run folder (no config.yaml)"}
         info = self.read_info()
         pid = info.get("pid")
-        if pid and pid_alive(pid):
+        if pid and pid_alive(pid, self.path):
             return {"phase": "training", "pid": pid, "recovered": True}
         from console.metrics import load_history
 
@@ -193,7 +222,7 @@ _STATUS_TYPES = {
     "updated": _number, "started": _number, "step": _number, "seconds": _number, "message": _text, "kind": _text,
     "error": _text, "precision": _text, "device": _text, "model": _text, "data": _text, "cut_text": _text,
     "cut": lambda v: isinstance(v, dict), "best_checkpoint": _text, "final_model": _text,
-    "recovered": lambda v: isinstance(v, bool),
+    "recovered": lambda v: isinstance(v, bool), "pid_start": lambda v: isinstance(v, int) and not isinstance(v, bool),
 }
 _INFO_TYPES = {
     "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,

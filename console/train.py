@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from console.rundir import RunDir
+from console.rundir import RunDir, process_start
 
 IS_MAIN = int(os.environ.get("RANK", "0")) == 0
 WORLD_SIZE = int(os.environ.get("WORLD_SIZE", "1"))
@@ -37,7 +37,8 @@ REQUEST_POLL_S = 0.2  # a stop or save-now request is seen within this long; two
 
 def _status(run: RunDir, phase: str, **fields):
     if IS_MAIN:
-        run.write_status(phase, pid=_launcher_pid(), **fields)
+        pid = _launcher_pid()  # and its start time with it: the pair is what identifies the trainer (rundir.pid_alive)
+        run.write_status(phase, pid=pid, pid_start=process_start(pid), **fields)
         print(f"[console] {time.time() - _T0:6.1f}s {phase}", flush=True)
 
 

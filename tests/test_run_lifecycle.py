@@ -222,3 +222,31 @@ def test_resume_of_a_read_only_run_folder_is_one_line(runs_dir, capsys):
         assert code == 2 and "cannot write to the run folder" in out.err and "Traceback" not in out.err + out.out
     finally:
         os.chmod(run.path, 0o755)
+
+
+def test_a_run_is_alive_only_while_its_own_trainer_runs(runs_dir):
+    # the pid of another run's trainer (a stale status after a reboot can name it) is not this run's: neither "alive"
+    # nor a target for stop; a recorded start time that does not match is a pid that was given to someone else
+    from console.rundir import pid_alive, process_start
+
+    other = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
+    stale = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
+    try:
+        wait_for(lambda: other.status()["phase"] == "training", timeout=90)
+        pid = other.read_status_file()["pid"]
+        assert other.status()["pid_start"] == process_start(pid) and other.trainer_alive()
+        assert pid_alive(pid) and not pid_alive(pid, stale.path)  # the same process, not this run's trainer
+        assert not pid_alive(pid, other.path, start=process_start(pid) + 1)  # a pid reused since
+        stale.write_status("training", pid=pid)
+        assert stale.status()["phase"] == "failed"  # not "training forever" on another run's trainer
+        assert not request_stop(stale)  # and the other trainer is not signalled
+        assert other.status()["phase"] == "training"
+        future = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
+        future.write_status("starting")
+        status = json.loads(future.status_json.read_text())
+        status["updated"] = 4_000_000_000  # a clock in 2096
+        future.status_json.write_text(json.dumps(status))
+        assert future.status()["phase"] == "failed"  # not "starting" forever
+    finally:
+        request_stop(other)
+        wait(other, timeout=120)
