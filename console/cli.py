@@ -289,7 +289,10 @@ def cmd_resume(args) -> int:
         print("note: trust_remote_code is ON for this run: the model repository's own Python code will run on this "
               "machine")
     launch(run, processes=int(config.values.get("processes") or 1), resume=True)
-    print(f"run {run.id} resumed from {run.last_checkpoint().name}")
+    checkpoint, skipped = run.checkpoint_to_resume()
+    for line in skipped:
+        print(f"note: {line}")
+    print(f"run {run.id} resumed from {checkpoint.name if checkpoint else 'its start'}")
     if args.detach:
         return 0
     return _follow_to_end(run, args.runs_dir)

@@ -178,6 +178,10 @@ def check_resumable(run: RunDir) -> None:
     if status.get("phase") == "done":  # resuming would train past its max_steps: a new run is what is meant
         raise RunError(f"run {run.id} has finished: there is nothing to resume. To train it again or longer, "
                        f"rerun it (`training-console rerun {run.id} --fix none --set max_steps=N`)")
-    if run.last_checkpoint() is None:
+    checkpoint, skipped = run.checkpoint_to_resume()
+    if checkpoint is None and skipped:
+        raise RunError(f"run {run.id} has no intact checkpoint to resume from ({'; '.join(skipped)}): rerun it "
+                       f"instead (`training-console rerun {run.id} --fix none`)")
+    if checkpoint is None:
         raise RunError(f"run {run.id} has no checkpoint to resume from: rerun it instead "
                        f"(`training-console rerun {run.id}`)")

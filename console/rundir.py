@@ -186,6 +186,24 @@ class RunDir:
             return []
         return [line for line in text.splitlines() if line.strip()][-n:]
 
+    def checkpoint_to_resume(self) -> tuple[Path | None, list[str]]:
+        """The newest checkpoint that is whole, and a line for each newer one skipped (which, and why): resuming
+        from a cut trainer_state.json, an empty weights file or a truncated optimizer failed the same way on every
+        retry without naming the file."""
+        found = []
+        if self.checkpoints.is_dir():
+            for child in self.checkpoints.iterdir():
+                m = re.fullmatch(r"checkpoint-(\d+)", child.name)
+                if m and child.is_dir() and not child.is_symlink():
+                    found.append((int(m.group(1)), child))
+        skipped = []
+        for _, child in sorted(found, reverse=True):
+            why = checkpoint_problem(child)
+            if why is None:
+                return child, skipped
+            skipped.append(f"{child.name} skipped: {why}")
+        return None, skipped
+
     def last_checkpoint(self) -> Path | None:
         best, best_step = None, -1
         if self.checkpoints.is_dir():
@@ -194,6 +212,44 @@ class RunDir:
                 if m and child.is_dir() and (child / "trainer_state.json").exists() and int(m.group(1)) > best_step:
                     best, best_step = child, int(m.group(1))
         return best
+
+
+_WEIGHTS = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin",
+            "model.safetensors.index.json")
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint folder cannot be resumed from (None: it looks whole). Reads headers and sizes only: the
+    trainer_state.json parses, a weights file is there and not empty (a safetensors header that parses), the
+    optimizer and scheduler files are not empty."""
+    state = _read_json(folder / "trainer_state.json")
+    if state is None:
+        return "trainer_state.json is missing, cut or not a JSON object"
+    weights = [folder / name for name in _WEIGHTS if (folder / name).is_file()]
+    if not weights:
+        return "no weights file (model.safetensors, adapter_model.safetensors...)"
+    for path in weights:
+        try:
+            size = path.stat().st_size
+            if size == 0:
+                return f"{path.name} is empty"
+            if path.suffix == ".safetensors":
+                with open(path, "rb") as f:
+                    header_len = int.from_bytes(f.read(8), "little")
+                    if not 0 < header_len <= size - 8:
+                        return f"{path.name} is cut (its header says {header_len} bytes, the file has {size})"
+                    header = json.loads(f.read(header_len))
+                ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+                        and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2]
+                if ends and 8 + header_len + max(ends) > size:
+                    return f"{path.name} is cut ({size} bytes, its tensors need {8 + header_len + max(ends)})"
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            return f"{path.name} is unreadable ({type(err).__name__})"
+    for name in ("optimizer.pt", "scheduler.pt"):
+        path = folder / name
+        if path.is_file() and path.stat().st_size == 0:
+            return f"{name} is empty"
+    return None
 
 
 def _read_json(path: Path) -> dict | None:

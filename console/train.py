@@ -315,7 +315,10 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
         _say(f"[console] warning: {cut_text}")
     # What max_length cut, per split: said in train output, `watch` and the training screen (console/sft.py).
     _status(run, "preparing data", cut=cut, cut_text=cut_text)
-    checkpoint = str(run.last_checkpoint()) if resume and run.last_checkpoint() else None
+    checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
+    for line in skipped:
+        _say(f"[console] {line}")
+    checkpoint = str(checkpoint) if checkpoint else None
     if _Stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
         _status(run, "stopped", message="stopped before the first step (nothing trained)", step=0)
         _say("[console] stopped before the first step")

@@ -334,7 +334,9 @@ class RunsScreen(Screen):
         except UserError as err:
             self.notify(str(err), severity="error", timeout=10)
             return
-        self.notify(f"{run.id} resumed from {run.last_checkpoint().name}")
+        checkpoint, skipped = run.checkpoint_to_resume()
+        self.notify(f"{run.id} resumed from {checkpoint.name if checkpoint else 'its start'}"
+                    + (f" ({'; '.join(skipped)})" if skipped else ""), timeout=8)
         self.app.open_run(run)
 
     def action_delete(self) -> None:

@@ -250,3 +250,36 @@ def test_a_run_is_alive_only_while_its_own_trainer_runs(runs_dir):
     finally:
         request_stop(other)
         wait(other, timeout=120)
+
+
+def test_resume_skips_a_corrupt_newest_checkpoint_and_says_which(runs_dir):
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=2", "save_steps=2",
+                 "save_total_limit=5")
+    wait_for(lambda: len([p for p in run.checkpoints.glob("checkpoint-*")
+                          if (p / "trainer_state.json").exists()]) >= 2, timeout=120)
+    pid = run.read_status_file()["pid"]
+    assert request_stop(run)
+    assert wait(run, timeout=120)["phase"] == "stopped"
+    from console.launcher import wait_exit
+
+    assert wait_exit(pid, timeout=60)  # the trainer lets go of the folder's lock as it exits
+    newest = run.last_checkpoint()
+    assert run.checkpoint_to_resume() == (newest, [])
+    weights = newest / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])  # cut, as a full disk leaves it
+    chosen, skipped = run.checkpoint_to_resume()
+    assert chosen is not None and chosen != newest and skipped == [
+        f"{newest.name} skipped: adapter_model.safetensors is cut ({len(data) // 2} bytes, its tensors need "
+        f"{len(data)})"]
+    for other in run.checkpoints.glob("checkpoint-*"):  # every one damaged: refused, naming them
+        (other / "trainer_state.json").write_text('{"global_step": 4')
+    with pytest.raises(RunError, match="no intact checkpoint to resume from .*trainer_state.json is missing, cut"):
+        check_resumable(run)
+    (chosen / "trainer_state.json").write_text(json.dumps({"global_step": int(chosen.name.split("-")[1])}))
+    check_resumable(run)
+    launch(run, resume=True)
+    wait_for(lambda: f"{newest.name} skipped: trainer_state.json is missing, cut" in run.log_path.read_text(),
+             timeout=180)  # said in the trainer's log, before it resumes from the intact one
+    request_stop(run)
+    wait(run, timeout=120)
