@@ -348,4 +348,6 @@ def to_yaml(config: RunConfig) -> str:
 
 def value_from_text(key: str, text: str):
     """A field's value from what the user typed on the arguments screen (ConfigError when invalid)."""
-    return translate(key, parse_text(text) if text.strip() else None)[1]
+    # the text itself goes to coerce, which parses it per field kind: its errors then quote what was typed ('-' was
+    # parsed first and said "got [None]")
+    return translate(key, text if text.strip() else None)[1]

@@ -38,6 +38,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per PATH, one per line")
     p.add_argument("--method", choices=METHODS, default=None,
                    help="the fine-tuning method, when PATH holds no config (default: lora)")
+    p.add_argument("--runs-dir", default=argparse.SUPPRESS,
+                   help="where PATH may also be a run id or 'latest' (default: ./runs, or the one given before "
+                        "`inspect`)")
     p.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                    help="exit 1 when a finding of this severity or worse is found (default: error: a diverged or "
                         "rising loss); 2 is always a PATH that could not be read")
@@ -145,7 +148,7 @@ def _read_state(state: Path):
     return history, {k: v for k, v in data.items() if k != "log_history"}
 
 
-def load_target(path_text: str, method: str | None = None):
+def load_target(path_text: str, method: str | None = None, runs_dir: str | None = None):
     """(history, config, what was assumed) for a PATH; InspectError with a one-line reason when it cannot be read.
 
     A run that is not ours and comes without arguments gets the method's preset seeded with what its log shows
@@ -156,8 +159,16 @@ def load_target(path_text: str, method: str | None = None):
     from console.metrics import load_history
 
     path = Path(path_text)
+    if not path.exists() and runs_dir is not None:  # a run id (or 'latest'), as show, stop and resume take
+        from console.rundir import find_run
+
+        try:
+            path = find_run(runs_dir, path_text).path
+        except UserError:
+            pass
     if not path.exists():
-        raise InspectError(f"{path_text}: no such file or folder")
+        raise InspectError(f"{path_text}: no such file, folder or run id (in {runs_dir})" if runs_dir else
+                           f"{path_text}: no such file or folder")
     state = None
     if path.is_dir():
         if (path / "metrics.jsonl").is_file():  # one of our run directories
@@ -217,7 +228,8 @@ def run(args) -> int:
     status = 0
     for source in args.paths:
         try:
-            history, config, said = load_target(source, getattr(args, "method", None))
+            history, config, said = load_target(source, getattr(args, "method", None),
+                                                getattr(args, "runs_dir", "runs"))
         except UserError as err:
             print(f"inspect: {err}", file=sys.stderr)
             status = 2

@@ -224,7 +224,9 @@ class ArgumentsScreen(Screen):
             if line.startswith("ok "):  # each field's own mark says it already
                 continue
             style = "yellow" if line.startswith("!!") else ""
-            text.append(printable(line[3:].replace("effective batch = ", "effective batch ")) + "\n", style=style)
+            if any(f"{name}=" in line for name in problems):
+                continue  # a check of a value that is not in the field now (what is there is invalid, said above)
+            text.append(printable(line[3:]) + "\n", style=style)
         for notice in self.draft.notices:
             text.append(f"note: {printable(notice)}\n", style="dim")
         self.append_machine(text)

@@ -77,7 +77,7 @@ def help_text(screen, app) -> tuple[str, str]:
             action = binding.action.split("(")[0]
             if action == "pick" and binding.key != "1":  # 1-9 is one line
                 continue
-            words = MORE.get(action, binding.description)
+            words = getattr(screen, "HELP_MORE", {}).get(action) or MORE.get(action, binding.description)
             line = next((ln for ln in lines if ln[1] == words), None)
             if line is None:
                 lines.append([_key(binding), words])

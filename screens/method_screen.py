@@ -22,6 +22,9 @@ SUMMARY_KEYS = ("learning_rate", "per_device_train_batch_size", "gradient_accumu
 
 
 class MethodScreen(Screen):
+    HELP_MORE = {"pick": "highlight entry N of the list (a method, a demo, a saved preset); Up/Down move too"}
+    HELP_EXTRA = ("A method opens its arguments with the guide's defaults; a demo opens a run that goes wrong on "
+                  "purpose; a saved preset opens the arguments you saved with F4.")
     """Arrows or digits choose, Enter goes on to the arguments. The demo model and dataset are the default."""
 
     BINDINGS = [

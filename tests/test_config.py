@@ -302,3 +302,12 @@ def test_a_huge_typed_number_is_one_short_line():
     with pytest.raises(ConfigError) as info:
         build_config("lora", sets={"max_steps": "9" * 5000})
     assert "whole number" in str(info.value) and len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("typed,shown", [("-", "got '-'"), ("[/b]", "got '[/b]'"), ("abc", "got 'abc'")])
+def test_the_arguments_screen_quotes_what_was_typed(typed, shown):
+    from console.config import value_from_text
+
+    with pytest.raises(ConfigError) as info:
+        value_from_text("eval_steps", typed)
+    assert shown in str(info.value)

@@ -233,3 +233,18 @@ def test_exit_status_follows_the_worst_finding(tmp_path, capsys):
     warned = write_state(tmp_path / "of", overfit_log())
     assert run(capsys, str(warned))[0] == 0
     assert run(capsys, str(warned), "--fail-on", "warning")[0] == 1
+
+
+def test_a_run_id_and_runs_dir_work_as_in_show(runs_dir, capsys):
+    from console.cli import main
+    from console.config import build_config, resolve
+    from console.rundir import create_run
+
+    run = create_run(runs_dir, resolve(build_config("lora")), command=["test"])
+    run.metrics_path.write_text("\n".join(json.dumps(r) for r in overfit_log()) + "\n")
+    for argv in (["--runs-dir", str(runs_dir), "inspect", run.id], ["inspect", "--runs-dir", str(runs_dir), "latest"]):
+        code = main(argv)
+        out = capsys.readouterr()
+        assert code == 0 and "Overfitting since step" in out.out, out
+    assert main(["inspect", "--runs-dir", str(runs_dir), "no-such-run"]) == 2
+    assert "no such file, folder or run id" in capsys.readouterr().err
