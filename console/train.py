@@ -232,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run = RunDir(argv[0])
     started = time.time()
+    if resume:  # the clock goes on from where the log left it (it started again at 0:00 and jumped back)
+        from console.metrics import load_history
+
+        before = load_history(run.metrics_path).wall_time.last()
+        if before is not None and 0 < before < 10 * 365 * 86400:
+            started -= before
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
     if run.stop_request.exists():  # asked while this process started (the launcher cleared any older request)

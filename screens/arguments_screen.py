@@ -96,7 +96,16 @@ class ArgumentsScreen(Screen):
 
     async def on_mount(self) -> None:
         await self.build_rows()
-        self.query_one("#launch", Button).focus()
+        self.focus_first_field()
+
+    def focus_first_field(self) -> None:
+        """The cursor starts in the first field: on the Launch button a stray Enter launched a run."""
+        rows = self.rows()
+        if rows:
+            rows[0].input.focus()
+            rows[0].input.action_end()
+        else:
+            self.query_one("#launch", Button).focus()
 
     async def build_rows(self) -> None:
         fields = self.query_one("#fields", VerticalScroll)
@@ -132,7 +141,7 @@ class ArgumentsScreen(Screen):
         self.typed, self.errors, self.cross_problems = {}, {}, {}
         self.draft = config
         await self.build_rows()
-        self.query_one("#launch", Button).focus()
+        self.focus_first_field()
 
     def rows(self) -> list[FieldRow]:
         return list(self.query(FieldRow))
@@ -325,11 +334,30 @@ class ArgumentsScreen(Screen):
             return
         self.app.launch(resolve(self.draft))
 
+    def changed_fields(self) -> list[str]:
+        """The fields whose text differs from what the screen opened with."""
+        return [row.field_name for row in self.rows() if row.text != row.initial_text]
+
     def action_back(self) -> None:
-        came_from = self.came_from
-        self.dismiss()
-        if came_from != "setup":  # opened from a run (a fix, an edit): back to it, not to the method screen
-            self.app.run_worker(self.app.back(), exclusive=True, group="nav")
+        """Back to where the screen was opened from; edits are not dropped without asking."""
+        from screens.confirm import ConfirmScreen
+
+        def leave(choice: str | None = "discard") -> None:
+            if choice != "discard":
+                return
+            came_from = self.came_from
+            self.dismiss()
+            if came_from != "setup":  # opened from a run (a fix, an edit): back to it, not to the method screen
+                self.app.run_worker(self.app.back(), exclusive=True, group="nav")
+
+        changed = self.changed_fields()
+        if not changed:
+            leave()
+            return
+        names = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+        self.app.push_screen(ConfirmScreen(f"Discard your changes to {names}?",
+                                           [("y", "Yes, discard", "discard"), ("n", "No, keep editing", "keep")]),
+                             leave)
 
     def action_theme(self) -> None:
         self.app.action_toggle_theme()

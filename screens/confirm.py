@@ -34,6 +34,7 @@ class ConfirmScreen(ModalScreen[str | None]):
             yield Static(f"{answers}   [b]Esc[/b] Cancel", id="answers")
 
     def on_mount(self) -> None:
+        self.app.clear_notifications()  # a toast drawn over the question cut its text
         if self.refresh_question is not None:
             self.set_interval(1.0, self._refresh)
 

@@ -33,6 +33,18 @@ class Curve:
     color: str | None = None
 
 
+def step_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
+    """About `count` whole-number ticks from lo to hi at a round spacing (1, 2 or 5 times a power of ten)."""
+    span = hi - lo
+    if span <= 0:
+        return []
+    raw = span / (count + 1)
+    power = 10 ** max(0, len(str(int(raw))) - 1)
+    step = next((m * power for m in (1, 2, 5, 10) if m * power >= raw), 10 * power)
+    first = -(-int(lo) // step) * step
+    return list(range(first, int(hi) + 1, step))
+
+
 def _mark(value):
     return "nan" if isinstance(value, float) and math.isnan(value) else value
 
@@ -211,6 +223,13 @@ class MetricChart(PlotextPlot):
             drawn = True
         if self.xmax and drawn:
             plt.xlim(self.xmin or 0, self.xmax)
+        if drawn:  # steps are whole numbers: ticks at round steps, not 75.2 and 150.5
+            hi = self.xmax or max((max(c.steps) for c in self.curves if c.steps), default=0)
+            lo = self.xmin if self.xmin is not None else 0 if self.xmax else min(
+                (min(c.steps) for c in self.curves if c.steps), default=0)
+            ticks = step_ticks(lo, hi)
+            if ticks:
+                plt.xticks(ticks, [str(t) for t in ticks])
         if self.log_y and drawn and all(min(c.values, default=1) > 0 for c in self.curves if c.values):
             plt.yscale("log")
         plt.title(self.chart_title if drawn else f"{self.chart_title}: {self.empty_text}")

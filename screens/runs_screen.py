@@ -132,6 +132,9 @@ class RunsScreen(Screen):
         if not self.is_current:
             return
         table = self.query_one(DataTable)
+        if self.sort_by != "date" and any(self.rows[r.id]["status"] in ACTIVE_PHASES for r in self.runs):
+            self.reload()  # a training run's best eval moves: the order with it
+            return
         for run in self.runs:
             if self.rows[run.id]["status"] in ACTIVE_PHASES:
                 self.rows[run.id] = row = self.summary(run)

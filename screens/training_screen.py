@@ -261,8 +261,7 @@ class TrainingScreen(Screen):
                 # the clock ticks between log records (the trainer's `time` counts from the same start)
                 now = time.time() - started
                 if now > elapsed:
-                    eta = None if eta is None else max(0.0, eta - (now - elapsed))
-                    elapsed = now
+                    elapsed = now  # the ETA stays as the last log put it: counted down, it sat at 0:00 waiting
             # an ETA once it means something: 5% of the steps done and three throughput readings
             known = p.max_steps and p.step >= 0.05 * p.max_steps and len(live.history.train_loss) >= 3
             parts.append(f"{duration(elapsed)}" + (f" ETA {duration(eta)}" if eta is not None and live.active
@@ -358,8 +357,14 @@ class TrainingScreen(Screen):
                 self.app.launch(resolve(config), stop_first=live.run if live.active else None)
 
         change = describe_fix(self.picked_fix(), live.config)
-        self.app.push_screen(ConfirmScreen(f"Stop {live.id} now (a checkpoint is saved) and start the next run with "
-                                           f"{change}?", [("y", "Yes, restart", "yes"), ("n", "No", "no")]), decided)
+
+        def question() -> str:  # re-read each second: the run may end while it is asked
+            if live.active:
+                return f"Stop {live.id} now (a checkpoint is saved) and start the next run with {change}?"
+            return f"{live.id} has ended ({live.phase}). Start the next run with {change}?"
+
+        self.app.push_screen(ConfirmScreen(question(), [("y", "Yes, restart", "yes"), ("n", "No", "no")],
+                                           refresh=question), decided)
 
     def action_stop(self) -> None:
         self._confirm_stop("Stop the run now? A checkpoint is saved and it can be resumed.", keep_best=False)

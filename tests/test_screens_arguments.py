@@ -104,7 +104,9 @@ async def test_f5_launches_the_resolved_config_with_the_edit(app):
 async def test_enter_on_the_launch_button_launches(app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lora(pilot)
-        assert app.focused.id == "launch"
+        assert app.focused is screen.rows()[0].input  # the cursor starts in the first field, not on Launch
+        screen.query_one("#launch").focus()
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert len(app.launched) == 1 and app.launched[0].method == "lora"
@@ -114,7 +116,6 @@ async def test_enter_on_the_launch_button_launches(app):
 async def test_down_and_up_move_between_fields_and_enter_goes_to_the_next(app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lora(pilot)
-        await pilot.press("down")
         first = app.focused
         assert first is screen.rows()[0].input
         await pilot.press("down")
@@ -165,6 +166,8 @@ async def test_f4_saves_a_named_preset(app, tmp_path):
         assert build_config(config_file=str(saved)).values["lora_r"] == 8
         # back on the method screen it is listed at once (it needed a restart before), and it opens
         await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("y")  # the edits are in the preset; the draft itself is left
         await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="method screen")
         await pilot.pause()
         screen = app.screen
@@ -216,10 +219,23 @@ async def test_f7_adds_any_other_training_argument(app):
         assert screen.draft.values["label_smoothing_factor"] == 0.1
 
 
-async def test_escape_goes_back_to_the_method_screen(app):
+async def test_escape_goes_back_to_the_method_screen_and_asks_before_dropping_edits(app):
+    from screens.confirm import ConfirmScreen
+
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_lora(pilot)
+        screen = await open_lora(pilot)
+        await pilot.press("escape")  # nothing edited: straight back
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "seed", "7")
         await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "seed" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")  # keep editing: nothing lost
+        await pilot.pause()
+        assert app.screen is screen and screen.row("seed").text == "7"
+        await pilot.press("escape", "y")
         await pilot.pause()
         assert isinstance(app.screen, MethodScreen)
 

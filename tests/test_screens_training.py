@@ -168,7 +168,7 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
     calls = []
     monkeypatch.setattr("console.launcher.request_stop", lambda r: calls.append(("stop", r.id)) or True)
     monkeypatch.setattr("console.launcher.request_save", lambda r: calls.append(("save", r.id)) or True)
-    monkeypatch.setattr("console.rundir.pid_alive", lambda pid: True)
+    monkeypatch.setattr("console.rundir.pid_alive", lambda *args, **kw: True)
     app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.live is not None and app.live.phase == "training"

@@ -159,3 +159,15 @@ def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message
     assert first.status["phase"] == "done"
     assert max(r["step"] for r in first.records) == 80
     assert isinstance(posted[-1], RunFinished)
+
+
+def test_step_ticks_are_whole_round_numbers():
+    from screens.metric_chart import step_ticks
+
+    assert step_ticks(0, 301) == [0, 100, 200, 300]  # it drew 75.2, 150.5, 225.8
+    assert step_ticks(0, 25) == [0, 5, 10, 15, 20, 25]
+    assert step_ticks(10, 100) == [20, 40, 60, 80, 100]
+    assert step_ticks(5, 5) == []
+    for lo, hi in ((0, 7), (3, 99_999), (0, 1_000_000)):
+        ticks = step_ticks(lo, hi)
+        assert 2 <= len(ticks) <= 8 and all(isinstance(t, int) and lo <= t <= hi for t in ticks)
