@@ -7,7 +7,7 @@ import pytest
 
 from console.config import build_config, parse_set, resolve
 from console.errors import RunError
-from console.launcher import check_resumable, launch, request_save, request_stop, wait, wait_exit
+from console.launcher import check_resumable, kill, launch, request_save, request_stop, wait, wait_exit
 from console.metrics import load_history
 from console.rundir import RunDir, check_runs_dir, create_run, find_run
 from tests.e2e_util import FAST, wait_for
@@ -167,22 +167,25 @@ def test_one_trainer_per_run_folder(runs_dir):
     from console.launcher import wait_exit
 
     run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
-    first_pid = run.read_status_file()["pid"]
-    wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
-    with pytest.raises(RunError, match="already has a trainer running"):
-        launch(run, resume=True)
-    assert run.read_status_file()["pid"] == first_pid and run.status()["phase"] == "training"
-    assert request_save(run)
-    wait_for(lambda: run.last_checkpoint() is not None, timeout=60)
-    assert request_stop(run)
-    assert wait(run, timeout=120)["phase"] == "stopped"
-    assert wait_exit(first_pid, timeout=60)
-    check_resumable(run)
-    second = launch(run, resume=True)  # the lock went with the trainer
-    assert second != first_pid
-    wait_for(lambda: run.status()["phase"] == "training", timeout=90)
-    request_stop(run)
-    assert wait(run, timeout=120)["phase"] in ("stopped", "done")
+    try:
+        first_pid = run.read_status_file()["pid"]
+        wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+        with pytest.raises(RunError, match="already has a trainer running"):
+            launch(run, resume=True)
+        assert run.read_status_file()["pid"] == first_pid and run.status()["phase"] == "training"
+        assert request_save(run)
+        wait_for(lambda: run.last_checkpoint() is not None, timeout=60)
+        assert request_stop(run)
+        assert wait(run, timeout=120)["phase"] == "stopped"
+        assert wait_exit(first_pid, timeout=60)
+        check_resumable(run)
+        second = launch(run, resume=True)  # the lock went with the trainer
+        assert second != first_pid
+        wait_for(lambda: run.status()["phase"] == "training", timeout=90)
+        request_stop(run)
+        assert wait(run, timeout=120)["phase"] in ("stopped", "done")
+    finally:
+        kill(run)
 
 
 def test_a_stop_right_after_launch_stops_the_run_not_kills_it(runs_dir):
@@ -255,31 +258,35 @@ def test_a_run_is_alive_only_while_its_own_trainer_runs(runs_dir):
 def test_resume_skips_a_corrupt_newest_checkpoint_and_says_which(runs_dir):
     run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=2", "save_steps=2",
                  "save_total_limit=5")
-    wait_for(lambda: len([p for p in run.checkpoints.glob("checkpoint-*")
-                          if (p / "trainer_state.json").exists()]) >= 2, timeout=120)
-    pid = run.read_status_file()["pid"]
-    assert request_stop(run)
-    assert wait(run, timeout=120)["phase"] == "stopped"
-    from console.launcher import wait_exit
+    try:
+        wait_for(lambda: len([p for p in run.checkpoints.glob("checkpoint-*")
+                              if (p / "trainer_state.json").exists()]) >= 2, timeout=120)
+        pid = run.read_status_file()["pid"]
+        assert request_stop(run)
+        assert wait(run, timeout=120)["phase"] == "stopped"
+        from console.launcher import wait_exit
 
-    assert wait_exit(pid, timeout=60)  # the trainer lets go of the folder's lock as it exits
-    newest = run.last_checkpoint()
-    assert run.checkpoint_to_resume() == (newest, [])
-    weights = newest / "adapter_model.safetensors"
-    data = weights.read_bytes()
-    weights.write_bytes(data[: len(data) // 2])  # cut, as a full disk leaves it
-    chosen, skipped = run.checkpoint_to_resume()
-    assert chosen is not None and chosen != newest and skipped == [
-        f"{newest.name} skipped: adapter_model.safetensors is cut ({len(data) // 2} bytes, its tensors need "
-        f"{len(data)})"]
-    for other in run.checkpoints.glob("checkpoint-*"):  # every one damaged: refused, naming them
-        (other / "trainer_state.json").write_text('{"global_step": 4')
-    with pytest.raises(RunError, match="no intact checkpoint to resume from .*trainer_state.json is missing, cut"):
+        assert wait_exit(pid, timeout=60)  # the trainer lets go of the folder's lock as it exits
+        newest = run.last_checkpoint()
+        assert run.checkpoint_to_resume() == (newest, [])
+        weights = newest / "adapter_model.safetensors"
+        data = weights.read_bytes()
+        weights.write_bytes(data[: len(data) // 2])  # cut, as a full disk leaves it
+        chosen, skipped = run.checkpoint_to_resume()
+        assert chosen is not None and chosen != newest and skipped == [
+            f"{newest.name} skipped: adapter_model.safetensors is cut ({len(data) // 2} bytes, its tensors need "
+            f"{len(data)})"]
+        for other in run.checkpoints.glob("checkpoint-*"):  # every one damaged: refused, naming them
+            (other / "trainer_state.json").write_text('{"global_step": 4')
+        with pytest.raises(RunError, match="no intact checkpoint to resume from .*trainer_state.json is missing, cut"):
+            check_resumable(run)
+        (chosen / "trainer_state.json").write_text(json.dumps({"global_step": int(chosen.name.split("-")[1])}))
         check_resumable(run)
-    (chosen / "trainer_state.json").write_text(json.dumps({"global_step": int(chosen.name.split("-")[1])}))
-    check_resumable(run)
-    launch(run, resume=True)
-    wait_for(lambda: f"{newest.name} skipped: trainer_state.json is missing, cut" in run.log_path.read_text(),
-             timeout=180)  # said in the trainer's log, before it resumes from the intact one
-    request_stop(run)
-    wait(run, timeout=120)
+        launch(run, resume=True)
+        wait_for(lambda: f"{newest.name} skipped: trainer_state.json is missing, cut" in run.log_path.read_text(),
+                 timeout=180)  # said in the trainer's log, before it resumes from the intact one
+        request_stop(run)
+        wait(run, timeout=120)
+
+    finally:
+        kill(run)  # a failed assertion must not leave a trainer running for ever
