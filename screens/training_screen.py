@@ -192,6 +192,9 @@ class TrainingScreen(Screen):
         if isinstance(model, str) and model:
             out.append(f"the model is in {model}" + (f" (the best checkpoint: {best})" if isinstance(best, str)
                                                      and best and live.phase == "done" else ""))
+            adapter = live.config is not None and live.config.method in ("lora", "qlora", "adapter")
+            out.append("load it: " + (f"peft.AutoPeftModelForCausalLM.from_pretrained('{model}')" if adapter else
+                                      f"transformers.AutoModelForCausalLM.from_pretrained('{model}')"))
         elif isinstance(best, str) and best:
             out.append(f"the best checkpoint is {best}")
         if live.phase == "stopped":

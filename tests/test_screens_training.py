@@ -301,6 +301,7 @@ async def test_a_finished_run_says_where_its_model_is_and_what_next(tmp_path, mo
         screen = await opened(pilot, path.name)
         text = screen.query_one("#findings").plain_text
         assert f"the model is in {path / 'model'}" in text and "checkpoint-60" in text and "e edits" in text
+        assert f"load it: peft.AutoPeftModelForCausalLM.from_pretrained('{path / 'model'}')" in text
 
 
 def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
