@@ -311,17 +311,43 @@ def build_config(method: str | None = None, config_file: str | None = None, sets
 
 def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
     """The config a run was launched with (its config.yaml)."""
+    from console.presets import METHODS
+
     path = Path(run_dir) / "config.yaml"
     data = read_yaml_file(path)
-    values = dict(data.get("arguments") or {})
-    for old in [k for k in values if k in LEGACY]:  # a run saved by an older console (max_seq_length, ...)
-        new, how, _ = LEGACY[old]
-        value = values.pop(old)
-        if new is not None and how is None:
-            values.setdefault(new, value)
-    config = RunConfig(method=data.get("method", "lora"), values=values,
-                       parent=data.get("parent"), fixes=list(data.get("fixes") or []),
-                       notices=list(data.get("notices") or []), resolved=dict(data.get("resolved") or {}),
+    # The file is ours, but read back from a folder anyone can edit: each part is checked, and a run whose config
+    # does not hold is unreadable in one line (ConfigError), never a traceback further on.
+    arguments = data.get("arguments") or {}
+    if not isinstance(arguments, dict):
+        raise ConfigError(f"{path}: 'arguments' is not a mapping of argument: value", "config")
+    method = data.get("method", "lora")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ConfigError(f"{path}: method {method!r} is not one of {', '.join(METHODS)}", "config")
+    values = {}
+    for key, value in arguments.items():
+        key = str(key)
+        if key in LEGACY:  # a run saved by an older console (max_seq_length, ...)
+            new, how, _ = LEGACY[key]
+            if new is None or how is not None:
+                continue
+            key = new
+            if key in arguments:
+                continue
+        if key in all_fields() and value is not None:
+            try:
+                value = coerce(key, value)
+            except ConfigError as err:
+                raise ConfigError(f"{path}: {err}", "config") from None
+        values[key] = value
+
+    def items(name, kind):
+        part = data.get(name)
+        return part if isinstance(part, kind) else kind()
+
+    config = RunConfig(method=method, values=values,
+                       parent=data.get("parent") if isinstance(data.get("parent"), str) else None,
+                       fixes=[f for f in items("fixes", list) if isinstance(f, dict)],
+                       notices=[str(n) for n in items("notices", list)], resolved=items("resolved", dict),
                        run_id=Path(run_dir).name)
     return config
 

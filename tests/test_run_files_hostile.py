@@ -64,3 +64,33 @@ def test_any_metrics_lines_give_a_history_a_progress_and_a_diagnosis(records):
     p = progress(history, {"step": 3})
     progress_line(p)
     diagnose(history)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(top=_typed(["method", "parent", "fixes", "notices", "resolved", "arguments"]),
+       arguments=st.dictionaries(st.sampled_from(["learning_rate", "max_steps", "per_device_train_batch_size",
+                                                  "eval_steps", "lora_r", "fp16", "lr_scheduler_type",
+                                                  "max_seq_length", "no_such_field"]), JSON, max_size=5))
+def test_any_config_yaml_is_a_config_or_one_line(tmp_path_factory, top, arguments):
+    import yaml
+
+    from console.config import load_run_config
+    from console.diagnose import diagnose
+    from console.errors import UserError
+    from console.metrics import History
+
+    folder = tmp_path_factory.mktemp("run")
+    if "arguments" not in top:
+        top["arguments"] = arguments
+    try:
+        text = yaml.safe_dump(top)
+    except yaml.YAMLError:
+        return
+    (folder / "config.yaml").write_text(text)
+    try:
+        config = load_run_config(folder)
+    except UserError as err:
+        assert "\n" not in str(err)
+        return
+    history = History.from_records([{"step": s, "loss": 3.0 - 0.01 * s} for s in range(1, 30)])
+    diagnose(history, config)  # the fixes are computed from the config's values: they must be of their types
