@@ -162,26 +162,42 @@ class MetricsTail:
     newline arrives. A line that is not valid JSON is skipped and counted (never fatal for a watcher).
     """
 
+    READ_CAP = 64 << 20  # bytes read per call: a huge file is read over several calls, in bounded memory
+    LINE_CAP = 1 << 20  # a "line" longer than this is no log record (a 1 GB single line was read whole): skipped
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.offset = 0
         self._partial = b""
+        self._skipping = False  # inside an over-long line: drop bytes up to its newline
         self.bad_lines = 0
+        self.more = False  # the last call stopped at READ_CAP: there is more to read now
 
     def read_new(self) -> list[dict]:
         try:
+            if self.path.exists() and not self.path.is_file():  # a FIFO or a folder: reading it would hang
+                return []
             with open(self.path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 if size < self.offset:  # truncated or replaced: read it again from the start
-                    self.offset, self._partial = 0, b""
+                    self.offset, self._partial, self._skipping = 0, b"", False
                 f.seek(self.offset)
-                chunk = f.read()
+                chunk = f.read(self.READ_CAP)
         except FileNotFoundError:
             return []
         self.offset += len(chunk)
+        self.more = len(chunk) == self.READ_CAP
+        if self._skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                return []
+            chunk, self._skipping = chunk[cut + 1:], False
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()  # b"" when the chunk ended on a newline
+        if len(self._partial) > self.LINE_CAP:
+            self._partial, self._skipping = b"", True
+            self.bad_lines += 1
         records = []
         for line in lines:
             line = line.strip()
@@ -199,4 +215,8 @@ class MetricsTail:
 
 def load_history(path: str | os.PathLike) -> History:
     """The whole history of a metrics.jsonl file."""
-    return History.from_records(MetricsTail(path).read_new())
+    tail, history = MetricsTail(path), History()
+    history.extend(tail.read_new())
+    while tail.more:
+        history.extend(tail.read_new())
+    return history

@@ -84,3 +84,27 @@ def test_a_run_stopped_between_logging_steps_says_the_step_it_stopped_at():
     assert progress(live, {"phase": "stopping", "step": 106}).step == 106
     assert progress(live, {"phase": "training", "step": 40}).step == 100
     assert progress(live, {"phase": "training", "step": "junk"}).step == 100
+
+
+def test_a_fifo_and_an_over_long_line_are_read_in_bounded_time_and_memory(tmp_path, monkeypatch):
+    import os
+
+    fifo = tmp_path / "metrics.jsonl"
+    os.mkfifo(fifo)
+    assert load_history(fifo).events == 0  # it hung: open() of a FIFO waits for a writer
+    path = tmp_path / "long.jsonl"
+    monkeypatch.setattr(MetricsTail, "LINE_CAP", 1000)
+    monkeypatch.setattr(MetricsTail, "READ_CAP", 4096)
+    with open(path, "w") as f:
+        f.write(json.dumps({"step": 1, "loss": 2.0}) + "\n")
+        f.write('{"step": 2, "loss": "' + "x" * 20_000 + '"}\n')  # one line far over the cap
+        f.write(json.dumps({"step": 3, "loss": 1.5}) + "\n")
+    tail = MetricsTail(path)
+    seen = []
+    while True:
+        seen += tail.read_new()
+        assert len(tail._partial) <= 1000 + 4096
+        if not tail.more:
+            break
+    assert [r["step"] for r in seen] == [1, 3] and tail.bad_lines == 1
+    assert load_history(path).train_loss.steps == [1, 3]
