@@ -270,7 +270,6 @@ def line(r: dict) -> str:
 
 def throughput() -> None:
     import torch
-    from transformers import AutoModelForCausalLM
 
     path = ensure_demo_model()
     for method in ("full", "lora"):

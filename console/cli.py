@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 from console.errors import UserError
 from console.progress import run_summary  # noqa: F401  (`runs`, `show`; the screens import it from progress)

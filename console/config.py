@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from console.errors import ConfigError
-from console.fields import LEGACY, all_fields, coerce, parse_text, unknown_field_message
+from console.fields import LEGACY, all_fields, coerce, unknown_field_message
 from console.hardware import Hardware, probe
 from console.paths import PATH_FIELDS, resolve_path
 from console.presets import load_preset

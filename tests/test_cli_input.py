@@ -4,7 +4,6 @@ import json
 import pytest
 
 from console.cli import main
-from console.launcher import wait
 from console.rundir import list_run_dirs
 
 

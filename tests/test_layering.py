@@ -67,3 +67,16 @@ def test_no_import_cycles():
         if node not in state:
             visit(node, [])
     assert cycles == [], cycles
+
+
+def test_pyflakes_clean():
+    """Unused imports and undefined names fail CI (ruff's F rules), as the layering does."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is in the [test] extras: pip install -e '.[test]'"
+    done = subprocess.run([ruff, "check", "--select", "F", "--output-format", "concise", "--no-cache",
+                           "console", "screens", "bench", "tests"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -9,7 +9,7 @@ from console.config import build_config, parse_set, resolve
 from console.errors import RunError
 from console.launcher import check_resumable, kill, launch, request_save, request_stop, wait, wait_exit
 from console.metrics import load_history
-from console.rundir import RunDir, check_runs_dir, create_run, find_run
+from console.rundir import check_runs_dir, create_run, find_run
 from tests.e2e_util import FAST, wait_for
 
 pytestmark = pytest.mark.e2e

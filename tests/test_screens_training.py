@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
