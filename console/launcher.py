@@ -34,6 +34,13 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     from console.config import load_run_config
 
     accelerate_config = load_run_config(run.path).values.get("accelerate_config")
+    if accelerate_config and not os.path.isfile(os.path.expanduser(str(accelerate_config))):
+        # checked here: missing, it ended as "killed, or the machine restarted" with its cause cut from the log
+        message = (f"accelerate_config {accelerate_config} not found: give the path of an `accelerate config` "
+                   "file, or leave accelerate_config empty")
+        if not resume:  # a new run folder says why it never started; a resumed one keeps its own status
+            run.write_status("failed", kind="input", message=message)
+        raise RunError(message)
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -290,3 +290,11 @@ def test_resume_skips_a_corrupt_newest_checkpoint_and_says_which(runs_dir):
 
     finally:
         kill(run)  # a failed assertion must not leave a trainer running for ever
+
+def test_a_missing_accelerate_config_is_refused_before_launch(runs_dir, tmp_path):
+    config = resolve(build_config("lora", sets=parse_set(FAST + [f"accelerate_config={tmp_path / 'nope.yaml'}"])))
+    run = create_run(runs_dir, config, command=["test"])
+    with pytest.raises(RunError, match="accelerate_config .*nope.yaml not found"):
+        launch(run)
+    status = run.status()
+    assert status["phase"] == "failed" and "not found" in status["message"]  # nothing started, and it says why
