@@ -99,6 +99,7 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
 _reapers: dict[int, threading.Thread] = {}
 
 LOCK_NAME = ".trainer.lock"
+LOCK_GRACE_S = 30.0  # how long a launch waits for a trainer that has ended to exit and let go of the lock
 
 
 def _take_lock(run: RunDir) -> int:
@@ -107,14 +108,23 @@ def _take_lock(run: RunDir) -> int:
     resumes at once both passed check_resumable and started two trainers on one folder before."""
     import fcntl
 
+    from console.rundir import FINAL_PHASES
+
     fd = os.open(run.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise RunError(f"run {run.id} already has a trainer running (another launch or resume started it): "
-                       f"attach to it with `training-console attach {run.id}`") from None
-    return fd
+    # A trainer that has written its final status is still exiting for a moment (closing files, freeing memory):
+    # a resume right after a stop waits for it to let go, up to LOCK_GRACE_S, instead of being refused.
+    deadline = time.monotonic() + LOCK_GRACE_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if run.read_status_file() is None or run.status(repair=False).get("phase") not in FINAL_PHASES \
+                    or time.monotonic() > deadline:
+                os.close(fd)
+                raise RunError(f"run {run.id} already has a trainer running (another launch or resume started "
+                               f"it): attach to it with `training-console attach {run.id}`") from None
+            time.sleep(0.1)
 
 
 def wait_exit(pid: int, timeout: float | None = None) -> bool:
