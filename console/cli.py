@@ -6,7 +6,7 @@ import os
 import sys
 
 from console.errors import UserError
-from console.progress import run_summary  # noqa: F401  (`runs`, `show`; the screens import it from progress)
+from console.progress import run_summary
 from console.safe_text import PrintableStream, printable
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")

@@ -98,8 +98,17 @@ class TrainingConsoleApp(App):
         if run is not None:
             self.open_run(run)
 
-    def active_runs(self) -> list[RunDir]:
-        return [r for r in list_run_dirs(self.runs_dir) if r.status(repair=False).get("phase") in ACTIVE_PHASES]
+    def active_runs(self, max_age: float = 0.0) -> list[RunDir]:
+        """The runs training now, from their folders; `max_age` > 0 accepts an answer that many seconds old (the
+        footer asks on every refresh of its keys, and each answer reads every run folder and /proc)."""
+        import time
+
+        cached = getattr(self, "_active_cache", None)
+        if max_age > 0 and cached is not None and time.monotonic() - cached[0] <= max_age:
+            return list(cached[1])
+        active = [r for r in list_run_dirs(self.runs_dir) if r.status(repair=False).get("phase") in ACTIVE_PHASES]
+        self._active_cache = (time.monotonic(), active)
+        return active
 
     # -- size guard ----------------------------------------------------------------------------------------
     def on_resize(self) -> None:

@@ -205,7 +205,7 @@ class MethodScreen(Screen):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "watch":
-            return self.app.live is not None or bool(self.app.active_runs())
+            return self.app.live is not None or bool(self.app.active_runs(max_age=2.0))
         if action == "pick" and parameters and parameters[0] > len(self.choices):
             return None
         return True

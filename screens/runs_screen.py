@@ -101,7 +101,7 @@ class RunsScreen(Screen):
         self.runs = list_run_dirs(self.app.runs_dir)
         self.rows = {run.id: self.summary(run) for run in self.runs}
         if self.sort_by == "best eval":  # runs without an eval last, in date order
-            self.runs.sort(key=lambda r: (self.rows[r.id]["best_eval"] is None, self.rows[r.id]["best_eval"] or 0))
+            self.runs.sort(key=self._best_eval_key)
         self.marked = [m for m in self.marked if m in self.rows]
         table.clear()
         for run in self.runs:
@@ -127,20 +127,26 @@ class RunsScreen(Screen):
         return [mark, Text(row["id"]), Text(printable(row["method"])), Text(printable(row["status"]), style=style),
                 steps, best, Text(printable(short_id(row["parent"]))), Text(printable(row["fix"] or ""))]
 
+    def _best_eval_key(self, run: RunDir) -> tuple:
+        best = self.rows[run.id]["best_eval"]
+        return (best is None, best or 0)
+
     def refresh_active(self) -> None:
         """Timer: update the rows of runs that are still training (only while this screen is shown)."""
         if not self.is_current:
             return
         table = self.query_one(DataTable)
-        if self.sort_by != "date" and any(self.rows[r.id]["status"] in ACTIVE_PHASES for r in self.runs):
-            self.reload()  # a training run's best eval moves: the order with it
-            return
-        for run in self.runs:
-            if self.rows[run.id]["status"] in ACTIVE_PHASES:
-                self.rows[run.id] = row = self.summary(run)
-                for key, value in zip(("mark", "run", "method", "status", "steps", "best", "parent", "fix"),
-                                      self.cells(row)):
-                    table.update_cell(run.id, key, value)
+        active = [run for run in self.runs if self.rows[run.id]["status"] in ACTIVE_PHASES]
+        for run in active:
+            self.rows[run.id] = self.summary(run)
+        if self.sort_by != "date" and active:  # a training run's best eval moves: the order with it
+            if sorted(self.runs, key=self._best_eval_key) != self.runs:
+                self.reload()  # only when the order changed: a reload reads every run's folder again
+                return
+        for run in active:
+            for key, value in zip(("mark", "run", "method", "status", "steps", "best", "parent", "fix"),
+                                  self.cells(self.rows[run.id])):
+                table.update_cell(run.id, key, value)
 
     def cursor_run_id(self) -> str | None:
         table = self.query_one(DataTable)
