@@ -55,8 +55,9 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
             assert "starting" in before or "loading" in before or "preparing" in before or first.history.train_loss
             await wait_for(pilot, lambda: len(first.history.train_loss) >= 2, timeout=90, what="metrics")
             await wait_for(pilot, lambda: first.fixes(), timeout=120, what="a warning with fixes")
-            await pilot.pause(0.6)
-            assert "[1]" in app.screen.query_one("#findings").plain_text
+            # drawn at the screen's next tick: waited for, not slept on (0.6 s was not enough under load)
+            await wait_for(pilot, lambda: "[1]" in app.screen.query_one("#findings").plain_text, timeout=30,
+                           what="the fixes drawn in the panel")
             finding, fix = first.fixes()[0]
             assert "learning_rate" in fix.changes  # the scenario's problem: the learning rate
             await pilot.press("r")  # apply fix 1 and restart now
