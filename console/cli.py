@@ -5,8 +5,9 @@ import argparse
 import os
 import sys
 
-from console.errors import UserError
+from console.errors import UserError, path_problem
 from console.progress import run_summary
+from console.rundir import ACTIVE_PHASES
 from console.safe_text import PrintableStream, printable
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("run")
         if name == "resume":
             p.add_argument("--detach", action="store_true")
+        else:
+            p.add_argument("--kill", action="store_true",
+                           help="end a trainer that does not respond at once (SIGKILL; no checkpoint at the stop)")
 
     p = sub.add_parser("watch", help="follow a run as plain text: progress and findings")
     _add_runs_dir(p)
@@ -100,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as err:
             print(f"error: {printable(err)}", file=sys.stderr)
             return 2
+        except OSError as err:
+            if err.filename is None:
+                raise
+            print(f"error: {printable(path_problem(err))}", file=sys.stderr)
+            return 2
     # what the subcommands print (paths, dataset columns, messages from run folders) never reaches the terminal
     # with its control characters: an escape sequence in a column name retitled the terminal
     out, err_stream = sys.stdout, sys.stderr
@@ -117,15 +126,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `show | head`: the reader has gone, which is not an error of ours
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, out.fileno())  # Python's flush at exit must not raise again
-        except (OSError, ValueError, AttributeError):
-            pass
-        return 0
+    except BrokenPipeError:
+        return _reader_gone(out)
+    except OSError as err:
+        if err.filename is None:
+            raise  # not about a path the user gave: a bug, with its traceback
+        # a path the user gave that the system refuses (a name over 255 bytes, a permission): one line, whichever
+        # command met it, not a traceback
+        print(f"error: {path_problem(err)}", file=sys.stderr)
+        return 2
     finally:
         sys.stdout, sys.stderr = out, err_stream
+
+
+def _reader_gone(out) -> int:
+    """`show | head`: the reader has gone, which is not an error of ours."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())  # Python's flush at exit must not raise again
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0
 
 
 # -- subcommands ---------------------------------------------------------------------------------------------
@@ -216,12 +237,18 @@ def cmd_runs(args) -> int:
         print(f"no runs in {args.runs_dir}: start one with `training-console train`")
         return 0
     print(f"{'RUN':<36} {'METHOD':<8} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX")
+    stalled = []
     for run in runs:
         row = run_summary(run)
         steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
         lineage = f"{row['parent'] or ''}{' / ' + row['fix'] if row['fix'] else ''}"
-        print(f"{row['id']:<36} {row['method']:<8} {row['status']:<10} {steps:>11} {best:>9}  {lineage}")
+        state = "no reply" if row["stalled"] else row["status"]
+        print(f"{row['id']:<36} {row['method']:<8} {state:<10} {steps:>11} {best:>9}  {lineage}")
+        if row["stalled"]:
+            stalled.append(f"{row['id']}: {row['message']}")
+    for line in stalled:  # the why of a run that shows as training but does not move, under the table
+        print(line)
     return 0
 
 
@@ -262,16 +289,33 @@ def cmd_show(args) -> int:
     return 0
 
 
+STOP_WAIT_S = 120.0
+
+
 def cmd_stop(args) -> int:
-    from console.launcher import request_stop, wait
+    from console.launcher import kill_trainer, request_stop, wait
     from console.rundir import find_run
 
     run = find_run(args.runs_dir, args.run)
+    if args.kill:
+        status = kill_trainer(run)
+        print(f"run {run.id}: {status.get('phase')}" + (f" ({status['message']})" if status.get("message") else ""))
+        return 0 if status.get("phase") == "stopped" else 1
     if not request_stop(run):
         print(f"run {run.id} is not running ({run.status().get('phase')})")
         return 1
+    stall = run.status().get("not_responding")
+    if stall:  # a stopped or hung trainer cannot act on the request: say so now, not after two minutes of waiting
+        print(f"run {run.id} is {stall}.\nThe stop request stays: the trainer saves a checkpoint and stops as soon "
+              f"as it runs again. To end it now without a checkpoint: training-console stop {run.id} --kill")
+        return 1
     print(f"stopping {run.id} (saving a checkpoint)...")
-    status = wait(run, timeout=120)
+    status = wait(run, timeout=STOP_WAIT_S)
+    if status.get("phase") in ACTIVE_PHASES:
+        why = status.get("not_responding") or f"still {status.get('phase')}; last log line: {run.last_log_line()}"
+        print(f"run {run.id} did not stop within {STOP_WAIT_S / 60:.0f} minutes ({why}). The request stays: it "
+              f"stops at its next step. To end it now without a checkpoint: training-console stop {run.id} --kill")
+        return 1
     print(f"run {run.id}: {status.get('phase')}" + (f" ({status['message']})" if status.get("message") else ""))
     return 0 if status.get("phase") in ("stopped", "done") else 1
 

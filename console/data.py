@@ -11,10 +11,42 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.errors import DataError
+from console.errors import DataError, path_problem
 from console.formats import FORMATS, detect_format, parse_columns  # noqa: F401  (FORMATS: re-exported)
 
 LOADERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
+# One row (a JSONL line, a CSV field, a text line) longer than this is refused by the preflight: a 1 GB single-line
+# file was read whole (6 GB, then an abort). 16 MiB of text is millions of tokens, far past any max_length.
+MAX_ROW_CHARS = 16 * 2**20
+
+
+MAX_JSON_ARRAY_BYTES = 256 * 2**20  # a JSON array file is parsed whole by the preflight only up to this size
+
+
+def _exists(path: Path, what: str) -> bool:
+    """Path.exists() that turns an OSError other than "not there" (a name over 255 bytes, a permission, a loop
+    of links) into one line: it was a traceback in six commands and a silent nothing in the editor."""
+    try:
+        path.stat()
+        return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as err:
+        raise DataError(path_problem(err, what)) from None
+
+
+def _lines(f, path: Path):
+    """(line number, line) of a text file, each line read with a bound (MAX_ROW_CHARS)."""
+    lineno = 0
+    while True:
+        line = f.readline(MAX_ROW_CHARS + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > MAX_ROW_CHARS:
+            raise DataError(f"{path}, line {lineno}: longer than {MAX_ROW_CHARS // 2**20} MiB (one row per line is "
+                            f"expected; is this a JSON array or minified file? Save it as JSONL, one object per line)")
+        yield lineno, line
 
 
 def _local_files(path: Path) -> list[Path]:
@@ -34,6 +66,8 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
             with open(path, encoding="utf-8") as f:
                 head = f.read(1)
                 f.seek(0)
+                if suffix == ".json" and head == "[" and path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+                    return [], -1  # too big to parse here in bounded memory: the trainer's loader checks it
                 if suffix == ".json" and head == "[":
                     try:
                         data = json.load(f)
@@ -42,7 +76,7 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
                     rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
                     return (list(rows[0]) if rows else []), len(rows)
                 columns, n = [], 0
-                for lineno, line in enumerate(f, 1):
+                for lineno, line in _lines(f, path):
                     if not line.strip():
                         continue
                     try:
@@ -59,13 +93,23 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
                     n += 1
                 return columns, n
         if suffix == ".csv":
-            with open(path, encoding="utf-8", newline="") as f:
-                reader = csv.DictReader(f)
-                rows = sum(1 for _ in reader)
-                return list(reader.fieldnames or []), rows
+            limit = csv.field_size_limit()
+            csv.field_size_limit(MAX_ROW_CHARS)  # csv's own 128 KiB default refused long texts with a traceback
+            try:
+                with open(path, encoding="utf-8", newline="") as f:
+                    reader = csv.DictReader(f)
+                    rows = sum(1 for _ in reader)
+                    return list(reader.fieldnames or []), rows
+            except csv.Error as err:
+                raise DataError(f"{path}, line {reader.line_num}: {err} (the limit is {MAX_ROW_CHARS // 2**20} "
+                                f"MiB per field). Fix that line.") from None
+            finally:
+                csv.field_size_limit(limit)
         if suffix == ".txt":
             with open(path, encoding="utf-8") as f:
-                return ["text"], sum(1 for line in f if line.strip())
+                return ["text"], sum(1 for _, line in _lines(f, path) if line.strip())
+    except OSError as err:
+        raise DataError(path_problem(err, "dataset file")) from None
     except UnicodeDecodeError as err:
         raise DataError(f"{path} is not UTF-8 text (bad byte at position {err.start}): convert it to UTF-8, "
                         f"e.g. `iconv -f latin1 -t utf-8`.") from None
@@ -81,7 +125,7 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
 
         dataset = str(demo_dataset_path())
     path = Path(dataset).expanduser()
-    if not path.exists():
+    if not _exists(path, "dataset"):
         if _looks_like_hub_name(dataset):
             return f"Hub dataset {dataset} (loaded by the trainer)"
         raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
@@ -121,8 +165,8 @@ def check_model_path(model: str | None) -> str:
     if not model:
         return "built-in demo model"
     path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").exists():
+    if _exists(path, "model"):
+        if not _exists(path / "config.json", "model"):
             raise DataError(f"model folder {path} has no config.json: point --model at a folder saved with "
                             f"save_pretrained(), or give a Hub name (org/model)")
         return f"local model {path}"

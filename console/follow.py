@@ -47,6 +47,7 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
     shown: set[str] = set()
     said: set[str] = set()  # the trainer's one-time words in status.json (data, cut examples)
     last_phase = None
+    last_stall = ""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         records = tail.read_new()
@@ -59,6 +60,10 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
             extra = f": {status['message']}" if status.get("message") else ""
             write(f"[{run.id}] {shown_phase}{extra}")
             last_phase = shown_phase
+        stall = status.get("not_responding") or ""
+        if stall != last_stall:  # said once when it starts, once when the trainer moves again
+            write(f"[{run.id}] {stall}" if stall else f"[{run.id}] responding again")
+            last_stall = stall
         for key, prefix in (("data", "data: "), ("cut_text", "warning: ")):
             value = status.get(key)
             if isinstance(value, str) and value and key not in said:

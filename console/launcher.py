@@ -188,6 +188,33 @@ def kill(run: RunDir) -> None:
             pass
 
 
+KILL_WAIT_S = 10.0
+
+
+def kill_trainer(run: RunDir) -> dict:
+    """End the run's trainer now (SIGKILL to its process group: a stopped or hung trainer cannot act on a stop
+    request) and record it as stopped, saying what was lost; returns the new status. Only the run's own trainer is
+    signalled (RunDir.trainer_alive)."""
+    status = run.status()
+    if status.get("phase") not in ACTIVE_PHASES or not run.trainer_alive(status):
+        return status
+    pid = status["pid"]
+    kill(run)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while run.trainer_alive(status) and time.monotonic() < deadline:
+        if pid in _reapers:
+            _reapers[pid].join(0.1)
+        else:
+            time.sleep(0.1)
+    if run.trainer_alive(status):
+        return dict(status, message=f"the trainer (pid {pid}) did not end within {KILL_WAIT_S:.0f} s of SIGKILL "
+                                    f"(a process stuck in the kernel, state D): see `ps -o stat,cmd -p {pid}`")
+    checkpoint, _ = run.checkpoint_to_resume()
+    where = f"resume takes {checkpoint.name}" if checkpoint else "there is no checkpoint to resume from"
+    return run.write_status("stopped", kind="killed",
+                            message=f"killed by `stop --kill` (no checkpoint at the stop; {where})")
+
+
 def check_resumable(run: RunDir) -> None:
     status = run.status()
     if status.get("phase") in ACTIVE_PHASES:

@@ -116,4 +116,5 @@ def run_summary(run) -> dict:
     fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
     return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
             "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
-            "fix": fix or "", "message": status.get("message", "")}
+            "fix": fix or "", "message": status.get("not_responding") or status.get("message", ""),
+            "stalled": bool(status.get("not_responding"))}

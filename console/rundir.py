@@ -24,6 +24,12 @@ from console.errors import RunError
 ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
                  "saving", "stopping")
 FINAL_PHASES = ("done", "failed", "stopped")
+# A trainer in a training phase that has not beaten its heartbeat for this long, and for HANG_FACTOR times the
+# slowest gap it has shown so far, is "not responding" (a deadlock, a hung collective, a stalled file system). The
+# floor leaves room for a checkpoint save of a large model, which happens between two beats.
+HANG_MIN_S = 300.0
+HANG_FACTOR = 10.0
+HEARTBEAT_PHASES = ("training", "evaluating")
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
@@ -50,6 +56,16 @@ def process_start(pid: int) -> int | None:
             fields = f.read().rsplit(") ", 1)[-1].split()
         return int(fields[19])  # field 22 of the line; fields[0] is field 3 (the state)
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_state(pid: int) -> str | None:
+    """The process' state letter (/proc/PID/stat field 3): 'T' stopped by a signal (SIGSTOP, Ctrl-Z), 't' stopped
+    by a debugger, 'R'/'S'/'D' running or waiting, 'Z' a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(") ", 1)[-1][:1] or None
+    except OSError:
         return None
 
 
@@ -102,6 +118,7 @@ class RunDir:
     checkpoints = property(lambda self: self.path / "checkpoints")
     stop_request = property(lambda self: self.path / "stop.request")
     save_request = property(lambda self: self.path / "save.request")
+    heartbeat = property(lambda self: self.path / ".heartbeat")  # touched by the trainer each step (at most 1/s)
 
     # -- run.json ------------------------------------------------------------------------------------------
     def read_info(self) -> dict:
@@ -145,7 +162,46 @@ class RunDir:
                         self.write_status("failed", kind=status["kind"], message=status["message"])
                     except OSError:
                         pass
+        elif status.get("phase") in ACTIVE_PHASES:
+            stall = self.not_responding(status)
+            if stall:
+                status = dict(status, not_responding=stall)
         return status
+
+    def last_activity(self) -> float | None:
+        """When the trainer last showed it was working: the newest of its heartbeat, metrics and status writes."""
+        times = []
+        for path in (self.heartbeat, self.metrics_path, self.status_json):
+            try:
+                times.append(path.stat().st_mtime)
+            except OSError:
+                pass
+        return max(times) if times else None
+
+    def not_responding(self, status: dict, now: float | None = None) -> str:
+        """'' while the trainer responds; else one line saying since when and why: its process is stopped by a
+        signal (state T), or it is in a training phase and has not beaten its heartbeat for HANG_MIN_S and
+        HANG_FACTOR times its slowest gap so far. A stopped or hung trainer showed as "training" forever."""
+        pid = status.get("pid")
+        last = self.last_activity()
+        since = time.strftime("%H:%M:%S", time.localtime(last)) if last else "its start"
+        state = process_state(pid) if isinstance(pid, int) and pid > 0 else None
+        if state in ("T", "t"):
+            return (f"not responding since {since}: the trainer (pid {pid}) is stopped by a signal (Ctrl-Z or "
+                    f"SIGSTOP); continue it with `kill -CONT {pid}`")
+        if status.get("phase") not in HEARTBEAT_PHASES or last is None:
+            return ""  # loading a model or data has no heartbeat: only a stopped process is known to be stuck
+        try:
+            slowest = float(self.heartbeat.read_text(encoding="utf-8")[:32] or 0)
+        except (OSError, ValueError):
+            return ""  # no heartbeat yet (an older trainer, or before its first step)
+        silent = (time.time() if now is None else now) - last
+        limit = max(HANG_MIN_S, HANG_FACTOR * (slowest if 0 < slowest < 1e6 else 0))
+        if silent > limit:
+            return (f"not responding since {since}: no step, metric or status for {silent / 60:.0f} min (its "
+                    f"slowest step so far took {slowest:.0f} s); it may be hung: see train.log, or stop it "
+                    f"with `training-console stop {self.id} --kill`")
+        return ""
 
     def trainer_alive(self, status: dict | None = None) -> bool:
         """Whether this run's own trainer runs: its pid, its recorded start time and this folder on its command

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from console.rundir import RunDir, process_start
+from console.rundir import RunDir, atomic_write, process_start
 
 IS_MAIN = int(os.environ.get("RANK", "0")) == 0
 WORLD_SIZE = int(os.environ.get("WORLD_SIZE", "1"))
@@ -86,6 +86,29 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
             self.cuda = _cuda()
             self.next_poll = 0.0  # stop/save requests are looked for a few times a second, not at every step
             self.own_seconds = 0.0
+            self.last_call = 0.0  # time.monotonic() of the previous step or eval batch, for the heartbeat
+            self.next_touch = 0.0
+            self.slowest = 0.0  # the longest gap between two steps (or eval batches) so far, in seconds
+
+        def _beat(self, first: bool = False):
+            """Touch the heartbeat file (at most once a second) and record the slowest gap between two steps:
+            what tells a hung trainer from a slow one (RunDir.not_responding). Its own time is counted in
+            own_seconds with the hook that called it."""
+            if not IS_MAIN:
+                return
+            now = time.monotonic()
+            gap = 0.0 if first else now - self.last_call
+            self.last_call = now
+            try:
+                if first or gap > max(1.0, 1.25 * self.slowest):
+                    self.slowest = max(self.slowest, gap)
+                    atomic_write(run.heartbeat, f"{self.slowest:.1f}")
+                    self.next_touch = now + 1.0
+                elif now >= self.next_touch:
+                    os.utime(run.heartbeat)
+                    self.next_touch = now + 1.0
+            except OSError:
+                pass  # a full disk or a removed file must not stop training; the run only looks quieter
 
         def _phase(self, phase: str):
             if phase != self.phase:
@@ -95,6 +118,7 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
         @_timed
         def on_train_begin(self, args, state, control, **kw):
             self._phase("training")
+            self._beat(first=True)
             self._write({"step": state.global_step, "max_steps": state.max_steps, "event": "train_begin",
                          "effective_batch": effective_batch, "epoch": state.epoch or 0.0})
 
@@ -138,6 +162,7 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
         @_timed
         def on_prediction_step(self, args, state, control, **kw):
             self._phase("evaluating")
+            self._beat()
 
         @_timed
         def on_evaluate(self, args, state, control, **kw):
@@ -145,6 +170,7 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
 
         @_timed
         def on_step_end(self, args, state, control, **kw):
+            self._beat()
             if WORLD_SIZE > 1:
                 # Every rank must stop or save at the same step, or the others hang in a collective: a request
                 # (file or SIGTERM, which reach the ranks at different steps) counts only once all ranks agree.

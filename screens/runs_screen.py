@@ -122,9 +122,12 @@ class RunsScreen(Screen):
         steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
         style = {"failed": "red", "done": "green", "stopped": "yellow"}.get(row["status"], "bold")
+        state = row["status"]
+        if row.get("stalled"):  # its why is in the details line (run_summary's message)
+            state, style = "no reply", "bold red"
         mark = "●" if row["id"] in self.marked else " "
         # Text cells: DataTable reads a str cell as markup, and these come from run folders
-        return [mark, Text(row["id"]), Text(printable(row["method"])), Text(printable(row["status"]), style=style),
+        return [mark, Text(row["id"]), Text(printable(row["method"])), Text(printable(state), style=style),
                 steps, best, Text(printable(short_id(row["parent"]))), Text(printable(row["fix"] or ""))]
 
     def _best_eval_key(self, run: RunDir) -> tuple:

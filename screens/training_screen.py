@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 from rich.text import Text
 
 from console.progress import duration, perplexity
+from console.safe_text import printable
 
 from screens.findings_panel import FindingsPanel
 from screens.metric_chart import Curve, MetricChart
@@ -160,7 +161,9 @@ class TrainingScreen(Screen):
         phase = live.phase
         phase_style = {"failed": "bold red", "done": "bold green", "stopped": "bold yellow"}.get(phase, "bold")
         # text from run folders (a phase, a parent id) is shown as text, never as markup
-        self._update("run-line", Text.assemble((live.id, "bold"), f"  {method}  ", (phase, phase_style), parent))
+        stall = live.status.get("not_responding") if live.active else ""
+        self._update("run-line", Text.assemble((live.id, "bold"), f"  {method}  ", (phase, phase_style), parent,
+                                               (f"  {printable(stall)}" if stall else "", "bold red")))
         self._update("progress-line", self.progress_text(live, p))
         if self._charts_due(live):
             self.draw_charts(live, p)

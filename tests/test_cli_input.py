@@ -153,3 +153,52 @@ def test_the_console_takes_a_session_model_and_dataset_and_train_keeps_its_own()
     assert args.command is None and args.session_model == "org/m" and args.session_dataset == "d.jsonl"
     args = build_parser().parse_args(["train", "--model", "org/other"])
     assert args.model == "org/other"
+
+
+LONG = "a" * 300  # one path component past the file system's 255 bytes
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dry-run", "--dataset", f"/tmp/{LONG}.jsonl"],
+    ["train", "--dry-run", "--model", f"/tmp/{LONG}"],
+    ["train", "--dry-run", "--config", f"/tmp/{LONG}.yaml"],
+    ["runs", "--runs-dir", f"/tmp/{LONG}"],
+    ["show", "--runs-dir", f"/tmp/{LONG}", "latest"],
+])
+def test_a_path_component_over_255_bytes_is_one_line(capsys, argv):
+    """A name over 255 bytes gave an OSError traceback in six commands: one line now, whichever met it."""
+    code, text = _run(capsys, *argv)
+    assert code == 2 and "longer than the file system allows" in text and "shorten it" in text, text
+    assert len(text.strip().splitlines()) == 1 and "characters)" in text  # the path shortened, its length said
+
+
+def test_the_preflight_reads_a_huge_single_line_in_bounded_memory(tmp_path, monkeypatch):
+    """A 1 GB single-line JSONL was read whole by the preflight (6 GB, then an abort). Each row is read with a
+    bound: here the bound is lowered to 64 KiB and the line is 4 MiB; the memory the read took is measured."""
+    import tracemalloc
+
+    import console.data as data
+    from console.errors import DataError
+
+    monkeypatch.setattr(data, "MAX_ROW_CHARS", 64 * 1024)
+    path = tmp_path / "one-line.jsonl"
+    path.write_text('{"text": "' + "x" * (4 * 2**20) + '"}\n')
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="line 1: longer than"):
+            data.preflight(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 * 2**20, peak  # far below the 4 MiB line (and its decoded copies)
+    text = tmp_path / "one-line.txt"
+    text.write_text("y" * (256 * 1024))
+    with pytest.raises(DataError, match="line 1: longer than"):
+        data.preflight(str(text))
+
+
+def test_a_csv_field_longer_than_csv_s_default_is_read(tmp_path, runs_dir, capsys):
+    """csv's own 128 KiB field limit made a long document a traceback; the preflight's bound is MAX_ROW_CHARS."""
+    path = _write(tmp_path / "long.csv", "text\n" + "word " * 60000 + "\nshort\n")
+    code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", "--dataset", path)
+    assert code == 0 and "2 rows" in text, text

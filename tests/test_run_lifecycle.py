@@ -298,3 +298,65 @@ def test_a_missing_accelerate_config_is_refused_before_launch(runs_dir, tmp_path
         launch(run)
     status = run.status()
     assert status["phase"] == "failed" and "not found" in status["message"]  # nothing started, and it says why
+
+
+def test_a_stopped_trainer_shows_as_not_responding_and_stop_says_why(runs_dir, capsys):
+    """A trainer stopped by SIGSTOP showed as "training" forever and `stop` waited two minutes to print "training".
+    Now every view says "not responding since ..." with the cause, `stop` says at once why it cannot stop it, and
+    `stop --kill` ends it, recorded as stopped with what was lost."""
+    from console.cli import main
+    from console.progress import run_summary
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
+    wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+    assert "not_responding" not in run.status()
+    pid = run.read_status_file()["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: run.status().get("not_responding"), timeout=10)
+        stall = run.status()["not_responding"]
+        assert stall.startswith("not responding since") and "stopped by a signal" in stall and f"kill -CONT {pid}" in stall
+        row = run_summary(run)
+        assert row["stalled"] and row["message"] == stall and row["status"] == "training"
+        assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+        out = capsys.readouterr().out
+        assert "no reply" in out and stall in out
+        assert main(["stop", "--runs-dir", str(runs_dir), run.id]) == 1  # at once, not after two minutes
+        out = capsys.readouterr().out
+        assert "stopped by a signal" in out and "--kill" in out
+        assert run.trainer_alive()  # the request waits; nothing was killed
+        assert main(["stop", "--kill", "--runs-dir", str(runs_dir), run.id]) == 0
+        out = capsys.readouterr().out
+        assert "killed by `stop --kill`" in out
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    status = run.status()
+    assert status["phase"] == "stopped" and status["kind"] == "killed" and not run.trainer_alive()
+    assert "not_responding" not in status
+
+
+def test_a_trainer_silent_far_longer_than_its_slowest_step_is_not_responding(runs_dir):
+    """The hang rule on a real trainer's own heartbeat: silent for less than HANG_MIN_S (and HANG_FACTOR times its
+    slowest step) is fine; silent for longer is "not responding", with a way out."""
+    from console.rundir import HANG_FACTOR, HANG_MIN_S
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
+    try:
+        wait_for(lambda: len(_steps(run)) >= 3 and run.heartbeat.exists(), timeout=90)
+        status = run.status()
+        assert status["phase"] == "training" and "not_responding" not in status
+        slowest = float(run.heartbeat.read_text())
+        assert 0 <= slowest < 60  # a demo step takes well under a second, the first one a little more
+        last = run.last_activity()
+        limit = max(HANG_MIN_S, HANG_FACTOR * slowest)
+        assert run.not_responding(status, now=last + limit - 5) == ""
+        stall = run.not_responding(status, now=last + limit + 60)
+        assert stall.startswith("not responding since") and f"stop {run.id} --kill" in stall
+        # a phase without a heartbeat (loading a model can take an hour) is never called hung by the clock
+        assert run.not_responding(dict(status, phase="loading model"), now=last + 10 * limit) == ""
+    finally:
+        request_stop(run)
+        wait(run, timeout=60)
