@@ -6,6 +6,7 @@ train.log. Under torchrun only the main process (rank 0) writes status and metri
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -14,7 +15,7 @@ import sys
 import time
 import traceback
 
-from console.rundir import RunDir, atomic_write, process_start
+from console.rundir import RunDir, atomic_write, checkpoint_problem, process_start
 
 IS_MAIN = int(os.environ.get("RANK", "0")) == 0
 WORLD_SIZE = int(os.environ.get("WORLD_SIZE", "1"))
@@ -39,7 +40,45 @@ def _status(run: RunDir, phase: str, **fields):
     if IS_MAIN:
         pid = _launcher_pid()  # and its start time with it: the pair is what identifies the trainer (rundir.pid_alive)
         run.write_status(phase, pid=pid, pid_start=process_start(pid), **fields)
-        print(f"[console] {time.time() - _T0:6.1f}s {phase}", flush=True)
+        _say(f"[console] {time.time() - _T0:6.1f}s {phase}")
+
+
+# Bytes the trainer holds on the run's file system from its start and lets go of only to write its final status:
+# on a full disk that write failed, and a run that ended on "No space left on device" read as "killed, or the
+# machine restarted" (its cause lost with the log's last lines).
+RESERVE_BYTES = 256 * 1024
+
+
+def _reserve_path(run: RunDir):
+    return run.path / ".status-reserve"
+
+
+def _reserve_space(run: RunDir) -> None:
+    if IS_MAIN:
+        try:
+            with open(_reserve_path(run), "wb") as f:
+                f.write(b"\0" * RESERVE_BYTES)  # real bytes: a sparse file would reserve nothing
+        except OSError:
+            pass  # no room even for this: the run fails at its first write, and says so while it still can
+
+
+def _release_space(run: RunDir) -> None:
+    try:
+        _reserve_path(run).unlink()
+    except OSError:
+        pass
+
+
+def _final_status(run: RunDir, phase: str, **fields) -> None:
+    """The run's last status, written first, before any log line: if the disk is full, the reserved bytes are let
+    go of and the write tried again. Never raises (there is nothing left to tell of a failure here)."""
+    for attempt in (1, 2):
+        try:
+            _status(run, phase, **fields)
+            break
+        except OSError:
+            _release_space(run)
+    _release_space(run)
 
 
 def _launcher_pid() -> int:
@@ -52,7 +91,10 @@ def _launcher_pid() -> int:
 
 def _say(line: str) -> None:
     if IS_MAIN:  # one voice in train.log, whatever the number of processes
-        print(line, flush=True)
+        try:
+            print(line, flush=True)
+        except OSError:
+            pass  # train.log on a full disk: the status says what happened, the log loses a line
 
 
 class DivergedError(RuntimeError):
@@ -242,6 +284,11 @@ def classify(err: BaseException) -> tuple[str, str]:
     text = str(err)
     if isinstance(err, UserError):
         return "input", _one_line(err)
+    if (isinstance(err, OSError) and err.errno == errno.ENOSPC) or any(
+            sign in text for sign in ("No space left on device", "StorageFull", "os error 28")):
+        # safetensors and torch wrap the OSError in their own types: their text is what says it
+        return "disk_full", ("the disk is full (No space left on device): free space on the run folder's file "
+                             "system (`df -h RUN_FOLDER`), lower save_total_limit, then resume the run")
     if name == "OutOfMemoryError" or "CUDA out of memory" in text or "out of memory" in text.lower():
         return "oom", ("out of memory: " + _one_line(err))[:300]
     if isinstance(err, DivergedError):
@@ -268,15 +315,19 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
     if run.stop_request.exists():  # asked while this process started (the launcher cleared any older request)
         _Stop.requested, _Stop.reason = True, "stop requested"
-    _status(run, "loading libraries", started=started)
+    _reserve_space(run)
     try:
+        _status(run, "loading libraries", started=started)
         return _train(run, resume, started)
     except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
         kind, message = classify(err)
+        _final_status(run, "failed", kind=kind, message=message, error=message)  # first: the disk may be full
         if kind not in ("input", "diverged"):  # the user's own mistakes get one line, not a traceback
-            traceback.print_exc()
-        _status(run, "failed", kind=kind, message=message, error=message)
-        print(f"[console] failed ({kind}): {message}", flush=True)
+            try:
+                traceback.print_exc()
+            except OSError:
+                pass
+        _say(f"[console] failed ({kind}): {message}")
         return 1
 
 
@@ -303,6 +354,12 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     values = config.values
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     _say(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}")
+
+    checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
+    for line in skipped:
+        _say(f"[console] {line}")
+    if checkpoint is not None and _finish_from_checkpoint(run, checkpoint, values, started):
+        return 0
 
     _status(run, "loading model")
     planned_steps = values.get("max_steps") if (values.get("max_steps") or -1) > 0 else None
@@ -347,12 +404,9 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
         _say(f"[console] warning: {cut_text}")
     # What max_length cut, per split: said in train output, `watch` and the training screen (console/sft.py).
     _status(run, "preparing data", cut=cut, cut_text=cut_text)
-    checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
-    for line in skipped:
-        _say(f"[console] {line}")
     checkpoint = str(checkpoint) if checkpoint else None
     if _Stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
-        _status(run, "stopped", message="stopped before the first step (nothing trained)", step=0)
+        _final_status(run, "stopped", message="stopped before the first step (nothing trained)", step=0)
         _say("[console] stopped before the first step")
         return 0
     if checkpoint:
@@ -367,14 +421,52 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
         trainer.save_model(str(final_dir))
     best = trainer.state.best_model_checkpoint
     if _Stop.requested:
-        _status(run, "stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
-                step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
+        _final_status(run, "stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
+                      step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
         _say(f"[console] stopped at step {trainer.state.global_step}")
         return 0
-    _status(run, "done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
-            seconds=round(time.time() - started, 1))
+    _final_status(run, "done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
+                  seconds=round(time.time() - started, 1))
     _say(f"[console] done: step {trainer.state.global_step}")
     return 0
+
+
+# What a checkpoint holds beyond what save_model() writes: the state to resume training from.
+_RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "trainer_state.json", "scaler.pt")
+
+
+def _finish_from_checkpoint(run: RunDir, checkpoint, values: dict, started: float) -> bool:
+    """A run killed after its last step (while it saved the final model) has nothing left to train: the Trainer,
+    resumed at max_steps, trained one step past it. Its final model is written from the checkpoint instead (the
+    best one when load_best_model_at_end asks for it), and the run is done. False when there is training left."""
+    import shutil
+
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        step, max_steps = int(state["global_step"]), int(state.get("max_steps") or 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # checkpoint_to_resume checked it parses; a missing field means: let the Trainer decide
+    if max_steps <= 0 or step < max_steps:
+        return False
+    _status(run, "saving")
+    source = checkpoint
+    best = state.get("best_model_checkpoint")
+    if values.get("load_best_model_at_end") and isinstance(best, str):
+        candidate = run.checkpoints / os.path.basename(best)  # by name: the folder may have moved since
+        if candidate.is_dir() and checkpoint_problem(candidate) is None:
+            source = candidate
+    final_dir = run.path / "model"
+    if IS_MAIN:
+        final_dir.mkdir(exist_ok=True)
+        for item in source.iterdir():
+            if item.is_file() and item.name not in _RESUME_ONLY and not item.name.startswith("rng_state"):
+                shutil.copy2(item, final_dir / item.name)
+    _say(f"[console] step {step} of {max_steps} was reached before the trainer ended: the final model is "
+         f"{source.name}, nothing more to train")
+    _final_status(run, "done", step=step, best_checkpoint=best if isinstance(best, str) else None,
+                  final_model=str(final_dir), seconds=round(time.time() - started, 1))
+    _say(f"[console] done: step {step}")
+    return True
 
 
 if __name__ == "__main__":

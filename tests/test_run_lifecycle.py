@@ -360,3 +360,81 @@ def test_a_trainer_silent_far_longer_than_its_slowest_step_is_not_responding(run
     finally:
         request_stop(run)
         wait(run, timeout=60)
+
+
+_FULL_DISK_RUN = """
+import json, os, sys, time
+from console.config import build_config, parse_set, resolve
+from console.launcher import launch, wait
+from console.metrics import load_history
+from console.rundir import create_run
+from tests.e2e_util import FAST
+
+runs = sys.argv[1]
+config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "logging_steps=1",
+                                                             "eval_steps=1000", "save_steps=1000"])))
+run = create_run(runs, config, command=["test"])
+launch(run)
+deadline = time.monotonic() + 90
+while len(load_history(run.metrics_path).train_loss.steps) < 2 and time.monotonic() < deadline:
+    time.sleep(0.1)
+fd = os.open(os.path.join(runs, "filler"), os.O_WRONLY | os.O_CREAT)
+try:
+    while True:  # every last page of the file system
+        os.write(fd, b"x" * 4096)
+except OSError:
+    pass
+status = wait(run, timeout=120)
+print(json.dumps(status))
+"""
+
+
+def test_a_run_that_fills_the_disk_ends_failed_with_that_cause(tmp_path):
+    """A full disk during training ended as "killed, or the machine restarted": the final status could not be
+    written. The trainer now holds reserved bytes it lets go of for that write. A real trainer on a real 16 MiB file
+    system (tmpfs, mounted in a mount namespace of its own) that the test fills while it trains."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1) to mount a small file system")
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o size=16m tmpfs "$0"', str(folder)],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"cannot mount a tmpfs in a mount namespace here: {probe.stderr.strip()}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o size=16m tmpfs "$0" && exec "$1" -c "$2" "$0"',
+                           str(folder), sys.executable, _FULL_DISK_RUN], capture_output=True, text=True, cwd=root,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    status = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert status["phase"] == "failed" and status["kind"] == "disk_full", status
+    assert "the disk is full" in status["message"] and "resume" in status["message"]
+
+
+def test_a_run_killed_while_saving_its_final_model_resumes_to_done_without_training_past_max_steps(runs_dir):
+    """Killed in the saving phase after its last step, a resumed run trained one step past max_steps (done: step
+    9 of 8). Resume now finds nothing left to train and writes the final model from the last checkpoint."""
+    import shutil
+
+    run = _start(runs_dir)  # max_steps 8, a checkpoint every 4 steps: checkpoint-8 is the last step's
+    assert wait(run, timeout=120)["phase"] == "done"
+    logged = load_history(run.metrics_path).last_step
+    shutil.rmtree(run.path / "model")  # what a kill during the final save leaves: no model/, a failed status
+    run.write_status("failed", kind="killed", message="the trainer process ended without a final status")
+    check_resumable(run)
+    launch(run, resume=True)
+    status = wait(run, timeout=120)
+    assert status["phase"] == "done" and status["step"] == 8, status
+    assert load_history(run.metrics_path).last_step == logged == 8  # not one step more
+    from peft import PeftConfig
+
+    assert PeftConfig.from_pretrained(str(run.path / "model")).r > 0
+    assert (run.path / "model" / "adapter_model.safetensors").stat().st_size > 0
+    assert not (run.path / "model" / "optimizer.pt").exists()
