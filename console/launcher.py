@@ -212,7 +212,7 @@ def kill_trainer(run: RunDir) -> dict:
     checkpoint, _ = run.checkpoint_to_resume()
     where = f"resume takes {checkpoint.name}" if checkpoint else "there is no checkpoint to resume from"
     return run.write_status("stopped", kind="killed",
-                            message=f"killed by `stop --kill` (no checkpoint at the stop; {where})")
+                            message=f"killed by `stop --kill`: no checkpoint at the stop; {where}")
 
 
 def check_resumable(run: RunDir) -> None:

@@ -192,9 +192,9 @@ class RunDir:
         if status.get("phase") not in HEARTBEAT_PHASES or last is None:
             return ""  # loading a model or data has no heartbeat: only a stopped process is known to be stuck
         try:
-            slowest = float(self.heartbeat.read_text(encoding="utf-8")[:32] or 0)
-        except (OSError, ValueError):
-            return ""  # no heartbeat yet (an older trainer, or before its first step)
+            slowest = float((_read_head(self.heartbeat, 32) or b"")[:32].decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return ""  # no heartbeat yet (an older trainer, or before its first step), or not the trainer's
         silent = (time.time() if now is None else now) - last
         limit = max(HANG_MIN_S, HANG_FACTOR * (slowest if 0 < slowest < 1e6 else 0))
         if silent > limit:
@@ -308,12 +308,28 @@ def checkpoint_problem(folder: Path) -> str | None:
     return None
 
 
-def _read_json(path: Path) -> dict | None:
+MAX_RUN_FILE_BYTES = 1 << 20  # status.json and run.json are a few hundred bytes; a bigger one is not the console's
+
+
+def _read_head(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of a regular file; None for a FIFO or a folder in its place (which must not hang or
+    break the reader) or an unreadable one."""
     try:
-        if not path.is_file():  # a FIFO or a folder in its place must not hang or break the reader
+        if not path.is_file():
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except OSError:
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    raw = _read_head(path, MAX_RUN_FILE_BYTES)
+    if raw is None or len(raw) > MAX_RUN_FILE_BYTES:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -161,9 +161,13 @@ class TrainingScreen(Screen):
         phase = live.phase
         phase_style = {"failed": "bold red", "done": "bold green", "stopped": "bold yellow"}.get(phase, "bold")
         # text from run folders (a phase, a parent id) is shown as text, never as markup
-        stall = live.status.get("not_responding") if live.active else ""
+        stall = printable(live.status.get("not_responding") or "") if live.active else ""
+        head = stall.split(": ", 1)[0]  # "not responding since 05:36:34" on the line, the why in a toast once
         self._update("run-line", Text.assemble((live.id, "bold"), f"  {method}  ", (phase, phase_style), parent,
-                                               (f"  {printable(stall)}" if stall else "", "bold red")))
+                                               (f"  {head}" if stall else "", "bold red")))
+        if stall and head not in self.seen_problems:
+            self.seen_problems.add(head)
+            self.notify(stall, title=live.id, severity="error", timeout=30, markup=False)
         self._update("progress-line", self.progress_text(live, p))
         if self._charts_due(live):
             self.draw_charts(live, p)

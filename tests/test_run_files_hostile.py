@@ -94,3 +94,34 @@ def test_any_config_yaml_is_a_config_or_one_line(tmp_path_factory, top, argument
         return
     history = History.from_records([{"step": s, "loss": 3.0 - 0.01 * s} for s in range(1, 30)])
     diagnose(history, config)  # the fixes are computed from the config's values: they must be of their types
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(beat=st.binary(max_size=64), phase=st.sampled_from(["training", "evaluating", "loading model"]),
+       ahead=st.floats(min_value=-1e9, max_value=1e12, allow_nan=False))
+def test_any_heartbeat_file_gives_an_answer_not_an_exception(tmp_path_factory, beat, phase, ahead):
+    """The trainer's heartbeat file (its slowest step, a number) read whatever it holds, at any clock."""
+    import os
+    import time
+
+    run = _good_run(tmp_path_factory.mktemp("runs"))
+    run.heartbeat.write_bytes(beat)
+    answer = run.not_responding({"phase": phase, "pid": os.getpid()}, now=time.time() + ahead)
+    assert isinstance(answer, str)
+    if phase == "loading model" or ahead < 300:
+        assert answer == ""  # no heartbeat phase, or silent for less than the floor: never called hung
+
+
+def test_a_fifo_or_a_huge_file_in_place_of_a_run_file_is_not_read_whole(tmp_path):
+    import os
+
+    run = _good_run(tmp_path)
+    run.status_json.unlink()
+    os.mkfifo(run.status_json)  # opening it for reading would block forever
+    os.mkfifo(run.heartbeat)
+    assert run.status()["phase"] in ("failed", "done")  # recovered from the other files, not hung
+    assert run.not_responding({"phase": "training", "pid": os.getpid()}) == ""
+    os.unlink(run.status_json)
+    with open(run.status_json, "wb") as f:
+        f.write(b'{"phase": "done", "message": "' + b"x" * (2 << 20) + b'"}')
+    assert "x" * 100 not in str(run.read_status_file())  # over 1 MiB: not the console's, not read
