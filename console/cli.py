@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="follow a run as plain text: progress and findings")
     _add_runs_dir(p)
     p.add_argument("run", nargs="?", default="latest")
+    p.add_argument("--samples", action="store_true",
+                   help="print the sample answers (the base model's next to the latest) at each sampling")
 
     p = sub.add_parser("attach", help="open the console on a run (live if it trains)")
     _add_runs_dir(p)
@@ -347,7 +349,7 @@ def cmd_watch(args) -> int:
 
     run = find_run(args.runs_dir, args.run)
     try:
-        status = follow(run, stdout_writer)
+        status = follow(run, stdout_writer, samples=args.samples)
     except KeyboardInterrupt:
         return 130
     return _summary(run, status)

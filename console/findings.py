@@ -22,6 +22,8 @@ TITLES = {
     "lr_never_peaked": "Learning rate never reached its peak",
     "nonfinite_grad_norm": "Non-finite gradient norms (harmless so far)",
     "out_of_memory": "Out of memory",
+    "answers_do_not_end": "Sample answers do not end",
+    "answers_repeat": "Sample answers repeat themselves",
 }
 
 

@@ -210,6 +210,24 @@ def train_longer(config, why: str) -> Fix | None:
     return Fix({"num_train_epochs": _nice(ep * 2)}, why, "train_longer") if ep else None
 
 
+def keep_end_token(config, cut: dict | None = None) -> Fix | None:
+    """The end token back in the labels: examples longer than max_length are cut at the end, answer and end token
+    with them (a model trained on them never learns to stop); max_length up to the longest example (the next
+    multiple of 64). Chat data rendered without its template loses the template's end-of-turn token: the template
+    on. `cut` is the trainer's report per split (status.json's "cut")."""
+    train = (cut or {}).get("train") if isinstance(cut, dict) else None
+    if isinstance(train, dict) and isinstance(train.get("cut"), int) and train["cut"] > 0 \
+            and isinstance(train.get("longest"), int):
+        target = min(32768, -(-train["longest"] // 64) * 64)
+        if target > _int(config.get("max_length"), 0):
+            return Fix({"max_length": target}, f"{train['cut']} training examples were cut by max_length "
+                       f"{config.get('max_length')}, their end token with them", "keep_end_token")
+    if config.get("use_chat_template") is False:
+        return Fix({"use_chat_template": True}, "the chat template closes each answer with its end-of-turn token",
+                   "chat_template_on")
+    return None
+
+
 def schedule_too_short(config, history, steps_per_epoch: float | None) -> Fix | None:
     """A max_steps run that ended before one pass over the data, its loss still falling: the schedule (and its
     decay to zero) was cut short, so more steps help more than a bigger learning rate. Up to one epoch, at most 4x."""

@@ -32,13 +32,17 @@ def describe_finding(finding, config) -> list[str]:
 
 
 def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5, findings: bool = True,
-           stop_when_final: bool = True, timeout: float | None = None) -> dict:
-    """Print progress and findings until the run ends (or the timeout); returns the last status."""
+           stop_when_final: bool = True, timeout: float | None = None, samples: bool = False) -> dict:
+    """Print progress and findings until the run ends (or the timeout); returns the last status. `samples`: print
+    the sample answers (first against latest) at each new sampling too."""
     from console.config import load_run_config
 
     from console.diagnose import diagnose
+    from console.samples import parse, sample_findings, samples_text
 
     tail = MetricsTail(run.metrics_path)
+    sample_tail = MetricsTail(run.path / "samples.jsonl")
+    answers: list = []
     history = History()
     try:
         config = load_run_config(run.path)
@@ -78,8 +82,13 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
                 p = progress(history)
                 write(f"eval loss {record['eval_loss']:.4f} at step {record.get('step')}"
                       f" (best {p.best_eval:.4f} at step {int(p.best_eval_step)})")
-        if findings and config is not None and records:
-            for finding in diagnose(history, config):
+        new_answers = [a for a in (parse(r) for r in sample_tail.read_new()) if a is not None]
+        answers += new_answers
+        if samples and new_answers:
+            write(f"[{run.id}] sample answers at step {new_answers[-1].step}:")
+            write(samples_text(answers))
+        if findings and config is not None and (records or new_answers):
+            for finding in list(diagnose(history, config)) + sample_findings(answers, config, status):
                 if finding.problem not in shown:
                     shown.add(finding.problem)
                     for line in describe_finding(finding, config):

@@ -24,6 +24,8 @@ def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
     from console.diagnose import crash_findings, diagnose
     from console.metrics import load_history
 
+    from console.samples import load_samples, sample_findings
+
     config = config or load_run_config(run.path)
     findings = list(diagnose(load_history(run.metrics_path), config))
     status = run.status(repair=False)
@@ -31,7 +33,7 @@ def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
         crash = crash_findings(status["kind"], config, status.get("message"))
         if crash is not None and all(f.problem != crash.problem for f in findings):
             findings.insert(0, crash)
-    return findings
+    return findings + sample_findings(load_samples(run.path / "samples.jsonl"), config, status)
 
 
 def top(findings: list):

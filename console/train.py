@@ -113,7 +113,7 @@ def _timed(hook):
     return timed
 
 
-def make_callback(run: RunDir, effective_batch: int, started: float):
+def make_callback(run: RunDir, effective_batch: int, started: float, sampler=None):
     from transformers import TrainerCallback
 
     class ConsoleCallback(TrainerCallback):
@@ -197,6 +197,8 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                         self.best_loss = min(self.best_loss, loss)
             if "train_runtime" in logs:
                 record["console_seconds"] = round(self.own_seconds, 4)  # this callback's time in the loop
+                if sampler is not None:  # the sample answers' time, reported apart: what they cost the run
+                    record["samples_seconds"] = round(sampler.seconds, 4)
             self._write(record)
             if self.phase != "training":
                 self._phase("training")
@@ -251,6 +253,61 @@ def make_callback(run: RunDir, effective_batch: int, started: float):
                 self.file.flush()
 
     return ConsoleCallback()
+
+
+def make_sampler(run: RunDir, prompts: list, every: int, max_new_tokens: int, on_start: bool):
+    """A callback that generates answers to `prompts` (from console.samples) at every `every`-th evaluation and
+    before the first step when no evaluation runs there (`on_start`), and appends them to samples.jsonl. Main
+    process only: the others go on to their next step and wait for it there."""
+    from transformers import TrainerCallback
+
+    from console.generate import generate
+
+    class SampleCallback(TrainerCallback):
+        def __init__(self):
+            self.evaluations = 0
+            self.seconds = 0.0
+            self.done_steps: set[int] = set()
+
+        def _sample(self, state, model, tokenizer):
+            if not IS_MAIN or model is None or tokenizer is None or state.global_step in self.done_steps:
+                return
+            self.done_steps.add(state.global_step)
+            t0 = time.perf_counter()
+            lines = []
+            for prompt, shown, reference in prompts:
+                answer = generate(model, tokenizer, prompt, max_new_tokens=max_new_tokens)
+                lines.append(json.dumps({"step": state.global_step, "prompt": shown, "answer": answer.text,
+                                         "ended": answer.ended, "tokens": answer.tokens,
+                                         "seconds": round(answer.seconds, 3), "reference": reference}))
+            try:
+                with open(run.path / "samples.jsonl", "a", encoding="utf-8") as f:
+                    f.write("\n".join(lines) + "\n")
+            except OSError as err:
+                _say(f"[console] samples not written: {err}")
+            self.seconds += time.perf_counter() - t0
+
+        def on_train_begin(self, args, state, control, model=None, processing_class=None, **kw):
+            if on_start and state.global_step == 0:
+                self._sample(state, model, processing_class)
+
+        def on_evaluate(self, args, state, control, model=None, processing_class=None, **kw):
+            if self.evaluations % every == 0:
+                self._sample(state, model, processing_class)
+            self.evaluations += 1
+
+    return SampleCallback()
+
+
+def _sample_prompts(values: dict, eval_ds, data) -> list:
+    """The prompts the samples answer: the user's sample_prompts, else the first held-out eval rows."""
+    from console.samples import DEFAULT_PROMPTS, prompts_from_records, user_prompts
+
+    if values.get("sample_prompts"):
+        return user_prompts(values["sample_prompts"], chat=data.chat_template and data.fmt != "text")
+    if eval_ds is None:
+        return []
+    return prompts_from_records([eval_ds[i] for i in range(min(DEFAULT_PROMPTS, len(eval_ds)))])
 
 
 def _agree(flags: tuple[bool, ...], device) -> tuple[bool, ...]:
@@ -386,7 +443,19 @@ def _train(run: RunDir, resume: bool, started: float) -> int:
     _status(run, "preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
     _say(f"[console] device {device}, precision {precision}")
 
-    callbacks = [make_callback(run, config.effective_batch, started)]
+    sampler = None
+    every = int(values.get("sample_every") or 0)
+    if every > 0 and eval_ds is not None and args.eval_strategy != "no":  # off when nothing is evaluated
+        if values.get("accelerate_config"):  # FSDP / DeepSpeed shard the weights: one process cannot generate
+            _say("[console] sample answers off: the model is sharded across processes (accelerate_config)")
+        else:
+            prompts = _sample_prompts(values, eval_ds, data)
+            if prompts:
+                sampler = make_sampler(run, prompts, every, int(values.get("sample_max_new_tokens") or 64),
+                                       on_start=not args.eval_on_start)
+    callbacks = [make_callback(run, config.effective_batch, started, sampler)]
+    if sampler is not None:
+        callbacks.append(sampler)
     if values.get("early_stopping_patience") and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,

@@ -18,7 +18,8 @@ from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
 # them) load when first shown, so start-up stays close to a bare Textual app's.
 from screens.method_screen import MethodScreen
 from screens.too_small import TooSmallScreen
-from screens.messages import GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched
+from screens.messages import (GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched,
+                              SamplesArrived)
 
 if TYPE_CHECKING:
     from screens.live import LiveRun
@@ -357,6 +358,12 @@ class TrainingConsoleApp(App):
         live = self._live(message.run_id)
         if live is not None:
             live.history.extend(message.records)
+            live.changed()
+
+    def on_samples_arrived(self, message: SamplesArrived) -> None:
+        live = self._live(message.run_id)
+        if live is not None:
+            live.samples.extend(message.samples)
             live.changed()
 
     def on_phase_changed(self, message: PhaseChanged) -> None:

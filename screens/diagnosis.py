@@ -16,8 +16,9 @@ def _module(name: str):
         return None
 
 
-def findings(history, config, status: dict | None = None) -> list:
-    """The warnings for a history (live or finished), plus those of a crash (out of memory, NaN)."""
+def findings(history, config, status: dict | None = None, samples: list | None = None) -> list:
+    """The warnings for a history (live or finished), plus those of a crash (out of memory, NaN) and of the
+    sample answers (not ending, repeating)."""
     mod = _module("console.diagnose")
     if mod is None or config is None:
         return []
@@ -28,6 +29,10 @@ def findings(history, config, status: dict | None = None) -> list:
         crash = [] if crash is None else [crash] if not isinstance(crash, (list, tuple)) else list(crash)
         seen = {f.problem for f in out}
         out = [f for f in crash if f.problem not in seen] + out
+    if samples:
+        from console.samples import sample_findings
+
+        out += sample_findings(samples, config, status)
     return out
 
 

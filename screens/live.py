@@ -20,6 +20,7 @@ class LiveRun:
     history: History = field(default_factory=History)
     status: dict = field(default_factory=dict)
     log_tail: list = field(default_factory=list)
+    samples: list = field(default_factory=list)  # console.samples.Sample, in the order the trainer wrote them
     gpu: tuple | None = None  # (used MiB list, total MiB list)
     version: int = 0  # bumped by every change; screens redraw when it moved
     diagnosis_error: str = ""
@@ -61,7 +62,7 @@ class LiveRun:
             self._findings_version = self.version
             self._findings_at = time.monotonic()
             try:
-                self._findings = diagnosis.findings(self.history, self.config, self.status)
+                self._findings = diagnosis.findings(self.history, self.config, self.status, self.samples)
             except Exception as err:  # noqa: BLE001  a diagnosis bug must never take the console down
                 self._findings = []
                 self.diagnosis_error = f"diagnosis failed: {type(err).__name__}: {err}"

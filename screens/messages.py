@@ -30,6 +30,14 @@ class LaunchFailed(Message):
 
 
 @dataclass
+class SamplesArrived(Message):
+    """New sample answers of a run (samples.jsonl lines, parsed into console.samples.Sample)."""
+
+    run_id: str
+    samples: list = field(default_factory=list)
+
+
+@dataclass
 class MetricsArrived(Message):
     """New complete metrics.jsonl records of a run, batched by the worker."""
 

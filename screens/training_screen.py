@@ -58,6 +58,7 @@ class TrainingScreen(Screen):
         Binding("m", "toggle_smooth", "Smooth", show=False),
         Binding("z", "zoom", "Zoom", show=False),
         Binding("l", "log", "Log", show=False),
+        Binding("v", "samples", "Samples"),
         Binding("e", "edit", "Edit+rerun", show=False),
         Binding("n", "new_run", "New run", show=False),
         Binding("u", "runs", "Runs"),
@@ -447,6 +448,16 @@ class TrainingScreen(Screen):
         if self.live:
             lines = self.live.run.tail_log(200)
             self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)"))
+
+    def action_samples(self) -> None:
+        """The sample answers: the base model's (step 0) next to the latest, prompt by prompt."""
+        from console.samples import samples_text
+        from screens.text_screen import TextScreen
+
+        if self.live is not None:
+            width = max(40, self.app.size.width - 10)
+            self.app.push_screen(TextScreen(f"sample answers of {self.live.id}",
+                                            samples_text(self.live.samples, width)))
 
     def action_edit(self) -> None:
         if self.live is None or self.live.config is None:

@@ -14,7 +14,8 @@ from console.errors import UserError
 from console.metrics import MetricsTail
 from console.rundir import ACTIVE_PHASES, RunDir
 
-from screens.messages import GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched
+from screens.messages import (GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched,
+                              SamplesArrived)
 
 POLL_S = 0.25  # the worker reads the run folder at most this often
 GPU_EVERY_S = 3.0
@@ -96,10 +97,20 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
     if run is None:
         return
     next_gpu = 0.0
+    sample_tail = MetricsTail(run.path / "samples.jsonl")
+
+    def post_samples() -> None:
+        from console.samples import parse
+
+        samples = [s for s in (parse(r) for r in sample_tail.read_new()) if s is not None]
+        if samples:
+            post(SamplesArrived(run.id, samples))
+
     while not cancelled():
         records = tail.read_new()
         if records:
             post(MetricsArrived(run.id, records))
+        post_samples()
         status = run.status()
         if status != last_status:
             last_status = status
@@ -108,6 +119,7 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
             records = tail.read_new()
             if records:
                 post(MetricsArrived(run.id, records))
+            post_samples()
             post(RunFinished(run.id, dict(status), run.tail_log(12)))
             return
         now = time.monotonic()

@@ -1,0 +1,115 @@
+"""Sample answers during training: real generation with the demo model, the findings they give, their readers."""
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from console.config import build_config, parse_set, resolve
+from console.launcher import launch, wait
+from console.rundir import create_run
+from console.samples import (Sample, by_step, load_samples, parse, repeats, sample_findings, samples_text)
+from tests.e2e_util import FAST
+
+
+def _run(runs_dir, *extra, method="lora"):
+    config = resolve(build_config(method, sets=parse_set(FAST + list(extra))))
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    status = wait(run, timeout=180)
+    assert status["phase"] == "done", (status, run.tail_log(30))
+    return run, config
+
+
+@pytest.mark.e2e
+def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cost(runs_dir):
+    run, _ = _run(runs_dir)  # max_steps 8, an evaluation at steps 0 (eval_on_start), 4 and 8
+    samples = load_samples(run.path / "samples.jsonl")
+    steps = by_step(samples)
+    assert sorted(steps) == [0, 4, 8] and all(len(v) == 3 for v in steps.values())
+    base = steps[0]
+    assert all(s.prompt and s.reference and 0 < s.tokens <= 64 and s.seconds > 0 for s in base)
+    assert [s.prompt for s in steps[8]] == [s.prompt for s in base]  # the same fixed prompts every time
+    lines = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+    end = next(r for r in lines if "train_runtime" in r)
+    assert 0 < end["samples_seconds"] < end["train_runtime"]  # its own time, reported apart
+    text = samples_text(samples)
+    assert "step 0 (base)" in text and "step 8" in text and "expected" in text
+
+
+@pytest.mark.e2e
+def test_no_samples_without_evaluation_or_when_turned_off_and_the_users_own_prompts(runs_dir):
+    run, _ = _run(runs_dir, "eval_strategy=no", "eval_on_start=false", "load_best_model_at_end=false")
+    assert not (run.path / "samples.jsonl").exists()
+    run, _ = _run(runs_dir, "sample_every=0")
+    assert not (run.path / "samples.jsonl").exists()
+    config = resolve(build_config("lora", sets=parse_set(FAST)))
+    config = config.with_changes({"sample_prompts": ["Say hi.", "What is the first word? one two"],
+                                  "sample_max_new_tokens": 5, "sample_every": 2})
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    assert wait(run, timeout=180)["phase"] == "done"
+    steps = by_step(load_samples(run.path / "samples.jsonl"))
+    assert sorted(steps) == [0, 8]  # every 2nd evaluation: steps 0 and 8 of 0, 4, 8
+    assert [s.prompt for s in steps[0]] == ["Say hi.", "What is the first word? one two"]
+    assert all(s.tokens <= 5 for v in steps.values() for s in v)
+
+
+@pytest.mark.e2e
+def test_answers_do_not_end_fires_on_a_run_whose_end_tokens_were_cut_and_not_on_a_correct_run(runs_dir):
+    """The same demo fine-tune twice, 60 full fine-tuning steps: with max_length 24 most examples are cut, their
+    end token with them, and the model never learns to stop; with max_length 64 it does (real generation)."""
+    from console.rerun import run_findings
+
+    common = ["max_steps=60", "eval_steps=20", "save_steps=20", "learning_rate=1e-3", "max_samples=400"]
+    cut, cut_config = _run(runs_dir, *common, "max_length=24", method="full")
+    found = {f.problem: f for f in run_findings(cut)}
+    assert "answers_do_not_end" in found, [f.text() for f in found.values()]
+    finding = found["answers_do_not_end"]
+    assert "ran to the 64-token limit" in finding.evidence
+    assert finding.fixes[0].changes == {"max_length": 64}  # the longest example (49-50 tokens), to a multiple of 64
+    good, _ = _run(runs_dir, *common, "max_length=64", method="full")
+    latest = by_step(load_samples(good.path / "samples.jsonl"))[60]
+    assert sum(s.ended for s in latest) >= 2
+    assert "answers_do_not_end" not in {f.problem for f in run_findings(good)}
+
+
+def test_repeats_tells_a_loop_from_an_answer():
+    assert repeats("The opposite of of of of of of of of of of of of of of of of of")
+    assert repeats("I am a model. I am a model. I am a model. I am a model.")
+    assert not repeats("The opposite of begin is end, and the opposite of up is down, as you know.")
+    assert not repeats("of of of")  # too short to tell
+
+
+def test_the_findings_from_hand_made_samples():
+    def s(step, answer, ended, ref="short answer"):
+        return Sample(step=step, prompt="p", answer=answer, ended=ended, tokens=64 if not ended else 5, seconds=0.1,
+                      reference=ref)
+
+    base_ends = [s(0, "fine", True)] * 3
+    assert sample_findings(base_ends + [s(10, "a b c d", False)] * 3)[0].problem == "answers_do_not_end"
+    assert sample_findings(base_ends + [s(10, "fine", True)] * 3) == []
+    assert sample_findings(base_ends) == []  # only the base: nothing trained yet
+    long_refs = [s(0, "x", False, ref=" ".join(["w"] * 40))] * 3 + [s(10, "y", False, ref=" ".join(["w"] * 40))] * 3
+    assert sample_findings(long_refs) == []  # neither the base nor the data says the answers should be short
+    loops = base_ends + [s(10, "of " * 30, True)] * 3
+    assert [f.problem for f in sample_findings(loops)] == ["answers_repeat"]
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(st.one_of(JSON, st.dictionaries(
+    st.sampled_from(["step", "prompt", "answer", "ended", "tokens", "seconds", "reference"]), JSON)), max_size=8))
+def test_any_samples_file_gives_samples_a_text_and_findings(tmp_path_factory, records):
+    """samples.jsonl is another process' file: whatever it holds, readers give samples or skip the line."""
+    path = tmp_path_factory.mktemp("s") / "samples.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    samples = load_samples(path)
+    assert all(isinstance(x, Sample) for x in samples)
+    assert len(samples) == sum(parse(r) is not None for r in records)
+    assert isinstance(samples_text(samples), str)
+    assert isinstance(sample_findings(samples), list)
