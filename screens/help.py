@@ -38,6 +38,8 @@ MORE = {
     "resume": "go on from the last checkpoint of a stopped or killed run, and watch it",
     "sort": "sort by date or by best eval loss",
     "delete": "delete the run and its folder (checkpoints, model), after asking",
+    "export": "export the run's model to a folder here: its adapter, or merged into its base model (asks which); "
+              "a full fine-tune's model as it is (as `training-console export` does)",
     "first": "the first run",
     "last": "the last run",
     "launch": "launch the run (refused while a field is invalid: the first one is focused)",

@@ -52,6 +52,7 @@ class RunsScreen(Screen):
         Binding("R", "resume", "Resume", key_display="R"),
         Binding("s", "sort", "Sort", show=False),
         Binding("x", "delete", "Delete", show=False),
+        Binding("E", "export", "Export", show=False, key_display="E"),
         Binding("n", "new_run", "New run", show=False),
         Binding("escape", "back", "Back"),
         Binding("home", "first", "First run", show=False, priority=True),
@@ -186,7 +187,7 @@ class RunsScreen(Screen):
     # -- keys ------------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool | None:
         has_run = bool(self.runs)
-        if action in ("open", "mark", "rerun", "edit", "overlay", "delete", "first", "last", "sort"):
+        if action in ("open", "mark", "rerun", "edit", "overlay", "delete", "first", "last", "sort", "export"):
             return True if has_run else None
         if action == "resume":
             row = self.rows.get(self.cursor_run_id() or "")
@@ -381,6 +382,41 @@ class RunsScreen(Screen):
         self.app.push_screen(ConfirmScreen(f"Delete run {run.id} and its folder {run.path} ({size / 2**20:.1f} MiB: "
                                            "checkpoints and model included)? This cannot be undone.",
                                            [("y", "Yes, delete", "delete"), ("n", "No", "no")]), decided)
+
+    def action_export(self) -> None:
+        """E: what `training-console export RUN [--merge]` does, after asking adapter or merged (a full fine-tuning
+        run: its model), in a child process (screens/exporter.py): this process never imports torch."""
+        from screens import exporter
+        from screens.confirm import ConfirmScreen
+
+        run = self.cursor_run()
+        if run is None:
+            return
+        busy = [w.name for w in self.app.workers if w.group == "export" and not w.is_finished]
+        if busy:
+            self.notify(f"{busy[0]} is still going: one export at a time (a merge holds the whole model in memory)",
+                        severity="warning")
+            return
+        try:
+            plans = exporter.plans_for(run)
+        except UserError as err:
+            self.notify(str(err), severity="error", timeout=15)
+            return
+        text, choices = exporter.question(run, plans)
+
+        def decided(choice: str | None) -> None:
+            if choice in plans:
+                exporter.start(self, plans[choice])
+                self.notify(f"exporting {run.id} ({choice}) to {plans[choice].dest}: a notice says when it is done")
+
+        self.app.push_screen(ConfirmScreen(text, choices), decided)
+
+    def on_export_finished(self, message) -> None:
+        """screens.exporter.ExportFinished: where the exported folder is, or why there is none (one line)."""
+        if message.error:
+            self.notify(message.error, severity="error", timeout=20)
+        else:
+            self.notify(message.line or f"exported {message.run_id} to {message.path}", timeout=20)
 
     def action_new_run(self) -> None:
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")
