@@ -196,7 +196,11 @@ def _repeat_fixes(config) -> list[Fix]:
 
 
 def _quoted(text: str, width: int) -> str:
-    one = " ".join(text.split())  # one line: the answer's own newlines would break the layout
+    from console.safe_text import printable
+
+    # one line (the answer's own newlines would break the layout), its control characters written out before it
+    # is cut to the width: a demo model's answers hold them, and written out they are four times as long
+    one = printable(" ".join(text.split()))
     return (one[:width - 1] + "…") if len(one) > width else one
 
 

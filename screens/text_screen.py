@@ -19,8 +19,9 @@ class TextScreen(ModalScreen[None]):
         Binding("w", "write", "Write to file"),
     ]
 
-    def __init__(self, title: str, text: str, filename: str | None = None, is_help: bool = False):
-        super().__init__()
+    def __init__(self, title: str, text: str, filename: str | None = None, is_help: bool = False,
+                 wide: bool = False):
+        super().__init__(classes="-wide" if wide else None)  # wide: most of the terminal (sample answers)
         self.title_text = title
         from console.safe_text import printable
 

@@ -455,9 +455,9 @@ class TrainingScreen(Screen):
         from screens.text_screen import TextScreen
 
         if self.live is not None:
-            width = max(40, self.app.size.width - 10)
+            width = max(40, int(self.app.size.width * 0.96) - 6)  # the wide dialog, less its border and scrollbar
             self.app.push_screen(TextScreen(f"sample answers of {self.live.id}",
-                                            samples_text(self.live.samples, width)))
+                                            samples_text(self.live.samples, width), wide=True))
 
     def action_edit(self) -> None:
         if self.live is None or self.live.config is None:

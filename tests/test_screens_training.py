@@ -342,3 +342,29 @@ async def test_a_watcher_that_fails_is_said_and_started_again(runs, monkeypatch)
                        what="the failure said")
         await wait_for(pilot, lambda: calls["n"] >= 3, what="the watcher started again")
         assert app.live.id == runs["overfit"].name
+
+
+async def test_v_shows_the_base_models_answers_next_to_the_latest_and_their_finding(runs):
+    """samples.jsonl as the trainer writes it (one line per prompt per sampling): the screen reads it with the
+    run, `v` shows step 0 next to the latest, and answers that stopped ending are a finding on the panel."""
+    run = runs["overfit"]
+    lines = []
+    for step, answer, ended in ((0, "Paris.", True), (100, "Paris is the the the the the capital" + " x" * 60, False)):
+        for i in range(3):
+            lines.append({"step": step, "prompt": f"question {i} [b]bold[/b]", "answer": answer + "\x1b[31m",
+                          "ended": ended, "tokens": 4 if ended else 64, "seconds": 0.1, "reference": "Paris."})
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, run.name)
+        await wait_for(pilot, lambda: len(app.live.samples) == 6, what="the samples read with the run")
+        assert "answers_do_not_end" in [f.problem for f in app.live.findings()]
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), what="the samples page")
+        text = app.screen.text
+        assert "step 0 (base)" in text and "step 100" in text and "Paris." in text
+        assert "[b]bold[/b]" in text and "\x1b" not in text  # shown as text, the escape written out
+        assert "no end token" in text and "ended" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainingScreen)
