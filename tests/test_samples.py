@@ -22,7 +22,9 @@ def _run(runs_dir, *extra, method="lora"):
 
 
 @pytest.mark.e2e
-def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cost(runs_dir):
+def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cost(runs_dir, capsys):
+    from console.cli import main
+
     run, _ = _run(runs_dir)  # max_steps 8, an evaluation at steps 0 (eval_on_start), 4 and 8
     samples = load_samples(run.path / "samples.jsonl")
     steps = by_step(samples)
@@ -35,6 +37,12 @@ def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cos
     assert 0 < end["samples_seconds"] < end["train_runtime"]  # its own time, reported apart
     text = samples_text(samples)
     assert "step 0 (base)" in text and "step 8" in text and "expected" in text
+    capsys.readouterr()
+    assert main(["watch", "--runs-dir", str(runs_dir), "--samples", run.id]) == 0  # on request only
+    out = capsys.readouterr().out
+    assert "sample answers at step 8" in out and "step 0 (base)" in out and base[0].prompt[:30] in out
+    assert main(["watch", "--runs-dir", str(runs_dir), run.id]) == 0
+    assert "step 0 (base)" not in capsys.readouterr().out
 
 
 @pytest.mark.e2e
