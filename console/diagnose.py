@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from console import fixes as fixtable
 from console.findings import (  # noqa: F401  (re-exported: the findings' objects live there)
-    PROBLEMS, SEVERITIES, TITLES, Finding, Fix, _fmt, _fmt_step, _is_ratio, _json_step,
+    PROBLEMS, TITLES, Finding, Fix, _fmt, _fmt_step, _is_ratio, _json_step,
 )
 
 _MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (fewer are noise, not evidence)

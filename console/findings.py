@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
-SEVERITIES = ("error", "warning", "info")
 
 TITLES = {
     "not_decreasing": "Training loss not decreasing",

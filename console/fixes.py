@@ -171,19 +171,6 @@ def _far_below(config) -> bool:
     return bool(lr and lo and lr < lo and times_outside(config) > 4)
 
 
-def batch_keep_effective(config, why: str) -> Fix | None:
-    """Per-device batch x2 and accumulation /2: the same effective batch, so the same learning per step, in fewer
-    micro-steps (faster if memory allows). None without accumulation to halve: that would double the effective batch,
-    which is effective_batch_up's job and must be said as such."""
-    bs = _int(config.get("per_device_train_batch_size"))
-    ga = _int(config.get("gradient_accumulation_steps"))
-    if ga < 2:
-        return None
-    return Fix({"per_device_train_batch_size": bs * 2, "gradient_accumulation_steps": ga // 2},
-               f"{why} (the same effective batch of {bs * ga}: faster steps if memory allows, the same learning per "
-               "step)", "batch_up_same_effective")
-
-
 def effective_batch_up(config, why: str) -> Fix:
     """Per-device batch x2, accumulation kept: the effective batch doubles, and the why says so with the numbers."""
     bs = _int(config.get("per_device_train_batch_size"))

@@ -142,10 +142,7 @@ def _read_state(state: Path):
         data = json.load(f)
     if not isinstance(data, dict):
         raise AttributeError("no log_history object")
-    history = History.from_records(data.get("log_history") or [])
-    if data.get("max_steps"):
-        history.max_steps = int(data["max_steps"])
-    return history, {k: v for k, v in data.items() if k != "log_history"}
+    return History.from_state(data), {k: v for k, v in data.items() if k != "log_history"}
 
 
 def load_target(path_text: str, method: str | None = None, runs_dir: str | None = None):
