@@ -263,6 +263,7 @@ def test_the_ui_side_imports_no_torch():
 
 # -- a real measured peak ------------------------------------------------------------------------------------
 
+@pytest.mark.e2e  # really trains (about 30 s): out of the quick loop
 def test_estimate_is_within_25_percent_of_a_measured_peak_on_the_cpu(tmp_path):
     spec = importlib.util.spec_from_file_location("bench_memory", ROOT / "bench" / "memory.py")
     bench = importlib.util.module_from_spec(spec)
