@@ -179,8 +179,6 @@ def prepare_config(args):
 
 def cmd_train(args) -> int:
     from console.analysis import analyse
-    from console.launcher import launch
-    from console.rundir import create_run
 
     config = prepare_config(args)
     if args.dry_run:
@@ -196,8 +194,9 @@ def cmd_train(args) -> int:
             return 2
         print(estimate_text(config))
         return 0
-    run = create_run(args.runs_dir, config, command=sys.argv, name=args.name)
-    launch(run, processes=int(config.values.get("processes") or 1))
+    from console.rerun import start
+
+    run = start(args.runs_dir, config, command=sys.argv, name=args.name, checked=True)  # prepare_config checked
     print(f"run {run.id} started in {run.path}")
     if args.detach:
         print(f"follow it: training-console watch {run.id}   stop it: training-console stop {run.id}")

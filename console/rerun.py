@@ -83,11 +83,17 @@ def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = 
     return RerunPlan(resolve(new), finding, fix)
 
 
-def start(runs_dir, config: RunConfig, command: list[str] | None = None) -> RunDir:
-    """Create the run folder and launch the trainer."""
+def start(runs_dir, config: RunConfig, command: list[str] | None = None, name: str | None = None,
+          checked: bool = False) -> RunDir:
+    """The one way every front end starts a run (`train`, `rerun`, the console's launch, `a`/`r` and the runs
+    screen's `r`): check the model and data (unless the caller has just done it: `checked`), create the run folder,
+    launch the trainer. A dataset gone since its parent ran is one line here, before any folder is made."""
+    from console.data import check_inputs
     from console.launcher import launch
     from console.rundir import create_run
 
-    run = create_run(runs_dir, config, command=command)
+    if not checked:
+        check_inputs(config.values)
+    run = create_run(runs_dir, config, command=command, name=name)
     launch(run, processes=int(config.values.get("processes") or 1))
     return run

@@ -23,15 +23,9 @@ GPU_EVERY_S = 3.0
 
 def start_run(runs_dir, config, command: list[str]) -> RunDir:
     """Preflight the model and data, create the run folder and start the trainer (in its own session)."""
-    from console.data import check_inputs
-    from console.launcher import launch
-    from console.rundir import create_run
+    from console.rerun import start
 
-    v = config.values
-    check_inputs(v)
-    run = create_run(runs_dir, config, command=command)
-    launch(run, processes=int(v.get("processes") or 1))
-    return run
+    return start(runs_dir, config, command=command)
 
 
 def gpu_memory() -> tuple[list[int], list[int]] | None:

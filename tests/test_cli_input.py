@@ -202,3 +202,20 @@ def test_a_csv_field_longer_than_csv_s_default_is_read(tmp_path, runs_dir, capsy
     path = _write(tmp_path / "long.csv", "text\n" + "word " * 60000 + "\nshort\n")
     code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", "--dataset", path)
     assert code == 0 and "2 rows" in text, text
+
+
+def test_rerun_checks_the_data_before_it_makes_a_run_folder(tmp_path, runs_dir, capsys):
+    """Every front end starts a run through console.rerun.start, which checks the model and data first: `rerun`
+    did not, and a dataset gone since the parent ran made a run folder that failed in the trainer."""
+    from console.config import build_config, parse_set, resolve
+    from console.rundir import create_run
+
+    data = tmp_path / "gone.jsonl"
+    data.write_text('{"text": "a line"}\n' * 20)
+    parent = create_run(runs_dir, resolve(build_config("lora", sets=parse_set([f"dataset={data}"]))),
+                        command=["test"])
+    parent.write_status("failed", kind="error", message="an earlier failure")
+    data.unlink()
+    code, text = _run(capsys, "rerun", "--runs-dir", str(runs_dir), parent.id, "--fix", "none", "--detach")
+    assert code == 2 and "gone.jsonl not found" in text, text
+    assert [r.id for r in list_run_dirs(runs_dir)] == [parent.id]  # no new folder
