@@ -78,26 +78,37 @@ def _dtype(name: str):
     return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
 
 
-def load_model(method: str, values: dict, total_steps: int | None = None, local_rank: int = 0):
-    """(model ready for the Trainer, tokenizer, description)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(source: str, values: dict):
+    """The tokenizer of `source` (a model folder or Hub name) with a padding token (its end token when it has
+    none); DataError in one line for a local path that is not there or a tokenizer that cannot load."""
+    from transformers import AutoTokenizer
 
-    source = model_source(values)
-    trust = bool(values.get("trust_remote_code"))
     local = Path(source).expanduser()
     if not local.exists() and (source.startswith((".", "/", "~"))):
         raise DataError(f"model {source} not found: give a local folder or a Hub name (org/model)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(values.get("trust_remote_code")))
     except OSError as err:
         raise DataError(f"cannot load the tokenizer of {source}: {str(err).splitlines()[0]}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def loads_in_4bit(method: str, values: dict) -> bool:
+    return bool(values.get("load_in_4bit")) or method == "qlora"
+
+
+def load_kwargs(method: str, values: dict, local_rank: int = 0) -> dict:
+    """from_pretrained's keyword arguments for the method's base model: 4-bit nf4 (QLoRA, load_in_4bit) with its
+    compute dtype and device, or half precision for a frozen base on a GPU; UserError when bitsandbytes is
+    needed and cannot load. Shared by the trainer and the chat process (which lays the adapter on the same base)."""
+    import torch
+
     cuda = torch.cuda.is_available() and not values.get("use_cpu")
-    kwargs: dict = {"trust_remote_code": trust}
+    kwargs: dict = {"trust_remote_code": bool(values.get("trust_remote_code"))}
     precision = "bf16" if values.get("bf16") else "fp16" if values.get("fp16") else "fp32"
-    if values.get("load_in_4bit") or method == "qlora":
+    if loads_in_4bit(method, values):
         try:
             from transformers import BitsAndBytesConfig
             import bitsandbytes  # noqa: F401  (fail here with a clear message rather than deep in from_pretrained)
@@ -116,12 +127,26 @@ def load_model(method: str, values: dict, total_steps: int | None = None, local_
     elif method != "full" and cuda and precision != "fp32":
         # A frozen base can live in half precision; the adapters train in fp32 under autocast.
         kwargs["dtype"] = torch.bfloat16 if precision == "bf16" else torch.float16
+    return kwargs
+
+
+def from_pretrained(source: str, kwargs: dict):
+    """AutoModelForCausalLM.from_pretrained(source, **kwargs); DataError in one line when it cannot load."""
+    from transformers import AutoModelForCausalLM
+
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        return AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as err:
         raise DataError(f"cannot load the model {source}: {str(err).splitlines()[0]}") from None
+
+
+def load_model(method: str, values: dict, total_steps: int | None = None, local_rank: int = 0):
+    """(model ready for the Trainer, tokenizer, description)."""
+    source = model_source(values)
+    tokenizer = load_tokenizer(source, values)
+    model = from_pretrained(source, load_kwargs(method, values, local_rank))
     model.config.use_cache = False
-    if values.get("load_in_4bit") or method == "qlora":
+    if loads_in_4bit(method, values):
         import peft
 
         model = peft.prepare_model_for_kbit_training(
