@@ -40,6 +40,7 @@ MORE = {
     "delete": "delete the run and its folder (checkpoints, model), after asking",
     "export": "export the run's model to a folder here: its adapter, or merged into its base model (asks which); "
               "a full fine-tune's model as it is (as `training-console export` does)",
+    "chat": "chat with the run's model next to its base model (the final model, else its newest checkpoint)",
     "first": "the first run",
     "last": "the last run",
     "launch": "launch the run (refused while a field is invalid: the first one is focused)",
@@ -88,7 +89,8 @@ def help_text(screen, app) -> tuple[str, str]:
 
     add(type(screen).BINDINGS)
     own = len(lines)
-    add(type(app).BINDINGS)
+    taken = {b.key for b in type(screen).BINDINGS if isinstance(b, Binding)}
+    add(b for b in type(app).BINDINGS if not (isinstance(b, Binding) and b.key in taken))  # t chats there, not themes
     shown = [f"  {keys:<9} {words}" for keys, words in lines]
     body = [f"Keys on the {name} screen:", *shown[:own]]
     if len(shown) > own:

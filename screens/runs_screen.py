@@ -53,6 +53,7 @@ class RunsScreen(Screen):
         Binding("s", "sort", "Sort", show=False),
         Binding("x", "delete", "Delete", show=False),
         Binding("E", "export", "Export", show=False, key_display="E"),
+        Binding("t", "chat", "Chat"),
         Binding("n", "new_run", "New run", show=False),
         Binding("escape", "back", "Back"),
         Binding("home", "first", "First run", show=False, priority=True),
@@ -187,7 +188,8 @@ class RunsScreen(Screen):
     # -- keys ------------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool | None:
         has_run = bool(self.runs)
-        if action in ("open", "mark", "rerun", "edit", "overlay", "delete", "first", "last", "sort", "export"):
+        if action in ("open", "mark", "rerun", "edit", "overlay", "delete", "first", "last", "sort", "export",
+                      "chat"):
             return True if has_run else None
         if action == "resume":
             row = self.rows.get(self.cursor_run_id() or "")
@@ -417,6 +419,12 @@ class RunsScreen(Screen):
             self.notify(message.error, severity="error", timeout=20)
         else:
             self.notify(message.line or f"exported {message.run_id} to {message.path}", timeout=20)
+
+    def action_chat(self) -> None:
+        """t: chat with the run's model next to its base model (screens/chat_screen.py)."""
+        from screens.chat_screen import open_chat
+
+        open_chat(self.app, self.cursor_run())
 
     def action_new_run(self) -> None:
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")

@@ -62,6 +62,7 @@ class TrainingScreen(Screen):
         Binding("e", "edit", "Edit+rerun", show=False),
         Binding("n", "new_run", "New run", show=False),
         Binding("u", "runs", "Runs"),
+        Binding("t", "chat", "Chat", show=False),  # the footer is full at 80 columns: under F1
         Binding("escape", "back", "Back", show=False),
         Binding("pageup", "scroll_findings(-1)", "Scroll findings", show=False),
         Binding("pagedown", "scroll_findings(1)", "Scroll findings", show=False),
@@ -309,7 +310,7 @@ class TrainingScreen(Screen):
             return bool(live is not None and live.fixes())
         if action in ("stop", "checkpoint", "stop_best"):
             return bool(live is not None and live.active)
-        if action in ("log", "edit"):
+        if action in ("log", "edit", "chat"):
             return live is not None
         return True
 
@@ -472,6 +473,13 @@ class TrainingScreen(Screen):
 
     def action_runs(self) -> None:
         self.app.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
+
+    def action_chat(self) -> None:
+        """t: chat with this run's model (its newest checkpoint while it trains) next to its base model."""
+        from screens.chat_screen import open_chat
+
+        if self.live is not None:
+            open_chat(self.app, self.live.run)
 
     def action_back(self) -> None:
         self.app.run_worker(self.app.back(), exclusive=True, group="nav")
