@@ -1,0 +1,402 @@
+"""Chat with a run's model (console/chat.py, console/chat_cmd.py, screens/chat_screen.py), really generating with the
+demo model on the CPU.
+
+The strongest check: the run's samples.jsonl holds the base model's greedy answers at step 0, taken by the trainer
+for the first eval prompts; the chat server's greedy base answer to the same prompt is the same text, token for
+token (the same prompt layout through the chat template, the same decoding, the adapter disabled on the base).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from console.chat import format_prompt, parse_request, plan_chat, prompt_layout
+from console.config import build_config, load_run_config, parse_set, resolve
+from console.errors import RunError, UserError
+from console.launcher import launch, wait
+from console.rundir import RunDir, create_run
+from console.safe_text import printable
+from console.samples import by_step, load_samples
+from tests.e2e_util import FAST, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return env
+
+
+def _train(runs_dir, method="lora", *extra) -> RunDir:
+    """A finished demo run, made as test_run_lifecycle makes its runs."""
+    config = resolve(build_config(method, sets=parse_set(FAST + list(extra))))
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    status = wait(run, timeout=120)
+    assert status["phase"] == "done", run.tail_log(20)
+    return run
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory):
+    """One finished LoRA run for the module (training it for each test would cost 10 s each on 2 shared cores)."""
+    return _train(tmp_path_factory.mktemp("chat") / "runs")
+
+
+def _base_samples(run: RunDir):
+    samples = by_step(load_samples(run.path / "samples.jsonl")).get(0)
+    assert samples, "the trainer took no step-0 samples"
+    return samples
+
+
+# -- the light part: plan, layout, requests ------------------------------------------------------------------------
+
+def test_a_prompt_is_laid_out_as_the_run_trained():
+    user = [{"role": "user", "content": "Name a colour."}]
+    assert format_prompt("Name a colour.", "instruction", True) == user
+    assert format_prompt("Name a colour.", "chat", True) == user
+    assert format_prompt("Name a colour.", "prompt_completion", True) == user
+    assert format_prompt("Name a colour.", "instruction", False) == \
+        "### Instruction:\nName a colour.\n\n### Response:\n"
+    assert format_prompt("Name a colour.", "chat", False) == "user: Name a colour.\nassistant:"
+    assert format_prompt("Once upon", "text", True) == "Once upon"
+    assert "alpaca" in prompt_layout("instruction", False) and "chat template" in prompt_layout("chat", True)
+
+
+def test_requests_are_checked_in_one_line():
+    assert parse_request('{"prompt": "hi"}', ["base", "tuned"]) == {
+        "prompt": "hi", "temperature": 0.0, "max_new_tokens": 256, "which": ["base", "tuned"]}
+    assert parse_request('{"stop": true}', ["tuned"]) == {"stop": True}
+    for bad, words in (("not json", "one JSON object"), ('["hi"]', "a JSON object"), ('{"prompt": " "}', "no prompt"),
+                       ('{"prompt": "x", "temperature": -1}', "temperature"),
+                       ('{"prompt": "x", "max_new_tokens": 0}', "max_new_tokens"),
+                       ('{"prompt": "x", "which": ["other"]}', "which"),
+                       ('{"prompt": "x", "which": ["base"]}', "not loaded")):
+        with pytest.raises(UserError, match=words):
+            parse_request(bad, ["tuned"])
+
+
+def test_a_run_without_model_or_checkpoint_cannot_chat(runs_dir):
+    config = resolve(build_config("lora", sets=parse_set(FAST)))
+    run = create_run(runs_dir, config, command=["test"])
+    run.write_status("failed", kind="input", message="dataset not found")
+    with pytest.raises(RunError, match="no final model and no checkpoint"):
+        plan_chat(run)
+
+
+def test_the_stream_merges_token_events_of_one_model():
+    from screens.chat_child import merge
+
+    events: list = []
+    for e in ({"event": "token", "which": "base", "text": "a"}, {"event": "token", "which": "base", "text": "b"},
+              {"event": "done", "which": "base"}, {"event": "token", "which": "tuned", "text": "c"},
+              {"event": "token", "which": "tuned", "text": "d"}):
+        merge(events, e)
+    assert [e.get("text") for e in events] == ["ab", None, "cd"]
+
+
+@pytest.mark.e2e
+def test_a_run_without_its_final_model_chats_with_its_newest_checkpoint(lora_run, tmp_path):
+    import shutil
+
+    copy = RunDir(tmp_path / "runs" / lora_run.id)
+    shutil.copytree(lora_run.path, copy.path)
+    assert plan_chat(copy).label == "the final model (model/, step 8)"
+    shutil.rmtree(copy.path / "model")
+    plan = plan_chat(copy)
+    assert plan.folder.name == "checkpoint-8" and plan.label == "checkpoint-8 (the newest: the run has no final model)"
+    assert plan.adapter and plan.fmt == "instruction"
+    assert plan_chat(copy, "best").label == "the best checkpoint (checkpoint-8)"
+    assert plan_chat(copy, "4").folder.name == "checkpoint-4"
+    with pytest.raises(RunError, match="has no final model"):
+        plan_chat(copy, "final")
+
+
+@pytest.mark.e2e
+def test_a_run_still_training_chats_with_its_newest_checkpoint(runs_dir):
+    from console.chat import Chat
+    from console.launcher import kill, request_save
+    from console.metrics import load_history
+
+    config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "save_steps=1000",
+                                                                 "eval_steps=1000", "logging_steps=1"])))
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    try:
+        wait_for(lambda: len(load_history(run.metrics_path).train_loss.steps) >= 2, timeout=90)
+        assert request_save(run)  # a checkpoint now, as c on the training screen saves one
+        wait_for(lambda: run.last_checkpoint() is not None, timeout=60)
+        plan = plan_chat(run)
+        assert plan.folder.name.startswith("checkpoint-") and "the run is still " in plan.label, plan.label
+        with pytest.raises(RunError, match="still"):
+            plan_chat(run, "final")
+        answer = Chat(plan, with_base=False).answer("Name a colour.", "tuned", max_new_tokens=4)
+        assert answer["tokens"] == 4
+    finally:
+        kill(run)
+
+
+# -- the server --------------------------------------------------------------------------------------------------
+
+class Server:
+    """`python -m console.chat RUN --serve` with its stdout read line by line in a thread."""
+
+    def __init__(self, run: RunDir, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "console.chat", str(run.path), "--serve", *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=_env(), cwd=str(ROOT))
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in list(self.lines)]
+
+    def send(self, request) -> None:
+        self.proc.stdin.write((request if isinstance(request, str) else json.dumps(request)) + "\n")
+        self.proc.stdin.flush()
+
+    def wait_event(self, predicate, timeout=90) -> dict:
+        return wait_for(lambda: next((e for e in self.events if predicate(e)), None), timeout=timeout)
+
+    def close(self) -> int:
+        self.proc.stdin.close()
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+@pytest.mark.e2e
+def test_the_servers_greedy_base_answer_is_the_trainers_step_0_sample(lora_run):
+    samples = _base_samples(lora_run)
+    limit = int(load_run_config(lora_run.path).values.get("sample_max_new_tokens") or 64)
+    server = Server(lora_run)
+    try:
+        ready = server.wait_event(lambda e: e["event"] in ("ready", "error"))
+        assert ready["event"] == "ready", ready
+        assert ready["loaded"].startswith("the final model") and ready["method"] == "lora"
+        assert ready["which"] == ["base", "tuned"] and "chat template" in ready["layout"]
+        for n, sample in enumerate(samples):
+            server.send({"prompt": sample.prompt, "max_new_tokens": limit, "which": ["base", "tuned"]})
+            server.wait_event(lambda e: e["event"] == "done" and e["which"] == "tuned"
+                              and sum(1 for x in server.events if x["event"] == "done") == 2 * (n + 1))
+        events = server.events
+        answers = [e for e in events if e["event"] == "done"]
+        assert [a["which"] for a in answers] == ["base", "tuned"] * len(samples)
+        for sample, base in zip(samples, answers[0::2]):
+            assert base["text"] == sample.answer, (sample.prompt, base["text"], sample.answer)
+            assert (base["tokens"], base["ended"]) == (sample.tokens, sample.ended)
+        # the streamed pieces of each answer add up to its done text
+        streamed, i = {}, 0
+        for e in events:
+            if e["event"] == "token":
+                streamed[(i, e["which"])] = streamed.get((i, e["which"]), "") + e["text"]
+            elif e["event"] == "done":
+                assert streamed.get((i, e["which"]), "") == e["text"]
+                assert e["tokens"] > 0 and e["seconds"] >= 0 and e["stopped"] is False
+                i += e["which"] == "tuned"
+        assert sum(1 for e in events if e["event"] == "token") > len(answers)  # streamed, not sent whole
+
+        # a bad request is one error line and the server goes on
+        server.send("this is not json")
+        server.send({"prompt": "x", "temperature": "hot"})
+        errors = wait_for(lambda: [e for e in server.events if e["event"] == "error"][:2] if
+                          len([e for e in server.events if e["event"] == "error"]) >= 2 else None, timeout=30)
+        assert all("\n" not in e["message"] for e in errors) and "temperature" in errors[1]["message"]
+        server.send({"prompt": "hello", "which": ["tuned"], "max_new_tokens": 4})
+        wait_for(lambda: sum(1 for e in server.events if e["event"] == "done") == len(answers) + 1, timeout=60)
+        last = server.events[-1]
+        assert last["event"] == "done" and last["which"] == "tuned" and last["tokens"] == 4
+    finally:
+        rc = server.close()
+    assert rc == 0  # stdin closed: a clean exit
+    server.reader.join(10)
+    assert all(json.loads(line).get("event") for line in server.lines)  # stdout holds protocol lines only
+
+
+@pytest.mark.e2e
+def test_a_stop_request_ends_the_answer_being_generated(lora_run):
+    server = Server(lora_run)
+    try:
+        assert server.wait_event(lambda e: e["event"] in ("ready", "error"))["event"] == "ready"
+        server.send({"prompt": "Count.", "which": ["base", "tuned"], "max_new_tokens": 400})
+        server.wait_event(lambda e: e["event"] == "token")
+        server.send({"stop": True})
+        done = server.wait_event(lambda e: e["event"] == "done")
+        assert done["stopped"] is True and done["which"] == "base" and done["tokens"] < 400
+        server.send({"prompt": "again", "which": ["tuned"], "max_new_tokens": 3})
+        after = server.wait_event(lambda e: e["event"] == "done" and e["which"] == "tuned")
+        assert after["tokens"] == 3 and not after["stopped"]
+        assert [e["which"] for e in server.events if e["event"] == "done"] == ["base", "tuned"]
+    finally:
+        assert server.close() == 0
+
+
+@pytest.mark.e2e
+def test_the_server_says_in_one_line_when_there_is_nothing_to_load(lora_run):
+    server = Server(lora_run, "--checkpoint", "checkpoint-999")
+    try:
+        error = server.wait_event(lambda e: e["event"] in ("ready", "error"))
+    finally:
+        rc = server.close()
+    assert error["event"] == "error" and error["fatal"] and "no checkpoint-999" in error["message"]
+    assert rc == 1 and "Traceback" not in server.proc.stderr.read()
+
+
+# -- the CLI -------------------------------------------------------------------------------------------------------
+
+def _cli(*args: str, stdin: str | None = None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "console", *args], input=stdin if stdin is not None else "",
+                          capture_output=True, text=True, env=_env(), cwd=cwd or str(ROOT), timeout=180)
+
+
+@pytest.mark.e2e
+def test_cli_base_then_tuned_labelled_the_base_answer_is_the_step_0_sample(lora_run):
+    sample = _base_samples(lora_run)[0]
+    runs = str(lora_run.path.parent)
+    done = _cli("chat", "--runs-dir", runs, lora_run.id, "--base", "--prompt", sample.prompt,
+                "--max-new-tokens", str(sample.tokens))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"[base]\n{printable(sample.answer)}\n[tuned]\n"), done.stdout
+    assert "the final model" in done.stderr and "(base: " in done.stderr and "(tuned: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_cli_answers_each_piped_line(lora_run, tmp_path):
+    done = _cli("chat", "--runs-dir", str(lora_run.path.parent), "--max-new-tokens", "6", "--temperature", "0.7",
+                stdin="What is the opposite of begin?\n\nName a colour.\n", cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("(tuned: 6 tokens") == 2  # two prompts (the empty line is none), one answer each
+    assert "[base]" not in done.stdout and "temperature 0.7" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_cli_mistakes_are_one_line(lora_run, runs_dir):
+    runs = str(lora_run.path.parent)
+    empty = resolve(build_config("lora", sets=parse_set(FAST)))
+    bare = create_run(runs_dir, empty, command=["test"])
+    bare.write_status("failed", kind="input", message="dataset not found")
+    for args, words in (((lora_run.id, "--checkpoint", "checkpoint-999"), "no checkpoint-999"),
+                        ((lora_run.id, "--checkpoint", "nonsense"), "give final, best or a checkpoint name"),
+                        ((lora_run.id, "--temperature", "-1"), "--temperature"),
+                        ((lora_run.id, "--max-new-tokens", "0"), "--max-new-tokens"),
+                        (("no-such-run",), "no run 'no-such-run'")):
+        done = _cli("chat", "--runs-dir", runs, *args, "--prompt", "hi")
+        assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    done = _cli("chat", "--runs-dir", str(runs_dir), bare.id, "--prompt", "hi")
+    assert done.returncode == 2 and "no final model and no checkpoint" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+# -- the screen ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.e2e
+async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(lora_run, monkeypatch):
+    from screens.app import TrainingConsoleApp
+    from screens.chat_screen import ChatScreen
+    from screens.runs_screen import RunsScreen
+    from test_screens_support import wait_for as pilot_wait
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(lora_run.path.parent.parent / "home"))
+    torch_before = "torch" in sys.modules
+    app = TrainingConsoleApp(runs_dir=str(lora_run.path.parent), poll=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("u")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs screen")
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, ChatScreen), what="chat screen")
+        screen = app.screen
+        base, tuned = screen.query_one("#pane-base"), screen.query_one("#pane-tuned")
+        assert base.region.width >= 38 and tuned.region.width >= 38 and base.region.x < tuned.region.x
+        assert base.region.height >= 12  # side by side, most of the 24 rows
+        await pilot_wait(pilot, lambda: screen.ready is not None or screen.failed, timeout=90, what="model loaded")
+        assert screen.ready is not None, screen.failed
+        assert "final model" in str(screen.query_one("#chat-title").render())
+        await pilot.press(*"Name a colour.", "enter")
+        await pilot_wait(pilot, lambda: screen.current and not screen.answering, timeout=90, what="both answers")
+        for which in ("base", "tuned"):
+            exchange, widget = screen.current[which]
+            assert exchange.answer and not exchange.waiting and "256 tokens" in exchange.stats
+            assert exchange.prompt == "Name a colour."
+            shown = str(widget.render())
+            assert shown.startswith("> Name a colour.") and "\x7f" not in shown and "\x1b" not in shown
+        assert "tokens" in str(screen.query_one("#chat-status").render())
+        assert "greedy" in str(screen.query_one("#chat-status").render())
+        await pilot.press("ctrl+t")
+        assert "temperature 0.7" in str(screen.query_one("#chat-status").render())
+        proc = screen.child.proc
+        await pilot.press("escape")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, RunsScreen), what="back on the runs screen")
+        await pilot_wait(pilot, lambda: proc.poll() is not None, what="the chat process ended")
+    if not torch_before:
+        assert "torch" not in sys.modules  # the generation ran in the child process
+
+
+@pytest.mark.e2e
+async def test_t_on_the_training_screen_chats_with_the_run_shown_at_120x40(lora_run, monkeypatch):
+    from screens.app import TrainingConsoleApp
+    from screens.chat_screen import ChatScreen
+    from screens.training_screen import TrainingScreen
+    from test_screens_support import wait_for as pilot_wait
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(lora_run.path.parent.parent / "home"))
+    app = TrainingConsoleApp(runs_dir=str(lora_run.path.parent), attach=lora_run.id, poll=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot_wait(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live is not None,
+                         what="training screen")
+        await pilot.press("t")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, ChatScreen), what="chat screen")
+        screen = app.screen
+        assert lora_run.id in str(screen.query_one("#chat-title").render())
+        assert screen.query_one("#pane-base").region.width >= 55
+        await pilot_wait(pilot, lambda: screen.child.proc is not None, what="the chat process started")
+        proc = screen.child.proc
+        await pilot.press("escape")  # before the model has loaded: the process ends all the same
+        await pilot_wait(pilot, lambda: isinstance(app.screen, TrainingScreen), what="back")
+        await pilot_wait(pilot, lambda: proc.poll() is not None, what="the chat process ended")
+
+
+# -- QLoRA: the adapter on the 4-bit base --------------------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_qlora_chat_loads_the_adapter_on_the_4bit_base_and_answers(tmp_path):
+    pytest.importorskip("bitsandbytes")
+    torch = pytest.importorskip("torch")
+    from bitsandbytes.nn import Linear4bit
+
+    from console.chat import Chat
+
+    run = _train(tmp_path / "runs", "qlora")
+    chat = Chat(plan_chat(run))
+    model = chat.models["tuned"]
+    assert chat.peft and chat.models["base"] is model  # one model: the base answers with the adapter off
+    assert any(isinstance(m, Linear4bit) for m in model.modules())
+    assert any("lora_A" in name for name, _ in model.named_parameters())
+    pieces: list[str] = []
+    tuned = chat.answer("Name a colour.", "tuned", max_new_tokens=8, on_text=pieces.append)
+    base = chat.answer("Name a colour.", "base", max_new_tokens=8)
+    assert tuned["tokens"] == 8 and "".join(pieces) == tuned["text"] and base["tokens"] == 8
+    ids = torch.tensor([[1, 5, 9, 13]])
+    with torch.no_grad():
+        with_adapter = model(input_ids=ids).logits
+        with model.disable_adapter():
+            without = model(input_ids=ids).logits
+    assert not torch.allclose(with_adapter, without)  # the trained adapter changes what the 4-bit base says
