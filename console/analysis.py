@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from console.config import RunConfig
 from console.fields import all_fields
+from console.numbers import fmt  # noqa: F401  (the one number formatter; re-exported)
 
 
 @dataclass(frozen=True)
@@ -16,21 +17,6 @@ class Check:
     hi: float | None
     within: bool | None  # None: no recommended range for it
     text: str  # "learning_rate=2e-4  within the LoRA range 1e-4 to 5e-4"
-
-
-def fmt(value) -> str:
-    """Numbers the way the guide writes them: 2e-4, 0.01, 4."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        if value == int(value) and abs(value) < 1e6 and abs(value) >= 1:
-            return str(int(value))
-        if value != 0 and (abs(value) < 0.01 or abs(value) >= 1e6):
-            mantissa, exp = f"{value:.1e}".split("e")
-            mantissa = mantissa.rstrip("0").rstrip(".")
-            return f"{mantissa}e{int(exp)}"
-        return f"{value:g}"
-    return str(value)
 
 
 def check(config: RunConfig, name: str, value=None) -> Check:

@@ -85,9 +85,9 @@ def _is_ratio(value) -> bool:
 
 
 def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    from console.numbers import fmt
+
+    return fmt(value)
 
 
 def _fmt_step(step: float) -> str:

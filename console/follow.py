@@ -5,21 +5,17 @@ import sys
 import time
 from typing import Callable
 
-from console.analysis import fmt
 from console.metrics import History, MetricsTail
 from console.progress import progress, progress_line
 from console.rundir import ACTIVE_PHASES, RunDir
 
 
 def describe_fix(fix, config, number: int | None = None) -> str:
-    """'[1] weight_decay 0.01 -> 0.1  (why)' from a Fix and the config it changes."""
-    parts = []
-    for key, value in fix.changes.items():
-        old = config.method if key == "method" else config.values.get(key) if config is not None else None
-        parts.append(f"{key} {fmt(old)} -> {fmt(value)}" if old is not None else f"{key} -> {fmt(value)}")
+    """'[1] weight_decay 0.01 -> 0.1  (why)' from a Fix and the config it changes: Fix.describe's text form, the
+    one every front end shows."""
     head = f"[{number}] " if number is not None else ""
     why = f"  ({fix.why})" if getattr(fix, "why", "") else ""
-    return head + " + ".join(parts) + why
+    return head + fix.describe(config) + why
 
 
 def describe_finding(finding, config) -> list[str]:

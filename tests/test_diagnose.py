@@ -361,8 +361,13 @@ def test_crash_findings_for_out_of_memory():
     assert crash_findings("segfault", LORA) is None
 
 
-def test_fix_describe_shows_old_and_new_values():
-    assert Fix({"learning_rate": 1e-4}, "x").describe(LORA) == "learning_rate 0.0002 -> 0.0001"
+def test_fix_describe_shows_old_and_new_values_in_the_one_number_form():
+    """inspect printed this fix as 0.0002 -> 0.0001 and the TUI, watch and rerun as 2e-4 -> 1e-4: one form now."""
+    from console.follow import describe_fix
+
+    fix = Fix({"learning_rate": 1e-4, "weight_decay": 0.1}, "x")
+    assert fix.describe(LORA) == "learning_rate 2e-4 -> 1e-4, weight_decay 0.01 -> 0.1"
+    assert describe_fix(fix, LORA, 1) == "[1] " + fix.describe(LORA) + "  (x)"
 
 
 def test_diagnose_on_10k_points_judges_the_binned_curve():
