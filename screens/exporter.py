@@ -39,14 +39,16 @@ def plans_for(run: RunDir, cwd=None) -> dict[str, ExportPlan]:
     newest whole one. UserError in one line when there is nothing to export."""
     checkpoint = "final"
     try:
-        plan = plan_export(run, checkpoint, cwd=cwd)
+        # force: this plan only finds the source; its default folder is not where the export goes (a folder left
+        # by an earlier export made the key refuse every later one)
+        plan = plan_export(run, checkpoint, force=True, cwd=cwd)
     except RunError:
         if run.status(repair=False).get("phase") in ACTIVE_PHASES:
             raise
         newest, _ = run.checkpoint_to_resume()
         for checkpoint in ("best", newest.name if newest is not None else ""):
             try:
-                plan = plan_export(run, checkpoint, cwd=cwd) if checkpoint else None
+                plan = plan_export(run, checkpoint, force=True, cwd=cwd) if checkpoint else None
             except UserError:
                 plan = None
             if plan is not None:

@@ -373,3 +373,17 @@ async def test_runs_screen_e_exports_in_a_child_process_and_says_where(lora_run,
         assert isinstance(app.screen, RunsScreen)
         assert not any(n.severity == "error" for n in app._notifications)
     assert (dest / "model.safetensors").is_file() and (dest / "tokenizer_config.json").is_file()
+
+
+def test_the_key_still_offers_both_exports_when_an_earlier_export_left_its_folder(lora_run, tmp_path):
+    """A new user exported the adapter with E, then every later E refused ("... -adapter already exists and holds
+    files: ... --force"), so the merged model could not be exported from the console."""
+    from screens import exporter
+
+    first = exporter.plans_for(lora_run, cwd=tmp_path)
+    first["adapter"].dest.mkdir(parents=True)
+    (first["adapter"].dest / "adapter_model.safetensors").write_bytes(b"x")  # what the first export left
+    again = exporter.plans_for(lora_run, cwd=tmp_path)
+    assert sorted(again) == ["adapter", "merged"]
+    assert again["adapter"].dest != first["adapter"].dest and again["adapter"].dest.name.endswith("-adapter-2")
+    assert again["merged"].dest == first["merged"].dest  # still free
