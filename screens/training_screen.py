@@ -80,6 +80,7 @@ class TrainingScreen(Screen):
         self.zoom = "all"  # z: all -> since the best eval -> the last quarter of the steps -> all
         self._ticked = 0.0  # time.monotonic() of the last clock tick of the progress line
         self.seen_problems: set[str] = set()
+        self._opened_id, self._opened_final = None, False  # the run shown, and whether it had ended when opened
         self._shown: dict[str, object] = {}  # widget id -> what it shows: unchanged text is not sent again
         self._bindings_key: tuple | None = None  # what the footer's keys depend on, when last refreshed
 
@@ -180,6 +181,11 @@ class TrainingScreen(Screen):
         new = [f for f in findings if f.problem not in self.seen_problems]
         if new:
             self.seen_problems.update(f.problem for f in new)
+        if self._opened_id != live.id:
+            self._opened_id, self._opened_final = live.id, live.final
+        if new and not (live.final and self._opened_final):
+            # a toast is news about a run seen training; a run opened finished has its findings on the panel (its
+            # sample answers arrive a moment after its curves: their finding toasted each time it was opened)
             from screens.diagnosis import finding_title
 
             self.notify(f"{finding_title(new[0])}: a carries fix 1 into the next run, r restarts with it",
@@ -207,7 +213,9 @@ class TrainingScreen(Screen):
         elif isinstance(best, str) and best:
             out.append(f"the best checkpoint is {best}")
         if live.phase == "stopped":
-            out.append(f"resume it: training-console resume {live.id}")
+            checkpoint, _ = live.run.checkpoint_to_resume()
+            out.append(f"resume it from {checkpoint.name}: training-console resume {live.id}" if checkpoint else
+                       "no checkpoint to resume from: e edits and reruns it")  # a stop --kill before any save
         out.append(f"next: e edits and reruns it, u compares it with other runs, `training-console show {live.id}` "
                    "prints its config")
         return out
@@ -396,6 +404,11 @@ class TrainingScreen(Screen):
             from console.launcher import request_stop
 
             if request_stop(live.run):
+                stall = live.run.status(repair=False).get("not_responding")
+                if stall:  # a stopped or hung trainer cannot act on it: say so, as `training-console stop` does
+                    self.notify(f"{stall}. The stop waits until it runs again; to end it now without a "
+                                f"checkpoint: training-console stop {live.id} --kill", severity="error", timeout=30)
+                    return
                 best = live.progress()
                 extra = (f"; the best eval loss {best.best_eval:.4g} was at step {int(best.best_eval_step)}"
                          if keep_best and best.best_eval is not None else "")

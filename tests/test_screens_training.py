@@ -359,6 +359,10 @@ async def test_v_shows_the_base_models_answers_next_to_the_latest_and_their_find
         await opened(pilot, run.name)
         await wait_for(pilot, lambda: len(app.live.samples) == 6, what="the samples read with the run")
         assert "answers_do_not_end" in [f.problem for f in app.live.findings()]
+        await wait_for(pilot, lambda: "Sample answers do not end" in app.screen.query_one("#findings").plain_text,
+                       what="the finding on the panel")
+        # a run opened finished: its findings are on the panel, not news (the samples' one toasted every time)
+        assert not any("Sample answers" in str(n.message) for n in app._notifications)
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), what="the samples page")
         text = app.screen.text
@@ -368,3 +372,23 @@ async def test_v_shows_the_base_models_answers_next_to_the_latest_and_their_find
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, TrainingScreen)
+
+
+def test_a_stopped_run_offers_resume_only_with_a_checkpoint_to_resume_from(tmp_path):
+    """After `stop --kill` before any save, the training screen said "resume it" and resume then refused."""
+    from console.config import build_config, resolve
+    from console.rundir import create_run
+    from screens.live import LiveRun
+
+    run = create_run(tmp_path / "runs", resolve(build_config("lora", sets={"max_steps": "10"})), command=["test"])
+    run.write_status("stopped", kind="killed", message="killed by `stop --kill`")
+    live = LiveRun(run=run, status=run.status())
+    lines = TrainingScreen.next_steps(live)
+    assert not any("resume" in line and "training-console resume" in line for line in lines), lines
+    assert any("no checkpoint to resume from" in line for line in lines)
+    (run.checkpoints / "checkpoint-4").mkdir(parents=True)
+    (run.checkpoints / "checkpoint-4" / "trainer_state.json").write_text('{"global_step": 4}')
+    (run.checkpoints / "checkpoint-4" / "adapter_model.safetensors").write_bytes(
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    lines = TrainingScreen.next_steps(live)
+    assert f"resume it from checkpoint-4: training-console resume {run.id}" in lines, lines

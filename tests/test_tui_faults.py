@@ -229,6 +229,33 @@ async def test_two_consoles_watching_one_run_both_follow_it(training_run):
         assert live_one.history.train_loss.steps[0] == load_history(training_run.metrics_path).train_loss.steps[0]
 
 
+async def test_a_frozen_trainer_is_not_responding_on_the_screen_and_s_says_why_it_cannot_stop(workdir):
+    """A trainer stopped by SIGSTOP: the run line says "not responding since", and s (stop) says at once that the
+    trainer cannot act on it and how to end it (it said "stopping: saving a checkpoint", then nothing)."""
+    run = create_run(workdir / "runs", config(), command=["test"])
+    launch(run)
+    try:
+        wait_until(lambda: points(run) >= 2, timeout=120)
+        pid = run.status()["pid"]
+        app = attach(run)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await watching(pilot, run)
+            os.kill(pid, signal.SIGSTOP)
+            await wait_for(pilot, lambda: "not responding since" in str(app.screen.query_one("#run-line").render()),
+                           timeout=30, what="the run line saying the trainer does not respond")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop question")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: any("--kill" in str(n.message) and "stopped by a signal" in str(n.message)
+                                              for n in app._notifications), what="why it cannot stop")
+    finally:
+        try:
+            os.kill(run.status()["pid"], signal.SIGCONT)
+        except (ProcessLookupError, KeyError, TypeError):
+            pass
+        kill(run)
+
+
 async def test_a_killed_trainer_shows_the_message_and_the_end_of_its_log(training_run):
     """Last in the module: it kills the shared run (SIGKILL: no checkpoint, no final status)."""
     app = attach(training_run)
