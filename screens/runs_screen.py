@@ -2,6 +2,8 @@
 rerun, or edit and rerun."""
 from __future__ import annotations
 
+import os
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -140,6 +142,11 @@ class RunsScreen(Screen):
         """Timer: update the rows of runs that are still training (only while this screen is shown)."""
         if not self.is_current:
             return
+        if self._folder_names() != {run.id for run in self.runs}:
+            # a run started elsewhere (`train --detach`, another console) or deleted: it showed only after leaving
+            # and opening the screen again; one listing of the folder's names every 2 s tells
+            self.reload()
+            return
         table = self.query_one(DataTable)
         active = [run for run in self.runs if self.rows[run.id]["status"] in ACTIVE_PHASES]
         for run in active:
@@ -152,6 +159,15 @@ class RunsScreen(Screen):
             for key, value in zip(("mark", "run", "method", "status", "steps", "best", "parent", "fix"),
                                   self.cells(self.rows[run.id])):
                 table.update_cell(run.id, key, value)
+
+    def _folder_names(self) -> set[str]:
+        """The names of the runs folder's run folders (a folder with a config.yaml), without reading them."""
+        try:
+            with os.scandir(os.path.expanduser(str(self.app.runs_dir))) as entries:
+                return {e.name for e in entries if e.is_dir(follow_symlinks=False)
+                        and os.path.isfile(os.path.join(e.path, "config.yaml"))}
+        except OSError:
+            return {run.id for run in self.runs}
 
     def cursor_run_id(self) -> str | None:
         table = self.query_one(DataTable)

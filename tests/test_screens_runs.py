@@ -231,3 +231,20 @@ async def test_x_deletes_a_run_and_its_folder_after_asking(app, runs):
         await pilot.press("x", "y")
         await pilot.pause()
         assert not target.exists() and target.name not in screen.rows and len(screen.runs) == 2
+
+
+async def test_a_run_started_elsewhere_appears_without_reopening_the_screen(app, runs, tmp_path):
+    """A run started by `train --detach` (or another console) while the runs screen is open showed only after
+    leaving and opening the screen again."""
+    from console.config import build_config, resolve
+    from console.rundir import create_run
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3
+        new = create_run(tmp_path / "runs", resolve(build_config("lora", sets={"max_steps": "10"})),
+                         command=["elsewhere"])
+        screen.refresh_active()  # what its 2 s timer calls
+        await pilot.pause()
+        assert table.row_count == 4 and new.id in [str(k.value) for k in table.rows]
