@@ -46,13 +46,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.errors import RunError, UserError
-from console.rundir import ACTIVE_PHASES, RunDir, checkpoint_problem
+from console.rundir import ACTIVE_PHASES, RunDir
 
 WHICH = ("base", "tuned")
 DEFAULT_MAX_NEW_TOKENS = 256
 MAX_NEW_TOKENS_LIMIT = 32768
 MAX_PROMPT_CHARS = 100_000
-_CKPT = re.compile(r"checkpoint-(\d+)")
 _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
             "pytorch_model.bin", "pytorch_model.bin.index.json")
 _FORMAT = re.compile(r"\b(text|prompt_completion|instruction|chat|sharegpt) format\b")
@@ -92,7 +91,7 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
     the newest whole checkpoint: a run still training has no final model yet), 'final', 'best' or 'checkpoint-N'
     (or N). RunError / UserError in one line saying what the run has and what to do."""
     from console.config import load_run_config
-    from console.export import what_exists
+    from console.export import resolve_source, what_exists
 
     if not run.path.is_dir():
         raise RunError(f"{run.path} is not a run folder: `training-console runs` lists them")
@@ -100,7 +99,6 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
     status = run.status(repair=False)
     phase = status.get("phase", "?")
     active = phase in ACTIVE_PHASES
-    best = os.path.basename(str(status.get("best_checkpoint") or "").rstrip("/")) or None
     step = status.get("step")
     final = run.path / "model"
     notes: list[str] = []
@@ -124,25 +122,8 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
             label = f"{newest.name} (the newest: " + (f"the run is still {phase})" if active else
                                                      "the run has no final model)")
             notes += skipped
-    else:
-        if wanted == "best":
-            if best is None:
-                raise RunError(f"{run.id} names no best checkpoint (no evaluation was saved with a checkpoint); it "
-                               f"has: {what_exists(run, status)}")
-            name, label = best, f"the best checkpoint ({best})"
-        else:
-            name = f"checkpoint-{wanted}" if wanted.isdigit() else wanted
-            if not _CKPT.fullmatch(name):
-                raise UserError(f"--checkpoint {wanted!r}: give final, best or a checkpoint name like checkpoint-40 "
-                                f"({run.id} has: {what_exists(run, status)})")
-            label = name
-        folder = run.checkpoints / name
-        if not folder.is_dir() or folder.is_symlink():
-            raise RunError(f"{run.id} has no {name} (checkpoints are deleted past save_total_limit); it has: "
-                           f"{what_exists(run, status)}")
-        problem = checkpoint_problem(folder)
-        if problem is not None:
-            raise RunError(f"{run.id}'s {name} cannot be loaded: {problem}; choose another with --checkpoint")
+    else:  # best or a checkpoint: read as export reads it
+        folder, label = resolve_source(run, wanted, status, verb="loaded")
     return ChatPlan(run=run, method=config.method, values=dict(config.values), folder=folder, label=label,
                     fmt=data_format(config.values, status), notes=notes)
 

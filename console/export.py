@@ -126,8 +126,11 @@ def _phase_words(status: dict) -> str:
     return f"{phase}" + (f" at step {step}" if step is not None else "")
 
 
-def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None = None) -> tuple[Path, str]:
-    """(folder, label) of what `checkpoint` names in the run; RunError saying what exists and what to do."""
+def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None = None,
+                   verb: str = "exported") -> tuple[Path, str]:
+    """(folder, label) of what `checkpoint` names in the run; RunError saying what exists and what to do. The one
+    reading of --checkpoint final|best|checkpoint-N, for export and chat (`verb`: what cannot be done with a bad
+    checkpoint)."""
     status = run.status(repair=False) if status is None else status
     checkpoint = (checkpoint or "final").strip()
     exists = what_exists(run, status)
@@ -163,7 +166,7 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
         raise RunError(f"{run.id} has no {name} (checkpoints are deleted past save_total_limit); {hint}")
     problem = checkpoint_problem(folder)
     if problem is not None:
-        raise RunError(f"{run.id}'s {name} cannot be exported: {problem}; {hint}: choose another with --checkpoint")
+        raise RunError(f"{run.id}'s {name} cannot be {verb}: {problem}; {hint}: choose another with --checkpoint")
     return folder, label
 
 
