@@ -189,16 +189,12 @@ def _last_line(stream) -> str:
 
 def start(screen, child: ChatChild) -> None:
     """Run the child's worker in a thread owned by the App; its messages go to `screen`."""
-    from textual.worker import get_current_worker
+    from screens.child_job import start_job
 
-    def body() -> None:
-        worker = get_current_worker()
-        try:
-            pump(child, screen.post_message, lambda: worker.is_cancelled)
-        except Exception as err:  # noqa: BLE001  the screen must hear of the end whatever happened
-            child.close()
-            screen.post_message(ChatEvents([{"event": "error", "fatal": True,
-                                             "message": f"the chat process failed: {type(err).__name__}: {err}"}]))
-            screen.post_message(ChatEnded(None, ""))
+    def failed(err: Exception) -> None:
+        child.close()
+        screen.post_message(ChatEvents([{"event": "error", "fatal": True,
+                                         "message": f"the chat process failed: {type(err).__name__}: {err}"}]))
+        screen.post_message(ChatEnded(None, ""))
 
-    screen.app.run_worker(body, thread=True, group="chat", exit_on_error=False, name="chat")
+    start_job(screen, lambda post, cancelled: pump(child, post, cancelled), failed, group="chat", name="chat")

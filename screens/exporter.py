@@ -132,15 +132,12 @@ def finished(run_id: str, returncode: int, out: str, err: str) -> ExportFinished
 
 def start(screen, plan: ExportPlan) -> None:
     """Run the export in a thread worker owned by the App; ExportFinished goes to `screen`."""
-    from textual.worker import get_current_worker
+    from screens.child_job import start_job
 
-    def body() -> None:
-        worker = get_current_worker()
-        try:
-            run_export(plan, screen.post_message, lambda: worker.is_cancelled)
-        except Exception as err:  # noqa: BLE001  the screen must hear of the end whatever happened
-            screen.post_message(ExportFinished(plan.run.id, error=f"the export of {plan.run.id} failed: "
-                                                                  f"{type(err).__name__}: {err}"))
+    def failed(err: Exception) -> None:
+        screen.post_message(ExportFinished(plan.run.id, error=f"the export of {plan.run.id} failed: "
+                                                              f"{type(err).__name__}: {err}"))
 
-    screen.app.run_worker(body, thread=True, group="export", exit_on_error=False, name=f"export {plan.run.id}")
+    start_job(screen, lambda post, cancelled: run_export(plan, post, cancelled), failed, group="export",
+              name=f"export {plan.run.id}")
 
