@@ -184,10 +184,88 @@ def all_fields() -> dict[str, FieldSpec]:
     return specs
 
 
+# Names people type for our settings: short forms, other tools' names (LLaMA-Factory, axolotl, peft, plain habit).
+# A hint from this table is the meaning of the name, not a guess from its letters: difflib alone offered
+# 'auto_find_batch_size' for axolotl's micro_batch_size. Every target is a real field (a test holds it).
+ALIASES = {
+    "lr": "learning_rate", "learningrate": "learning_rate", "rate": "learning_rate",
+    "batch_size": "per_device_train_batch_size", "bs": "per_device_train_batch_size",
+    "batch": "per_device_train_batch_size", "train_batch_size": "per_device_train_batch_size",
+    "micro_batch_size": "per_device_train_batch_size", "per_device_batch_size": "per_device_train_batch_size",
+    "eval_batch_size": "per_device_eval_batch_size",
+    "epochs": "num_train_epochs", "epoch": "num_train_epochs", "num_epochs": "num_train_epochs",
+    "n_epochs": "num_train_epochs", "train_epochs": "num_train_epochs",
+    "steps": "max_steps", "num_steps": "max_steps", "train_steps": "max_steps", "total_steps": "max_steps",
+    "grad_accum": "gradient_accumulation_steps", "gradient_accumulation": "gradient_accumulation_steps",
+    "grad_accumulation": "gradient_accumulation_steps", "accumulation_steps": "gradient_accumulation_steps",
+    "grad_accum_steps": "gradient_accumulation_steps", "accumulate_grad_batches": "gradient_accumulation_steps",
+    "warmup": "warmup_steps", "num_warmup_steps": "warmup_steps",
+    "wd": "weight_decay", "decay": "weight_decay",
+    "grad_clip": "max_grad_norm", "clip_grad_norm": "max_grad_norm", "gradient_clipping": "max_grad_norm",
+    "seq_len": "max_length", "max_len": "max_length", "seq_length": "max_length", "sequence_length": "max_length",
+    "context_length": "max_length", "max_seq_len": "max_length", "cutoff_len": "max_length",
+    "sequence_len": "max_length", "block_size": "max_length",
+    "rank": "lora_r", "lora_rank": "lora_r", "alpha": "lora_alpha", "lora_target": "lora_target_modules",
+    "lora_targets": "lora_target_modules", "lora_target_linear": "lora_target_modules",
+    "target_modules": "lora_target_modules",
+    "additional_target": "modules_to_save", "lora_modules_to_save": "modules_to_save",
+    "peft_use_dora": "use_dora", "dora": "use_dora", "peft_use_rslora": "use_rslora", "rslora": "use_rslora",
+    "pissa_init": "init_lora_weights",
+    "base_model": "model", "model_name": "model", "model_path": "model", "model_id": "model",
+    "model_name_or_path": "model", "model_revision": "revision", "revision_of_model": "revision",
+    "data": "dataset", "datasets": "dataset", "dataset_path": "dataset", "data_path": "dataset",
+    "train_file": "dataset", "data_file": "dataset",
+    "train_on_inputs": "train_on_prompt", "val_set_size": "val_size", "validation_size": "val_size",
+    "test_size": "val_size", "eval_size": "val_size",
+    "lr_scheduler": "lr_scheduler_type", "scheduler": "lr_scheduler_type", "lr_schedule": "lr_scheduler_type",
+    "optimizer": "optim",
+    "sample_packing": "packing", "quantization_bit": "load_in_4bit", "quantization_type": "bnb_4bit_quant_type",
+    "double_quantization": "bnb_4bit_use_double_quant", "preprocessing_num_workers": "dataset_num_proc",
+    "dataset_processes": "dataset_num_proc", "chat_template_jinja": "chat_template",
+    "flash_attention": "attn_implementation", "flash_attn": "attn_implementation",
+    "sdp_attention": "attn_implementation", "torch_dtype": "dtype",
+    "eval_every": "eval_steps", "save_every": "save_steps", "log_every": "logging_steps",
+    "logging_every": "logging_steps", "patience": "early_stopping_patience",
+}
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of a and b, or limit + 1 once it is over limit (names are short: a plain table)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+        if min(row) > limit:
+            return limit + 1
+    return row[-1]
+
+
 def suggest(name: str) -> str:
-    """' Did you mean 'x'?' for an unknown name, or ''."""
-    close = get_close_matches(name, list(all_fields()) + list(LEGACY), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    """' Did you mean 'x'?' for an unknown name, or '' rather than a wrong guess.
+
+    The alias table first (what the name means); then spelling: a name within one edit (two for names over 8
+    letters) of a setting, or as close as difflib's 0.8 and starting with the same word. Looser matching paired
+    names by shared words ('micro_batch_size' -> 'auto_find_batch_size')."""
+    fields = all_fields()
+    key = str(name).strip().lower().replace("-", "_")
+    target = ALIASES.get(key) or (LEGACY[key][0] if key in LEGACY else None)
+    if target is None and key in fields and key != name:
+        target = key
+    if target is None:
+        limit = 1 if len(key) <= 8 else 2
+        first = key.split("_", 1)[0]
+        best = None
+        for candidate in fields:
+            distance = _edits(key, candidate, limit)
+            close = distance <= limit or (
+                candidate.split("_", 1)[0] == first and get_close_matches(key, [candidate], n=1, cutoff=0.8))
+            if close and (best is None or distance < best[0]):
+                best = (distance, candidate)
+        target = best[1] if best else None
+    return f" Did you mean '{target}'?" if target in fields else ""
 
 
 def unknown_field_message(name: str) -> str:
