@@ -84,11 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    """Subcommands that live in their own modules (inspect, rerun, export, chat)."""
+    """Subcommands that live in their own modules (inspect, rerun, export, chat, import)."""
     import importlib
 
     mods = []
-    for name in ("console.inspect_cmd", "console.rerun_cmd", "console.export_cmd", "console.chat_cmd"):
+    for name in ("console.inspect_cmd", "console.rerun_cmd", "console.export_cmd", "console.chat_cmd",
+                 "console.import_cmd"):
         try:
             mods.append(importlib.import_module(name))
         except ModuleNotFoundError as err:

@@ -14,6 +14,7 @@ import yaml
 
 from console.errors import ConfigError
 from console.fields import LEGACY, all_fields, coerce, unknown_field_message
+from console.foreign import read_foreign
 from console.hardware import Hardware, probe
 from console.paths import PATH_FIELDS, resolve_path
 from console.presets import load_preset
@@ -293,6 +294,9 @@ def build_config(method: str | None = None, config_file: str | None = None, sets
     """Preset, then the file, then --set, then --model/--dataset. Every problem is reported at once."""
     file_values = read_yaml_file(config_file) if config_file else {}
     file_values = dict(file_values)
+    imported = read_foreign(config_file, file_values, dataset is not None) if config_file else None
+    if imported is not None:  # a LLaMA-Factory or axolotl file: mapped as `training-console import` maps it
+        file_values = dict(imported.values, method=imported.method)
     file_method = file_values.pop("method", None)
     if isinstance(file_values.get("arguments"), dict):  # one of our saved config.yaml files
         for key in ("parent", "fixes", "resolved", "notices"):
@@ -306,6 +310,8 @@ def build_config(method: str | None = None, config_file: str | None = None, sets
     if dataset is not None:
         changes["dataset"] = dataset
     config = config.with_changes(changes)
+    if imported is not None:
+        config.notices[:0] = imported.notices()
     return config
 
 
