@@ -113,8 +113,9 @@ def training_arguments_snippet(config: RunConfig, output_dir: str = "runs/<id>/c
         targets = v.get("lora_target_modules")
         lines += ["", "from peft import LoraConfig", "peft_config = LoraConfig(",
                   f"    r={v.get('lora_r')!r},", f"    lora_alpha={v.get('lora_alpha')!r},",
-                  f"    lora_dropout={v.get('lora_dropout')!r},", f"    target_modules={targets!r},",
-                  '    task_type="CAUSAL_LM",', ")"]
+                  f"    lora_dropout={v.get('lora_dropout')!r},", f"    target_modules={targets!r},"]
+        lines += [f"    {k}={_py(value)}," for k, value in _lora_extras(v).items()]
+        lines += ['    task_type="CAUSAL_LM",', ")"]
     elif config.method == "adapter":
         kind = v.get("adapter_type", "loha")
         cls = {"loha": "LoHaConfig", "lokr": "LoKrConfig", "ia3": "IA3Config", "adalora": "AdaLoraConfig"}[kind]
@@ -155,3 +156,13 @@ def cli_command(config: RunConfig) -> str:
             text = "null"
         parts += ["--set", f"{key}={text}"]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _lora_extras(values: dict) -> dict:
+    """The LoraConfig fields under peft's names (use_dora, ...) set away from peft's default: what the trainer
+    passes (console.model.lora_extras, which this mirrors without importing torch)."""
+    from console.fields import peft_schema
+
+    return {k: values[k] for k, entry in peft_schema().items()
+            if k in values and values[k] != entry.get("default")
+            and not (values[k] is None and not entry.get("default"))}

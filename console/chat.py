@@ -233,7 +233,7 @@ class Chat:
     def __init__(self, plan: ChatPlan, with_base: bool = True):
         import torch
 
-        from console.model import from_pretrained, load_kwargs, load_tokenizer, model_source
+        from console.model import from_pretrained, hub_revision, load_kwargs, load_tokenizer, model_source
 
         self.plan = plan
         t0 = time.perf_counter()
@@ -264,11 +264,13 @@ class Chat:
             if plan.method != "full":
                 plan.notes.append(f"{plan.label} holds a whole model, not an adapter: it is loaded as it is")
             kwargs: dict = {"trust_remote_code": bool(values.get("trust_remote_code"))}
+            if values.get("attn_implementation"):  # the kernel the run trained with
+                kwargs["attn_implementation"] = values["attn_implementation"]
             if cuda and (values.get("bf16") or values.get("fp16")):  # answering needs no fp32 master weights
                 kwargs["dtype"] = torch.bfloat16 if values.get("bf16") else torch.float16
             self.models["tuned"] = self._placed(from_pretrained(str(plan.folder), kwargs))
-            if with_base:
-                self.models["base"] = self._placed(from_pretrained(source, kwargs))
+            if with_base:  # the base at the run's Hub revision (console.model.hub_revision: none for a folder)
+                self.models["base"] = self._placed(from_pretrained(source, {**kwargs, **hub_revision(source, values)}))
         for model in {id(m): m for m in self.models.values()}.values():
             model.eval()
         self.chat_template = bool(getattr(self.tokenizer, "chat_template", None)) and \

@@ -140,9 +140,18 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
     if key not in all_fields():
         raise ConfigError(unknown_field_message(key), key)
     value = coerce(key, raw)
+    if key == "lora_target_modules" and value in ("all", ["all"]):
+        return key, "all-linear", "lora_target_modules 'all' (LLaMA-Factory's word) is peft's 'all-linear' here"
+    if key == "chat_template" and isinstance(value, str) and _names_template_file(value):
+        value = resolve_path(value, hub=False)  # a file: made absolute like the other paths (console/paths.py)
     if key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/paths.py says why)
         value = resolve_path(value, hub=PATH_FIELDS[key])
     return key, value, notice
+
+
+def _names_template_file(value: str) -> bool:
+    """A chat_template value that names a file rather than holding the template itself (one line, no Jinja)."""
+    return "\n" not in value and "{" not in value and value.strip().endswith((".jinja", ".j2"))
 
 
 def _switch_method(config: RunConfig, method: str) -> RunConfig:
@@ -198,6 +207,17 @@ def apply_rules(config: RunConfig) -> None:
     if config.method == "qlora" and not v.get("load_in_4bit"):
         said("QLoRA without load_in_4bit is plain LoRA: load_in_4bit set to true")
         v["load_in_4bit"] = True
+    if v.get("load_in_8bit"):
+        # bitsandbytes' 8-bit base trains only under an adapter, and a base is 8-bit or 4-bit, not both
+        if config.method != "lora":
+            said(f"load_in_8bit is for LoRA's frozen base (method {config.method} "
+                 f"{'is 4-bit' if config.method == 'qlora' else 'cannot train it'}): load_in_8bit set to false")
+            v["load_in_8bit"] = False
+        elif v.get("load_in_4bit"):
+            said("load_in_4bit and load_in_8bit both on: 4-bit kept (set load_in_4bit=false for an 8-bit base)")
+            v["load_in_8bit"] = False
+    if v.get("loraplus_lr_ratio") and config.method not in ("lora", "qlora"):
+        said(f"loraplus_lr_ratio applies to LoRA's A and B matrices: not used by method {config.method}")
     if v.get("packing") and not v.get("max_length"):
         v["max_length"] = 1024
         said("packing needs a max_length (the length of the packed sequences): max_length set to 1024")
@@ -239,6 +259,18 @@ def resolve(config: RunConfig, hardware: Hardware | None = None) -> RunConfig:
             v["bnb_4bit_compute_dtype"] = dtype
             said(f"4-bit compute dtype: {dtype}")
     new.resolved["precision"] = precision
+    dtype = v.get("dtype") or "auto"
+    if dtype == "float16" and not hw.cuda:
+        # a CPU has no float16 autocast nor loss scaling: float16 weights train slowly there and lose small updates
+        v["dtype"] = "float32"
+        said("dtype float16 on a CPU: the base loads in float32 (no float16 training without CUDA)")
+    elif dtype == "float16" and precision == "fp16" and config.method == "full":
+        # fp16 mixed precision scales gradients of float32 master weights; torch's GradScaler refuses float16 ones
+        v["dtype"] = "float32"
+        said("full fine-tuning with fp16 needs float32 weights to scale their gradients: dtype float16 -> float32")
+    elif dtype in ("bfloat16", "float16") and config.method == "full":
+        said(f"the model trains in {dtype} itself (dtype {dtype}): no float32 master weights, small updates may "
+             f"round away")
     if v.get("trust_remote_code"):
         said("trust_remote_code is ON for this run: the model repository's own Python code will run on this machine")
     if not v.get("processes"):

@@ -148,7 +148,11 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
 
 def check_inputs(values: dict) -> tuple[str, str]:
     """(model, data) descriptions after checking both before launch; the one check both front ends run."""
-    return check_model_path(values.get("model")), preflight(
+    from console.load_checks import check_model_loading
+
+    model = check_model_path(values.get("model"))
+    check_model_loading(values)  # attn_implementation, revision, chat_template, load_in_8bit (console/load_checks.py)
+    return model, preflight(
         values.get("dataset"), values.get("dataset_format", "auto"), values.get("text_column"), values.get("columns"))
 
 
@@ -248,6 +252,8 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     if max_samples:
         train_split = train_split.select(range(min(max_samples, len(train_split))))
     template = bool(getattr(tokenizer, "chat_template", None)) and values.get("use_chat_template", True) is not False
+    if values.get("chat_template"):
+        check_template_renders(tokenizer)
     train_on_prompt = bool(values.get("train_on_prompt"))
     options = dict(chat_template=template, train_on_prompt=train_on_prompt, text_column=text_column)
 
@@ -280,6 +286,19 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
                         eval_examples=len(evaluation) if evaluation is not None else 0,
                         chat_template=template, loss_on=loss_on(fmt, train_on_prompt))
     return train, evaluation, info
+
+
+def check_template_renders(tokenizer) -> None:
+    """The run's own chat_template rendered once on a two-turn conversation: a Jinja mistake is one line here,
+    not a traceback from deep inside TRL's tokenisation."""
+    conversation = [{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Hello."}]
+    try:
+        tokenizer.apply_chat_template(conversation, tokenize=False)
+    except Exception as err:  # noqa: BLE001  jinja2's TemplateSyntaxError/UndefinedError, transformers' own
+        where = f" (line {err.lineno})" if getattr(err, "lineno", None) else ""
+        text = str(err).strip().splitlines()
+        raise DataError(f"chat_template does not render{where}: {type(err).__name__}: "
+                        f"{text[0][:200] if text else ''}; fix the template") from None
 
 
 @dataclass

@@ -67,6 +67,9 @@ class ExportPlan:
     demo: bool = False  # the base is the built-in demo model (built on first use, in the export's process)
     trust_remote_code: bool = False
     notes: list[str] = field(default_factory=list)
+    # how the run loaded its base: the Hub revision, and a chat_template of its own (a base tokenizer exported
+    # in place of a missing one gets it too)
+    load_values: dict = field(default_factory=dict)
 
     @property
     def base_name(self) -> str:
@@ -241,7 +244,7 @@ def plan_export(run: RunDir, checkpoint: str = "final", merge: bool = False, to:
                         f"to write into it (its model files are replaced)")
     return ExportPlan(run=run, method=method, kind=kind, source=source, label=label, dest=dest, base=base,
                       demo=not values.get("model"), trust_remote_code=bool(values.get("trust_remote_code")),
-                      notes=notes)
+                      notes=notes, load_values={k: values.get(k) for k in ("revision", "chat_template")})
 
 
 # -- doing it -------------------------------------------------------------------------------------------------------
@@ -281,13 +284,20 @@ def _save_tokenizer(plan: ExportPlan, into: Path, say) -> None:
     trainer saves it beside every checkpoint), else the base model's."""
     from transformers import AutoTokenizer
 
+    from console.model import hub_revision
+
     source = str(plan.source) if _has_tokenizer(plan.source) else _base_source(plan)
     if source != str(plan.source):
         say(f"note: {plan.label} holds no tokenizer: the base model's ({plan.base}) is exported with it")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=plan.trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=plan.trust_remote_code,
+                                                  **hub_revision(source, plan.load_values))
     except (OSError, ValueError) as err:
         raise RunError(f"cannot load the tokenizer of {source}: {_first_line(err)}") from None
+    if plan.load_values.get("chat_template"):
+        from console.load_checks import chat_template_text
+
+        tokenizer.chat_template = chat_template_text(plan.load_values["chat_template"])
     tokenizer.save_pretrained(str(into))
 
 
@@ -301,12 +311,17 @@ def _merge_into(plan: ExportPlan, into: Path, dtype: str, say) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
+    from console.model import hub_revision
+
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
     source = _base_source(plan)
     say(f"loading the base model {plan.base} ({'its own dtype' if dtype == 'auto' else dtype}, on the CPU)")
     try:
+        # the revision the run trained on: the adapter's deltas belong to those weights (no attn_implementation: a
+        # merge runs no attention, and a GPU kernel would not load on the CPU)
         base = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, device_map={"": "cpu"},
-                                                    trust_remote_code=plan.trust_remote_code)
+                                                    trust_remote_code=plan.trust_remote_code,
+                                                    **hub_revision(source, plan.load_values))
     except (OSError, ValueError) as err:
         raise RunError(f"cannot load the base model {plan.base}: {_first_line(err)}; the adapter alone exports "
                        f"without --merge") from None

@@ -2,7 +2,9 @@
 
 The trainer's arguments come from training_args.json: the fields of TRL's SFTConfig (transformers'
 TrainingArguments plus TRL's max_length, packing, padding_free, ...), generated from the installed versions by
-console.schema_gen and kept in sync by a test, so that validating never imports transformers or trl.
+console.schema_gen and kept in sync by a test, so that validating never imports transformers or trl. The LoRA
+settings beyond rank, alpha, dropout and targets (use_dora, use_rslora, modules_to_save, init_lora_weights, ...) come
+the same way from peft's LoraConfig: peft_args.json, written by console.peft_schema_gen.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ class FieldSpec:
     section: str = "advanced"
     help: str = ""
     training_argument: bool = True  # passed to trl.SFTConfig (a transformers.TrainingArguments)
+    items: str | None = None  # a list's items: 'int' or 'str' (a typed '1,2' is split into these)
+    peft: bool = False  # a field of peft's LoraConfig under its own name (peft_args.json), passed to it as is
 
 
 SECTIONS = ("model and data", "training", "method settings", "evaluation and saving", "advanced")
@@ -67,18 +71,40 @@ _OWN = [
               help="use at most this many training examples", training_argument=False),
     FieldSpec("trust_remote_code", "bool", False, False, section="model and data",
               help="run the model repository's own Python code (only for models you trust)", training_argument=False),
+    FieldSpec("revision", "str", True, None, section="model and data",
+              help="the Hub model's branch, tag or commit to load (model and tokenizer); empty: main",
+              training_argument=False),
+    FieldSpec("dtype", "str", False, "auto", ("auto", "bfloat16", "float16", "float32"), section="model and data",
+              help="the base model's load dtype; auto: float32 to train it whole, half precision for a frozen base "
+                   "on a GPU", training_argument=False),
+    FieldSpec("attn_implementation", "str", True, None, section="model and data",
+              help="attention kernel: eager, sdpa, flash_attention_2, flash_attention_3, flex_attention, or a "
+                   "kernels-hub name org/repo; empty: transformers' choice (sdpa)", training_argument=False),
+    FieldSpec("chat_template", "str", True, None, section="model and data",
+              help="a Jinja chat template, or a .jinja/.j2 file holding one, used instead of the model's own",
+              training_argument=False),
     FieldSpec("lora_r", "int", False, 16, lo=1, hi=4096, section="method settings",
               help="adapter rank", training_argument=False),
     FieldSpec("lora_alpha", "float", False, 32, lo=0, lo_open=True, hi=1e6, section="method settings",
               help="adapter scaling (alpha / r)", training_argument=False),
     FieldSpec("lora_dropout", "float", False, 0.05, lo=0.0, hi=0.9, section="method settings",
               help="dropout on the adapter's input", training_argument=False),
-    FieldSpec("lora_target_modules", "str", False, "all-linear", section="method settings",
-              help="'all-linear' or a comma list of module names (q_proj,v_proj)", training_argument=False),
+    FieldSpec("lora_target_modules", "list", False, "all-linear", section="method settings", items="str",
+              help="'all-linear' (every linear layer but the output head), a list [q_proj, v_proj] or a comma list "
+                   "q_proj,v_proj; LLaMA-Factory's 'all' means all-linear", training_argument=False),
+    FieldSpec("loraplus_lr_ratio", "float", True, None, lo=0, lo_open=True, hi=1e6, section="method settings",
+              help="LoRA+ learning-rate ratio of B to A, 16 typical (peft's create_loraplus_optimizer); empty: "
+                   "plain LoRA", training_argument=False),
+    FieldSpec("loraplus_lr_embedding", "float", True, None, lo=0, lo_open=True, hi=10.0,
+              section="method settings", help="LoRA+: the learning rate of adapters on embedding layers (peft's "
+                                              "default 1e-6)", training_argument=False),
     FieldSpec("adapter_type", "str", False, "loha", ("loha", "lokr", "ia3", "adalora"), section="method settings",
               help="the PEFT adapter for the adapter method", training_argument=False),
     FieldSpec("load_in_4bit", "bool", False, False, section="method settings",
               help="quantise the base model to 4 bits (QLoRA)", training_argument=False),
+    FieldSpec("load_in_8bit", "bool", False, False, section="method settings",
+              help="load the base model in 8 bits (bitsandbytes LLM.int8) under a LoRA adapter; not with 4-bit",
+              training_argument=False),
     FieldSpec("bnb_4bit_quant_type", "str", False, "nf4", ("nf4", "fp4"), section="method settings",
               help="4-bit data type", training_argument=False),
     FieldSpec("bnb_4bit_use_double_quant", "bool", False, True, section="method settings",
@@ -165,6 +191,7 @@ LEGACY = {
                             "TRL's 'assistant_only_loss' is 'train_on_prompt' here, the other way round (answers "
                             "only is the default for every format but plain text)"),
     "model_name_or_path": ("model", None, "'model_name_or_path' is 'model' here"),
+    "torch_dtype": ("dtype", None, "'torch_dtype' is now 'dtype' (transformers 5)"),
 }
 
 
@@ -179,9 +206,26 @@ def all_fields() -> dict[str, FieldSpec]:
             choices=tuple(entry["choices"]) if entry.get("choices") else None,
             help=entry.get("help", ""), **extra,
         )
-    for spec in _OWN:
+    for name, entry in peft_schema().items():
+        # peft's own names; a clash with a trainer argument would make `--set` ambiguous (a test holds there is none)
+        specs.setdefault(name, FieldSpec(
+            name=name, kind=entry["kind"], nullable=entry["nullable"], default=entry.get("default"),
+            choices=tuple(entry["choices"]) if entry.get("choices") else None, section="method settings",
+            help=entry.get("help", ""), training_argument=False, items=entry.get("items"), peft=True))
+    for spec in _OWN:  # ours win: lora_r, lora_alpha, ... keep their bounds and presets
         specs[spec.name] = spec
     return specs
+
+
+@lru_cache(maxsize=1)
+def peft_schema() -> dict[str, dict]:
+    """peft_args.json's fields: kind, default, and whether a lone word stands as it is (`single`)."""
+    return json.loads(Path(__file__).with_name("peft_args.json").read_text(encoding="utf-8"))["fields"]
+
+
+def peft_field_names() -> list[str]:
+    """The LoraConfig fields offered under peft's own names (peft_args.json)."""
+    return [name for name, spec in all_fields().items() if spec.peft]
 
 
 # Names people type for our settings: short forms, other tools' names (LLaMA-Factory, axolotl, peft, plain habit).
@@ -347,15 +391,34 @@ def coerce(name: str, raw):
         return value
     if kind == "list":
         if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()] if "," in value else value
-        if isinstance(value, list):
-            return value
-        raise ConfigError(f"{name} must be a list (a, b) or a single word, got {typed}", name)
+            value = [v.strip() for v in value.split(",") if v.strip()] if "," in value else value
+        elif spec.items == "int" and isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        elif not isinstance(value, list):
+            raise ConfigError(f"{name} must be a list (a, b) or a single word, got {typed}", name)
+        if spec.items == "int":  # layer indexes: whole numbers, typed or read from YAML
+            numbers = [_to_number(v) for v in (value if isinstance(value, list) else [value])]
+            if any(n is None or not math.isfinite(n) or n != int(n) for n in numbers):
+                raise ConfigError(f"{name} must be whole numbers (0, 1, 2 or [0, 1]), got {typed}", name)
+            return [int(n) for n in numbers]
+        if isinstance(value, list) and spec.items == "str" and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be names (a, b or [a, b]), got {typed}", name)
+        return value
     if kind == "dict":
         if isinstance(value, (dict, str)):
             return value
         raise ConfigError(f"{name} must be a mapping ({{key: value}}), got {typed}", name)
+    if spec.choices and not isinstance(value, bool):  # init_lora_weights: true, false or one of its words
+        if not (isinstance(value, str) and any(_word_matches(value, c) for c in spec.choices)):
+            raise ConfigError(f"{name} must be true, false or one of {', '.join(spec.choices)}; got {typed}", name)
     return value
+
+
+def _word_matches(value: str, choice: str) -> bool:
+    """value is the choice, '<n>' in it standing for a whole number (pissa_niter_<n>: pissa_niter_16)."""
+    import re
+
+    return re.fullmatch(re.escape(choice).replace("<n>", r"\d+"), value) is not None
 
 
 def _to_number(value):

@@ -49,9 +49,34 @@ class _Reports:
 class ConsoleSFTTrainer(SFTTrainer):
     """SFTTrainer that measures each split against max_length before cutting it (see the module's docstring)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, loraplus: dict | None = None, **kwargs):
         self._cut_reports = _Reports()
+        # LoRA+ (console.model.loraplus_options): given here, or laid on the model by console.model.load_model
+        self._loraplus = loraplus
         super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        """The run's optimizer; with LoRA+ (loraplus_lr_ratio), peft's create_loraplus_optimizer with the optim
+        class and arguments the run names (optim, learning_rate, weight_decay, betas), B matrices at lr * ratio."""
+        opt_model = self.model if model is None else model
+        options = self._loraplus or getattr(opt_model, "console_loraplus", None)
+        if self.optimizer is not None or not options:
+            return super().create_optimizer(model)
+        from peft.optimizers import create_loraplus_optimizer
+        from transformers.trainer_optimizer import is_optimizer_factory
+
+        from console.errors import UserError
+
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        if is_optimizer_factory(optimizer_cls) or {"params", "model", "optimizer_dict"} & set(kwargs):
+            # GaLore, LOMO, layer-wise and factory optimizers lay out their own parameter groups
+            raise UserError(f"loraplus_lr_ratio needs a plain optimizer (adamw_torch, adamw_8bit, sgd, ...); "
+                            f"optim {self.args.optim} builds its own parameter groups: choose one or the other")
+        kwargs = dict(kwargs)
+        lr = kwargs.pop("lr", self.args.learning_rate)
+        self.optimizer = create_loraplus_optimizer(opt_model, optimizer_cls, lr=lr,
+                                                   loraplus_weight_decay=self.args.weight_decay, **options, **kwargs)
+        return self.optimizer
 
     @property
     def cut_reports(self) -> dict[str, CutReport]:

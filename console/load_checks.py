@@ -1,0 +1,85 @@
+"""Pre-launch checks of the model-loading settings (attn_implementation, revision, chat_template, load_in_8bit).
+
+Run by console.data.check_inputs, the one check both front ends run before a launch, so it stays light: no torch or
+transformers import (seconds each); installed packages are looked up with importlib.util.find_spec. Each problem is
+one line (DataError) naming what to install or change; what only loading can tell (a kernel that does not build, a
+revision that does not exist) is left to the trainer, which says it in one line too.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+from console.errors import DataError
+
+# transformers 5's own attention names (ALL_ATTENTION_FUNCTIONS plus eager); a Hub kernel is 'org/repo', with an
+# optional '@revision' and ':function' (transformers.integrations.hub_kernels.is_kernel's pattern)
+ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flash_attention_4", "flex_attention",
+             "paged|eager")
+_KERNEL = re.compile(r"^[^/:]+/[^/:]+(?:@[^/:]+)?(?::[^/:]+)?$")
+# the module each flash-attention version imports (transformers' is_flash_attn_*_available) and its pip name
+_FLASH = {"flash_attention_2": ("flash_attn", "flash-attn"),
+          "flash_attention_3": ("flash_attn_interface", "flash-attn-3 (built from flash-attention's hopper/ folder)"),
+          "flash_attention_4": ("flash_attn", "flash-attn-4")}
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check_attention(name: str | None, cuda: bool) -> None:
+    if not name:
+        return
+    if name not in ATTENTION and not _KERNEL.match(name):
+        raise DataError(f"attn_implementation {name!r} is not one transformers knows: use eager, sdpa, "
+                        f"flash_attention_2, flash_attention_3, flex_attention or a kernels-hub name (org/repo)")
+    if name in _FLASH:
+        module, package = _FLASH[name]
+        if not cuda:
+            raise DataError(f"attn_implementation {name} needs a CUDA GPU and this run has none: use sdpa")
+        # transformers falls back to the Hub's build through the `kernels` package when flash-attn is missing
+        if not installed(module) and not installed("kernels"):
+            raise DataError(f"attn_implementation {name} needs the {package} package, which is not installed: "
+                            f"pip install {package.split()[0]} (or kernels), or use sdpa")
+    elif "/" in name and not installed("kernels"):
+        raise DataError(f"attn_implementation {name} is a kernels-hub kernel: pip install kernels, or use sdpa")
+
+
+def check_revision(revision: str | None, model: str | None) -> None:
+    if not revision:
+        return
+    if not model:
+        raise DataError("revision applies to Hub models; the built-in demo model is a local folder: remove revision")
+    if Path(model).expanduser().exists():
+        raise DataError(f"revision applies to Hub models; {model} is a local folder: remove revision")
+
+
+def chat_template_text(value: str) -> str:
+    """The Jinja template a chat_template value gives: the file's text when it names a .jinja/.j2 file, else the
+    value itself. DataError in one line for a file that is not there or not readable."""
+    value = str(value)
+    if "\n" in value or "{" in value or not value.strip().endswith((".jinja", ".j2")):
+        return value
+    path = Path(value.strip()).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"chat_template file {path} not found: give the path of a .jinja file, or the template "
+                        f"itself") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"chat_template file {path} cannot be read ({err}): check the file") from None
+
+
+def check_model_loading(values: dict) -> None:
+    """Every pre-launch problem of the model-loading settings, the first one as a DataError."""
+    cuda = not values.get("use_cpu")  # resolve() sets use_cpu on a machine without CUDA
+    check_attention(values.get("attn_implementation"), cuda)
+    check_revision(values.get("revision"), values.get("model"))
+    if values.get("chat_template"):
+        chat_template_text(values["chat_template"])
+    if values.get("load_in_8bit") and not installed("bitsandbytes"):
+        raise DataError("load_in_8bit needs bitsandbytes, which is not installed: pip install bitsandbytes")
