@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINT = ("console.cli", "screens.app")
-TRAINER_SIDE = {"console.train", "console.sft", "console.model", "console.generate"}  # torch
+TRAINER_SIDE = {"console.train", "console.callbacks", "console.sft", "console.model", "console.generate"}  # torch
 
 
 def _graph() -> dict[str, set[str]]:
