@@ -51,8 +51,9 @@ def analyse(config: RunConfig) -> list[str]:
     v = config.values
     batch, accum, procs = (int(v.get("per_device_train_batch_size") or 1),
                            int(v.get("gradient_accumulation_steps") or 1), config.processes)
+    machines = f" x {config.nodes} machines" if config.nodes > 1 else ""
     lines.append(f"   effective batch = {batch} per device x {accum} accumulation x {procs} process"
-                 f"{'es' if procs != 1 else ''} = {batch * accum * procs}")
+                 f"{'es' if procs != 1 else ''}{machines} = {batch * accum * procs * config.nodes}")
     if (v.get("max_steps") or -1) > 0:
         lines.append(f"   max_steps={v['max_steps']} overrides num_train_epochs={fmt(v.get('num_train_epochs'))}")
         every = v.get("eval_steps")

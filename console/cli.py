@@ -29,6 +29,23 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="local file/folder or Hub dataset name (default: the demo dataset)")
 
 
+def _add_machine_args(p: argparse.ArgumentParser) -> None:
+    """Several machines: each runs the same command with its own --node-rank (torchrun's --nnodes, --node-rank,
+    --master-addr, --master-port; accelerate's --num_machines, ... with an accelerate_config)."""
+    p.add_argument("--nodes", type=int, help="machines training this run together (default 1)")
+    p.add_argument("--node-rank", type=int, help="this machine's number, 0 (the main one) to nodes-1")
+    p.add_argument("--master-addr", metavar="HOST", help="the main machine's address, reachable from every machine")
+    p.add_argument("--master-port", type=int, metavar="PORT", help="a free port on the main machine (default 29500)")
+
+
+MACHINE_ARGS = ("nodes", "node_rank", "master_addr", "master_port")
+
+
+def _machine_sets(args) -> dict:
+    """--nodes/--node-rank/--master-addr/--master-port given on the command line, as field: text."""
+    return {name: str(getattr(args, name)) for name in MACHINE_ARGS if getattr(args, name, None) is not None}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="training-console",
@@ -47,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", action="store_true", help="start the run and return at once")
     p.add_argument("--dry-run", action="store_true", help="check and analyse the config, launch nothing")
     p.add_argument("--processes", type=int, help="training processes (default: one per visible GPU, 1 on a CPU)")
+    _add_machine_args(p)
 
     p = sub.add_parser("runs", help="list the runs")
     _add_runs_dir(p)
@@ -64,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("run")
         if name == "resume":
             p.add_argument("--detach", action="store_true")
+            _add_machine_args(p)
         else:
             p.add_argument("--kill", action="store_true",
                            help="end a trainer that does not respond at once (SIGKILL; no checkpoint at the stop)")
@@ -163,6 +182,7 @@ def prepare_config(args):
     sets = parse_set(args.set)
     if getattr(args, "processes", None):
         sets["processes"] = str(args.processes)
+    sets.update(_machine_sets(args))
     config = resolve(build_config(args.method, args.config, sets, args.model, args.dataset))
     v = config.values
     model_desc, data_desc = check_inputs(v)
@@ -172,8 +192,9 @@ def prepare_config(args):
         print(f"warning: {warning}")
     print(f"model: {model_desc}; data: {data_desc}")
     batch, accum = v.get("per_device_train_batch_size"), v.get("gradient_accumulation_steps")
+    machines = f" x {config.nodes} machines" if config.nodes > 1 else ""
     print(f"effective batch = {batch} per device x {accum} accumulation x {config.processes} process"
-          f"{'es' if config.processes != 1 else ''} = {config.effective_batch}; precision "
+          f"{'es' if config.processes != 1 else ''}{machines} = {config.effective_batch}; precision "
           f"{config.resolved.get('precision')} on {config.resolved.get('device')}")
     return config
 
@@ -333,7 +354,15 @@ def cmd_resume(args) -> int:
     if config.values.get("trust_remote_code"):  # said as train and rerun say it
         print("note: trust_remote_code is ON for this run: the model repository's own Python code will run on this "
               "machine")
-    launch(run, processes=int(config.values.get("processes") or 1), resume=True)
+    machines = {}
+    if _machine_sets(args):  # a resume over several machines may meet on another address or port this time
+        from console.config import translate
+        from console.scale import check_scale, node_args
+
+        given = dict(translate(k, v)[:2] for k, v in _machine_sets(args).items())
+        check_scale(dict(config.values, **given))
+        machines = node_args(dict(config.values, **given))
+    launch(run, processes=int(config.values.get("processes") or 1), resume=True, machines=machines)
     checkpoint, skipped = run.checkpoint_to_resume()
     for line in skipped:
         print(f"note: {line}")

@@ -16,7 +16,8 @@ from console.errors import ConfigError
 from console.fields import LEGACY, all_fields, coerce, unknown_field_message
 from console.foreign import read_foreign
 from console.hardware import Hardware, probe
-from console.paths import PATH_FIELDS, resolve_path
+from console.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
+from console.scale import check_accelerate_config
 from console.presets import load_preset
 
 
@@ -85,7 +86,12 @@ class RunConfig:
     @property
     def effective_batch(self) -> int:
         return (int(self.values.get("per_device_train_batch_size") or 1)
-                * int(self.values.get("gradient_accumulation_steps") or 1) * self.processes)
+                * int(self.values.get("gradient_accumulation_steps") or 1) * self.processes * self.nodes)
+
+    @property
+    def nodes(self) -> int:
+        """Machines training together; each runs `processes` processes."""
+        return int(self.values.get("nodes") or 1)
 
     @property
     def processes(self) -> int:
@@ -104,6 +110,11 @@ class RunConfig:
         args.setdefault("activation_checkpointing", False)  # SFTConfig's default is on: a memory fix here, said
         # TRL masks prompts of prompt/completion records unless told otherwise; train_on_prompt is that switch.
         args["completion_only_loss"] = not self.values.get("train_on_prompt", False)
+        # DDP's default (find_unused_parameters=True for a model without activation checkpointing) costs an extra
+        # pass over the autograd graph every step, and torch warns of it: an adapter's trainable weights are all
+        # used in each forward pass (LLaMA-Factory turns it off for LoRA too). The user's own value wins.
+        if self.method in ADAPTER_METHODS and self.values.get("ddp_find_unused_parameters") is None:
+            args["ddp_find_unused_parameters"] = False
         return args
 
     # -- files -------------------------------------------------------------------------------------------
@@ -118,6 +129,7 @@ class RunConfig:
 
 
 _MISSING = object()
+ADAPTER_METHODS = ("lora", "qlora", "adapter")  # methods that train an adapter on a frozen base
 
 
 def translate(key: str, raw) -> tuple[str | None, object, str]:
@@ -144,8 +156,10 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
         return key, "all-linear", "lora_target_modules 'all' (LLaMA-Factory's word) is peft's 'all-linear' here"
     if key == "chat_template" and isinstance(value, str) and _names_template_file(value):
         value = resolve_path(value, hub=False)  # a file: made absolute like the other paths (console/paths.py)
+    if key == "accelerate_config":  # free text (a preset name or a path), so checked here: a typo is one line now
+        check_accelerate_config(value)
     if key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/paths.py says why)
-        value = resolve_path(value, hub=PATH_FIELDS[key])
+        value = resolve_path(value, hub=PATH_FIELDS[key], names=NAMED_VALUES.get(key, ()))
     return key, value, notice
 
 
@@ -276,6 +290,12 @@ def resolve(config: RunConfig, hardware: Hardware | None = None) -> RunConfig:
     if not v.get("processes"):
         v["processes"] = max(1, len(gpus))
     new.resolved["processes"] = int(v["processes"])
+    if new.nodes > 1:
+        new.resolved["nodes"] = new.nodes
+    from console.trackers import tracker_notes
+
+    for note in tracker_notes(v.get("report_to")):
+        said(note)
     new.resolved["effective_batch"] = new.effective_batch
     return new
 

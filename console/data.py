@@ -147,9 +147,14 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
 
 
 def check_inputs(values: dict) -> tuple[str, str]:
-    """(model, data) descriptions after checking both before launch; the one check both front ends run."""
+    """(model, data) descriptions after checking both before launch; the one check both front ends run (the run's
+    trackers and scale too)."""
     from console.load_checks import check_model_loading
+    from console.scale import check_scale
+    from console.trackers import check_trackers
 
+    check_trackers(values.get("report_to"))  # report_to's packages installed (console/trackers.py)
+    check_scale(values)  # accelerate_config and the machines (console/scale.py)
     model = check_model_path(values.get("model"))
     check_model_loading(values)  # attn_implementation, revision, chat_template, load_in_8bit (console/load_checks.py)
     return model, preflight(

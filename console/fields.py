@@ -123,10 +123,22 @@ _OWN = [
               help="your prompts for the samples: a list, one prompt, or a .txt/.jsonl file; empty: 3 held-out "
                    "eval rows", training_argument=False),
     FieldSpec("accelerate_config", "str", True, None, section="advanced",
-              help="an accelerate config file (DeepSpeed, FSDP): the trainer starts under `accelerate launch`",
-              training_argument=False),
+              help="deepspeed_zero2, deepspeed_zero3, fsdp (shipped presets) or the path of an accelerate config "
+                   "file: the trainer starts under `accelerate launch` (GPUs)", training_argument=False),
     FieldSpec("processes", "int", True, None, lo=1, hi=1024, section="advanced",
               help="training processes (torchrun); empty: one per visible GPU, 1 on a CPU", training_argument=False),
+    FieldSpec("nodes", "int", True, None, lo=1, hi=65_536, section="advanced",
+              help="machines training this run together (each runs the same command with its --node-rank); "
+                   "empty: 1", training_argument=False),
+    FieldSpec("node_rank", "int", True, None, lo=0, hi=65_535, section="advanced",
+              help="this machine's number, 0 to nodes-1; 0 is the main one, whose run folder holds the metrics",
+              training_argument=False),
+    FieldSpec("master_addr", "str", True, None, section="advanced",
+              help="the address of the main machine (node_rank 0) that every machine can reach",
+              training_argument=False),
+    FieldSpec("master_port", "int", True, None, lo=1, hi=65_535, section="advanced",
+              help="a free port on the main machine for the processes to meet on; empty: 29500",
+              training_argument=False),
 ]
 
 # Bounds and sections for the TrainingArguments that matter most; the rest keep their generated kind.

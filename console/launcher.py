@@ -17,30 +17,58 @@ from console.rundir import ACTIVE_PHASES, RunDir, pid_alive, process_start
 
 
 def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
-                    accelerate_config: str | None = None) -> list[str]:
-    """The argv of the trainer: plain python for one process, torchrun for several, `accelerate launch` with a
-    config file (DeepSpeed, FSDP). Always a list, never a shell line."""
+                    accelerate_config: str | None = None, nodes: int = 1, node_rank: int = 0,
+                    master_addr: str | None = None, master_port: int = 29500) -> list[str]:
+    """The argv of the trainer: plain python for one process, torchrun for several (or several machines: nodes,
+    node_rank, master_addr, master_port instead of --standalone), `accelerate launch` with a config file or preset
+    name (DeepSpeed, FSDP). On a worker machine (node_rank > 0) it runs under console.worker, which gives the
+    worker's run folder its final status (the trainer writes only on the main machine). Always a list, never a shell
+    line."""
+    from console.scale import accelerate_config_file
+
     tail = ["-m", "console.train", str(run.path)] + (["--resume"] if resume else [])
+    several = nodes > 1
     if accelerate_config:
-        return [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                os.path.abspath(os.path.expanduser(accelerate_config)), f"--num_processes={processes}", *tail]
-    if processes <= 1:
+        # accelerate's --num_processes is the total over all machines (it launches num_processes // num_machines
+        # on each)
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               accelerate_config_file(accelerate_config), f"--num_processes={processes * nodes}"]
+        if several:
+            cmd += [f"--num_machines={nodes}", f"--machine_rank={node_rank}", f"--main_process_ip={master_addr}",
+                    f"--main_process_port={master_port}"]
+        cmd += tail
+    elif processes <= 1 and not several:
         return [sys.executable, *tail]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *tail]
+    elif several:
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--node-rank={node_rank}",
+               f"--master-addr={master_addr}", f"--master-port={master_port}", f"--nproc-per-node={processes}",
+               *tail]
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *tail]
+    if several and node_rank > 0:
+        return [sys.executable, "-m", "console.worker", str(run.path), "--", *cmd]
+    return cmd
 
 
-def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
-    """Start the trainer for `run` in the background; returns its pid. Output goes to train.log, never the tty."""
+def launch(run: RunDir, processes: int = 1, resume: bool = False, machines: dict | None = None) -> int:
+    """Start the trainer for `run` in the background; returns its pid. Output goes to train.log, never the tty.
+    `machines` (nodes, node_rank, master_addr, master_port) overrides the run's own values (a resume on a new
+    port)."""
     from console.config import load_run_config
 
-    accelerate_config = load_run_config(run.path).values.get("accelerate_config")
-    if accelerate_config and not os.path.isfile(os.path.expanduser(str(accelerate_config))):
+    from console.scale import ACCELERATE_PRESETS, accelerate_config_file, node_args
+
+    values = load_run_config(run.path).values
+    accelerate_config = values.get("accelerate_config")
+    if accelerate_config and accelerate_config not in ACCELERATE_PRESETS \
+            and not os.path.isfile(accelerate_config_file(accelerate_config)):
         # checked here: missing, it ended as "killed, or the machine restarted" with its cause cut from the log
         message = (f"accelerate_config {accelerate_config} not found: give the path of an `accelerate config` "
-                   "file, or leave accelerate_config empty")
+                   f"file or a preset ({', '.join(ACCELERATE_PRESETS)}), or leave accelerate_config empty")
         if not resume:  # a new run folder says why it never started; a resumed one keeps its own status
             run.write_status("failed", kind="input", message=message)
         raise RunError(message)
+    machines = dict(node_args(values), **(machines or {}))
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -50,6 +78,12 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
     if processes > 1 and "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+    # report_to tensorboard: its event files in the run folder (transformers 5 has no logging_dir; without this
+    # they land under checkpoints/runs/<date>_<host>); set for every run, so a user's own value does not send one
+    # run's curves into another's folder
+    from console.trackers import TENSORBOARD_DIR
+
+    env["TENSORBOARD_LOGGING_DIR"] = str(run.path / TENSORBOARD_DIR)
     # the trainer writes its status, metrics and checkpoints here: a folder it cannot write to is said now, in one
     # line, not as a traceback after the trainer has started
     if not os.access(run.path, os.W_OK | os.X_OK):
@@ -76,7 +110,8 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
     try:
         with log:
             proc = subprocess.Popen(
-                trainer_command(run, processes, resume, accelerate_config), stdin=subprocess.DEVNULL, stdout=log,
+                trainer_command(run, processes, resume, accelerate_config, **machines), stdin=subprocess.DEVNULL,
+                stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=str(run.path), close_fds=True,
                 pass_fds=(lock,),
             )
@@ -84,9 +119,22 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False) -> int:
         os.close(lock)  # the trainer holds it now (an inherited descriptor of the same lock) until it exits
     info = run.read_info()
     info["pid"] = proc.pid
-    info.setdefault("launches", []).append({"time": time.time(), "resume": resume, "processes": processes})
+    launch_info = {"time": time.time(), "resume": resume, "processes": processes}
+    if machines["nodes"] > 1:
+        launch_info.update(machines)
+    info.setdefault("launches", []).append(launch_info)
+    if machines["node_rank"] > 0:  # a worker machine's folder: its metrics and checkpoints are the main one's
+        info["worker"] = {"node_rank": machines["node_rank"], "nodes": machines["nodes"],
+                          "main": f"{machines['master_addr']}:{machines['master_port']}"}
     run.write_info(info)
-    run.write_status("starting", pid=proc.pid, pid_start=process_start(proc.pid))
+    if machines["node_rank"] > 0:
+        # a worker's trainer writes no status (only global rank 0 does): console.worker writes its final one
+        w = info["worker"]
+        run.write_status("training", pid=proc.pid, pid_start=process_start(proc.pid),
+                         message=f"worker node {w['node_rank']} of {w['nodes']} for the run on {w['main']}: the "
+                                 f"metrics and checkpoints are in the main machine's run folder")
+    else:
+        run.write_status("starting", pid=proc.pid, pid_start=process_start(proc.pid))
     # Reap the child the moment it ends, whoever is watching it (or nobody: the user moved to another run), so
     # its pid does not linger as a zombie of this process until the console exits; a thread blocked in wait() is
     # the one way to do that without a SIGCHLD handler, which would fight Textual's and asyncio's own.
@@ -216,6 +264,11 @@ def kill_trainer(run: RunDir) -> dict:
 
 
 def check_resumable(run: RunDir) -> None:
+    worker = run.read_info().get("worker")
+    if isinstance(worker, dict):  # its trainer wrote no checkpoint here: the main machine's folder holds them
+        raise RunError(f"run {run.id} is worker node {worker.get('node_rank')} of a run over several machines "
+                       f"(main {worker.get('main')}): it holds no checkpoint to resume from. The main machine's run "
+                       f"folder holds them; or start every machine again with `train`")
     status = run.status()
     if status.get("phase") in ACTIVE_PHASES:
         raise RunError(f"run {run.id} is still {status['phase']}: stop it first, or attach to it")

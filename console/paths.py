@@ -11,8 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from console.scale import ACCELERATE_PRESETS
+
 # The console's settings that hold a file or folder on this machine; True: a Hub name is allowed too.
 PATH_FIELDS = {"model": True, "dataset": True, "accelerate_config": False}
+# Names a path field takes as themselves, never as a file in the working folder (`--set accelerate_config=fsdp` is
+# the shipped preset, wherever the user stands).
+NAMED_VALUES = {"accelerate_config": ACCELERATE_PRESETS}
 
 
 def looks_local(value: str, cwd: str | os.PathLike | None = None) -> bool:
@@ -26,12 +31,14 @@ def looks_local(value: str, cwd: str | os.PathLike | None = None) -> bool:
     return "/" in value and (base / first).is_dir()
 
 
-def resolve_path(value, cwd: str | os.PathLike | None = None, hub: bool = True):
-    """The absolute form of a local path; Hub names (where `hub` allows them), empty values and non-strings
-    unchanged."""
+def resolve_path(value, cwd: str | os.PathLike | None = None, hub: bool = True, names=()):
+    """The absolute form of a local path; Hub names (where `hub` allows them), the field's own `names`, empty
+    values and non-strings unchanged."""
     if not isinstance(value, str) or not value.strip():
         return value
     value = value.strip()
+    if value in names:
+        return value
     if hub and not looks_local(value, cwd):
         return value
     path = Path(value).expanduser()

@@ -46,6 +46,7 @@ def test_every_way_of_giving_a_path_is_resolved(tmp_path, monkeypatch):
     _data(tmp_path / "d" / "train.jsonl")
     conf = tmp_path / "conf.yaml"
     conf.write_text("dataset: d/train.jsonl\naccelerate_config: ./acc.yaml\n")
+    (tmp_path / "acc.yaml").write_text("distributed_type: MULTI_GPU\n")  # a missing one is refused (test_scale)
     c = build_config("lora", config_file=str(conf), model="./m")
     assert c.values["dataset"] == str(tmp_path / "d" / "train.jsonl")
     assert c.values["accelerate_config"] == str(tmp_path / "acc.yaml")

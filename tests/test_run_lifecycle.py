@@ -293,8 +293,11 @@ def test_resume_skips_a_corrupt_newest_checkpoint_and_says_which(runs_dir):
         kill(run)  # a failed assertion must not leave a trainer running for ever
 
 def test_a_missing_accelerate_config_is_refused_before_launch(runs_dir, tmp_path):
-    config = resolve(build_config("lora", sets=parse_set(FAST + [f"accelerate_config={tmp_path / 'nope.yaml'}"])))
+    gone = tmp_path / "nope.yaml"  # there when the config was made (a missing one is refused then), gone at launch
+    gone.write_text("distributed_type: MULTI_GPU\n")
+    config = resolve(build_config("lora", sets=parse_set(FAST + [f"accelerate_config={gone}"])))
     run = create_run(runs_dir, config, command=["test"])
+    gone.unlink()
     with pytest.raises(RunError, match="accelerate_config .*nope.yaml not found"):
         launch(run)
     status = run.status()
