@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.diagnose import PROBLEMS, diagnose  # noqa: E402
+from console.diagnose import diagnose  # noqa: E402
+from console.findings import PROBLEMS  # noqa: E402
 from console.fixes import assumed_config  # noqa: E402
 from console.inspect_cmd import config_from_arguments  # noqa: E402
 from console.metrics import History  # noqa: E402

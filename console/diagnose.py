@@ -21,9 +21,7 @@ import math
 from dataclasses import dataclass
 
 from console import fixes as fixtable
-from console.findings import (  # noqa: F401  (re-exported: the findings' objects live there)
-    PROBLEMS, TITLES, Finding, Fix, _fmt, _fmt_step, _is_ratio, _json_step,
-)
+from console.findings import PROBLEMS, TITLES, Finding, Severity, _fmt_step
 
 _MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (fewer are noise, not evidence)
 # The absolute floor under the relative rules. The console's losses are per-token cross-entropy in nats: a change
@@ -164,7 +162,7 @@ def _nonfinite_loss(history) -> Finding | None:
     text = (f"{name} loss became {value} at step {_fmt_step(step)}{was}"
             + ("; it is still not a number" if still else "; later values are finite again, but the weights may be "
                "damaged") + ": the learning rate is too high for this run or a fp16 overflow occurred.")
-    return Finding("diverged", "error", step, text, numbers={"nonfinite_step": step, "loss": name})
+    return Finding("diverged", Severity.ERROR, step, text, numbers={"nonfinite_step": step, "loss": name})
 
 
 def _explosion(train: _Curve) -> tuple[float, float, float, float] | None:
@@ -604,13 +602,13 @@ def diagnose(history, config=None) -> list[Finding]:
         if train.end >= 1.5 * ref or tail >= 1.5 * ref:  # not recovered: the last tenth (or last bin) still high
             text = (f"train loss exploded from {_num(ref)} to {_num(peak)} ({peak / ref:.0f}x) at step "
                     f"{_fmt_step(step)} and is still {_num(tail)} ({tail / ref:.1f}x its best before)")
-            add(Finding("diverged", "error", step, text + ": the learning rate is too high.",
+            add(Finding("diverged", Severity.ERROR, step, text + ": the learning rate is too high.",
                         fixtable.fixes_for("diverged", config, history=history),
                         {"from": ref, "peak": peak, "now": tail}))
         else:
             text = (f"train loss blew up from {_num(ref)} to {_num(peak)} at step {_fmt_step(step)}, then "
                     f"recovered to {_num(tail)}")
-            add(Finding("oscillating", "warning", step, text + ": training is unstable.",
+            add(Finding("oscillating", Severity.WARNING, step, text + ": training is unstable.",
                         fixtable.fixes_for("oscillating", config, history=history),
                         {"from": ref, "peak": peak, "now": tail}))
 
@@ -622,13 +620,13 @@ def diagnose(history, config=None) -> list[Finding]:
                 f"(+{100 * nums['rise']:.0f}%) at step {_fmt_step(nums['peak_step'])} while the train loss did not "
                 f"fall")
         if nums["still"]:
-            add(Finding("not_decreasing", "error", nums["first_step"],
+            add(Finding("not_decreasing", Severity.ERROR, nums["first_step"],
                         f"{head}, and is still {_num(nums['now'])}: the first steps made the model worse, the "
                         "learning rate looks too high.",
                         fixtable.fixes_for("not_decreasing", config, history=history, cause="high"),
                         dict(nums, cause="high")))
         else:
-            add(Finding("oscillating", "warning", nums["first_step"],
+            add(Finding("oscillating", Severity.WARNING, nums["first_step"],
                         f"{head}, then came back to {_num(nums['now'])} as the learning rate decayed: the early "
                         "steps damaged the model, training is unstable.",
                         fixtable.fixes_for("oscillating", config, history=history), nums))
@@ -652,7 +650,7 @@ def diagnose(history, config=None) -> list[Finding]:
     osc = _oscillation(coarse, eval_)
     if osc:
         step, words, nums = osc
-        add(Finding("oscillating", "warning", step, words + ": training is unstable.",
+        add(Finding("oscillating", Severity.WARNING, step, words + ": training is unstable.",
                     fixtable.fixes_for("oscillating", config, history=history), nums))
 
     # unstable on the eval set: worse than its best eval for several evals while the train loss does not improve
@@ -660,7 +658,7 @@ def diagnose(history, config=None) -> list[Finding]:
         drift = _eval_worsens(train, eval_)
         if drift:
             nums = drift
-            add(Finding("oscillating", "warning", nums["best_step"],
+            add(Finding("oscillating", Severity.WARNING, nums["best_step"],
                         f"eval loss has been above its best ({_num(nums['best'])} at step "
                         f"{_fmt_step(nums['best_step'])}) for {nums['evals_after']} evals, up to {_num(nums['peak'])} "
                         f"(+{100 * _rel(nums['peak'], nums['best']):.0f}%) at step {_fmt_step(nums['peak_step'])}, "
@@ -703,12 +701,12 @@ def diagnose(history, config=None) -> list[Finding]:
                 verdict = (f"the learning rate looks too {cause}" if cause in ("high", "low") else
                            "the cause is unclear")
                 text = f"{words}: {verdict}.{alone}"
-                add(Finding("not_decreasing", "error" if why == "rising" else "warning", step, text,
+                add(Finding("not_decreasing", Severity.ERROR if why == "rising" else Severity.WARNING, step, text,
                             fixtable.fixes_for("not_decreasing", config, history=history, cause=cause),
                             dict(nums, cause=cause)))
                 # a rising loss with an erratic eval is unstable as well
                 if why == "rising" and "oscillating" not in seen and _erratic_eval(eval_):
-                    add(Finding("oscillating", "warning", eval_.steps[0],
+                    add(Finding("oscillating", Severity.WARNING, eval_.steps[0],
                                 f"eval loss jumps up and down by 10% or more while the train loss rises "
                                 f"({_zigzag_text(eval_)}): training is unstable.",
                                 fixtable.fixes_for("oscillating", config, history=history), {}))
@@ -722,7 +720,7 @@ def diagnose(history, config=None) -> list[Finding]:
             text = (" and ".join(parts) + (": neither is going down." if nums["d_eval"] is not None else
                                            f"{alone}.") + " " + words)
             title = TITLES["stuck"] if nums["d_eval"] is not None else "Training loss stuck"
-            add(Finding("stuck", "warning", step, text, fixtable.fixes_for("stuck", config, history=history,
+            add(Finding("stuck", Severity.WARNING, step, text, fixtable.fixes_for("stuck", config, history=history,
                                                                            cause=cause),
                         dict(nums, cause=cause, title=title)))
         elif problem == "slow":
@@ -731,26 +729,25 @@ def diagnose(history, config=None) -> list[Finding]:
                 parts.append(f"eval loss {_num(eval_.start)} -> {_num(eval_.end)} ({_pct(-nums['d_eval'])})")
             text = (" and ".join(parts) + f" over {_fmt_step(history.last_step)} steps: still falling, but only a "
                     "little.")
-            add(Finding("slow", "info" if not done else "warning", train.steps[0], text,
+            add(Finding("slow", Severity.INFO if not done else Severity.WARNING, train.steps[0], text,
                         fixtable.fixes_for("slow", config, history=history), nums))
 
     out.extend(_advisories(history, config, train, done))
-    order = {"error": 0, "warning": 1, "info": 2}
-    out.sort(key=lambda f: (order.get(f.severity, 3), f.problem not in PROBLEMS))
+    out.sort(key=lambda f: (f.severity.rank, f.problem not in PROBLEMS))
     return out
 
 
 def _caught_by_early_stopping(history, config, text: str) -> tuple[str, str]:
     """An overfitting run that early stopping ended is handled: said as information, not as a warning."""
     if config is None or history.final is None:
-        return "warning", text
+        return Severity.WARNING, text
     if config.get("early_stopping_patience") and config.get("load_best_model_at_end"):
         total = history.max_steps or config.get("max_steps")
         if total and total > 0 and history.last_step < total:
-            return "info", text + (f" Early stopping ended the run at step {_fmt_step(history.last_step)} and the "
+            return Severity.INFO, text + (f" Early stopping ended the run at step {_fmt_step(history.last_step)} and the "
                                    "best checkpoint is kept.")
-        return "info", text + " The best checkpoint is kept (load_best_model_at_end)."
-    return "warning", text
+        return Severity.INFO, text + " The best checkpoint is kept (load_best_model_at_end)."
+    return Severity.WARNING, text
 
 
 def _pct(x: float) -> str:
@@ -792,7 +789,7 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
     warm = config.get("warmup_steps") or 0
     total = history.max_steps or (config.get("max_steps") if (config.get("max_steps") or 0) > 0 else None)
     if warm >= 1 and total and warm >= total:
-        out.append(Finding("warmup_too_long", "warning", None,
+        out.append(Finding("warmup_too_long", Severity.WARNING, None,
                            f"warmup_steps {warm:g} >= the run's {total} steps: the learning rate never leaves warmup.",
                            fixtable.fixes_for("warmup_too_long", config, history=history, total_steps=total)))
     lr = _finite(history.learning_rate.steps, history.learning_rate.values)[1]
@@ -800,7 +797,7 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
     if done and len(lr) >= 2 and peak and max(lr) < 0.8 * peak and "warmup_too_long" not in {f.problem for f in out}:
         i = lr.index(max(lr))
         if i == len(lr) - 1:  # still climbing when the run ended: warmup was longer than the run
-            out.append(Finding("lr_never_peaked", "warning", None,
+            out.append(Finding("lr_never_peaked", Severity.WARNING, None,
                                f"the learning rate reached only {max(lr):.3g} of its {peak:g} peak before the run "
                                "ended: warmup took the whole run.",
                                fixtable.fixes_for("warmup_too_long", config, history=history,
@@ -808,7 +805,7 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
     gn = history.grad_norm
     bad = [] if _all_finite(gn.values) else [s for s, v in zip(gn.steps, gn.values) if not math.isfinite(v)]
     if bad and train.n and _all_finite(history.train_loss.values):
-        out.append(Finding("nonfinite_grad_norm", "info", bad[0],
+        out.append(Finding("nonfinite_grad_norm", Severity.INFO, bad[0],
                            f"{len(bad)} of {len(gn.values)} logged gradient norms are NaN/inf while the loss stays "
                            "finite: skipped fp16 overflow steps, harmless unless it becomes frequent.", []))
     return out
@@ -821,11 +818,11 @@ def crash_findings(kind: str, config=None, message: str | None = None) -> Findin
         config = fixtable.default_config()
     kind = (kind or "").lower().replace("-", "_")
     if kind in ("oom", "out_of_memory", "cuda_oom", "outofmemory"):
-        return Finding("out_of_memory", "error", None,
+        return Finding("out_of_memory", Severity.ERROR, None,
                        f"the run ran out of memory (per-device batch {config.get('per_device_train_batch_size')}, "
                        f"method {config.method}).", fixtable.fixes_for("out_of_memory", config))
     if kind in ("nan", "diverged", "nonfinite"):
-        return Finding("diverged", "error", None, (message.rstrip(".") + ": the run was stopped.") if message
+        return Finding("diverged", Severity.ERROR, None, (message.rstrip(".") + ": the run was stopped.") if message
                        else "the run stopped on a non-finite loss.",
                        fixtable.fixes_for("diverged", config))
     return None

@@ -7,6 +7,7 @@ from here, so neither imports the other at module level.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
 
@@ -24,6 +25,31 @@ TITLES = {
     "answers_do_not_end": "Sample answers do not end",
     "answers_repeat": "Sample answers repeat themselves",
 }
+
+
+class Severity(StrEnum):
+    """How bad a finding is; the one ordering every front end sorts, marks and filters by (a StrEnum: it reads and
+    writes as its word in JSON, and equals it)."""
+
+    ERROR = "error"  # the run is failing: diverged, loss rising, out of memory
+    WARNING = "warning"  # it works, but not well: overfitting, stuck, oscillating
+    INFO = "info"  # worth knowing, nothing to fix yet
+
+    @property
+    def rank(self) -> int:
+        """0 for the worst: the sort key."""
+        return _RANKS[self]
+
+    @property
+    def mark(self) -> str:
+        return {"error": "!!", "warning": "!", "info": "i"}[self.value]
+
+    def at_least(self, other: Severity) -> bool:
+        """As bad as `other` or worse."""
+        return self.rank <= other.rank
+
+
+_RANKS = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 @dataclass
@@ -55,11 +81,14 @@ class Fix:
 @dataclass
 class Finding:
     problem: str
-    severity: str  # error | warning | info
+    severity: Severity  # a word ("error") is taken too and made a Severity
     step: float | None  # where the problem started
     evidence: str  # one line, with numbers
     fixes: list[Fix] = field(default_factory=list)
     numbers: dict = field(default_factory=dict)  # the figures behind the evidence, for screens and tests
+
+    def __post_init__(self) -> None:
+        self.severity = Severity(self.severity)
 
     @property
     def title(self) -> str:

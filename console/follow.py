@@ -19,7 +19,7 @@ def describe_fix(fix, config, number: int | None = None) -> str:
 
 
 def describe_finding(finding, config) -> list[str]:
-    marker = {"error": "!!", "warning": "! ", "info": "i "}.get(finding.severity, "! ")
+    marker = finding.severity.mark.ljust(2)
     title = getattr(finding, "title", "") or finding.problem
     lines = [f"{marker} {title}: {finding.evidence}"]
     for i, fix in enumerate(finding.fixes, 1):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from console.errors import UserError
+from console.findings import Severity
 
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 _ARGS_FILES = ("training_args.json", "training_args.yaml", "training_args.yml", "args.json", "hparams.yaml")
@@ -246,8 +247,9 @@ def run(args) -> int:
 
 def _fails(findings, fail_on: str) -> bool:
     """Whether the findings are bad enough for a non-zero exit (a script's `inspect ... || alert`)."""
-    worst = {"error": ("error",), "warning": ("error", "warning"), "never": ()}[fail_on]
-    return any(f.severity in worst for f in findings)
+    if fail_on == "never":
+        return False
+    return any(f.severity.at_least(Severity(fail_on)) for f in findings)
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.findings import Finding, Fix
+from console.findings import Finding, Fix, Severity
 
 DEFAULT_PROMPTS = 3  # held-out eval rows sampled when the user gives no sample_prompts
 MAX_PROMPTS = 16
@@ -161,7 +161,7 @@ def sample_findings(samples: list[Sample], config=None, status: dict | None = No
     if 2 * len(open_ended) > len(latest) and (2 * len(base_ended) > len(first) or 2 * len(short_refs) > len(latest)):
         then = (f"the base model's ended in {len(base_ended)} of {len(first)}" if base_ended else
                 f"the dataset's own answers are {max(len(s.reference.split()) for s in short_refs)} words or fewer")
-        out.append(Finding("answers_do_not_end", "warning", None,
+        out.append(Finding("answers_do_not_end", Severity.WARNING, None,
                            f"at step {latest[0].step}, {len(open_ended)} of {len(latest)} sample answers ran to the "
                            f"{limit}-token limit without the end token; {then}. The end token is not being "
                            f"learned: examples cut by max_length lose it, and a chat template must close the "
@@ -169,7 +169,7 @@ def sample_findings(samples: list[Sample], config=None, status: dict | None = No
     looping = [s for s in latest if repeats(s.answer)]
     if 2 * len(looping) > len(latest):
         example = looping[0].answer.split()[:12]
-        out.append(Finding("answers_repeat", "warning", None,
+        out.append(Finding("answers_repeat", Severity.WARNING, None,
                            f"at step {latest[0].step}, {len(looping)} of {len(latest)} sample answers repeat "
                            f"themselves (\"{' '.join(example)} ...\").", _repeat_fixes(config)))
     return out

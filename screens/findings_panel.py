@@ -8,7 +8,10 @@ from textual.widgets import Static
 
 from screens.diagnosis import finding_title, fix_label
 from console.analysis import fmt
+from console.findings import Severity
 from console.safe_text import printable
+
+_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold"}
 
 
 class FindingsPanel(VerticalScroll):
@@ -37,9 +40,9 @@ class FindingsPanel(VerticalScroll):
             text.append(f"{printable(note)}\n")
         number = 0
         for finding in findings:
-            severity = getattr(finding, "severity", "warning")
-            style = "bold red" if severity == "error" else "bold yellow" if severity == "warning" else "bold"
-            mark = "!!" if severity == "error" else "!" if severity == "warning" else "i"
+            severity = finding.severity
+            style = _STYLES[severity]
+            mark = severity.mark
             step = getattr(finding, "step", None)
             text.append(f"{mark} {finding_title(finding)}", style=style)
             if step is not None and "step" not in finding_title(finding):

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from console.config import RunConfig
-from console.diagnose import PROBLEMS, Finding, Fix, crash_findings, diagnose
+from console.diagnose import crash_findings, diagnose
+from console.findings import PROBLEMS, Finding, Fix, Severity
 from console.metrics import History
 
 
@@ -718,3 +719,14 @@ def test_the_same_eval_with_a_falling_train_loss_is_not_instability():
 ])
 def test_small_or_short_or_cleared_eval_wander_is_not_instability(evals):
     assert "oscillating" not in problems(diagnose(_eval_run(UNSTABLE_TRAIN, evals), LORA))
+
+
+def test_severity_is_one_ordering_that_reads_and_writes_as_its_word():
+    finding = Finding("stuck", "warning", 3, "flat")  # a word from a file or an old caller becomes a Severity
+    assert finding.severity is Severity.WARNING and finding.to_dict()["severity"] == "warning"
+    assert json.loads(json.dumps(finding.to_dict()))["severity"] == "warning"
+    ordered = sorted([Severity.INFO, Severity.ERROR, Severity.WARNING], key=lambda s: s.rank)
+    assert ordered == [Severity.ERROR, Severity.WARNING, Severity.INFO]
+    assert Severity.ERROR.at_least(Severity.WARNING) and not Severity.INFO.at_least(Severity.WARNING)
+    with pytest.raises(ValueError):
+        Finding("stuck", "fatal", 3, "flat")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from console.config import RunConfig
-from console.diagnose import Fix
+from console.findings import Fix
 from console.errors import ConfigError
 from console.fixes import FixError, apply, fixes_for
 from console.presets import METHODS

@@ -257,7 +257,7 @@ async def test_letters_go_into_fields_and_f9_f10_do_theme_and_quit(app):
 async def test_a_fix_carried_over_shows_its_lineage(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        from console.diagnose import Fix
+        from console.findings import Fix
         from console.fixes import apply
 
         parent = RunConfig.from_preset("lora")
