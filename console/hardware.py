@@ -68,11 +68,13 @@ def _visible(indices: list[int]) -> list[int]:
 
 
 def probe() -> Hardware:
-    """The visible NVIDIA GPUs, or CPU only. TRAINING_CONSOLE_CPU=1 is read at every call (a test or a user that
-    sets it later is not given a cached answer); nvidia-smi is asked once per process."""
+    """The visible NVIDIA GPUs, or CPU only. The environment (TRAINING_CONSOLE_CPU=1, CUDA_VISIBLE_DEVICES) is read
+    at every call, so a test or a user that sets it later is not given a stale answer; only nvidia-smi's list of
+    every GPU is asked once per process (it takes a second)."""
     if os.environ.get("TRAINING_CONSOLE_CPU") == "1":
         return CPU_ONLY
-    return _nvidia()
+    gpus = {g.index: g for g in _nvidia()}
+    return Hardware(tuple(gpus[i] for i in _visible(sorted(gpus))))
 
 
 def probed() -> bool:
@@ -81,17 +83,18 @@ def probed() -> bool:
 
 
 @lru_cache(maxsize=1)
-def _nvidia() -> Hardware:
+def _nvidia() -> tuple[GPU, ...]:
+    """Every GPU nvidia-smi lists, whatever CUDA_VISIBLE_DEVICES says (probe() applies it); () without one."""
     smi = shutil.which("nvidia-smi")
     if not smi:
-        return CPU_ONLY
+        return ()
     try:
         out = subprocess.run(
             [smi, "--query-gpu=index,name,memory.total,memory.free,compute_cap", "--format=csv,noheader,nounits"],
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return CPU_ONLY
+        return ()
     gpus = {}
     for line in out.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
@@ -102,4 +105,4 @@ def _nvidia() -> Hardware:
                                       float(parts[4]))
         except ValueError:
             continue
-    return Hardware(tuple(gpus[i] for i in _visible(sorted(gpus))))
+    return tuple(gpus[i] for i in sorted(gpus))

@@ -1,4 +1,6 @@
 """RunConfig: layering, validation messages, legacy names, cross-field rules, machine resolution, analysis."""
+import os
+
 import pytest
 import yaml
 
@@ -273,7 +275,7 @@ def test_training_console_cpu_is_read_at_every_probe(monkeypatch):
     # it sat inside an lru_cache: a test (or a user) that set it after the first probe got the cached answer
     from console import hardware
 
-    gpu = hardware.Hardware((hardware.GPU(0, "NVIDIA H200", 143771, 143000, 9.0),))
+    gpu = (hardware.GPU(0, "NVIDIA H200", 143771, 143000, 9.0),)
     monkeypatch.setattr(hardware, "_nvidia", lambda: gpu)
     monkeypatch.delenv("TRAINING_CONSOLE_CPU", raising=False)
     assert hardware.probe().cuda
@@ -281,6 +283,28 @@ def test_training_console_cpu_is_read_at_every_probe(monkeypatch):
     assert not hardware.probe().cuda
     monkeypatch.delenv("TRAINING_CONSOLE_CPU")
     assert hardware.probe().cuda and resolve(build_config("lora")).resolved["device"] == "cuda"
+
+
+def test_cuda_visible_devices_is_read_at_every_probe(tmp_path, monkeypatch):
+    """Only nvidia-smi's answer is cached (a real nvidia-smi here: a script on PATH printing two GPUs); which of them
+    this process sees is read from CUDA_VISIBLE_DEVICES at each probe, not frozen by the first."""
+    from console import hardware
+
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho '0, NVIDIA H200, 143771, 143000, 9.0'\necho '1, NVIDIA H100, 81559, 80000, 9.0'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("TRAINING_CONSOLE_CPU", raising=False)
+    hardware._nvidia.cache_clear()
+    try:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+        assert [g.name for g in hardware.probe().gpus] == ["NVIDIA H100"]
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+        assert [g.name for g in hardware.probe().gpus] == ["NVIDIA H200", "NVIDIA H100"]
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+        assert not hardware.probe().cuda
+    finally:
+        hardware._nvidia.cache_clear()  # the next test asks the real machine again
 
 
 @pytest.mark.parametrize("text,words", [
