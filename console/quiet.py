@@ -33,6 +33,21 @@ class _KernelsFilter(logging.Filter):
         return "from kernels-community" not in record.getMessage()
 
 
+class _OnceFilter(logging.Filter):
+    """Lets a message starting with `prefix` through once: bitsandbytes says its 8-bit matmuls cast their inputs to
+    float16 at every call (8,000 lines in a 4-step demo run with load_in_8bit)."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix, self.seen = prefix, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith(self.prefix):
+            return True
+        seen, self.seen = self.seen, True
+        return not seen
+
+
 TIED = _TiedKeysFilter()
 
 
@@ -41,6 +56,7 @@ def quiet_known_noise() -> None:
     for name in ("bitsandbytes.backends.cpu.ops", "bitsandbytes.backends.mps.ops"):
         logging.getLogger(name).addFilter(_KernelsFilter())
     logging.getLogger("transformers.trainer").addFilter(TIED)
+    logging.getLogger("bitsandbytes.autograd._functions").addFilter(_OnceFilter("MatMul8bitLt: inputs will be cast"))
     warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 

@@ -265,6 +265,21 @@ def test_dora_and_rslora_runs_train_and_save_their_adapter(runs_dir, flag):
     assert saved[other] is False
 
 
+@pytest.mark.e2e
+def test_lora_on_an_8bit_base_trains_on_the_cpu(runs_dir):
+    """bitsandbytes 0.50 runs LLM.int8 layers on the CPU, backward included: no CUDA-only refusal is needed."""
+    code = main(["train", "--runs-dir", str(runs_dir), *sets("load_in_8bit=true", "max_steps=4", "eval_steps=2",
+                                                           "save_steps=2", "learning_rate=2e-3")])
+    run = list_run_dirs(runs_dir)[-1]
+    assert code == 0, "\n".join(run.tail_log(30))
+    assert run.status()["phase"] == "done"
+    from console.metrics import load_history
+
+    history = load_history(run.metrics_path)
+    assert len(history.train_loss) >= 2
+    # bitsandbytes' cast notice, said at every 8-bit matmul, is in the log once (console/quiet.py)
+    assert run.log_path.read_text().count("MatMul8bitLt: inputs will be cast") == 1
+
 # -- the editor offers them ----------------------------------------------------------------------------------------
 
 async def test_the_add_field_dialog_offers_the_new_fields_with_their_help(tmp_path, monkeypatch):
