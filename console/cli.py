@@ -7,7 +7,7 @@ import sys
 
 from console.errors import UserError, path_problem
 from console.progress import run_summary
-from console.rundir import ACTIVE_PHASES
+from console.rundir import ACTIVE_PHASES, RunDir
 from console.safe_text import PrintableStream, printable
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
@@ -223,10 +223,10 @@ def cmd_train(args) -> int:
     if args.detach:
         print(f"follow it: training-console watch {run.id}   stop it: training-console stop {run.id}")
         return 0
-    return _follow_to_end(run, args.runs_dir)
+    return _follow_to_end(run)
 
 
-def _follow_to_end(run, runs_dir: str) -> int:
+def _follow_to_end(run: RunDir) -> int:
     from console.follow import follow, stdout_writer
 
     try:
@@ -369,7 +369,7 @@ def cmd_resume(args) -> int:
     print(f"run {run.id} resumed from {checkpoint.name if checkpoint else 'its start'}")
     if args.detach:
         return 0
-    return _follow_to_end(run, args.runs_dir)
+    return _follow_to_end(run)
 
 
 def cmd_watch(args) -> int:

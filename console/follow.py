@@ -27,10 +27,12 @@ def describe_finding(finding, config) -> list[str]:
     return lines
 
 
-def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5, findings: bool = True,
-           stop_when_final: bool = True, timeout: float | None = None, samples: bool = False) -> dict:
-    """Print progress and findings until the run ends (or the timeout); returns the last status. `samples`: print
-    the sample answers (first against latest) at each new sampling too."""
+FOLLOW_POLL_S = 0.5  # how often `train` and `watch` look at the run folder: a line appears within this long
+
+
+def follow(run: RunDir, write: Callable[[str], None] = print, samples: bool = False) -> dict:
+    """Print progress and findings until the run ends (Ctrl+C detaches: the caller says so); returns the last status.
+    `samples`: print the sample answers (first against latest) at each new sampling too."""
     from console.config import load_run_config
 
     from console.diagnose import diagnose
@@ -48,7 +50,6 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
     said: set[str] = set()  # the trainer's one-time words in status.json (data, cut examples)
     last_phase = None
     last_stall = ""
-    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         records = tail.read_new()
         history.extend(records)
@@ -83,15 +84,15 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
         if samples and new_answers:
             write(f"[{run.id}] sample answers at step {new_answers[-1].step}:")
             write(samples_text(answers))
-        if findings and config is not None and (records or new_answers):
+        if config is not None and (records or new_answers):
             for finding in list(diagnose(history, config)) + sample_findings(answers, config, status):
                 if finding.problem not in shown:
                     shown.add(finding.problem)
                     for line in describe_finding(finding, config):
                         write(line)
-        if phase not in ACTIVE_PHASES and stop_when_final:
+        if phase not in ACTIVE_PHASES:
             history.extend(tail.read_new())
-            if findings and config is not None and phase == "failed":  # the crash's own finding (OOM, NaN)
+            if config is not None and phase == "failed":  # the crash's own finding (OOM, NaN)
                 from console.rerun import run_findings
 
                 for finding in run_findings(run, config):
@@ -100,12 +101,7 @@ def follow(run: RunDir, write: Callable[[str], None] = print, poll: float = 0.5,
                         for line in describe_finding(finding, config):
                             write(line)
             return status
-        if deadline is not None and time.monotonic() > deadline:
-            return status
-        try:
-            time.sleep(poll)
-        except KeyboardInterrupt:
-            raise
+        time.sleep(FOLLOW_POLL_S)
 
 
 def stdout_writer(line: str) -> None:

@@ -41,4 +41,4 @@ def run(args) -> int:
     print(f"run {child.id} started (parent {parent.id})")
     if args.detach:
         return 0
-    return _follow_to_end(child, args.runs_dir)
+    return _follow_to_end(child)

@@ -47,17 +47,6 @@ def decimate_arrays(steps: "np.ndarray", values: "np.ndarray", buckets: int) -> 
     return steps[index], values[index]
 
 
-def decimate(steps: Sequence[float], values: Sequence[float], buckets: int) -> tuple[list[float], list[float]]:
-    """`decimate_arrays` on plain sequences; returns lists (short input unchanged)."""
-    n = min(len(steps), len(values))
-    if n <= 2 * max(1, int(buckets)):
-        return list(steps[:n]), list(values[:n])
-    import numpy as np
-
-    s, v = decimate_arrays(np.asarray(steps[:n], dtype=float), np.asarray(values[:n], dtype=float), buckets)
-    return s.tolist(), v.tolist()
-
-
 def _same(a: float, b: float) -> bool:
     return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
 

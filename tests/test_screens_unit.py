@@ -5,9 +5,17 @@ import math
 import subprocess
 import sys
 
-from screens.decimate import decimate
+from screens.decimate import decimate_arrays
 from screens.field_row import value_text
 from screens.runs_screen import config_diff, short_id
+
+
+def decimate(steps, values, buckets):
+    """decimate_arrays (what the charts call) on lists, back to lists."""
+    import numpy as np
+
+    s, v = decimate_arrays(np.asarray(steps, dtype=float), np.asarray(values, dtype=float), buckets)
+    return s.tolist(), v.tolist()
 
 
 def test_decimate_keeps_short_series_unchanged():
