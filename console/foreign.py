@@ -196,9 +196,9 @@ class _Mapper:
     def common_refusals(self) -> None:
         for key in ("deepspeed", "fsdp", "fsdp_config", "fsdp_version"):
             if self.data.get(key) not in (None, "", False, [], {}):
-                self.refuse(key, f"{key}: not read from this file: give an accelerate config file (DeepSpeed or "
-                                 f"FSDP) with accelerate_config: FILE, and the trainer starts under `accelerate "
-                                 f"launch`; remove '{key}' and import again")
+                self.refuse(key, f"{key}: not read from this file: remove it and set accelerate_config: "
+                                 f"deepspeed_zero2, deepspeed_zero3 or fsdp (the shipped presets) or the path of an "
+                                 f"`accelerate config` file; the trainer then starts under `accelerate launch`")
         for key, value in self.data.items():
             if any(word in key.lower() for word in _MULTIMODAL) and value not in (None, "", False, [], {}):
                 self.refuse(key, f"{key}: multi-modal training is not supported: the console trains text-only "

@@ -524,3 +524,11 @@ def test_an_imported_config_trains(capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "done at step 8" in out
+
+
+def test_deepspeed_refusal_names_the_shipped_accelerate_presets(tmp_path):
+    line = convert({"stage": "sft", "finetuning_type": "full", "deepspeed": "ds_z3_config.json", "dataset": "x",
+                    "dataset_dir": "ONLINE"}, tmp_path).refused["deepspeed"]
+    presets = Path(__file__).parent.parent / "presets" / "accelerate"
+    for name in ("deepspeed_zero2", "deepspeed_zero3", "fsdp"):
+        assert name in line and (presets / f"{name}.yaml").is_file()
