@@ -51,6 +51,7 @@ async def test_markup_and_escapes_in_run_folders_and_toasts_are_shown_as_text(tm
         assert "[/b]" in note.message and "\x1b" not in note.message
         await pilot.press("enter")  # the training screen shows the failure message as text too
         await wait_for(pilot, lambda: app.live is not None and app.live.final, what="the failed run")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: getattr(app.screen, "drawn", None) == (app.live.id, app.live.version),
+                       what="the failed run drawn")
         text = app.screen.query_one("#findings").plain_text
         assert "[/b]" in text and "\x1b" not in text

@@ -312,8 +312,9 @@ async def test_the_memory_estimate_shows_and_follows_only_what_it_depends_on(app
         assert len(calls) == 1 and calls[0][1] != threading.current_thread().name
         text = str(screen.query_one("#analysis-text").render())
         assert "memory estimate:" in text and "batch 4 x 1024 tokens" in text
+        workers = len(app.workers)
         await type_into(pilot, screen, "learning_rate", "1e-4")  # not an input of the estimate
-        await pilot.pause(0.2)
+        assert screen._memory_wanted == screen.memory_for and len(app.workers) <= workers  # nothing asked
         assert len(calls) == 1
         await type_into(pilot, screen, "per_device_train_batch_size", "8")
         await wait_for(pilot, lambda: "batch 8 x 1024" in str(screen.query_one("#analysis-text").render()),

@@ -50,7 +50,7 @@ def test_training_screen(snap_compare, workdir):
         app = pilot.app
         await wait_for(pilot, lambda: app.live is not None and app.live.final
                        and isinstance(app.screen, TrainingScreen), what="the run")
-        await pilot.pause(0.4)
+        await wait_for(pilot, lambda: app.screen.drawn == (app.live.id, app.live.version), what="the run drawn")
         app.clear_notifications()
         await pilot.pause()
 

@@ -25,8 +25,9 @@ async def opened(pilot, run_id: str) -> TrainingScreen:
     app = pilot.app
     await wait_for(pilot, lambda: app.live is not None and app.live.id == run_id and app.live.final
                    and isinstance(app.screen, TrainingScreen), what="the run on the training screen")
-    await pilot.pause(0.3)  # a timer tick draws it
-    return app.screen
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.drawn == (app.live.id, app.live.version), what="the run drawn")
+    return screen
 
 
 async def test_attach_shows_the_whole_history_and_the_overfitting_warning(runs):
@@ -92,7 +93,8 @@ async def test_a_crash_shows_its_message_the_log_and_the_crash_fixes(runs):
         first_fix = next(i for i, line in enumerate(lines) if "[1]" in line)
         assert first_fix < lines.index("end of train.log:")
         panel = screen.query_one("#findings")
-        assert first_fix < panel.size.height - 1  # a border line on top
+        # a border line on top; the panel's size is laid out after the text lands in it
+        await wait_for(pilot, lambda: first_fix < panel.size.height - 1, what="the first fix on screen")
         # the rest (the log tail) is reachable: PageDown scrolls the panel, and it can take the focus
         assert panel.max_scroll_y > 0  # at 80x24 it overflows
         if panel.max_scroll_y:
@@ -173,7 +175,7 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
         await wait_for(pilot, lambda: app.live is not None and app.live.phase == "training"
                        and isinstance(app.screen, TrainingScreen), what="live run")
         screen = app.screen
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: screen.drawn == (app.live.id, app.live.version), what="the run drawn")
         assert screen.check_action("stop", ()) and screen.check_action("checkpoint", ())
         await pilot.press("c")
         assert calls == [("save", run.name)]
@@ -216,12 +218,14 @@ async def test_the_chart_redraws_only_when_new_data_came(runs):
         drawn = []
         original = screen.redraw
         screen.redraw = lambda: (drawn.append(1), original())
-        await pilot.pause(0.6)
+        screen.tick()  # the timer's own call, made here: no race with the clock
+        screen.tick()
         assert drawn == []  # nothing new: no redraw
         app.live.history.extend(metrics_records(steps=102)[-2:])
         app.live.changed()
-        await pilot.pause(0.7)  # one tick of the screen's timer (2 Hz)
-        assert len(drawn) == 1
+        screen.tick()
+        screen.tick()
+        assert len(drawn) == 1  # new data: one redraw, not one per tick
 
 
 async def test_token_figures_and_cut_examples_show_on_the_training_screen(tmp_path, monkeypatch):

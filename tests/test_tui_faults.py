@@ -152,7 +152,7 @@ async def test_a_trainer_that_fails_shows_one_line_and_the_end_of_its_log(workdi
         data.unlink()  # the trainer is still importing its libraries: it has not opened the data
         live = app.live
         await wait_for(pilot, lambda: live.final, timeout=120, what="the run to end")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.screen.drawn == (live.id, live.version), what="the failed run drawn")
         assert live.phase == "failed", live.status
         text = app.screen.query_one("#findings").plain_text
         first, *rest = text.splitlines()
@@ -213,7 +213,8 @@ async def test_shrinking_the_terminal_to_40x12_and_back_while_training(training_
         await wait_for(pilot, lambda: training.drawn == (live.id, live.version) and chart.size.width == 100,
                        what="the screen drawn again at the new size")
         assert chart.render_line(0).cell_length == chart.size.width  # the chart rebuilt for its new width
-        assert f"step {int(live.progress().step)}" in str(training.query_one("#progress-line").render()) or live.active
+        await wait_for(pilot, lambda: f"step {int(live.progress().step)}"
+                       in str(training.query_one("#progress-line").render()), what="the progress line at the run's step")
         assert app.is_running and live.active
 
 
@@ -263,7 +264,7 @@ async def test_a_killed_trainer_shows_the_message_and_the_end_of_its_log(trainin
         live = await watching(pilot, training_run)
         os.killpg(training_run.status()["pid"], signal.SIGKILL)  # the trainer runs in its own session
         await wait_for(pilot, lambda: live.final, timeout=30, what="the run seen as ended")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.screen.drawn == (live.id, live.version), what="the ended run drawn")
         assert live.phase == "failed"
         text = app.screen.query_one("#findings").plain_text
         assert text.startswith("✗ failed (killed): the trainer process ended without a final status"), text
