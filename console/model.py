@@ -269,9 +269,6 @@ def load_model(method: str, values: dict, total_steps: int | None = None, local_
         if values.get("activation_checkpointing"):
             model.enable_input_require_grads()
         model = wrap_adapter(model, config, values)
-        if method in ("lora", "qlora") and values.get("loraplus_lr_ratio"):
-            # read by ConsoleSFTTrainer.create_optimizer (console/sft.py): LoRA+ is how this adapter trains
-            model.console_loraplus = loraplus_options(values)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     desc = (f"{os.path.basename(source.rstrip('/')) or source}: {total / 1e6:.2f}M parameters, "
@@ -279,8 +276,11 @@ def load_model(method: str, values: dict, total_steps: int | None = None, local_
     return model, tokenizer, desc
 
 
-def loraplus_options(values: dict) -> dict:
-    """create_loraplus_optimizer's LoRA+ arguments from the run's values."""
+def loraplus_options(method: str, values: dict) -> dict | None:
+    """create_loraplus_optimizer's LoRA+ arguments from the run's values (ConsoleSFTTrainer's `loraplus`), or None
+    when the run does not train LoRA with LoRA+."""
+    if method not in ("lora", "qlora") or not values.get("loraplus_lr_ratio"):
+        return None
     options = {"loraplus_lr_ratio": float(values["loraplus_lr_ratio"])}
     if values.get("loraplus_lr_embedding"):
         options["loraplus_lr_embedding"] = float(values["loraplus_lr_embedding"])

@@ -51,15 +51,14 @@ class ConsoleSFTTrainer(SFTTrainer):
 
     def __init__(self, *args, loraplus: dict | None = None, **kwargs):
         self._cut_reports = _Reports()
-        # LoRA+ (console.model.loraplus_options): given here, or laid on the model by console.model.load_model
-        self._loraplus = loraplus
+        self._loraplus = loraplus  # LoRA+ (console.model.loraplus_options): the adapter's B matrices at lr * ratio
         super().__init__(*args, **kwargs)
 
     def create_optimizer(self, model=None):
         """The run's optimizer; with LoRA+ (loraplus_lr_ratio), peft's create_loraplus_optimizer with the optim
         class and arguments the run names (optim, learning_rate, weight_decay, betas), B matrices at lr * ratio."""
         opt_model = self.model if model is None else model
-        options = self._loraplus or getattr(opt_model, "console_loraplus", None)
+        options = self._loraplus
         if self.optimizer is not None or not options:
             return super().create_optimizer(model)
         from peft.optimizers import create_loraplus_optimizer

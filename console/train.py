@@ -107,7 +107,7 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) ->
     from console.config import load_run_config
     from console.data import prepare
     from console.errors import DataError
-    from console.model import load_model
+    from console.model import load_model, loraplus_options
     from console.sft import ConsoleSFTTrainer, sft_config
 
     hf_logging.disable_progress_bar()
@@ -167,7 +167,11 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) ->
     if values.get("early_stopping_patience") and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                                processing_class=tokenizer, callbacks=callbacks)
+                                processing_class=tokenizer, callbacks=callbacks,
+                                loraplus=loraplus_options(config.method, values))
+    if trainer._loraplus:
+        report.say(f"[console] LoRA+: the adapter's B matrices learn at {trainer._loraplus['loraplus_lr_ratio']:g} x "
+                   f"the learning rate")
     if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
         raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
                         f"raise max_length (the longest example has "
@@ -195,8 +199,9 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) ->
         raise DivergedError(stop.reason)
     report.status("saving")
     final_dir = run.path / "model"
-    if report.main:
-        trainer.save_model(str(final_dir))
+    # every process: under FSDP or DeepSpeed ZeRO-3 save_model gathers the shards from all of them (a collective);
+    # the Trainer itself writes on the main process only
+    trainer.save_model(str(final_dir))
     best = trainer.state.best_model_checkpoint
     if stop.asked:
         report.final_status("stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",

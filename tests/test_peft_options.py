@@ -172,15 +172,17 @@ def test_a_chat_template_that_does_not_render_is_one_line_at_data_preparation():
 def test_loraplus_optimizer_puts_b_matrices_at_ratio_times_the_learning_rate(tmp_path):
     import datasets
 
-    from console.model import load_model
+    from console.model import load_model, loraplus_options
     from console.sft import ConsoleSFTTrainer, sft_config
 
     v = _values(loraplus_lr_ratio=16, learning_rate="1e-3", weight_decay="0.01")
+    assert loraplus_options("adapter", v) is None and loraplus_options("lora", _values()) is None
     model, tokenizer, _ = load_model("lora", v)
     args = sft_config(dict(output_dir=str(tmp_path / "out"), use_cpu=True, learning_rate=1e-3, weight_decay=0.01,
                            report_to="none", max_length=32))
     train = datasets.Dataset.from_dict({"text": ["one two three", "four five six"]})
-    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
+                                loraplus=loraplus_options("lora", v))  # as console/train.py builds it
     optimizer = trainer.create_optimizer()
     lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -254,8 +256,10 @@ def test_target_modules_naming_no_module_fail_the_run_in_one_line(runs_dir):
 @pytest.mark.e2e
 @pytest.mark.parametrize("flag", ["use_dora", "use_rslora"])
 def test_dora_and_rslora_runs_train_and_save_their_adapter(runs_dir, flag):
+    # the rsLoRA run is a LoRA+ run too: the trainer takes LoRA+ from console/train.py's own path
+    loraplus = ["loraplus_lr_ratio=16"] if flag == "use_rslora" else []
     code = main(["train", "--runs-dir", str(runs_dir), *sets(f"{flag}=true", "max_steps=4", "eval_steps=2",
-                                                           "save_steps=2")])
+                                                           "save_steps=2", *loraplus)])
     run = list_run_dirs(runs_dir)[-1]
     assert code == 0, "\n".join(run.tail_log(30))
     assert run.status()["phase"] == "done"
@@ -263,6 +267,8 @@ def test_dora_and_rslora_runs_train_and_save_their_adapter(runs_dir, flag):
     assert saved[flag] is True
     other = "use_rslora" if flag == "use_dora" else "use_dora"
     assert saved[other] is False
+    said = "LoRA+: the adapter's B matrices learn at 16 x the learning rate" in run.log_path.read_text()
+    assert said == bool(loraplus)
 
 
 @pytest.mark.e2e
