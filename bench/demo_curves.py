@@ -149,8 +149,14 @@ def build_model(method: str, path: Path, a):
 
 def train(a, label: str = "") -> dict:
     import torch
-    from transformers import (AutoTokenizer, DataCollatorForLanguageModeling, PrinterCallback, Trainer,
-                              TrainerCallback, TrainingArguments)
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        PrinterCallback,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
     path = ensure_demo_model()
     tok = AutoTokenizer.from_pretrained(path)

@@ -126,9 +126,9 @@ def _status() -> dict:
 
 def child(spec: dict) -> dict:
     """Runs in a fresh process: load, train a few steps, return the measured and estimated peaks."""
+    import peft  # noqa: F401
     import torch
     import transformers  # noqa: F401
-    import peft  # noqa: F401
     from datasets import Dataset
     from transformers.utils import logging as hf_logging
 

@@ -108,7 +108,7 @@ def main() -> int:
                 keys("F8")
                 wait_screen(lambda t: "Go to field" in t, "the go-to-field dialog", 10)
                 type_text(name)
-                wait_screen(lambda t: f" {name} " in t.split("Go to field")[-1], f"{name} in the list", 10)
+                wait_screen(lambda t, name=name: f" {name} " in t.split("Go to field")[-1], f"{name} in the list", 10)
                 keys("Enter")
                 wait_screen(lambda t: "Go to field" not in t, "the dialog to close", 10)
                 time.sleep(0.3)
@@ -116,7 +116,7 @@ def main() -> int:
                 for char in value:
                     keys(char, pause=0.2)
                 try:
-                    wait_screen(lambda t: any(line.strip("│").split()[:2] == [name, value]
+                    wait_screen(lambda t, name=name, value=value: any(line.strip("│").split()[:2] == [name, value]
                                               for line in t.splitlines()), f"{name} = {value} on screen", 5)
                     break
                 except SystemExit:

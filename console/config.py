@@ -17,8 +17,8 @@ from console.fields import LEGACY, all_fields, coerce, unknown_field_message
 from console.foreign import read_foreign
 from console.hardware import Hardware, probe
 from console.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
-from console.scale import check_accelerate_config
 from console.presets import load_preset
+from console.scale import check_accelerate_config
 
 
 @dataclass
@@ -33,7 +33,7 @@ class RunConfig:
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
-    def from_preset(cls, method: str) -> "RunConfig":
+    def from_preset(cls, method: str) -> RunConfig:
         preset = load_preset(method)
         config = cls(method=preset.method, values=copy.deepcopy(preset.defaults))
         apply_rules(config)
@@ -50,10 +50,10 @@ class RunConfig:
     def get(self, key: str, default=None):
         return self.values.get(key, default)
 
-    def copy(self) -> "RunConfig":
+    def copy(self) -> RunConfig:
         return copy.deepcopy(self)
 
-    def with_changes(self, changes: dict, notice: str | None = None) -> "RunConfig":
+    def with_changes(self, changes: dict, notice: str | None = None) -> RunConfig:
         """A validated copy with `changes` applied; 'method' switches the preset, keeping the user's own values."""
         new = self.copy()
         new.notices = []

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-from console.findings import Fix, _fmt as _num_text
 from console.errors import UserError
+from console.findings import Fix
+from console.findings import _fmt as _num_text
 
 
 class FixError(UserError):

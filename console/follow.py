@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from console.metrics import History, MetricsTail
 from console.progress import progress, progress_line
@@ -34,7 +34,6 @@ def follow(run: RunDir, write: Callable[[str], None] = print, samples: bool = Fa
     """Print progress and findings until the run ends (Ctrl+C detaches: the caller says so); returns the last status.
     `samples`: print the sample answers (first against latest) at each new sampling too."""
     from console.config import load_run_config
-
     from console.diagnose import diagnose
     from console.samples import parse, sample_findings, samples_text
 

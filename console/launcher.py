@@ -55,7 +55,6 @@ def launch(run: RunDir, processes: int = 1, resume: bool = False, machines: dict
     `machines` (nodes, node_rank, master_addr, master_port) overrides the run's own values (a resume on a new
     port)."""
     from console.config import load_run_config
-
     from console.scale import ACCELERATE_PRESETS, accelerate_config_file, node_args
 
     values = load_run_config(run.path).values

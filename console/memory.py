@@ -366,7 +366,7 @@ class Estimate:
         tail = f": try {' / '.join(tries)}" if tries else ": a smaller model, or a machine with more memory"
         return f"won't fit: {gib(self.total)} GiB needed, {gib(free)} GiB free{tail}"
 
-    def suggestions(self, free: int | None = None) -> list[tuple[str, "Estimate"]]:
+    def suggestions(self, free: int | None = None) -> list[tuple[str, Estimate]]:
         """Changes that lower the peak for this method: [(text, the estimate with the change)], best first."""
         if self.config is None:
             return []
@@ -640,7 +640,7 @@ def _layer_activation_bytes(shape: ModelShape, method: str, values: dict, stream
     dropout = float(values.get("lora_dropout") or 0.0) if kind in ("lora", "loha", "lokr", "adalora") else 0.0
     kept = set()
     extra = 0.0
-    for name, fin, fout, _ in targets:
+    for name, _fin, fout, _ in targets:
         source = module_input.get(name, "attn_in")
         n, b = inputs[source] if source != "o_in" else (q, act)
         if kind == "ia3":

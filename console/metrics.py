@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Series:
     def last(self) -> float | None:
         return self.values[-1] if self.values else None
 
-    def finite(self) -> "Series":
+    def finite(self) -> Series:
         """The points whose value is a finite number."""
         out = Series()
         for s, v in zip(self.steps, self.values):
@@ -123,7 +123,7 @@ class History:
         if wall is not None:
             self.wall_time.add(step, wall)
 
-    def extend(self, records: Iterable[dict]) -> "History":
+    def extend(self, records: Iterable[dict]) -> History:
         for record in records:
             if isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
                 self.add(record)
@@ -138,18 +138,18 @@ class History:
         return max(last, end) if end is not None else last
 
     @classmethod
-    def from_records(cls, records: Iterable[dict]) -> "History":
+    def from_records(cls, records: Iterable[dict]) -> History:
         return cls().extend(records)
 
     @classmethod
-    def from_trainer_state(cls, path: str | os.PathLike) -> "History":
+    def from_trainer_state(cls, path: str | os.PathLike) -> History:
         """A Hugging Face trainer_state.json (its log_history); NaN and Infinity are accepted as json writes them."""
         with open(path, encoding="utf-8") as f:
             state = json.load(f)
         return cls.from_state(state)
 
     @classmethod
-    def from_state(cls, state) -> "History":
+    def from_state(cls, state) -> History:
         """The History of a trainer_state.json's parsed content (its log_history and max_steps)."""
         if not isinstance(state, dict):
             raise ValueError("not a trainer_state.json: its top level is not a JSON object")

@@ -157,8 +157,8 @@ def loads_in_8bit(method: str, values: dict) -> bool:
 def _bitsandbytes(what: str):
     """transformers' BitsAndBytesConfig, after checking bitsandbytes loads; UserError in one line when not."""
     try:
-        from transformers import BitsAndBytesConfig
         import bitsandbytes  # noqa: F401  (fail here with a clear message rather than deep in from_pretrained)
+        from transformers import BitsAndBytesConfig
     except Exception as err:  # ImportError, or a CUDA library bitsandbytes cannot find
         raise UserError(f"{what} needs bitsandbytes, which cannot load here ({str(err).splitlines()[0]}): "
                         f"install it (pip install bitsandbytes) or use --method lora") from None

@@ -42,7 +42,7 @@ def user_presets_dir() -> Path:
     return Path(base) / "presets"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_preset(method: str) -> Preset:
     method = (method or "").strip().lower()
     if method not in METHODS:

@@ -11,7 +11,6 @@ from console.errors import UserError
 from console.rundir import RunDir
 
 
-
 @dataclass
 class RerunPlan:
     config: RunConfig  # the next run's config, resolved for this machine
@@ -23,7 +22,6 @@ def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
     """The findings of a run: its curves, plus the crash finding when it failed (out of memory, divergence)."""
     from console.diagnose import crash_findings, diagnose
     from console.metrics import load_history
-
     from console.samples import load_samples, sample_findings
 
     config = config or load_run_config(run.path)

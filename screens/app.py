@@ -13,13 +13,20 @@ from textual.worker import get_current_worker
 
 from console.errors import UserError
 from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
+from screens.messages import (
+    GpuSampled,
+    LaunchFailed,
+    MetricsArrived,
+    PhaseChanged,
+    RunFinished,
+    RunLaunched,
+    SamplesArrived,
+)
 
 # Only what the first frame needs is imported here; the other screens (and plotext, the config machinery behind
 # them) load when first shown, so start-up stays close to a bare Textual app's.
 from screens.method_screen import MethodScreen
 from screens.too_small import TooSmallScreen
-from screens.messages import (GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched,
-                              SamplesArrived)
 
 if TYPE_CHECKING:
     from screens.live import LiveRun
@@ -293,7 +300,6 @@ class TrainingConsoleApp(App):
         """The memory estimate of `config`, posted to `reply_to` as MemoryEstimated (it may read a Hub model's
         config.json over the network and run nvidia-smi: never on the main thread)."""
         from console.memory import estimate_text
-
         from screens.messages import MemoryEstimated
 
         try:
@@ -329,7 +335,6 @@ class TrainingConsoleApp(App):
 
     async def on_run_launched(self, message: RunLaunched) -> None:
         from console.config import load_run_config
-
         from screens.live import LiveRun
 
         run = RunDir(message.path)

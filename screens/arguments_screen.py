@@ -13,10 +13,9 @@ from textual.widgets import Button, Footer, Input, Static
 
 from console.analysis import analyse, check, cli_command, training_arguments_snippet
 from console.config import RunConfig, resolve, to_yaml, value_from_text
-from console.safe_text import printable
 from console.errors import ConfigError
 from console.fields import SECTIONS, all_fields
-
+from console.safe_text import printable
 from screens.field_row import FieldRow, value_text
 from screens.messages import MemoryEstimated
 
@@ -227,7 +226,7 @@ class ArgumentsScreen(Screen):
         else:
             status.update(f"effective batch [b]{self.draft.effective_batch}[/b]")
         self.query_one("#launch", Button).disabled = bool(problems)
-        for name, message in problems.items():
+        for message in problems.values():
             text.append(f"✗ {printable(message)}\n", style="bold red")
         for line in analyse(self.draft):
             if line.startswith("ok "):  # each field's own mark says it already
@@ -377,7 +376,6 @@ class ArgumentsScreen(Screen):
 
     def action_save_preset(self) -> None:
         from console.presets import user_presets_dir
-
         from screens.prompt_screen import PromptScreen
 
         def save(name: str | None) -> None:

@@ -20,7 +20,6 @@ from textual.widgets import Footer, Input, Static
 from console.errors import UserError
 from console.rundir import RunDir
 from console.safe_text import printable
-
 from screens.chat_child import ChatChild, ChatEnded, ChatEvents, child_command, start
 
 TEMPERATURES = (0.0, 0.7, 1.0)

@@ -5,7 +5,7 @@ unexpected exception into the screen's own closing message).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def start_job(screen, job: Callable[[Callable, Callable[[], bool]], None], failed: Callable[[Exception], None],

@@ -1,10 +1,9 @@
 """A question with a few one-letter answers (and Escape to cancel)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical

@@ -7,13 +7,14 @@ when a series is long enough to need it (it costs ~60 ms of start-up).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-def decimate_arrays(steps: "np.ndarray", values: "np.ndarray", buckets: int) -> tuple["np.ndarray", "np.ndarray"]:
+def decimate_arrays(steps: np.ndarray, values: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """At most ~2 * buckets + 2 points: per bucket of consecutive points, its min and max, in step order.
 
     Non-finite values (NaN, inf) are kept (the first of each bucket): a divergence must stay visible. The first
@@ -68,11 +69,11 @@ class SeriesBuffer:
         self.generation = 0  # bumped on every change
 
     @property
-    def steps(self) -> "np.ndarray":
+    def steps(self) -> np.ndarray:
         return self._steps[: self.n]
 
     @property
-    def values(self) -> "np.ndarray":
+    def values(self) -> np.ndarray:
         return self._values[: self.n]
 
     def update(self, steps: Sequence[float], values: Sequence[float]) -> bool:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widget import Widget
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from console.analysis import fmt
@@ -36,7 +36,7 @@ class FieldRow(Widget):
 
     @dataclass
     class Edited(Message):
-        row: "FieldRow"
+        row: FieldRow
         text: str
 
     def __init__(self, name: str, value, help_text: str = ""):

@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from screens.diagnosis import finding_title, fix_label
 from console.analysis import fmt
 from console.findings import Severity
 from console.safe_text import printable
+from screens.diagnosis import finding_title, fix_label
 
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold"}
 

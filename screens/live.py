@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from console.metrics import History
 from console.progress import Progress, progress
 from console.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
-
 from screens import diagnosis
 
 DIAGNOSE_EVERY_S = 1.0  # while a run trains, its diagnosis (tens of ms on a long history) at most this often

@@ -13,9 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from console.errors import UserError
-from console.safe_text import printable
 from console.rundir import ACTIVE_PHASES, RunDir, list_run_dirs
-
+from console.safe_text import printable
 from screens.metric_chart import Curve, MetricChart
 
 COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
@@ -267,7 +266,6 @@ class RunsScreen(Screen):
 
     def action_diff(self) -> None:
         from console.config import load_run_config
-
         from screens.text_screen import TextScreen
 
         pair = self.two_runs()
@@ -303,7 +301,6 @@ class RunsScreen(Screen):
         when it has none), asked first with the change spelled out."""
         from console.follow import describe_fix
         from console.rerun import plan_rerun
-
         from screens.confirm import ConfirmScreen
 
         run = self.cursor_run()

@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from rich.text import Text
-
 from console.progress import duration, perplexity
 from console.safe_text import printable
-
 from screens.findings_panel import FindingsPanel
 from screens.metric_chart import Curve, MetricChart
 
@@ -369,7 +367,6 @@ class TrainingScreen(Screen):
             self.app.launch(resolve(config))
             return
         from console.follow import describe_fix
-
         from screens.confirm import ConfirmScreen
 
         def decided(choice: str | None) -> None:

@@ -8,14 +8,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from console.errors import UserError
 from console.metrics import MetricsTail
 from console.rundir import ACTIVE_PHASES, RunDir
-
-from screens.messages import (GpuSampled, LaunchFailed, MetricsArrived, PhaseChanged, RunFinished, RunLaunched,
-                              SamplesArrived)
+from screens.messages import (
+    GpuSampled,
+    LaunchFailed,
+    MetricsArrived,
+    PhaseChanged,
+    RunFinished,
+    RunLaunched,
+    SamplesArrived,
+)
 
 POLL_S = 0.25  # the worker reads the run folder at most this often
 GPU_EVERY_S = 3.0

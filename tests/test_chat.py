@@ -191,7 +191,7 @@ def test_the_servers_greedy_base_answer_is_the_trainers_step_0_sample(lora_run):
         assert ready["which"] == ["base", "tuned"] and "chat template" in ready["layout"]
         for n, sample in enumerate(samples):
             server.send({"prompt": sample.prompt, "max_new_tokens": limit, "which": ["base", "tuned"]})
-            server.wait_event(lambda e: e["event"] == "done" and e["which"] == "tuned"
+            server.wait_event(lambda e, n=n: e["event"] == "done" and e["which"] == "tuned"
                               and sum(1 for x in server.events if x["event"] == "done") == 2 * (n + 1))
         events = server.events
         answers = [e for e in events if e["event"] == "done"]
@@ -308,10 +308,11 @@ def test_cli_mistakes_are_one_line(lora_run, runs_dir):
 
 @pytest.mark.e2e
 async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(lora_run, monkeypatch):
+    from test_screens_support import wait_for as pilot_wait
+
     from screens.app import TrainingConsoleApp
     from screens.chat_screen import ChatScreen
     from screens.runs_screen import RunsScreen
-    from test_screens_support import wait_for as pilot_wait
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(lora_run.path.parent.parent / "home"))
@@ -352,10 +353,11 @@ async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(
 
 @pytest.mark.e2e
 async def test_t_on_the_training_screen_chats_with_the_run_shown_at_120x40(lora_run, monkeypatch):
+    from test_screens_support import wait_for as pilot_wait
+
     from screens.app import TrainingConsoleApp
     from screens.chat_screen import ChatScreen
     from screens.training_screen import TrainingScreen
-    from test_screens_support import wait_for as pilot_wait
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(lora_run.path.parent.parent / "home"))
     app = TrainingConsoleApp(runs_dir=str(lora_run.path.parent), attach=lora_run.id, poll=0.05)

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from console.analysis import analyse, check, cli_command, out_of_range, training_arguments_snippet
-from console.config import RunConfig, build_config, parse_set, resolve, to_yaml, load_run_config
+from console.config import RunConfig, build_config, load_run_config, parse_set, resolve, to_yaml
 from console.errors import ConfigError
 from console.fields import all_fields
 from console.hardware import GPU, Hardware

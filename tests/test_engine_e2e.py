@@ -41,6 +41,7 @@ def test_each_method_trains_and_saves_what_loads_back(runs_dir, method, capsys):
         model = AutoModelForCausalLM.from_pretrained(model_dir)
     else:
         from peft import PeftModel
+
         from console.demo_model import ensure_demo_model
 
         assert (model_dir / "adapter_config.json").exists()

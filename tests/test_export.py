@@ -346,10 +346,11 @@ def test_a_qlora_run_merges_into_the_float_base(runs_folder, tmp_path, capsys):
 
 async def test_runs_screen_e_exports_in_a_child_process_and_says_where(lora_run, runs_folder, tmp_path,
                                                                        monkeypatch):
+    from test_screens_support import wait_for as pilot_wait_for
+
     from screens.app import TrainingConsoleApp
     from screens.confirm import ConfirmScreen
     from screens.runs_screen import RunsScreen
-    from test_screens_support import wait_for as pilot_wait_for
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")

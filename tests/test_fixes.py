@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from console.config import RunConfig
-from console.findings import Fix
 from console.errors import ConfigError
+from console.findings import Fix
 from console.fixes import FixError, apply, fixes_for
 from console.presets import METHODS
 
@@ -274,10 +274,11 @@ async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same
     # the example: an early NaN, then overfitting (the console took the NaN's fix, `rerun` weight decay)
     import math
 
+    from test_screens_support import fake_run
+
     from console.rerun import plan_rerun
     from console.rundir import RunDir
     from screens.live import LiveRun
-    from test_screens_support import fake_run
 
     records = [{"step": 0, "max_steps": 100, "event": "train_begin"}]
     for step in range(2, 101, 2):

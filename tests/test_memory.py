@@ -12,7 +12,7 @@ import pytest
 from console.config import build_config, resolve
 from console.errors import UserError
 from console.hardware import CPU_ONLY, GPU, Hardware
-from console.memory import (GiB, MiB, adapter_params, estimate, estimate_text, model_shape, shape_from_config)
+from console.memory import GiB, MiB, adapter_params, estimate, estimate_text, model_shape, shape_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = Hardware((GPU(0, "NVIDIA H100 80GB HBM3", 81559, 80000, 9.0),))

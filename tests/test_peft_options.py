@@ -109,8 +109,8 @@ def test_peft_refusing_a_combination_is_one_line():
 
 
 def test_model_loading_options_reach_from_pretrained():
-    from transformers import BitsAndBytesConfig
     import torch
+    from transformers import BitsAndBytesConfig
 
     from console.model import load_kwargs
 

@@ -38,8 +38,7 @@ def test_graceful_stop_saves_a_checkpoint_and_says_stopped(runs_dir):
     assert (run.checkpoints / f"checkpoint-{step}").is_dir()
     assert run.last_checkpoint().name == f"checkpoint-{step}"
     # every view says the same step: the log (its closing summary), `runs`, the progress line with the status
-    from console.progress import run_summary
-    from console.progress import progress
+    from console.progress import progress, run_summary
 
     assert load_history(run.metrics_path).last_step == step
     assert run_summary(run)["step"] == step

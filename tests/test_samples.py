@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from console.config import build_config, parse_set, resolve
 from console.launcher import launch, wait
 from console.rundir import create_run
-from console.samples import (Sample, by_step, load_samples, parse, repeats, sample_findings, samples_text)
+from console.samples import Sample, by_step, load_samples, parse, repeats, sample_findings, samples_text
 from tests.e2e_util import FAST
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from test_screens_support import wait_for
 
 from console.config import RunConfig
 from screens.app import TrainingConsoleApp
@@ -9,7 +10,6 @@ from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
 from screens.prompt_screen import PromptScreen
 from screens.text_screen import TextScreen
-from test_screens_support import wait_for
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import json
 import math
 
 import pytest
+from test_screens_support import wait_for
 
 from console.launcher import kill, request_stop, wait
 from console.presets import load_scenarios
@@ -17,7 +18,6 @@ from console.rundir import RunDir
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from test_screens_support import wait_for
 from textual.widgets import DataTable
 
 from screens.app import TrainingConsoleApp
@@ -10,7 +11,6 @@ from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.text_screen import TextScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import wait_for
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ Update after an intended change of the look: pytest tests/test_screens_snapshots
 from __future__ import annotations
 
 import pytest
+from test_screens_support import standard_runs, wait_for
 
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.runs_screen import RunsScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import standard_runs, wait_for
 
 SIZE = (80, 24)
 

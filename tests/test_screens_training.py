@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from test_screens_support import metrics_records, wait_for
 
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
@@ -11,7 +12,6 @@ from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.text_screen import TextScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import metrics_records, wait_for
 
 
 def make_app(run_id: str) -> TrainingConsoleApp:

@@ -137,7 +137,7 @@ async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_chan
             assert all(ours.get_style_at_offset(app.console, i) == theirs.get_style_at_offset(app.console, i)
                        for i in range(len(ours.plain)))
             repainted = []
-            chart.refresh = lambda *regions, **kw: repainted.append(regions)
+            chart.refresh = lambda *regions, repainted=repainted, **kw: repainted.append(regions)
             chart.set_curves([Curve("train", steps, train, color="cyan"),
                               Curve("eval", evals, ev, markers=True, color="orange")], title="loss")
             assert repainted == []  # the same curves: nothing sent
@@ -153,10 +153,11 @@ async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_chan
 def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message(tmp_path):
     """The first frame of an attached run shows it as it is (a new user saw "starting the trainer..." over an empty
     chart for seconds on a run at step 80): RunLaunched itself carries the status and every record so far."""
+    from test_screens_support import fake_run, metrics_records
+
     from console.rundir import RunDir
     from screens import watcher
     from screens.messages import RunFinished, RunLaunched
-    from test_screens_support import fake_run, metrics_records
 
     path = fake_run(tmp_path / "runs", "20250101-120000-lora-aaaa", created=1_735_732_800.0,
                     records=metrics_records(steps=80))

@@ -17,19 +17,19 @@ import shutil
 import signal
 
 import pytest
+from e2e_util import FAST
+from e2e_util import wait_for as wait_until
+from test_screens_support import wait_for
 
 from console.config import build_config, parse_set, resolve
 from console.launcher import kill, launch
 from console.metrics import load_history
 from console.rundir import ACTIVE_PHASES, RunDir, create_run, pid_alive
-from e2e_util import FAST
-from e2e_util import wait_for as wait_until
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.confirm import ConfirmScreen
 from screens.too_small import TooSmallScreen
 from screens.training_screen import TrainingScreen
-from test_screens_support import wait_for
 
 pytestmark = pytest.mark.e2e
 
