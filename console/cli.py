@@ -238,7 +238,7 @@ def _follow_to_end(run: RunDir) -> int:
     return _summary(run, status)
 
 
-def _summary(run, status: dict) -> int:
+def _summary(run: RunDir, status: dict) -> int:
     from console.metrics import load_history
     from console.progress import progress
 

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console import fixes as fixtable
 from console.findings import PROBLEMS, TITLES, Finding, Severity, _fmt_step
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config import RunConfig
+    from console.metrics import History
 
 _MIN_TRAIN = 10  # train points before a shape verdict on the train loss alone (fewer are noise, not evidence)
 # The absolute floor under the relative rules. The console's losses are per-token cross-entropy in nats: a change
@@ -141,7 +146,7 @@ def _finite(steps, values):
 
 # -- the detectors -------------------------------------------------------------------------------------------------
 
-def _nonfinite_loss(history) -> Finding | None:
+def _nonfinite_loss(history: History) -> Finding | None:
     """NaN or inf in the train or eval loss: the run has diverged (or a fp16 overflow poisoned the loss)."""
     first = None
     for name, series in (("train", history.train_loss), ("eval", history.eval_loss)):
@@ -436,7 +441,7 @@ def _eval_dead_flat(eval_: _Curve) -> bool:
     return mid > 0 and (max(eval_.values) - min(eval_.values)) <= 0.01 * mid
 
 
-def _progress(history, config) -> tuple[float | None, bool]:
+def _progress(history: History, config: RunConfig) -> tuple[float | None, bool]:
     """(fraction of the planned steps done, whether training has ended)."""
     last = history.last_step
     total = history.max_steps
@@ -447,13 +452,13 @@ def _progress(history, config) -> tuple[float | None, bool]:
     return ((last / total) if total else None), done
 
 
-def _in_warmup(history) -> bool:
+def _in_warmup(history: History) -> bool:
     """The learning rate is still climbing at the last logged point."""
     lr = history.learning_rate.values
     return len(lr) >= 2 and lr[-1] > lr[-2] * 1.0001 and lr[-1] >= max(lr) * 0.9999
 
 
-def _shape_with_hysteresis(history, train: _Curve, eval_: _Curve):
+def _shape_with_hysteresis(history: History, train: _Curve, eval_: _Curve):
     """The shape verdict, run as a small state machine over the last few checkpoints (prefixes of the history)
     so that each verdict biases the next one's thresholds."""
     n = train.n
@@ -498,7 +503,7 @@ def _flat_since(train: _Curve) -> float:
     return steps[i - 1] if i > 0 else train.steps[0]
 
 
-def _lr_range(config) -> tuple:
+def _lr_range(config: RunConfig) -> tuple:
     """(learning rate, bottom, top of the method's range), any of them None when unknown."""
     if config is None:
         return None, None, None
@@ -506,7 +511,7 @@ def _lr_range(config) -> tuple:
     return config.get("learning_rate"), lo, hi
 
 
-def _lr_cause(history, train: _Curve, config, why: str, numbers: dict) -> tuple[str, str]:
+def _lr_cause(history: History, train: _Curve, config: RunConfig, why: str, numbers: dict) -> tuple[str, str]:
     """('high' | 'low' | 'unclear', the reason in words) for a train loss that does not decrease.
 
     'high' needs a sign of it (a rising or wandering loss, a growing gradient norm); 'low' needs the learning rate at
@@ -535,7 +540,7 @@ def _lr_cause(history, train: _Curve, config, why: str, numbers: dict) -> tuple[
     return "unclear", words
 
 
-def _stuck_cause(config) -> tuple[str, str]:
+def _stuck_cause(config: RunConfig) -> tuple[str, str]:
     """('low' | 'unclear', a sentence) for a flat loss: the learning rate is only blamed when it is at or below the
     bottom of the method's range."""
     lr, lo, hi = _lr_range(config)
@@ -572,7 +577,7 @@ def _movement(name: str, curve: _Curve, d: float, half_fall: float | None, span:
 
 # -- the entry points ----------------------------------------------------------------------------------------------
 
-def diagnose(history, config=None) -> list[Finding]:
+def diagnose(history: History, config: RunConfig | None = None) -> list[Finding]:
     """Every problem the curves show now, most severe first, each with its evidence and fixes for this config."""
 
     if config is None:  # not our run: the preset, with the values the log shows (its learning rate, eval interval)
@@ -737,7 +742,7 @@ def diagnose(history, config=None) -> list[Finding]:
     return out
 
 
-def _caught_by_early_stopping(history, config, text: str) -> tuple[str, str]:
+def _caught_by_early_stopping(history: History, config: RunConfig, text: str) -> tuple[Severity, str]:
     """An overfitting run that early stopping ended is handled: said as information, not as a warning."""
     if config is None or history.final is None:
         return Severity.WARNING, text
@@ -772,7 +777,7 @@ def _zigzag_text(eval_: _Curve) -> str:
     return f"between {_num(min(eval_.values))} and {_num(max(eval_.values))}"
 
 
-def _epoch_at(history, step: float) -> float | None:
+def _epoch_at(history: History, step: float) -> float | None:
     ep = history.epoch
     best = None
     for s, e in zip(ep.steps, ep.values):
@@ -783,7 +788,7 @@ def _epoch_at(history, step: float) -> float | None:
     return best
 
 
-def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
+def _advisories(history: History, config: RunConfig, train: _Curve, done: bool) -> list[Finding]:
 
     out = []
     warm = config.get("warmup_steps") or 0
@@ -811,7 +816,7 @@ def _advisories(history, config, train: _Curve, done: bool) -> list[Finding]:
     return out
 
 
-def crash_findings(kind: str, config=None, message: str | None = None) -> Finding | None:
+def crash_findings(kind: str, config: RunConfig | None = None, message: str | None = None) -> Finding | None:
     """The finding for a run that crashed: kind 'out_of_memory' (or 'oom'); None for a crash we have no fix for."""
 
     if config is None:

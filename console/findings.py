@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config import RunConfig
 
 PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
 
@@ -60,7 +64,7 @@ class Fix:
     why: str
     id: str = ""  # what kind of fix (lr_down_2x, weight_decay, ...): for display and lineage
 
-    def describe(self, config=None) -> str:
+    def describe(self, config: RunConfig | None = None) -> str:
         """'weight_decay 0.01 -> 0.1, num_train_epochs 5 -> 3' (old values from config when given)."""
         parts = []
         for key, value in self.changes.items():
@@ -100,7 +104,7 @@ class Finding:
                 "step": None if self.step is None else _json_step(self.step),
                 "evidence": self.evidence, "fixes": [f.to_dict() for f in self.fixes]}
 
-    def text(self, config=None) -> str:
+    def text(self, config: RunConfig | None = None) -> str:
         """The one-paragraph form: 'Overfitting since step 400: <evidence> Fixes: [1] ... [2] ...'."""
         out = f"{self.title}: {self.evidence}"
         if self.fixes:

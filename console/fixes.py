@@ -7,10 +7,15 @@ nothing to change), and apply() refuses that case with a clear message instead o
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from console.errors import UserError
 from console.findings import Fix
 from console.findings import _fmt as _num_text
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config import RunConfig
+    from console.metrics import History
 
 
 class FixError(UserError):
@@ -82,7 +87,7 @@ def _preset(method: str):
     return RunConfig.from_preset(method)
 
 
-def eval_interval(history) -> int | float | None:
+def eval_interval(history: History) -> int | float | None:
     """The interval between evaluations that the log shows (median gap of its eval steps), None with fewer than 2."""
     if history is None:
         return None
@@ -110,7 +115,7 @@ def _int(v, default: int = 1) -> int:
 
 # -- one builder per kind of change ------------------------------------------------------------------------------
 
-def lr_scale(config, factor: float, why: str) -> Fix | None:
+def lr_scale(config: RunConfig, factor: float, why: str) -> Fix | None:
     lr = config.get("learning_rate")
     if not lr:
         return None
@@ -124,13 +129,13 @@ def lr_scale(config, factor: float, why: str) -> Fix | None:
     return Fix({"learning_rate": new}, why, kind)
 
 
-def _far_above(config) -> bool:
+def _far_above(config: RunConfig) -> bool:
     """More than 2x above the method's range."""
     lr, hi = config.get("learning_rate"), (config.ranges.get("learning_rate") or (None, None))[1]
     return bool(lr and hi and lr > hi and times_outside(config) > 2)
 
 
-def lr_preset(config, why: str) -> Fix | None:
+def lr_preset(config: RunConfig, why: str) -> Fix | None:
     """Back to the method's default learning rate, for an LR far outside the method's range (either side)."""
     default = config.preset.defaults.get("learning_rate")
     if default and (_far_above(config) or _far_below(config)):
@@ -141,7 +146,7 @@ def lr_preset(config, why: str) -> Fix | None:
 FAR_OUTSIDE = 10  # a learning rate this many times outside the method's range is first brought back into it
 
 
-def times_outside(config) -> float:
+def times_outside(config: RunConfig) -> float:
     """How many times outside the method's learning-rate range the config's rate is (1.0 inside it)."""
     lr = config.get("learning_rate")
     lo, hi = config.ranges.get("learning_rate") or (None, None)
@@ -150,7 +155,7 @@ def times_outside(config) -> float:
     return lr / hi if lr > hi else lo / lr if lr < lo else 1.0
 
 
-def lr_into_range(config, why: str) -> Fix | None:
+def lr_into_range(config: RunConfig, why: str) -> Fix | None:
     """Back to the method's default learning rate (inside its range) for a rate FAR_OUTSIDE times outside it: a 4x
     or 2.5x step from there still leaves it far outside (0.03 / 4 is 15x above LoRA's range), which is why it comes
     first (bench/repair.py --model real measures it). The why says how far outside it was."""
@@ -166,13 +171,13 @@ def lr_into_range(config, why: str) -> Fix | None:
                                            f"into it at this method's default", "lr_into_range")
 
 
-def _far_below(config) -> bool:
+def _far_below(config: RunConfig) -> bool:
     """More than 4x below the method's range."""
     lr, lo = config.get("learning_rate"), (config.ranges.get("learning_rate") or (None, None))[0]
     return bool(lr and lo and lr < lo and times_outside(config) > 4)
 
 
-def effective_batch_up(config, why: str) -> Fix:
+def effective_batch_up(config: RunConfig, why: str) -> Fix:
     """Per-device batch x2, accumulation kept: the effective batch doubles, and the why says so with the numbers."""
     bs = _int(config.get("per_device_train_batch_size"))
     ga = _int(config.get("gradient_accumulation_steps"))
@@ -182,7 +187,7 @@ def effective_batch_up(config, why: str) -> Fix:
                "steps; memory permitting)", "batch_up")
 
 
-def accumulation_double(config, why: str) -> Fix:
+def accumulation_double(config: RunConfig, why: str) -> Fix:
     """Effective batch x2 through accumulation: steadier gradients at no memory cost."""
     bs = _int(config.get("per_device_train_batch_size"))
     ga = _int(config.get("gradient_accumulation_steps"))
@@ -190,7 +195,7 @@ def accumulation_double(config, why: str) -> Fix:
                f"{why} (effective batch {bs * ga} -> {2 * bs * ga} at no memory cost)", "effective_batch_up")
 
 
-def train_longer(config, why: str) -> Fix | None:
+def train_longer(config: RunConfig, why: str) -> Fix | None:
     ms = _int(config.get("max_steps"), -1)
     if ms > 0:
         return Fix({"max_steps": ms * 2}, why, "train_longer")
@@ -198,7 +203,7 @@ def train_longer(config, why: str) -> Fix | None:
     return Fix({"num_train_epochs": _nice(ep * 2)}, why, "train_longer") if ep else None
 
 
-def keep_end_token(config, cut: dict | None = None) -> Fix | None:
+def keep_end_token(config: RunConfig, cut: dict | None = None) -> Fix | None:
     """The end token back in the labels: examples longer than max_length are cut at the end, answer and end token
     with them (a model trained on them never learns to stop); max_length up to the longest example (the next
     multiple of 64). Chat data rendered without its template loses the template's end-of-turn token: the template
@@ -216,7 +221,7 @@ def keep_end_token(config, cut: dict | None = None) -> Fix | None:
     return None
 
 
-def schedule_too_short(config, history, steps_per_epoch: float | None) -> Fix | None:
+def schedule_too_short(config: RunConfig, history: History, steps_per_epoch: float | None) -> Fix | None:
     """A max_steps run that ended before one pass over the data, its loss still falling: the schedule (and its
     decay to zero) was cut short, so more steps help more than a bigger learning rate. Up to one epoch, at most 4x."""
     ms = _int(config.get("max_steps"), -1)
@@ -227,7 +232,7 @@ def schedule_too_short(config, history, steps_per_epoch: float | None) -> Fix | 
                                    "falling: a longer schedule", "schedule_longer")
 
 
-def early_stopping(config, why: str) -> Fix | None:
+def early_stopping(config: RunConfig, why: str) -> Fix | None:
     """Early stopping on eval_loss with the best checkpoint kept, the schedule left as it is: the run ends a few
     evals after the eval turns, and the model it leaves is the one at the best eval. On the real repair bench this
     kept the best eval (3.02) where cutting the steps to the best one compressed the cosine decay (3.09)."""
@@ -244,7 +249,7 @@ def early_stopping(config, why: str) -> Fix | None:
     return Fix(changes, why, "early_stop")
 
 
-def train_less(config, why: str, best_epoch: float | None = None, best_step: float | None = None) -> Fix | None:
+def train_less(config: RunConfig, why: str, best_epoch: float | None = None, best_step: float | None = None) -> Fix | None:
     """Fewer steps or epochs: to a little past where eval was best, else the guide's 5 -> 3."""
     ms = _int(config.get("max_steps"), -1)
     if ms > 0:
@@ -258,19 +263,19 @@ def train_less(config, why: str, best_epoch: float | None = None, best_step: flo
     return None
 
 
-def weight_decay_up(config, why: str) -> Fix | None:
+def weight_decay_up(config: RunConfig, why: str) -> Fix | None:
     wd = config.get("weight_decay") or 0.0
     return Fix({"weight_decay": 0.1}, why, "weight_decay") if wd < 0.1 else None
 
 
-def dropout_up(config, why: str) -> Fix | None:
+def dropout_up(config: RunConfig, why: str) -> Fix | None:
     if config.method not in ("lora", "qlora"):
         return None
     d = config.get("lora_dropout") or 0.0
     return Fix({"lora_dropout": 0.1}, why, "lora_dropout") if d < 0.1 else None
 
 
-def eval_more_often(config, why: str, steps_per_epoch: float | None = None,
+def eval_more_often(config: RunConfig, why: str, steps_per_epoch: float | None = None,
                     interval: float | None = None) -> Fix | None:
     """eval_steps at the guide's 250 -> 100 of the interval the run really used: the smaller of the config's
     eval_steps and the gap between the log's evals (`interval`), so it never proposes a longer interval than the
@@ -304,12 +309,12 @@ def eval_more_often(config, why: str, steps_per_epoch: float | None = None,
     return None
 
 
-def scheduler(config, kind: str, why: str) -> Fix | None:
+def scheduler(config: RunConfig, kind: str, why: str) -> Fix | None:
     return Fix({"lr_scheduler_type": kind}, why, f"scheduler_{kind}") if config.get("lr_scheduler_type") != kind \
         else None
 
 
-def warmup_shorter(config, why: str) -> Fix | None:
+def warmup_shorter(config: RunConfig, why: str) -> Fix | None:
     w = config.get("warmup_steps") or 0
     if not w:
         return None
@@ -317,7 +322,7 @@ def warmup_shorter(config, why: str) -> Fix | None:
     return Fix({"warmup_steps": new}, why, "warmup_shorter") if new < w else None
 
 
-def warmup_ratio(config, why: str, total_steps: int | None) -> Fix | None:
+def warmup_ratio(config: RunConfig, why: str, total_steps: int | None) -> Fix | None:
     """Warmup as 10% of the run (the guide's warmup_ratio=0.1; a warmup_steps value below 1 is a ratio) when fixed
     steps exceed the run; the why gives the step count it comes to."""
     w = config.get("warmup_steps") or 0
@@ -328,7 +333,7 @@ def warmup_ratio(config, why: str, total_steps: int | None) -> Fix | None:
     return None
 
 
-def clip_harder(config, why: str) -> Fix | None:
+def clip_harder(config: RunConfig, why: str) -> Fix | None:
     """Clipping at 0.5 (the guide's 1.0 -> 0.5); clipping turned on at 1.0 when it is off (0): an unclipped run
     has the most to gain from it."""
     g = config.get("max_grad_norm")
@@ -339,7 +344,7 @@ def clip_harder(config, why: str) -> Fix | None:
     return Fix({"max_grad_norm": 0.5}, why, "clip_harder") if g is None or g > 0.5 else None
 
 
-def smaller_batch(config, why: str) -> Fix | None:
+def smaller_batch(config: RunConfig, why: str) -> Fix | None:
     bs = _int(config.get("per_device_train_batch_size"))
     ga = _int(config.get("gradient_accumulation_steps"))
     if bs < 2:
@@ -348,19 +353,19 @@ def smaller_batch(config, why: str) -> Fix | None:
                "batch_down_keep_effective")
 
 
-def checkpointing(config, why: str) -> Fix | None:
+def checkpointing(config: RunConfig, why: str) -> Fix | None:
     return None if config.get("activation_checkpointing") else Fix({"activation_checkpointing": True}, why,
                                                                  "activation_checkpointing")
 
 
-def lighter_method(config, why: str) -> Fix | None:
+def lighter_method(config: RunConfig, why: str) -> Fix | None:
     new = {"full": "lora", "lora": "qlora", "adapter": "qlora"}.get(config.method)
     return Fix({"method": new}, why, f"method_{new}") if new else None
 
 
 # -- the tables: the guide's order of preference per problem -----------------------------------------------------
 
-def fixes_for(problem: str, config=None, history=None, cause: str | None = None, best_epoch: float | None = None,
+def fixes_for(problem: str, config: RunConfig | None = None, history=None, cause: str | None = None, best_epoch: float | None = None,
               best_step: float | None = None, total_steps: int | None = None) -> list[Fix]:
     """The fixes for a problem, computed from this config; changes that would be no-ops are left out."""
     if config is None:
@@ -467,11 +472,11 @@ def fixes_for(problem: str, config=None, history=None, cause: str | None = None,
     return out
 
 
-def _same(config, key, value) -> bool:
+def _same(config: RunConfig, key, value) -> bool:
     return (config.method == value) if key == "method" else config.get(key) == value
 
 
-def _steps_per_epoch(history) -> float | None:
+def _steps_per_epoch(history: History) -> float | None:
     if history is None:
         return None
     ep = history.epoch
@@ -483,7 +488,7 @@ def _steps_per_epoch(history) -> float | None:
 
 # -- applying -----------------------------------------------------------------------------------------------------
 
-def apply(config, fix: Fix, parent: str | None = None):
+def apply(config: RunConfig, fix: Fix, parent: str | None = None):
     """The next run's config: `fix` applied (validated by the engine), with lineage (parent run, fixes applied).
 
     From a launched run's config (run_id set) this starts a new child; on a draft child (no run_id) fixes add up.

@@ -4,13 +4,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from console.metrics import History, MetricsTail
 from console.progress import progress, progress_line
 from console.rundir import ACTIVE_PHASES, RunDir
 
+if TYPE_CHECKING:  # for annotations only
+    from console.config import RunConfig
+    from console.findings import Finding, Fix
 
-def describe_fix(fix, config, number: int | None = None) -> str:
+
+def describe_fix(fix: Fix, config: RunConfig, number: int | None = None) -> str:
     """'[1] weight_decay 0.01 -> 0.1  (why)' from a Fix and the config it changes: Fix.describe's text form, the
     one every front end shows."""
     head = f"[{number}] " if number is not None else ""
@@ -18,7 +23,7 @@ def describe_fix(fix, config, number: int | None = None) -> str:
     return head + fix.describe(config) + why
 
 
-def describe_finding(finding, config) -> list[str]:
+def describe_finding(finding: Finding, config: RunConfig) -> list[str]:
     marker = finding.severity.mark.ljust(2)
     title = getattr(finding, "title", "") or finding.problem
     lines = [f"{marker} {title}: {finding.evidence}"]

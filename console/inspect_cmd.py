@@ -11,9 +11,14 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.errors import UserError
 from console.findings import Severity
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config import RunConfig
+    from console.metrics import History
 
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 _ARGS_FILES = ("training_args.json", "training_args.yaml", "training_args.yml", "args.json", "hparams.yaml")
@@ -206,7 +211,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
 
 # -- printing ------------------------------------------------------------------------------------------------------
 
-def render_text(source: str, history, config, said: str, findings) -> str:
+def render_text(source: str, history: History, config: RunConfig, said: str, findings) -> str:
     lines = [f"{source}  ({len(history.train_loss)} train / {len(history.eval_loss)} eval points, last step "
              f"{history.last_step:g}; {said})"]
     if not len(history.train_loss) and not len(history.eval_loss):

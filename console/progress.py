@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console.metrics import History
+
+if TYPE_CHECKING:  # for annotations only
+    from console.rundir import RunDir
 
 
 @dataclass
@@ -105,7 +109,7 @@ def progress_line(p: Progress) -> str:
     return "  ".join(parts)
 
 
-def run_summary(run) -> dict:
+def run_summary(run: RunDir) -> dict:
     """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message."""
     from console.metrics import load_history
 

@@ -8,17 +8,18 @@ from dataclasses import dataclass
 
 from console.config import RunConfig, load_run_config, resolve
 from console.errors import UserError
+from console.findings import Finding, Fix
 from console.rundir import RunDir
 
 
 @dataclass
 class RerunPlan:
     config: RunConfig  # the next run's config, resolved for this machine
-    finding: object | None  # the finding whose fix was applied (None: no fix, only --set changes)
-    fix: object | None
+    finding: Finding | None  # the finding whose fix was applied (None: no fix, only --set changes)
+    fix: Fix | None
 
 
-def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
+def run_findings(run: RunDir, config: RunConfig | None = None) -> list[Finding]:
     """The findings of a run: its curves, plus the crash finding when it failed (out of memory, divergence)."""
     from console.diagnose import crash_findings, diagnose
     from console.metrics import load_history
@@ -34,7 +35,7 @@ def run_findings(run: RunDir, config: RunConfig | None = None) -> list:
     return findings + sample_findings(load_samples(run.path / "samples.jsonl"), config, status)
 
 
-def top(findings: list):
+def top(findings: list[Finding]) -> Finding | None:
     """The finding whose first fix is fix 1 on the training screen: the first with a fix in the diagnosis' order
     (most severe first, a crash before the curves). The console's `r`, the runs screen's `r` and `rerun` without
     --fix all take its first fix (they disagreed: a run with an early NaN and later overfitting got the NaN's

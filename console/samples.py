@@ -11,8 +11,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.findings import Finding, Fix, Severity
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config import RunConfig
 
 DEFAULT_PROMPTS = 3  # held-out eval rows sampled when the user gives no sample_prompts
 MAX_PROMPTS = 16
@@ -144,7 +148,7 @@ def repeats(text: str, n: int = 3, share: float = 0.5) -> bool:
     return (len(grams) - len(set(grams))) / len(grams) > share
 
 
-def sample_findings(samples: list[Sample], config=None, status: dict | None = None,
+def sample_findings(samples: list[Sample], config: RunConfig | None = None, status: dict | None = None,
                     max_new_tokens: int | None = None) -> list[Finding]:
     """"answers do not end" and "answers repeat", from the latest sampling against the first (the base model's).
 
@@ -175,7 +179,7 @@ def sample_findings(samples: list[Sample], config=None, status: dict | None = No
     return out
 
 
-def _end_fixes(config, cut) -> list[Fix]:
+def _end_fixes(config: RunConfig, cut) -> list[Fix]:
     """Concrete argument changes; the fixes module computes them from the config (none without one)."""
     if config is None:
         return []
@@ -185,7 +189,7 @@ def _end_fixes(config, cut) -> list[Fix]:
         config, "more steps on answers that end: the end token is learned late")) if f is not None]
 
 
-def _repeat_fixes(config) -> list[Fix]:
+def _repeat_fixes(config: RunConfig) -> list[Fix]:
     if config is None:
         return []
     from console import fixes
