@@ -5,7 +5,7 @@ import shlex
 from dataclasses import dataclass
 
 from console.config import RunConfig
-from console.fields import all_fields
+from console.fields import all_fields, peft_schema
 from console.numbers import fmt  # noqa: F401  (the one number formatter; re-exported)
 
 
@@ -162,7 +162,6 @@ def cli_command(config: RunConfig) -> str:
 def _lora_extras(values: dict) -> dict:
     """The LoraConfig fields under peft's names (use_dora, ...) set away from peft's default: what the trainer
     passes (console.model.lora_extras, which this mirrors without importing torch)."""
-    from console.fields import peft_schema
 
     return {k: values[k] for k, entry in peft_schema().items()
             if k in values and values[k] != entry.get("default")

@@ -6,8 +6,8 @@ import os
 import sys
 
 from console.errors import UserError, path_problem
-from console.progress import run_summary
-from console.rundir import ACTIVE_PHASES, RunDir
+from console.progress import progress, progress_line, run_summary
+from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
 from console.safe_text import PrintableStream, printable
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
@@ -204,7 +204,6 @@ def cmd_train(args) -> int:
 
     config = prepare_config(args)
     if args.dry_run:
-        from console.errors import UserError
         from console.memory import estimate_text, model_shape
 
         print(f"method: {config.preset.name}")
@@ -240,7 +239,6 @@ def _follow_to_end(run: RunDir) -> int:
 
 def _summary(run: RunDir, status: dict) -> int:
     from console.metrics import load_history
-    from console.progress import progress
 
     p = progress(load_history(run.metrics_path), status)
     phase = status.get("phase")
@@ -253,8 +251,6 @@ def _summary(run: RunDir, status: dict) -> int:
 
 
 def cmd_runs(args) -> int:
-    from console.rundir import list_run_dirs
-
     runs = list_run_dirs(args.runs_dir)
     if not runs:
         print(f"no runs in {args.runs_dir}: start one with `training-console train`")
@@ -279,7 +275,6 @@ def cmd_show(args) -> int:
     from console.analysis import analyse, training_arguments_snippet
     from console.config import load_run_config, to_yaml
     from console.fields import SECTIONS, all_fields
-    from console.rundir import find_run
 
     if args.fields:
         specs = all_fields()
@@ -305,7 +300,6 @@ def cmd_show(args) -> int:
     print("\n# config.yaml")
     print(to_yaml(config))
     from console.metrics import load_history
-    from console.progress import progress, progress_line
 
     print("# last metrics")
     print(progress_line(progress(load_history(run.metrics_path), run.status())))
@@ -317,7 +311,6 @@ STOP_WAIT_S = 120.0
 
 def cmd_stop(args) -> int:
     from console.launcher import kill_trainer, request_stop, wait
-    from console.rundir import find_run
 
     run = find_run(args.runs_dir, args.run)
     if args.kill:
@@ -346,7 +339,6 @@ def cmd_stop(args) -> int:
 def cmd_resume(args) -> int:
     from console.config import load_run_config
     from console.launcher import check_resumable, launch
-    from console.rundir import find_run
 
     run = find_run(args.runs_dir, args.run)
     check_resumable(run)
@@ -374,7 +366,6 @@ def cmd_resume(args) -> int:
 
 def cmd_watch(args) -> int:
     from console.follow import follow, stdout_writer
-    from console.rundir import find_run
 
     run = find_run(args.runs_dir, args.run)
     try:

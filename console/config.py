@@ -13,11 +13,11 @@ from pathlib import Path
 import yaml
 
 from console.errors import ConfigError
-from console.fields import LEGACY, all_fields, coerce, unknown_field_message
+from console.fields import LEGACY, SECTIONS, all_fields, coerce, unknown_field_message
 from console.foreign import read_foreign
 from console.hardware import Hardware, probe
 from console.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
-from console.presets import load_preset
+from console.presets import METHODS, load_preset
 from console.scale import check_accelerate_config
 
 
@@ -369,7 +369,6 @@ def build_config(method: str | None = None, config_file: str | None = None, sets
 
 def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
     """The config a run was launched with (its config.yaml)."""
-    from console.presets import METHODS
 
     path = Path(run_dir) / "config.yaml"
     data = read_yaml_file(path)
@@ -412,7 +411,6 @@ def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
 
 def to_yaml(config: RunConfig) -> str:
     """The config as YAML, arguments grouped by section with a comment heading each."""
-    from console.fields import SECTIONS
 
     specs = all_fields()
     head = {"method": config.method, "parent": config.parent, "fixes": config.fixes,

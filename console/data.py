@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.errors import DataError, path_problem
-from console.formats import FORMATS, detect_format, parse_columns  # noqa: F401  (FORMATS: re-exported)
+from console.formats import RECORD_KEYS, detect_format, loss_on, parse_columns, record_kind, to_records
 
 LOADERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 # One row (a JSONL line, a CSV field, a text line) longer than this is refused by the preflight: a 1 GB single-line
@@ -234,7 +234,6 @@ def _rename(split, mapping: dict[str, str]):
 
 def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     """(train, eval or None, PreparedData): the splits as TRL records, ready for SFTTrainer to tokenise."""
-    from console.formats import RECORD_KEYS, loss_on, parse_columns, record_kind, to_records
 
     raw = load_raw(values.get("dataset"), values.get("dataset_config"), values.get("dataset_split"))
     train_split = raw["train"] if "train" in raw else raw[next(iter(raw))]

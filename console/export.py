@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.errors import RunError, UserError, path_problem
-from console.rundir import ACTIVE_PHASES, RunDir, checkpoint_problem
+from console.rundir import ACTIVE_PHASES, RunDir, checkpoint_problem, find_run
 
 # Files of a checkpoint that hold the state to resume training from, not the model.
 RESUME_FILES = ("optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt", "trainer_state.json",
@@ -497,8 +497,6 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_args(args) -> int:
-    from console.rundir import find_run
-
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else (lambda t: print(t, flush=True))
     repo = check_repo_id(args.push_to_hub) if args.push_to_hub else None
     run = find_run(getattr(args, "runs_dir", "runs"), args.run)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from console.errors import UserError
+from console.errors import ConfigError, UserError
 from console.findings import Fix
 from console.findings import _fmt as _num_text
 
@@ -45,7 +45,6 @@ def assumed_config(history=None, state: dict | None = None, method: str | None =
     accumulation is not in a state file: the Trainer's default of 1 is assumed (said in the notices). Values the
     engine refuses are skipped.
     """
-    from console.errors import ConfigError
 
     config = default_config() if method in (None, "lora") else _preset(method)
     changes: dict = {"gradient_accumulation_steps": 1}

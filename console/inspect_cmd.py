@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.errors import UserError
+from console.errors import ConfigError, UserError
 from console.findings import Severity
 
 if TYPE_CHECKING:  # for annotations only
@@ -87,7 +87,6 @@ def config_from_arguments(arguments: dict, method: str | None = None, base=None)
     """A RunConfig from `base` (else the method's preset) and recovered arguments; values the engine refuses are
     skipped, said in the notices (a recovered file may hold arguments of another version or tool)."""
     from console.config import RunConfig
-    from console.errors import ConfigError
 
     config = base if base is not None else RunConfig.from_preset(method or "lora")
     skipped = []

@@ -13,7 +13,7 @@ import threading
 import time
 
 from console.errors import RunError
-from console.rundir import ACTIVE_PHASES, RunDir, pid_alive, process_start
+from console.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir, pid_alive, process_start
 
 
 def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
@@ -154,8 +154,6 @@ def _take_lock(run: RunDir) -> int:
     by the trainer, which holds it until it exits (the kernel lets go of it then, whatever way it ends). Two
     resumes at once both passed check_resumable and started two trainers on one folder before."""
     import fcntl
-
-    from console.rundir import FINAL_PHASES
 
     fd = os.open(run.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     # A trainer that has written its final status is still exiting for a moment (closing files, freeing memory):

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from console.metrics import History
+from console.metrics import History, load_history
 
 if TYPE_CHECKING:  # for annotations only
     from console.rundir import RunDir
@@ -111,7 +111,6 @@ def progress_line(p: Progress) -> str:
 
 def run_summary(run: RunDir) -> dict:
     """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message."""
-    from console.metrics import load_history
 
     info = run.read_info()
     status = run.status()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from console.config import RunConfig, load_run_config, resolve
 from console.errors import UserError
 from console.findings import Finding, Fix
-from console.rundir import RunDir
+from console.rundir import RunDir, create_run
 
 
 @dataclass
@@ -89,7 +89,6 @@ def start(runs_dir, config: RunConfig, command: list[str] | None = None, name: s
     launch the trainer. A dataset gone since its parent ran is one line here, before any folder is made."""
     from console.data import check_inputs
     from console.launcher import launch
-    from console.rundir import create_run
 
     if not checked:
         check_inputs(config.values)

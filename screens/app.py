@@ -9,13 +9,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Input
-from textual.worker import get_current_worker
+from textual.worker import WorkerState, get_current_worker
 
 from console.errors import UserError
 from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
 from screens.messages import (
     GpuSampled,
     LaunchFailed,
+    MemoryEstimated,
     MetricsArrived,
     PhaseChanged,
     RunFinished,
@@ -300,7 +301,6 @@ class TrainingConsoleApp(App):
         """The memory estimate of `config`, posted to `reply_to` as MemoryEstimated (it may read a Hub model's
         config.json over the network and run nvidia-smi: never on the main thread)."""
         from console.memory import estimate_text
-        from screens.messages import MemoryEstimated
 
         try:
             text = estimate_text(config)
@@ -312,7 +312,6 @@ class TrainingConsoleApp(App):
     def on_worker_state_changed(self, event) -> None:
         """A watcher that failed (an unreadable file, a bug) is said and started again, a few times: the screen
         froze at step 15 while its trainer reached 210 when it died silently."""
-        from textual.worker import WorkerState
 
         worker = event.worker
         if worker.group != "trainer" or event.state != WorkerState.ERROR:

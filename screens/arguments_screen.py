@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 
-from console.analysis import analyse, check, cli_command, training_arguments_snippet
+from console.analysis import analyse, check, cli_command, fmt, training_arguments_snippet
 from console.config import RunConfig, resolve, to_yaml, value_from_text
 from console.errors import ConfigError
 from console.fields import SECTIONS, all_fields
@@ -23,7 +23,6 @@ from screens.messages import MemoryEstimated
 def fix_record_text(record: dict) -> str:
     """'learning_rate 0.03 -> 0.0002' from a lineage record as console.fixes.apply writes it (id, changes, why,
     from): the title read 'label'/'problem', which apply never writes, and was always blank."""
-    from console.analysis import fmt
 
     changes = record.get("changes") if isinstance(record.get("changes"), dict) else {}
     before = record.get("from") if isinstance(record.get("from"), dict) else {}
@@ -254,7 +253,6 @@ class ArgumentsScreen(Screen):
         """What this machine will really use (device, precision), said on a fresh preset too: 'fp16 ignored: no
         CUDA device' before launch, not after. Once the hardware is known (the memory worker probes it off the main
         thread: nvidia-smi can be slow), it is the resolve() the launch will do."""
-        from console.config import resolve
         from console.hardware import probed
 
         if not probed():

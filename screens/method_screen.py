@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from console.analysis import fmt
 from console.errors import UserError
-from console.presets import all_presets, load_scenarios, user_presets_dir
+from console.presets import all_presets, load_preset, load_scenarios, user_presets_dir
 
 SUMMARY_KEYS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
                 "max_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "fp16", "lora_r",
@@ -146,7 +146,6 @@ class MethodScreen(Screen):
             details.update(text)
             return
         if kind == "scenario":
-            from console.presets import load_preset
 
             text.append(f"{item.name}\n", style="bold")
             text.append(f"{item.description}\n\n")
