@@ -5,7 +5,7 @@ import shlex
 from dataclasses import dataclass
 
 from console.config import RunConfig
-from console.fields import all_fields, peft_schema
+from console.fields import all_fields, lora_extras
 from console.numbers import fmt  # noqa: F401  (the one number formatter; re-exported)
 
 
@@ -27,6 +27,17 @@ def check(config: RunConfig, name: str, value=None) -> Check:
     if rng is None or not isinstance(value, (int, float)) or isinstance(value, bool):
         return Check(name, value, None, None, None, f"{name}={fmt(value)}")
     lo, hi = rng
+    if name == "warmup_steps" and value >= 1:  # a step count (transformers 5), against a range given as shares
+        steps = config.values.get("max_steps") or -1
+        if steps <= 0:
+            return Check(name, value, lo, hi, None, f"{name}={fmt(value)} steps (the recommended {fmt(lo)} to "
+                                                    f"{fmt(hi)} is a share of the run: {fmt(lo)} means 5 %)")
+        share = value / steps
+        within = lo <= share <= hi
+        verdict = "within" if within else "outside"
+        text = (f"{name}={fmt(value)} steps ({100 * share:.0f} % of max_steps {steps})  {verdict} the "
+                f"{method_name} range {fmt(lo)} to {fmt(hi)}")
+        return Check(name, value, lo, hi, within, text)
     within = lo <= value <= hi
     span = fmt(lo) if lo == hi else f"{fmt(lo)} to {fmt(hi)}"
     verdict = f"within the {method_name} range {span}" if within else f"outside the {method_name} range {span}"
@@ -54,6 +65,8 @@ def analyse(config: RunConfig) -> list[str]:
     machines = f" x {config.nodes} machines" if config.nodes > 1 else ""
     lines.append(f"   effective batch = {batch} per device x {accum} accumulation x {procs} process"
                  f"{'es' if procs != 1 else ''}{machines} = {batch * accum * procs * config.nodes}")
+    if config.method in ("lora", "qlora"):
+        lines.append("   " + adapter_line(config))
     if (v.get("max_steps") or -1) > 0:
         lines.append(f"   max_steps={v['max_steps']} overrides num_train_epochs={fmt(v.get('num_train_epochs'))}")
         every = v.get("eval_steps")
@@ -79,6 +92,28 @@ def analyse(config: RunConfig) -> list[str]:
     if config.resolved:
         lines.append(f"   device: {config.resolved.get('device')}, precision: {config.resolved.get('precision')}")
     return lines
+
+
+def adapter_line(config: RunConfig) -> str:
+    """What the LoRA adapter will be, the options the user set included (DoRA, rsLoRA, LoRA+, modules_to_save...):
+    a dry run confirms each, where it said nothing of them before."""
+    v = config.values
+    targets = v.get("lora_target_modules") or "all-linear"
+    targets = ", ".join(targets) if isinstance(targets, list) else str(targets)
+    base = "4-bit" if v.get("load_in_4bit") or config.method == "qlora" else "8-bit" if v.get("load_in_8bit") else ""
+    parts = [f"adapter: LoRA r={fmt(v.get('lora_r'))}, alpha {fmt(v.get('lora_alpha'))}, dropout "
+             f"{fmt(v.get('lora_dropout'))}, on {targets}"
+             + (f", on {'an' if base.startswith('8') else 'a'} {base} base" if base else "")]
+    extras = lora_extras(v)
+    if extras.pop("use_dora", False):
+        parts.append("DoRA (magnitude and direction)")
+    if extras.pop("use_rslora", False):
+        parts.append("rsLoRA (scale alpha/sqrt(r))")
+    if v.get("loraplus_lr_ratio"):
+        parts.append(f"LoRA+ (B matrices at {fmt(v['loraplus_lr_ratio'])} x learning_rate)")
+    parts += [f"{key}={fmt(value) if not isinstance(value, list) else ','.join(map(str, value))}"
+              for key, value in extras.items()]
+    return "; ".join(parts)
 
 
 def out_of_range(config: RunConfig) -> list[str]:
@@ -115,7 +150,7 @@ def training_arguments_snippet(config: RunConfig, output_dir: str = "runs/<id>/c
         lines += ["", "from peft import LoraConfig", "peft_config = LoraConfig(",
                   f"    r={v.get('lora_r')!r},", f"    lora_alpha={v.get('lora_alpha')!r},",
                   f"    lora_dropout={v.get('lora_dropout')!r},", f"    target_modules={targets!r},"]
-        lines += [f"    {k}={_py(value)}," for k, value in _lora_extras(v).items()]
+        lines += [f"    {k}={_py(value)}," for k, value in lora_extras(v).items()]
         lines += ['    task_type="CAUSAL_LM",', ")"]
     elif config.method == "adapter":
         kind = v.get("adapter_type", "loha")
@@ -157,12 +192,3 @@ def cli_command(config: RunConfig) -> str:
             text = "null"
         parts += ["--set", f"{key}={text}"]
     return " ".join(shlex.quote(p) for p in parts)
-
-
-def _lora_extras(values: dict) -> dict:
-    """The LoraConfig fields under peft's names (use_dora, ...) set away from peft's default: what the trainer
-    passes (console.model.lora_extras, which this mirrors without importing torch)."""
-
-    return {k: values[k] for k, entry in peft_schema().items()
-            if k in values and values[k] != entry.get("default")
-            and not (values[k] is None and not entry.get("default"))}

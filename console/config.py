@@ -285,6 +285,8 @@ def resolve(config: RunConfig, hardware: Hardware | None = None) -> RunConfig:
     elif dtype in ("bfloat16", "float16") and config.method == "full":
         said(f"the model trains in {dtype} itself (dtype {dtype}): no float32 master weights, small updates may "
              f"round away")
+    elif dtype in ("bfloat16", "float16"):
+        said(f"dtype {dtype}: the frozen base model loads in {dtype}; the adapter trains in float32")
     if v.get("trust_remote_code"):
         said("trust_remote_code is ON for this run: the model repository's own Python code will run on this machine")
     if not v.get("processes"):

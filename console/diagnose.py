@@ -749,8 +749,8 @@ def _caught_by_early_stopping(history: History, config: RunConfig, text: str) ->
     if config.get("early_stopping_patience") and config.get("load_best_model_at_end"):
         total = history.max_steps or config.get("max_steps")
         if total and total > 0 and history.last_step < total:
-            return Severity.INFO, text + (f" Early stopping ended the run at step {_fmt_step(history.last_step)} and the "
-                                   "best checkpoint is kept.")
+            return Severity.INFO, text + (f" Early stopping ended the run at step {_fmt_step(history.last_step)} and "
+                                          "the best checkpoint is kept.")
         return Severity.INFO, text + " The best checkpoint is kept (load_best_model_at_end)."
     return Severity.WARNING, text
 

@@ -240,6 +240,26 @@ def peft_field_names() -> list[str]:
     return [name for name, spec in all_fields().items() if spec.peft]
 
 
+def lora_extras(values: dict) -> dict:
+    """The LoraConfig fields under peft's own names (console/peft_args.json: use_dora, use_rslora, modules_to_save,
+    init_lora_weights, bias, layers_to_transform, ...) that this run sets away from peft's default."""
+    schema = peft_schema()
+    specs = all_fields()
+    out = {}
+    for name in schema:
+        if name not in values or specs[name].training_argument:
+            continue
+        value, default = values[name], schema[name].get("default")
+        if value == default or (value is None and default in ({}, [])):
+            continue
+        if isinstance(value, str) and specs[name].kind == "list" and not schema[name].get("single"):
+            value = [value]  # modules_to_save: lm_head means [lm_head] (peft would iterate its letters)
+        if specs[name].kind == "dict" and value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a mapping like {{q_proj: 8}}, got {value!r}", name)
+        out[name] = value
+    return out
+
+
 # Names people type for our settings: short forms, other tools' names (LLaMA-Factory, axolotl, peft, plain habit).
 # A hint from this table is the meaning of the name, not a guess from its letters: difflib alone offered
 # 'auto_find_batch_size' for axolotl's micro_batch_size. Every target is a real field (a test holds it).
@@ -250,6 +270,7 @@ ALIASES = {
     "micro_batch_size": "per_device_train_batch_size", "per_device_batch_size": "per_device_train_batch_size",
     "eval_batch_size": "per_device_eval_batch_size",
     "epochs": "num_train_epochs", "epoch": "num_train_epochs", "num_epochs": "num_train_epochs",
+    "num_epoch": "num_train_epochs",
     "n_epochs": "num_train_epochs", "train_epochs": "num_train_epochs",
     "steps": "max_steps", "num_steps": "max_steps", "train_steps": "max_steps", "total_steps": "max_steps",
     "grad_accum": "gradient_accumulation_steps", "gradient_accumulation": "gradient_accumulation_steps",

@@ -248,7 +248,8 @@ def early_stopping(config: RunConfig, why: str) -> Fix | None:
     return Fix(changes, why, "early_stop")
 
 
-def train_less(config: RunConfig, why: str, best_epoch: float | None = None, best_step: float | None = None) -> Fix | None:
+def train_less(config: RunConfig, why: str, best_epoch: float | None = None,
+               best_step: float | None = None) -> Fix | None:
     """Fewer steps or epochs: to a little past where eval was best, else the guide's 5 -> 3."""
     ms = _int(config.get("max_steps"), -1)
     if ms > 0:
@@ -364,8 +365,9 @@ def lighter_method(config: RunConfig, why: str) -> Fix | None:
 
 # -- the tables: the guide's order of preference per problem -----------------------------------------------------
 
-def fixes_for(problem: str, config: RunConfig | None = None, history=None, cause: str | None = None, best_epoch: float | None = None,
-              best_step: float | None = None, total_steps: int | None = None) -> list[Fix]:
+def fixes_for(problem: str, config: RunConfig | None = None, history: History | None = None, cause: str | None = None,
+              best_epoch: float | None = None, best_step: float | None = None,
+              total_steps: int | None = None) -> list[Fix]:
     """The fixes for a problem, computed from this config; changes that would be no-ops are left out."""
     if config is None:
         config = default_config()

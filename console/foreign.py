@@ -339,6 +339,12 @@ def _llama_factory(m: _Mapper) -> None:
         m.refuse("adapter_name_or_path", "adapter_name_or_path: training on top of an existing adapter is not "
                                          "supported: merge it into the model first (e.g. `llamafactory-cli export` "
                                          "or peft's merge_and_unload) and give the merged folder as the model")
+    # What LLaMA-Factory trains with when the file says nothing: transformers' TrainingArguments defaults (and its own
+    # cutoff_len), written out so the run is the one the file describes, not the console's preset for the method
+    # (2e-4, 5 epochs, batch 4 x 4, 10 % warmup: a new user found the preset's values in place without a word).
+    for theirs, ours, value in _LLAMA_FACTORY_UNSAID:
+        if theirs not in d and not (theirs == "warmup_steps" and "warmup_ratio" in d):
+            m.put(f"(default) {theirs}", value, ours, value, "LLaMA-Factory's default (transformers')")
     if method_is_lora(m):
         rank = d.get("lora_rank")
         if rank is None:  # LLaMA-Factory's defaults differ from the preset's: kept, to train what they trained
@@ -369,6 +375,16 @@ def _llama_factory(m: _Mapper) -> None:
     _llama_factory_dataset(m, stage)
 
 
+_LLAMA_FACTORY_UNSAID = (
+    ("learning_rate", "learning_rate", 5e-5), ("num_train_epochs", "num_train_epochs", 3.0),
+    ("per_device_train_batch_size", "per_device_train_batch_size", 8),
+    ("gradient_accumulation_steps", "gradient_accumulation_steps", 1),
+    ("lr_scheduler_type", "lr_scheduler_type", "linear"), ("warmup_steps", "warmup_steps", 0),
+    ("weight_decay", "weight_decay", 0.0), ("max_grad_norm", "max_grad_norm", 1.0),
+    ("cutoff_len", "max_length", 2048),
+)
+
+
 def method_is_lora(m: _Mapper) -> bool:
     return m.out.method in ("lora", "qlora") and not m.out.refused.get("finetuning_type")
 
@@ -391,7 +407,8 @@ def _llama_factory_dataset(m: _Mapper, stage: str) -> None:
         # Refused rather than the first taken with a notice: a run on part of the data the user named looks like
         # a success, and a notice among twenty is easily missed. One merged file is one command away.
         m.refuse("dataset", f"dataset: {_show(', '.join(names))}: the console trains on one dataset; merge them "
-                            f"into one file (e.g. cat a.jsonl b.jsonl > all.jsonl) and give it with --dataset FILE")
+                            f"into one file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give "
+                            f"it with --dataset FILE")
         return
     name = names[0]
     dataset_dir = str(m.get("dataset_dir", "data"))
@@ -604,7 +621,8 @@ def _axolotl_dataset(m: _Mapper) -> None:
     if len(value) > 1:
         paths = ", ".join(str(x.get("path")) if isinstance(x, dict) else str(x) for x in value)
         m.refuse("datasets", f"datasets: {_show(paths)}: the console trains on one dataset; merge them into one "
-                             f"file (e.g. cat a.jsonl b.jsonl > all.jsonl) and give it with --dataset FILE")
+                             f"file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give it with "
+                             f"--dataset FILE")
         return
     entry = value[0]
     m.done.add("datasets")

@@ -40,7 +40,8 @@ def check_attention(name: str | None, cuda: bool) -> None:
     if name in _FLASH:
         module, package = _FLASH[name]
         if not cuda:
-            raise DataError(f"attn_implementation {name} needs a CUDA GPU and this run has none: use sdpa")
+            raise DataError(f"attn_implementation {name} needs a CUDA GPU and this run has none: use sdpa "
+                            f"(--set attn_implementation=sdpa)")
         # transformers falls back to the Hub's build through the `kernels` package when flash-attn is missing
         if not installed(module) and not installed("kernels"):
             raise DataError(f"attn_implementation {name} needs the {package} package, which is not installed: "
@@ -74,12 +75,31 @@ def chat_template_text(value: str) -> str:
         raise DataError(f"chat_template file {path} cannot be read ({err}): check the file") from None
 
 
+def check_chat_template(text: str) -> None:
+    """A template that is not Jinja (a name such as chatml or llama3, which other tools build in) or does not parse:
+    one line before launch. Taken as the template, the name 'chatml' rendered every example as the word itself and
+    the run failed later on "no example keeps an answer token: raise max_length", the wrong fix."""
+    if "{{" not in text and "{%" not in text:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise DataError(f"chat_template {shown!r} is not a Jinja template (no {{{{ or {{% in it) nor a .jinja file: "
+                        f"named templates of other tools (chatml, llama3, ...) are not built in; give the template "
+                        f"text or a .jinja file, or leave chat_template empty to use the model's own")
+    import jinja2  # small, and a dependency of transformers' own chat templates
+
+    try:
+        # the extension transformers' chat templates use ({% break %}, {% continue %})
+        jinja2.Environment(extensions=["jinja2.ext.loopcontrols"]).parse(text)
+    except jinja2.TemplateSyntaxError as err:
+        raise DataError(f"chat_template is not valid Jinja (line {err.lineno}: {err.message}): fix the template"
+                        ) from None
+
+
 def check_model_loading(values: dict) -> None:
     """Every pre-launch problem of the model-loading settings, the first one as a DataError."""
     cuda = not values.get("use_cpu")  # resolve() sets use_cpu on a machine without CUDA
     check_attention(values.get("attn_implementation"), cuda)
     check_revision(values.get("revision"), values.get("model"))
     if values.get("chat_template"):
-        chat_template_text(values["chat_template"])
+        check_chat_template(chat_template_text(values["chat_template"]))
     if values.get("load_in_8bit") and not installed("bitsandbytes"):
         raise DataError("load_in_8bit needs bitsandbytes, which is not installed: pip install bitsandbytes")

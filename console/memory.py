@@ -433,9 +433,23 @@ def _targets(values: dict, shape: ModelShape) -> list[tuple[str, int, int, int]]
     if isinstance(targets, str) and targets.strip() in ("all-linear", "all"):
         return linears
     names = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if str(t).strip()]
-    chosen = [m for m in linears if any(m[0] == n or m[0].endswith("." + n) or m[0].split(".")[-1] == n
-                                        for n in names)]
+    chosen = [m for m in linears if any(_names(m[0], n) for n in names)]
     return chosen or linears  # names of another architecture: count every linear (an upper bound)
+
+
+def _names(module: str, name: str) -> bool:
+    return module == name or module.endswith("." + name) or module.split(".")[-1] == name
+
+
+def unknown_targets(values: dict, shape: ModelShape) -> list[str]:
+    """The lora_target_modules names that match no linear layer of a model whose layout is known: said before
+    launch (the trainer refuses them once the model is loaded; a typo beside a right name adapted fewer layers)."""
+    targets = values.get("lora_target_modules") or "all-linear"
+    if shape.family == "generic" or (isinstance(targets, str) and targets.strip() in ("all-linear", "all")):
+        return []
+    names = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if str(t).strip()]
+    every = shape.linears() + shape.adapter_targets() + [("lm_head", 0, 0, 0)]
+    return [n for n in names if not any(_names(m[0], n) for m in every)]
 
 
 def adapter_params(values: dict, method: str, shape: ModelShape) -> int:
@@ -461,6 +475,18 @@ def adapter_params(values: dict, method: str, shape: ModelShape) -> int:
     else:  # lora, adalora (A, B and adalora's E)
         per_layer = sum(r * m * (fin + fout) + (r if kind == "adalora" else 0) for _, fin, fout, m in targets)
     return shape.layers * per_layer
+
+
+def modules_to_save_params(values: dict, shape: ModelShape) -> int:
+    """Parameters of the modules_to_save peft trains in full beside the adapter: the LM head and the input
+    embeddings by their usual names (a tied head is still copied: the copy is trained on its own); other names
+    (a classifier's score) are small or absent from a causal LM, and count 0."""
+    names = values.get("modules_to_save") or []
+    names = [names] if isinstance(names, str) else [str(n) for n in names]
+    head = shape.vocab * shape.hidden
+    sizes = {"lm_head": head, "embed_tokens": shape.embedding_params, "wte": shape.embedding_params,
+             "embed_in": shape.embedding_params, "embed_out": head}
+    return sum(sizes.get(name.split(".")[-1], 0) for name in names)
 
 
 def _factor(n: int) -> tuple[int, int]:
@@ -514,12 +540,23 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
     # -- parameters: base weights, adapter, gradients, optimiser -------------------------------------------
     n_base = shape.total_params
     n_adapter = adapter_params(values, method, shape)
+    unknown = unknown_targets(values, shape) if method != "full" else []
+    if unknown:
+        layers = ", ".join(dict.fromkeys(m[0].split(".")[-1] for m in shape.adapter_targets()))
+        notes.append(f"lora_target_modules {', '.join(unknown)}: no such layer in {shape.name} (its linear layers: "
+                     f"{layers}); the run would refuse it")
     adapter_bytes = 4  # peft keeps adapters in fp32 (autocast_adapter_dtype)
     if qlora:
         dq = bool(values.get("bnb_4bit_use_double_quant", True))
         per_weight = 0.5 + (1 / NF4_BLOCK + 4 / (NF4_BLOCK * 256) if dq else 4 / NF4_BLOCK)
         rest = n_base - shape.linear_params  # embeddings, lm_head, norms: upcast to fp32 by peft
         weights = shape.linear_params * per_weight + rest * 4
+        stream = 4
+    elif method != "full" and values.get("load_in_8bit"):
+        # LLM.int8: one byte per linear weight plus a float scale per output row; the rest upcast to fp32 by peft's
+        # prepare_model_for_kbit_training, as for 4 bits
+        rows = shape.layers * sum(fout for _, _, fout, _ in shape.linears())
+        weights = shape.linear_params + rows * 4 + (n_base - shape.linear_params) * 4
         stream = 4
     elif method != "full" and half:
         weights, stream = n_base * 2, 2  # a frozen base loaded in fp16/bf16
@@ -529,8 +566,12 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
         trainable, train_bytes = n_base, ckpt
         adapter = 0
     else:
-        trainable, train_bytes = n_adapter, adapter_bytes
-        adapter = n_adapter * adapter_bytes
+        # modules_to_save (lm_head, embed_tokens): peft trains a full copy of each, kept in the base's dtype
+        saved = modules_to_save_params(values, shape)
+        trainable, train_bytes = n_adapter + saved, adapter_bytes
+        adapter = n_adapter * adapter_bytes + saved * stream
+        if saved:
+            notes.append(f"modules_to_save: {_count(saved)} more trainable parameters (a full copy of each module)")
     gradients = trainable * train_bytes
     optimizer = trainable * _optimizer_bytes(values, train_bytes)
     processes = int(values.get("processes") or config.resolved.get("processes") or 1)

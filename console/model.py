@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from console.errors import DataError, UserError
+from console.fields import lora_extras
 
 
 def model_source(values: dict) -> str:
@@ -24,28 +25,6 @@ def _target_modules(values: dict):
     if isinstance(targets, str) and targets != "all-linear":
         targets = [t.strip() for t in targets.split(",") if t.strip()]
     return targets
-
-
-def lora_extras(values: dict) -> dict:
-    """The LoraConfig fields under peft's own names (console/peft_args.json: use_dora, use_rslora, modules_to_save,
-    init_lora_weights, bias, layers_to_transform, ...) that this run sets away from peft's default."""
-    from console.fields import all_fields, peft_schema
-
-    schema = peft_schema()
-    specs = all_fields()
-    out = {}
-    for name in schema:
-        if name not in values or specs[name].training_argument:
-            continue
-        value, default = values[name], schema[name].get("default")
-        if value == default or (value is None and default in ({}, [])):
-            continue
-        if isinstance(value, str) and specs[name].kind == "list" and not schema[name].get("single"):
-            value = [value]  # modules_to_save: lm_head means [lm_head] (peft would iterate its letters)
-        if specs[name].kind == "dict" and value is not None and not isinstance(value, dict):
-            raise UserError(f"{name} must be a mapping like {{q_proj: 8}}, got {value!r}")
-        out[name] = value
-    return out
 
 
 def peft_config(method: str, values: dict, total_steps: int | None = None):
@@ -220,7 +199,8 @@ def _linear_names(model) -> list[str]:
     import torch
 
     names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-             if isinstance(module, torch.nn.Linear) or type(module).__name__ in ("Conv1D", "Linear4bit", "Linear8bitLt")}
+             if isinstance(module, torch.nn.Linear)
+             or type(module).__name__ in ("Conv1D", "Linear4bit", "Linear8bitLt")}
     return sorted(names)
 
 

@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(COMMAND, help="start the next run from RUN's config with a finding's fix applied")
     _add_runs_dir(p)
     p.add_argument("run", nargs="?", default="latest")
-    p.add_argument("--fix", help="PROBLEM or PROBLEM:N (default: fix 1 as the console numbers them: the most severe finding's first; 'none': no fix)")
+    p.add_argument("--fix", help="PROBLEM or PROBLEM:N (default: fix 1 as the console numbers them: the most severe "
+                                 "finding's first; 'none': no fix)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more changes; repeatable")
     p.add_argument("--detach", action="store_true", help="start the run and return at once")
     p.add_argument("--dry-run", action="store_true", help="show the change, launch nothing")

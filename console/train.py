@@ -161,7 +161,8 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) ->
             if prompts:
                 sampler = SampleCallback(report, prompts, every, int(values.get("sample_max_new_tokens") or 64),
                                          on_start=not args.eval_on_start)
-    callbacks = [ConsoleCallback(report, stop, config.effective_batch, started, sampler, cuda=torch.cuda.is_available())]
+    callbacks = [ConsoleCallback(report, stop, config.effective_batch, started, sampler,
+                                 cuda=torch.cuda.is_available())]
     if sampler is not None:
         callbacks.append(sampler)
     if values.get("early_stopping_patience") and eval_ds is not None:

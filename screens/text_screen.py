@@ -26,7 +26,8 @@ class TextScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(printable(self.title_text), style="bold"), id="text-title")  # run ids, paths: text, not markup
+            # run ids and paths are text, never markup
+            yield Static(Text(printable(self.title_text), style="bold"), id="text-title")
             with VerticalScroll(id="text-body"):
                 yield Static(Text(self.text), id="text-content")
             yield Static(Text.assemble(("Esc", "bold"), " close"), id="text-keys")

@@ -532,3 +532,21 @@ def test_deepspeed_refusal_names_the_shipped_accelerate_presets(tmp_path):
     presets = Path(__file__).parent.parent / "presets" / "accelerate"
     for name in ("deepspeed_zero2", "deepspeed_zero3", "fsdp"):
         assert name in line and (presets / f"{name}.yaml").is_file()
+
+
+def test_llama_factory_settings_the_file_leaves_out_are_what_llama_factory_trains_with():
+    """A file without learning_rate, epochs, batch or warmup trains with transformers' defaults under LLaMA-Factory;
+    the import writes them out (marked as defaults), not the console's LoRA preset (2e-4, 5 epochs, 4 x 4)."""
+    data = {"model_name_or_path": "org/model", "stage": "sft", "do_train": True, "finetuning_type": "lora",
+            "dataset": "my_alpaca", "warmup_ratio": 0.03}
+    imported = convert(data, dataset_given=True)
+    assert not imported.refused
+    v = imported.values
+    assert (v["learning_rate"], v["num_train_epochs"], v["per_device_train_batch_size"],
+            v["gradient_accumulation_steps"], v["lr_scheduler_type"], v["weight_decay"], v["max_length"]) == (
+        5e-5, 3.0, 8, 1, "linear", 0.0, 2048)
+    assert v["warmup_steps"] == 0.03  # the file's own warmup_ratio, not the default 0
+    said = {their for their, *_ in imported.mapped}
+    assert "(default) learning_rate" in said and "(default) warmup_steps" not in said
+    config = build_config("lora", sets=dict(v))
+    assert config.values["learning_rate"] == 5e-5 and config.values["num_train_epochs"] == 3.0

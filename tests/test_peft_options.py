@@ -209,6 +209,9 @@ def test_loraplus_is_said_unused_outside_lora():
     ({"attn_implementation": "flash_attention_2"}, "needs a CUDA GPU and this run has none: use sdpa"),
     ({"chat_template": "/nowhere/template.jinja"}, "chat_template file /nowhere/template.jinja not found"),
     ({"revision": "main"}, "revision applies to Hub models; the built-in demo model is a local folder: remove revision"),
+    # another tool's template name, taken as the template, failed the run later with "raise max_length"
+    ({"chat_template": "chatml"}, "chat_template 'chatml' is not a Jinja template (no {{ or {% in it) nor a .jinja"),
+    ({"chat_template": "{% for m in messages %}{{ m.content }"}, "chat_template is not valid Jinja (line 1: "),
 ])
 def test_pre_launch_mistakes_are_one_line(changes, message):
     values = _values(**changes)
