@@ -344,7 +344,7 @@ def _llama_factory(m: _Mapper) -> None:
     # (2e-4, 5 epochs, batch 4 x 4, 10 % warmup: a new user found the preset's values in place without a word).
     for theirs, ours, value in _LLAMA_FACTORY_UNSAID:
         if theirs not in d and not (theirs == "warmup_steps" and "warmup_ratio" in d):
-            m.put(f"(default) {theirs}", value, ours, value, "LLaMA-Factory's default (transformers')")
+            m.put(f"(default) {theirs}", value, ours, value, "LLaMA-Factory's default, from transformers")
     if method_is_lora(m):
         rank = d.get("lora_rank")
         if rank is None:  # LLaMA-Factory's defaults differ from the preset's: kept, to train what they trained
