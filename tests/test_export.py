@@ -207,8 +207,12 @@ def test_a_run_without_a_model_says_what_exists_and_what_to_do(runs_folder, tmp_
     code, out, err = export(runs_folder, never.id, "--to", str(tmp_path / "a"), capsys=capsys)
     assert code == 2 and len(err.splitlines()) == 1 and "no final model" in err and "no checkpoint" in err, err
 
+    # a checkpoint at step 2 of a run still training: no evaluation or samples before it, and save_steps kept at 2
+    # (load_best_model_at_end would round it up to a multiple of eval_steps)
     config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "save_steps=2",
-                                                                  "eval_steps=1000"])))
+                                                                  "eval_steps=1000", "eval_on_start=false",
+                                                                  "load_best_model_at_end=false",
+                                                                  "sample_every=0"])))
     training = create_run(runs_folder, config, command=["test"])
     launch(training)
     try:
