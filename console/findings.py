@@ -1,5 +1,6 @@
 """The findings' own objects: a Fix (absolute argument changes for the next run) and a Finding (a problem, its
-severity, where it started, its evidence and fixes), with the one text form of each.
+severity, where it started, its evidence and fixes), their titles and the one text form of a fix (Fix.describe;
+a finding's lines are console.follow.describe_finding, which every front end prints).
 
 Apart from console/diagnose.py (which finds them) and console/fixes.py (which computes the fixes): both import them
 from here, so neither imports the other at module level.
@@ -104,12 +105,6 @@ class Finding:
                 "step": None if self.step is None else _json_step(self.step),
                 "evidence": self.evidence, "fixes": [f.to_dict() for f in self.fixes]}
 
-    def text(self, config: RunConfig | None = None) -> str:
-        """The one-paragraph form: 'Overfitting since step 400: <evidence> Fixes: [1] ... [2] ...'."""
-        out = f"{self.title}: {self.evidence}"
-        if self.fixes:
-            out += " Fixes: " + "  ".join(f"[{i}] {f.describe(config)}" for i, f in enumerate(self.fixes, 1))
-        return out
 
 
 def _is_ratio(value) -> bool:

@@ -142,13 +142,6 @@ class History:
         return cls().extend(records)
 
     @classmethod
-    def from_trainer_state(cls, path: str | os.PathLike) -> History:
-        """A Hugging Face trainer_state.json (its log_history); NaN and Infinity are accepted as json writes them."""
-        with open(path, encoding="utf-8") as f:
-            state = json.load(f)
-        return cls.from_state(state)
-
-    @classmethod
     def from_state(cls, state) -> History:
         """The History of a trainer_state.json's parsed content (its log_history and max_steps)."""
         if not isinstance(state, dict):

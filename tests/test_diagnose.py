@@ -13,6 +13,7 @@ import pytest
 from console.config import RunConfig
 from console.diagnose import crash_findings, diagnose
 from console.findings import PROBLEMS, Finding, Fix, Severity
+from console.follow import describe_finding
 from console.metrics import History
 
 
@@ -339,7 +340,7 @@ def test_finding_to_dict_is_plain_json_and_text_lists_numbered_fixes():
     assert set(d) == {"problem", "severity", "step", "evidence", "fixes"}
     assert isinstance(d["step"], int) and d["fixes"][1] == {"changes": {"weight_decay": 0.1},
                                                           "why": f.fixes[1].why}
-    text = f.text(LORA)
+    text = "\n".join(describe_finding(f, LORA))  # the text form every front end prints
     assert "[2] weight_decay 0.01 -> 0.1" in text and "[1] " in text
 
 

@@ -55,7 +55,10 @@ def test_trainer_state_json(tmp_path):
                                                {"step": 10, "eval_loss": 1.1}]}
     path = tmp_path / "trainer_state.json"
     path.write_text(json.dumps(state))
-    h = History.from_trainer_state(path)
+    from console.inspect_cmd import _read_state  # what `inspect` reads a trainer_state.json with
+
+    h, meta = _read_state(path)
+    assert meta == {"max_steps": 40}
     assert h.max_steps == 40 and h.eval_loss.values == [1.1] and len(h.grad_norm.finite()) == 0
 
 

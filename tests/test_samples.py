@@ -72,7 +72,7 @@ def test_answers_do_not_end_fires_on_a_run_whose_end_tokens_were_cut_and_not_on_
     common = ["max_steps=60", "eval_steps=20", "save_steps=20", "learning_rate=1e-3", "max_samples=400"]
     cut, cut_config = _run(runs_dir, *common, "max_length=24", method="full")
     found = {f.problem: f for f in run_findings(cut)}
-    assert "answers_do_not_end" in found, [f.text() for f in found.values()]
+    assert "answers_do_not_end" in found, [f.evidence for f in found.values()]
     finding = found["answers_do_not_end"]
     assert "ran to the 64-token limit" in finding.evidence
     assert finding.fixes[0].changes == {"max_length": 64}  # the longest example (49-50 tokens), to a multiple of 64
