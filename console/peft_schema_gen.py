@@ -14,6 +14,7 @@ import re
 import types
 import typing
 from pathlib import Path
+from textwrap import shorten
 
 from console.schema_gen import _kind
 
@@ -97,7 +98,7 @@ def _entry(f: dataclasses.Field, tp) -> dict:
     if help_text:
         text = re.sub(r"<a href='[^']*'>([^<]*)</a>", r"\1", str(help_text))
         text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
-        entry["help"] = " ".join(text.split())[:200]
+        entry["help"] = shorten(text, 240, placeholder=" ...")  # whole words: it is shown as it is
     return entry
 
 

@@ -13,6 +13,7 @@ import json
 import types
 import typing
 from pathlib import Path
+from textwrap import shorten
 
 OUT = Path(__file__).with_name("training_args.json")
 # Set by the console itself, or meaningless for it: not offered to the user.
@@ -89,7 +90,7 @@ def generate() -> dict:
             entry["choices"] = choices
         help_text = (f.metadata or {}).get("help")
         if help_text:
-            entry["help"] = " ".join(str(help_text).split())[:200]
+            entry["help"] = shorten(str(help_text), 240, placeholder=" ...")  # whole words: it is shown as it is
         schema[f.name] = entry
     return schema
 

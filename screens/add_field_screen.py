@@ -2,6 +2,9 @@
 setting, to add to the arguments screen, or one of its fields to jump to."""
 from __future__ import annotations
 
+from textwrap import shorten
+
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.fields import all_fields
+from console.safe_text import printable
 
 
 class AddFieldScreen(ModalScreen[str | None]):
@@ -61,7 +65,9 @@ class AddFieldScreen(ModalScreen[str | None]):
             help_widget.update("no argument matches")
             return
         spec = all_fields()[options.get_option_at_index(options.highlighted).id]
-        help_widget.update(f"[b]{spec.name}[/b] ({spec.section}, default {spec.default!r}): {spec.help[:240]}")
+        # Text, not markup: peft's help holds brackets (['q', 'v']); cut at a word, not mid-word, to fit 80x24
+        help_widget.update(Text.assemble((spec.name, "bold"), f" ({spec.section}, default {spec.default!r}): ",
+                                         shorten(printable(spec.help), 240, placeholder=" ...")))
 
     def action_move(self, delta: int) -> None:
         options = self.query_one(OptionList)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from textwrap import shorten
 
 from rich.text import Text
 from textual import on
@@ -243,7 +244,8 @@ class ArgumentsScreen(Screen):
             if spec is not None:
                 default = self.original.preset.defaults.get(spec.name, spec.default)
                 text.append(f"\n{spec.name}", style="bold")
-                text.append(f" (default {value_text(default) or 'empty'})\n{spec.help[:300]}\n")
+                text.append(f" (default {value_text(default) or 'empty'})\n"
+                            f"{shorten(printable(spec.help), 300, placeholder=' ...')}\n")
         text.append("\n")
         self.append_memory(text)  # after the focused field's help: at 80x24 that help stays in view
         text.rstrip()

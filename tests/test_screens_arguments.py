@@ -369,3 +369,18 @@ async def test_the_value_column_grows_with_the_terminal(app):
         screen = await open_lora(pilot)
         narrow = screen.row("model").input.size.width
     assert narrow >= 12 and wide >= narrow + 20  # a Hub name or a path is readable at 120 columns
+
+
+async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
+    """A help text with brackets ('Typical range: [5.0, 15.0]') is shown as it is, never read as markup."""
+    from screens.add_field_screen import AddFieldScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lora(pilot)
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddFieldScreen), what="the add-field dialog")
+        dialog = app.screen
+        await pilot.press(*"neftune")
+        await wait_for(pilot, lambda: "neftune_noise_alpha" in str(dialog.query_one("#field-help").render()),
+                       what="the help of neftune_noise_alpha")
+        assert "Typical range: [5.0, 15.0]" in str(dialog.query_one("#field-help").render())
