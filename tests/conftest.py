@@ -13,6 +13,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One OpenMP thread in the tests and the trainers they start: the demo model is too small to gain from more, and on a
+# shared machine with a core taken by someone else, two threads spin-wait on each other (a QLoRA demo run took 290 s
+# instead of 16 s beside one busy process, and timed out: measured with a busy loop on one of the two cores).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)
