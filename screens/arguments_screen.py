@@ -71,6 +71,7 @@ class ArgumentsScreen(Screen):
         self.original = config  # the config the screen opened with; edits are laid over it
         self.title_text = title or config.preset.name
         self.typed: dict[str, object] = {}  # field -> valid value typed (differs or not from the original)
+        self.checked_text: dict[str, str] = {}  # field -> the text its last check was of (what is on screen now)
         self.errors: dict[str, str] = {}  # field -> message of the invalid text typed
         self.draft: RunConfig = config
         self.cross_problems: dict[str, str] = {}
@@ -159,6 +160,7 @@ class ArgumentsScreen(Screen):
 
     def validate_row(self, row: FieldRow, text: str) -> None:
         name = row.field_name
+        self.checked_text[name] = text
         if text == row.initial_text:  # unchanged: the config's own value (or the field's default)
             self.errors.pop(name, None)
             self.typed.pop(name, None)

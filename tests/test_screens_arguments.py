@@ -40,6 +40,9 @@ async def type_into(pilot, screen: ArgumentsScreen, name: str, text: str, keys: 
         await pilot.press(*list(text))
     else:
         row.input.insert_text_at_cursor(text)
+    # checked, and the draft rebuilt after it (a refresh later): one pause was not always enough under load
+    await wait_for(pilot, lambda: screen.checked_text.get(name) == text and not screen._rebuild_pending,
+                   what=f"{name} = {text!r} checked")
     await pilot.pause()
 
 
