@@ -84,4 +84,6 @@ def tracker_notes(report_to, environ=os.environ) -> list[str]:
     notes = []
     if "wandb" in named(report_to) and environ.get("WANDB_MODE", "").lower() not in ("offline", "disabled"):
         notes.append(f"report_to wandb sends the run's metrics to wandb.ai; {WANDB_NOTE}")
+    if "tensorboard" in named(report_to):
+        notes.append(f"TensorBoard's event files go to the run folder's {TENSORBOARD_DIR}/ (tensorboard --logdir runs)")
     return notes

@@ -70,7 +70,10 @@ def test_cli_dry_run_exits_2_on_a_missing_tracker(monkeypatch, capsys):
 def test_wandb_online_is_said_before_launch():
     assert tracker_notes("wandb", {}) and "WANDB_MODE=offline" in tracker_notes("wandb", {})[0]
     assert tracker_notes("wandb", {"WANDB_MODE": "offline"}) == []
-    assert tracker_notes("tensorboard", {}) == []
+    # tensorboard stays local: said is only where its files go
+    assert tracker_notes("tensorboard", {}) == ["TensorBoard's event files go to the run folder's tensorboard/ "
+                                                "(tensorboard --logdir runs)"]
+    assert tracker_notes("none", {}) == []
 
 
 @pytest.mark.e2e
