@@ -7,13 +7,13 @@ accelerate imports (the UI never loads them), reading the config file as YAML.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
 
 from console.errors import ConfigError
+from console.load_checks import installed
 
 ACCELERATE_PRESETS = ("deepspeed_zero2", "deepspeed_zero3", "fsdp")
 # accelerate's distributed_type values that shard the model; accelerate 1.15 turns them on only for GPU-type
@@ -74,7 +74,7 @@ def check_scale(values: dict) -> None:
     if value:
         check_accelerate_config(value)
         kind = distributed_type(value)
-        if kind == "DEEPSPEED" and importlib.util.find_spec("deepspeed") is None:
+        if kind == "DEEPSPEED" and not installed("deepspeed"):
             raise ConfigError(f"accelerate_config {value} runs DeepSpeed, which is not installed: pip install "
                               f"deepspeed (on the GPU machine, with its CUDA torch)", "accelerate_config")
         if kind in SHARDED and values.get("use_cpu"):

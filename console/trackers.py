@@ -6,10 +6,10 @@ folder is made, with importlib.util.find_spec only (no transformers import: the 
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from console.errors import ConfigError
+from console.load_checks import installed
 
 # integration (transformers' report_to name) -> (import names, any one of which will do; pip name; our extra).
 # The import names are those transformers' own is_<x>_available() look for (integrations/integration_utils.py).
@@ -50,13 +50,7 @@ def named(report_to) -> list[str]:
 
 
 def _installed(modules: tuple[str, ...]) -> bool:
-    for module in modules:
-        try:
-            if importlib.util.find_spec(module) is not None:
-                return True
-        except (ImportError, ValueError):  # a broken half-uninstalled package reads as missing
-            continue
-    return False
+    return any(installed(module) for module in modules)
 
 
 def check_trackers(report_to) -> None:
