@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.errors import RunError, UserError
+from console.lean_imports import leave_out_bitsandbytes
 from console.rundir import ACTIVE_PHASES, RunDir
 
 WHICH = ("base", "tuned")
@@ -428,8 +429,10 @@ def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, 
     reader = threading.Thread(target=read, name="chat-stdin", daemon=True)
     reader.start()
     try:
+        plan = plan_chat(RunDir(run_path), checkpoint)
+        leave_out_bitsandbytes(plan.method, plan.values)  # a second off the load when the run never called it
         quiet_libraries()
-        chat = Chat(plan_chat(RunDir(run_path), checkpoint), with_base=with_base)
+        chat = Chat(plan, with_base=with_base)
     except UserError as err:
         out.send({"event": "error", "message": _first(str(err)), "fatal": True})
         return 1

@@ -125,11 +125,8 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
 
         dataset = str(demo_dataset_path())
     path = Path(dataset).expanduser()
-    if not _exists(path, "dataset"):
-        if _looks_like_hub_name(dataset):
-            return f"Hub dataset {dataset} (loaded by the trainer)"
-        raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
-                        f"or a Hub dataset name (org/name)")
+    if not check_dataset_path(dataset):
+        return f"Hub dataset {dataset} (loaded by the trainer)"
     total = 0
     found: list[str] = []
     for file in _local_files(path):
@@ -144,6 +141,19 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
         fmt = detect_format(found, dataset_format, text_column, mapping)
         return f"{path.name}: {total} rows, {fmt} format (columns: {', '.join(found)})"
     return f"{path.name}"
+
+
+def check_dataset_path(dataset: str | None) -> bool:
+    """True for a local dataset (file or folder) that exists, False for a Hub name; DataError in one line for a
+    local path that does not exist. Cheap: reads no rows (the trainer runs it before loading its libraries)."""
+    if not dataset:
+        return True  # the built-in demo dataset
+    if _exists(Path(dataset).expanduser(), "dataset"):
+        return True
+    if _looks_like_hub_name(dataset):
+        return False
+    raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
+                    f"or a Hub dataset name (org/name)")
 
 
 def check_inputs(values: dict) -> tuple[str, str]:

@@ -14,6 +14,9 @@ import sys
 import time
 import traceback
 
+from console.config import RunConfig, load_run_config
+from console.data import check_dataset_path, check_model_path
+from console.lean_imports import leave_out_bitsandbytes
 from console.rundir import RunDir, checkpoint_problem
 from console.train_report import Process, Reporter, StopRequest
 
@@ -82,7 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     report.reserve_space()
     try:
         report.status("loading libraries", started=started)
-        return _train(report, stop, resume, started)
+        config = load_run_config(run.path)
+        # Before the libraries (5 s): a missing local dataset or model folder fails the run at once, and a run that
+        # never calls bitsandbytes does not load it (console/lean_imports.py).
+        check_model_path(config.values.get("model"))
+        check_dataset_path(config.values.get("dataset"))
+        leave_out_bitsandbytes(config.method, config.values)
+        return _train(report, stop, resume, started, config)
     except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
         kind, message = classify(err)
         report.final_status("failed", kind=kind, message=message, error=message)  # first: the disk may be full
@@ -95,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) -> int:
+def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, config: RunConfig) -> int:
     from console.quiet import note_tied_weights, quiet_known_noise
 
     quiet_known_noise()  # before bitsandbytes is imported (it speaks on import)
@@ -104,7 +113,6 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) ->
     from transformers.utils import logging as hf_logging
 
     from console.callbacks import ConsoleCallback, SampleCallback
-    from console.config import load_run_config
     from console.data import prepare
     from console.errors import DataError
     from console.model import load_model, loraplus_options
@@ -115,7 +123,6 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float) ->
 
     datasets.disable_progress_bars()  # one line per stage in train.log, not a bar per map()
     run = report.run
-    config = load_run_config(run.path)
     values = config.values
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     report.say(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}")

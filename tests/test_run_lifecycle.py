@@ -83,6 +83,8 @@ def test_a_crash_is_one_line_in_status_and_a_traceback_in_the_log(runs_dir):
     assert status["phase"] == "failed" and status["kind"] == "input"
     assert "not found" in status["message"] or "nonexistent" in status["message"]
     assert "\n" not in status["message"]
+    # said before the libraries load (5 s): the trainer never reached the model
+    assert "loading model" not in run.log_path.read_text()
 
 
 def test_a_finished_trainer_is_reaped_with_nobody_watching_it(runs_dir):
