@@ -42,3 +42,11 @@ def runs(tmp_path, monkeypatch):
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
     monkeypatch.chdir(tmp_path)
     return standard_runs(tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Finished demo runs of each method, trained once per session (tests/trained_runs.py)."""
+    from tests.trained_runs import TrainedRuns
+
+    return TrainedRuns(tmp_path_factory.mktemp("trained") / "runs")

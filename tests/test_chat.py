@@ -19,7 +19,7 @@ import pytest
 from console.chat import format_prompt, parse_request, plan_chat, prompt_layout
 from console.config import build_config, load_run_config, parse_set, resolve
 from console.errors import RunError, UserError
-from console.launcher import launch, wait
+from console.launcher import launch
 from console.rundir import RunDir, create_run
 from console.safe_text import printable
 from console.samples import by_step, load_samples
@@ -33,20 +33,10 @@ def _env():
     return env
 
 
-def _train(runs_dir, method="lora", *extra) -> RunDir:
-    """A finished demo run, made as test_run_lifecycle makes its runs."""
-    config = resolve(build_config(method, sets=parse_set(FAST + list(extra))))
-    run = create_run(runs_dir, config, command=["test"])
-    launch(run)
-    status = wait(run, timeout=120)
-    assert status["phase"] == "done", run.tail_log(20)
-    return run
-
-
-@pytest.fixture(scope="module")
-def lora_run(tmp_path_factory):
-    """One finished LoRA run for the module (training it for each test would cost 10 s each on 2 shared cores)."""
-    return _train(tmp_path_factory.mktemp("chat") / "runs")
+@pytest.fixture
+def lora_run(trained):
+    """The session's finished LoRA run (tests/trained_runs.py): training one per test would cost seconds each."""
+    return trained.finished("lora")
 
 
 def _base_samples(run: RunDir):
@@ -379,14 +369,14 @@ async def test_t_on_the_training_screen_chats_with_the_run_shown_at_120x40(lora_
 # -- QLoRA: the adapter on the 4-bit base --------------------------------------------------------------------------
 
 @pytest.mark.e2e
-def test_qlora_chat_loads_the_adapter_on_the_4bit_base_and_answers(tmp_path):
+def test_qlora_chat_loads_the_adapter_on_the_4bit_base_and_answers(trained):
     pytest.importorskip("bitsandbytes")
     torch = pytest.importorskip("torch")
     from bitsandbytes.nn import Linear4bit
 
     from console.chat import Chat
 
-    run = _train(tmp_path / "runs", "qlora")
+    run = trained.finished("qlora")
     chat = Chat(plan_chat(run))
     model = chat.models["tuned"]
     assert chat.peft and chat.models["base"] is model  # one model: the base answers with the adapter off

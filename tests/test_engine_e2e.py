@@ -18,10 +18,9 @@ def _train(runs_dir, method, *extra):
 
 
 @pytest.mark.parametrize("method", ["full", "lora", "qlora", "adapter"])
-def test_each_method_trains_and_saves_what_loads_back(runs_dir, method, capsys):
-    extra = ("learning_rate=1e-3",) if method == "full" else ()
-    code, run = _train(runs_dir, method, *extra)
-    out = capsys.readouterr().out
+def test_each_method_trains_and_saves_what_loads_back(trained, method):
+    # the session's shared run of this method (tests/trained_runs.py), trained by `training-console train`
+    code, out, run = trained.get(method).code, trained.get(method).out, trained.get(method).run
     assert code == 0, out + "\n".join(run.tail_log(30))
     status = run.status()
     assert status["phase"] == "done" and status["precision"] == "fp32"

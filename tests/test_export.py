@@ -26,37 +26,20 @@ IDS = [[1, 5, 9, 100, 200, 300, 400, 17], [1, 42, 7, 250, 3, 480, 64, 2]]
 RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "training_args.bin")
 
 
-@pytest.fixture(scope="module")
-def runs_folder(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("export-runs")
+@pytest.fixture
+def runs_folder(trained) -> Path:
+    """The session's folder of finished runs (tests/trained_runs.py); the exports go to each test's own folder."""
+    return trained.folder
 
 
-_TRAINED: dict = {}
+@pytest.fixture
+def lora_run(trained):
+    return trained.finished("lora")
 
 
-def _trained(runs_folder: Path, method: str):
-    """One finished demo run of `method` for the whole module (each takes seconds to train)."""
-    key = (str(runs_folder), method)
-    if key not in _TRAINED:
-        config = resolve(build_config(method, sets=parse_set(FAST)))
-        run = create_run(runs_folder, config, command=["test"])
-        launch(run)
-        status = wait(run, timeout=180)
-        _TRAINED[key] = (run, status)
-    run, status = _TRAINED[key]
-    if status.get("phase") != "done":
-        pytest.fail(f"the {method} run did not finish: {status}\n" + "\n".join(run.tail_log(20)))
-    return run
-
-
-@pytest.fixture(scope="module")
-def lora_run(runs_folder):
-    return _trained(runs_folder, "lora")
-
-
-@pytest.fixture(scope="module")
-def full_run(runs_folder):
-    return _trained(runs_folder, "full")
+@pytest.fixture
+def full_run(trained):
+    return trained.finished("full")
 
 
 def export(runs_folder, *args, capsys=None) -> tuple[int, str, str]:
@@ -200,8 +183,9 @@ def test_a_missing_checkpoint_is_one_line_saying_what_exists(lora_run, runs_fold
     assert not (tmp_path / "x").exists()
 
 
-def test_a_run_without_a_model_says_what_exists_and_what_to_do(runs_folder, tmp_path, capsys):
+def test_a_run_without_a_model_says_what_exists_and_what_to_do(tmp_path, capsys):
     """A run that failed before any checkpoint, and a run still training: one line each."""
+    runs_folder = tmp_path / "runs"
     never = create_run(runs_folder, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
     never.write_status("failed", kind="data", message="the dataset has no rows")  # as a trainer that failed says
     code, out, err = export(runs_folder, never.id, "--to", str(tmp_path / "a"), capsys=capsys)
@@ -303,22 +287,14 @@ def test_python_m_console_export_answers_in_json(lora_run, runs_folder, tmp_path
 
 # -- QLoRA ------------------------------------------------------------------------------------------------------------
 
-def test_a_qlora_run_merges_into_the_float_base(runs_folder, tmp_path, capsys):
+def test_a_qlora_run_merges_into_the_float_base(trained, runs_folder, tmp_path, capsys):
     pytest.importorskip("bitsandbytes", reason="QLoRA needs bitsandbytes")
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     from console.model import model_source
 
-    config = resolve(build_config("qlora", sets=parse_set(FAST)))
-    run = create_run(runs_folder, config, command=["test"])
-    launch(run)
-    status = wait(run, timeout=240)
-    if status.get("phase") != "done":
-        log = "\n".join(run.tail_log(10))
-        if "bitsandbytes" in log or "4bit" in log:
-            pytest.skip(f"QLoRA cannot train on this CPU: {status.get('message')}")
-        pytest.fail(f"the QLoRA run failed: {status}\n{log}")
+    run = trained.finished("qlora")
     dest = tmp_path / "qlora-merged"
     code, out, _ = export(runs_folder, run.id, "--merge", "--to", str(dest), capsys=capsys)
     assert code == 0 and "not in 4-bit" in out, out

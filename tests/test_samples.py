@@ -22,10 +22,11 @@ def _run(runs_dir, *extra, method="lora"):
 
 
 @pytest.mark.e2e
-def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cost(runs_dir, capsys):
+def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cost(trained, capsys):
     from console.cli import main
 
-    run, _ = _run(runs_dir)  # max_steps 8, an evaluation at steps 0 (eval_on_start), 4 and 8
+    run = trained.finished("lora")  # the session's LoRA run: max_steps 8, evaluations at 0 (eval_on_start), 4, 8
+    runs_dir = trained.folder
     samples = load_samples(run.path / "samples.jsonl")
     steps = by_step(samples)
     assert sorted(steps) == [0, 4, 8] and all(len(v) == 3 for v in steps.values())
