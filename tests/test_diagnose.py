@@ -548,6 +548,43 @@ def test_short_healthy_demo_run_raises_nothing(seed, with_eval):
     assert problems(diagnose(hist(records, 100), LORA)) == set()
 
 
+# A real run (SmolLM2-135M-Instruct, DoRA, 10 steps at batch 4 x 2, logged every step, evals at 0, 5 and 10): each
+# train point is one batch, so the points wander 15% while the eval loss falls 14% then 18%.
+REAL_SHORT_TRAIN = [3.0926, 3.9684, 3.1931, 3.6451, 3.2993, 3.7612, 3.2470, 3.2751, 3.0779, 3.1086]
+REAL_SHORT_EVAL = {0: 4.0479, 5: 3.4834, 10: 3.3299}
+
+
+def _real_short_records() -> list[dict]:
+    lr = [0.0, 2e-4, 1.94e-4, 1.77e-4, 1.5e-4, 1.17e-4, 8.3e-5, 5e-5, 2.3e-5, 6e-6]
+    records = [{"step": 0, "eval_loss": REAL_SHORT_EVAL[0]}]
+    for step in range(1, 11):
+        records.append({"step": step, "loss": REAL_SHORT_TRAIN[step - 1], "learning_rate": lr[step - 1],
+                        "grad_norm": 1.0})
+        if step in REAL_SHORT_EVAL:
+            records.append({"step": step, "eval_loss": REAL_SHORT_EVAL[step]})
+    return records
+
+
+@pytest.mark.parametrize("upto", range(6, 14))
+def test_a_short_real_run_whose_eval_falls_is_not_called_not_decreasing(upto):
+    # every moment of the run as the console saw it live (the finding used to show at the train point of step 10,
+    # before its eval came in)
+    config = LORA.with_changes({"max_steps": 10, "logging_steps": 1, "eval_steps": 5, "warmup_steps": 0.1,
+                                "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2})
+    assert "not_decreasing" not in problems(diagnose(hist(_real_short_records()[:upto], 10), config))
+
+
+def test_the_same_noisy_train_points_with_an_eval_that_does_not_fall_are_still_judged():
+    # the rule reads the eval: with an eval that rose, a rising train loss is still "not decreasing"
+    rising = [3.0 + 0.12 * i + (0.3 if i % 2 else 0.0) for i in range(10)]
+    records = [{"step": 0, "eval_loss": 3.0}]
+    for step in range(1, 11):
+        records.append({"step": step, "loss": rising[step - 1], "learning_rate": 2e-4, "grad_norm": 1.0})
+        if step in (5, 10):
+            records.append({"step": step, "eval_loss": 3.0 + 0.1 * step})
+    assert "not_decreasing" in problems(diagnose(hist(records, 10), LORA))
+
+
 @pytest.mark.parametrize("n", [5, 6, 7, 8])
 @pytest.mark.parametrize("shape", ["flat", "rising", "noisy", "slow"])
 def test_five_to_eight_train_points_raise_no_verdict(n, shape):
