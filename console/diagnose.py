@@ -425,6 +425,8 @@ def _shape(train: _Curve, eval_: _Curve, prefer: tuple | None = None) -> tuple[s
             has_eval and _still_falling(d_eval, tau_e, fall_e, cut))
     if falling:
         return "slow", "falling", numbers
+    if eval_falls:
+        return None  # neither flat nor erratic: the held-out loss fell
     if has_eval and d_eval > (0.07 if p else 0.05):
         return None  # eval improved and has levelled off: converged, not flat
     if on_eval and tau_t <= cut and fall_t >= 0.03:
@@ -435,7 +437,7 @@ def _shape(train: _Curve, eval_: _Curve, prefer: tuple | None = None) -> tuple[s
     wobble = _median([abs(levels[i] - levels[i - 1]) for i in range(1, len(levels))]) / abs(train.end) \
         if len(levels) > 2 and train.end else 0.0
     numbers["wobble"] = wobble
-    if wobble > (0.045 if why == "erratic" else 0.08 if why == "flat" else 0.06) and not eval_falls:
+    if wobble > (0.045 if why == "erratic" else 0.08 if why == "flat" else 0.06):
         return "not_decreasing", "erratic", numbers
     return "stuck", "flat", numbers
 
