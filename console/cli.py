@@ -173,8 +173,9 @@ def _reader_gone(out) -> int:
 
 # -- subcommands ---------------------------------------------------------------------------------------------
 
-def prepare_config(args):
-    """The resolved config from the command line, with notices and warnings printed."""
+def prepare_config(args, summary: bool = True):
+    """The resolved config from the command line, with notices printed, and its warnings and effective batch unless
+    `summary` is False (a dry run prints the whole analysis, which holds both: they were said twice)."""
     from console.analysis import out_of_range
     from console.config import build_config, parse_set, resolve
     from console.data import check_inputs
@@ -188,9 +189,11 @@ def prepare_config(args):
     model_desc, data_desc = check_inputs(v)
     for notice in config.notices:
         print(f"note: {notice}")
-    for warning in out_of_range(config):
+    for warning in out_of_range(config) if summary else ():
         print(f"warning: {warning}")
     print(f"model: {model_desc}; data: {data_desc}")
+    if not summary:
+        return config
     batch, accum = v.get("per_device_train_batch_size"), v.get("gradient_accumulation_steps")
     machines = f" x {config.nodes} machines" if config.nodes > 1 else ""
     print(f"effective batch = {batch} per device x {accum} accumulation x {config.processes} process"
@@ -202,7 +205,7 @@ def prepare_config(args):
 def cmd_train(args) -> int:
     from console.analysis import analyse
 
-    config = prepare_config(args)
+    config = prepare_config(args, summary=not args.dry_run)
     if args.dry_run:
         from console.memory import estimate_text, model_shape
 

@@ -39,8 +39,10 @@ def test_refused_before_anything_starts(runs_dir, capsys, argv, words):
 def test_out_of_range_is_allowed_with_a_warning(runs_dir, capsys):
     code, text = _run(capsys, "train", "--runs-dir", str(runs_dir), "--dry-run", "--set", "learning_rate=1e-3")
     assert code == 0
-    assert "warning: learning_rate=1e-3  outside the LoRA range 1e-4 to 5e-4" in text
-    assert "effective batch = 4 per device x 4 accumulation x 1 process = 16" in text
+    # said once, in the analysis (the summary above it said both again)
+    assert text.count("learning_rate=1e-3  outside the LoRA range 1e-4 to 5e-4") == 1, text
+    assert "!! learning_rate=1e-3  outside the LoRA range 1e-4 to 5e-4" in text
+    assert text.count("effective batch = 4 per device x 4 accumulation x 1 process = 16") == 1, text
 
 
 def _write(path, text, binary=False):
