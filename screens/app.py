@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
@@ -216,17 +217,26 @@ class TrainingConsoleApp(App):
                 return
             still = self.active_runs()  # as they are now: a run may have finished while the question was open
             if not still:
-                self.exit(message="every run had finished")
+                self.exit(message=Text("every run had finished"))
             elif choice == "stop":
                 from console.launcher import request_stop
 
-                stopped = [r.id for r in still if request_stop(r)]
-                self.exit(message=f"stopping {', '.join(stopped)} (a checkpoint is saved)" if stopped else
-                          "every run had finished")
+                stopped, frozen = [], []
+                for run in still:
+                    if request_stop(run):
+                        # a trainer stopped by a signal or hung cannot act on the request: it said "stopping" and
+                        # the console was gone while the run went on holding its memory
+                        (frozen if run.status(repair=False).get("not_responding") else stopped).append(run.id)
+                said = [f"stopping {', '.join(stopped)} (a checkpoint is saved)"] if stopped else []
+                if frozen:
+                    said.append(f"{', '.join(frozen)} {'is' if len(frozen) == 1 else 'are'} not responding: the stop "
+                                f"waits until it runs again; to end it now without a checkpoint: "
+                                f"training-console stop {frozen[-1]} --kill")
+                self.exit(message=Text("; ".join(said) or "every run had finished"))
             else:
                 ids = [r.id for r in still]
-                self.exit(message=f"still training: {', '.join(ids)}. `training-console attach {ids[-1]}` shows "
-                                  "it again (`training-console runs` lists them)")
+                self.exit(message=Text(f"still training: {', '.join(ids)}. `training-console attach {ids[-1]}` "
+                                       "shows it again (`training-console runs` lists them)"))
 
         self.push_screen(ConfirmScreen(self._quit_question(), [("l", "Leave running", "leave"),
                                                                ("s", "Stop all", "stop")],

@@ -232,8 +232,9 @@ async def test_two_consoles_watching_one_run_both_follow_it(training_run):
 
 async def test_a_frozen_trainer_is_not_responding_on_the_screen_and_s_says_why_it_cannot_stop(workdir):
     """A trainer stopped by SIGSTOP: the run line says "not responding since", and s (stop) says at once that the
-    trainer cannot act on it and how to end it (it said "stopping: saving a checkpoint", then nothing)."""
-    run = create_run(workdir / "runs", config(), command=["test"])
+    trainer cannot act on it and how to end it (it said "stopping: saving a checkpoint", then nothing). Quitting
+    with "Stop all" says the same. A folder of its own: "Stop all" asks every run in it."""
+    run = create_run(workdir / "frozen-runs", config(), command=["test"])
     launch(run)
     try:
         wait_until(lambda: points(run) >= 2, timeout=120)
@@ -249,6 +250,14 @@ async def test_a_frozen_trainer_is_not_responding_on_the_screen_and_s_says_why_i
             await pilot.press("y")
             await wait_for(pilot, lambda: any("--kill" in str(n.message) and "stopped by a signal" in str(n.message)
                                               for n in app._notifications), what="why it cannot stop")
+            # quitting with "Stop all" says the same instead of "stopping ... (a checkpoint is saved)"
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: bool(app._exit_renderables), what="the words the console leaves")
+            said = " ".join(str(m) for m in app._exit_renderables)
+        assert f"{run.id} is not responding" in said and f"training-console stop {run.id} --kill" in said, said
+        assert "stopping" not in said
     finally:
         try:
             os.kill(run.status()["pid"], signal.SIGCONT)
