@@ -49,6 +49,7 @@ def _slug(text: str) -> str:
 class ArgumentsScreen(Screen):
     """Fields keep what was typed; an invalid value shows its message and blocks the launch."""
 
+    TYPES_LETTERS = True  # letters go into the fields: the app's q is not a key here (screens/help.py)
     BINDINGS = [
         Binding("f5", "launch", "Launch"),
         Binding("f2", "snippet", "Python"),

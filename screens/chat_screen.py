@@ -65,6 +65,7 @@ class Exchange:
 
 class ChatScreen(Screen):
     HELP_NAME = "chat"
+    TYPES_LETTERS = True  # the prompt has the focus: q and t are letters of it (screens/help.py)
     AUTO_FOCUS = "#chat-input"
     BINDINGS = [
         Binding("escape", "back", "Back"),

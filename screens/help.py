@@ -90,7 +90,10 @@ def help_text(screen, app) -> tuple[str, str]:
     add(type(screen).BINDINGS)
     own = len(lines)
     taken = {b.key for b in type(screen).BINDINGS if isinstance(b, Binding)}
-    add(b for b in type(app).BINDINGS if not (isinstance(b, Binding) and b.key in taken))  # t chats there, not themes
+    # t chats there, not themes; where letters go into a field (TYPES_LETTERS), q and t type, they do not quit
+    typed = getattr(screen, "TYPES_LETTERS", False)
+    add(b for b in type(app).BINDINGS if not (isinstance(b, Binding) and (
+        b.key in taken or (typed and len(b.key) == 1 and b.key.isprintable()))))
     shown = [f"  {keys:<9} {words}" for keys, words in lines]
     body = [f"Keys on the {name} screen:", *shown[:own]]
     if len(shown) > own:

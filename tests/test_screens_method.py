@@ -136,6 +136,8 @@ async def test_f1_is_a_help_page_for_the_screen_on_top(app):
         await pilot.press("f1")
         await pilot.pause()
         assert app.screen.text.startswith("Keys on the arguments screen:") and "  F5        launch" in app.screen.text
+        # letters go into the fields there: q and t are not listed as keys (F10 and F9 are)
+        assert "\n  q " not in app.screen.text and "F9/t" not in app.screen.text and "  F10 " in app.screen.text
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, TextScreen)
@@ -157,3 +159,13 @@ async def test_below_the_minimum_size_says_how_big(app):
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert isinstance(app.screen, MethodScreen)
+
+
+def test_the_chat_screens_help_lists_no_letter_keys_its_prompt_would_take():
+    from screens.app import TrainingConsoleApp
+    from screens.chat_screen import ChatScreen
+    from screens.help import help_text
+
+    _, text = help_text(ChatScreen.__new__(ChatScreen), TrainingConsoleApp.__new__(TrainingConsoleApp))
+    assert "\n  q" not in text and "\n  t " not in text, text
+    assert "F10" in text and "F1 " in text  # the keys that do work there
