@@ -94,12 +94,36 @@ def check_chat_template(text: str) -> None:
                         ) from None
 
 
+def _checks(values: dict) -> dict:
+    """field -> its check over `values` (raises DataError in one line)."""
+    cuda = not values.get("use_cpu")  # resolve() sets use_cpu on a machine without CUDA
+
+    def eight_bit() -> None:
+        if values.get("load_in_8bit") and not installed("bitsandbytes"):
+            raise DataError("load_in_8bit needs bitsandbytes, which is not installed: pip install bitsandbytes")
+
+    def template() -> None:
+        if values.get("chat_template"):
+            check_chat_template(chat_template_text(values["chat_template"]))
+
+    return {"attn_implementation": lambda: check_attention(values.get("attn_implementation"), cuda),
+            "revision": lambda: check_revision(values.get("revision"), values.get("model")),
+            "chat_template": template, "load_in_8bit": eight_bit}
+
+
 def check_model_loading(values: dict) -> None:
     """Every pre-launch problem of the model-loading settings, the first one as a DataError."""
-    cuda = not values.get("use_cpu")  # resolve() sets use_cpu on a machine without CUDA
-    check_attention(values.get("attn_implementation"), cuda)
-    check_revision(values.get("revision"), values.get("model"))
-    if values.get("chat_template"):
-        check_chat_template(chat_template_text(values["chat_template"]))
-    if values.get("load_in_8bit") and not installed("bitsandbytes"):
-        raise DataError("load_in_8bit needs bitsandbytes, which is not installed: pip install bitsandbytes")
+    for check in _checks(values).values():
+        check()
+
+
+def field_problems(values: dict) -> dict[str, str]:
+    """field -> its one-line problem, for every model-loading setting that would be refused at launch: the arguments
+    screen marks the field while it is typed (flash_attention_2 on a machine without CUDA was refused only at F5)."""
+    problems = {}
+    for name, check in _checks(values).items():
+        try:
+            check()
+        except DataError as err:
+            problems[name] = str(err)
+    return problems

@@ -16,6 +16,7 @@ from console.analysis import analyse, check, cli_command, fmt, training_argument
 from console.config import RunConfig, resolve, to_yaml, value_from_text
 from console.errors import ConfigError
 from console.fields import SECTIONS, all_fields
+from console.load_checks import field_problems
 from console.safe_text import printable
 from screens.field_row import FieldRow, value_text
 from screens.messages import MemoryEstimated
@@ -183,6 +184,10 @@ class ArgumentsScreen(Screen):
             self.cross_problems = {}
         except ConfigError as err:
             self.cross_problems = dict(err.problems)
+        # what the launch's own check would refuse (flash attention without CUDA, a revision on a local folder, a
+        # chat_template that is not Jinja), on the field as it is typed rather than at F5
+        for name, problem in field_problems(self.machine_values()).items():
+            self.cross_problems.setdefault(name, problem)
         self.update_marks()
         self.request_memory()
         self.update_analysis()
@@ -253,6 +258,18 @@ class ArgumentsScreen(Screen):
         self.append_memory(text)  # after the focused field's help: at 80x24 that help stays in view
         text.rstrip()
         self.query_one("#analysis-text", Static).update(text)
+
+    def machine_values(self) -> dict:
+        """The draft's values as the launch's resolve() will make them on this machine (use_cpu set without CUDA),
+        once the hardware is known; the draft's own before."""
+        from console.hardware import probed
+
+        if probed():
+            try:
+                return resolve(self.draft).values
+            except Exception:  # noqa: BLE001  a config resolve refuses is said by the checks themselves
+                pass
+        return self.draft.values
 
     def append_machine(self, text: Text) -> None:
         """What this machine will really use (device, precision), said on a fresh preset too: 'fp16 ignored: no

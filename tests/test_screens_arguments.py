@@ -92,6 +92,26 @@ async def test_an_invalid_value_shows_its_message_keeps_the_text_and_blocks_laun
         assert "effective batch 32" in str(screen.query_one("#launch-status").render())
 
 
+async def test_a_model_loading_setting_the_launch_would_refuse_is_marked_as_it_is_typed(app):
+    # flash attention on a machine without CUDA was refused only at F5, in a toast
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await pilot.press("f7")  # not a field of the preset: added as a user adds it
+        await wait_for(pilot, lambda: pilot.app.screen is not screen, what="the add-field dialog")
+        await pilot.press(*"attn_implementation", "enter")
+        await wait_for(pilot, lambda: screen.row("attn_implementation") is not None, what="the field added")
+        from console.hardware import probed
+
+        await wait_for(pilot, probed, what="the machine known (the memory worker probes it)")
+        await type_into(pilot, screen, "attn_implementation", "flash_attention_2")
+        row = screen.row("attn_implementation")
+        assert row.has_class("-invalid")
+        assert "needs a CUDA GPU" in str(row.query_one(".field-error").render())
+        assert screen.check_action("launch", ()) is None
+        await type_into(pilot, screen, "attn_implementation", "sdpa")
+        assert not row.has_class("-invalid") and screen.check_action("launch", ()) is True
+
+
 async def test_f5_launches_the_resolved_config_with_the_edit(app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lora(pilot)
