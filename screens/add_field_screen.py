@@ -2,7 +2,7 @@
 setting, to add to the arguments screen, or one of its fields to jump to."""
 from __future__ import annotations
 
-from textwrap import shorten
+from textwrap import shorten, wrap
 
 from rich.text import Text
 from textual import on
@@ -15,6 +15,9 @@ from textual.widgets.option_list import Option
 
 from console.fields import all_fields
 from console.safe_text import printable
+
+HELP_LINES = 4  # #field-help's max-height in app.tcss
+HELP_WIDTH = 72  # its width inside the 76-column dialog, until it is laid out
 
 
 class AddFieldScreen(ModalScreen[str | None]):
@@ -65,9 +68,16 @@ class AddFieldScreen(ModalScreen[str | None]):
             help_widget.update("no argument matches")
             return
         spec = all_fields()[options.get_option_at_index(options.highlighted).id]
-        # Text, not markup: peft's help holds brackets (['q', 'v']); cut at a word, not mid-word, to fit 80x24
-        help_widget.update(Text.assemble((spec.name, "bold"), f" ({spec.section}, default {spec.default!r}): ",
-                                         shorten(printable(spec.help), 240, placeholder=" ...")))
+        head = f"{spec.name} ({spec.section}, default {printable(repr(spec.default))}): "
+        # Text, not markup: peft's help holds brackets (['q', 'v']); cut at a word to the lines the box shows (a
+        # 240-character cut still ran past them after a long name and default, and the end was lost mid-sentence)
+        width = help_widget.content_size.width or HELP_WIDTH
+        words = printable(spec.help)
+        while words and len(wrap(head + words, width)) > HELP_LINES:
+            words = shorten(words, max(1, len(words) - 8), placeholder=" ...")
+            if words == "...":
+                break
+        help_widget.update(Text.assemble((spec.name, "bold"), head[len(spec.name):], words))
 
     def action_move(self, delta: int) -> None:
         options = self.query_one(OptionList)

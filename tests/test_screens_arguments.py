@@ -407,3 +407,24 @@ async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
         await wait_for(pilot, lambda: "neftune_noise_alpha" in str(dialog.query_one("#field-help").render()),
                        what="the help of neftune_noise_alpha")
         assert "Typical range: [5.0, 15.0]" in str(dialog.query_one("#field-help").render())
+
+
+async def test_the_add_field_dialogs_help_ends_within_its_box_at_80x24(app):
+    """The longest help is cut at a word to the lines the box shows, with '...' (it ran past them, mid-sentence)."""
+    from textwrap import wrap
+
+    from console.fields import all_fields
+    from screens.add_field_screen import HELP_LINES, AddFieldScreen
+
+    longest = max(all_fields().values(), key=lambda spec: len(spec.name) + len(repr(spec.default)) + len(spec.help))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lora(pilot)
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddFieldScreen), what="the add-field dialog")
+        dialog = app.screen
+        await pilot.press(*longest.name)
+        box = dialog.query_one("#field-help")
+        await wait_for(pilot, lambda: str(box.render()).startswith(longest.name + " ("), what="its help")
+        shown = str(box.render())
+        assert shown.endswith(" ...") and len(wrap(shown, box.content_size.width)) <= HELP_LINES, shown
+
