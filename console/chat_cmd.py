@@ -4,7 +4,8 @@
 Answers prompts with the run's model (console.chat, in this process): `--prompt` answers one and exits; otherwise
 each line read from stdin is a prompt (typed, or piped: `echo hi | training-console chat RUN`). The answer is
 streamed to stdout as it is generated; with `--base` the base model answers first, and each answer is labelled.
-What was loaded, and each answer's tokens, time and whether it ended, go to stderr: stdout holds the answers only.
+What was loaded, each piped prompt, and each answer's tokens, time and whether it ended go to stderr: stdout holds the
+answers only.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def run(args) -> int:
     from console.chat import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_LIMIT, Chat, plan_chat, quiet_libraries
     from console.errors import UserError
     from console.rundir import find_run
+    from console.safe_text import printable
 
     temperature = args.temperature
     if not 0 <= temperature <= 5:  # NaN too
@@ -83,6 +85,8 @@ def run(args) -> int:
             return 0
         prompt = line.rstrip("\n")
         if prompt.strip():
+            if not interactive:  # piped: each answer under its prompt on the terminal (stdout keeps answers only)
+                say(f"> {printable(prompt)}")
             answer(prompt)
 
 

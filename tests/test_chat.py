@@ -271,6 +271,8 @@ def test_cli_answers_each_piped_line(lora_run, tmp_path):
                 stdin="What is the opposite of begin?\n\nName a colour.\n", cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("(tuned: 6 tokens") == 2  # two prompts (the empty line is none), one answer each
+    # each piped prompt is said above its answer, on stderr: stdout holds the answers only
+    assert "> What is the opposite of begin?" in done.stderr and "> Name a colour." in done.stderr
     assert "[base]" not in done.stdout and "temperature 0.7" in done.stderr
     assert "Traceback" not in done.stderr
 
