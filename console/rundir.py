@@ -131,8 +131,12 @@ class RunDir:
     def read_status_file(self) -> dict | None:
         return _typed(_read_json(self.status_json), _STATUS_TYPES)
 
-    def write_status(self, phase: str, **fields) -> dict:
+    def write_status(self, phase: str, unless_final: bool = False, **fields) -> dict:
+        """Merge `fields` and `phase` into status.json. unless_final: leave a final status (done, failed, stopped)
+        as it is and return it (a repair by a reader must never overwrite what the trainer said last)."""
         status = self.read_status_file() or {}
+        if unless_final and status.get("phase") in FINAL_PHASES:
+            return status
         status.update(fields)
         status["phase"] = phase
         status["updated"] = time.time()
@@ -150,6 +154,12 @@ class RunDir:
         if status is None or "phase" not in status:
             status = self._recover_status()
         if status.get("phase") in ACTIVE_PHASES and not self.trainer_alive(status):
+            # The trainer may have written its final status and exited between the read above and that check: read
+            # again before calling it dead (under load a finished run was reported "killed", and the repair below
+            # could write "failed" over its "done").
+            again = self.read_status_file()
+            if again is not None and again.get("phase") in FINAL_PHASES:
+                return again
             # Give a just-launched trainer a moment to write its pid before calling it dead (an `updated` in the
             # future, from a clock that moved or a hand edit, does not count as a moment ago).
             if abs(time.time() - float(status.get("updated") or 0)) > 5 or status.get("pid"):
@@ -159,7 +169,8 @@ class RunDir:
                                       "restarted)" + (f"; last log line: {last}" if last else ""))
                 if repair:
                     try:
-                        self.write_status("failed", kind=status["kind"], message=status["message"])
+                        self.write_status("failed", kind=status["kind"], message=status["message"],
+                                          unless_final=True)
                     except OSError:
                         pass
         elif status.get("phase") in ACTIVE_PHASES:

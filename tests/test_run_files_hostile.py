@@ -125,3 +125,24 @@ def test_a_fifo_or_a_huge_file_in_place_of_a_run_file_is_not_read_whole(tmp_path
     with open(run.status_json, "wb") as f:
         f.write(b'{"phase": "done", "message": "' + b"x" * (2 << 20) + b'"}')
     assert "x" * 100 not in str(run.read_status_file())  # over 1 MiB: not the console's, not read
+
+
+def test_a_trainer_that_ends_between_the_read_and_the_check_is_not_called_killed(tmp_path, monkeypatch):
+    """A reader reads "saving", the trainer writes "done" and exits, then the reader finds no trainer: it read
+    again, so the run is done, and its "done" is never overwritten (under load a finished run was reported killed)."""
+    from console.config import build_config, resolve
+    from console.rundir import create_run
+
+    run = create_run(tmp_path / "runs", resolve(build_config("lora")), command=["test"])
+    run.write_status("saving", pid=2 ** 22 + 7, step=4)  # a pid no process has
+
+    def finishes_meanwhile(status=None):
+        run.write_status("done", step=4)
+        return False
+
+    monkeypatch.setattr(run, "trainer_alive", finishes_meanwhile)
+    assert run.status()["phase"] == "done"
+    assert run.read_status_file()["phase"] == "done"
+    # a repair that comes after the final write leaves it alone too
+    assert run.write_status("failed", unless_final=True, kind="killed")["phase"] == "done"
+    assert run.read_status_file()["phase"] == "done"
