@@ -208,6 +208,23 @@ def _quoted(text: str, width: int) -> str:
     return (one[:width - 1] + "…") if len(one) > width else one
 
 
+ANSWER_LINES = 6  # an answer of 64 tokens is 3 or 4 lines at 100 columns; a longer one is cut with "…"
+
+
+def _wrapped(text: str, width: int, lines: int = ANSWER_LINES) -> list[str]:
+    """The text on up to `lines` lines of `width`, words kept whole, "…" where it is cut (an answer cut to its first
+    line hid what the fine-tune changed further on)."""
+    from textwrap import wrap
+
+    from console.safe_text import printable
+
+    out = wrap(printable(" ".join(text.split())), max(1, width), break_long_words=True) or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][:max(0, width - 1)] + "…"
+    return out
+
+
 def samples_text(samples: list[Sample], width: int = 100) -> str:
     """The first sampling (the base model at step 0) next to the latest, prompt by prompt, with the dataset's own
     answer where there is one: what the fine-tune changed in what the model says. Plain text (the screens and
@@ -226,13 +243,17 @@ def samples_text(samples: list[Sample], width: int = 100) -> str:
         for name, group in rows:
             if group is None:
                 if base.reference:
-                    out.append(f"  {name:<{label}}  {_quoted(base.reference, body)}")
+                    first_line, *more = _wrapped(base.reference, body)
+                    out.append(f"  {name:<{label}}  {first_line}")
+                    out += [f"  {'':<{label}}  {line}" for line in more]
                 continue
             if i >= len(group):
                 continue
             s = group[i]
             end = "ended" if s.ended else "no end token"
-            out.append(f"  {name:<{label}}  {_quoted(s.answer, body) or '(empty)'}")
+            first_line, *more = _wrapped(s.answer, body) if s.answer.strip() else ["(empty)"]
+            out.append(f"  {name:<{label}}  {first_line}")
+            out += [f"  {'':<{label}}  {line}" for line in more]
             out.append(f"  {'':<{label}}  ({s.tokens} tokens, {end}{', repeats itself' if repeats(s.answer) else ''})")
         out.append("")
     return "\n".join(out).rstrip()

@@ -1,6 +1,8 @@
 """A read-only page of text: the SFTConfig snippet, the CLI command, a config diff, the log."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,11 +20,24 @@ class TextScreen(ModalScreen[None]):
         Binding("f1", "close", "Close", show=False),  # F1 opens the help page and F1 closes it
     ]
 
-    def __init__(self, title: str, text: str, is_help: bool = False, wide: bool = False):
+    def __init__(self, title: str, text: str, is_help: bool = False, wide: bool = False,
+                 refresh: Callable[[], str] | None = None):
         super().__init__(classes="-wide" if wide else None)  # wide: most of the terminal (sample answers)
         self.title_text = title
         self.text = printable(text)  # a log or a config from a run folder: no control characters to the terminal
         self.is_help = is_help  # the F1 page: F1 closes it again
+        # re-read every second while open: the sample answers of a run still training change at each evaluation
+        self.refresh_text = refresh
+
+    def on_mount(self) -> None:
+        if self.refresh_text is not None:
+            self.set_interval(1.0, self.reread)
+
+    def reread(self) -> None:
+        text = printable(self.refresh_text())
+        if text != self.text:  # the scroll position is kept: only the content changes
+            self.text = text
+            self.query_one("#text-content", Static).update(Text(text))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

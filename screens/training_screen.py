@@ -465,10 +465,12 @@ class TrainingScreen(Screen):
         from console.samples import samples_text
         from screens.text_screen import TextScreen
 
-        if self.live is not None:
+        live = self.live
+        if live is not None:
             width = max(40, int(self.app.size.width * 0.96) - 6)  # the wide dialog, less its border and scrollbar
-            self.app.push_screen(TextScreen(f"sample answers of {self.live.id}",
-                                            samples_text(self.live.samples, width), wide=True))
+            # the page follows the run: the next evaluation's answers replace the latest while it is open
+            self.app.push_screen(TextScreen(f"sample answers of {live.id}", samples_text(live.samples, width),
+                                            wide=True, refresh=lambda: samples_text(live.samples, width)))
 
     def action_edit(self) -> None:
         if self.live is None or self.live.config is None:

@@ -373,6 +373,17 @@ async def test_v_shows_the_base_models_answers_next_to_the_latest_and_their_find
         assert "step 0 (base)" in text and "step 100" in text and "Paris." in text
         assert "[b]bold[/b]" in text and "\x1b" not in text  # shown as text, the escape written out
         assert "no end token" in text and "ended" in text
+        # the long answer is wrapped onto more lines, not cut at the first: its tail of x's is there
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if "step 100" in line)
+        assert lines[start + 1].startswith(" " * 10) and "x x x" in lines[start + 1], text
+        # the page follows the run: the next evaluation's answers replace the latest while it is open
+        from console.samples import Sample
+
+        app.live.samples += [Sample(step=200, prompt=f"question {i} [b]bold[/b]", answer="Paris, again.",
+                                    ended=True, tokens=4, seconds=0.1, reference="Paris.") for i in range(3)]
+        await wait_for(pilot, lambda: "step 200" in app.screen.text, what="the newer answers on the open page")
+        assert "Paris, again." in str(app.screen.query_one("#text-content").render())
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, TrainingScreen)
