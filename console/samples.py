@@ -199,21 +199,14 @@ def _repeat_fixes(config: RunConfig) -> list[Fix]:
                         fixes.train_less(config, "fewer steps: the answers looped after the model over-fitted")) if f]
 
 
-def _quoted(text: str, width: int) -> str:
-    from console.safe_text import printable
-
-    # one line (the answer's own newlines would break the layout), its control characters written out before it
-    # is cut to the width: a demo model's answers hold them, and written out they are four times as long
-    one = printable(" ".join(text.split()))
-    return (one[:width - 1] + "…") if len(one) > width else one
-
-
 ANSWER_LINES = 6  # an answer of 64 tokens is 3 or 4 lines at 100 columns; a longer one is cut with "…"
 
 
 def _wrapped(text: str, width: int, lines: int = ANSWER_LINES) -> list[str]:
     """The text on up to `lines` lines of `width`, words kept whole, "…" where it is cut (an answer cut to its first
-    line hid what the fine-tune changed further on)."""
+    line hid what the fine-tune changed further on). Its own newlines are spaces (they would break the layout), and
+    its control characters are written out before it is fitted: a demo model's answers hold them, and written out
+    they are four times as long."""
     from textwrap import wrap
 
     from console.safe_text import printable
@@ -239,7 +232,7 @@ def samples_text(samples: list[Sample], width: int = 100) -> str:
     body = max(20, width - label - 4)
     out = []
     for i, base in enumerate(first):
-        out.append(f"[{i + 1}] {_quoted(base.prompt, width - 4)}")
+        out.append(f"[{i + 1}] {_wrapped(base.prompt, width - 4, lines=1)[0]}")
         for name, group in rows:
             if group is None:
                 if base.reference:

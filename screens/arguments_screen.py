@@ -74,6 +74,8 @@ class ArgumentsScreen(Screen):
         self.title_text = title or config.preset.name
         self.typed: dict[str, object] = {}  # field -> valid value typed (differs or not from the original)
         self.checked_text: dict[str, str] = {}  # field -> the text its last check was of (what is on screen now)
+        self._machine_for: RunConfig | None = None  # the draft _machine was resolved from (on_machine)
+        self._machine: RunConfig | None = None
         self.errors: dict[str, str] = {}  # field -> message of the invalid text typed
         self.draft: RunConfig = config
         self.cross_problems: dict[str, str] = {}
@@ -259,29 +261,32 @@ class ArgumentsScreen(Screen):
         text.rstrip()
         self.query_one("#analysis-text", Static).update(text)
 
-    def machine_values(self) -> dict:
-        """The draft's values as the launch's resolve() will make them on this machine (use_cpu set without CUDA),
-        once the hardware is known; the draft's own before."""
+    def on_machine(self) -> RunConfig | None:
+        """The draft as the launch's resolve() will make it on this machine (use_cpu set without CUDA), once the
+        hardware is known (None before, or when resolve refuses it: the checks say why). One resolve per draft,
+        shared by the field marks and the machine line."""
         from console.hardware import probed
 
-        if probed():
+        if not probed():
+            return None
+        if self._machine_for is not self.draft:
+            self._machine_for, self._machine = self.draft, None
             try:
-                return resolve(self.draft).values
-            except Exception:  # noqa: BLE001  a config resolve refuses is said by the checks themselves
+                self._machine = resolve(self.draft)
+            except Exception:  # noqa: BLE001  advice only: a config resolve refuses is said by the checks
                 pass
-        return self.draft.values
+        return self._machine
+
+    def machine_values(self) -> dict:
+        machine = self.on_machine()
+        return machine.values if machine is not None else self.draft.values
 
     def append_machine(self, text: Text) -> None:
         """What this machine will really use (device, precision), said on a fresh preset too: 'fp16 ignored: no
         CUDA device' before launch, not after. Once the hardware is known (the memory worker probes it off the main
         thread: nvidia-smi can be slow), it is the resolve() the launch will do."""
-        from console.hardware import probed
-
-        if not probed():
-            return
-        try:
-            machine = resolve(self.draft)
-        except Exception:  # noqa: BLE001  advice only: a config resolve refuses is said by the checks above
+        machine = self.on_machine()
+        if machine is None:
             return
         said = [n for n in machine.notices[len(self.draft.notices):] if not n.startswith("4-bit compute dtype")]
         text.append(f"this machine: {machine.resolved.get('device')}, {machine.resolved.get('precision')}"
