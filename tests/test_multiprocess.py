@@ -84,7 +84,7 @@ def test_two_machines_train_one_run(runs_dir, capsys):
     """Two "machines" on this one (torchrun --nnodes 2, one process each, gloo): the worker (node_rank 1) is
     launched first and waits for the main one; the main machine's run folder alone holds the metrics, each step
     once, and the worker's folder ends as done, marked as the main run's worker."""
-    from console.launcher import kill, wait
+    from console.launcher import kill, wait, wait_exit
     from console.rundir import find_run
 
     port = _free_port()
@@ -104,6 +104,8 @@ def test_two_machines_train_one_run(runs_dir, capsys):
         status = wait(worker, timeout=120)  # the worker ends with the main run, by itself
         assert status["phase"] == "done", (status, worker.tail_log(20))
         assert "worker node 1 of 2" in status["message"] and f"127.0.0.1:{port}" in status["message"]
+        # its final status is written just before its processes exit: wait for them, then it is not alive
+        assert wait_exit(status["pid"], timeout=60)
         assert not worker.trainer_alive(status)
         assert worker.read_info()["worker"] == {"node_rank": 1, "nodes": 2, "main": f"127.0.0.1:{port}"}
         assert "trainer ended (done)" in worker.log_path.read_text()
