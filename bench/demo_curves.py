@@ -9,8 +9,8 @@ Used to tune the demo model, its dataset and the "problem" scenarios the console
 
 The data path mirrors what a trainer would do with the demo: the 2000 instruction examples are split 90/10
 (datasets' train_test_split, seed 42: 1800 train, 200 eval); --max-samples then keeps the first N training
-examples (the eval set stays 200), as console.data.prepare does; each example is rendered by
-the console's alpaca layout (console.formats, the console's "### Instruction: / ### Input: / ### Response:" prompt, then eos),
+examples (the eval set stays 200), as console.data.datasets.prepare does; each example is rendered by
+the console's alpaca layout (console.data.formats, the console's "### Instruction: / ### Input: / ### Response:" prompt, then eos),
 tokenised and cut at --seq-len; the loss is on every token (DataCollatorForLanguageModeling, mlm=False).
 Each run's log is replayed through the console's own diagnose() (when present) to say which warning shows first,
 at which step and after how many seconds. Torch threads: --threads 1 is fastest on a busy 2-core machine.
@@ -29,14 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.formats import to_records  # noqa: E402  (the console's own alpaca layout)
+from console.data.formats import to_records  # noqa: E402  (the console's own alpaca layout)
 
 
 def render_row(ex: dict, tokenizer) -> str:
     """An instruction row in the console's alpaca layout (no chat template), with the end token."""
     record = to_records(ex, "instruction", chat_template=False, train_on_prompt=False)[0]
     return record["prompt"] + record["completion"] + (tokenizer.eos_token or "")
-from console.demo_model import demo_dataset_path, ensure_demo_model  # noqa: E402
+from console.data.demo import demo_dataset_path, ensure_demo_model  # noqa: E402
 
 # The preset numbers (presets/*.yaml, common.yaml: eval_steps 50, logging_steps 10) and the problem scenarios.
 # Keys are this script's options; epochs as in the presets, so warmup (a ratio) covers the same steps as a real run.
@@ -223,11 +223,11 @@ def train(a, label: str = "") -> dict:
 
 def first_findings(a, hist: list[dict], max_steps: int, first_eval: float) -> list[tuple[str, float, float]]:
     """Replay the log through the console's own diagnose(), one record at a time, as the live screen sees it:
-    (problem, step, seconds) of the first time each problem is reported. Empty when console.diagnose is absent."""
+    (problem, step, seconds) of the first time each problem is reported. Empty when console.diagnosis.diagnose is absent."""
     try:
-        from console.config import RunConfig
-        from console.diagnose import diagnose
-        from console.metrics import History
+        from console.config.run_config import RunConfig
+        from console.diagnosis.diagnose import diagnose
+        from console.runs.metrics import History
     except ImportError:
         return []
     preset = {"loha": "adapter", "lokr": "adapter", "ia3": "adapter"}.get(a.method, a.method)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.diagnose import diagnose  # noqa: E402
-from console.findings import PROBLEMS  # noqa: E402
-from console.fixes import assumed_config  # noqa: E402
-from console.inspect_cmd import config_from_arguments  # noqa: E402
-from console.metrics import History  # noqa: E402
+from console.cli.commands.inspect import config_from_arguments  # noqa: E402
+from console.diagnosis.diagnose import diagnose  # noqa: E402
+from console.diagnosis.fixes import assumed_config  # noqa: E402
+from console.diagnosis.vocabulary import PROBLEMS  # noqa: E402
+from console.runs.metrics import History  # noqa: E402
 
 
 def load_curve(path: Path, use_args: bool = True):

@@ -8,10 +8,10 @@ machine itself: memory and speed depend on the shapes, not on the values, and th
 travel. --data: a dataset folder (train.jsonl / validation.jsonl) for the console's own runs.
 
 Part 1, memory and speed: per configuration, in a fresh process, the console's own loading path
-(console.model.load_model) and trainer class (console.sft.ConsoleSFTTrainer) train 12 optimiser steps on sequences
+(console.trainer.model.load_model) and trainer class (console.trainer.sft.ConsoleSFTTrainer) train 12 optimiser steps on sequences
 of exactly max_length tokens (the estimate's worst case). Measured: the CUDA context (the device's used memory
 after torch's first allocation, less that allocation), torch's peak allocated and reserved bytes; the process's
-peak is the context plus the peak reserved. Against console.memory.estimate for the same config on this GPU.
+peak is the context plus the peak reserved. Against console.config.memory.estimate for the same config on this GPU.
 Speed: optimiser steps and tokens per second after the first two steps (kernels compiled, caches warm).
 
 Part 2, the console end to end: `python -m console train` on the dataset for a few dozen steps per method and
@@ -74,11 +74,11 @@ def child(spec: dict) -> dict:
     from transformers import TrainerCallback
     from transformers.utils import logging as hf_logging
 
-    from console.config import build_config, resolve
-    from console.hardware import probe
-    from console.memory import estimate, model_shape
-    from console.model import load_model
-    from console.sft import ConsoleSFTTrainer, sft_config
+    from console.config.memory import estimate, model_shape
+    from console.config.run_config import build_config, resolve
+    from console.machine.hardware import probe
+    from console.trainer.model import load_model
+    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     hf_logging.set_verbosity_error()
     x = torch.zeros(1, device="cuda")

@@ -1,13 +1,13 @@
-"""Measured peak training memory on the CPU against console.memory's estimate.
+"""Measured peak training memory on the CPU against console.config.memory's estimate.
 
     python bench/memory.py             # the whole table (a few minutes on 2 CPU cores)
     python bench/memory.py --quick     # three configurations
     python bench/memory.py --only demo-lora,s256-full
 
 Each configuration trains in a fresh process, through the console's own path: a RunConfig from the method's
-preset (resolved for the CPU: fp32), console.model.load_model (for QLoRA: bitsandbytes nf4 and peft's
-prepare_model_for_kbit_training), TRL's SFTTrainer with the config's SFTConfig arguments (as console/train.py
-runs it: console.sft.ConsoleSFTTrainer), for a few optimiser steps on sequences of exactly max_length tokens (the
+preset (resolved for the CPU: fp32), console.trainer.model.load_model (for QLoRA: bitsandbytes nf4 and peft's
+prepare_model_for_kbit_training), TRL's SFTTrainer with the config's SFTConfig arguments (as console/trainer/train.py
+runs it: console.trainer.sft.ConsoleSFTTrainer), for a few optimiser steps on sequences of exactly max_length tokens (the
 estimate's worst case: no padding).
 
 What "measured" means here: the process's peak resident memory (VmHWM, kept by the kernel, reset through
@@ -86,7 +86,7 @@ def build_model(name: str, root: Path) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from console.demo_model import ensure_demo_model
+    from console.data.demo import ensure_demo_model
 
     if name == "real":
         if _REAL_DIR:
@@ -134,11 +134,11 @@ def child(spec: dict) -> dict:
 
     if spec["method"] == "qlora":
         import bitsandbytes  # noqa: F401
-    from console.config import build_config, resolve
-    from console.hardware import CPU_ONLY
-    from console.memory import estimate, model_shape
-    from console.model import load_model
-    from console.sft import ConsoleSFTTrainer, sft_config
+    from console.config.memory import estimate, model_shape
+    from console.config.run_config import build_config, resolve
+    from console.machine.hardware import CPU_ONLY
+    from console.trainer.model import load_model
+    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     hf_logging.set_verbosity_error()
     # warm up autograd, the thread pools and the fused AdamW kernel before the baseline

@@ -39,15 +39,15 @@ BARE = r'''
 import json, sys, time
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
-from console.config import build_config, parse_set, resolve
-from console.data import prepare
-from console.model import load_model
+from console.config.run_config import build_config, parse_set, resolve
+from console.data.datasets import prepare
+from console.trainer.model import load_model
 
 config = resolve(build_config("lora", sets=parse_set(json.loads(sys.argv[1]))))
 model, tokenizer, _ = load_model("lora", config.values)
 train, evaluation, _ = prepare(config.values, tokenizer, True, seed=config.values["seed"])
 ta = config.training_arguments()
-# exactly the SFTConfig arguments the console's trainer passes (console/train.py), so only the console differs
+# exactly the SFTConfig arguments the console's trainer passes (console/trainer/train.py), so only the console differs
 ta.update(output_dir=sys.argv[2], disable_tqdm=True, logging_nan_inf_filter=False)
 
 class Clock(TrainerCallback):  # only reads the clock at each training log (every 10 steps), as the console does
@@ -86,8 +86,8 @@ def run_bare(sets: list[str], workdir: Path) -> dict:
 def _run_figures(runs_dir: Path) -> dict:
     """Speed of the newest run in runs_dir (whole run and steady) and the share of its training loop spent in the
     console's callback (which times itself)."""
-    from console.metrics import load_history
-    from console.rundir import list_run_dirs
+    from console.runs.metrics import load_history
+    from console.runs.rundir import list_run_dirs
 
     run = list_run_dirs(runs_dir)[-1]
     history = load_history(run.metrics_path)
@@ -109,7 +109,7 @@ class WatcherCpu:
         self.sampled_at = 0.0
 
     def sample(self) -> None:
-        from console.rundir import list_run_dirs
+        from console.runs.rundir import list_run_dirs
 
         if time.monotonic() - self.sampled_at < 0.2:
             return
@@ -145,8 +145,8 @@ def run_headless(sets: list[str], workdir: Path) -> dict:
 
 def run_tui(sets: list[str], workdir: Path, cols: int = 120, rows: int = 40) -> dict:
     """Start the run detached, attach the real TUI in a pty and keep reading its output until the run ends."""
-    from console.launcher import wait
-    from console.rundir import list_run_dirs
+    from console.runs.launcher import wait
+    from console.runs.rundir import list_run_dirs
 
     runs = workdir / "runs-tui"
     argv = [sys.executable, "-m", "console", "train", "--detach", "--runs-dir", str(runs)]

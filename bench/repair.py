@@ -5,13 +5,13 @@
     python bench/repair.py --model real --each-fix 3       # every one of the first 3 fixes, each tried alone
 
 For each scenario: train it, check the console flags the intended problem (and nothing absurd), apply the top fix
-of that finding exactly as the console's one-key action does (console.rerun.plan_rerun), train the next run, and
+of that finding exactly as the console's one-key action does (console.loop.rerun.plan_rerun), train the next run, and
 if the problem is still there apply the next run's top fix once more. Prints: flagged, gone after one fix, gone
 after two, best eval loss before and after. A run is repaired when the problem is no longer raised and its best
 eval loss is no worse than the run it fixes (a fix that silences the warning by learning less is not a repair).
 Targets: every scenario flagged; >= 80 % repaired by one fix, all by two.
 
---each-fix K measures what orders the fix tables (console/fixes.py): from the same first run, each of the first K
+--each-fix K measures what orders the fix tables (console/diagnosis/fixes.py): from the same first run, each of the first K
 fixes of the flagged finding is applied alone and trained; per fix kind, how often it repaired.
 
 --model real trains SmolLM2-135M-Instruct (built by bench/real_model.py; no download) on the standard library's
@@ -115,8 +115,8 @@ class Outcome:
 
 def train(runs_dir: Path, config) -> tuple:
     """Launch, wait, and return (run, findings)."""
-    from console.launcher import wait
-    from console.rerun import run_findings, start
+    from console.loop.rerun import run_findings, start
+    from console.runs.launcher import wait
 
     run = start(runs_dir, config, command=["bench/repair.py"])
     status = wait(run, timeout=1800)
@@ -126,8 +126,8 @@ def train(runs_dir: Path, config) -> tuple:
 
 
 def best_eval(run) -> float | None:
-    from console.metrics import load_history
-    from console.progress import progress
+    from console.runs.metrics import load_history
+    from console.runs.progress import progress
 
     return progress(load_history(run.metrics_path)).best_eval
 
@@ -146,7 +146,7 @@ def repaired(problem: str, findings, before: float | None, after: float | None) 
 
 
 def base_config(s: Scenario, model: str):
-    from console.config import build_config, resolve
+    from console.config.run_config import build_config, resolve
 
     sets = {**BASE, **s.changes}
     if model == "real":
@@ -169,8 +169,8 @@ def first_run(s: Scenario, runs_dir: Path, model: str, out: Outcome):
 
 
 def run_scenario(s: Scenario, runs_dir: Path, model: str, probe: bool = False, each_fix: int = 0) -> Outcome:
-    from console.follow import describe_fix
-    from console.rerun import plan_rerun
+    from console.loop.rerun import plan_rerun
+    from console.runs.follow import describe_fix
 
     t0 = time.monotonic()
     out = Outcome(s)
@@ -207,7 +207,7 @@ def run_scenario(s: Scenario, runs_dir: Path, model: str, probe: bool = False, e
 
 
 def _config_of(run):
-    from console.config import load_run_config
+    from console.config.run_config import load_run_config
 
     return load_run_config(run.path)
 

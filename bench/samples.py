@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def train(runs: Path, method: str, sets: dict) -> tuple[object, float]:
-    from console.config import build_config, resolve
-    from console.launcher import launch, wait
-    from console.rundir import create_run
+    from console.config.run_config import build_config, resolve
+    from console.runs.launcher import launch, wait
+    from console.runs.rundir import create_run
 
     config = resolve(build_config(method, sets={k: str(v) for k, v in sets.items()}))
     run = create_run(runs, config, command=["bench/samples.py"])
@@ -58,7 +58,7 @@ def demo(pairs: int) -> None:
                     end = end_record(run)
                     share = end["samples_seconds"] / end["train_runtime"]
                     shares.append(share)
-                    from console.samples import by_step, load_samples
+                    from console.runs.samples import by_step, load_samples
 
                     steps = sorted(by_step(load_samples(run.path / "samples.jsonl")))
                     print(f"pair {i + 1}: samples at steps {steps}: {end['samples_seconds']:.2f} s of "
@@ -73,7 +73,7 @@ def demo(pairs: int) -> None:
 def real(steps: int) -> None:
     import real_model
 
-    from console.samples import load_samples, samples_text
+    from console.runs.samples import load_samples, samples_text
 
     data = real_model.default_dataset_dir() / "instruction"
     if not data.is_dir():

@@ -47,8 +47,8 @@ NEW_TOKENS = 96
 
 def new_run(method: str, data: Path, runs: Path, **extra):
     """A run folder holding the console's resolved config for these settings (nothing started)."""
-    from console.config import build_config, resolve
-    from console.rundir import create_run
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
 
     sets = {**BASE, **extra, "model": str(real_model.ensure_real_model()), "dataset": str(data)}
     config = resolve(build_config(method, sets={k: str(v) for k, v in sets.items()}))
@@ -57,7 +57,7 @@ def new_run(method: str, data: Path, runs: Path, **extra):
 
 def train_with_console(method: str, data: Path, runs: Path, **extra):
     """One run through the console's engine: config, run folder, trainer process; returns the finished run."""
-    from console import launcher
+    from console.runs import launcher
 
     run = new_run(method, data, runs, **extra)
     pid = launcher.launch(run)
@@ -146,9 +146,9 @@ def loss_token_share(method: str, data: Path, run) -> tuple[float, int, int]:
     from the training split exactly as the console's SFTTrainer prepares it for this run's config."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from console.config import load_run_config
-    from console.data import prepare
-    from console.sft import ConsoleSFTTrainer, sft_config
+    from console.config.run_config import load_run_config
+    from console.data.datasets import prepare
+    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     config = load_run_config(run.path)
     tok = AutoTokenizer.from_pretrained(config.values["model"])
@@ -255,7 +255,7 @@ print("RESULT " + json.dumps({"runtime": out.metrics["train_runtime"], "steps_pe
 
 def train_plain(run, out_dir: Path) -> dict:
     """The plain TRL script with exactly the SFTConfig arguments the console's run used."""
-    from console.config import load_run_config
+    from console.config.run_config import load_run_config
 
     args = load_run_config(run.path).training_arguments()
     args.update(output_dir=str(out_dir), eval_strategy="no", load_best_model_at_end=False, eval_on_start=False,

@@ -34,8 +34,8 @@ MAX_STEPS = 200  # typed over the scenario's own (its problem shows within ~50 s
 
 def scenario_and_config():
     """The first built-in demo scenario and the config it gives, as the method screen builds it."""
-    from console.config import RunConfig
-    from console.presets import load_scenarios
+    from console.config.presets import load_scenarios
+    from console.config.run_config import RunConfig
 
     scenario = load_scenarios()[0]
     config = RunConfig.from_preset(scenario.method).with_changes({**scenario.changes, "max_steps": MAX_STEPS})

@@ -1,9 +1,9 @@
 """How long a trainer process takes to load its libraries, with bitsandbytes left out (a run that never calls it,
-console/lean_imports.py) and without (QLoRA, 8-bit, a bitsandbytes optimiser), measured alternately in one run.
+console/trainer/lean_imports.py) and without (QLoRA, 8-bit, a bitsandbytes optimiser), measured alternately in one run.
 
     python bench/trainer_start.py [--rounds 5]
 
-Each sample is a fresh `python -c` doing the trainer's own imports (console/train.py's _train), timed from outside.
+Each sample is a fresh `python -c` doing the trainer's own imports (console/trainer/train.py's _train), timed from outside.
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPORTS = ("from console.quiet import quiet_known_noise; quiet_known_noise(); import torch; "
-           "from console.model import load_model; from console.sft import ConsoleSFTTrainer; import datasets")
+IMPORTS = ("from console.trainer.quiet import quiet_known_noise; quiet_known_noise(); import torch; "
+           "from console.trainer.model import load_model; from console.trainer.sft import ConsoleSFTTrainer; import datasets")
 MODES = {
     "bitsandbytes left out (lora, adamw_torch)":
-        "from console.lean_imports import leave_out_bitsandbytes; assert leave_out_bitsandbytes('lora', {}); ",
+        "from console.trainer.lean_imports import leave_out_bitsandbytes; assert leave_out_bitsandbytes('lora', {}); ",
     "bitsandbytes loaded (qlora)":
-        "from console.lean_imports import leave_out_bitsandbytes; assert not leave_out_bitsandbytes('qlora', {}); ",
+        "from console.trainer.lean_imports import leave_out_bitsandbytes; assert not leave_out_bitsandbytes('qlora', {}); ",
 }
 
 

@@ -83,8 +83,8 @@ def watching(seconds: float, runs_dir: Path) -> None:
     from overhead import attach_in_pty
     from ptyrun import cpu_seconds
 
-    from console.launcher import request_stop, wait
-    from console.rundir import list_run_dirs
+    from console.runs.launcher import request_stop, wait
+    from console.runs.rundir import list_run_dirs
 
     argv = [sys.executable, "-m", "console", "train", "--detach", "--runs-dir", str(runs_dir),
             "--set", "max_steps=100000", "--set", "logging_steps=10", "--set", "eval_steps=200",
@@ -119,7 +119,7 @@ CHART = r'''
 import json, math, random, sys, time, resource
 sys.path.insert(0, sys.argv[2])
 from textual.app import App
-from screens.metric_chart import Curve, MetricChart
+from screens.widgets.metric_chart import Curve, MetricChart
 
 n = int(sys.argv[1])
 random.seed(0)
@@ -159,7 +159,7 @@ asyncio.run(main())
 HISTORY_MEMORY = r'''
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from console.metrics import History
+from console.runs.metrics import History
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 h = History()
 for i in range(1_000_000):

@@ -1,1 +1,1 @@
-"""Method presets: data only (YAML). Loaded by console.presets."""
+"""Method presets: data only (YAML). Loaded by console.config.presets."""

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.fields import all_fields
-from console.safe_text import printable
+from console.common.safe_text import printable
+from console.config.fields import all_fields
 
 HELP_LINES = 4  # #field-help's max-height in app.tcss
 HELP_WIDTH = 72  # its width inside the 76-column dialog, until it is laid out

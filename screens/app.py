@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.widgets import Input
 from textual.worker import WorkerState, get_current_worker
 
-from console.errors import UserError
-from console.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
+from console.common.errors import UserError
+from console.runs.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
 from screens.messages import (
     GpuSampled,
     LaunchFailed,
@@ -179,7 +179,7 @@ class TrainingConsoleApp(App):
                markup: bool = True) -> None:
         """Every toast as plain text: messages carry paths, field values and failure messages from run folders
         (a '[/b]' in one crashed the console with a MarkupError; an escape sequence in one reached the terminal)."""
-        from console.safe_text import printable
+        from console.common.safe_text import printable
 
         super().notify(printable(message), title=printable(title), severity=severity, timeout=timeout, markup=False)
 
@@ -219,7 +219,7 @@ class TrainingConsoleApp(App):
             if not still:
                 self.exit(message=Text("every run had finished"))
             elif choice == "stop":
-                from console.launcher import request_stop
+                from console.runs.launcher import request_stop
 
                 stopped, frozen = [], []
                 for run in still:
@@ -299,7 +299,7 @@ class TrainingConsoleApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trainer")
     def trainer_worker(self, run: RunDir | None = None, config=None, stop_first: list[RunDir] | None = None) -> None:
-        from screens import watcher
+        from screens.workers import watcher
 
         worker = get_current_worker()
         watcher.trainer_loop(self.post_message, lambda: worker.is_cancelled, run=run, runs_dir=self.runs_dir,
@@ -310,7 +310,7 @@ class TrainingConsoleApp(App):
     def memory_worker(self, config, key: tuple, reply_to) -> None:
         """The memory estimate of `config`, posted to `reply_to` as MemoryEstimated (it may read a Hub model's
         config.json over the network and run nvidia-smi: never on the main thread)."""
-        from console.memory import estimate_text
+        from console.config.memory import estimate_text
 
         try:
             text = estimate_text(config)
@@ -343,7 +343,7 @@ class TrainingConsoleApp(App):
         return self.live if self.live is not None and self.live.id == run_id else None
 
     async def on_run_launched(self, message: RunLaunched) -> None:
-        from console.config import load_run_config
+        from console.config.run_config import load_run_config
         from screens.live import LiveRun
 
         run = RunDir(message.path)

@@ -12,18 +12,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 
-from console.analysis import analyse, check, cli_command, fmt, training_arguments_snippet
-from console.config import RunConfig, resolve, to_yaml, value_from_text
-from console.errors import ConfigError
-from console.fields import SECTIONS, all_fields
-from console.load_checks import field_problems
-from console.safe_text import printable
-from screens.field_row import FieldRow, value_text
+from console.common.errors import ConfigError
+from console.common.safe_text import printable
+from console.config.analysis import analyse, check, cli_command, fmt, training_arguments_snippet
+from console.config.fields import SECTIONS, all_fields
+from console.config.run_config import RunConfig, resolve, to_yaml, value_from_text
+from console.machine.load_checks import field_problems
 from screens.messages import MemoryEstimated
+from screens.widgets.field_row import FieldRow, value_text
 
 
 def fix_record_text(record: dict) -> str:
-    """'learning_rate 0.03 -> 0.0002' from a lineage record as console.fixes.apply writes it (id, changes, why,
+    """'learning_rate 0.03 -> 0.0002' from a lineage record as console.diagnosis.fixes.apply writes it (id, changes,
+    why,
     from): the title read 'label'/'problem', which apply never writes, and was always blank."""
 
     changes = record.get("changes") if isinstance(record.get("changes"), dict) else {}
@@ -33,7 +34,7 @@ def fix_record_text(record: dict) -> str:
 
 
 ALWAYS_SHOWN = ("max_steps",)  # not in every preset, but what a short first run needs
-# What the memory estimate depends on (console.memory reads these): it is computed again only when one changes.
+# What the memory estimate depends on (console.config.memory reads these): it is computed again only when one changes.
 MEMORY_INPUTS = ("model", "per_device_train_batch_size", "max_length", "activation_checkpointing", "fp16", "bf16",
                  "use_cpu", "load_in_4bit", "bnb_4bit_use_double_quant", "lora_r", "lora_target_modules",
                  "lora_dropout", "adapter_type", "optim", "processes", "gradient_accumulation_steps")
@@ -80,7 +81,7 @@ class ArgumentsScreen(Screen):
         self.draft: RunConfig = config
         self.cross_problems: dict[str, str] = {}
         self._rebuild_pending = False
-        self.memory_text = ""  # the last estimate received (console.memory.estimate_text)
+        self.memory_text = ""  # the last estimate received (console.config.memory.estimate_text)
         self.memory_for: tuple | None = None  # the inputs it is for
         self._memory_wanted: tuple | None = None  # the inputs of the draft now
 
@@ -265,7 +266,7 @@ class ArgumentsScreen(Screen):
         """The draft as the launch's resolve() will make it on this machine (use_cpu set without CUDA), once the
         hardware is known (None before, or when resolve refuses it: the checks say why). One resolve per draft,
         shared by the field marks and the machine line."""
-        from console.hardware import probed
+        from console.machine.hardware import probed
 
         if not probed():
             return None
@@ -400,7 +401,7 @@ class ArgumentsScreen(Screen):
         self.app.push_screen(TextScreen("Command line", cli_command(self.draft)))
 
     def action_save_preset(self) -> None:
-        from console.presets import user_presets_dir
+        from console.config.presets import user_presets_dir
         from screens.prompt_screen import PromptScreen
 
         def save(name: str | None) -> None:

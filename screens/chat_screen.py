@@ -2,8 +2,8 @@
 screen (the run shown).
 
 Two panes side by side, the base model's answers on the left and the fine-tuned model's on the right, each streamed
-as it is generated; a prompt line at the bottom. The model runs in a child process (screens/chat_child.py,
-console/chat.py); Esc ends it and goes back. Greedy by default; ^t (or F2) cycles the temperature 0 -> 0.7 -> 1.0.
+as it is generated; a prompt line at the bottom. The model runs in a child process (screens/workers/chat_child.py,
+console/tools/chat.py); Esc ends it and goes back. Greedy by default; ^t (or F2) cycles the temperature 0 -> 0.7 -> 1.0.
 Each prompt is answered on its own (no history). Model text is drawn as plain text with its control characters
 written out (the demo model emits them).
 """
@@ -17,10 +17,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from console.errors import UserError
-from console.rundir import RunDir
-from console.safe_text import printable
-from screens.chat_child import ChatChild, ChatEnded, ChatEvents, child_command, start
+from console.common.errors import UserError
+from console.common.safe_text import printable
+from console.runs.rundir import RunDir
+from screens.workers.chat_child import ChatChild, ChatEnded, ChatEvents, child_command, start
 
 TEMPERATURES = (0.0, 0.7, 1.0)
 MAX_NEW_TOKENS = 256
@@ -29,7 +29,7 @@ PANES = {"base": "base model", "tuned": "fine-tuned"}
 
 def open_chat(app, run: RunDir | None) -> None:
     """Push the chat screen for `run`, or say in one line why it cannot chat (no model and no checkpoint yet)."""
-    from console.chat import plan_chat
+    from console.tools.chat import plan_chat
 
     if run is None:
         return

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.safe_text import printable
+from console.common.safe_text import printable
 
 
 class ConfirmScreen(ModalScreen[str | None]):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from console.metrics import History
-from console.progress import Progress, progress
-from console.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
-from screens import diagnosis
+from console.runs.metrics import History
+from console.runs.progress import Progress, progress
+from console.runs.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
+from screens.workers import diagnosis
 
 DIAGNOSE_EVERY_S = 1.0  # while a run trains, its diagnosis (tens of ms on a long history) at most this often
 
@@ -19,7 +19,7 @@ class LiveRun:
     history: History = field(default_factory=History)
     status: dict = field(default_factory=dict)
     log_tail: list = field(default_factory=list)
-    samples: list = field(default_factory=list)  # console.samples.Sample, in the order the trainer wrote them
+    samples: list = field(default_factory=list)  # console.runs.samples.Sample, in the order the trainer wrote them
     gpu: tuple | None = None  # (used MiB list, total MiB list)
     version: int = 0  # bumped by every change; screens redraw when it moved
     diagnosis_error: str = ""

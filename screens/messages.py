@@ -31,7 +31,7 @@ class LaunchFailed(Message):
 
 @dataclass
 class SamplesArrived(Message):
-    """New sample answers of a run (samples.jsonl lines, parsed into console.samples.Sample)."""
+    """New sample answers of a run (samples.jsonl lines, parsed into console.runs.samples.Sample)."""
 
     run_id: str
     samples: list = field(default_factory=list)
@@ -73,7 +73,7 @@ class RunFinished(Message):
 
 @dataclass
 class MemoryEstimated(Message):
-    """The memory estimate of a config (console.memory.estimate_text), for the inputs summed up in `key`."""
+    """The memory estimate of a config (console.config.memory.estimate_text), for the inputs summed up in `key`."""
 
     key: tuple
     text: str

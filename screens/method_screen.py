@@ -12,9 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.analysis import fmt
-from console.errors import UserError
-from console.presets import all_presets, load_preset, load_scenarios, user_presets_dir
+from console.common.errors import UserError
+from console.config.analysis import fmt
+from console.config.presets import all_presets, load_preset, load_scenarios, user_presets_dir
 
 SUMMARY_KEYS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
                 "max_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "fp16", "lora_r",
@@ -175,7 +175,7 @@ class MethodScreen(Screen):
         choice = self.selected()
         if choice is None:
             return
-        from console.config import RunConfig, build_config
+        from console.config.run_config import RunConfig, build_config
 
         kind, item = choice
         try:

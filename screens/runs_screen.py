@@ -12,10 +12,10 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from console.errors import UserError
-from console.rundir import ACTIVE_PHASES, RunDir, list_run_dirs
-from console.safe_text import printable
-from screens.metric_chart import Curve, MetricChart
+from console.common.errors import UserError
+from console.common.safe_text import printable
+from console.runs.rundir import ACTIVE_PHASES, RunDir, list_run_dirs
+from screens.widgets.metric_chart import Curve, MetricChart
 
 COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
 
@@ -30,7 +30,7 @@ def short_id(run_id: str | None) -> str:
 
 def config_diff(a, b) -> list[str]:
     """Lines 'key: a -> b' for every argument that differs between two configs."""
-    from console.analysis import fmt
+    from console.config.analysis import fmt
 
     lines = []
     if a.method != b.method:
@@ -94,7 +94,7 @@ class RunsScreen(Screen):
 
     # -- data ------------------------------------------------------------------------------------------------
     def summary(self, run: RunDir) -> dict:
-        from console.progress import run_summary
+        from console.runs.progress import run_summary
 
         return run_summary(run)
 
@@ -242,7 +242,7 @@ class RunsScreen(Screen):
             self.draw_overlay()
 
     def draw_overlay(self) -> None:
-        from console.metrics import load_history
+        from console.runs.metrics import load_history
 
         ids = self.marked or [self.cursor_run_id()]
         curves = []
@@ -265,7 +265,7 @@ class RunsScreen(Screen):
         return tuple(sorted(ids, key=lambda i: order.index(i) if i in order else len(order)))
 
     def action_diff(self) -> None:
-        from console.config import load_run_config
+        from console.config.run_config import load_run_config
         from screens.text_screen import TextScreen
 
         pair = self.two_runs()
@@ -283,7 +283,7 @@ class RunsScreen(Screen):
         self.app.push_screen(TextScreen(f"{pair[0]}  ->  {pair[1]}", body))
 
     def _config_for_rerun(self):
-        from console.config import load_run_config
+        from console.config.run_config import load_run_config
 
         run = self.cursor_run()
         if run is None:
@@ -299,8 +299,8 @@ class RunsScreen(Screen):
     def action_rerun(self) -> None:
         """What `training-console rerun RUN` does: the top fix of the run's newest finding applied (the same config
         when it has none), asked first with the change spelled out."""
-        from console.follow import describe_fix
-        from console.rerun import plan_rerun
+        from console.loop.rerun import plan_rerun
+        from console.runs.follow import describe_fix
         from screens.confirm import ConfirmScreen
 
         run = self.cursor_run()
@@ -317,7 +317,7 @@ class RunsScreen(Screen):
             self.notify(str(err), severity="error")
             return
         if plan.fix is not None:
-            from console.config import load_run_config
+            from console.config.run_config import load_run_config
 
             what = (f"with the fix for \"{plan.finding.title}\": "
                     f"{describe_fix(plan.fix, load_run_config(run.path))}")
@@ -350,8 +350,8 @@ class RunsScreen(Screen):
 
     def action_resume(self) -> None:
         """A stopped (or killed) run goes on from its last checkpoint, and opens live."""
-        from console.config import load_run_config
-        from console.launcher import check_resumable, launch
+        from console.config.run_config import load_run_config
+        from console.runs.launcher import check_resumable, launch
 
         run = self.cursor_run()
         if run is None:
@@ -400,9 +400,9 @@ class RunsScreen(Screen):
 
     def action_export(self) -> None:
         """E: what `training-console export RUN [--merge]` does, after asking adapter or merged (a full fine-tuning
-        run: its model), in a child process (screens/exporter.py): this process never imports torch."""
-        from screens import exporter
+        run: its model), in a child process (screens/workers/exporter.py): this process never imports torch."""
         from screens.confirm import ConfirmScreen
+        from screens.workers import exporter
 
         run = self.cursor_run()
         if run is None:
@@ -427,7 +427,7 @@ class RunsScreen(Screen):
         self.app.push_screen(ConfirmScreen(text, choices), decided)
 
     def on_export_finished(self, message) -> None:
-        """screens.exporter.ExportFinished: where the exported folder is, or why there is none (one line)."""
+        """screens.workers.exporter.ExportFinished: where the exported folder is, or why there is none (one line)."""
         if message.error:
             self.notify(message.error, severity="error", timeout=20)
         else:

@@ -10,10 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from console.progress import duration, perplexity
-from console.safe_text import printable
-from screens.findings_panel import FindingsPanel
-from screens.metric_chart import Curve, MetricChart
+from console.common.safe_text import printable
+from console.runs.progress import duration, perplexity
+from screens.widgets.findings_panel import FindingsPanel
+from screens.widgets.metric_chart import Curve, MetricChart
 
 REDRAW_HZ = 2  # the text lines: at most this many redraws a second, and only when something changed
 CHART_HZ = 1  # the charts (most of the bytes sent) at most this often while the run trains,
@@ -184,7 +184,7 @@ class TrainingScreen(Screen):
         if new and not (live.final and self._opened_final):
             # a toast is news about a run seen training; a run opened finished has its findings on the panel (its
             # sample answers arrive a moment after its curves: their finding toasted each time it was opened)
-            from screens.diagnosis import finding_title
+            from screens.workers.diagnosis import finding_title
 
             self.notify(f"{finding_title(new[0])}: a carries fix 1 into the next run, r restarts with it",
                         title="warning", severity="warning", timeout=4)
@@ -332,7 +332,7 @@ class TrainingScreen(Screen):
         return fixes[min(self.picked, len(fixes)) - 1][1]
 
     def next_config(self):
-        from screens.diagnosis import apply_fix
+        from screens.workers.diagnosis import apply_fix
 
         fix = self.picked_fix()
         if fix is None or self.live.config is None:
@@ -340,7 +340,7 @@ class TrainingScreen(Screen):
         return apply_fix(self.live.config, fix, parent=self.live.id)
 
     def action_apply_next(self) -> None:
-        from console.errors import UserError
+        from console.common.errors import UserError
 
         try:
             config = self.next_config()
@@ -352,8 +352,8 @@ class TrainingScreen(Screen):
                                 group="nav")
 
     def action_apply_restart(self) -> None:
-        from console.config import resolve
-        from console.errors import UserError
+        from console.common.errors import UserError
+        from console.config.run_config import resolve
 
         try:
             config = self.next_config()
@@ -366,7 +366,7 @@ class TrainingScreen(Screen):
         if not live.active:
             self.app.launch(resolve(config))
             return
-        from console.follow import describe_fix
+        from console.runs.follow import describe_fix
         from screens.confirm import ConfirmScreen
 
         def decided(choice: str | None) -> None:
@@ -398,7 +398,7 @@ class TrainingScreen(Screen):
         def decided(choice: str | None) -> None:
             if choice != "stop" or live is None:
                 return
-            from console.launcher import request_stop
+            from console.runs.launcher import request_stop
 
             if request_stop(live.run):
                 stall = live.run.status(repair=False).get("not_responding")
@@ -416,7 +416,7 @@ class TrainingScreen(Screen):
         self.app.push_screen(ConfirmScreen(question, [("y", "Yes, stop", "stop"), ("n", "No", "no")]), decided)
 
     def action_checkpoint(self) -> None:
-        from console.launcher import request_save
+        from console.runs.launcher import request_save
 
         if self.live and request_save(self.live.run):
             self.notify("a checkpoint is saved at the next step")
@@ -462,7 +462,7 @@ class TrainingScreen(Screen):
 
     def action_samples(self) -> None:
         """The sample answers: the base model's (step 0) next to the latest, prompt by prompt."""
-        from console.samples import samples_text
+        from console.runs.samples import samples_text
         from screens.text_screen import TextScreen
 
         live = self.live

@@ -1,4 +1,4 @@
-"""Chat with a run's model (console/chat.py, console/chat_cmd.py, screens/chat_screen.py), really generating with the
+"""Chat with a run's model (console/tools/chat.py, console/cli/commands/chat.py, screens/chat_screen.py), really generating with the
 demo model on the CPU.
 
 The strongest check: the run's samples.jsonl holds the base model's greedy answers at step 0, taken by the trainer
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from console.chat import format_prompt, parse_request, plan_chat, prompt_layout
-from console.config import build_config, load_run_config, parse_set, resolve
-from console.errors import RunError, UserError
-from console.launcher import launch
-from console.rundir import RunDir, create_run
-from console.safe_text import printable
-from console.samples import by_step, load_samples
+from console.common.errors import RunError, UserError
+from console.common.safe_text import printable
+from console.config.run_config import build_config, load_run_config, parse_set, resolve
+from console.runs.launcher import launch
+from console.runs.rundir import RunDir, create_run
+from console.runs.samples import by_step, load_samples
+from console.tools.chat import format_prompt, parse_request, plan_chat, prompt_layout
 from tests.e2e_util import FAST, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_a_run_without_model_or_checkpoint_cannot_chat(runs_dir):
 
 
 def test_the_stream_merges_token_events_of_one_model():
-    from screens.chat_child import merge
+    from screens.workers.chat_child import merge
 
     events: list = []
     for e in ({"event": "token", "which": "base", "text": "a"}, {"event": "token", "which": "base", "text": "b"},
@@ -110,9 +110,9 @@ def test_a_run_without_its_final_model_chats_with_its_newest_checkpoint(lora_run
 
 @pytest.mark.e2e
 def test_a_run_still_training_chats_with_its_newest_checkpoint(runs_dir):
-    from console.chat import Chat
-    from console.launcher import kill, request_save
-    from console.metrics import load_history
+    from console.runs.launcher import kill, request_save
+    from console.runs.metrics import load_history
+    from console.tools.chat import Chat
 
     config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "save_steps=1000",
                                                                  "eval_steps=1000", "logging_steps=1"])))
@@ -135,10 +135,10 @@ def test_a_run_still_training_chats_with_its_newest_checkpoint(runs_dir):
 # -- the server --------------------------------------------------------------------------------------------------
 
 class Server:
-    """`python -m console.chat RUN --serve` with its stdout read line by line in a thread."""
+    """`python -m console.tools.chat RUN --serve` with its stdout read line by line in a thread."""
 
     def __init__(self, run: RunDir, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "console.chat", str(run.path), "--serve", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "console.tools.chat", str(run.path), "--serve", *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=_env(), cwd=str(ROOT))
         self.lines: list[str] = []
@@ -376,7 +376,7 @@ def test_qlora_chat_loads_the_adapter_on_the_4bit_base_and_answers(trained):
     torch = pytest.importorskip("torch")
     from bitsandbytes.nn import Linear4bit
 
-    from console.chat import Chat
+    from console.tools.chat import Chat
 
     run = trained.finished("qlora")
     chat = Chat(plan_chat(run))

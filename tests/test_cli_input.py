@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from console.cli import main
-from console.rundir import list_run_dirs
+from console.cli.main import main
+from console.runs.rundir import list_run_dirs
 
 
 def _run(capsys, *argv):
@@ -108,7 +108,7 @@ def test_runs_show_and_stop_on_unknown_runs(runs_dir, capsys):
 
 
 def test_runs_dir_before_or_after_the_subcommand(tmp_path):
-    from console.cli import build_parser
+    from console.cli.main import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["--runs-dir", "X", "attach", "r1"]).runs_dir == "X"
@@ -133,7 +133,7 @@ def test_dry_run_of_a_hub_model_fails_at_once_when_the_hub_cannot_be_reached(run
 
 def test_a_hub_name_in_the_local_hub_cache_is_read_offline(runs_dir, capsys, monkeypatch, tmp_path):
     # the path real users take (a Hub name), served by the Hub cache's own layout in a local folder
-    from console.demo_model import CONFIG, VOCAB_SIZE
+    from console.data.demo import CONFIG, VOCAB_SIZE
 
     repo = tmp_path / "hf" / "hub" / "models--some-org--tiny-llama"
     (repo / "refs").mkdir(parents=True)
@@ -149,7 +149,7 @@ def test_a_hub_name_in_the_local_hub_cache_is_read_offline(runs_dir, capsys, mon
 
 
 def test_the_console_takes_a_session_model_and_dataset_and_train_keeps_its_own():
-    from console.cli import build_parser
+    from console.cli.main import build_parser
 
     args = build_parser().parse_args(["--model", "org/m", "--dataset", "d.jsonl"])
     assert args.command is None and args.session_model == "org/m" and args.session_dataset == "d.jsonl"
@@ -179,8 +179,8 @@ def test_the_preflight_reads_a_huge_single_line_in_bounded_memory(tmp_path, monk
     bound: here the bound is lowered to 64 KiB and the line is 4 MiB; the memory the read took is measured."""
     import tracemalloc
 
-    import console.data as data
-    from console.errors import DataError
+    import console.data.datasets as data
+    from console.common.errors import DataError
 
     monkeypatch.setattr(data, "MAX_ROW_CHARS", 64 * 1024)
     path = tmp_path / "one-line.jsonl"
@@ -207,10 +207,10 @@ def test_a_csv_field_longer_than_csv_s_default_is_read(tmp_path, runs_dir, capsy
 
 
 def test_rerun_checks_the_data_before_it_makes_a_run_folder(tmp_path, runs_dir, capsys):
-    """Every front end starts a run through console.rerun.start, which checks the model and data first: `rerun`
+    """Every front end starts a run through console.loop.rerun.start, which checks the model and data first: `rerun`
     did not, and a dataset gone since the parent ran made a run folder that failed in the trainer."""
-    from console.config import build_config, parse_set, resolve
-    from console.rundir import create_run
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.rundir import create_run
 
     data = tmp_path / "gone.jsonl"
     data.write_text('{"text": "a line"}\n' * 20)

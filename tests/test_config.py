@@ -4,12 +4,12 @@ import os
 import pytest
 import yaml
 
-from console.analysis import analyse, check, cli_command, out_of_range, training_arguments_snippet
-from console.config import RunConfig, build_config, load_run_config, parse_set, resolve, to_yaml
-from console.errors import ConfigError
-from console.fields import all_fields
-from console.hardware import GPU, Hardware
-from console.presets import METHODS, load_preset, load_scenarios
+from console.common.errors import ConfigError
+from console.config.analysis import analyse, check, cli_command, out_of_range, training_arguments_snippet
+from console.config.fields import all_fields
+from console.config.presets import METHODS, load_preset, load_scenarios
+from console.config.run_config import RunConfig, build_config, load_run_config, parse_set, resolve, to_yaml
+from console.machine.hardware import GPU, Hardware
 
 CPU = Hardware()
 A100 = Hardware((GPU(0, "NVIDIA A100", 81920, 80000, 8.0),))
@@ -235,17 +235,17 @@ def test_scenarios_are_valid_configs():
 
 
 def test_training_args_schema_matches_installed_transformers():
-    """training_args.json is generated from transformers; regenerate with `python -m console.schema_gen`."""
+    """training_args.json is generated from transformers; regenerate with `python -m console.config.schema_gen`."""
     import json
     from pathlib import Path
 
     import transformers
 
-    from console.schema_gen import generate
+    from console.config.schema_gen import generate
 
     shipped = json.loads(Path("console/training_args.json").read_text()) if Path(
         "console/training_args.json").exists() else json.loads(
-        (Path(__file__).parents[1] / "console" / "training_args.json").read_text())
+        (Path(__file__).parents[1] / "console" / "config" / "training_args.json").read_text())
     assert set(shipped["fields"]) == set(generate()), (
         f"regenerate console/training_args.json for transformers {transformers.__version__}")
 
@@ -257,7 +257,7 @@ def test_trust_remote_code_is_off_unless_asked_and_said_when_on():
 
 
 def test_report_to_none_is_the_word_not_a_null():
-    from console.config import value_from_text
+    from console.config.run_config import value_from_text
 
     assert value_from_text("report_to", "none") == "none"
     assert build_config("lora", sets={"report_to": "none"}).values["report_to"] == "none"
@@ -273,7 +273,7 @@ def test_eval_on_start_is_the_default_and_off_without_evaluation():
 
 def test_training_console_cpu_is_read_at_every_probe(monkeypatch):
     # it sat inside an lru_cache: a test (or a user) that set it after the first probe got the cached answer
-    from console import hardware
+    from console.machine import hardware
 
     gpu = (hardware.GPU(0, "NVIDIA H200", 143771, 143000, 9.0),)
     monkeypatch.setattr(hardware, "_nvidia", lambda: gpu)
@@ -288,7 +288,7 @@ def test_training_console_cpu_is_read_at_every_probe(monkeypatch):
 def test_cuda_visible_devices_is_read_at_every_probe(tmp_path, monkeypatch):
     """Only nvidia-smi's answer is cached (a real nvidia-smi here: a script on PATH printing two GPUs); which of them
     this process sees is read from CUDA_VISIBLE_DEVICES at each probe, not frozen by the first."""
-    from console import hardware
+    from console.machine import hardware
 
     smi = tmp_path / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho '0, NVIDIA H200, 143771, 143000, 9.0'\necho '1, NVIDIA H100, 81559, 80000, 9.0'\n")
@@ -330,7 +330,7 @@ def test_a_huge_typed_number_is_one_short_line():
 
 @pytest.mark.parametrize("typed,shown", [("-", "got '-'"), ("[/b]", "got '[/b]'"), ("abc", "got 'abc'")])
 def test_the_arguments_screen_quotes_what_was_typed(typed, shown):
-    from console.config import value_from_text
+    from console.config.run_config import value_from_text
 
     with pytest.raises(ConfigError) as info:
         value_from_text("eval_steps", typed)

@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from console import demo_model  # noqa: E402
-from console.demo_model import demo_dataset_path, demo_model_dir, ensure_demo_model, is_built  # noqa: E402
+from console.data import demo as demo_model  # noqa: E402
+from console.data.demo import demo_dataset_path, demo_model_dir, ensure_demo_model, is_built  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -227,11 +227,11 @@ def test_qlora_4bit_on_the_cpu(built):
 
 
 def test_module_is_import_light():
-    """The UI may import console.demo_model for the dataset path: it must not pull torch in by itself."""
+    """The UI may import console.data.demo for the dataset path: it must not pull torch in by itself."""
     import subprocess
     import sys
 
-    code = ("import sys, console.demo_model as d; d.demo_dataset_path(); "
+    code = ("import sys, console.data.demo as d; d.demo_dataset_path(); "
             "print([m for m in ('torch', 'transformers', 'tokenizers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
@@ -244,7 +244,7 @@ def test_the_readme_gives_the_demo_models_real_parameter_count():
 
     from transformers import AutoModelForCausalLM
 
-    from console.demo_model import ensure_demo_model
+    from console.data.demo import ensure_demo_model
 
     count = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(ensure_demo_model()).parameters())
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

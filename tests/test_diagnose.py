@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from console.config import RunConfig
-from console.diagnose import crash_findings, diagnose
-from console.findings import PROBLEMS, Finding, Fix, Severity
-from console.follow import describe_finding
-from console.metrics import History
+from console.config.run_config import RunConfig
+from console.diagnosis.diagnose import crash_findings, diagnose
+from console.diagnosis.vocabulary import PROBLEMS, Finding, Fix, Severity
+from console.runs.follow import describe_finding
+from console.runs.metrics import History
 
 
 def curve(steps=1000, log_every=10, train=lambda t: 2.0 * math.exp(-4 * t) + 0.5, eval_=None, eval_every=100,
@@ -205,7 +205,7 @@ def test_a_rate_ten_times_outside_the_range_is_first_brought_back_into_it(lr, fi
     # LoRA's range is 1e-4 to 5e-4: 2e-3 is 4x above (the guide's 4x cut first), 5e-3 10x above; below, 2e-5 is 5x
     # under (back to the default, said as "far below"), 1e-5 10x and 1e-7 1000x under
     config = LORA.with_changes({"learning_rate": lr})
-    from console.fixes import fixes_for
+    from console.diagnosis.fixes import fixes_for
 
     problem = "diverged" if lr > 1e-3 else "stuck"
     fixes = fixes_for(problem, config, cause="low")
@@ -365,7 +365,7 @@ def test_crash_findings_for_out_of_memory():
 
 def test_fix_describe_shows_old_and_new_values_in_the_one_number_form():
     """inspect printed this fix as 0.0002 -> 0.0001 and the TUI, watch and rerun as 2e-4 -> 1e-4: one form now."""
-    from console.follow import describe_fix
+    from console.runs.follow import describe_fix
 
     fix = Fix({"learning_rate": 1e-4, "weight_decay": 0.1}, "x")
     assert fix.describe(LORA) == "learning_rate 2e-4 -> 1e-4, weight_decay 0.01 -> 0.1"
@@ -380,7 +380,7 @@ def test_diagnose_on_10k_points_judges_the_binned_curve():
 
 
 def test_modules_import_no_heavy_libraries():
-    code = ("import sys, console.diagnose, console.fixes, console.inspect_cmd; "
+    code = ("import sys, console.diagnosis.diagnose, console.diagnosis.fixes, console.cli.commands.inspect; "
             "print([m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'textual') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

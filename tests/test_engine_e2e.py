@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from console.cli import main
-from console.metrics import load_history
-from console.rundir import list_run_dirs
+from console.cli.main import main
+from console.runs.metrics import load_history
+from console.runs.rundir import list_run_dirs
 from tests.e2e_util import sets
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ def test_each_method_trains_and_saves_what_loads_back(trained, method):
     else:
         from peft import PeftModel
 
-        from console.demo_model import ensure_demo_model
+        from console.data.demo import ensure_demo_model
 
         assert (model_dir / "adapter_config.json").exists()
         base = AutoModelForCausalLM.from_pretrained(ensure_demo_model())
@@ -79,7 +79,7 @@ def test_local_model_folder_and_chat_dataset(runs_dir, tmp_path):
     """The Hub-name code path (from_pretrained by name) run on a local folder, with chat-format data."""
     import shutil
 
-    from console.demo_model import ensure_demo_model
+    from console.data.demo import ensure_demo_model
 
     model_dir = tmp_path / "my-model"
     shutil.copytree(ensure_demo_model(), model_dir)

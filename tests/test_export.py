@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from console.config import build_config, parse_set, resolve
-from console.launcher import kill, launch, wait
-from console.rundir import create_run
+from console.cli.main import main
+from console.config.run_config import build_config, parse_set, resolve
+from console.runs.launcher import kill, launch, wait
+from console.runs.rundir import create_run
 from tests.e2e_util import FAST, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +69,7 @@ def logits(model, ids=IDS):
 def base_model():
     from transformers import AutoModelForCausalLM
 
-    from console.model import model_source
+    from console.trainer.model import model_source
 
     return AutoModelForCausalLM.from_pretrained(model_source({}))
 
@@ -260,8 +260,8 @@ def test_push_to_hub_offline_is_one_line_and_keeps_the_folder(lora_run, runs_fol
 def test_the_console_plans_an_export_without_the_heavy_libraries(lora_run, runs_folder, tmp_path):
     """The runs screen's side of E (plan, question, the child's command line) imports no torch."""
     code = ("import sys\n"
-            "from console.rundir import RunDir\n"
-            "from screens import exporter\n"
+            "from console.runs.rundir import RunDir\n"
+            "from screens.workers import exporter\n"
             f"run = RunDir({str(lora_run.path)!r})\n"
             "plans = exporter.plans_for(run)\n"
             "text, choices = exporter.question(run, plans)\n"
@@ -269,17 +269,17 @@ def test_the_console_plans_an_export_without_the_heavy_libraries(lora_run, runs_
             "print('HEAVY', [m for m in ('torch', 'transformers', 'peft', 'huggingface_hub') if m in sys.modules])\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert "['adapter', 'merged'] ['a', 'm'] ['console.export', " in done.stdout, done.stdout + done.stderr
+    assert "['adapter', 'merged'] ['a', 'm'] ['console.tools.export', " in done.stdout, done.stdout + done.stderr
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
 
 
 def test_python_m_console_export_answers_in_json(lora_run, runs_folder, tmp_path):
     """What the console's runs screen runs in its child process."""
-    done = subprocess.run([sys.executable, "-m", "console.export", str(lora_run.path), "--to", str(tmp_path / "j"),
+    done = subprocess.run([sys.executable, "-m", "console.tools.export", str(lora_run.path), "--to", str(tmp_path / "j"),
                            "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["path"] == str(tmp_path / "j") and result["kind"] == "adapter"
-    again = subprocess.run([sys.executable, "-m", "console.export", str(lora_run.path), "--to", str(tmp_path / "j"),
+    again = subprocess.run([sys.executable, "-m", "console.tools.export", str(lora_run.path), "--to", str(tmp_path / "j"),
                             "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert again.returncode == 2 and "already exists" in json.loads(again.stdout.strip().splitlines()[-1])["error"]
     assert "Traceback" not in again.stdout + again.stderr
@@ -292,7 +292,7 @@ def test_a_qlora_run_merges_into_the_float_base(trained, runs_folder, tmp_path, 
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from console.model import model_source
+    from console.trainer.model import model_source
 
     run = trained.finished("qlora")
     dest = tmp_path / "qlora-merged"
@@ -359,7 +359,7 @@ async def test_runs_screen_e_exports_in_a_child_process_and_says_where(lora_run,
 def test_the_key_still_offers_both_exports_when_an_earlier_export_left_its_folder(lora_run, tmp_path):
     """A new user exported the adapter with E, then every later E refused ("... -adapter already exists and holds
     files: ... --force"), so the merged model could not be exported from the console."""
-    from screens import exporter
+    from screens.workers import exporter
 
     first = exporter.plans_for(lora_run, cwd=tmp_path)
     first["adapter"].dest.mkdir(parents=True)

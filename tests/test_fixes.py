@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from console.config import RunConfig
-from console.errors import ConfigError
-from console.findings import Fix
-from console.fixes import FixError, apply, fixes_for
-from console.presets import METHODS
+from console.common.errors import ConfigError
+from console.config.presets import METHODS
+from console.config.run_config import RunConfig
+from console.diagnosis.fixes import FixError, apply, fixes_for
+from console.diagnosis.vocabulary import Fix
 
 PROBLEM_CASES = [("not_decreasing", {"cause": "high"}), ("not_decreasing", {"cause": "low"}), ("overfitting", {}),
                  ("stuck", {}), ("slow", {}), ("oscillating", {}), ("diverged", {}), ("out_of_memory", {}),
@@ -164,8 +164,8 @@ def test_out_of_memory_switches_method_and_halves_the_batch():
 
 
 def test_no_fix_raises_a_learning_rate_already_above_the_method_range():
-    from console.config import build_config
-    from console.fixes import fixes_for
+    from console.config.run_config import build_config
+    from console.diagnosis.fixes import fixes_for
 
     config = build_config("lora", sets={"learning_rate": "0.05"})
     for problem in ("slow", "stuck", "not_decreasing"):
@@ -176,7 +176,7 @@ def test_no_fix_raises_a_learning_rate_already_above_the_method_range():
 # -- the config assumed for a run that is not ours, and fixes that respect what the run did -------------------------
 
 def _log_history(eval_every=None, lr_peak=5e-5, steps=600):
-    from console.metrics import History
+    from console.runs.metrics import History
 
     records = []
     for s in range(10, steps + 1, 10):
@@ -187,7 +187,7 @@ def _log_history(eval_every=None, lr_peak=5e-5, steps=600):
 
 
 def test_assumed_config_takes_the_values_the_log_shows():
-    from console.fixes import assumed_config
+    from console.diagnosis.fixes import assumed_config
 
     state = {"train_batch_size": 8, "eval_steps": 500, "save_steps": 200, "logging_steps": 10,
              "num_train_epochs": 2, "max_steps": 600}
@@ -204,7 +204,7 @@ def test_assumed_config_takes_the_values_the_log_shows():
 
 
 def test_fixes_for_an_assumed_config_quote_the_runs_own_values():
-    from console.fixes import assumed_config
+    from console.diagnosis.fixes import assumed_config
 
     config = assumed_config(_log_history(eval_every=120), {"train_batch_size": 8})
     stuck = fixes_for("stuck", config, cause="low")
@@ -244,8 +244,8 @@ def test_warmup_ratio_fix_says_how_many_steps_the_ratio_is():
 
 
 def test_a_learning_rate_far_below_the_range_goes_back_to_the_default():
-    from console.config import build_config
-    from console.fixes import fixes_for
+    from console.config.run_config import build_config
+    from console.diagnosis.fixes import fixes_for
 
     config = build_config("lora", sets={"learning_rate": "1e-6"})
     for problem, cause in (("stuck", "low"), ("slow", None), ("not_decreasing", "low")):
@@ -254,8 +254,8 @@ def test_a_learning_rate_far_below_the_range_goes_back_to_the_default():
 
 
 def test_a_schedule_cut_short_grows_to_one_epoch_at_most():
-    from console.fixes import schedule_too_short
-    from console.metrics import History
+    from console.diagnosis.fixes import schedule_too_short
+    from console.runs.metrics import History
 
     history = History.from_records([{"step": s, "epoch": s / 100, "loss": 2.0} for s in range(10, 61, 10)])
     assert schedule_too_short(run_config("lora", max_steps=60), history, 100).changes == {"max_steps": 100}
@@ -276,8 +276,8 @@ async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same
 
     from test_screens_support import fake_run
 
-    from console.rerun import plan_rerun
-    from console.rundir import RunDir
+    from console.loop.rerun import plan_rerun
+    from console.runs.rundir import RunDir
     from screens.live import LiveRun
 
     records = [{"step": 0, "max_steps": 100, "event": "train_begin"}]
@@ -290,8 +290,8 @@ async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same
                     changes={"max_steps": 100, "eval_steps": 10, "save_steps": 10})
     run = RunDir(path)
     cli = plan_rerun(run)
-    from console.config import load_run_config
-    from console.metrics import load_history
+    from console.config.run_config import load_run_config
+    from console.runs.metrics import load_history
 
     live = LiveRun(run, load_run_config(path), status=run.status())
     live.history = load_history(run.metrics_path)

@@ -1,12 +1,12 @@
-"""console.formats: which format a dataset is in, and each row as TRL's records (pure Python, no tokenizer)."""
+"""console.data.formats: which format a dataset is in, and each row as TRL's records (pure Python, no tokenizer)."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.errors import DataError
-from console.formats import FORMATS, detect_format, parse_columns, record_kind, to_records
+from console.common.errors import DataError
+from console.data.formats import FORMATS, detect_format, parse_columns, record_kind, to_records
 
 
 @pytest.mark.parametrize("columns,fmt", [

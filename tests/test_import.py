@@ -14,11 +14,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.cli import main
-from console.config import build_config
-from console.errors import ConfigError
-from console.fields import ALIASES, LEGACY, all_fields, suggest
-from console.foreign import AXOLOTL, LLAMA_FACTORY, convert, detect, read_foreign
+from console.cli.main import main
+from console.common.errors import ConfigError
+from console.config.fields import ALIASES, LEGACY, all_fields, suggest
+from console.config.foreign import AXOLOTL, LLAMA_FACTORY, convert, detect, read_foreign
+from console.config.run_config import build_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "foreign"
 LF = FIXTURES / "llamafactory"
@@ -126,7 +126,7 @@ def test_llama_factory_full_with_renamed_columns(capsys, tmp_path):
     assert v["columns"] == "instruction:question,output:answer"
     assert v["dataset"] == str(LF / "data" / "doubles_qa.json") and v["dataset_format"] == "instruction"
     assert (v["learning_rate"], v["per_device_train_batch_size"], v["max_length"]) == (1e-5, 1, 512)
-    from console.data import preflight
+    from console.data.datasets import preflight
 
     # the column mapping reads the file as the instruction format
     assert "40 rows, instruction format" in preflight(v["dataset"], v["dataset_format"], None, v["columns"])
@@ -462,7 +462,7 @@ def test_every_alias_target_is_a_real_field():
 
 
 def test_the_importers_one_to_one_renames_agree_with_the_alias_table():
-    from console.foreign import _RENAMES
+    from console.config.foreign import _RENAMES
 
     for tool, renames in _RENAMES.items():
         for theirs, ours in renames.items():

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from console import inspect_cmd
-from console.config import RunConfig
+from console.cli.commands import inspect as inspect_cmd
+from console.config.run_config import RunConfig
 
 
 def overfit_log(n_evals: int = 12, scale: float = 1.0) -> list[dict]:
@@ -161,7 +161,7 @@ def test_add_parser_registers_the_subcommand(tmp_path, capsys):
 
 
 def test_module_entry_point_runs_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "console.inspect_cmd", str(tmp_path / "nope")],
+    proc = subprocess.run([sys.executable, "-m", "console.cli.commands.inspect", str(tmp_path / "nope")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
@@ -236,9 +236,9 @@ def test_exit_status_follows_the_worst_finding(tmp_path, capsys):
 
 
 def test_a_run_id_and_runs_dir_work_as_in_show(runs_dir, capsys):
-    from console.cli import main
-    from console.config import build_config, resolve
-    from console.rundir import create_run
+    from console.cli.main import main
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
 
     run = create_run(runs_dir, resolve(build_config("lora")), command=["test"])
     run.metrics_path.write_text("\n".join(json.dumps(r) for r in overfit_log()) + "\n")

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from console.lean_imports import needs_bitsandbytes
+from console.trainer.lean_imports import needs_bitsandbytes
 
 
 @pytest.mark.parametrize("method, values, needed", [
@@ -44,7 +44,7 @@ def _imports_after_gate(method: str) -> dict:
     """What a fresh process sees after the gate and the libraries a trainer loads."""
     code = (
         "import json, sys\n"
-        "from console.lean_imports import leave_out_bitsandbytes\n"
+        "from console.trainer.lean_imports import leave_out_bitsandbytes\n"
         f"left_out = leave_out_bitsandbytes({method!r}, {{}})\n"
         "import peft, transformers\n"
         "from transformers import Trainer\n"

@@ -1,4 +1,4 @@
-"""console.memory: the training-memory estimate, its formulas, model shapes from config.json, and one real
+"""console.config.memory: the training-memory estimate, its formulas, model shapes from config.json, and one real
 measured peak on the CPU (bench/memory.py's measurement, in a subprocess)."""
 import importlib.util
 import json
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from console.config import build_config, resolve
-from console.errors import UserError
-from console.hardware import CPU_ONLY, GPU, Hardware
-from console.memory import GiB, MiB, adapter_params, estimate, estimate_text, model_shape, shape_from_config
+from console.common.errors import UserError
+from console.config.memory import GiB, MiB, adapter_params, estimate, estimate_text, model_shape, shape_from_config
+from console.config.run_config import build_config, resolve
+from console.machine.hardware import CPU_ONLY, GPU, Hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = Hardware((GPU(0, "NVIDIA H100 80GB HBM3", 81559, 80000, 9.0),))
@@ -103,7 +103,7 @@ def test_gradient_checkpointing_lowers_activations_and_batch_and_length_raise_th
 
 
 def test_the_lm_head_is_counted_as_trl_fused_tiles_never_the_full_logits():
-    from console.memory import FUSED_CPU_TILES
+    from console.config.memory import FUSED_CPU_TILES
 
     shape = model_shape(None)
     est = estimate(config("lora", per_device_train_batch_size=4, max_length=256), shape, CPU_ONLY)
@@ -229,7 +229,7 @@ def test_model_shape_errors_are_one_line_user_errors(tmp_path):
 
 
 def test_demo_model_shape_needs_no_build():
-    from console.demo_model import CONFIG, VOCAB_SIZE
+    from console.data.demo import CONFIG, VOCAB_SIZE
 
     shape = model_shape(None)
     assert (shape.hidden, shape.layers, shape.vocab, shape.tied) == (CONFIG["hidden_size"],
@@ -238,8 +238,8 @@ def test_demo_model_shape_needs_no_build():
 
 
 def test_hub_name_offline_is_a_clear_user_error(tmp_path):
-    code = ("from console.memory import model_shape\n"
-            "from console.errors import UserError\n"
+    code = ("from console.config.memory import model_shape\n"
+            "from console.common.errors import UserError\n"
             "try:\n    model_shape('nobody-here/no-such-model-xyz')\n"
             "except UserError as e:\n    print('USERERROR', e)\n")
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), PYTHONPATH=str(ROOT))
@@ -250,8 +250,8 @@ def test_hub_name_offline_is_a_clear_user_error(tmp_path):
 
 
 def test_the_ui_side_imports_no_torch():
-    code = ("import sys\nfrom console.config import build_config, resolve\nfrom console.hardware import CPU_ONLY\n"
-            "from console.memory import estimate_text\n"
+    code = ("import sys\nfrom console.config.run_config import build_config, resolve\nfrom console.machine.hardware import CPU_ONLY\n"
+            "from console.config.memory import estimate_text\n"
             "print(estimate_text(resolve(build_config('qlora'), CPU_ONLY), CPU_ONLY))\n"
             "bad = [m for m in ('torch', 'transformers', 'peft', 'bitsandbytes') if m in sys.modules]\n"
             "assert not bad, bad\n")

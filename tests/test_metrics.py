@@ -2,8 +2,8 @@
 import json
 import math
 
-from console.metrics import History, MetricsTail, load_history
-from console.progress import progress, progress_line
+from console.runs.metrics import History, MetricsTail, load_history
+from console.runs.progress import progress, progress_line
 
 
 def test_tail_returns_only_complete_lines(tmp_path):
@@ -55,7 +55,7 @@ def test_trainer_state_json(tmp_path):
                                                {"step": 10, "eval_loss": 1.1}]}
     path = tmp_path / "trainer_state.json"
     path.write_text(json.dumps(state))
-    from console.inspect_cmd import _read_state  # what `inspect` reads a trainer_state.json with
+    from console.cli.commands.inspect import _read_state  # what `inspect` reads a trainer_state.json with
 
     h, meta = _read_state(path)
     assert meta == {"max_steps": 40}
@@ -76,7 +76,7 @@ def test_progress_line_with_eta(tmp_path):
 
 def test_a_run_stopped_between_logging_steps_says_the_step_it_stopped_at():
     # logged every 10 steps, stopped at 106: the closing summary and the status say 106, the last loss 100
-    from console.progress import progress
+    from console.runs.progress import progress
 
     records = [{"step": s, "loss": 1.0, "learning_rate": 1e-4} for s in range(10, 101, 10)]
     records.append({"step": 106, "train_runtime": 12.0, "train_loss": 1.0})

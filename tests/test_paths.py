@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from console.config import build_config, load_run_config
-from console.paths import looks_local, resolve_path
-from console.rundir import list_run_dirs
+from console.cli.main import main
+from console.config.paths import looks_local, resolve_path
+from console.config.run_config import build_config, load_run_config
+from console.runs.rundir import list_run_dirs
 from tests.e2e_util import sets
 
 ROWS = [{"prompt": f"Say the number {i}.", "completion": f"The number is {i}."} for i in range(40)]
@@ -66,7 +66,7 @@ def test_a_local_looking_model_that_is_missing_is_refused_not_fetched(tmp_path, 
 @pytest.mark.e2e
 @pytest.mark.parametrize("how", ["relative", "home"])
 def test_the_cli_trains_from_another_folder_with_relative_and_home_paths(tmp_path, monkeypatch, capsys, how):
-    from console.demo_model import ensure_demo_model
+    from console.data.demo import ensure_demo_model
 
     work = tmp_path / "work"
     shutil.copytree(ensure_demo_model(), work / "models" / "tiny")

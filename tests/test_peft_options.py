@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from console.config import build_config, resolve
-from console.data import check_inputs
-from console.errors import ConfigError, DataError, UserError
-from console.fields import all_fields, peft_field_names
-from console.hardware import CPU_ONLY, GPU, Hardware
-from console.rundir import list_run_dirs
+from console.cli.main import main
+from console.common.errors import ConfigError, DataError, UserError
+from console.config.fields import all_fields, peft_field_names
+from console.config.run_config import build_config, resolve
+from console.data.datasets import check_inputs
+from console.machine.hardware import CPU_ONLY, GPU, Hardware
+from console.runs.rundir import list_run_dirs
 from tests.e2e_util import sets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,19 +28,19 @@ def _values(method="lora", hw=CPU_ONLY, **changes):
 # -- the generated schema ------------------------------------------------------------------------------------------
 
 def test_peft_args_json_is_generated_from_the_installed_peft():
-    """console/peft_args.json is generated from peft's LoraConfig; regenerate: python -m console.peft_schema_gen."""
+    """console/peft_args.json is generated from peft's LoraConfig; regenerate: python -m console.config.peft_schema_gen."""
     import peft
 
-    from console.peft_schema_gen import generate
+    from console.config.peft_schema_gen import generate
 
-    shipped = json.loads((ROOT / "console" / "peft_args.json").read_text())
+    shipped = json.loads((ROOT / "console" / "config" / "peft_args.json").read_text())
     assert shipped["peft_version"] == peft.__version__
     assert json.loads(json.dumps(generate(), default=str)) == shipped["fields"], (
         f"regenerate console/peft_args.json for peft {peft.__version__}")
 
 
 def test_peft_fields_are_console_settings_that_collide_with_no_training_argument():
-    training = set(json.loads((ROOT / "console" / "training_args.json").read_text())["fields"])
+    training = set(json.loads((ROOT / "console" / "config" / "training_args.json").read_text())["fields"])
     names = set(peft_field_names())
     assert {"use_dora", "use_rslora", "modules_to_save", "init_lora_weights", "bias", "layers_to_transform"} <= names
     assert not names & training
@@ -71,7 +71,7 @@ def test_values_are_checked_as_typed():
 # -- each option reaches what is built -----------------------------------------------------------------------------
 
 def test_lora_options_reach_peft_loraconfig():
-    from console.model import peft_config
+    from console.trainer.model import peft_config
 
     v = _values(use_dora="true", use_rslora="true", modules_to_save="lm_head", init_lora_weights="pissa",
                 lora_bias="false", bias="lora_only")
@@ -85,7 +85,7 @@ def test_lora_options_reach_peft_loraconfig():
 
 
 def test_target_modules_as_a_yaml_list_a_comma_string_all_linear_and_all(tmp_path):
-    from console.model import peft_config
+    from console.trainer.model import peft_config
 
     assert peft_config("lora", _values(lora_target_modules="[q_proj, v_proj]")).target_modules == {"q_proj", "v_proj"}
     assert peft_config("lora", _values(lora_target_modules="q_proj,v_proj")).target_modules == {"q_proj", "v_proj"}
@@ -102,7 +102,7 @@ def test_target_modules_as_a_yaml_list_a_comma_string_all_linear_and_all(tmp_pat
 
 
 def test_peft_refusing_a_combination_is_one_line():
-    from console.model import peft_config
+    from console.trainer.model import peft_config
 
     with pytest.raises(UserError, match="LoRA settings refused by peft: `layers_to_transform` cannot be used"):
         peft_config("lora", _values(layers_to_transform="0"))
@@ -112,7 +112,7 @@ def test_model_loading_options_reach_from_pretrained():
     import torch
     from transformers import BitsAndBytesConfig
 
-    from console.model import load_kwargs
+    from console.trainer.model import load_kwargs
 
     v = _values(model="org/some-model", revision="v1.0", attn_implementation="eager", dtype="bfloat16")
     kwargs = load_kwargs("lora", v)
@@ -144,7 +144,7 @@ def test_dtype_and_load_in_8bit_are_resolved_with_the_precision():
 
 
 def test_chat_template_from_a_string_and_from_a_file_is_set_on_the_tokenizer(tmp_path, monkeypatch):
-    from console.model import load_tokenizer, model_source
+    from console.trainer.model import load_tokenizer, model_source
 
     template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}"
     monkeypatch.chdir(tmp_path)
@@ -159,8 +159,8 @@ def test_chat_template_from_a_string_and_from_a_file_is_set_on_the_tokenizer(tmp
 
 
 def test_a_chat_template_that_does_not_render_is_one_line_at_data_preparation():
-    from console.data import prepare
-    from console.model import load_tokenizer, model_source
+    from console.data.datasets import prepare
+    from console.trainer.model import load_tokenizer, model_source
 
     values = _values(chat_template="{% for m in messages %}{{ m.content }")
     tokenizer = load_tokenizer(model_source(values), values)
@@ -172,8 +172,8 @@ def test_a_chat_template_that_does_not_render_is_one_line_at_data_preparation():
 def test_loraplus_optimizer_puts_b_matrices_at_ratio_times_the_learning_rate(tmp_path):
     import datasets
 
-    from console.model import load_model, loraplus_options
-    from console.sft import ConsoleSFTTrainer, sft_config
+    from console.trainer.model import load_model, loraplus_options
+    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     v = _values(loraplus_lr_ratio=16, learning_rate="1e-3", weight_decay="0.01")
     assert loraplus_options("adapter", v) is None and loraplus_options("lora", _values()) is None
@@ -182,7 +182,7 @@ def test_loraplus_optimizer_puts_b_matrices_at_ratio_times_the_learning_rate(tmp
                            report_to="none", max_length=32))
     train = datasets.Dataset.from_dict({"text": ["one two three", "four five six"]})
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
-                                loraplus=loraplus_options("lora", v))  # as console/train.py builds it
+                                loraplus=loraplus_options("lora", v))  # as console/trainer/train.py builds it
     optimizer = trainer.create_optimizer()
     lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -221,7 +221,7 @@ def test_pre_launch_mistakes_are_one_line(changes, message):
 
 
 def test_flash_attention_without_its_package_names_what_to_install(monkeypatch):
-    import console.load_checks as checks
+    import console.machine.load_checks as checks
 
     monkeypatch.setattr(checks, "installed", lambda module: False)
     values = dict(_values(attn_implementation="flash_attention_2"), use_cpu=False)  # as on a GPU machine
@@ -259,7 +259,7 @@ def test_target_modules_naming_no_module_fail_the_run_in_one_line(runs_dir):
 @pytest.mark.e2e
 @pytest.mark.parametrize("flag", ["use_dora", "use_rslora"])
 def test_dora_and_rslora_runs_train_and_save_their_adapter(runs_dir, flag):
-    # the rsLoRA run is a LoRA+ run too: the trainer takes LoRA+ from console/train.py's own path
+    # the rsLoRA run is a LoRA+ run too: the trainer takes LoRA+ from console/trainer/train.py's own path
     loraplus = ["loraplus_lr_ratio=16"] if flag == "use_rslora" else []
     code = main(["train", "--runs-dir", str(runs_dir), *sets(f"{flag}=true", "max_steps=4", "eval_steps=2",
                                                            "save_steps=2", *loraplus)])
@@ -282,11 +282,11 @@ def test_lora_on_an_8bit_base_trains_on_the_cpu(runs_dir):
     run = list_run_dirs(runs_dir)[-1]
     assert code == 0, "\n".join(run.tail_log(30))
     assert run.status()["phase"] == "done"
-    from console.metrics import load_history
+    from console.runs.metrics import load_history
 
     history = load_history(run.metrics_path)
     assert len(history.train_loss) >= 2
-    # bitsandbytes' cast notice, said at every 8-bit matmul, is in the log once (console/quiet.py)
+    # bitsandbytes' cast notice, said at every 8-bit matmul, is in the log once (console/trainer/quiet.py)
     assert run.log_path.read_text().count("MatMul8bitLt: inputs will be cast") == 1
 
 # -- the editor offers them ----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 bitsandbytes repacks a 4-bit layer's weight in place for CPU inference the first time it runs in eval mode without
 gradients (on CPUs with AVX512-BF16), and never packs it back; the training steps after an evaluation then got
-gradients about six times too small. console.model.keep_4bit_weights_trainable turns that off.
+gradients about six times too small. console.trainer.model.keep_4bit_weights_trainable turns that off.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("bitsandbytes")
 
-from console.config import build_config, resolve  # noqa: E402
-from console.hardware import CPU_ONLY  # noqa: E402
-from console.model import load_model  # noqa: E402
+from console.config.run_config import build_config, resolve  # noqa: E402
+from console.machine.hardware import CPU_ONLY  # noqa: E402
+from console.trainer.model import load_model  # noqa: E402
 
 
 def _grads(model, ids):

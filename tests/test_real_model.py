@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.real, pytest.mark.e2e,
 
 
 def test_a_short_lora_on_the_real_model_learns_the_answers(tmp_path, capsys):
-    from console.cli import main
-    from console.metrics import load_history
-    from console.rundir import list_run_dirs
+    from console.cli.main import main
+    from console.runs.metrics import load_history
+    from console.runs.rundir import list_run_dirs
 
     data = real_model.build_dataset(tmp_path / "data", n_train=48, n_eval=8)["chat"]
     runs = tmp_path / "runs"

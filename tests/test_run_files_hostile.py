@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.rundir import RunDir
+from console.runs.rundir import RunDir
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-10**30, max_value=10**30) | st.floats() | st.text(max_size=20),
@@ -24,8 +24,8 @@ def _typed(keys):
 
 
 def _good_run(base) -> RunDir:
-    from console.config import build_config, resolve
-    from console.rundir import create_run
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
 
     return create_run(base, resolve(build_config("lora", sets={"max_steps": "10"})), command=["test"])
 
@@ -33,7 +33,7 @@ def _good_run(base) -> RunDir:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(status=st.one_of(JSON, _typed(STATUS_KEYS)), info=st.one_of(JSON, _typed(INFO_KEYS)))
 def test_any_status_and_run_json_leave_every_reader_working(tmp_path_factory, status, info):
-    from console.progress import run_summary
+    from console.runs.progress import run_summary
 
     base = tmp_path_factory.mktemp("runs")
     good = _good_run(base)
@@ -53,9 +53,9 @@ def test_any_status_and_run_json_leave_every_reader_working(tmp_path_factory, st
                                                 "time", "max_steps", "train_runtime", "steps_per_second"])),
                         max_size=12))
 def test_any_metrics_lines_give_a_history_a_progress_and_a_diagnosis(records):
-    from console.diagnose import diagnose
-    from console.metrics import History
-    from console.progress import progress, progress_line
+    from console.diagnosis.diagnose import diagnose
+    from console.runs.metrics import History
+    from console.runs.progress import progress, progress_line
 
     history = History()
     for record in records:
@@ -74,10 +74,10 @@ def test_any_metrics_lines_give_a_history_a_progress_and_a_diagnosis(records):
 def test_any_config_yaml_is_a_config_or_one_line(tmp_path_factory, top, arguments):
     import yaml
 
-    from console.config import load_run_config
-    from console.diagnose import diagnose
-    from console.errors import UserError
-    from console.metrics import History
+    from console.common.errors import UserError
+    from console.config.run_config import load_run_config
+    from console.diagnosis.diagnose import diagnose
+    from console.runs.metrics import History
 
     folder = tmp_path_factory.mktemp("run")
     if "arguments" not in top:
@@ -130,8 +130,8 @@ def test_a_fifo_or_a_huge_file_in_place_of_a_run_file_is_not_read_whole(tmp_path
 def test_a_trainer_that_ends_between_the_read_and_the_check_is_not_called_killed(tmp_path, monkeypatch):
     """A reader reads "saving", the trainer writes "done" and exits, then the reader finds no trainer: it read
     again, so the run is done, and its "done" is never overwritten (under load a finished run was reported killed)."""
-    from console.config import build_config, resolve
-    from console.rundir import create_run
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
 
     run = create_run(tmp_path / "runs", resolve(build_config("lora")), command=["test"])
     run.write_status("saving", pid=2 ** 22 + 7, step=4)  # a pid no process has

@@ -5,11 +5,11 @@ import signal
 
 import pytest
 
-from console.config import build_config, parse_set, resolve
-from console.errors import RunError
-from console.launcher import check_resumable, kill, launch, request_save, request_stop, wait, wait_exit
-from console.metrics import load_history
-from console.rundir import check_runs_dir, create_run, find_run
+from console.common.errors import RunError
+from console.config.run_config import build_config, parse_set, resolve
+from console.runs.launcher import check_resumable, kill, launch, request_save, request_stop, wait, wait_exit
+from console.runs.metrics import load_history
+from console.runs.rundir import check_runs_dir, create_run, find_run
 from tests.e2e_util import FAST, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def test_graceful_stop_saves_a_checkpoint_and_says_stopped(runs_dir):
     assert (run.checkpoints / f"checkpoint-{step}").is_dir()
     assert run.last_checkpoint().name == f"checkpoint-{step}"
     # every view says the same step: the log (its closing summary), `runs`, the progress line with the status
-    from console.progress import progress, run_summary
+    from console.runs.progress import progress, run_summary
 
     assert load_history(run.metrics_path).last_step == step
     assert run_summary(run)["step"] == step
@@ -140,7 +140,7 @@ def test_run_names_cannot_escape_the_runs_folder(runs_dir):
 
 def test_cuda_out_of_memory_fails_clearly_with_the_oom_fixes(runs_dir, tmp_path, monkeypatch):
     """The trainer raises torch's real OutOfMemoryError mid-step (injected through sitecustomize)."""
-    from console.rerun import run_findings
+    from console.loop.rerun import run_findings
 
     hook = tmp_path / "hook"
     hook.mkdir()
@@ -165,7 +165,7 @@ def test_cuda_out_of_memory_fails_clearly_with_the_oom_fixes(runs_dir, tmp_path,
 def test_one_trainer_per_run_folder(runs_dir):
     # a second launch (two resumes at once, a resume while it trains) is refused while the trainer holds the lock,
     # and its status is left alone; once the trainer has exited the folder can be resumed again
-    from console.launcher import wait_exit
+    from console.runs.launcher import wait_exit
 
     run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
     try:
@@ -207,11 +207,11 @@ def test_a_linked_run_folder_is_refused_by_id(runs_dir, tmp_path):
     os.symlink(elsewhere, run.path)  # a link in the runs folder to a folder outside it
     with pytest.raises(RunError, match="is a link to"):
         find_run(runs_dir, run.id)
-    assert run.id not in [r.id for r in __import__("console.rundir").rundir.list_run_dirs(runs_dir)]
+    assert run.id not in [r.id for r in __import__("console.runs.rundir").rundir.list_run_dirs(runs_dir)]
 
 
 def test_resume_of_a_read_only_run_folder_is_one_line(runs_dir, capsys):
-    from console.cli import main
+    from console.cli.main import main
 
     run = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
     (run.checkpoints / "checkpoint-4").mkdir(parents=True)
@@ -231,7 +231,7 @@ def test_resume_of_a_read_only_run_folder_is_one_line(runs_dir, capsys):
 def test_a_run_is_alive_only_while_its_own_trainer_runs(runs_dir):
     # the pid of another run's trainer (a stale status after a reboot can name it) is not this run's: neither "alive"
     # nor a target for stop; a recorded start time that does not match is a pid that was given to someone else
-    from console.rundir import pid_alive, process_start
+    from console.runs.rundir import pid_alive, process_start
 
     other = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
     stale = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
@@ -266,7 +266,7 @@ def test_resume_skips_a_corrupt_newest_checkpoint_and_says_which(runs_dir):
         pid = run.read_status_file()["pid"]
         assert request_stop(run)
         assert wait(run, timeout=120)["phase"] == "stopped"
-        from console.launcher import wait_exit
+        from console.runs.launcher import wait_exit
 
         assert wait_exit(pid, timeout=60)  # the trainer lets go of the folder's lock as it exits
         newest = run.last_checkpoint()
@@ -309,8 +309,8 @@ def test_a_stopped_trainer_shows_as_not_responding_and_stop_says_why(runs_dir, c
     """A trainer stopped by SIGSTOP showed as "training" forever and `stop` waited two minutes to print "training".
     Now every view says "not responding since ..." with the cause, `stop` says at once why it cannot stop it, and
     `stop --kill` ends it, recorded as stopped with what was lost."""
-    from console.cli import main
-    from console.progress import run_summary
+    from console.cli.main import main
+    from console.runs.progress import run_summary
 
     run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
     wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
@@ -346,7 +346,7 @@ def test_a_stopped_trainer_shows_as_not_responding_and_stop_says_why(runs_dir, c
 def test_a_trainer_silent_far_longer_than_its_slowest_step_is_not_responding(runs_dir):
     """The hang rule on a real trainer's own heartbeat: silent for less than HANG_MIN_S (and HANG_FACTOR times its
     slowest step) is fine; silent for longer is "not responding", with a way out."""
-    from console.rundir import HANG_FACTOR, HANG_MIN_S
+    from console.runs.rundir import HANG_FACTOR, HANG_MIN_S
 
     run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
     try:
@@ -369,10 +369,10 @@ def test_a_trainer_silent_far_longer_than_its_slowest_step_is_not_responding(run
 
 _FULL_DISK_RUN = """
 import json, os, sys, time
-from console.config import build_config, parse_set, resolve
-from console.launcher import launch, wait
-from console.metrics import load_history
-from console.rundir import create_run
+from console.config.run_config import build_config, parse_set, resolve
+from console.runs.launcher import launch, wait
+from console.runs.metrics import load_history
+from console.runs.rundir import create_run
 from tests.e2e_util import FAST
 
 runs = sys.argv[1]

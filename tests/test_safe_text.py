@@ -6,8 +6,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.cli import main
-from console.safe_text import printable
+from console.cli.main import main
+from console.common.safe_text import printable
 
 
 @given(st.text())

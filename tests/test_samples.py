@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.config import build_config, parse_set, resolve
-from console.launcher import launch, wait
-from console.rundir import create_run
-from console.samples import Sample, by_step, load_samples, parse, repeats, sample_findings, samples_text
+from console.config.run_config import build_config, parse_set, resolve
+from console.runs.launcher import launch, wait
+from console.runs.rundir import create_run
+from console.runs.samples import Sample, by_step, load_samples, parse, repeats, sample_findings, samples_text
 from tests.e2e_util import FAST
 
 
@@ -23,7 +23,7 @@ def _run(runs_dir, *extra, method="lora"):
 
 @pytest.mark.e2e
 def test_samples_are_taken_before_training_and_at_each_evaluation_with_their_cost(trained, capsys):
-    from console.cli import main
+    from console.cli.main import main
 
     run = trained.finished("lora")  # the session's LoRA run: max_steps 8, evaluations at 0 (eval_on_start), 4, 8
     runs_dir = trained.folder
@@ -68,7 +68,7 @@ def test_no_samples_without_evaluation_or_when_turned_off_and_the_users_own_prom
 def test_answers_do_not_end_fires_on_a_run_whose_end_tokens_were_cut_and_not_on_a_correct_run(runs_dir):
     """The same demo fine-tune twice, 60 full fine-tuning steps: with max_length 24 most examples are cut, their
     end token with them, and the model never learns to stop; with max_length 64 it does (real generation)."""
-    from console.rerun import run_findings
+    from console.loop.rerun import run_findings
 
     common = ["max_steps=60", "eval_steps=20", "save_steps=20", "learning_rate=1e-3", "max_samples=400"]
     cut, cut_config = _run(runs_dir, *common, "max_length=24", method="full")

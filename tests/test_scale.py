@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from console.config import build_config, parse_set, resolve
-from console.data import check_inputs
-from console.errors import ConfigError
-from console.hardware import Hardware
-from console.launcher import trainer_command
-from console.rundir import RunDir
-from console.scale import ACCELERATE_PRESETS, accelerate_config_file, preset_path
+from console.common.errors import ConfigError
+from console.config.run_config import build_config, parse_set, resolve
+from console.data.datasets import check_inputs
+from console.machine.hardware import Hardware
+from console.machine.scale import ACCELERATE_PRESETS, accelerate_config_file, preset_path
+from console.runs.launcher import trainer_command
+from console.runs.rundir import RunDir
 
 
 def _cpu():
@@ -66,7 +66,7 @@ def test_an_accelerate_config_neither_preset_nor_file_is_one_line(tmp_path, monk
 
 
 def test_the_field_help_lists_the_presets():
-    from console.fields import all_fields
+    from console.config.fields import all_fields
 
     help_text = all_fields()["accelerate_config"].help
     assert all(name in help_text for name in ACCELERATE_PRESETS)
@@ -101,7 +101,7 @@ def test_fsdp_on_a_cpu_is_refused_in_one_line(tmp_path):
 
 
 def test_cli_dry_run_refuses_fsdp_on_the_cpu(capsys, monkeypatch):
-    from console.cli import main
+    from console.cli.main import main
 
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")  # the CPU's case, even on a machine with a GPU
 
@@ -120,7 +120,7 @@ def test_torchrun_over_several_machines(tmp_path):
     for flag in ("--nnodes=3", "--node-rank=0", "--master-addr=10.0.0.1", "--master-port=29555",
                  "--nproc-per-node=2"):
         assert flag in cmd
-    assert cmd[-3:] == ["-m", "console.train", str(run.path)]
+    assert cmd[-3:] == ["-m", "console.trainer.train", str(run.path)]
     # one process per machine is still torchrun: the world is the machines together
     cmd = trainer_command(run, 1, nodes=2, node_rank=0, master_addr="h", master_port=1)
     assert cmd[1:3] == ["-m", "torch.distributed.run"] and "--nproc-per-node=1" in cmd
@@ -132,7 +132,7 @@ def test_torchrun_over_several_machines(tmp_path):
 def test_a_worker_machine_runs_under_console_worker(tmp_path):
     run = RunDir(tmp_path / "r")
     cmd = trainer_command(run, 1, nodes=2, node_rank=1, master_addr="h", master_port=29500, resume=True)
-    assert cmd[:5] == [sys.executable, "-m", "console.worker", str(run.path), "--"]
+    assert cmd[:5] == [sys.executable, "-m", "console.trainer.worker", str(run.path), "--"]
     assert cmd[6:8] == ["-m", "torch.distributed.run"] and "--node-rank=1" in cmd
     assert cmd[-1] == "--resume"
 
@@ -165,7 +165,7 @@ def test_machine_settings_are_checked_in_one_line():
 
 
 def test_effective_batch_counts_machines_and_processes(capsys):
-    from console.cli import main
+    from console.cli.main import main
 
     config = resolve(build_config("lora", sets=parse_set(
         ["nodes=3", "processes=2", "master_addr=h", "per_device_train_batch_size=4",
@@ -179,7 +179,7 @@ def test_effective_batch_counts_machines_and_processes(capsys):
 
 
 def test_machine_flags_are_fields_a_config_file_can_hold(tmp_path):
-    from console.fields import all_fields
+    from console.config.fields import all_fields
 
     for name in ("nodes", "node_rank", "master_addr", "master_port"):
         spec = all_fields()[name]

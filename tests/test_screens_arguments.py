@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from test_screens_support import wait_for
 
-from console.config import RunConfig
+from console.config.run_config import RunConfig
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
@@ -100,7 +100,7 @@ async def test_a_model_loading_setting_the_launch_would_refuse_is_marked_as_it_i
         await wait_for(pilot, lambda: pilot.app.screen is not screen, what="the add-field dialog")
         await pilot.press(*"attn_implementation", "enter")
         await wait_for(pilot, lambda: screen.row("attn_implementation") is not None, what="the field added")
-        from console.hardware import probed
+        from console.machine.hardware import probed
 
         await wait_for(pilot, probed, what="the machine known (the memory worker probes it)")
         await type_into(pilot, screen, "attn_implementation", "flash_attention_2")
@@ -184,7 +184,7 @@ async def test_f4_saves_a_named_preset(app, tmp_path):
         await pilot.pause()
         saved = tmp_path / "home" / "presets" / "small-r.yaml"
         assert saved.exists()
-        from console.config import build_config
+        from console.config.run_config import build_config
 
         assert build_config(config_file=str(saved)).values["lora_r"] == 8
         # back on the method screen it is listed at once (it needed a restart before), and it opens
@@ -203,7 +203,7 @@ async def test_f4_saves_a_named_preset(app, tmp_path):
 
 
 def test_presets_go_to_the_xdg_config_home(tmp_path, monkeypatch):
-    from console.presets import user_presets_dir
+    from console.config.presets import user_presets_dir
 
     monkeypatch.delenv("TRAINING_CONSOLE_HOME", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
@@ -280,8 +280,8 @@ async def test_letters_go_into_fields_and_f9_f10_do_theme_and_quit(app):
 async def test_a_fix_carried_over_shows_its_lineage(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        from console.findings import Fix
-        from console.fixes import apply
+        from console.diagnosis.fixes import apply
+        from console.diagnosis.vocabulary import Fix
 
         parent = RunConfig.from_preset("lora")
         parent.run_id = "20250101-120000-lora-aaaa"
@@ -315,20 +315,20 @@ async def test_f8_jumps_to_a_field_by_name(app):
 
 
 async def test_the_memory_estimate_shows_and_follows_only_what_it_depends_on(app, monkeypatch):
-    """console.memory.estimate_text in the analysis panel, computed off the main thread, again only when one of
+    """console.config.memory.estimate_text in the analysis panel, computed off the main thread, again only when one of
     its inputs (batch, sequence length, model, method, precision...) changes."""
     import threading
 
-    import console.memory
+    import console.config.memory
 
     calls = []
-    real = console.memory.estimate_text
+    real = console.config.memory.estimate_text
 
     def counted(config, hardware=None):
         calls.append((config.values["per_device_train_batch_size"], threading.current_thread().name))
         return real(config, hardware)
 
-    monkeypatch.setattr(console.memory, "estimate_text", counted)
+    monkeypatch.setattr(console.config.memory, "estimate_text", counted)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_lora(pilot)
         await wait_for(pilot, lambda: screen.memory_for is not None, what="the estimate")
@@ -350,10 +350,10 @@ async def test_a_slow_estimate_never_blocks_typing(app, monkeypatch):
     here waits on an event the test sets once it has typed: no race with the clock."""
     import threading
 
-    import console.memory
+    import console.config.memory
 
     release = threading.Event()
-    monkeypatch.setattr(console.memory, "estimate_text",
+    monkeypatch.setattr(console.config.memory, "estimate_text",
                         lambda config, hardware=None: release.wait(30) and "memory estimate: 1 GiB peak per process")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -413,7 +413,7 @@ async def test_the_add_field_dialogs_help_ends_within_its_box_at_80x24(app):
     """The longest help is cut at a word to the lines the box shows, with '...' (it ran past them, mid-sentence)."""
     from textwrap import wrap
 
-    from console.fields import all_fields
+    from console.config.fields import all_fields
     from screens.add_field_screen import HELP_LINES, AddFieldScreen
 
     longest = max(all_fields().values(), key=lambda spec: len(spec.name) + len(repr(spec.default)) + len(spec.help))

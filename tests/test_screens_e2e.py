@@ -12,9 +12,9 @@ import math
 import pytest
 from test_screens_support import wait_for
 
-from console.launcher import kill, request_stop, wait
-from console.presets import load_scenarios
-from console.rundir import RunDir
+from console.config.presets import load_scenarios
+from console.runs.launcher import kill, request_stop, wait
+from console.runs.rundir import RunDir
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.training_screen import TrainingScreen
@@ -96,9 +96,9 @@ async def test_full_loop_with_real_training(tmp_path, monkeypatch):
 async def test_several_runs_at_once_watch_launch_and_quit(tmp_path, monkeypatch):
     """Two REAL trainers on this machine: `w` opens the one training (not the last one viewed), a third launch asks
     first and Esc starts nothing, `q` names both and `s` stops both (each ends 'stopped' with a checkpoint)."""
-    from console.config import build_config, parse_set, resolve
-    from console.launcher import launch, wait_exit
-    from console.rundir import create_run, list_run_dirs
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.launcher import launch, wait_exit
+    from console.runs.rundir import create_run, list_run_dirs
     from screens.confirm import ConfirmScreen
     from screens.method_screen import MethodScreen
     from tests.e2e_util import FAST
@@ -159,10 +159,10 @@ async def test_several_runs_at_once_watch_launch_and_quit(tmp_path, monkeypatch)
 async def test_resume_a_stopped_run_from_the_runs_screen(tmp_path, monkeypatch):
     """A REAL run stopped with a checkpoint: R on the runs screen goes on from it and shows it live; a finished run
     is refused with what to do instead."""
-    from console.config import build_config, parse_set, resolve
-    from console.errors import RunError
-    from console.launcher import check_resumable, launch, request_save, wait_exit
-    from console.rundir import create_run
+    from console.common.errors import RunError
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.launcher import check_resumable, launch, request_save, wait_exit
+    from console.runs.rundir import create_run
     from screens.runs_screen import RunsScreen
     from tests.e2e_util import FAST
     from tests.e2e_util import wait_for as sync_wait_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from test_screens_support import wait_for
 
-from console.presets import METHODS, load_scenarios
+from console.config.presets import METHODS, load_scenarios
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
@@ -77,7 +77,7 @@ async def test_arrows_choose_and_the_scenario_carries_its_changes(app):
 
 
 async def test_saved_presets_are_listed(app, tmp_path):
-    from console.config import RunConfig, to_yaml
+    from console.config.run_config import RunConfig, to_yaml
 
     presets = tmp_path / "home" / "presets"
     presets.mkdir(parents=True)

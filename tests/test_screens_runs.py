@@ -176,8 +176,8 @@ async def test_d_diffs_older_to_newer_and_refuses_three_marked(app, runs):
 
 
 async def test_r_asks_and_applies_what_the_cli_rerun_applies(app, runs):
-    from console.rerun import plan_rerun
-    from console.rundir import RunDir
+    from console.loop.rerun import plan_rerun
+    from console.runs.rundir import RunDir
     from screens.confirm import ConfirmScreen
 
     async with app.run_test(size=(80, 24)) as pilot:
@@ -236,8 +236,8 @@ async def test_x_deletes_a_run_and_its_folder_after_asking(app, runs):
 async def test_a_run_started_elsewhere_appears_without_reopening_the_screen(app, runs, tmp_path):
     """A run started by `train --detach` (or another console) while the runs screen is open showed only after
     leaving and opening the screen again."""
-    from console.config import build_config, resolve
-    from console.rundir import create_run
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
 
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_runs(pilot)

@@ -20,7 +20,7 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("console.memory.available_ram", lambda: 16 * 1024 ** 3)  # the estimate's verdict: fixed
+    monkeypatch.setattr("console.config.memory.available_ram", lambda: 16 * 1024 ** 3)  # the estimate's verdict: fixed
     standard_runs(tmp_path / "runs")
     return tmp_path
 

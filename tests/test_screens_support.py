@@ -6,8 +6,8 @@ import math
 import time
 from pathlib import Path
 
-from console.config import RunConfig, resolve
-from console.hardware import CPU_ONLY
+from console.config.run_config import RunConfig, resolve
+from console.machine.hardware import CPU_ONLY
 
 
 def metrics_records(steps: int = 100, eval_every: int = 10, overfit: bool = False, diverge_at: int | None = None,

@@ -167,9 +167,9 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
     status["phase"] = "training"
     (run / "status.json").write_text(json.dumps(status))
     calls = []
-    monkeypatch.setattr("console.launcher.request_stop", lambda r: calls.append(("stop", r.id)) or True)
-    monkeypatch.setattr("console.launcher.request_save", lambda r: calls.append(("save", r.id)) or True)
-    monkeypatch.setattr("console.rundir.pid_alive", lambda *args, **kw: True)
+    monkeypatch.setattr("console.runs.launcher.request_stop", lambda r: calls.append(("stop", r.id)) or True)
+    monkeypatch.setattr("console.runs.launcher.request_save", lambda r: calls.append(("save", r.id)) or True)
+    monkeypatch.setattr("console.runs.rundir.pid_alive", lambda *args, **kw: True)
     app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.live is not None and app.live.phase == "training"
@@ -310,7 +310,7 @@ async def test_a_finished_run_says_where_its_model_is_and_what_next(tmp_path, mo
 def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
     import time as _time
 
-    from console.rundir import RunDir
+    from console.runs.rundir import RunDir
     from screens.live import LiveRun
 
     def live_at(step: int, started_ago: float) -> LiveRun:
@@ -327,7 +327,7 @@ def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
 
 
 async def test_a_watcher_that_fails_is_said_and_started_again(runs, monkeypatch):
-    from screens import watcher
+    from screens.workers import watcher
 
     real = watcher.MetricsTail.read_new
     calls = {"n": 0}
@@ -378,7 +378,7 @@ async def test_v_shows_the_base_models_answers_next_to_the_latest_and_their_find
         start = next(i for i, line in enumerate(lines) if "step 100" in line)
         assert lines[start + 1].startswith(" " * 10) and "x x x" in lines[start + 1], text
         # the page follows the run: the next evaluation's answers replace the latest while it is open
-        from console.samples import Sample
+        from console.runs.samples import Sample
 
         app.live.samples += [Sample(step=200, prompt=f"question {i} [b]bold[/b]", answer="Paris, again.",
                                     ended=True, tokens=4, seconds=0.1, reference="Paris.") for i in range(3)]
@@ -391,8 +391,8 @@ async def test_v_shows_the_base_models_answers_next_to_the_latest_and_their_find
 
 def test_a_stopped_run_offers_resume_only_with_a_checkpoint_to_resume_from(tmp_path):
     """After `stop --kill` before any save, the training screen said "resume it" and resume then refused."""
-    from console.config import build_config, resolve
-    from console.rundir import create_run
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
     from screens.live import LiveRun
 
     run = create_run(tmp_path / "runs", resolve(build_config("lora", sets={"max_steps": "10"})), command=["test"])

@@ -5,9 +5,9 @@ import math
 import subprocess
 import sys
 
-from screens.decimate import decimate_arrays
-from screens.field_row import value_text
 from screens.runs_screen import config_diff, short_id
+from screens.widgets.decimate import decimate_arrays
+from screens.widgets.field_row import value_text
 
 
 def decimate(steps, values, buckets):
@@ -51,7 +51,7 @@ def test_value_text_round_trips_the_way_users_type():
 
 
 def test_short_id_and_config_diff():
-    from console.config import RunConfig
+    from console.config.run_config import RunConfig
 
     assert short_id("20250101-120000-lora-aaaa") == "lora-aaaa"
     assert short_id(None) == ""
@@ -66,7 +66,7 @@ def test_ui_never_imports_the_heavy_libraries():
     code = (
         "import sys, asyncio\n"
         "from screens.app import TrainingConsoleApp\n"
-        "import screens.watcher, screens.diagnosis, console.cli, console.diagnose, console.fixes\n"
+        "import screens.workers.watcher, screens.workers.diagnosis, console.cli.main, console.diagnosis.diagnose, console.diagnosis.fixes\n"
         "async def main():\n"
         "    app = TrainingConsoleApp(runs_dir='/nonexistent-runs')\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"
@@ -84,7 +84,7 @@ def test_ui_never_imports_the_heavy_libraries():
 
 
 def test_series_buffer_converts_only_what_was_appended_and_notices_a_rewrite():
-    from screens.decimate import SeriesBuffer
+    from screens.widgets.decimate import SeriesBuffer
 
     steps, values = [1.0, 2.0], [3.0, 2.5]
     buffer = SeriesBuffer()
@@ -112,7 +112,7 @@ async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_chan
     from textual.app import App
     from textual_plotext import PlotextPlot
 
-    from screens.metric_chart import Curve, MetricChart
+    from screens.widgets.metric_chart import Curve, MetricChart
 
     steps = list(range(5000))
     train = [3.0 * math.exp(-i / 1500) + 0.05 * math.sin(i) for i in steps]
@@ -155,9 +155,9 @@ def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message
     chart for seconds on a run at step 80): RunLaunched itself carries the status and every record so far."""
     from test_screens_support import fake_run, metrics_records
 
-    from console.rundir import RunDir
-    from screens import watcher
+    from console.runs.rundir import RunDir
     from screens.messages import RunFinished, RunLaunched
+    from screens.workers import watcher
 
     path = fake_run(tmp_path / "runs", "20250101-120000-lora-aaaa", created=1_735_732_800.0,
                     records=metrics_records(steps=80))
@@ -171,7 +171,7 @@ def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message
 
 
 def test_step_ticks_are_whole_round_numbers():
-    from screens.metric_chart import step_ticks
+    from screens.widgets.metric_chart import step_ticks
 
     assert step_ticks(0, 301) == [0, 100, 200, 300]  # it drew 75.2, 150.5, 225.8
     assert step_ticks(0, 25) == [0, 5, 10, 15, 20, 25]

@@ -13,9 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from console.config import build_config  # noqa: E402
-from console.data import prepare  # noqa: E402
-from console.demo_model import ensure_demo_model  # noqa: E402
+from console.config.run_config import build_config  # noqa: E402
+from console.data.datasets import prepare  # noqa: E402
+from console.data.demo import ensure_demo_model  # noqa: E402
 
 QUESTION, ANSWER = "What is two plus two?", "Four, said plainly."
 ROWS = {
@@ -54,7 +54,7 @@ def tokenizer_for(model_dir, template: bool = True):
 
 def prepared(tmp_path, model, tok, rows: list[dict], **values):
     """The training split exactly as SFTTrainer will feed it: (input_ids, labels) per example."""
-    from console.sft import ConsoleSFTTrainer, sft_config
+    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     data = tmp_path / "data.jsonl"

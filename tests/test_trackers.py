@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 
-from console.config import build_config, resolve
-from console.data import check_inputs
-from console.errors import ConfigError
-from console.trackers import TRACKERS, check_trackers, named, tracker_notes
+from console.common.errors import ConfigError
+from console.config.run_config import build_config, resolve
+from console.data.datasets import check_inputs
+from console.machine.trackers import TRACKERS, check_trackers, named, tracker_notes
 from tests.e2e_util import sets
 
 
@@ -58,7 +58,7 @@ def test_an_unknown_integration_is_one_line():
 
 
 def test_cli_dry_run_exits_2_on_a_missing_tracker(monkeypatch, capsys):
-    from console.cli import main
+    from console.cli.main import main
 
     _hide(monkeypatch, "tensorboard", "tensorboardX")
     assert main(["train", "--dry-run", "--set", "report_to=tensorboard"]) == 2
@@ -80,8 +80,8 @@ def test_wandb_online_is_said_before_launch():
 def test_tensorboard_event_files_land_in_the_run_folder(runs_dir):
     if importlib.util.find_spec("tensorboard") is None:
         pytest.skip("tensorboard is not installed: pip install -e '.[tensorboard]' to run this test")
-    from console.cli import main
-    from console.rundir import list_run_dirs
+    from console.cli.main import main
+    from console.runs.rundir import list_run_dirs
 
     code = main(["train", "--runs-dir", str(runs_dir), *sets("max_steps=4", "logging_steps=1", "eval_steps=2",
                                                              "save_steps=4", "report_to=tensorboard")])

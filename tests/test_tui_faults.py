@@ -21,10 +21,10 @@ from e2e_util import FAST
 from e2e_util import wait_for as wait_until
 from test_screens_support import wait_for
 
-from console.config import build_config, parse_set, resolve
-from console.launcher import kill, launch
-from console.metrics import load_history
-from console.rundir import ACTIVE_PHASES, RunDir, create_run, pid_alive
+from console.config.run_config import build_config, parse_set, resolve
+from console.runs.launcher import kill, launch
+from console.runs.metrics import load_history
+from console.runs.rundir import ACTIVE_PHASES, RunDir, create_run, pid_alive
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.confirm import ConfirmScreen
@@ -141,7 +141,7 @@ async def test_bad_input_is_refused_under_its_field_and_the_other_edits_are_kept
 
 async def test_a_trainer_that_fails_shows_one_line_and_the_end_of_its_log(workdir):
     """The dataset is there at launch (the preflight passes) and gone before the trainer reads it."""
-    from console.demo_model import demo_dataset_path
+    from console.data.demo import demo_dataset_path
 
     data = workdir / "data.jsonl"
     shutil.copy(demo_dataset_path(), data)

@@ -10,8 +10,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.cli import main
-from console.rundir import RunDir, list_run_dirs
+from console.cli.main import main
+from console.runs.rundir import RunDir, list_run_dirs
 from tests.e2e_util import sets
 
 # What each method trains with beyond e2e_util.FAST: full fine-tuning needs a larger step to move the demo's loss.

@@ -1,0 +1,1 @@
+"""The `training-console` command: `main` and one module per subcommand under `commands/`."""

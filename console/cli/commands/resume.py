@@ -1,0 +1,43 @@
+"""`training-console resume RUN [--detach]`: continue a stopped or failed run from its last checkpoint."""
+from __future__ import annotations
+
+from console.cli.args import add_machine_args, add_runs_dir, follow_to_end, machine_sets
+from console.runs.rundir import find_run
+
+COMMAND = "resume"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(COMMAND, help="continue a stopped or failed run from its last checkpoint")
+    add_runs_dir(p)
+    p.add_argument("run")
+    p.add_argument("--detach", action="store_true")
+    add_machine_args(p)
+
+
+def run(args) -> int:
+    from console.config.run_config import load_run_config
+    from console.runs.launcher import check_resumable, launch
+
+    run = find_run(args.runs_dir, args.run)
+    check_resumable(run)
+    config = load_run_config(run.path)
+    if config.values.get("trust_remote_code"):  # said as train and rerun say it
+        print("note: trust_remote_code is ON for this run: the model repository's own Python code will run on this "
+              "machine")
+    machines = {}
+    if machine_sets(args):  # a resume over several machines may meet on another address or port this time
+        from console.config.run_config import translate
+        from console.machine.scale import check_scale, node_args
+
+        given = dict(translate(k, v)[:2] for k, v in machine_sets(args).items())
+        check_scale(dict(config.values, **given))
+        machines = node_args(dict(config.values, **given))
+    launch(run, processes=int(config.values.get("processes") or 1), resume=True, machines=machines)
+    checkpoint, skipped = run.checkpoint_to_resume()
+    for line in skipped:
+        print(f"note: {line}")
+    print(f"run {run.id} resumed from {checkpoint.name if checkpoint else 'its start'}")
+    if args.detach:
+        return 0
+    return follow_to_end(run)

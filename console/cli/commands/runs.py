@@ -1,0 +1,33 @@
+"""`training-console runs`: every run in the runs folder, a line each."""
+from __future__ import annotations
+
+from console.cli.args import add_runs_dir
+from console.runs.progress import run_summary
+from console.runs.rundir import list_run_dirs
+
+COMMAND = "runs"
+
+
+def add_parser(sub) -> None:
+    add_runs_dir(sub.add_parser(COMMAND, help="list the runs"))
+
+
+def run(args) -> int:
+    runs = list_run_dirs(args.runs_dir)
+    if not runs:
+        print(f"no runs in {args.runs_dir}: start one with `training-console train`")
+        return 0
+    print(f"{'RUN':<36} {'METHOD':<8} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX")
+    stalled = []
+    for run in runs:
+        row = run_summary(run)
+        steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
+        best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
+        lineage = f"{row['parent'] or ''}{' / ' + row['fix'] if row['fix'] else ''}"
+        state = "no reply" if row["stalled"] else row["status"]
+        print(f"{row['id']:<36} {row['method']:<8} {state:<10} {steps:>11} {best:>9}  {lineage}")
+        if row["stalled"]:
+            stalled.append(f"{row['id']}: {row['message']}")
+    for line in stalled:  # the why of a run that shows as training but does not move, under the table
+        print(line)
+    return 0

@@ -1,0 +1,1 @@
+"""Datasets: the format registry, readers and their checks, the demo model and data."""

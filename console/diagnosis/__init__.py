@@ -1,0 +1,1 @@
+"""What the curves say: the findings vocabulary, curve helpers, one rule module per problem, fixes."""

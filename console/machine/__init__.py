@@ -1,0 +1,1 @@
+"""This machine: hardware, installed packages, model-loading checks, trackers, scale (accelerate, several nodes)."""

@@ -1,0 +1,123 @@
+"""Progress of a run as numbers and plain-text lines: shared by the headless commands and the screens."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from console.runs.metrics import History, load_history
+
+if TYPE_CHECKING:  # for annotations only
+    from console.runs.rundir import RunDir
+
+
+@dataclass
+class Progress:
+    step: float
+    max_steps: int | None
+    epoch: float | None
+    train_loss: float | None
+    eval_loss: float | None
+    best_eval: float | None
+    best_eval_step: float | None
+    learning_rate: float | None
+    grad_norm: float | None
+    steps_per_second: float | None
+    samples_per_second: float | None
+    elapsed: float | None
+    eta: float | None
+    tokens_per_second: float | None = None
+    token_accuracy: float | None = None  # the latest eval's, else the latest training log's
+    eval_perplexity: float | None = None  # exp(eval loss), where it is finite
+
+
+def _median_tail(values: list[float], n: int = 5) -> float | None:
+    tail = sorted(v for v in values[-n:] if v == v)
+    return tail[len(tail) // 2] if tail else None
+
+
+def progress(history: History, status: dict | None = None) -> Progress:
+    """Where a run is, from its log; `status` (status.json) adds the step the trainer last reported, which can be
+    past the last logged one (a stop between two logging steps)."""
+    step = history.last_step
+    said = (status or {}).get("step")
+    if isinstance(said, (int, float)) and not isinstance(said, bool) and said == said and said > step:
+        step = said
+    ev = history.eval_loss.finite()
+    best = min(range(len(ev)), key=lambda i: ev.values[i]) if len(ev) else None
+    elapsed = history.wall_time.last()
+    rate = _median_tail(history.steps_per_second.values)
+    if rate is None and elapsed and step:
+        rate = step / elapsed
+    eta = None
+    if history.max_steps and rate:
+        eta = max(0.0, (history.max_steps - step) / rate)
+    return Progress(
+        step=step, max_steps=history.max_steps, epoch=history.epoch.last(), train_loss=history.train_loss.last(),
+        eval_loss=history.eval_loss.last(), best_eval=ev.values[best] if best is not None else None,
+        best_eval_step=ev.steps[best] if best is not None else None, learning_rate=history.learning_rate.last(),
+        grad_norm=history.grad_norm.last(), steps_per_second=rate,
+        samples_per_second=_median_tail(history.samples_per_second.values), elapsed=elapsed, eta=eta,
+        tokens_per_second=_median_tail(history.tokens_per_second.values),
+        token_accuracy=history.eval_token_accuracy.last() if len(history.eval_token_accuracy)
+        else history.token_accuracy.last(),
+        eval_perplexity=perplexity(history.eval_loss.last()),
+    )
+
+
+def perplexity(loss: float | None) -> float | None:
+    """exp(loss) for a mean token cross-entropy; None where it would overflow or is not a number."""
+    if loss is None or not math.isfinite(loss) or loss > 50:
+        return None
+    return math.exp(loss)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _num(value, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def progress_line(p: Progress) -> str:
+    total = f"/{p.max_steps}" if p.max_steps else ""
+    parts = [f"step {int(p.step)}{total}"]
+    if p.epoch is not None:
+        parts.append(f"epoch {p.epoch:.2f}")
+    parts.append(f"loss {_num(p.train_loss)}")
+    if p.eval_loss is not None:
+        parts.append(f"eval {_num(p.eval_loss)}" + (f" (ppl {p.eval_perplexity:.3g})" if p.eval_perplexity else ""))
+    if p.token_accuracy is not None:
+        parts.append(f"acc {100 * p.token_accuracy:.1f}%")
+    if p.learning_rate is not None:
+        parts.append(f"lr {p.learning_rate:.2e}")
+    if p.grad_norm is not None:
+        parts.append(f"grad {p.grad_norm:.3g}")
+    if p.steps_per_second:
+        parts.append(f"{p.steps_per_second:.1f} step/s")
+    if p.tokens_per_second:
+        parts.append(f"{p.tokens_per_second:,.0f} tok/s")
+    parts.append(f"elapsed {duration(p.elapsed)}")
+    if p.eta is not None:
+        parts.append(f"ETA {duration(p.eta)}")
+    return "  ".join(parts)
+
+
+def run_summary(run: RunDir) -> dict:
+    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message."""
+
+    info = run.read_info()
+    status = run.status()
+    p = progress(load_history(run.metrics_path), status)
+    fixes = info.get("fixes") or []
+    fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
+    return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
+            "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
+            "fix": fix or "", "message": status.get("not_responding") or status.get("message", ""),
+            "stalled": bool(status.get("not_responding"))}

@@ -1,0 +1,459 @@
+"""Run directories: the only interface between the trainer process and everything that watches it.
+
+runs/<run-id>/
+  config.yaml    the resolved config, exactly what the trainer got
+  run.json       id, parent run, fixes applied, method, created, command line
+  status.json    phase, pid, error (one line) and its kind
+  metrics.jsonl  one JSON object per Trainer log event, flushed line by line
+  train.log      the trainer's stdout and stderr
+  checkpoints/   Trainer output
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.common.errors import RunError
+
+ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
+                 "saving", "stopping")
+FINAL_PHASES = ("done", "failed", "stopped")
+# A trainer in a training phase that has not beaten its heartbeat for this long, and for HANG_FACTOR times the
+# slowest gap it has shown so far, is "not responding" (a deadlock, a hung collective, a stalled file system). The
+# floor leaves room for a checkpoint save of a large model, which happens between two beats.
+HANG_MIN_S = 300.0
+HANG_FACTOR = 10.0
+HEARTBEAT_PHASES = ("training", "evaluating")
+
+
+def atomic_write(path: str | os.PathLike, text: str) -> None:
+    """Write via a temp file and rename, so a reader never sees half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def process_start(pid: int) -> int | None:
+    """The process' start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, what tells a
+    trainer from a later process that was given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(") ", 1)[-1].split()
+        return int(fields[19])  # field 22 of the line; fields[0] is field 3 (the state)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_state(pid: int) -> str | None:
+    """The process' state letter (/proc/PID/stat field 3): 'T' stopped by a signal (SIGSTOP, Ctrl-Z), 't' stopped
+    by a debugger, 'R'/'S'/'D' running or waiting, 'Z' a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(") ", 1)[-1][:1] or None
+    except OSError:
+        return None
+
+
+def pid_alive(pid: int | None, run_path: str | os.PathLike | None = None, start: int | None = None) -> bool:
+    """Whether the trainer with this pid still runs: a process with that pid, not a zombie, started when the
+    launcher recorded (`start`), with the run folder on its command line (`run_path`), and a trainer's command
+    (a reused pid running something else, another run's trainer or any program with 'accelerate' in its argv
+    does not count)."""
+    if not pid or pid <= 0:
+        return False
+    if start is not None and process_start(pid) not in (None, start):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            if f.read().split(") ")[-1].startswith("Z"):  # a zombie waiting for its parent: it has ended
+                return False
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    # the run folder's name (its unique id) on the command line: the same folder may be reached by another spelling
+    # of its path (a symlinked home), which must not make a live trainer look dead
+    if run_path is not None and os.fsencode(Path(run_path).name) not in cmdline:
+        return False
+    return any(word in cmdline for word in (b"console.train", b"torch.distributed.run", b"torchrun",
+                                            b"accelerate"))
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    def __post_init__(self):
+        self.path = Path(self.path).expanduser().absolute()
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    run_json = property(lambda self: self.path / "run.json")
+    status_json = property(lambda self: self.path / "status.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    log_path = property(lambda self: self.path / "train.log")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    stop_request = property(lambda self: self.path / "stop.request")
+    save_request = property(lambda self: self.path / "save.request")
+    heartbeat = property(lambda self: self.path / ".heartbeat")  # touched by the trainer each step (at most 1/s)
+
+    # -- run.json ------------------------------------------------------------------------------------------
+    def read_info(self) -> dict:
+        return _typed(_read_json(self.run_json), _INFO_TYPES) or {"id": self.id}
+
+    def write_info(self, info: dict) -> None:
+        atomic_write(self.run_json, json.dumps(info, indent=1) + "\n")
+
+    # -- status.json ---------------------------------------------------------------------------------------
+    def read_status_file(self) -> dict | None:
+        return _typed(_read_json(self.status_json), _STATUS_TYPES)
+
+    def write_status(self, phase: str, unless_final: bool = False, **fields) -> dict:
+        """Merge `fields` and `phase` into status.json. unless_final: leave a final status (done, failed, stopped)
+        as it is and return it (a repair by a reader must never overwrite what the trainer said last)."""
+        status = self.read_status_file() or {}
+        if unless_final and status.get("phase") in FINAL_PHASES:
+            return status
+        status.update(fields)
+        status["phase"] = phase
+        status["updated"] = time.time()
+        if phase not in FINAL_PHASES:
+            for key in ("error", "kind", "message"):
+                if key not in fields:
+                    status.pop(key, None)
+        atomic_write(self.status_json, json.dumps(status, indent=1) + "\n")
+        return status
+
+    def status(self, repair: bool = True) -> dict:
+        """The run's status, recovered when status.json is corrupt or missing, and marked failed when the trainer
+        is gone without saying how it ended."""
+        status = self.read_status_file()
+        if status is None or "phase" not in status:
+            status = self._recover_status()
+        if status.get("phase") in ACTIVE_PHASES and not self.trainer_alive(status):
+            # The trainer may have written its final status and exited between the read above and that check: read
+            # again before calling it dead (under load a finished run was reported "killed", and the repair below
+            # could write "failed" over its "done").
+            again = self.read_status_file()
+            if again is not None and again.get("phase") in FINAL_PHASES:
+                return again
+            # Give a just-launched trainer a moment to write its pid before calling it dead (an `updated` in the
+            # future, from a clock that moved or a hand edit, does not count as a moment ago).
+            if abs(time.time() - float(status.get("updated") or 0)) > 5 or status.get("pid"):
+                last = self.last_log_line()
+                status = dict(status, phase="failed", kind="killed",
+                              message="the trainer process ended without a final status (killed, or the machine "
+                                      "restarted)" + (f"; last log line: {last}" if last else ""))
+                if repair:
+                    try:
+                        self.write_status("failed", kind=status["kind"], message=status["message"],
+                                          unless_final=True)
+                    except OSError:
+                        pass
+        elif status.get("phase") in ACTIVE_PHASES:
+            stall = self.not_responding(status)
+            if stall:
+                status = dict(status, not_responding=stall)
+        return status
+
+    def last_activity(self) -> float | None:
+        """When the trainer last showed it was working: the newest of its heartbeat, metrics and status writes."""
+        times = []
+        for path in (self.heartbeat, self.metrics_path, self.status_json):
+            try:
+                times.append(path.stat().st_mtime)
+            except OSError:
+                pass
+        return max(times) if times else None
+
+    def not_responding(self, status: dict, now: float | None = None) -> str:
+        """'' while the trainer responds; else one line saying since when and why: its process is stopped by a
+        signal (state T), or it is in a training phase and has not beaten its heartbeat for HANG_MIN_S and
+        HANG_FACTOR times its slowest gap so far. A stopped or hung trainer showed as "training" forever."""
+        pid = status.get("pid")
+        last = self.last_activity()
+        since = time.strftime("%H:%M:%S", time.localtime(last)) if last else "its start"
+        state = process_state(pid) if isinstance(pid, int) and pid > 0 else None
+        if state in ("T", "t"):
+            return (f"not responding since {since}: the trainer (pid {pid}) is stopped by a signal (Ctrl-Z or "
+                    f"SIGSTOP); continue it with `kill -CONT {pid}`")
+        if status.get("phase") not in HEARTBEAT_PHASES or last is None:
+            return ""  # loading a model or data has no heartbeat: only a stopped process is known to be stuck
+        try:
+            slowest = float((_read_head(self.heartbeat, 32) or b"")[:32].decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return ""  # no heartbeat yet (an older trainer, or before its first step), or not the trainer's
+        silent = (time.time() if now is None else now) - last
+        limit = max(HANG_MIN_S, HANG_FACTOR * (slowest if 0 < slowest < 1e6 else 0))
+        if silent > limit:
+            return (f"not responding since {since}: no step, metric or status for {silent / 60:.0f} min (its "
+                    f"slowest step so far took {slowest:.0f} s); it may be hung: see train.log, or stop it "
+                    f"with `training-console stop {self.id} --kill`")
+        return ""
+
+    def trainer_alive(self, status: dict | None = None) -> bool:
+        """Whether this run's own trainer runs: its pid, its recorded start time and this folder on its command
+        line (see pid_alive)."""
+        status = self.read_status_file() if status is None else status
+        status = status or {}
+        start = status.get("pid_start")
+        return pid_alive(status.get("pid"), self.path, start if isinstance(start, int) else None)
+
+    def _recover_status(self) -> dict:
+        """status.json unreadable: rebuild what can be known from the other files."""
+        if not self.metrics_path.exists() and not self.config_path.exists():
+            return {"phase": "failed", "kind": "missing", "message": "not a run folder (no config.yaml)"}
+        info = self.read_info()
+        pid = info.get("pid")
+        if pid and pid_alive(pid, self.path):
+            return {"phase": "training", "pid": pid, "recovered": True}
+        from console.runs.metrics import load_history
+
+        history = load_history(self.metrics_path)
+        if history.final is not None:
+            return {"phase": "done", "recovered": True}
+        return {"phase": "failed", "kind": "unknown", "recovered": True, "pid": pid,
+                "message": "status.json was missing or corrupt and the trainer is not running"}
+
+    def last_log_line(self) -> str:
+        lines = self.tail_log(5)
+        return lines[-1][:200] if lines else ""
+
+    def tail_log(self, n: int = 20) -> list[str]:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 16384))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()][-n:]
+
+    def checkpoint_to_resume(self) -> tuple[Path | None, list[str]]:
+        """The newest checkpoint that is whole, and a line for each newer one skipped (which, and why): resuming
+        from a cut trainer_state.json, an empty weights file or a truncated optimizer failed the same way on every
+        retry without naming the file."""
+        found = []
+        if self.checkpoints.is_dir():
+            for child in self.checkpoints.iterdir():
+                m = re.fullmatch(r"checkpoint-(\d+)", child.name)
+                if m and child.is_dir() and not child.is_symlink():
+                    found.append((int(m.group(1)), child))
+        skipped = []
+        for _, child in sorted(found, reverse=True):
+            why = checkpoint_problem(child)
+            if why is None:
+                return child, skipped
+            skipped.append(f"{child.name} skipped: {why}")
+        return None, skipped
+
+    def last_checkpoint(self) -> Path | None:
+        best, best_step = None, -1
+        if self.checkpoints.is_dir():
+            for child in self.checkpoints.iterdir():
+                m = re.fullmatch(r"checkpoint-(\d+)", child.name)
+                if m and child.is_dir() and (child / "trainer_state.json").exists() and int(m.group(1)) > best_step:
+                    best, best_step = child, int(m.group(1))
+        return best
+
+
+_WEIGHTS = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin",
+            "model.safetensors.index.json")
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint folder cannot be resumed from (None: it looks whole). Reads headers and sizes only: the
+    trainer_state.json parses, a weights file is there and not empty (a safetensors header that parses), the
+    optimizer and scheduler files are not empty."""
+    state = _read_json(folder / "trainer_state.json")
+    if state is None:
+        return "trainer_state.json is missing, cut or not a JSON object"
+    weights = [folder / name for name in _WEIGHTS if (folder / name).is_file()]
+    if not weights:
+        return "no weights file (model.safetensors, adapter_model.safetensors...)"
+    for path in weights:
+        try:
+            size = path.stat().st_size
+            if size == 0:
+                return f"{path.name} is empty"
+            if path.suffix == ".safetensors":
+                with open(path, "rb") as f:
+                    header_len = int.from_bytes(f.read(8), "little")
+                    if not 0 < header_len <= size - 8:
+                        return f"{path.name} is cut (its header says {header_len} bytes, the file has {size})"
+                    header = json.loads(f.read(header_len))
+                ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+                        and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2]
+                if ends and 8 + header_len + max(ends) > size:
+                    return f"{path.name} is cut ({size} bytes, its tensors need {8 + header_len + max(ends)})"
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            return f"{path.name} is unreadable ({type(err).__name__})"
+    for name in ("optimizer.pt", "scheduler.pt"):
+        path = folder / name
+        if path.is_file() and path.stat().st_size == 0:
+            return f"{name} is empty"
+    return None
+
+
+MAX_RUN_FILE_BYTES = 1 << 20  # status.json and run.json are a few hundred bytes; a bigger one is not the console's
+
+
+def _read_head(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of a regular file; None for a FIFO or a folder in its place (which must not hang or
+    break the reader) or an unreadable one."""
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except OSError:
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    raw = _read_head(path, MAX_RUN_FILE_BYTES)
+    if raw is None or len(raw) > MAX_RUN_FILE_BYTES:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _text(v) -> bool:
+    return isinstance(v, str)
+
+
+# What each field of status.json and run.json must be. The files are written by the trainer and the launcher, but
+# read back from a folder anyone can edit (or that a crash cut): a value of the wrong type is dropped on reading,
+# so one bad run never turns `runs`, `show`, `watch` or the console into a traceback.
+_STATUS_TYPES = {
+    "phase": _text, "pid": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31,
+    "updated": _number, "started": _number, "step": _number, "seconds": _number, "message": _text, "kind": _text,
+    "error": _text, "precision": _text, "device": _text, "model": _text, "data": _text, "cut_text": _text,
+    "cut": lambda v: isinstance(v, dict), "best_checkpoint": _text, "final_model": _text,
+    "recovered": lambda v: isinstance(v, bool), "pid_start": lambda v: isinstance(v, int) and not isinstance(v, bool),
+}
+_INFO_TYPES = {
+    "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,
+    "name": lambda v: v is None or isinstance(v, str), "pid": _STATUS_TYPES["pid"],
+    "fixes": lambda v: isinstance(v, list) and all(isinstance(f, dict) for f in v),
+    "command": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
+    "launches": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+}
+
+
+def _typed(data: dict | None, types: dict) -> dict | None:
+    """The fields of `data` whose values have their type (unknown keys are kept as they are)."""
+    if data is None:
+        return None
+    return {k: v for k, v in data.items() if k not in types or types[k](v)}
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def new_run_id(method: str, name: str | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    label = re.sub(r"[^A-Za-z0-9_-]+", "-", name or method).strip("-")[:40] or method
+    return f"{stamp}-{label}-{secrets.token_hex(2)}"
+
+
+def check_runs_dir(runs_dir: str | os.PathLike) -> Path:
+    """The runs folder, created if needed; a clear error if it cannot be written to."""
+    runs = Path(runs_dir).expanduser()
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        probe = runs / f".write-test-{os.getpid()}"
+        with open(probe, "w") as f:
+            f.write("x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise RunError(f"cannot write to the runs folder {runs}: {reason}. Choose another with --runs-dir, "
+                       f"or free space / fix its permissions.") from None
+    return runs
+
+
+def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = None,
+               name: str | None = None) -> RunDir:
+    """A new run folder holding the resolved config and run.json; nothing is started."""
+    runs = check_runs_dir(runs_dir)
+    run = RunDir(runs / new_run_id(config.method, name))
+    run.path.mkdir()
+    config.run_id = run.id
+    config.save(run.config_path)
+    run.write_info({
+        "id": run.id, "parent": config.parent, "fixes": config.fixes, "method": config.method,
+        "created": time.time(), "command": command or [],
+    })
+    run.write_status("starting")
+    run.metrics_path.touch()
+    return run
+
+
+def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
+    """A run by id, unique prefix, 'latest', or a path; never a folder outside the runs folder by id."""
+    runs = Path(runs_dir).expanduser()
+    if name in ("latest", "last", ""):
+        all_runs = list_run_dirs(runs)
+        if not all_runs:
+            raise RunError(f"no runs in {runs}: start one with `training-console train`")
+        return all_runs[-1]
+    as_path = Path(name).expanduser()
+    if ("/" in name or name.startswith(".")) and (as_path / "config.yaml").exists():
+        return RunDir(as_path)
+    if not _SAFE_ID.fullmatch(name) or ".." in name:
+        raise RunError(f"'{name}' is not a run id (letters, digits, '.', '_' and '-'); `training-console runs` "
+                       f"lists them")
+    exact = runs / name
+    if exact.is_symlink():  # a link in the runs folder would let resume or stop act on a folder elsewhere
+        raise RunError(f"{exact} is a link to {os.path.realpath(exact)}: give that path itself if you mean it")
+    if (exact / "config.yaml").exists():
+        return RunDir(exact)
+    matches = [r for r in list_run_dirs(runs) if r.id.startswith(name) or r.id.endswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RunError(f"no run '{name}' in {runs}: `training-console runs` lists them")
+    raise RunError(f"'{name}' matches {len(matches)} runs ({', '.join(m.id for m in matches[:4])}...): "
+                   f"give more of the id")
+
+
+def list_run_dirs(runs_dir: str | os.PathLike) -> list[RunDir]:
+    runs = Path(runs_dir).expanduser()
+    if not runs.is_dir():
+        return []
+    out = [RunDir(p) for p in runs.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.yaml").exists()]
+    return sorted(out, key=lambda r: ((r.read_info().get("created") or 0), r.id))

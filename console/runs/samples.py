@@ -1,0 +1,252 @@
+"""Sample answers: what the model says to a few fixed prompts as it trains (samples.jsonl in the run folder), and
+the findings no loss curve shows ("answers do not end", "answers repeat").
+
+The trainer writes one line per prompt per sampling: {"step", "prompt", "answer", "ended", "tokens", "seconds",
+"reference"}; step 0 holds the base model's answers (taken at the evaluation before the first step). No torch here:
+the screens and the CLI read these files.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.diagnosis.vocabulary import Finding, Fix, Severity
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config.run_config import RunConfig
+
+DEFAULT_PROMPTS = 3  # held-out eval rows sampled when the user gives no sample_prompts
+MAX_PROMPTS = 16
+MAX_PROMPT_CHARS = 4000
+
+
+@dataclass
+class Sample:
+    step: int
+    prompt: str  # as shown (the user's turn of a chat prompt)
+    answer: str
+    ended: bool
+    tokens: int
+    seconds: float
+    reference: str = ""  # the dataset's own answer, for held-out rows
+
+
+# -- choosing the prompts (in the trainer, from the prepared eval records) ------------------------------------
+
+def prompts_from_records(records: list[dict], n: int = DEFAULT_PROMPTS) -> list[tuple[object, str, str]]:
+    """(prompt for the model, prompt as shown, reference answer) of the first n eval records: the prompt part of
+    prompt/completion and chat records; the first third of a plain text (its continuation is the reference)."""
+    out = []
+    for rec in records[:n]:
+        if "prompt" in rec:
+            prompt, completion = rec["prompt"], rec.get("completion")
+            reference = completion[-1].get("content", "") if isinstance(completion, list) and completion else \
+                str(completion or "")
+            out.append((prompt, shown(prompt), reference))
+        elif "messages" in rec:
+            messages = list(rec["messages"])
+            last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)
+            if last:
+                out.append((messages[:last], shown(messages[:last]), str(messages[last].get("content", ""))))
+        elif "text" in rec:
+            words = str(rec["text"]).split(" ")
+            cut = max(1, min(32, len(words) // 3))
+            out.append((" ".join(words[:cut]), " ".join(words[:cut]), " ".join(words[cut:])))
+    return out
+
+
+def user_prompts(value, chat: bool) -> list[tuple[object, str, str]]:
+    """The user's own sample_prompts: a list of strings, or a file (.txt: one per line; .jsonl: {"prompt": ...}).
+    Each goes to the model as the records it trained on did: a user turn through the chat template, or plain."""
+    if isinstance(value, str):
+        path = Path(value).expanduser()
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")[:MAX_PROMPTS * MAX_PROMPT_CHARS * 2]
+            if path.suffix == ".jsonl":
+                items = []
+                for line in text.splitlines():
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(row, dict) and isinstance(row.get("prompt"), str):
+                        items.append(row["prompt"])
+            else:
+                items = [line for line in text.splitlines() if line.strip()]
+        else:
+            items = [value]
+    else:
+        items = [str(v) for v in (value or []) if str(v).strip()]
+    out = []
+    for text in items[:MAX_PROMPTS]:
+        text = text[:MAX_PROMPT_CHARS]
+        out.append(([{"role": "user", "content": text}] if chat else text, text, ""))
+    return out
+
+
+def shown(prompt) -> str:
+    """A prompt as a person reads it: the last user turn of a conversation, the text itself otherwise."""
+    if isinstance(prompt, list):
+        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        return str(users[-1] if users else "")
+    return str(prompt)
+
+
+# -- reading samples.jsonl (written by the trainer; read whatever it holds) -----------------------------------
+
+def parse(record) -> Sample | None:
+    """A Sample from one JSON line, or None for anything that is not one (a reader of another process' file)."""
+    if not isinstance(record, dict):
+        return None
+    step, answer = record.get("step"), record.get("answer")
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) or step < 0 \
+            or not isinstance(answer, str):
+        return None
+    tokens, seconds = record.get("tokens"), record.get("seconds")
+    return Sample(step=int(step), prompt=str(record.get("prompt") or "")[:MAX_PROMPT_CHARS], answer=answer[:20000],
+                  ended=record.get("ended") is True,
+                  tokens=int(tokens) if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0
+                  else 0,
+                  seconds=float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+                  and math.isfinite(seconds) and seconds >= 0 else 0.0,
+                  reference=str(record.get("reference") or "")[:20000])
+
+
+def load_samples(path) -> list[Sample]:
+    from console.runs.metrics import MetricsTail
+
+    return [s for s in (parse(r) for r in MetricsTail(path).read_new()) if s is not None]
+
+
+def by_step(samples: list[Sample]) -> dict[int, list[Sample]]:
+    out: dict[int, list[Sample]] = {}
+    for s in samples:
+        out.setdefault(s.step, []).append(s)
+    return out
+
+
+def first_and_latest(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """The first sampling (step 0: the base model, when there is one) and the latest."""
+    steps = by_step(samples)
+    if not steps:
+        return [], []
+    return steps[min(steps)], steps[max(steps)]
+
+
+# -- what the answers show ------------------------------------------------------------------------------------
+
+def repeats(text: str, n: int = 3, share: float = 0.5) -> bool:
+    """A degenerate loop: over half of the answer's word n-grams are repeats of earlier ones ("the the the",
+    a sentence said again and again), in an answer long enough to tell (12 words or more)."""
+    words = text.split()
+    if len(words) < 12:
+        return False
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return (len(grams) - len(set(grams))) / len(grams) > share
+
+
+def sample_findings(samples: list[Sample], config: RunConfig | None = None, status: dict | None = None,
+                    max_new_tokens: int | None = None) -> list[Finding]:
+    """"answers do not end" and "answers repeat", from the latest sampling against the first (the base model's).
+
+    Not ending: most of the latest answers run to the token limit while most of the base model's ended, or (no
+    base that ended: a random demo model) while the dataset's own answers are far shorter than the limit."""
+    first, latest = first_and_latest(samples)
+    if not latest or latest[0].step == 0 or len(latest) < 2:
+        return []
+    out = []
+    limit = max_new_tokens or (config.get("sample_max_new_tokens") if config is not None else None) or 64
+    open_ended = [s for s in latest if not s.ended]
+    base_ended = [s for s in first if s.ended] if first and first[0].step == 0 else []
+    short_refs = [s for s in latest if s.reference and len(s.reference.split()) < limit / 3]
+    if 2 * len(open_ended) > len(latest) and (2 * len(base_ended) > len(first) or 2 * len(short_refs) > len(latest)):
+        then = (f"the base model's ended in {len(base_ended)} of {len(first)}" if base_ended else
+                f"the dataset's own answers are {max(len(s.reference.split()) for s in short_refs)} words or fewer")
+        out.append(Finding("answers_do_not_end", Severity.WARNING, None,
+                           f"at step {latest[0].step}, {len(open_ended)} of {len(latest)} sample answers ran to the "
+                           f"{limit}-token limit without the end token; {then}. The end token is not being "
+                           f"learned: examples cut by max_length lose it, and a chat template must close the "
+                           f"answer with it.", _end_fixes(config, (status or {}).get("cut"))))
+    looping = [s for s in latest if repeats(s.answer)]
+    if 2 * len(looping) > len(latest):
+        example = looping[0].answer.split()[:12]
+        out.append(Finding("answers_repeat", Severity.WARNING, None,
+                           f"at step {latest[0].step}, {len(looping)} of {len(latest)} sample answers repeat "
+                           f"themselves (\"{' '.join(example)} ...\").", _repeat_fixes(config)))
+    return out
+
+
+def _end_fixes(config: RunConfig, cut) -> list[Fix]:
+    """Concrete argument changes; the fixes module computes them from the config (none without one)."""
+    if config is None:
+        return []
+    from console.diagnosis import fixes
+
+    return [f for f in (fixes.keep_end_token(config, cut), fixes.train_longer(
+        config, "more steps on answers that end: the end token is learned late")) if f is not None]
+
+
+def _repeat_fixes(config: RunConfig) -> list[Fix]:
+    if config is None:
+        return []
+    from console.diagnosis import fixes
+
+    return [f for f in (fixes.lr_scale(config, 0.5, "a lower learning rate: loops are a sign of an over-trained "
+                                       "or collapsed model"),
+                        fixes.train_less(config, "fewer steps: the answers looped after the model over-fitted")) if f]
+
+
+ANSWER_LINES = 6  # an answer of 64 tokens is 3 or 4 lines at 100 columns; a longer one is cut with "…"
+
+
+def _wrapped(text: str, width: int, lines: int = ANSWER_LINES) -> list[str]:
+    """The text on up to `lines` lines of `width`, words kept whole, "…" where it is cut (an answer cut to its first
+    line hid what the fine-tune changed further on). Its own newlines are spaces (they would break the layout), and
+    its control characters are written out before it is fitted: a demo model's answers hold them, and written out
+    they are four times as long."""
+    from textwrap import wrap
+
+    from console.common.safe_text import printable
+
+    out = wrap(printable(" ".join(text.split())), max(1, width), break_long_words=True) or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][:max(0, width - 1)] + "…"
+    return out
+
+
+def samples_text(samples: list[Sample], width: int = 100) -> str:
+    """The first sampling (the base model at step 0) next to the latest, prompt by prompt, with the dataset's own
+    answer where there is one: what the fine-tune changed in what the model says. Plain text (the screens and
+    `watch --samples` show it as text)."""
+    first, latest = first_and_latest(samples)
+    if not latest:
+        return "no sample answers yet: they are taken at each evaluation (sample_every), step 0 before training"
+    rows = [("expected", None), (f"step {first[0].step}" + (" (base)" if first[0].step == 0 else ""), first)]
+    if latest[0].step != first[0].step:
+        rows.append((f"step {latest[0].step}", latest))
+    label = max(len(r[0]) for r in rows)
+    body = max(20, width - label - 4)
+    out = []
+    for i, base in enumerate(first):
+        out.append(f"[{i + 1}] {_wrapped(base.prompt, width - 4, lines=1)[0]}")
+        for name, group in rows:
+            if group is None:
+                if base.reference:
+                    first_line, *more = _wrapped(base.reference, body)
+                    out.append(f"  {name:<{label}}  {first_line}")
+                    out += [f"  {'':<{label}}  {line}" for line in more]
+                continue
+            if i >= len(group):
+                continue
+            s = group[i]
+            end = "ended" if s.ended else "no end token"
+            first_line, *more = _wrapped(s.answer, body) if s.answer.strip() else ["(empty)"]
+            out.append(f"  {name:<{label}}  {first_line}")
+            out += [f"  {'':<{label}}  {line}" for line in more]
+            out.append(f"  {'':<{label}}  ({s.tokens} tokens, {end}{', repeats itself' if repeats(s.answer) else ''})")
+        out.append("")
+    return "\n".join(out).rstrip()

@@ -1,0 +1,111 @@
+"""TRL's SFTTrainer as the console runs it (trainer process only: imports trl, transformers, datasets).
+
+TRL tokenises every format, keeps the end token in the labels whatever the pad token is (its collator pads labels by
+length, never by token id), masks prompts, packs and runs padding-free batches. The console adds one thing TRL
+does not say: how many examples max_length cuts. TRL truncates inside its dataset preparation, after which the
+original lengths are gone, so `_prepare_dataset` runs TRL's preparation twice: first without the cut (tokens and
+labels, which are cached by `datasets`), to count, then on that tokenised result with the cut and the packing,
+which TRL applies to an already tokenised dataset as it would to raw rows.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import pyarrow.compute as pc
+from trl import SFTConfig, SFTTrainer
+
+
+@dataclass
+class CutReport:
+    """What max_length did to one split: rows longer than it (cut), and rows left with no answer token (dropped)."""
+
+    split: str
+    examples: int
+    cut: int
+    dropped: int
+    max_length: int | None
+    longest: int
+    tokens: int  # tokens in the split before the cut
+    label_tokens: int  # of which carry the loss
+
+    def text(self) -> str:
+        if not self.cut:
+            return ""
+        share = 100 * self.cut / max(self.examples, 1)
+        dropped = (f"; {self.dropped} of them keep no answer token and are left out" if self.dropped else "")
+        return (f"{self.cut} of {self.examples} {self.split} examples ({share:.0f} %) are longer than "
+                f"{self.max_length} tokens (longest {self.longest}) and are cut{dropped}: raise max_length")
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Reports:
+    by_split: dict = field(default_factory=dict)
+
+
+class ConsoleSFTTrainer(SFTTrainer):
+    """SFTTrainer that measures each split against max_length before cutting it (see the module's docstring)."""
+
+    def __init__(self, *args, loraplus: dict | None = None, **kwargs):
+        self._cut_reports = _Reports()
+        # LoRA+ (console.trainer.model.loraplus_options): the adapter's B matrices at lr * ratio
+        self._loraplus = loraplus
+        super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        """The run's optimizer; with LoRA+ (loraplus_lr_ratio), peft's create_loraplus_optimizer with the optim
+        class and arguments the run names (optim, learning_rate, weight_decay, betas), B matrices at lr * ratio."""
+        opt_model = self.model if model is None else model
+        options = self._loraplus
+        if self.optimizer is not None or not options:
+            return super().create_optimizer(model)
+        from peft.optimizers import create_loraplus_optimizer
+        from transformers.trainer_optimizer import is_optimizer_factory
+
+        from console.common.errors import UserError
+
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        if is_optimizer_factory(optimizer_cls) or {"params", "model", "optimizer_dict"} & set(kwargs):
+            # GaLore, LOMO, layer-wise and factory optimizers lay out their own parameter groups
+            raise UserError(f"loraplus_lr_ratio needs a plain optimizer (adamw_torch, adamw_8bit, sgd, ...); "
+                            f"optim {self.args.optim} builds its own parameter groups: choose one or the other")
+        kwargs = dict(kwargs)
+        lr = kwargs.pop("lr", self.args.learning_rate)
+        self.optimizer = create_loraplus_optimizer(opt_model, optimizer_cls, lr=lr,
+                                                   loraplus_weight_decay=self.args.weight_decay, **options, **kwargs)
+        return self.optimizer
+
+    @property
+    def cut_reports(self) -> dict[str, CutReport]:
+        return self._cut_reports.by_split
+
+    def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
+        limit = args.max_length
+        if limit is None or "input_ids" in dataset.column_names:
+            return super()._prepare_dataset(dataset, processing_class, args, packing, formatting_func, dataset_name)
+        uncut_args = copy.copy(args)
+        uncut_args.max_length, uncut_args.shuffle_dataset = None, False
+        tokenised = super()._prepare_dataset(dataset, processing_class, uncut_args, False, formatting_func,
+                                             dataset_name)
+        # Counted in Arrow, not in Python lists: a real dataset holds millions of tokens.
+        labels = tokenised.data.column("labels")
+        lengths = pc.list_value_length(labels).to_numpy(zero_copy_only=False)
+        # Packing that splits long examples (bfd_split, wrapped) loses no token: only a truncating one cuts.
+        cuts = not packing or args.packing_strategy == "bfd"
+        over = [int(i) for i in (lengths > limit).nonzero()[0]] if cuts else []
+        kept = slice(None, limit) if args.truncation_mode != "keep_end" else slice(-limit, None)
+        dropped = 0 if packing else sum(1 for row in tokenised.select(over)["labels"]
+                                        if all(t == -100 for t in row[kept]))
+        label_tokens = pc.sum(pc.not_equal(pc.list_flatten(labels), -100)).as_py() or 0
+        self._cut_reports.by_split[dataset_name] = CutReport(
+            split=dataset_name, examples=len(lengths), cut=len(over), dropped=dropped, max_length=limit,
+            longest=int(lengths.max()) if len(lengths) else 0, tokens=int(lengths.sum()), label_tokens=label_tokens)
+        return super()._prepare_dataset(tokenised, processing_class, args, packing, formatting_func, dataset_name)
+
+
+def sft_config(arguments: dict) -> SFTConfig:
+    """SFTConfig from the console's arguments (already TrainingArguments/SFTConfig names)."""
+    return SFTConfig(**arguments)

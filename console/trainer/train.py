@@ -1,0 +1,265 @@
+"""The trainer process: python -m console.trainer.train RUN_DIR [--resume]
+
+Reads the run's config.yaml, trains with TRL's SFTTrainer (console/trainer/sft.py), and reports only through the run
+folder:
+status.json (phase, pid, error), metrics.jsonl (one line per log event), checkpoints/. Its stdout and stderr go to
+train.log. Under torchrun only the main process (rank 0) writes status and metrics.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+from console.config.run_config import RunConfig, load_run_config
+from console.data.datasets import check_dataset_path, check_model_path
+from console.runs.report import Process, Reporter, StopRequest
+from console.runs.rundir import RunDir, checkpoint_problem
+from console.trainer.lean_imports import leave_out_bitsandbytes
+
+
+class DivergedError(RuntimeError):
+    pass
+
+
+def _sample_prompts(values: dict, eval_ds, data) -> list:
+    """The prompts the samples answer: the user's sample_prompts, else the first held-out eval rows."""
+    from console.runs.samples import DEFAULT_PROMPTS, prompts_from_records, user_prompts
+
+    if values.get("sample_prompts"):
+        return user_prompts(values["sample_prompts"], chat=data.chat_template and data.fmt != "text")
+    if eval_ds is None:
+        return []
+    return prompts_from_records([eval_ds[i] for i in range(min(DEFAULT_PROMPTS, len(eval_ds)))])
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:300]
+
+
+def classify(err: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) for a failed run."""
+    from console.common.errors import UserError
+
+    name = type(err).__name__
+    text = str(err)
+    if isinstance(err, UserError):
+        return "input", _one_line(err)
+    if (isinstance(err, OSError) and err.errno == errno.ENOSPC) or any(
+            sign in text for sign in ("No space left on device", "StorageFull", "os error 28")):
+        # safetensors and torch wrap the OSError in their own types: their text is what says it
+        return "disk_full", ("the disk is full (No space left on device): free space on the run folder's file "
+                             "system (`df -h RUN_FOLDER`), lower save_total_limit, then resume the run")
+    if name == "OutOfMemoryError" or "CUDA out of memory" in text or "out of memory" in text.lower():
+        return "oom", ("out of memory: " + _one_line(err))[:300]
+    if isinstance(err, DivergedError):
+        return "diverged", _one_line(err)
+    return "error", f"{name}: {_one_line(err)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    resume = "--resume" in argv
+    argv = [a for a in argv if a != "--resume"]
+    if not argv:
+        print("usage: python -m console.trainer.train RUN_DIR [--resume]", file=sys.stderr)
+        return 2
+    run = RunDir(argv[0])
+    started = time.time()
+    if resume:  # the clock goes on from where the log left it (it started again at 0:00 and jumped back)
+        from console.runs.metrics import load_history
+
+        before = load_history(run.metrics_path).wall_time.last()
+        if before is not None and 0 < before < 10 * 365 * 86400:
+            started -= before
+    report = Reporter(run, Process.from_env())
+    stop = StopRequest()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.ask())  # graceful: the callback ends the step loop
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
+    if run.stop_request.exists():  # asked while this process started (the launcher cleared any older request)
+        stop.ask()
+    report.reserve_space()
+    try:
+        report.status("loading libraries", started=started)
+        config = load_run_config(run.path)
+        # Before the libraries (5 s): a missing local dataset or model folder fails the run at once, and a run that
+        # never calls bitsandbytes does not load it (console/trainer/lean_imports.py).
+        check_model_path(config.values.get("model"))
+        check_dataset_path(config.values.get("dataset"))
+        leave_out_bitsandbytes(config.method, config.values)
+        return _train(report, stop, resume, started, config)
+    except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
+        kind, message = classify(err)
+        report.final_status("failed", kind=kind, message=message, error=message)  # first: the disk may be full
+        if kind not in ("input", "diverged"):  # the user's own mistakes get one line, not a traceback
+            try:
+                traceback.print_exc()
+            except OSError:
+                pass
+        report.say(f"[console] failed ({kind}): {message}")
+        return 1
+
+
+def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, config: RunConfig) -> int:
+    from console.trainer.quiet import note_tied_weights, quiet_known_noise
+
+    quiet_known_noise()  # before bitsandbytes is imported (it speaks on import)
+    import torch
+    from transformers import EarlyStoppingCallback
+    from transformers.utils import logging as hf_logging
+
+    from console.common.errors import DataError
+    from console.data.datasets import prepare
+    from console.trainer.callbacks import ConsoleCallback, SampleCallback
+    from console.trainer.model import load_model, loraplus_options
+    from console.trainer.sft import ConsoleSFTTrainer, sft_config
+
+    hf_logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()  # one line per stage in train.log, not a bar per map()
+    run = report.run
+    values = config.values
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    report.say(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}")
+
+    checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
+    for line in skipped:
+        report.say(f"[console] {line}")
+    if checkpoint is not None and _finish_from_checkpoint(report, checkpoint, values, started):
+        return 0
+
+    report.status("loading model")
+    planned_steps = values.get("max_steps") if (values.get("max_steps") or -1) > 0 else None
+    model, tokenizer, model_desc = load_model(config.method, values, planned_steps, local_rank)
+    note_tied_weights(model)
+    report.say(f"[console] model: {model_desc}")
+
+    report.status("preparing data")
+    eval_on = values.get("eval_strategy", "no") != "no"
+    train_ds, eval_ds, data = prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
+    data_desc = data.describe()
+    report.say(f"[console] data: {data_desc}")
+
+    ta = config.training_arguments()
+    if eval_ds is None and eval_on:
+        ta.update(eval_strategy="no", load_best_model_at_end=False, eval_on_start=False)
+        if ta.get("save_strategy") not in ("no", None):
+            ta["save_strategy"] = "steps"
+    # NaN losses must reach the metrics (the Trainer would otherwise average them away).
+    ta.update(output_dir=str(run.checkpoints), disable_tqdm=True, logging_nan_inf_filter=False)
+    args = sft_config(ta)
+    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    device = str(args.device)
+    report.status("preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
+    report.say(f"[console] device {device}, precision {precision}")
+
+    sampler = None
+    every = int(values.get("sample_every") or 0)
+    if every > 0 and eval_ds is not None and args.eval_strategy != "no":  # off when nothing is evaluated
+        if values.get("accelerate_config"):  # FSDP / DeepSpeed shard the weights: one process cannot generate
+            report.say("[console] sample answers off: the model is sharded across processes (accelerate_config)")
+        else:
+            prompts = _sample_prompts(values, eval_ds, data)
+            if prompts:
+                sampler = SampleCallback(report, prompts, every, int(values.get("sample_max_new_tokens") or 64),
+                                         on_start=not args.eval_on_start)
+    callbacks = [ConsoleCallback(report, stop, config.effective_batch, started, sampler,
+                                 cuda=torch.cuda.is_available())]
+    if sampler is not None:
+        callbacks.append(sampler)
+    if values.get("early_stopping_patience") and eval_ds is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
+    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                                processing_class=tokenizer, callbacks=callbacks,
+                                loraplus=loraplus_options(config.method, values))
+    if trainer._loraplus:
+        report.say(f"[console] LoRA+: the adapter's B matrices learn at {trainer._loraplus['loraplus_lr_ratio']:g} x "
+                   f"the learning rate")
+    if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
+        raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
+                        f"raise max_length (the longest example has "
+                        f"{trainer.cut_reports['train'].longest if 'train' in trainer.cut_reports else '?'} tokens)")
+    cut = {name: report.as_dict() for name, report in trainer.cut_reports.items()}
+    cut_text = "; ".join(r.text() for r in trainer.cut_reports.values() if r.text())
+    for cut_report in trainer.cut_reports.values():
+        report.say(f"[console] {cut_report.split}: {cut_report.examples} examples, {cut_report.tokens} tokens, "
+                   f"{cut_report.label_tokens} with loss, longest {cut_report.longest} (max_length "
+                   f"{cut_report.max_length})")
+    if cut_text:
+        report.say(f"[console] warning: {cut_text}")
+    # What max_length cut, per split: said in train output, `watch` and the training screen (console/trainer/sft.py).
+    report.status("preparing data", cut=cut, cut_text=cut_text)
+    checkpoint = str(checkpoint) if checkpoint else None
+    if stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
+        report.final_status("stopped", message="stopped before the first step (nothing trained)", step=0)
+        report.say("[console] stopped before the first step")
+        return 0
+    if checkpoint:
+        report.say(f"[console] resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    if stop.requested and not stop.asked:
+        raise DivergedError(stop.reason)
+    report.status("saving")
+    final_dir = run.path / "model"
+    # every process: under FSDP or DeepSpeed ZeRO-3 save_model gathers the shards from all of them (a collective);
+    # the Trainer itself writes on the main process only
+    trainer.save_model(str(final_dir))
+    best = trainer.state.best_model_checkpoint
+    if stop.asked:
+        report.final_status("stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
+                      step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
+        report.say(f"[console] stopped at step {trainer.state.global_step}")
+        return 0
+    report.final_status("done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
+                  seconds=round(time.time() - started, 1))
+    report.say(f"[console] done: step {trainer.state.global_step}")
+    return 0
+
+
+# What a checkpoint holds beyond what save_model() writes: the state to resume training from.
+_RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "trainer_state.json", "scaler.pt")
+
+
+def _finish_from_checkpoint(report: Reporter, checkpoint, values: dict, started: float) -> bool:
+    """A run killed after its last step (while it saved the final model) has nothing left to train: the Trainer,
+    resumed at max_steps, trained one step past it. Its final model is written from the checkpoint instead (the
+    best one when load_best_model_at_end asks for it), and the run is done. False when there is training left."""
+    import shutil
+
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        step, max_steps = int(state["global_step"]), int(state.get("max_steps") or 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # checkpoint_to_resume checked it parses; a missing field means: let the Trainer decide
+    if max_steps <= 0 or step < max_steps:
+        return False
+    report.status("saving")
+    source = checkpoint
+    best = state.get("best_model_checkpoint")
+    if values.get("load_best_model_at_end") and isinstance(best, str):
+        candidate = report.run.checkpoints / os.path.basename(best)  # by name: the folder may have moved since
+        if candidate.is_dir() and checkpoint_problem(candidate) is None:
+            source = candidate
+    final_dir = report.run.path / "model"
+    if report.main:
+        final_dir.mkdir(exist_ok=True)
+        for item in source.iterdir():
+            if item.is_file() and item.name not in _RESUME_ONLY and not item.name.startswith("rng_state"):
+                shutil.copy2(item, final_dir / item.name)
+    report.say(f"[console] step {step} of {max_steps} was reached before the trainer ended: the final model is "
+               f"{source.name}, nothing more to train")
+    report.final_status("done", step=step, best_checkpoint=best if isinstance(best, str) else None,
+                  final_model=str(final_dir), seconds=round(time.time() - started, 1))
+    report.say(f"[console] done: step {step}")
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

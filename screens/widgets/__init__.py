@@ -1,0 +1,1 @@
+"""Reusable widgets of the screens: charts, field rows, the findings panel."""

@@ -1,0 +1,97 @@
+"""One argument on the arguments screen: name, the typed value, its recommended range with a within/outside
+mark, and the message of an invalid value under it. What was typed is never replaced."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static
+
+from console.config.analysis import fmt
+
+
+def value_text(value) -> str:
+    """A value as the user would type it back (empty for null)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        import yaml
+
+        return yaml.safe_dump(value, default_flow_style=True).strip()
+    return str(value)
+
+
+class FieldRow(Widget):
+    """Posts FieldRow.Edited whenever the text changes; the screen validates and sets the mark and message."""
+
+    @dataclass
+    class Edited(Message):
+        row: FieldRow
+        text: str
+
+    def __init__(self, name: str, value, help_text: str = ""):
+        super().__init__(classes="field-row", id=f"row-{name}")
+        self.field_name = name
+        self.initial_text = value_text(value)
+        self.help_text = help_text
+        self.error: str | None = None
+        self._shown: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        # One grid (name, input, mark; the error spans the row under them): few widgets for ~50 fields.
+        yield Label(self.field_name, classes="field-name")
+        placeholder = "(demo)" if self.field_name in ("model", "dataset") else ""
+        field_input = Input(self.initial_text, placeholder=placeholder, classes="field-input", compact=True,
+                            select_on_focus=False, id=f"input-{self.field_name}")
+        field_input.cursor_blink = False
+        yield field_input
+        yield Static("", classes="field-mark")
+        # the error line under the field is mounted only when there is an error (most rows never have one)
+
+    @property
+    def input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def text(self) -> str:
+        return self.input.value
+
+    def set_text(self, text: str) -> None:
+        self.input.value = text
+
+    @on(Input.Changed)
+    def changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Edited(self, event.value))
+
+    def show(self, error: str | None, within: bool | None, lo=None, hi=None) -> None:
+        """Mark the row: the error under it (or none), and ✓/✗ against the recommended range."""
+        shown = (error, within, lo, hi)
+        if shown == self._shown:  # most rows do not change when one is typed into: leave them alone
+            return
+        self._shown = shown
+        self.error = error
+        self.set_class(error is not None, "-invalid")
+        self.set_class(within is False and error is None, "-outside")
+        found = self.query(".field-error")
+        if found:
+            found.first(Static).update(Text(error or ""))
+        elif error is not None:
+            self.mount(Static(error, classes="field-error", markup=False))  # it quotes what was typed: text
+        mark = self.query_one(".field-mark", Static)
+        if lo is None:
+            mark.update("")
+            return
+        span = fmt(lo) if lo == hi else f"{fmt(lo)}–{fmt(hi)}"
+        symbol = "✗" if error is not None else "✓" if within else "✗"
+        mark.update(f"{symbol} {span}")

@@ -1,0 +1,1 @@
+"""Thread workers owned by the App and their child processes: they only post messages (screens.messages)."""

@@ -1,0 +1,131 @@
+"""The body of the App's trainer worker: start a run (optionally after stopping another) and tail its folder.
+
+Runs in a worker thread: it only reads files and posts messages (screens.messages); it never touches widgets.
+Metrics are batched: one MetricsArrived per poll with every record that arrived since the last one.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+
+from console.common.errors import UserError
+from console.runs.metrics import MetricsTail
+from console.runs.rundir import ACTIVE_PHASES, RunDir
+from screens.messages import (
+    GpuSampled,
+    LaunchFailed,
+    MetricsArrived,
+    PhaseChanged,
+    RunFinished,
+    RunLaunched,
+    SamplesArrived,
+)
+
+POLL_S = 0.25  # the worker reads the run folder at most this often
+GPU_EVERY_S = 3.0
+
+
+def start_run(runs_dir, config, command: list[str]) -> RunDir:
+    """Preflight the model and data, create the run folder and start the trainer (in its own session)."""
+    from console.loop.rerun import start
+
+    return start(runs_dir, config, command=command)
+
+
+def gpu_memory() -> tuple[list[int], list[int]] | None:
+    """(used MiB, total MiB) of the visible GPUs from nvidia-smi (tens of ms), or None on a CPU machine."""
+    from console.machine.hardware import probe
+
+    hw = probe()
+    smi = shutil.which("nvidia-smi")
+    if not hw.cuda or not smi:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=index,memory.used,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    wanted = {g.index for g in hw.gpus}
+    used, total = [], []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            if int(parts[0]) in wanted:
+                used.append(int(float(parts[1])))
+                total.append(int(float(parts[2])))
+        except (ValueError, IndexError):
+            continue
+    return (used, total) if used else None
+
+
+def stop_and_wait(run: RunDir, cancelled: Callable[[], bool], timeout: float = 300.0) -> dict:
+    """Ask a run to stop gracefully (it saves a checkpoint) and wait until it has."""
+    from console.runs.launcher import request_stop
+
+    request_stop(run)
+    deadline = time.monotonic() + timeout
+    while not cancelled():
+        status = run.status()
+        if status.get("phase") not in ACTIVE_PHASES or time.monotonic() > deadline:
+            return status
+        time.sleep(POLL_S)
+    return run.status()
+
+
+def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir | None = None, runs_dir=None,
+                 config=None, command: list[str] | None = None, stop_first: list[RunDir] | None = None,
+                 poll: float = POLL_S) -> None:
+    """Start (config given) or attach to (run given) a run, then post what its folder says until it ends."""
+    for other in stop_first or []:
+        post(PhaseChanged(other.id, dict(other.status(), phase="stopping")))
+        status = stop_and_wait(other, cancelled)
+        post(RunFinished(other.id, status, other.tail_log(12)))
+    if config is not None:
+        try:
+            run = start_run(runs_dir, config, command or ["training-console"])
+        except UserError as err:
+            post(LaunchFailed(str(err)))
+            return
+        post(RunLaunched(run.id, str(run.path)))
+    tail = MetricsTail(run.metrics_path) if run is not None else None
+    last_status: dict | None = None
+    if config is None and run is not None:
+        last_status = run.status()
+        post(RunLaunched(run.id, str(run.path), attached=True, status=dict(last_status), records=tail.read_new()))
+    if run is None:
+        return
+    next_gpu = 0.0
+    sample_tail = MetricsTail(run.path / "samples.jsonl")
+
+    def post_samples() -> None:
+        from console.runs.samples import parse
+
+        samples = [s for s in (parse(r) for r in sample_tail.read_new()) if s is not None]
+        if samples:
+            post(SamplesArrived(run.id, samples))
+
+    while not cancelled():
+        records = tail.read_new()
+        if records:
+            post(MetricsArrived(run.id, records))
+        post_samples()
+        status = run.status()
+        if status != last_status:
+            last_status = status
+            post(PhaseChanged(run.id, dict(status)))
+        if status.get("phase") not in ACTIVE_PHASES:
+            records = tail.read_new()
+            if records:
+                post(MetricsArrived(run.id, records))
+            post_samples()
+            post(RunFinished(run.id, dict(status), run.tail_log(12)))
+            return
+        now = time.monotonic()
+        if now >= next_gpu:
+            next_gpu = now + GPU_EVERY_S
+            gpu = gpu_memory()
+            if gpu:
+                post(GpuSampled(run.id, gpu[0], gpu[1]))
+        time.sleep(poll)
