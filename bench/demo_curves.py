@@ -9,7 +9,7 @@ Used to tune the demo model, its dataset and the "problem" scenarios the console
 
 The data path mirrors what a trainer would do with the demo: the 2000 instruction examples are split 90/10
 (datasets' train_test_split, seed 42: 1800 train, 200 eval); --max-samples then keeps the first N training
-examples (the eval set stays 200), as console.data.datasets.prepare does; each example is rendered by
+examples (the eval set stays 200), as console.data.preflight.prepare does; each example is rendered by
 the console's alpaca layout (console.data.formats, the console's "### Instruction: / ### Input: / ### Response:" prompt, then eos),
 tokenised and cut at --seq-len; the loss is on every token (DataCollatorForLanguageModeling, mlm=False).
 Each run's log is replayed through the console's own diagnose() (when present) to say which warning shows first,
@@ -36,7 +36,8 @@ def render_row(ex: dict, tokenizer) -> str:
     """An instruction row in the console's alpaca layout (no chat template), with the end token."""
     record = to_records(ex, "instruction", chat_template=False, train_on_prompt=False)[0]
     return record["prompt"] + record["completion"] + (tokenizer.eos_token or "")
-from console.data.demo import demo_dataset_path, ensure_demo_model  # noqa: E402
+from console.data.demo import demo_dataset_path  # noqa: E402
+from console.data.demo_model import ensure_demo_model  # noqa: E402
 
 # The preset numbers (presets/*.yaml, common.yaml: eval_steps 50, logging_steps 10) and the problem scenarios.
 # Keys are this script's options; epochs as in the presets, so warmup (a ratio) covers the same steps as a real run.

@@ -86,7 +86,7 @@ def build_model(name: str, root: Path) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from console.data.demo import ensure_demo_model
+    from console.data.demo_model import ensure_demo_model
 
     if name == "real":
         if _REAL_DIR:

@@ -40,7 +40,7 @@ import json, sys, time
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 from console.config.run_config import build_config, parse_set, resolve
-from console.data.datasets import prepare
+from console.data.prepare import prepare
 from console.trainer.model import load_model
 
 config = resolve(build_config("lora", sets=parse_set(json.loads(sys.argv[1]))))

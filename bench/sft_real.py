@@ -147,7 +147,7 @@ def loss_token_share(method: str, data: Path, run) -> tuple[float, int, int]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from console.config.run_config import load_run_config
-    from console.data.datasets import prepare
+    from console.data.prepare import prepare
     from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     config = load_run_config(run.path)

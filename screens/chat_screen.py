@@ -29,7 +29,7 @@ PANES = {"base": "base model", "tuned": "fine-tuned"}
 
 def open_chat(app, run: RunDir | None) -> None:
     """Push the chat screen for `run`, or say in one line why it cannot chat (no model and no checkpoint yet)."""
-    from console.tools.chat import plan_chat
+    from console.tools.chat_plan import plan_chat
 
     if run is None:
         return

@@ -22,7 +22,7 @@ from console.config.run_config import build_config, load_run_config, parse_set, 
 from console.runs.launcher import launch
 from console.runs.rundir import RunDir, create_run
 from console.runs.samples import by_step, load_samples
-from console.tools.chat import format_prompt, parse_request, plan_chat, prompt_layout
+from console.tools.chat_plan import format_prompt, parse_request, plan_chat, prompt_layout
 from tests.e2e_util import FAST, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

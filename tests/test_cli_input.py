@@ -179,7 +179,7 @@ def test_the_preflight_reads_a_huge_single_line_in_bounded_memory(tmp_path, monk
     bound: here the bound is lowered to 64 KiB and the line is 4 MiB; the memory the read took is measured."""
     import tracemalloc
 
-    import console.data.datasets as data
+    import console.data.preflight as data
     from console.common.errors import DataError
 
     monkeypatch.setattr(data, "MAX_ROW_CHARS", 64 * 1024)

@@ -13,8 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from console.data import demo as demo_model  # noqa: E402
-from console.data.demo import demo_dataset_path, demo_model_dir, ensure_demo_model, is_built  # noqa: E402
+from console.data import demo, demo_model  # noqa: E402
+from console.data.demo import demo_dataset_path, demo_model_dir, is_built  # noqa: E402
+from console.data.demo_model import ensure_demo_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,7 @@ def built(tmp_path_factory):
 def test_builds_offline_in_seconds(built, monkeypatch):
     path, secs = built
     assert secs < 10, f"building the demo model took {secs:.1f}s"
-    assert path == demo_model_dir(path.parent) and path.name == demo_model.DEMO_MODEL_NAME
+    assert path == demo_model_dir(path.parent) and path.name == demo.DEMO_MODEL_NAME
     assert is_built(path)
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         assert (path / name).is_file(), name
@@ -57,10 +58,10 @@ def test_reused_without_rebuilding(built, monkeypatch):
 
 def test_default_cache_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRAINING_CONSOLE_CACHE", str(tmp_path / "c"))
-    assert demo_model_dir() == tmp_path / "c" / demo_model.DEMO_MODEL_NAME
+    assert demo_model_dir() == tmp_path / "c" / demo.DEMO_MODEL_NAME
     monkeypatch.delenv("TRAINING_CONSOLE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert demo_model_dir() == tmp_path / "x" / "training-console" / demo_model.DEMO_MODEL_NAME
+    assert demo_model_dir() == tmp_path / "x" / "training-console" / demo.DEMO_MODEL_NAME
 
 
 def test_racing_builds_and_a_broken_folder(tmp_path):
@@ -84,7 +85,7 @@ def test_racing_builds_and_a_broken_folder(tmp_path):
     assert not errors, errors
     assert results == [broken, broken] and is_built(broken)
     assert json.loads((broken / "config.json").read_text())["model_type"] == "llama"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [demo_model.DEMO_MODEL_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [demo.DEMO_MODEL_NAME]
 
 
 def test_model_loads_with_auto_classes(built):
@@ -244,7 +245,7 @@ def test_the_readme_gives_the_demo_models_real_parameter_count():
 
     from transformers import AutoModelForCausalLM
 
-    from console.data.demo import ensure_demo_model
+    from console.data.demo_model import ensure_demo_model
 
     count = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(ensure_demo_model()).parameters())
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

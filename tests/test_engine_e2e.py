@@ -41,7 +41,7 @@ def test_each_method_trains_and_saves_what_loads_back(trained, method):
     else:
         from peft import PeftModel
 
-        from console.data.demo import ensure_demo_model
+        from console.data.demo_model import ensure_demo_model
 
         assert (model_dir / "adapter_config.json").exists()
         base = AutoModelForCausalLM.from_pretrained(ensure_demo_model())
@@ -79,7 +79,7 @@ def test_local_model_folder_and_chat_dataset(runs_dir, tmp_path):
     """The Hub-name code path (from_pretrained by name) run on a local folder, with chat-format data."""
     import shutil
 
-    from console.data.demo import ensure_demo_model
+    from console.data.demo_model import ensure_demo_model
 
     model_dir = tmp_path / "my-model"
     shutil.copytree(ensure_demo_model(), model_dir)

@@ -126,7 +126,7 @@ def test_llama_factory_full_with_renamed_columns(capsys, tmp_path):
     assert v["columns"] == "instruction:question,output:answer"
     assert v["dataset"] == str(LF / "data" / "doubles_qa.json") and v["dataset_format"] == "instruction"
     assert (v["learning_rate"], v["per_device_train_batch_size"], v["max_length"]) == (1e-5, 1, 512)
-    from console.data.datasets import preflight
+    from console.data.preflight import preflight
 
     # the column mapping reads the file as the instruction format
     assert "40 rows, instruction format" in preflight(v["dataset"], v["dataset_format"], None, v["columns"])

@@ -66,7 +66,7 @@ def test_a_local_looking_model_that_is_missing_is_refused_not_fetched(tmp_path, 
 @pytest.mark.e2e
 @pytest.mark.parametrize("how", ["relative", "home"])
 def test_the_cli_trains_from_another_folder_with_relative_and_home_paths(tmp_path, monkeypatch, capsys, how):
-    from console.data.demo import ensure_demo_model
+    from console.data.demo_model import ensure_demo_model
 
     work = tmp_path / "work"
     shutil.copytree(ensure_demo_model(), work / "models" / "tiny")

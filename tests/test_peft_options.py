@@ -12,7 +12,7 @@ from console.cli.main import main
 from console.common.errors import ConfigError, DataError, UserError
 from console.config.fields import all_fields, peft_field_names
 from console.config.run_config import build_config, resolve
-from console.data.datasets import check_inputs
+from console.loop.preflight import check_inputs
 from console.machine.hardware import CPU_ONLY, GPU, Hardware
 from console.runs.rundir import list_run_dirs
 from tests.e2e_util import sets
@@ -159,7 +159,7 @@ def test_chat_template_from_a_string_and_from_a_file_is_set_on_the_tokenizer(tmp
 
 
 def test_a_chat_template_that_does_not_render_is_one_line_at_data_preparation():
-    from console.data.datasets import prepare
+    from console.data.prepare import prepare
     from console.trainer.model import load_tokenizer, model_source
 
     values = _values(chat_template="{% for m in messages %}{{ m.content }")

@@ -32,7 +32,7 @@ def test_missing_keys_are_dropped_only_when_tied(monkeypatch):
 def test_tied_weights_are_read_from_the_model(monkeypatch):
     from transformers import AutoModelForCausalLM
 
-    from console.data.demo import ensure_demo_model
+    from console.data.demo_model import ensure_demo_model
 
     monkeypatch.setattr(quiet.TIED, "tied", set())
     model = AutoModelForCausalLM.from_pretrained(ensure_demo_model())  # the demo model ties its embeddings

@@ -8,7 +8,7 @@ import pytest
 
 from console.common.errors import ConfigError
 from console.config.run_config import build_config, parse_set, resolve
-from console.data.datasets import check_inputs
+from console.loop.preflight import check_inputs
 from console.machine.hardware import Hardware
 from console.machine.scale import ACCELERATE_PRESETS, accelerate_config_file, preset_path
 from console.runs.launcher import trainer_command

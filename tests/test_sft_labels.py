@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
 from console.config.run_config import build_config  # noqa: E402
-from console.data.datasets import prepare  # noqa: E402
-from console.data.demo import ensure_demo_model  # noqa: E402
+from console.data.demo_model import ensure_demo_model  # noqa: E402
+from console.data.prepare import prepare  # noqa: E402
 
 QUESTION, ANSWER = "What is two plus two?", "Four, said plainly."
 ROWS = {

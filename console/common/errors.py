@@ -40,3 +40,12 @@ def path_problem(err: OSError, what: str = "") -> str:
     if err.errno == errno.ELOOP:
         return f"{subject}: too many levels of symbolic links (a link that points to itself?)"
     return f"{subject}: {err.strerror or err}"
+
+
+def first_line(err: BaseException, with_type: bool = False) -> str:
+    """An exception as one line of at most 300 characters (a library's message may run over pages), optionally
+    after its type's name ("OSError: ..."), which says what failed when the message alone does not."""
+    lines = str(err).strip().splitlines()
+    if not lines:
+        return type(err).__name__
+    return f"{type(err).__name__}: {lines[0][:300]}" if with_type else lines[0][:300]

@@ -123,7 +123,7 @@ class RunConfig:
                 "notices": self.notices, "arguments": self.values}
 
     def save(self, path: str | os.PathLike) -> None:
-        from console.runs.rundir import atomic_write
+        from console.common.files import atomic_write
 
         atomic_write(path, to_yaml(self))
 

@@ -87,7 +87,7 @@ def start(runs_dir, config: RunConfig, command: list[str] | None = None, name: s
     """The one way every front end starts a run (`train`, `rerun`, the console's launch, `a`/`r` and the runs
     screen's `r`): check the model and data (unless the caller has just done it: `checked`), create the run folder,
     launch the trainer. A dataset gone since its parent ran is one line here, before any folder is made."""
-    from console.data.datasets import check_inputs
+    from console.loop.preflight import check_inputs
     from console.runs.launcher import launch
 
     if not checked:

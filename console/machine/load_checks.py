@@ -1,6 +1,6 @@
 """Pre-launch checks of the model-loading settings (attn_implementation, revision, chat_template, load_in_8bit).
 
-Run by console.data.datasets.check_inputs, the one check both front ends run before a launch, so it stays light: no
+Run by console.loop.preflight.check_inputs, the one check both front ends run before a launch, so it stays light: no
 torch or
 transformers import (seconds each); installed packages are looked up with importlib.util.find_spec. Each problem is
 one line (DataError) naming what to install or change; what only loading can tell (a kernel that does not build, a

@@ -11,7 +11,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from console.runs.rundir import RunDir, atomic_write, process_start
+from console.common.files import atomic_write
+from console.runs.rundir import RunDir, process_start
 
 # Bytes the trainer holds on the run's file system from its start and lets go of only to write its final status:
 # on a full disk that write failed, and a run that ended on "No space left on device" read as "killed, or the

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.common.errors import RunError
+from console.common.files import atomic_write
 
 ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
                  "saving", "stopping")
@@ -30,22 +31,6 @@ FINAL_PHASES = ("done", "failed", "stopped")
 HANG_MIN_S = 300.0
 HANG_FACTOR = 10.0
 HEARTBEAT_PHASES = ("training", "evaluating")
-
-
-def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write via a temp file and rename, so a reader never sees half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def process_start(pid: int) -> int | None:

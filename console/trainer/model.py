@@ -4,14 +4,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from console.common.errors import DataError, UserError
+from console.common.errors import DataError, UserError, first_line
 from console.config.fields import lora_extras
 
 
 def model_source(values: dict) -> str:
     if values.get("model"):
         return str(values["model"])
-    from console.data.demo import ensure_demo_model
+    from console.data.demo_model import ensure_demo_model
 
     return str(ensure_demo_model())
 
@@ -38,7 +38,7 @@ def peft_config(method: str, values: dict, total_steps: int | None = None):
                                    lora_dropout=float(values["lora_dropout"]), target_modules=targets,
                                    task_type="CAUSAL_LM", **lora_extras(values))
         except (ValueError, TypeError) as err:  # peft's own checks of combinations (DoRA with lora_bias, ...)
-            raise UserError(f"LoRA settings refused by peft: {_first_line(err)}") from None
+            raise UserError(f"LoRA settings refused by peft: {first_line(err)}") from None
     if method != "adapter":
         return None
     kind = values.get("adapter_type", "loha")
@@ -62,11 +62,6 @@ def peft_config(method: str, values: dict, total_steps: int | None = None):
                                   total_step=max(int(total_steps or 1000), 20), tinit=0, tfinal=0,
                                   target_modules=targets, task_type="CAUSAL_LM")
     raise UserError(f"unknown adapter_type {kind!r}: choose loha, lokr, ia3 or adalora")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:300] if text else type(err).__name__
 
 
 def keep_4bit_weights_trainable(model) -> int:
@@ -226,7 +221,7 @@ def wrap_adapter(model, config, values: dict):
     try:
         return peft.get_peft_model(model, config)
     except ValueError as err:
-        text = _first_line(err)
+        text = first_line(err)
         if "not found in the base model" in text or "No modules were targeted" in text:
             raise no_module(values.get("lora_target_modules")) from None
         raise UserError(f"the adapter settings are refused by peft: {text}") from None

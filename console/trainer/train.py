@@ -16,7 +16,7 @@ import time
 import traceback
 
 from console.config.run_config import RunConfig, load_run_config
-from console.data.datasets import check_dataset_path, check_model_path
+from console.data.preflight import check_dataset_path, check_model_path
 from console.runs.report import Process, Reporter, StopRequest
 from console.runs.rundir import RunDir, checkpoint_problem
 from console.trainer.lean_imports import leave_out_bitsandbytes
@@ -37,29 +37,24 @@ def _sample_prompts(values: dict, eval_ds, data) -> list:
     return prompts_from_records([eval_ds[i] for i in range(min(DEFAULT_PROMPTS, len(eval_ds)))])
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:300]
-
-
 def classify(err: BaseException) -> tuple[str, str]:
     """(kind, one-line message) for a failed run."""
-    from console.common.errors import UserError
+    from console.common.errors import UserError, first_line
 
     name = type(err).__name__
     text = str(err)
     if isinstance(err, UserError):
-        return "input", _one_line(err)
+        return "input", first_line(err)
     if (isinstance(err, OSError) and err.errno == errno.ENOSPC) or any(
             sign in text for sign in ("No space left on device", "StorageFull", "os error 28")):
         # safetensors and torch wrap the OSError in their own types: their text is what says it
         return "disk_full", ("the disk is full (No space left on device): free space on the run folder's file "
                              "system (`df -h RUN_FOLDER`), lower save_total_limit, then resume the run")
     if name == "OutOfMemoryError" or "CUDA out of memory" in text or "out of memory" in text.lower():
-        return "oom", ("out of memory: " + _one_line(err))[:300]
+        return "oom", ("out of memory: " + first_line(err))[:300]
     if isinstance(err, DivergedError):
-        return "diverged", _one_line(err)
-    return "error", f"{name}: {_one_line(err)}"
+        return "diverged", first_line(err)
+    return "error", f"{name}: {first_line(err)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +109,7 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     from transformers.utils import logging as hf_logging
 
     from console.common.errors import DataError
-    from console.data.datasets import prepare
+    from console.data.prepare import prepare
     from console.trainer.callbacks import ConsoleCallback, SampleCallback
     from console.trainer.model import load_model, loraplus_options
     from console.trainer.sft import ConsoleSFTTrainer, sft_config

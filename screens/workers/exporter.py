@@ -2,7 +2,7 @@
 from a
 thread worker that posts ExportFinished when it ends. The console's own process never imports torch, transformers
 or peft (they cost seconds, and a merge of a large model must not stall the screen); it only plans the export
-(console.tools.export.plan_export reads the run folder) to word the question.
+(console.tools.export_plan.plan_export reads the run folder) to word the question.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from textual.message import Message
 
 from console.common.errors import RunError, UserError
 from console.runs.rundir import ACTIVE_PHASES, RunDir
-from console.tools.export import ExportPlan, default_dest, free_dest, plan_export
+from console.tools.export_plan import ExportPlan, default_dest, free_dest, plan_export
 
 
 @dataclass

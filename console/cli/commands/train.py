@@ -26,7 +26,7 @@ def prepare_config(args, summary: bool = True):
     `summary` is False (a dry run prints the whole analysis, which holds both: they were said twice)."""
     from console.config.analysis import out_of_range
     from console.config.run_config import build_config, parse_set, resolve
-    from console.data.datasets import check_inputs
+    from console.loop.preflight import check_inputs
 
     sets = parse_set(args.set)
     if getattr(args, "processes", None):

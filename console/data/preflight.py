@@ -1,0 +1,178 @@
+"""Dataset checks before launch: local files or folders and Hub names, in the formats of console.data.formats.
+
+Light on purpose (no `datasets` import): it runs in the console's own process and before every launch, so that a
+wrong path, a malformed line or a missing column is said at once. console.data.prepare does the real reading in the
+trainer.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from console.common.errors import DataError, path_problem
+from console.data.formats import detect_format, parse_columns
+
+LOADERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
+# One row (a JSONL line, a CSV field, a text line) longer than this is refused by the preflight: a 1 GB single-line
+# file was read whole (6 GB, then an abort). 16 MiB of text is millions of tokens, far past any max_length.
+MAX_ROW_CHARS = 16 * 2**20
+
+
+MAX_JSON_ARRAY_BYTES = 256 * 2**20  # a JSON array file is parsed whole by the preflight only up to this size
+
+
+def _exists(path: Path, what: str) -> bool:
+    """Path.exists() that turns an OSError other than "not there" (a name over 255 bytes, a permission, a loop
+    of links) into one line: it was a traceback in six commands and a silent nothing in the editor."""
+    try:
+        path.stat()
+        return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as err:
+        raise DataError(path_problem(err, what)) from None
+
+
+def _lines(f, path: Path):
+    """(line number, line) of a text file, each line read with a bound (MAX_ROW_CHARS)."""
+    lineno = 0
+    while True:
+        line = f.readline(MAX_ROW_CHARS + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > MAX_ROW_CHARS:
+            raise DataError(f"{path}, line {lineno}: longer than {MAX_ROW_CHARS // 2**20} MiB (one row per line is "
+                            f"expected; is this a JSON array or minified file? Save it as JSONL, one object per line)")
+        yield lineno, line
+
+
+def _local_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LOADERS)
+    if not files:
+        raise DataError(f"the folder {path} holds no .json/.jsonl/.csv/.parquet/.txt file")
+    return files
+
+
+def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
+    """(columns, rows seen) from the start of a local file, with line-exact messages for malformed input."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json"):
+            with open(path, encoding="utf-8") as f:
+                head = f.read(1)
+                f.seek(0)
+                if suffix == ".json" and head == "[" and path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+                    return [], -1  # too big to parse here in bounded memory: the trainer's loader checks it
+                if suffix == ".json" and head == "[":
+                    try:
+                        data = json.load(f)
+                    except ValueError as err:
+                        raise DataError(f"{path} is not valid JSON: {err}. Fix the file and try again.") from None
+                    rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+                    return (list(rows[0]) if rows else []), len(rows)
+                columns, n = [], 0
+                for lineno, line in _lines(f, path):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except ValueError as err:
+                        raise DataError(f"{path}, line {lineno}: malformed JSON ({err.msg}). Fix or remove that "
+                                        f"line.") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}, line {lineno}: expected a JSON object ({{\"text\": ...}}), got "
+                                        f"{type(row).__name__}")
+                    for key in row:
+                        if key not in columns:
+                            columns.append(key)
+                    n += 1
+                return columns, n
+        if suffix == ".csv":
+            limit = csv.field_size_limit()
+            csv.field_size_limit(MAX_ROW_CHARS)  # csv's own 128 KiB default refused long texts with a traceback
+            try:
+                with open(path, encoding="utf-8", newline="") as f:
+                    reader = csv.DictReader(f)
+                    rows = sum(1 for _ in reader)
+                    return list(reader.fieldnames or []), rows
+            except csv.Error as err:
+                raise DataError(f"{path}, line {reader.line_num}: {err} (the limit is {MAX_ROW_CHARS // 2**20} "
+                                f"MiB per field). Fix that line.") from None
+            finally:
+                csv.field_size_limit(limit)
+        if suffix == ".txt":
+            with open(path, encoding="utf-8") as f:
+                return ["text"], sum(1 for _, line in _lines(f, path) if line.strip())
+    except OSError as err:
+        raise DataError(path_problem(err, "dataset file")) from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (bad byte at position {err.start}): convert it to UTF-8, "
+                        f"e.g. `iconv -f latin1 -t utf-8`.") from None
+    return [], -1  # parquet: checked by the trainer
+
+
+def preflight(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
+              columns=None) -> str:
+    """Check a dataset before launch; returns a one-line description. Hub names are checked by the trainer."""
+    mapping = parse_columns(columns)
+    if not dataset:
+        from console.data.demo import demo_dataset_path
+
+        dataset = str(demo_dataset_path())
+    path = Path(dataset).expanduser()
+    if not check_dataset_path(dataset):
+        return f"Hub dataset {dataset} (loaded by the trainer)"
+    total = 0
+    found: list[str] = []
+    for file in _local_files(path):
+        cols, rows = _sample_rows(file)
+        if rows == 0:
+            continue
+        total += max(rows, 0)
+        found = found or cols
+    if total == 0 and not any(f.suffix.lower() == ".parquet" for f in _local_files(path)):
+        raise DataError(f"dataset {dataset} is empty: it holds no rows")
+    if found:
+        fmt = detect_format(found, dataset_format, text_column, mapping)
+        return f"{path.name}: {total} rows, {fmt} format (columns: {', '.join(found)})"
+    return f"{path.name}"
+
+
+def check_dataset_path(dataset: str | None) -> bool:
+    """True for a local dataset (file or folder) that exists, False for a Hub name; DataError in one line for a
+    local path that does not exist. Cheap: reads no rows (the trainer runs it before loading its libraries)."""
+    if not dataset:
+        return True  # the built-in demo dataset
+    if _exists(Path(dataset).expanduser(), "dataset"):
+        return True
+    if _looks_like_hub_name(dataset):
+        return False
+    raise DataError(f"dataset {dataset} not found: give a local .jsonl/.json/.csv/.parquet/.txt file or folder, "
+                    f"or a Hub dataset name (org/name)")
+
+
+def _looks_like_hub_name(name: str) -> bool:
+    if name.startswith(("/", ".", "~")):
+        return False
+    parts = name.split("/")
+    return len(parts) <= 2 and all(p and not p.startswith(".") for p in parts) and not name.endswith(
+        tuple(LOADERS))
+
+
+def check_model_path(model: str | None) -> str:
+    """A local model folder must exist and hold a config.json; a Hub name is left to the trainer."""
+    if not model:
+        return "built-in demo model"
+    path = Path(model).expanduser()
+    if _exists(path, "model"):
+        if not _exists(path / "config.json", "model"):
+            raise DataError(f"model folder {path} has no config.json: point --model at a folder saved with "
+                            f"save_pretrained(), or give a Hub name (org/model)")
+        return f"local model {path}"
+    if model.startswith((".", "/", "~")) or not _looks_like_hub_name(model):
+        raise DataError(f"model {model} not found: give a local folder or a Hub name (org/model)")
+    return f"Hub model {model}"

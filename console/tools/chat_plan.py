@@ -1,0 +1,184 @@
+"""What chatting with a run loads, how a prompt is laid out, and what a request line may hold (light: no torch).
+
+The console's chat screen plans here in its own process; console.tools.chat (the child process that loads the model
+and answers) reads the plan back.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.common.errors import RunError, UserError
+from console.runs.rundir import ACTIVE_PHASES, RunDir
+
+WHICH = ("base", "tuned")
+
+
+DEFAULT_MAX_NEW_TOKENS = 256
+
+
+MAX_NEW_TOKENS_LIMIT = 32768
+
+
+MAX_PROMPT_CHARS = 100_000
+
+
+_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
+            "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+_FORMAT = re.compile(r"\b(text|prompt_completion|instruction|chat|sharegpt) format\b")
+
+
+@dataclass
+class ChatPlan:
+    run: RunDir
+    method: str
+    values: dict
+    folder: Path  # RUN/model or a checkpoint
+    label: str  # "the final model (model/, step 8)", "checkpoint-4 (the newest: the run is still training)"
+    fmt: str  # the training data's format (console.data.formats), which decides how a prompt is laid out
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def adapter(self) -> bool:
+        """The folder holds an adapter (laid on the base model) rather than a whole model."""
+        return (self.folder / "adapter_config.json").is_file()
+
+    @property
+    def base_name(self) -> str:
+        return str(self.values.get("model") or "") or "the built-in demo model"
+
+
+def _has_weights(folder: Path) -> bool:
+    try:
+        return any((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in _WEIGHTS)
+    except OSError:
+        return False
+
+
+def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
+    """What chatting with `run` loads, checked without loading anything. `checkpoint`: None (the final model, else
+    the newest whole checkpoint: a run still training has no final model yet), 'final', 'best' or 'checkpoint-N'
+    (or N). RunError / UserError in one line saying what the run has and what to do."""
+    from console.config.run_config import load_run_config
+    from console.tools.export_plan import resolve_source, what_exists
+
+    if not run.path.is_dir():
+        raise RunError(f"{run.path} is not a run folder: `training-console runs` lists them")
+    config = load_run_config(run.path)
+    status = run.status(repair=False)
+    phase = status.get("phase", "?")
+    active = phase in ACTIVE_PHASES
+    step = status.get("step")
+    final = run.path / "model"
+    notes: list[str] = []
+    wanted = (checkpoint or "").strip()
+    if wanted in ("", "final", "model", "model/"):
+        if not active and _has_weights(final):
+            folder, label = final, "the final model (model/" + (f", step {step})" if step is not None else ")")
+        elif wanted:
+            why = (f"{run.id} is still {phase}: its final model is written when it ends" if active else
+                   f"{run.id} ({phase}) has no final model (model/)")
+            raise RunError(f"{why}; it has: {what_exists(run, status)}: leave out --checkpoint for its newest "
+                           f"checkpoint, or give one (--checkpoint checkpoint-N)")
+        else:
+            newest, skipped = run.checkpoint_to_resume()
+            if newest is None:
+                why = (f"{run.id} is still {phase} and has saved no checkpoint yet: chat once it has one (save_steps, "
+                       f"or c on its training screen saves one now)" if active else
+                       f"{run.id} ({phase}) has no final model and no checkpoint to chat with")
+                raise RunError(why + (f" ({'; '.join(skipped)})" if skipped else ""))
+            folder = newest
+            label = f"{newest.name} (the newest: " + (f"the run is still {phase})" if active else
+                                                     "the run has no final model)")
+            notes += skipped
+    else:  # best or a checkpoint: read as export reads it
+        folder, label = resolve_source(run, wanted, status, verb="loaded")
+    return ChatPlan(run=run, method=config.method, values=dict(config.values), folder=folder, label=label,
+                    fmt=data_format(config.values, status), notes=notes)
+
+
+def data_format(values: dict, status: dict) -> str:
+    """The format the run's data was in: the config's dataset_format, else what the trainer said it found
+    (status.json's data line), else what the dataset's columns say now; prompt_completion when none can tell."""
+    from console.data.formats import FORMATS
+
+    wanted = values.get("dataset_format")
+    if wanted in FORMATS:
+        return wanted
+    found = _FORMAT.search(str(status.get("data") or ""))
+    if found:
+        return found.group(1)
+    try:
+        from console.data.preflight import preflight
+
+        found = _FORMAT.search(preflight(values.get("dataset"), "auto", values.get("text_column"),
+                                         values.get("columns")))
+    except (UserError, OSError):
+        found = None
+    return found.group(1) if found else "prompt_completion"
+
+
+def prompt_layout(fmt: str, chat_template: bool) -> str:
+    """How a prompt reaches the model, in words (the ready event, the CLI's first line, the screen's status)."""
+    if fmt == "text":
+        return "as plain text to continue (the run trained on plain text)"
+    if chat_template:
+        return "as a user turn through the chat template"
+    if fmt == "instruction":
+        return "in the alpaca layout (### Instruction: ... ### Response:)"
+    if fmt in ("chat", "sharegpt"):
+        return "as 'user: ...' / 'assistant:' lines (no chat template)"
+    return "as plain text (no chat template)"
+
+
+def format_prompt(text: str, fmt: str, chat_template: bool):
+    """The prompt for console.trainer.generate from what the user typed, laid out as the run's training examples were
+    (console.data.formats.to_records, with an empty answer): a user turn (chat template) or a string."""
+    from console.data.formats import to_records
+
+    if fmt == "text":
+        return text
+    if fmt == "instruction":
+        row, kind = {"instruction": text, "output": ""}, "instruction"
+    elif fmt in ("chat", "sharegpt"):
+        row, kind = {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]}, "chat"
+    else:
+        row, kind = {"prompt": text, "completion": ""}, "prompt_completion"
+    return to_records(row, kind, chat_template=chat_template, train_on_prompt=False)[0]["prompt"]
+
+
+def parse_request(line: str, loaded: list[str]) -> dict:
+    """A request line as {prompt, temperature, max_new_tokens, which} or {stop: True}; UserError (one line) for
+    anything else."""
+    try:
+        request = json.loads(line)
+    except ValueError:
+        raise UserError("a request is one JSON object per line, e.g. {\"prompt\": \"Hello\"}") from None
+    if not isinstance(request, dict):
+        raise UserError("a request is a JSON object, e.g. {\"prompt\": \"Hello\"}")
+    if request.get("stop") is True:
+        return {"stop": True}
+    prompt = request.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise UserError("the request has no prompt (a non-empty string)")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise UserError(f"the prompt is {len(prompt)} characters long: at most {MAX_PROMPT_CHARS}")
+    temperature = request.get("temperature", 0.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 5:
+        raise UserError(f"temperature {temperature!r}: a number from 0 (greedy) to 5")
+    tokens = request.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= MAX_NEW_TOKENS_LIMIT:
+        raise UserError(f"max_new_tokens {tokens!r}: a whole number from 1 to {MAX_NEW_TOKENS_LIMIT}")
+    which = request.get("which", loaded)
+    if isinstance(which, str):
+        which = [which]
+    if not isinstance(which, list) or not which or any(w not in WHICH for w in which):
+        raise UserError(f"which {which!r}: a list of 'base' and/or 'tuned'")
+    missing = [w for w in which if w not in loaded]
+    if missing:
+        raise UserError(f"the {missing[0]} model is not loaded in this server (loaded: {', '.join(loaded)})")
+    return {"prompt": prompt, "temperature": float(temperature), "max_new_tokens": tokens, "which": which}
