@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from console.common.errors import ConfigError
+from console.data.formats import FORMATS, choices_help
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,8 @@ _OWN = [
     FieldSpec("dataset", "str", True, None, section="model and data",
               help="local .json/.jsonl/.csv/.parquet/.txt file or folder, or a Hub dataset name; empty: the demo "
                    "dataset", training_argument=False),
-    FieldSpec("dataset_format", "str", False, "auto",
-              ("auto", "text", "prompt_completion", "instruction", "chat", "sharegpt"), section="model and data",
-              help="auto-detected from the columns unless set: text, prompt_completion, instruction (alpaca), "
-                   "chat (messages) or sharegpt (conversations)", training_argument=False),
+    FieldSpec("dataset_format", "str", False, "auto", ("auto", *FORMATS), section="model and data",
+              help=choices_help(), training_argument=False),  # the format registry's names and lines
     FieldSpec("columns", "str", True, None, section="model and data",
               help="your column names for the format's, e.g. prompt:question,completion:answer",
               training_argument=False),

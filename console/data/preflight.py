@@ -119,27 +119,52 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
               columns=None) -> str:
     """Check a dataset before launch; returns a one-line description. Hub names are checked by the trainer."""
     mapping = parse_columns(columns)
-    if not dataset:
-        from console.data.demo import demo_dataset_path
-
-        dataset = str(demo_dataset_path())
+    dataset = _or_demo(dataset)
     path = Path(dataset).expanduser()
     if not check_dataset_path(dataset):
         return f"Hub dataset {dataset} (loaded by the trainer)"
+    total, found = _local_columns(path, dataset)
+    if found:
+        fmt = detect_format(found, dataset_format, text_column, mapping)
+        return f"{path.name}: {total} rows, {fmt} format (columns: {', '.join(found)})"
+    return f"{path.name}"
+
+
+def local_format(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
+                 columns=None) -> str | None:
+    """The format a local dataset is in (a name of the format registry), as its columns say now; None for a Hub
+    dataset or a file whose columns this light check does not read (parquet, a very large JSON array). DataError
+    as `preflight`."""
+    mapping = parse_columns(columns)
+    dataset = _or_demo(dataset)
+    if not check_dataset_path(dataset):
+        return None
+    _, found = _local_columns(Path(dataset).expanduser(), dataset)
+    return detect_format(found, dataset_format, text_column, mapping) if found else None
+
+
+def _or_demo(dataset: str | None) -> str:
+    if dataset:
+        return dataset
+    from console.data.demo import demo_dataset_path
+
+    return str(demo_dataset_path())
+
+
+def _local_columns(path: Path, dataset: str) -> tuple[int, list[str]]:
+    """(rows, the first non-empty file's columns) of a local dataset; DataError when it holds no rows."""
+    files = _local_files(path)
     total = 0
     found: list[str] = []
-    for file in _local_files(path):
+    for file in files:
         cols, rows = _sample_rows(file)
         if rows == 0:
             continue
         total += max(rows, 0)
         found = found or cols
-    if total == 0 and not any(f.suffix.lower() == ".parquet" for f in _local_files(path)):
+    if total == 0 and not any(f.suffix.lower() == ".parquet" for f in files):
         raise DataError(f"dataset {dataset} is empty: it holds no rows")
-    if found:
-        fmt = detect_format(found, dataset_format, text_column, mapping)
-        return f"{path.name}: {total} rows, {fmt} format (columns: {', '.join(found)})"
-    return f"{path.name}"
+    return total, found
 
 
 def check_dataset_path(dataset: str | None) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.common.errors import DataError
-from console.data.formats import RECORD_KEYS, detect_format, loss_on, parse_columns, record_kind, to_records
+from console.data.formats import RECORD_KEYS, Conversation, detect_format, get_format, parse_columns
 from console.data.preflight import LOADERS, _local_files, _looks_like_hub_name
 
 
@@ -68,7 +68,7 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     train_split = _rename(train_split, mapping)
     eval_split = _rename(eval_split, mapping) if eval_split is not None else None
     text_column = values.get("text_column")
-    fmt = detect_format(list(train_split.column_names), values.get("dataset_format", "auto"), text_column)
+    fmt = get_format(detect_format(list(train_split.column_names), values.get("dataset_format", "auto"), text_column))
     if need_eval and eval_split is None:
         val_size = values.get("val_size") or 0.1
         if len(train_split) < 4:
@@ -85,11 +85,11 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     train_on_prompt = bool(values.get("train_on_prompt"))
     options = dict(chat_template=template, train_on_prompt=train_on_prompt, text_column=text_column)
 
-    keys = RECORD_KEYS[record_kind(fmt, template, train_on_prompt)]
+    keys = RECORD_KEYS[fmt.record_kind(template, train_on_prompt)]
 
     def convert(batch):
         rows = [dict(zip(batch, vals)) for vals in zip(*batch.values())]
-        records = [rec for row in rows for rec in to_records(row, fmt, **options)]
+        records = [rec for row in rows for rec in fmt.render(row, **options)]
         return {k: [r[k] for r in records] for k in keys}  # empty lists, not {}, for a batch with no example
 
     def build(split):
@@ -100,19 +100,17 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
 
     train = build(train_split)
     if len(train) == 0:
-        raise DataError(f"no training example left after formatting the {fmt} rows: check the columns "
+        raise DataError(f"no training example left after formatting the {fmt.name} rows: check the columns "
                         f"({', '.join(train_split.column_names)}); a chat needs at least one assistant turn")
     evaluation = build(eval_split) if (need_eval and eval_split is not None) else None
     if evaluation is not None and len(evaluation) == 0:
         evaluation = None
     skipped = 0
-    if fmt in ("chat", "sharegpt"):  # rows whose conversation has no answer to a question give no example
-        column = "messages" if fmt == "chat" else "conversations"
-        skipped = sum(1 for turns in train_split[column]
-                      if not to_records({column: turns}, fmt, **options))
-    info = PreparedData(fmt=fmt, rows=len(train_split), examples=len(train), skipped=skipped,
+    if isinstance(fmt, Conversation):  # rows whose conversation has no answer to a question give no example
+        skipped = sum(1 for turns in train_split[fmt.column] if not fmt.render({fmt.column: turns}, **options))
+    info = PreparedData(fmt=fmt.name, rows=len(train_split), examples=len(train), skipped=skipped,
                         eval_examples=len(evaluation) if evaluation is not None else 0,
-                        chat_template=template, loss_on=loss_on(fmt, train_on_prompt))
+                        chat_template=template, loss_on=fmt.loss_on(train_on_prompt))
     return train, evaluation, info
 
 
@@ -133,7 +131,7 @@ def check_template_renders(tokenizer) -> None:
 class PreparedData:
     """What prepare() made of the dataset, for the trainer's log and status."""
 
-    fmt: str
+    fmt: str  # the format registry's name (console/data/formats), also written to status.json as data_format
     rows: int
     examples: int  # training records (a multi-turn chat gives one per answer)
     eval_examples: int
@@ -141,9 +139,14 @@ class PreparedData:
     chat_template: bool
     loss_on: str
 
+    @property
+    def templated(self) -> bool:
+        """The prompts went through the model's chat template (never for plain text)."""
+        return self.chat_template and get_format(self.fmt).templated
+
     def describe(self) -> str:
         per = f" ({self.examples} examples)" if self.examples != self.rows else ""
-        layout = ", through the chat template" if self.chat_template and self.fmt != "text" else ""
+        layout = ", through the chat template" if self.templated else ""
         skipped = f"; {self.skipped} rows without an answer to a question skipped" if self.skipped else ""
         return (f"{self.rows} train{per} / {self.eval_examples} eval rows, {self.fmt} format{layout}; "
                 f"loss on {self.loss_on}{skipped}")

@@ -347,6 +347,7 @@ _STATUS_TYPES = {
     "error": _text, "precision": _text, "device": _text, "model": _text, "data": _text, "cut_text": _text,
     "cut": lambda v: isinstance(v, dict), "best_checkpoint": _text, "final_model": _text,
     "recovered": lambda v: isinstance(v, bool), "pid_start": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "data_format": _text,  # the format registry's name (console/data/formats), written by the trainer
 }
 _INFO_TYPES = {
     "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,

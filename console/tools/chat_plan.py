@@ -6,7 +6,6 @@ and answers) reads the plan back.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +26,6 @@ MAX_PROMPT_CHARS = 100_000
 
 _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
             "pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-_FORMAT = re.compile(r"\b(text|prompt_completion|instruction|chat|sharegpt) format\b")
 
 
 @dataclass
@@ -102,53 +98,38 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
 
 
 def data_format(values: dict, status: dict) -> str:
-    """The format the run's data was in: the config's dataset_format, else what the trainer said it found
-    (status.json's data line), else what the dataset's columns say now; prompt_completion when none can tell."""
-    from console.data.formats import FORMATS
+    """The format the run's data was in (a name of console.data.formats' registry): the config's dataset_format,
+    else what the trainer found (status.json's data_format), else, for a run folder from before that key, what the
+    dataset's columns say now; the registry's FALLBACK when none can tell."""
+    from console.data.formats import FALLBACK, FORMATS
 
-    wanted = values.get("dataset_format")
-    if wanted in FORMATS:
-        return wanted
-    found = _FORMAT.search(str(status.get("data") or ""))
-    if found:
-        return found.group(1)
+    for said in (values.get("dataset_format"), status.get("data_format")):
+        if said in FORMATS:
+            return said
     try:
-        from console.data.preflight import preflight
+        from console.data.preflight import local_format
 
-        found = _FORMAT.search(preflight(values.get("dataset"), "auto", values.get("text_column"),
-                                         values.get("columns")))
+        found = local_format(values.get("dataset"), "auto", values.get("text_column"), values.get("columns"))
     except (UserError, OSError):
         found = None
-    return found.group(1) if found else "prompt_completion"
+    return found or FALLBACK
+
+
+def _entry(fmt: str):
+    from console.data.formats import FALLBACK, FORMATS, get_format
+
+    return get_format(fmt if fmt in FORMATS else FALLBACK)
 
 
 def prompt_layout(fmt: str, chat_template: bool) -> str:
     """How a prompt reaches the model, in words (the ready event, the CLI's first line, the screen's status)."""
-    if fmt == "text":
-        return "as plain text to continue (the run trained on plain text)"
-    if chat_template:
-        return "as a user turn through the chat template"
-    if fmt == "instruction":
-        return "in the alpaca layout (### Instruction: ... ### Response:)"
-    if fmt in ("chat", "sharegpt"):
-        return "as 'user: ...' / 'assistant:' lines (no chat template)"
-    return "as plain text (no chat template)"
+    return _entry(fmt).prompt_layout(chat_template)
 
 
 def format_prompt(text: str, fmt: str, chat_template: bool):
     """The prompt for console.trainer.generate from what the user typed, laid out as the run's training examples were
-    (console.data.formats.to_records, with an empty answer): a user turn (chat template) or a string."""
-    from console.data.formats import to_records
-
-    if fmt == "text":
-        return text
-    if fmt == "instruction":
-        row, kind = {"instruction": text, "output": ""}, "instruction"
-    elif fmt in ("chat", "sharegpt"):
-        row, kind = {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]}, "chat"
-    else:
-        row, kind = {"prompt": text, "completion": ""}, "prompt_completion"
-    return to_records(row, kind, chat_template=chat_template, train_on_prompt=False)[0]["prompt"]
+    (the format's rendering of a row with an empty answer): a user turn (chat template) or a string."""
+    return _entry(fmt).chat_prompt(text, chat_template)
 
 
 def parse_request(line: str, loaded: list[str]) -> dict:

@@ -31,7 +31,7 @@ def _sample_prompts(values: dict, eval_ds, data) -> list:
     from console.runs.samples import DEFAULT_PROMPTS, prompts_from_records, user_prompts
 
     if values.get("sample_prompts"):
-        return user_prompts(values["sample_prompts"], chat=data.chat_template and data.fmt != "text")
+        return user_prompts(values["sample_prompts"], chat=data.templated)
     if eval_ds is None:
         return []
     return prompts_from_records([eval_ds[i] for i in range(min(DEFAULT_PROMPTS, len(eval_ds)))])
@@ -151,7 +151,9 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     args = sft_config(ta)
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device = str(args.device)
-    report.status("preparing data", precision=precision, device=device, model=model_desc, data=data_desc)
+    # data: the sentence for people; data_format: the registry's name, for programs (the chat's prompt layout)
+    report.status("preparing data", precision=precision, device=device, model=model_desc, data=data_desc,
+                  data_format=data.fmt)
     report.say(f"[console] device {device}, precision {precision}")
 
     sampler = None

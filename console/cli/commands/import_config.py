@@ -1,7 +1,7 @@
 """`training-console import FILE.yaml [-o OUT.yaml] [--force] [--dataset FILE]`
 
-A LLaMA-Factory or axolotl config written as one of ours, with a report of what became what (console/config/foreign.py
-holds the mapping; `train --config THEIR.yaml` reads their file through the same one).
+A LLaMA-Factory or axolotl config written as one of ours, with a report of what became what (console/config/foreign/
+holds the mapping, one module per tool; `train --config THEIR.yaml` reads their file through the same one).
 """
 from __future__ import annotations
 

@@ -1,0 +1,185 @@
+"""axolotl's config (`axolotl train config.yml`), with its `datasets:` list, mapped to ours.
+
+The shared machinery (the report's three groups, the keys both tools share) is console/config/foreign/mapping.py;
+its dataset types are found in the format registry (console/data/formats: each entry's known_as names axolotl's type
+for it).
+"""
+from __future__ import annotations
+
+from console.config.foreign.mapping import Mapper, Tool, choice, conversations, listing, show
+from console.data.formats import Conversation, PlainText, keyed_as, known_as
+
+AXOLOTL = "axolotl"
+
+# Keys only axolotl uses (none is a setting of ours).
+SIGNS = frozenset({"base_model", "datasets", "micro_batch_size", "num_epochs", "adapter", "lora_target_linear",
+                   "val_set_size", "train_on_inputs", "lr_scheduler", "optimizer", "flash_attention",
+                   "sdp_attention", "wandb_project", "dataset_prepared_path", "sample_packing", "lora_model_dir",
+                   "base_model_config", "special_tokens", "rl", "eval_batch_size", "revision_of_model", "strict",
+                   "pad_to_sequence_len"})
+DEFINING = frozenset({"base_model", "micro_batch_size", "adapter"})
+
+# Their key -> our setting, value unchanged.
+RENAMES = {"base_model": "model", "micro_batch_size": "per_device_train_batch_size",
+           "eval_batch_size": "per_device_eval_batch_size", "num_epochs": "num_train_epochs",
+           "sequence_len": "max_length", "train_on_inputs": "train_on_prompt", "val_set_size": "val_size",
+           "revision_of_model": "revision", "peft_use_dora": "use_dora", "peft_use_rslora": "use_rslora",
+           "loraplus_lr_ratio": "loraplus_lr_ratio", "sample_packing": "packing",
+           "dataset_processes": "dataset_num_proc", "chat_template_jinja": "chat_template"}
+
+
+def rules(m: Mapper) -> None:
+    d = m.data
+    if d.get("rl") not in (None, "", False):
+        m.refuse("rl", f"rl: {show(d['rl'])}: not supported: the console trains SFT (supervised fine-tuning) "
+                       f"only, not DPO, ORPO, KTO, GRPO or other preference training")
+    adapter = str(m.get("adapter", "")).strip().lower()
+    four, eight = d.get("load_in_4bit") is True, d.get("load_in_8bit") is True
+    if adapter in ("", "none", "null", "false"):
+        m.put("adapter", d.get("adapter", "(none)"), "method", "full", "no adapter: full fine-tuning")
+        if four or eight:
+            m.refuse("load_in_4bit" if four else "load_in_8bit",
+                     "load_in_4bit/8bit without an adapter: a quantised model's weights cannot be fully fine-tuned; "
+                     "set adapter: lora or qlora")
+    elif adapter in ("lora", "qlora"):
+        m.put("adapter", d["adapter"], "method", "qlora" if adapter == "qlora" or four else "lora")
+    else:
+        m.refuse("adapter", f"adapter: {show(d['adapter'])}: not supported: use lora, qlora or none (full)")
+    for key in ("load_in_4bit", "load_in_8bit"):
+        if key in d and key not in m.done:
+            if d[key] is True or d[key] is False:
+                m.put(key, d[key], key, d[key])
+    if m.out.method == "full":
+        for key in ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_target_linear",
+                    "lora_modules_to_save", "peft_use_dora", "peft_use_rslora", "loraplus_lr_ratio"):
+            if key in d and d[key] not in (None, "", False, []):
+                m.drop(key, "LoRA setting, and this run is full fine-tuning (no adapter)")
+    if d.get("lora_model_dir"):
+        m.refuse("lora_model_dir", "lora_model_dir: training on top of an existing adapter is not supported: merge "
+                                   "it into the model first (axolotl merge-lora) and give the merged folder as "
+                                   "base_model")
+    if m.out.method != "full":
+        if d.get("lora_target_linear") is True:  # axolotl adds every linear layer to the named ones
+            m.put("lora_target_linear", True, "lora_target_modules", "all-linear")
+            m.done.add("lora_target_modules")
+        elif "lora_target_linear" in d:
+            m.done.add("lora_target_linear")
+        if d.get("lora_target_modules") and "lora_target_modules" not in m.done:
+            m.targets("lora_target_modules", d["lora_target_modules"])
+        if d.get("lora_modules_to_save"):
+            m.targets_to_save("lora_modules_to_save", d["lora_modules_to_save"])
+    if "bf16" in d and str(d["bf16"]).lower() == "auto":
+        m.put("bf16", "auto", "bf16", True, "'auto': on, and turned off with a notice on a machine without bf16")
+    for key, dtype in (("bfloat16", "bfloat16"), ("float16", "float16")):
+        if d.get(key) is True:
+            m.put(key, True, "dtype", dtype)
+    if "flash_attention" in d:
+        m.attention("flash_attention", d["flash_attention"], "flash_attention_2" if d["flash_attention"] is True
+                    else None)
+    if "sdp_attention" in d:
+        m.attention("sdp_attention", d["sdp_attention"], "sdpa" if d["sdp_attention"] is True else None)
+    if "lr_scheduler" in d:
+        choice(m, "lr_scheduler", d["lr_scheduler"], "lr_scheduler_type")
+    if "optimizer" in d:
+        choice(m, "optimizer", d["optimizer"], "optim")
+    if "chat_template" in d:
+        template = d["chat_template"]
+        if isinstance(template, str) and ("{{" in template or "{%" in template):
+            m.put("chat_template", "(Jinja template)", "chat_template", template)
+        elif template in (None, "", "tokenizer_default"):
+            m.drop("chat_template", "the model's own chat template is used")
+        else:
+            m.drop("chat_template", f"axolotl's named template {show(template)} is not applied: the model's own "
+                                    f"chat template is used (use_chat_template); give a Jinja template as "
+                                    f"chat_template to use another")
+    _dataset(m)
+
+
+def _dataset(m: Mapper) -> None:
+    d = m.data
+    value = d.get("datasets")
+    if m.dataset_given:
+        if value is not None:
+            m.drop("datasets", "replaced by the dataset given on the command line")
+        return
+    if d.get("pretraining_dataset"):
+        m.refuse("pretraining_dataset", "pretraining_dataset: streaming pretraining is not supported: give the "
+                                        "text as a dataset with type: completion")
+    if not isinstance(value, list) or not value:
+        m.refuse("datasets", "datasets: missing or not a list of {path, type}: add one, or give the data file with "
+                             "--dataset FILE")
+        return
+    if len(value) > 1:
+        paths = ", ".join(str(x.get("path")) if isinstance(x, dict) else str(x) for x in value)
+        m.refuse("datasets", f"datasets: {show(paths)}: the console trains on one dataset; merge them into one "
+                             f"file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give it with "
+                             f"--dataset FILE")
+        return
+    entry = value[0]
+    m.done.add("datasets")
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not entry["path"].strip():
+        m.refuse("datasets", "datasets[0]: needs a path (a file, folder or Hub dataset); add it")
+        return
+    entry = {str(k): v for k, v in entry.items()}
+    kind = entry.get("type")
+    fmt = known_as(AXOLOTL).get(kind) if isinstance(kind, str) else None
+    if fmt is None:
+        why = ("input_output marks trained segments itself, which has no counterpart here: use "
+               "prompt/completion rows" if kind == "input_output" else
+               f"the console reads {listing(known_as(AXOLOTL))}")
+        m.refuse("datasets", f"datasets[0].type: {show(kind)}: not supported: {why}")
+        return
+    data_files = entry.get("data_files")
+    if isinstance(data_files, list) and len(data_files) == 1:
+        data_files = data_files[0]
+    if isinstance(data_files, str) and data_files.strip():
+        m.put("datasets[0].data_files", entry["data_files"], "dataset", m.local_or_hub(data_files))
+    elif data_files:
+        m.refuse("datasets", "datasets[0].data_files: several files: merge them into one and give it with "
+                             "--dataset FILE")
+        return
+    else:
+        m.put("datasets[0].path", entry["path"], "dataset", m.local_or_hub(entry["path"]))
+    m.put("datasets[0].type", kind, "dataset_format", fmt.name)
+    used = {"path", "type", "data_files", "ds_type"}
+    if entry.get("split") and entry["split"] != "train":
+        m.put("datasets[0].split", entry["split"], "dataset_split", str(entry["split"]))
+    used.add("split")
+    if entry.get("name"):
+        m.put("datasets[0].name", entry["name"], "dataset_config", str(entry["name"]))
+    used.add("name")
+    if kind == "chat_template" and isinstance(fmt, Conversation):
+        # the options of axolotl's chat_template type: the turns' column and keys
+        messages = entry.get("field_messages", "messages")
+        if messages != fmt.column:
+            m.put("datasets[0].field_messages", messages, "columns", f"{fmt.column}:{messages}")
+        used.add("field_messages")
+        mapping = entry.get("message_property_mappings") or {}
+        role = entry.get("message_field_role", mapping.get("role", "role") if isinstance(mapping, dict) else "role")
+        content = entry.get("message_field_content",
+                            mapping.get("content", "content") if isinstance(mapping, dict) else "content")
+        keyed = keyed_as(role, content) if isinstance(role, str) and isinstance(content, str) else None
+        if keyed is None:
+            m.refuse("datasets", f"datasets[0]: turns keyed {show(role)}/{show(content)}: the console reads "
+                                 f"{conversations(lambda f: f'{f.turns.speaker}/{f.turns.content}')}; rename the keys")
+            return
+        if keyed is not fmt:
+            m.put("datasets[0].message_property_mappings", mapping or f"{role}/{content}", "dataset_format",
+                  keyed.name, f"{role}/{content} turns are the {keyed.name} format's")
+            if messages != keyed.column:
+                m.put("datasets[0].field_messages", messages, "columns", f"{keyed.column}:{messages}")
+        used |= {"message_property_mappings", "message_field_role", "message_field_content"}
+    if isinstance(fmt, PlainText) and entry.get("field") and entry["field"] != fmt.column:
+        m.put("datasets[0].field", entry["field"], "text_column", str(entry["field"]))
+    used.add("field")
+    for key in entry:
+        if key not in used:
+            m.drop(f"datasets[0].{key}", "no counterpart in the console's data settings")
+
+
+def _datasets_listed(data: dict) -> int:
+    """A `datasets:` list is axolotl's shape (LLaMA-Factory names its data in `dataset`)."""
+    return 2 if isinstance(data.get("datasets"), list) else 0
+
+
+TOOL = Tool(name=AXOLOTL, signs=SIGNS, defining=DEFINING, renames=RENAMES, rules=rules, bonus=_datasets_listed)

@@ -1,0 +1,281 @@
+"""LLaMA-Factory's training YAML (`llamafactory-cli train`), with its data/dataset_info.json, mapped to ours.
+
+The shared machinery (the report's three groups, the keys both tools share) is console/config/foreign/mapping.py;
+its dataset formats are found in the format registry (console/data/formats: each entry's known_as names LLaMA-Factory's
+formatting for it).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from console.config.foreign.mapping import (
+    MAX_INFO_BYTES,
+    MULTIMODAL,
+    Mapper,
+    Tool,
+    conversations,
+    exists,
+    listing,
+    show,
+)
+from console.data.formats import Conversation, SingleTurn, keyed_as, known_as, plain_text
+
+LLAMA_FACTORY = "LLaMA-Factory"
+
+# Keys only LLaMA-Factory uses (none is a setting of ours).
+SIGNS = frozenset({"stage", "finetuning_type", "lora_rank", "lora_target", "template", "dataset_dir",
+                   "quantization_bit", "do_train", "plot_loss", "additional_target", "pissa_init", "flash_attn",
+                   "preprocessing_num_workers", "overwrite_cache", "adapter_name_or_path", "model_revision"})
+DEFINING = frozenset({"stage", "finetuning_type"})
+
+# Their key -> our setting, value unchanged.
+RENAMES = {"model_name_or_path": "model", "lora_rank": "lora_r", "cutoff_len": "max_length",
+           "model_revision": "revision", "use_dora": "use_dora", "use_rslora": "use_rslora",
+           "loraplus_lr_ratio": "loraplus_lr_ratio", "train_on_prompt": "train_on_prompt",
+           "preprocessing_num_workers": "dataset_num_proc"}
+
+_ATTENTION = {"fa2": "flash_attention_2", "sdpa": "sdpa", "disabled": "eager"}
+# The columns of LLaMA-Factory's alpaca formatting -> the columns of our format it maps to.
+_ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}
+
+
+def rules(m: Mapper) -> None:
+    d = m.data
+    stage = str(m.get("stage", "sft")).strip().lower()
+    if "stage" in d:
+        if stage == "sft":
+            m.drop("stage", "SFT is what the console trains")
+        elif stage == "pt":
+            m.put("stage", d["stage"], "dataset_format", plain_text().name,
+                  "pretraining: loss on every token of plain text")
+        else:
+            m.refuse("stage", f"stage: {show(d['stage'])}: not supported: the console trains SFT (supervised "
+                              f"fine-tuning) only, not DPO, PPO, KTO, reward models or other preference stages")
+    finetuning = str(m.get("finetuning_type", "lora")).strip().lower()
+    bits = d.get("quantization_bit")
+    if bits not in (None, "", 4, 8, "4", "8"):
+        m.refuse("quantization_bit", f"quantization_bit: {show(bits)}: only 4-bit (QLoRA) and 8-bit "
+                                     f"bitsandbytes quantisation are supported")
+    bits = int(bits) if bits in (4, 8, "4", "8") else None
+    note = "" if "finetuning_type" in d else "LLaMA-Factory's default"
+    if finetuning == "lora":
+        method = "qlora" if bits == 4 else "lora"
+        m.put("finetuning_type", d.get("finetuning_type", "lora"), "method", method, note)
+        if bits == 8:
+            m.put("quantization_bit", 8, "load_in_8bit", True)
+        elif bits == 4:
+            m.put("quantization_bit", 4, "load_in_4bit", True)
+    elif finetuning == "full":
+        m.put("finetuning_type", d["finetuning_type"], "method", "full")
+        if bits:
+            m.refuse("quantization_bit", "quantization_bit with finetuning_type full: a quantised model's weights "
+                                         "cannot be fully fine-tuned; use finetuning_type lora")
+    elif finetuning == "freeze":
+        # Refused, not mapped to full: full trains every layer (another run, several times the memory), and the
+        # console has no partial-freeze method; LoRA is the nearest light-weight run.
+        m.refuse("finetuning_type", "finetuning_type: freeze (training only the last layers) has no counterpart "
+                                    "here: use finetuning_type lora (light, like freeze) or full, and import again")
+    else:
+        m.refuse("finetuning_type", f"finetuning_type: {show(d.get('finetuning_type'))}: not supported: use "
+                                    f"lora or full")
+    for key in [k for k in d if k.startswith("freeze_")] + ["num_layer_trainable", "name_module_trainable"]:
+        if key in d and key not in m.done:
+            m.drop(key, "freeze settings; finetuning_type is not freeze here")
+    if "quantization_type" in d:
+        m.put("quantization_type", d["quantization_type"], "bnb_4bit_quant_type", d["quantization_type"])
+    if "double_quantization" in d:
+        m.put("double_quantization", d["double_quantization"], "bnb_4bit_use_double_quant",
+              d["double_quantization"])
+    if d.get("adapter_name_or_path"):
+        m.refuse("adapter_name_or_path", "adapter_name_or_path: training on top of an existing adapter is not "
+                                         "supported: merge it into the model first (e.g. `llamafactory-cli export` "
+                                         "or peft's merge_and_unload) and give the merged folder as the model")
+    # What LLaMA-Factory trains with when the file says nothing: transformers' TrainingArguments defaults (and its own
+    # cutoff_len), written out so the run is the one the file describes, not the console's preset for the method
+    # (2e-4, 5 epochs, batch 4 x 4, 10 % warmup: a new user found the preset's values in place without a word).
+    for theirs, ours, value in _UNSAID:
+        if theirs not in d and not (theirs == "warmup_steps" and "warmup_ratio" in d):
+            m.put(f"(default) {theirs}", value, ours, value, "LLaMA-Factory's default, from transformers")
+    if method_is_lora(m):
+        rank = d.get("lora_rank")
+        if rank is None:  # LLaMA-Factory's defaults differ from the preset's: kept, to train what they trained
+            m.put("(default) lora_rank", 8, "lora_r", 8, "LLaMA-Factory's default")
+            rank = 8
+        if d.get("lora_alpha") is None and isinstance(rank, int) and not isinstance(rank, bool):
+            m.put("(default) lora_alpha", "2 x lora_rank", "lora_alpha", 2 * rank, "LLaMA-Factory's default")
+        if d.get("lora_dropout") is None:
+            m.put("(default) lora_dropout", 0, "lora_dropout", 0.0, "LLaMA-Factory's default")
+        m.targets("lora_target", d.get("lora_target", "all"))
+        if d.get("additional_target"):
+            m.targets_to_save("additional_target", d["additional_target"])
+    else:
+        for key in ("lora_rank", "lora_alpha", "lora_dropout", "lora_target", "additional_target"):
+            if key in d:
+                m.drop(key, "LoRA setting, and this run is not LoRA")
+    if "pissa_init" in d:
+        if d["pissa_init"] is True:
+            m.put("pissa_init", True, "init_lora_weights", "pissa")
+        else:
+            m.drop("pissa_init", "off: peft's default initialisation")
+    if "disable_gradient_checkpointing" in d:
+        m.put("disable_gradient_checkpointing", d["disable_gradient_checkpointing"], "activation_checkpointing",
+              not d["disable_gradient_checkpointing"] if isinstance(d["disable_gradient_checkpointing"], bool)
+              else d["disable_gradient_checkpointing"], "the other way round")
+    if "flash_attn" in d:
+        m.attention("flash_attn", d["flash_attn"], _ATTENTION.get(str(d["flash_attn"]).lower()))
+    _dataset(m, stage)
+
+
+_UNSAID = (
+    ("learning_rate", "learning_rate", 5e-5), ("num_train_epochs", "num_train_epochs", 3.0),
+    ("per_device_train_batch_size", "per_device_train_batch_size", 8),
+    ("gradient_accumulation_steps", "gradient_accumulation_steps", 1),
+    ("lr_scheduler_type", "lr_scheduler_type", "linear"), ("warmup_steps", "warmup_steps", 0),
+    ("weight_decay", "weight_decay", 0.0), ("max_grad_norm", "max_grad_norm", 1.0),
+    ("cutoff_len", "max_length", 2048),
+)
+
+
+def method_is_lora(m: Mapper) -> bool:
+    return m.out.method in ("lora", "qlora") and not m.out.refused.get("finetuning_type")
+
+
+def _dataset(m: Mapper, stage: str) -> None:
+    d = m.data
+    m.done.add("dataset_dir")
+    value = d.get("dataset")
+    if m.dataset_given:
+        if value is not None:
+            m.drop("dataset", "replaced by the dataset given on the command line")
+        return
+    if value is None or value == "":
+        m.refuse("dataset", "dataset: missing: LLaMA-Factory names its training data in 'dataset'; add it, or "
+                            "give the data file with --dataset FILE")
+        return
+    names = value if isinstance(value, list) else str(value).split(",")
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if len(names) != 1:
+        # Refused rather than the first taken with a notice: a run on part of the data the user named looks like
+        # a success, and a notice among twenty is easily missed. One merged file is one command away.
+        m.refuse("dataset", f"dataset: {show(', '.join(names))}: the console trains on one dataset; merge them "
+                            f"into one file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give "
+                            f"it with --dataset FILE")
+        return
+    name = names[0]
+    dataset_dir = str(m.get("dataset_dir", "data"))
+    if dataset_dir == "ONLINE":  # LLaMA-Factory's word for "the names are Hub repositories"
+        m.put("dataset", name, "dataset", name, "dataset_dir ONLINE: a Hub dataset")
+        return
+    info_path = None
+    for base in (m.base_dir, Path.cwd()):
+        candidate = base / Path(dataset_dir).expanduser() / "dataset_info.json"
+        if exists(candidate, file=True):
+            info_path = candidate
+            break
+    shown = m.base_dir / dataset_dir / "dataset_info.json"
+    if info_path is None:
+        m.refuse("dataset", f"dataset: {show(name)} is an entry of {shown}, which is not there: put "
+                            f"LLaMA-Factory's data folder beside the config (or set dataset_dir), or give the data "
+                            f"file with --dataset FILE")
+        return
+    try:
+        if info_path.stat().st_size > MAX_INFO_BYTES:
+            raise ValueError(f"larger than {MAX_INFO_BYTES // 2**20} MiB")
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        m.refuse("dataset", f"dataset: {info_path} cannot be read ({show(str(err), 100)}): fix it, or give the "
+                            f"data file with --dataset FILE")
+        return
+    entry = info.get(name) if isinstance(info, dict) else None
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted(str(k) for k in info)[:10]) if isinstance(info, dict) else ""
+        m.refuse("dataset", f"dataset: {show(name)} is not an entry of {info_path}"
+                            f"{' (it has: ' + show(known) + ')' if known else ''}: add it there, or give the "
+                            f"data file with --dataset FILE")
+        return
+    _dataset_entry(m, name, entry, info_path, stage)
+
+
+def _dataset_entry(m: Mapper, name: str, entry: dict, info_path: Path, stage: str) -> None:
+    where = f"{name} in {info_path.name}"
+    if entry.get("ranking"):
+        m.refuse("dataset", f"dataset: {show(name)} is a preference (ranking) dataset: the console trains SFT "
+                            f"only; give an SFT dataset")
+        return
+    if entry.get("hf_hub_url"):
+        hub = str(entry["hf_hub_url"])
+        m.put("dataset", name, "dataset", hub, f"{where}: hf_hub_url")
+        if entry.get("subset"):
+            m.put(f"{name}.subset", entry["subset"], "dataset_config", str(entry["subset"]))
+        if entry.get("split") and entry["split"] != "train":
+            m.put(f"{name}.split", entry["split"], "dataset_split", str(entry["split"]))
+        if entry.get("folder"):
+            m.refuse("dataset", f"dataset: {show(name)} reads the folder {show(entry['folder'])} of a Hub "
+                                f"repository, which the console cannot: download that folder and give it with "
+                                f"--dataset FOLDER")
+    elif entry.get("file_name"):
+        path = os.path.normpath(str(info_path.parent / Path(str(entry["file_name"])).expanduser()))
+        m.put("dataset", name, "dataset", path, f"{where}: file_name")
+    elif entry.get("ms_hub_url") or entry.get("om_hub_url") or entry.get("script_url") or entry.get("cloud_file_name"):
+        m.refuse("dataset", f"dataset: {show(name)} is on ModelScope/Modelers, a loading script or a cloud "
+                            f"store, which the console cannot read: download it and give the file with --dataset")
+        return
+    else:
+        m.refuse("dataset", f"dataset: {show(name)} in {info_path} has no file_name or hf_hub_url: add one")
+        return
+    columns = entry.get("columns") if isinstance(entry.get("columns"), dict) else {}
+    tags = entry.get("tags") if isinstance(entry.get("tags"), dict) else {}
+    for key in list(columns) + list(tags):
+        if any(word in str(key).lower() for word in MULTIMODAL):
+            m.refuse("dataset", f"dataset: {show(name)} has {show(key)} columns: multi-modal training is not "
+                                f"supported")
+            return
+    formatting = str(entry.get("formatting", "alpaca")).lower()
+    if stage == "pt":  # pretraining reads one text column ('prompt' in dataset_info, default 'text')
+        column = columns.get("prompt", "text")
+        if column != plain_text().column:
+            m.put(f"{name}.columns.prompt", column, "text_column", str(column))
+        return
+    pairs = []
+    ours = known_as(LLAMA_FACTORY).get(formatting)
+    if isinstance(ours, SingleTurn):
+        m.put(f"{name}.formatting", entry.get("formatting", "alpaca"), "dataset_format", ours.name)
+        for theirs, column in columns.items():
+            if theirs in _ALPACA_COLUMNS and column and column != _ALPACA_COLUMNS[theirs]:
+                pairs.append(f"{_ALPACA_COLUMNS[theirs]}:{column}")
+            elif theirs not in _ALPACA_COLUMNS and column:
+                m.drop(f"{name}.columns.{theirs}", f"no counterpart in the {ours.name} format: that column is not "
+                                                   f"trained on")
+    elif isinstance(ours, Conversation):
+        # the turns' keys and speaker names: the file's tags, else those of the format its formatting names
+        role, content = tags.get("role_tag", ours.turns.speaker), tags.get("content_tag", ours.turns.content)
+        fmt = keyed_as(role, content)
+        if fmt is None:
+            m.refuse("dataset", f"dataset: {show(name)} keeps its turns under {show(role)}/{show(content)}: the "
+                                f"console reads {conversations(lambda f: f'{f.turns.speaker}/{f.turns.content}')}; "
+                                f"rename the keys")
+            return
+        user, assistant = tags.get("user_tag", fmt.turns.user), tags.get("assistant_tag", fmt.turns.assistant)
+        if user not in fmt.turns.names or assistant not in fmt.turns.names:
+            m.refuse("dataset", f"dataset: {show(name)} names its speakers {show(user)}/{show(assistant)}: the "
+                                f"console reads {conversations(lambda f: f'{f.turns.user}/{f.turns.assistant}')}; "
+                                f"rename them")
+            return
+        m.put(f"{name}.formatting", entry.get("formatting"), "dataset_format", fmt.name)
+        column = columns.get("messages", "conversations")  # LLaMA-Factory's name and default for the turns' column
+        if column != fmt.column:
+            pairs.append(f"{fmt.column}:{column}")
+        for theirs in columns:
+            if theirs != "messages":
+                m.drop(f"{name}.columns.{theirs}", f"not read in the {fmt.name} format")
+    else:
+        m.refuse("dataset", f"dataset: {show(name)} has formatting {show(formatting)}: the console reads "
+                            f"{listing(sorted(known_as(LLAMA_FACTORY)))}")
+        return
+    if pairs:
+        m.put(f"{name}.columns", columns, "columns", ",".join(pairs))
+
+
+TOOL = Tool(name=LLAMA_FACTORY, signs=SIGNS, defining=DEFINING, renames=RENAMES, rules=rules)

@@ -1,0 +1,275 @@
+"""What reading another tool's config takes, whichever the tool: the result and its report (Imported), one file's
+conversion (Mapper: mapped, dropped, refused), what a tool module declares (Tool), and the keys both tools share.
+
+Pure data and functions (no torch, no transformers). The tools themselves are console/config/foreign/llamafactory.py
+and axolotl.py; console/config/foreign/__init__.py lists them and recognises and converts a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.common.safe_text import printable
+from console.config.fields import LEGACY, all_fields
+from console.config.paths import looks_local
+from console.data.formats import REGISTRY, Conversation
+
+MAX_INFO_BYTES = 16 * 2**20  # a dataset_info.json is a registry of names; LLaMA-Factory's own is ~40 KB
+
+REPORT_TO = "the console logs to the run folder; add report_to: wandb to also send the run to W&B"
+# Their key -> why it is left out (said in the report). One table for both tools: a key one tool uses may turn up in
+# the other's file (copied settings), and it is dropped with the same reason.
+DROPS = {
+    "template": "the model's own chat template is used (use_chat_template), not the tool's named template",
+    "plot_loss": "the console draws the loss curves live (training-console watch / the console)",
+    "do_train": "training is what the console does", "do_eval": "evaluation follows eval_strategy",
+    "do_predict": "prediction is not part of a training run here",
+    "overwrite_cache": "the datasets cache is keyed by the data and settings; nothing to overwrite",
+    "ddp_timeout": "the tool's examples raise it for slow preprocessing on many nodes; transformers' default "
+                   "(1800 s) is kept: --set ddp_timeout=N if needed",
+    "resume_from_checkpoint": "a run is resumed with `training-console resume RUN`",
+    "dataset_prepared_path": "datasets are prepared by the trainer and cached by the datasets library",
+    "strict": "axolotl's own config check", "debug": "axolotl's own debug output",
+    "base_model_config": "the model's config is read from the model", "model_type": "the model class is "
+    "read from the model's config (AutoModelForCausalLM)", "tokenizer_type": "the tokenizer is read from "
+    "the model (AutoTokenizer)", "is_llama_derived_model": "the architecture is read from the model's config",
+    "pad_to_sequence_len": "batches are padded to their longest row", "special_tokens": "the model's "
+    "tokenizer is used as saved (pad token set to the end token when it has none)",
+    "logging_dir": LEGACY["logging_dir"][2], "output_dir": LEGACY["output_dir"][2],
+    "overwrite_output_dir": LEGACY["overwrite_output_dir"][2],
+    "eval_dataset": "a separate evaluation set is not read: val_size holds out a share of the training set "
+                    "(or give a folder with train and validation files)",
+    "test_datasets": "a separate evaluation set is not read: val_size holds out a share of the training set "
+                     "(or give a folder with train and validation files)",
+    "evals_per_epoch": "set eval_steps instead (a step count or a share of the run below 1)",
+    "saves_per_epoch": "set save_steps instead (a step count or a share of the run below 1)",
+    "xformers_attention": "xformers attention is not offered: sdpa or flash_attention_2 (attn_implementation)",
+    "quantization_method": "bitsandbytes is the only quantisation here",
+    "pure_bf16": "precision is bf16/fp16 mixed precision (resolve() says which this machine uses)",
+    "neat_packing": "packing here is TRL's (packing: true)", "mask_history": "the loss covers every answer turn",
+    "lora_fan_in_fan_out": "peft sets it from the model's layer type",
+    "pissa_iter": "peft's default", "pissa_convert": "the adapter is saved as trained",
+}
+for _key in ("wandb_project", "wandb_entity", "wandb_name", "wandb_watch", "wandb_log_model", "wandb_run_id",
+             "wandb_mode"):
+    DROPS[_key] = REPORT_TO
+
+MULTIMODAL = ("image", "video", "audio", "vision", "visual", "processor", "multimodal", "mm_proj")
+
+
+@dataclass
+class Imported:
+    """A foreign config mapped to ours: the method, our flat values, and the report's three groups."""
+
+    tool: str
+    method: str = "lora"
+    values: dict = field(default_factory=dict)
+    mapped: list = field(default_factory=list)  # (their key, their value, our key, our value, note)
+    dropped: list = field(default_factory=list)  # (their key, why)
+    refused: dict = field(default_factory=dict)  # their key -> one line: why, and what to do
+
+    def report(self) -> list[str]:
+        """The report as lines: refused first (nothing is written then: a DPO file's refusal came after forty lines
+        of mappings, where a reader took it for an import that worked), then mapped and dropped (text from the file
+        written as printable text)."""
+        lines = ["refused (nothing is written):"] + [f"  {printable(r)}" for r in self.refused.values()] \
+            if self.refused else []
+        lines += ["mapped:"] + [f"  {m}" for m in self.mapped_lines()]
+        if self.dropped:
+            lines += ["dropped:"] + [f"  {d}" for d in self.dropped_lines()]
+        return lines
+
+    def mapped_lines(self) -> list[str]:
+        out = []
+        for their, their_value, ours, value, note in self.mapped:
+            line = f"{show(their)}: {show(their_value)} -> {ours}: {show(value)}"
+            out.append(f"{line} ({printable(note)})" if note else line)
+        return out
+
+    def dropped_lines(self) -> list[str]:
+        return [f"{show(key, 400)}: {printable(why)}" for key, why in self.dropped]
+
+    def notices(self) -> list[str]:
+        """The report as RunConfig notices (what `--config THEIR.yaml` says before a run)."""
+        head = f"imported from {self.tool}: "
+        return ([head + line for line in self.mapped_lines()]
+                + [f"{head}dropped {line}" for line in self.dropped_lines()])
+
+
+def listing(names) -> str:
+    """'a, b and c'."""
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def conversations(say) -> str:
+    """What the format registry's conversation formats read, each said by `say(format)`:
+    'role/content (chat) or from/value (sharegpt)'."""
+    return " or ".join(f"{say(f)} ({f.name})" for f in REGISTRY if isinstance(f, Conversation))
+
+
+def show(value, limit: int = 80) -> str:
+    """A key or value from their file as one printable line, cut at `limit`."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = printable(text).replace("\n", "\\n")
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One other tool whose configs are read: its name, how a file is recognised as its (keys only it uses: two of
+    them, or one defining key, make a file its), its one-to-one renames (their key -> our setting, value
+    unchanged; LEGACY's renames apply too), and its own rules (`rules(mapper)`, run between the refusals both tools
+    share and the rest)."""
+
+    name: str
+    signs: frozenset[str]
+    defining: frozenset[str]
+    renames: dict[str, str]
+    rules: Callable[[Mapper], None]
+    bonus: Callable[[dict], int] = lambda data: 0  # more evidence from the file's shape (axolotl's datasets list)
+
+    def score(self, data: dict) -> int:
+        keys = {str(k) for k in data}
+        return len(keys & self.signs) + (2 if keys & self.defining else 0) + self.bonus(data)
+
+
+class Mapper:
+    """One file's conversion: collects mapped values, dropped keys and refusals as it goes."""
+
+    def __init__(self, tool: Tool, data: dict, base_dir: Path, dataset_given: bool):
+        # absolute: the mapped paths must mean the same file from the run folder (console/config/paths.py says why)
+        self.tool, self.base_dir, self.dataset_given = tool, Path(os.path.abspath(base_dir)), dataset_given
+        self.data = {str(k): v for k, v in data.items()}
+        self.out = Imported(tool=tool.name)
+        self.done: set[str] = set()
+
+    # -- the three groups --------------------------------------------------------------------------------
+    def put(self, their: str, their_value, ours: str, value, note: str = "") -> None:
+        self.done.add(their)
+        if ours != "method" and ours not in all_fields():
+            self.drop(their, f"-> {ours}: not supported by this version (no '{ours}' setting)")
+            return
+        if ours == "method":
+            self.out.method = value
+        else:
+            self.out.values[ours] = value
+        self.out.mapped.append((their, their_value, ours, value, note))
+
+    def drop(self, their: str, why: str) -> None:
+        self.done.add(their)
+        self.out.dropped.append((their, why))
+
+    def refuse(self, their: str, line: str) -> None:
+        self.done.add(their)
+        self.out.refused.setdefault(their, line)
+
+    def get(self, key: str, default=None):
+        value = self.data.get(key, default)
+        return default if value is None else value
+
+    # -- shared by both tools ----------------------------------------------------------------------------
+    def common_refusals(self) -> None:
+        for key in ("deepspeed", "fsdp", "fsdp_config", "fsdp_version"):
+            if self.data.get(key) not in (None, "", False, [], {}):
+                self.refuse(key, f"{key}: not read from this file: remove it and set accelerate_config: "
+                                 f"deepspeed_zero2, deepspeed_zero3 or fsdp (the shipped presets) or the path of an "
+                                 f"`accelerate config` file; the trainer then starts under `accelerate launch`")
+        for key, value in self.data.items():
+            if any(word in key.lower() for word in MULTIMODAL) and value not in (None, "", False, [], {}):
+                self.refuse(key, f"{key}: multi-modal training is not supported: the console trains text-only "
+                                 f"causal language models")
+
+    def rest(self) -> None:
+        """Keys no tool-specific rule took: a setting of ours passes through, an old name is translated (LEGACY),
+        a known one is dropped with its reason, and the rest is dropped as having no counterpart here."""
+        renames = self.tool.renames
+        if self.data.get("bf16") in (True, "auto") and "fp16" not in self.data:
+            # both tools default fp16 to off; the preset's fp16 on next to their bf16 would be a conflict to resolve
+            self.put("(default) fp16", False, "fp16", False, f"{self.tool.name}'s default; bf16 is on")
+        empty = []
+        for key, value in self.data.items():
+            if key in self.done:
+                continue
+            if value is None or value == "":
+                empty.append(key)
+                self.done.add(key)
+                continue
+            if key in renames:
+                self.put(key, value, renames[key], value)
+            elif key in DROPS:
+                self.drop(key, DROPS[key])
+            elif key in LEGACY:
+                new, how, notice = LEGACY[key]
+                if new is None:
+                    self.drop(key, notice)
+                elif how == "negate" and isinstance(value, bool):
+                    self.put(key, value, new, not value, "the other way round")
+                else:
+                    self.put(key, value, new, value)
+            elif key in all_fields():
+                self.put(key, value, key, value)
+            else:
+                self.drop(key, "no counterpart in the console; left out: check that your run does not need it "
+                               "(`training-console show --fields` lists every setting)")
+        if empty:
+            self.done.update(empty)
+            self.out.dropped.append((", ".join(empty), "empty in the file"))
+
+    def targets(self, their: str, value) -> None:
+        """lora_target / lora_target_modules: 'all' or a list or a comma list -> 'all-linear' or 'a,b'."""
+        names = value if isinstance(value, list) else str(value).split(",")
+        names = [str(n).strip() for n in names if str(n).strip()]
+        if not names:
+            self.drop(their, "empty: the preset's all-linear is kept")
+        elif names == ["all"] or "all-linear" in names:
+            self.put(their, value, "lora_target_modules", "all-linear")
+        else:
+            self.put(their, value, "lora_target_modules", ",".join(names))
+
+    def targets_to_save(self, their: str, value) -> None:
+        """additional_target / lora_modules_to_save: modules trained whole next to the adapter."""
+        names = value if isinstance(value, list) else str(value).split(",")
+        self.put(their, value, "modules_to_save", ",".join(str(n).strip() for n in names if str(n).strip()))
+
+    def attention(self, their: str, value, implementation: str | None) -> None:
+        if implementation:
+            self.put(their, value, "attn_implementation", implementation)
+        else:
+            self.drop(their, "transformers picks the attention implementation")
+
+    def local_or_hub(self, value: str) -> str:
+        """A dataset path as the tool reads it: beside the config or the working folder if there, else a Hub name
+        when it looks like one, else a path (that the pre-launch check reports as not found)."""
+        value = value.strip()
+        for base in (self.base_dir, Path.cwd()):
+            path = (base / Path(value).expanduser())
+            if exists(path):
+                return os.path.normpath(str(path))
+        try:
+            if not looks_local(value, self.base_dir):
+                return value
+        except (OSError, ValueError):  # a name no file system takes (NUL, too long): a path, reported not found
+            pass
+        return os.path.normpath(str(self.base_dir / Path(value).expanduser()))
+
+
+def exists(path: Path, file: bool = False) -> bool:
+    """Path.exists / is_file that say False for a name the system refuses (a NUL byte, too long) instead of raising:
+    the names come from someone else's file."""
+    try:
+        return path.is_file() if file else path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def choice(m: Mapper, their: str, value, ours: str) -> None:
+    """A value that must be one of our setting's choices: mapped when it is, else dropped with why."""
+    spec = all_fields()[ours]
+    if isinstance(value, str) and spec.choices and value in spec.choices:
+        m.put(their, value, ours, value)
+    else:
+        m.drop(their, f"{show(value)} is not one of transformers' {ours} values; the preset's is kept")
