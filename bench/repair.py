@@ -5,7 +5,7 @@
     python bench/repair.py --model real --each-fix 3       # every one of the first 3 fixes, each tried alone
 
 For each scenario: train it, check the console flags the intended problem (and nothing absurd), apply the top fix
-of that finding exactly as the console's one-key action does (console.loop.rerun.plan_rerun), train the next run, and
+of that finding exactly as the console's one-key action does (console.loop.next_run.plan_rerun), train the next run, and
 if the problem is still there apply the next run's top fix once more. Prints: flagged, gone after one fix, gone
 after two, best eval loss before and after. A run is repaired when the problem is no longer raised and its best
 eval loss is no worse than the run it fixes (a fix that silences the warning by learning less is not a repair).
@@ -115,7 +115,8 @@ class Outcome:
 
 def train(runs_dir: Path, config) -> tuple:
     """Launch, wait, and return (run, findings)."""
-    from console.loop.rerun import run_findings, start
+    from console.loop.findings import run_findings
+    from console.loop.next_run import start
     from console.runs.launcher import wait
 
     run = start(runs_dir, config, command=["bench/repair.py"])
@@ -169,8 +170,8 @@ def first_run(s: Scenario, runs_dir: Path, model: str, out: Outcome):
 
 
 def run_scenario(s: Scenario, runs_dir: Path, model: str, probe: bool = False, each_fix: int = 0) -> Outcome:
-    from console.loop.rerun import plan_rerun
-    from console.runs.follow import describe_fix
+    from console.loop.findings import describe_fix
+    from console.loop.next_run import plan_rerun
 
     t0 = time.monotonic()
     out = Outcome(s)

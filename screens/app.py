@@ -55,7 +55,7 @@ def _is_arguments_screen(screen) -> bool:
 
 def _run_phrase(run: RunDir) -> str:
     """'20261130-0102-lora-ab12 (training, step 40)': a run as the quit and launch questions name it."""
-    status = run.status(repair=False)
+    status = run.status()
     step = status.get("step")
     return f"{run.id} ({status.get('phase', '?')}" + (f", step {step})" if step is not None else ")")
 
@@ -116,7 +116,7 @@ class TrainingConsoleApp(App):
         cached = getattr(self, "_active_cache", None)
         if max_age > 0 and cached is not None and time.monotonic() - cached[0] <= max_age:
             return list(cached[1])
-        active = [r for r in list_run_dirs(self.runs_dir) if r.status(repair=False).get("phase") in ACTIVE_PHASES]
+        active = [r for r in list_run_dirs(self.runs_dir) if r.status().get("phase") in ACTIVE_PHASES]
         self._active_cache = (time.monotonic(), active)
         return active
 
@@ -226,7 +226,7 @@ class TrainingConsoleApp(App):
                     if request_stop(run):
                         # a trainer stopped by a signal or hung cannot act on the request: it said "stopping" and
                         # the console was gone while the run went on holding its memory
-                        (frozen if run.status(repair=False).get("not_responding") else stopped).append(run.id)
+                        (frozen if run.status().get("not_responding") else stopped).append(run.id)
                 said = [f"stopping {', '.join(stopped)} (a checkpoint is saved)"] if stopped else []
                 if frozen:
                     said.append(f"{', '.join(frozen)} {'is' if len(frozen) == 1 else 'are'} not responding: the stop "
@@ -343,12 +343,11 @@ class TrainingConsoleApp(App):
         return self.live if self.live is not None and self.live.id == run_id else None
 
     async def on_run_launched(self, message: RunLaunched) -> None:
-        from console.config.run_config import load_run_config
         from screens.live import LiveRun
 
         run = RunDir(message.path)
         try:
-            config = load_run_config(run.path)
+            config = run.config()
         except (UserError, OSError, ValueError):
             config = None
         self.live = LiveRun(run, config, status=dict(message.status or {}))

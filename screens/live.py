@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from console.loop.findings import findings_of
 from console.runs.metrics import History
 from console.runs.progress import Progress, progress
 from console.runs.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
-from screens.workers import diagnosis
 
 DIAGNOSE_EVERY_S = 1.0  # while a run trains, its diagnosis (tens of ms on a long history) at most this often
 
@@ -61,7 +61,7 @@ class LiveRun:
             self._findings_version = self.version
             self._findings_at = time.monotonic()
             try:
-                self._findings = diagnosis.findings(self.history, self.config, self.status, self.samples)
+                self._findings = findings_of(self.history, self.config, self.status, self.samples)
             except Exception as err:  # noqa: BLE001  a diagnosis bug must never take the console down
                 self._findings = []
                 self.diagnosis_error = f"diagnosis failed: {type(err).__name__}: {err}"

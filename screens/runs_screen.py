@@ -283,24 +283,24 @@ class RunsScreen(Screen):
         self.app.push_screen(TextScreen(f"{pair[0]}  ->  {pair[1]}", body))
 
     def _config_for_rerun(self):
-        from console.config.run_config import load_run_config
 
         run = self.cursor_run()
         if run is None:
             return None, None
+        from console.loop.next_run import child_config
+
         try:
-            config = load_run_config(run.path)
+            config = child_config(run.config(), run.id)
         except UserError as err:
             self.notify(str(err), severity="error")
             return None, None
-        config.parent, config.fixes, config.run_id = run.id, [], None
         return run, config
 
     def action_rerun(self) -> None:
         """What `training-console rerun RUN` does: the top fix of the run's newest finding applied (the same config
         when it has none), asked first with the change spelled out."""
-        from console.loop.rerun import plan_rerun
-        from console.runs.follow import describe_fix
+        from console.loop.findings import describe_fix
+        from console.loop.next_run import plan_rerun
         from screens.confirm import ConfirmScreen
 
         run = self.cursor_run()
@@ -317,10 +317,9 @@ class RunsScreen(Screen):
             self.notify(str(err), severity="error")
             return
         if plan.fix is not None:
-            from console.config.run_config import load_run_config
 
             what = (f"with the fix for \"{plan.finding.title}\": "
-                    f"{describe_fix(plan.fix, load_run_config(run.path))}")
+                    f"{describe_fix(plan.fix, run.config())}")
         else:
             what = "with the same config (it shows no problem with a fix)"
 
@@ -350,7 +349,6 @@ class RunsScreen(Screen):
 
     def action_resume(self) -> None:
         """A stopped (or killed) run goes on from its last checkpoint, and opens live."""
-        from console.config.run_config import load_run_config
         from console.runs.launcher import check_resumable, launch
 
         run = self.cursor_run()
@@ -358,7 +356,7 @@ class RunsScreen(Screen):
             return
         try:
             check_resumable(run)
-            launch(run, processes=int(load_run_config(run.path).values.get("processes") or 1), resume=True)
+            launch(run, resume=True)
         except UserError as err:
             self.notify(str(err), severity="error", timeout=10)
             return
@@ -376,7 +374,7 @@ class RunsScreen(Screen):
         run = self.cursor_run()
         if run is None:
             return
-        if run.status(repair=False).get("phase") in ACTIVE_PHASES:
+        if run.status().get("phase") in ACTIVE_PHASES:
             self.notify(f"{run.id} is still training: stop it first (open it, then s)", severity="error")
             return
         size = sum(f.stat().st_size for f in run.path.rglob("*") if f.is_file() and not f.is_symlink())

@@ -184,9 +184,9 @@ class TrainingScreen(Screen):
         if new and not (live.final and self._opened_final):
             # a toast is news about a run seen training; a run opened finished has its findings on the panel (its
             # sample answers arrive a moment after its curves: their finding toasted each time it was opened)
-            from screens.workers.diagnosis import finding_title
+            from console.loop.findings import title_of
 
-            self.notify(f"{finding_title(new[0])}: a carries fix 1 into the next run, r restarts with it",
+            self.notify(f"{title_of(new[0])}: a carries fix 1 into the next run, r restarts with it",
                         title="warning", severity="warning", timeout=4)
         crash = live.status if phase == "failed" else None
         cut = live.status.get("cut_text")
@@ -332,12 +332,12 @@ class TrainingScreen(Screen):
         return fixes[min(self.picked, len(fixes)) - 1][1]
 
     def next_config(self):
-        from screens.workers.diagnosis import apply_fix
+        from console.loop.next_run import child_config
 
         fix = self.picked_fix()
         if fix is None or self.live.config is None:
             return None
-        return apply_fix(self.live.config, fix, parent=self.live.id)
+        return child_config(self.live.config, self.live.id, fix)
 
     def action_apply_next(self) -> None:
         from console.common.errors import UserError
@@ -366,7 +366,7 @@ class TrainingScreen(Screen):
         if not live.active:
             self.app.launch(resolve(config))
             return
-        from console.runs.follow import describe_fix
+        from console.loop.findings import describe_fix
         from screens.confirm import ConfirmScreen
 
         def decided(choice: str | None) -> None:
@@ -401,7 +401,7 @@ class TrainingScreen(Screen):
             from console.runs.launcher import request_stop
 
             if request_stop(live.run):
-                stall = live.run.status(repair=False).get("not_responding")
+                stall = live.run.status().get("not_responding")
                 if stall:  # a stopped or hung trainer cannot act on it: say so, as `training-console stop` does
                     self.notify(f"{stall}. The stop waits until it runs again; to end it now without a "
                                 f"checkpoint: training-console stop {live.id} --kill", severity="error", timeout=30)
@@ -475,8 +475,9 @@ class TrainingScreen(Screen):
     def action_edit(self) -> None:
         if self.live is None or self.live.config is None:
             return
-        config = self.live.config.copy()
-        config.parent, config.fixes, config.run_id = self.live.id, [], None
+        from console.loop.next_run import child_config
+
+        config = child_config(self.live.config, self.live.id)
         self.app.run_worker(self.app.show_arguments(config, f"edit of {self.live.id}"), exclusive=True,
                             group="nav")
 

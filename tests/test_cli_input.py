@@ -207,7 +207,7 @@ def test_a_csv_field_longer_than_csv_s_default_is_read(tmp_path, runs_dir, capsy
 
 
 def test_rerun_checks_the_data_before_it_makes_a_run_folder(tmp_path, runs_dir, capsys):
-    """Every front end starts a run through console.loop.rerun.start, which checks the model and data first: `rerun`
+    """Every front end starts a run through console.loop.next_run.start, which checks the model and data first: `rerun`
     did not, and a dataset gone since the parent ran made a run folder that failed in the trainer."""
     from console.config.run_config import build_config, parse_set, resolve
     from console.runs.rundir import create_run

@@ -140,7 +140,7 @@ def test_run_names_cannot_escape_the_runs_folder(runs_dir):
 
 def test_cuda_out_of_memory_fails_clearly_with_the_oom_fixes(runs_dir, tmp_path, monkeypatch):
     """The trainer raises torch's real OutOfMemoryError mid-step (injected through sitecustomize)."""
-    from console.loop.rerun import run_findings
+    from console.loop.findings import run_findings
 
     hook = tmp_path / "hook"
     hook.mkdir()
@@ -207,7 +207,7 @@ def test_a_linked_run_folder_is_refused_by_id(runs_dir, tmp_path):
     os.symlink(elsewhere, run.path)  # a link in the runs folder to a folder outside it
     with pytest.raises(RunError, match="is a link to"):
         find_run(runs_dir, run.id)
-    assert run.id not in [r.id for r in __import__("console.runs.rundir").rundir.list_run_dirs(runs_dir)]
+    assert run.id not in [r.id for r in __import__("console.runs.rundir").runs.rundir.list_run_dirs(runs_dir)]
 
 
 def test_resume_of_a_read_only_run_folder_is_one_line(runs_dir, capsys):
@@ -231,7 +231,7 @@ def test_resume_of_a_read_only_run_folder_is_one_line(runs_dir, capsys):
 def test_a_run_is_alive_only_while_its_own_trainer_runs(runs_dir):
     # the pid of another run's trainer (a stale status after a reboot can name it) is not this run's: neither "alive"
     # nor a target for stop; a recorded start time that does not match is a pid that was given to someone else
-    from console.runs.rundir import pid_alive, process_start
+    from console.runs.liveness import pid_alive, process_start
 
     other = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
     stale = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])

@@ -176,7 +176,7 @@ async def test_d_diffs_older_to_newer_and_refuses_three_marked(app, runs):
 
 
 async def test_r_asks_and_applies_what_the_cli_rerun_applies(app, runs):
-    from console.loop.rerun import plan_rerun
+    from console.loop.next_run import plan_rerun
     from console.runs.rundir import RunDir
     from screens.confirm import ConfirmScreen
 

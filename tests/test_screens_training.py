@@ -327,9 +327,9 @@ def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
 
 
 async def test_a_watcher_that_fails_is_said_and_started_again(runs, monkeypatch):
-    from screens.workers import watcher
+    from console.runs.metrics import MetricsTail
 
-    real = watcher.MetricsTail.read_new
+    real = MetricsTail.read_new
     calls = {"n": 0}
 
     def flaky(self):
@@ -338,7 +338,7 @@ async def test_a_watcher_that_fails_is_said_and_started_again(runs, monkeypatch)
             raise ValueError("a metrics line the reader choked on")
         return real(self)
 
-    monkeypatch.setattr(watcher.MetricsTail, "read_new", flaky)
+    monkeypatch.setattr(MetricsTail, "read_new", flaky)
     app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
         await opened(pilot, runs["overfit"].name)

@@ -66,7 +66,7 @@ def test_ui_never_imports_the_heavy_libraries():
     code = (
         "import sys, asyncio\n"
         "from screens.app import TrainingConsoleApp\n"
-        "import screens.workers.watcher, screens.workers.diagnosis, console.cli.main, console.diagnosis.diagnose, console.diagnosis.fixes\n"
+        "import screens.workers.watcher, console.loop.findings, console.cli.main, console.diagnosis.diagnose, console.diagnosis.fixes\n"
         "async def main():\n"
         "    app = TrainingConsoleApp(runs_dir='/nonexistent-runs')\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"

@@ -23,8 +23,9 @@ from test_screens_support import wait_for
 
 from console.config.run_config import build_config, parse_set, resolve
 from console.runs.launcher import kill, launch
+from console.runs.liveness import pid_alive
 from console.runs.metrics import load_history
-from console.runs.rundir import ACTIVE_PHASES, RunDir, create_run, pid_alive
+from console.runs.rundir import ACTIVE_PHASES, RunDir, create_run
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.confirm import ConfirmScreen

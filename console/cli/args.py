@@ -43,10 +43,10 @@ def machine_sets(args) -> dict:
 
 
 def follow_to_end(run: RunDir) -> int:
-    from console.runs.follow import follow, stdout_writer
+    from console.loop.watch import stdout_writer, watch
 
     try:
-        status = follow(run, stdout_writer)
+        status = watch(run, stdout_writer)
     except KeyboardInterrupt:
         print(f"\ndetached: {run.id} keeps training. Follow: training-console watch {run.id}  "
               f"Stop: training-console stop {run.id}")

@@ -1,6 +1,8 @@
-"""Files written so that a reader in another process never sees half of one."""
+"""Files another process writes or reads: written so that a reader never sees half of one, read with bounds so
+that a FIFO, a folder or a huge file in their place never hangs or floods the reader."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,3 +22,29 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+MAX_RUN_FILE_BYTES = 1 << 20  # status.json and run.json are a few hundred bytes; a bigger one is not the console's
+
+
+def read_head(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of a regular file; None for a FIFO or a folder in its place (which must not hang or
+    break the reader) or an unreadable one."""
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except OSError:
+        return None
+
+
+def read_json_object(path: Path) -> dict | None:
+    raw = read_head(path, MAX_RUN_FILE_BYTES)
+    if raw is None or len(raw) > MAX_RUN_FILE_BYTES:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,113 +1,106 @@
-"""Following a run from the terminal as plain text: progress lines and each new finding as it appears."""
+"""The one follower of a run folder: what is new in it, as small events, for every watcher.
+
+The CLI's `train` and `watch` (console.loop.watch) print them; the console's worker (screens/workers/watcher.py)
+posts each as a Textual message. Both read the folder the same way, so what one shows the other shows. Following
+only reads, but for one write: a run found ended without a final status (its trainer killed) is recorded as such
+(`RunDir.settle`), so that every later reader sees the same.
+"""
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from console.runs.metrics import History, MetricsTail
-from console.runs.progress import progress, progress_line
+from console.runs.metrics import MetricsTail
 from console.runs.rundir import ACTIVE_PHASES, RunDir
+from console.runs.samples import parse
 
-if TYPE_CHECKING:  # for annotations only
-    from console.config.run_config import RunConfig
-    from console.diagnosis.vocabulary import Finding, Fix
-
-
-def describe_fix(fix: Fix, config: RunConfig, number: int | None = None) -> str:
-    """'[1] weight_decay 0.01 -> 0.1  (why)' from a Fix and the config it changes: Fix.describe's text form, the
-    one every front end shows."""
-    head = f"[{number}] " if number is not None else ""
-    why = f"  ({fix.why})" if getattr(fix, "why", "") else ""
-    return head + fix.describe(config) + why
+POLL_S = 0.25  # how often a follower looks at the run folder: a line or a point appears within this long
+LOG_TAIL_LINES = 12
 
 
-def describe_finding(finding: Finding, config: RunConfig) -> list[str]:
-    marker = finding.severity.mark.ljust(2)
-    title = getattr(finding, "title", "") or finding.problem
-    lines = [f"{marker} {title}: {finding.evidence}"]
-    for i, fix in enumerate(finding.fixes, 1):
-        lines.append("     " + describe_fix(fix, config, i))
-    return lines
+@dataclass
+class MetricsRead:
+    """New complete metrics.jsonl records, in the order the trainer wrote them."""
+
+    records: list = field(default_factory=list)
 
 
-FOLLOW_POLL_S = 0.5  # how often `train` and `watch` look at the run folder: a line appears within this long
+@dataclass
+class SamplesRead:
+    """New sample answers (console.runs.samples.Sample)."""
+
+    samples: list = field(default_factory=list)
 
 
-def follow(run: RunDir, write: Callable[[str], None] = print, samples: bool = False) -> dict:
-    """Print progress and findings until the run ends (Ctrl+C detaches: the caller says so); returns the last status.
-    `samples`: print the sample answers (first against latest) at each new sampling too."""
-    from console.config.run_config import load_run_config
-    from console.diagnosis.diagnose import diagnose
-    from console.runs.samples import parse, sample_findings, samples_text
+@dataclass
+class StatusChanged:
+    """status.json says something new (phase, message, precision, not responding...)."""
 
-    tail = MetricsTail(run.metrics_path)
-    sample_tail = MetricsTail(run.path / "samples.jsonl")
-    answers: list = []
-    history = History()
-    try:
-        config = load_run_config(run.path)
-    except Exception:  # an unreadable config still lets the curves be followed
-        config = None
-    shown: set[str] = set()
-    said: set[str] = set()  # the trainer's one-time words in status.json (data, cut examples)
-    last_phase = None
-    last_stall = ""
-    while True:
-        records = tail.read_new()
-        history.extend(records)
-        status = run.status()
-        phase = status.get("phase")
-        # Evaluations come and go every few steps: only the phases a reader cares about are printed.
-        shown_phase = "training" if phase == "evaluating" else phase
-        if shown_phase != last_phase:
-            extra = f": {status['message']}" if status.get("message") else ""
-            write(f"[{run.id}] {shown_phase}{extra}")
-            last_phase = shown_phase
-        stall = status.get("not_responding") or ""
-        if stall != last_stall:  # said once when it starts, once when the trainer moves again
-            write(f"[{run.id}] {stall}" if stall else f"[{run.id}] responding again")
-            last_stall = stall
-        for key, prefix in (("data", "data: "), ("cut_text", "warning: ")):
-            value = status.get(key)
-            if isinstance(value, str) and value and key not in said:
-                said.add(key)
-                write(prefix + value)
-        for record in records:
-            if "loss" in record and "train_runtime" not in record:
-                write(progress_line(progress(history)))
-                break
-        for record in records:
-            if "eval_loss" in record:
-                p = progress(history)
-                write(f"eval loss {record['eval_loss']:.4f} at step {record.get('step')}"
-                      f" (best {p.best_eval:.4f} at step {int(p.best_eval_step)})")
-        new_answers = [a for a in (parse(r) for r in sample_tail.read_new()) if a is not None]
-        answers += new_answers
-        if samples and new_answers:
-            write(f"[{run.id}] sample answers at step {new_answers[-1].step}:")
-            write(samples_text(answers))
-        if config is not None and (records or new_answers):
-            for finding in list(diagnose(history, config)) + sample_findings(answers, config, status):
-                if finding.problem not in shown:
-                    shown.add(finding.problem)
-                    for line in describe_finding(finding, config):
-                        write(line)
-        if phase not in ACTIVE_PHASES:
-            history.extend(tail.read_new())
-            if config is not None and phase == "failed":  # the crash's own finding (OOM, NaN)
-                from console.loop.rerun import run_findings
-
-                for finding in run_findings(run, config):
-                    if finding.problem not in shown:
-                        shown.add(finding.problem)
-                        for line in describe_finding(finding, config):
-                            write(line)
-            return status
-        time.sleep(FOLLOW_POLL_S)
+    status: dict = field(default_factory=dict)
 
 
-def stdout_writer(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+@dataclass
+class RunEnded:
+    """The run reached a final phase: its last status and the end of train.log. Always the last event."""
+
+    status: dict = field(default_factory=dict)
+    log_tail: list = field(default_factory=list)
+
+
+Event = MetricsRead | SamplesRead | StatusChanged | RunEnded
+
+
+class Follower:
+    """Reads a run folder incrementally: each `poll()` returns the events since the previous one."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self._metrics = MetricsTail(run.metrics_path)
+        self._samples = MetricsTail(run.samples_path)
+        self.status: dict | None = None
+        self.ended = False
+
+    def _read(self) -> list[Event]:
+        events: list[Event] = []
+        records = self._metrics.read_new()
+        if records:
+            events.append(MetricsRead(records))
+        samples = [s for s in (parse(r) for r in self._samples.read_new()) if s is not None]
+        if samples:
+            events.append(SamplesRead(samples))
+        return events
+
+    def attach(self) -> tuple[list, dict]:
+        """The run as it is when a watcher attaches: every metrics record so far and its status (said once: the
+        next `poll` reports only what changes after it)."""
+        records = self._metrics.read_new()
+        self.status = self.run.status()
+        return records, dict(self.status)
+
+    def poll(self) -> list[Event]:
+        if self.ended:
+            return []
+        events = self._read()
+        status = self.run.status()
+        if status.get("phase") not in ACTIVE_PHASES:
+            status = self.run.settle(status)
+        if status != self.status:
+            self.status = status
+            events.append(StatusChanged(dict(status)))
+        if status.get("phase") not in ACTIVE_PHASES:
+            events += self._read()  # what the trainer wrote between the first read and its exit
+            events.append(RunEnded(dict(status), self.run.tail_log(LOG_TAIL_LINES)))
+            self.ended = True
+        return events
+
+
+def follow(run: RunDir, cancelled: Callable[[], bool] = lambda: False, poll: float = POLL_S,
+           sleep: Callable[[float], None] = time.sleep) -> Iterator[Event]:
+    """The events of a run until it ends (RunEnded, the last) or `cancelled()` says stop."""
+    follower = Follower(run)
+    while not cancelled():
+        yield from follower.poll()
+        if follower.ended:
+            return
+        sleep(poll)

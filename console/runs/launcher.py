@@ -13,7 +13,8 @@ import threading
 import time
 
 from console.common.errors import RunError
-from console.runs.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir, pid_alive, process_start
+from console.runs.liveness import pid_alive, process_start
+from console.runs.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
 
 
 def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
@@ -50,14 +51,16 @@ def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
     return cmd
 
 
-def launch(run: RunDir, processes: int = 1, resume: bool = False, machines: dict | None = None) -> int:
+def launch(run: RunDir, processes: int | None = None, resume: bool = False, machines: dict | None = None,
+           config=None) -> int:
     """Start the trainer for `run` in the background; returns its pid. Output goes to train.log, never the tty.
-    `machines` (nodes, node_rank, master_addr, master_port) overrides the run's own values (a resume on a new
-    port)."""
-    from console.config.run_config import load_run_config
+    `processes`: the run's own `processes` unless given. `machines` (nodes, node_rank, master_addr, master_port)
+    overrides the run's own values (a resume on a new port). `config`: the RunConfig just saved in the folder, when
+    the caller has it (else it is read from config.yaml)."""
     from console.machine.scale import ACCELERATE_PRESETS, accelerate_config_file, node_args
 
-    values = load_run_config(run.path).values
+    values = (config if config is not None else run.config()).values
+    processes = processes if processes is not None else int(values.get("processes") or 1)
     accelerate_config = values.get("accelerate_config")
     if accelerate_config and accelerate_config not in ACCELERATE_PRESETS \
             and not os.path.isfile(accelerate_config_file(accelerate_config)):
@@ -164,7 +167,7 @@ def _take_lock(run: RunDir) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
         except BlockingIOError:
-            if run.read_status_file() is None or run.status(repair=False).get("phase") not in FINAL_PHASES \
+            if run.read_status_file() is None or run.status().get("phase") not in FINAL_PHASES \
                     or time.monotonic() > deadline:
                 os.close(fd)
                 raise RunError(f"run {run.id} already has a trainer running (another launch or resume started "

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from console.common.files import atomic_write
-from console.runs.rundir import RunDir, process_start
+from console.runs.liveness import process_start
+from console.runs.rundir import RunDir
 
 # Bytes the trainer holds on the run's file system from its start and lets go of only to write its final status:
 # on a full disk that write failed, and a run that ended on "No space left on device" read as "killed, or the

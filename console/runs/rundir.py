@@ -14,13 +14,14 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from console.common.errors import RunError
-from console.common.files import atomic_write
+from console.common.files import atomic_write, read_head, read_json_object
+from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem
+from console.runs.liveness import pid_alive, process_state
 
 ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
                  "saving", "stopping")
@@ -31,57 +32,6 @@ FINAL_PHASES = ("done", "failed", "stopped")
 HANG_MIN_S = 300.0
 HANG_FACTOR = 10.0
 HEARTBEAT_PHASES = ("training", "evaluating")
-
-
-def process_start(pid: int) -> int | None:
-    """The process' start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, what tells a
-    trainer from a later process that was given the same pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            fields = f.read().rsplit(") ", 1)[-1].split()
-        return int(fields[19])  # field 22 of the line; fields[0] is field 3 (the state)
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def process_state(pid: int) -> str | None:
-    """The process' state letter (/proc/PID/stat field 3): 'T' stopped by a signal (SIGSTOP, Ctrl-Z), 't' stopped
-    by a debugger, 'R'/'S'/'D' running or waiting, 'Z' a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(") ", 1)[-1][:1] or None
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int | None, run_path: str | os.PathLike | None = None, start: int | None = None) -> bool:
-    """Whether the trainer with this pid still runs: a process with that pid, not a zombie, started when the
-    launcher recorded (`start`), with the run folder on its command line (`run_path`), and a trainer's command
-    (a reused pid running something else, another run's trainer or any program with 'accelerate' in its argv
-    does not count)."""
-    if not pid or pid <= 0:
-        return False
-    if start is not None and process_start(pid) not in (None, start):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            if f.read().split(") ")[-1].startswith("Z"):  # a zombie waiting for its parent: it has ended
-                return False
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
-    # the run folder's name (its unique id) on the command line: the same folder may be reached by another spelling
-    # of its path (a symlinked home), which must not make a live trainer look dead
-    if run_path is not None and os.fsencode(Path(run_path).name) not in cmdline:
-        return False
-    return any(word in cmdline for word in (b"console.train", b"torch.distributed.run", b"torchrun",
-                                            b"accelerate"))
 
 
 @dataclass
@@ -99,6 +49,7 @@ class RunDir:
     run_json = property(lambda self: self.path / "run.json")
     status_json = property(lambda self: self.path / "status.json")
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    samples_path = property(lambda self: self.path / "samples.jsonl")  # the sample answers (console.runs.samples)
     log_path = property(lambda self: self.path / "train.log")
     checkpoints = property(lambda self: self.path / "checkpoints")
     stop_request = property(lambda self: self.path / "stop.request")
@@ -107,14 +58,14 @@ class RunDir:
 
     # -- run.json ------------------------------------------------------------------------------------------
     def read_info(self) -> dict:
-        return _typed(_read_json(self.run_json), _INFO_TYPES) or {"id": self.id}
+        return _typed(read_json_object(self.run_json), _INFO_TYPES) or {"id": self.id}
 
     def write_info(self, info: dict) -> None:
         atomic_write(self.run_json, json.dumps(info, indent=1) + "\n")
 
     # -- status.json ---------------------------------------------------------------------------------------
     def read_status_file(self) -> dict | None:
-        return _typed(_read_json(self.status_json), _STATUS_TYPES)
+        return _typed(read_json_object(self.status_json), _STATUS_TYPES)
 
     def write_status(self, phase: str, unless_final: bool = False, **fields) -> dict:
         """Merge `fields` and `phase` into status.json. unless_final: leave a final status (done, failed, stopped)
@@ -132,16 +83,16 @@ class RunDir:
         atomic_write(self.status_json, json.dumps(status, indent=1) + "\n")
         return status
 
-    def status(self, repair: bool = True) -> dict:
-        """The run's status, recovered when status.json is corrupt or missing, and marked failed when the trainer
-        is gone without saying how it ended."""
+    def status(self) -> dict:
+        """The run's status as a reader should take it: status.json, recovered from the other files when it is
+        corrupt or missing, and "failed (killed)" when it says the trainer is at work but the trainer is gone.
+        Reading never writes: `settle` records such a verdict, called by the follower that reached it."""
         status = self.read_status_file()
         if status is None or "phase" not in status:
             status = self._recover_status()
         if status.get("phase") in ACTIVE_PHASES and not self.trainer_alive(status):
             # The trainer may have written its final status and exited between the read above and that check: read
-            # again before calling it dead (under load a finished run was reported "killed", and the repair below
-            # could write "failed" over its "done").
+            # again before calling it dead (under load a finished run was reported "killed").
             again = self.read_status_file()
             if again is not None and again.get("phase") in FINAL_PHASES:
                 return again
@@ -152,17 +103,26 @@ class RunDir:
                 status = dict(status, phase="failed", kind="killed",
                               message="the trainer process ended without a final status (killed, or the machine "
                                       "restarted)" + (f"; last log line: {last}" if last else ""))
-                if repair:
-                    try:
-                        self.write_status("failed", kind=status["kind"], message=status["message"],
-                                          unless_final=True)
-                    except OSError:
-                        pass
         elif status.get("phase") in ACTIVE_PHASES:
             stall = self.not_responding(status)
             if stall:
                 status = dict(status, not_responding=stall)
         return status
+
+    def settle(self, status: dict) -> dict:
+        """Write into status.json the final verdict a reader reached (the trainer gone without saying how it
+        ended), so that every later reader sees it; never over a final status the trainer wrote. The one place a
+        reader writes a status: the follower calls it when a run it follows ends so."""
+        if status.get("phase") not in FINAL_PHASES or status.get("kind") != "killed":
+            return status
+        on_file = self.read_status_file() or {}
+        if on_file.get("phase") in FINAL_PHASES:
+            return on_file
+        try:
+            return self.write_status(status["phase"], kind=status["kind"], message=status.get("message", ""),
+                                     unless_final=True)
+        except OSError:
+            return status
 
     def last_activity(self) -> float | None:
         """When the trainer last showed it was working: the newest of its heartbeat, metrics and status writes."""
@@ -188,7 +148,7 @@ class RunDir:
         if status.get("phase") not in HEARTBEAT_PHASES or last is None:
             return ""  # loading a model or data has no heartbeat: only a stopped process is known to be stuck
         try:
-            slowest = float((_read_head(self.heartbeat, 32) or b"")[:32].decode("ascii"))
+            slowest = float((read_head(self.heartbeat, 32) or b"")[:32].decode("ascii"))
         except (ValueError, UnicodeDecodeError):
             return ""  # no heartbeat yet (an older trainer, or before its first step), or not the trainer's
         silent = (time.time() if now is None else now) - last
@@ -238,18 +198,18 @@ class RunDir:
             return []
         return [line for line in text.splitlines() if line.strip()][-n:]
 
+    def config(self):
+        """The run's config.yaml as a RunConfig (ConfigError in one line when it is unreadable)."""
+        from console.config.run_config import load_run_config
+
+        return load_run_config(self.path)
+
     def checkpoint_to_resume(self) -> tuple[Path | None, list[str]]:
         """The newest checkpoint that is whole, and a line for each newer one skipped (which, and why): resuming
         from a cut trainer_state.json, an empty weights file or a truncated optimizer failed the same way on every
         retry without naming the file."""
-        found = []
-        if self.checkpoints.is_dir():
-            for child in self.checkpoints.iterdir():
-                m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-                if m and child.is_dir() and not child.is_symlink():
-                    found.append((int(m.group(1)), child))
         skipped = []
-        for _, child in sorted(found, reverse=True):
+        for _, child in checkpoint_dirs(self.checkpoints):
             why = checkpoint_problem(child)
             if why is None:
                 return child, skipped
@@ -257,77 +217,9 @@ class RunDir:
         return None, skipped
 
     def last_checkpoint(self) -> Path | None:
-        best, best_step = None, -1
-        if self.checkpoints.is_dir():
-            for child in self.checkpoints.iterdir():
-                m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-                if m and child.is_dir() and (child / "trainer_state.json").exists() and int(m.group(1)) > best_step:
-                    best, best_step = child, int(m.group(1))
-        return best
-
-
-_WEIGHTS = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin",
-            "model.safetensors.index.json")
-
-
-def checkpoint_problem(folder: Path) -> str | None:
-    """Why a checkpoint folder cannot be resumed from (None: it looks whole). Reads headers and sizes only: the
-    trainer_state.json parses, a weights file is there and not empty (a safetensors header that parses), the
-    optimizer and scheduler files are not empty."""
-    state = _read_json(folder / "trainer_state.json")
-    if state is None:
-        return "trainer_state.json is missing, cut or not a JSON object"
-    weights = [folder / name for name in _WEIGHTS if (folder / name).is_file()]
-    if not weights:
-        return "no weights file (model.safetensors, adapter_model.safetensors...)"
-    for path in weights:
-        try:
-            size = path.stat().st_size
-            if size == 0:
-                return f"{path.name} is empty"
-            if path.suffix == ".safetensors":
-                with open(path, "rb") as f:
-                    header_len = int.from_bytes(f.read(8), "little")
-                    if not 0 < header_len <= size - 8:
-                        return f"{path.name} is cut (its header says {header_len} bytes, the file has {size})"
-                    header = json.loads(f.read(header_len))
-                ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
-                        and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2]
-                if ends and 8 + header_len + max(ends) > size:
-                    return f"{path.name} is cut ({size} bytes, its tensors need {8 + header_len + max(ends)})"
-        except (OSError, ValueError, TypeError, KeyError) as err:
-            return f"{path.name} is unreadable ({type(err).__name__})"
-    for name in ("optimizer.pt", "scheduler.pt"):
-        path = folder / name
-        if path.is_file() and path.stat().st_size == 0:
-            return f"{name} is empty"
-    return None
-
-
-MAX_RUN_FILE_BYTES = 1 << 20  # status.json and run.json are a few hundred bytes; a bigger one is not the console's
-
-
-def _read_head(path: Path, limit: int) -> bytes | None:
-    """Up to `limit` bytes of a regular file; None for a FIFO or a folder in its place (which must not hang or
-    break the reader) or an unreadable one."""
-    try:
-        if not path.is_file():
-            return None
-        with open(path, "rb") as f:
-            return f.read(limit + 1)
-    except OSError:
-        return None
-
-
-def _read_json(path: Path) -> dict | None:
-    raw = _read_head(path, MAX_RUN_FILE_BYTES)
-    if raw is None or len(raw) > MAX_RUN_FILE_BYTES:
-        return None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
+        """The newest checkpoint folder with a trainer_state.json (whole or not)."""
+        return next((child for _, child in checkpoint_dirs(self.checkpoints)
+                     if (child / "trainer_state.json").exists()), None)
 
 
 def _number(v) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
+from console.runs.checkpoints import has_weights
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 WHICH = ("base", "tuned")
@@ -24,8 +25,6 @@ MAX_NEW_TOKENS_LIMIT = 32768
 MAX_PROMPT_CHARS = 100_000
 
 
-_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
-            "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 @dataclass
@@ -48,24 +47,16 @@ class ChatPlan:
         return str(self.values.get("model") or "") or "the built-in demo model"
 
 
-def _has_weights(folder: Path) -> bool:
-    try:
-        return any((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in _WEIGHTS)
-    except OSError:
-        return False
-
-
 def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
     """What chatting with `run` loads, checked without loading anything. `checkpoint`: None (the final model, else
     the newest whole checkpoint: a run still training has no final model yet), 'final', 'best' or 'checkpoint-N'
     (or N). RunError / UserError in one line saying what the run has and what to do."""
-    from console.config.run_config import load_run_config
     from console.tools.export_plan import resolve_source, what_exists
 
     if not run.path.is_dir():
         raise RunError(f"{run.path} is not a run folder: `training-console runs` lists them")
-    config = load_run_config(run.path)
-    status = run.status(repair=False)
+    config = run.config()
+    status = run.status()
     phase = status.get("phase", "?")
     active = phase in ACTIVE_PHASES
     step = status.get("step")
@@ -73,7 +64,7 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
     notes: list[str] = []
     wanted = (checkpoint or "").strip()
     if wanted in ("", "final", "model", "model/"):
-        if not active and _has_weights(final):
+        if not active and has_weights(final):
             folder, label = final, "the final model (model/" + (f", step {step})" if step is not None else ")")
         elif wanted:
             why = (f"{run.id} is still {phase}: its final model is written when it ends" if active else

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
-from console.runs.rundir import ACTIVE_PHASES, RunDir, checkpoint_problem
+from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem, checkpoint_step, has_weights
+from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 # Files of a checkpoint that hold the state to resume training from, not the model.
 RESUME_FILES = ("optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt", "trainer_state.json",
@@ -23,11 +23,8 @@ RESUME_FILES = ("optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt", "t
 # (--force), they would make it load as something else (an adapter_config.json beside a merged model).
 
 
-_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
-            "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
-_CKPT = re.compile(r"checkpoint-(\d+)")
 
 
 KINDS = ("adapter", "merged", "full")
@@ -72,13 +69,8 @@ class ExportPlan:
 
 
 def _checkpoints(run: RunDir) -> list[Path]:
-    found = []
-    if run.checkpoints.is_dir():
-        for child in run.checkpoints.iterdir():
-            m = _CKPT.fullmatch(child.name)
-            if m and child.is_dir() and not child.is_symlink():
-                found.append((int(m.group(1)), child))
-    return [path for _, path in sorted(found)]
+    """The run's checkpoint folders, oldest first."""
+    return [path for _, path in reversed(checkpoint_dirs(run.checkpoints))]
 
 
 def _best_name(status: dict) -> str | None:
@@ -86,15 +78,11 @@ def _best_name(status: dict) -> str | None:
     return os.path.basename(str(best).rstrip("/")) if best else None  # by name: the runs folder may have moved
 
 
-def _has_weights(folder: Path) -> bool:
-    return any((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in _WEIGHTS)
-
-
 def what_exists(run: RunDir, status: dict | None = None) -> str:
     """'model/ (final), checkpoint-4, checkpoint-8 (best)' or 'no final model and no checkpoint'."""
-    status = run.status(repair=False) if status is None else status
+    status = run.status() if status is None else status
     best = _best_name(status)
-    parts = ["model/ (final)"] if _has_weights(run.path / "model") else []
+    parts = ["model/ (final)"] if has_weights(run.path / "model") else []
     parts += [p.name + (" (best)" if p.name == best else "") for p in _checkpoints(run)]
     return ", ".join(parts) if parts else "no final model and no checkpoint"
 
@@ -110,7 +98,7 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
     """(folder, label) of what `checkpoint` names in the run; RunError saying what exists and what to do. The one
     reading of --checkpoint final|best|checkpoint-N, for export and chat (`verb`: what cannot be done with a bad
     checkpoint)."""
-    status = run.status(repair=False) if status is None else status
+    status = run.status() if status is None else status
     checkpoint = (checkpoint or "final").strip()
     exists = what_exists(run, status)
     hint = f"it has: {exists}"
@@ -121,7 +109,7 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
             raise RunError(f"{run.id} is still {_phase_words(status)}: its final model is written when it ends; "
                            f"wait for it{also}")
         folder = run.path / "model"
-        if not _has_weights(folder):
+        if not has_weights(folder):
             why = f"{run.id} ({_phase_words(status)}) has no final model (model/)"
             ckpts = _checkpoints(run)
             todo = (f"export a checkpoint with --checkpoint best or --checkpoint {ckpts[-1].name}" if ckpts else
@@ -136,7 +124,7 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
         label = f"the best checkpoint ({name})"
     else:
         name = f"checkpoint-{checkpoint}" if checkpoint.isdigit() else checkpoint
-        if not _CKPT.fullmatch(name):
+        if not checkpoint_step(name) is not None:
             raise UserError(f"--checkpoint {checkpoint!r}: give final, best or a checkpoint name like checkpoint-40 "
                             f"({run.id} has: {exists})")
         label = name
@@ -152,7 +140,7 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
 def default_dest(run: RunDir, kind: str, source: Path | None = None, cwd: str | os.PathLike | None = None) -> Path:
     """./<run-id>-<kind>, or ./<run-id>-checkpoint-N-<kind> for a checkpoint (`best` too: the name it stands
     for), in `cwd` (default: the current folder)."""
-    tag = f"-{source.name}" if source is not None and _CKPT.fullmatch(source.name) else ""
+    tag = f"-{source.name}" if source is not None and checkpoint_step(source.name) is not None else ""
     return Path(cwd or os.getcwd()).absolute() / f"{run.id}{tag}-{kind}"
 
 
@@ -178,13 +166,12 @@ def plan_export(run: RunDir, checkpoint: str = "final", merge: bool = False, to:
                 force: bool = False, cwd: str | os.PathLike | None = None) -> ExportPlan:
     """What an export would do, checked without loading anything (light: no torch). UserError/RunError with one
     line for a run without the folder asked for, a config that cannot be read, a destination that is not free."""
-    from console.config.run_config import load_run_config
 
     if not run.path.is_dir():
         raise RunError(f"{run.path} is not a run folder: `training-console runs` lists them")
-    config = load_run_config(run.path)
+    config = run.config()
     method, values = config.method, config.values
-    status = run.status(repair=False)
+    status = run.status()
     source, label = resolve_source(run, checkpoint, status)
     notes = []
     adapter = (source / "adapter_config.json").is_file()

@@ -211,7 +211,7 @@ class SampleCallback(TrainerCallback):
                                      "ended": answer.ended, "tokens": answer.tokens,
                                      "seconds": round(answer.seconds, 3), "reference": reference}))
         try:
-            with open(self.report.run.path / "samples.jsonl", "a", encoding="utf-8") as f:
+            with open(self.report.run.samples_path, "a", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
         except OSError as err:
             self.report.say(f"[console] samples not written: {err}")

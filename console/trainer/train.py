@@ -15,10 +15,11 @@ import sys
 import time
 import traceback
 
-from console.config.run_config import RunConfig, load_run_config
+from console.config.run_config import RunConfig
 from console.data.preflight import check_dataset_path, check_model_path
+from console.runs.checkpoints import checkpoint_problem
 from console.runs.report import Process, Reporter, StopRequest
-from console.runs.rundir import RunDir, checkpoint_problem
+from console.runs.rundir import RunDir
 from console.trainer.lean_imports import leave_out_bitsandbytes
 
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     report.reserve_space()
     try:
         report.status("loading libraries", started=started)
-        config = load_run_config(run.path)
+        config = run.config()
         # Before the libraries (5 s): a missing local dataset or model folder fails the run at once, and a run that
         # never calls bitsandbytes does not load it (console/trainer/lean_imports.py).
         check_model_path(config.values.get("model"))

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from console.common.safe_text import printable
 from console.config.analysis import fmt
 from console.diagnosis.vocabulary import Severity
-from screens.workers.diagnosis import finding_title, fix_label
+from console.loop.findings import describe_fix, title_of
 
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold"}
 
@@ -44,8 +44,8 @@ class FindingsPanel(VerticalScroll):
             style = _STYLES[severity]
             mark = severity.mark
             step = getattr(finding, "step", None)
-            text.append(f"{mark} {finding_title(finding)}", style=style)
-            if step is not None and "step" not in finding_title(finding):
+            text.append(f"{mark} {title_of(finding)}", style=style)
+            if step is not None and "step" not in title_of(finding):
                 text.append(f" (step {fmt(step)})", style=style)
             text.append(f": {finding.evidence}\n")
             for fix in finding.fixes:
@@ -55,7 +55,7 @@ class FindingsPanel(VerticalScroll):
                 chosen = number == picked
                 lines.append(text)
                 text = Text()
-                line = Text(f"{'▶' if chosen else ' '} [{number}] {fix_label(fix, config)}",
+                line = Text(f"{'▶' if chosen else ' '} [{number}] {describe_fix(fix, config)}",
                             style="reverse" if chosen else "", no_wrap=not chosen, overflow="ellipsis")
                 if chosen:
                     picked_block = line

@@ -44,7 +44,7 @@ def plans_for(run: RunDir, cwd=None) -> dict[str, ExportPlan]:
         # by an earlier export made the key refuse every later one)
         plan = plan_export(run, checkpoint, force=True, cwd=cwd)
     except RunError:
-        if run.status(repair=False).get("phase") in ACTIVE_PHASES:
+        if run.status().get("phase") in ACTIVE_PHASES:
             raise
         newest, _ = run.checkpoint_to_resume()
         for checkpoint in ("best", newest.name if newest is not None else ""):

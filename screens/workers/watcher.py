@@ -1,7 +1,8 @@
 """The body of the App's trainer worker: start a run (optionally after stopping another) and tail its folder.
 
-Runs in a worker thread: it only reads files and posts messages (screens.messages); it never touches widgets.
-Metrics are batched: one MetricsArrived per poll with every record that arrived since the last one.
+Runs in a worker thread: it follows the run with the engine's one follower (console.runs.follow) and posts each of
+its events as a message (screens.messages); it never touches widgets. Metrics are batched: one MetricsArrived per
+poll with every record that arrived since the last one.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from console.common.errors import UserError
-from console.runs.metrics import MetricsTail
+from console.runs.follow import LOG_TAIL_LINES, POLL_S, Follower, MetricsRead, SamplesRead, StatusChanged
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 from screens.messages import (
     GpuSampled,
@@ -23,13 +24,12 @@ from screens.messages import (
     SamplesArrived,
 )
 
-POLL_S = 0.25  # the worker reads the run folder at most this often
 GPU_EVERY_S = 3.0
 
 
 def start_run(runs_dir, config, command: list[str]) -> RunDir:
     """Preflight the model and data, create the run folder and start the trainer (in its own session)."""
-    from console.loop.rerun import start
+    from console.loop.next_run import start
 
     return start(runs_dir, config, command=command)
 
@@ -77,11 +77,12 @@ def stop_and_wait(run: RunDir, cancelled: Callable[[], bool], timeout: float = 3
 def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir | None = None, runs_dir=None,
                  config=None, command: list[str] | None = None, stop_first: list[RunDir] | None = None,
                  poll: float = POLL_S) -> None:
-    """Start (config given) or attach to (run given) a run, then post what its folder says until it ends."""
+    """Start (config given) or attach to (run given) a run, then post what the engine's follower reads in its
+    folder (console.runs.follow), one message per event, until it ends."""
     for other in stop_first or []:
         post(PhaseChanged(other.id, dict(other.status(), phase="stopping")))
         status = stop_and_wait(other, cancelled)
-        post(RunFinished(other.id, status, other.tail_log(12)))
+        post(RunFinished(other.id, status, other.tail_log(LOG_TAIL_LINES)))
     if config is not None:
         try:
             run = start_run(runs_dir, config, command or ["training-console"])
@@ -89,38 +90,19 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
             post(LaunchFailed(str(err)))
             return
         post(RunLaunched(run.id, str(run.path)))
-    tail = MetricsTail(run.metrics_path) if run is not None else None
-    last_status: dict | None = None
-    if config is None and run is not None:
-        last_status = run.status()
-        post(RunLaunched(run.id, str(run.path), attached=True, status=dict(last_status), records=tail.read_new()))
     if run is None:
         return
+    follower = Follower(run)
+    if config is None:
+        # attaching: the first message carries the run as it is (its status, every metric so far), so that the
+        # first frame shows a run at step 80 as it is, not "starting the trainer..." over an empty chart
+        records, status = follower.attach()
+        post(RunLaunched(run.id, str(run.path), attached=True, status=status, records=records))
     next_gpu = 0.0
-    sample_tail = MetricsTail(run.path / "samples.jsonl")
-
-    def post_samples() -> None:
-        from console.runs.samples import parse
-
-        samples = [s for s in (parse(r) for r in sample_tail.read_new()) if s is not None]
-        if samples:
-            post(SamplesArrived(run.id, samples))
-
     while not cancelled():
-        records = tail.read_new()
-        if records:
-            post(MetricsArrived(run.id, records))
-        post_samples()
-        status = run.status()
-        if status != last_status:
-            last_status = status
-            post(PhaseChanged(run.id, dict(status)))
-        if status.get("phase") not in ACTIVE_PHASES:
-            records = tail.read_new()
-            if records:
-                post(MetricsArrived(run.id, records))
-            post_samples()
-            post(RunFinished(run.id, dict(status), run.tail_log(12)))
+        for event in follower.poll():
+            post(_message(run.id, event))
+        if follower.ended:
             return
         now = time.monotonic()
         if now >= next_gpu:
@@ -129,3 +111,14 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
             if gpu:
                 post(GpuSampled(run.id, gpu[0], gpu[1]))
         time.sleep(poll)
+
+
+def _message(run_id: str, event):
+    """The Textual message for one follower event (the screens' handlers own what follows from it)."""
+    if isinstance(event, MetricsRead):
+        return MetricsArrived(run_id, event.records)
+    if isinstance(event, SamplesRead):
+        return SamplesArrived(run_id, event.samples)
+    if isinstance(event, StatusChanged):
+        return PhaseChanged(run_id, event.status)
+    return RunFinished(run_id, event.status, event.log_tail)

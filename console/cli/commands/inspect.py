@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.common.errors import ConfigError, UserError
 from console.diagnosis.vocabulary import Severity
+from console.runs.checkpoints import checkpoint_step
 
 if TYPE_CHECKING:  # for annotations only
     from console.config.run_config import RunConfig
     from console.runs.metrics import History
 
-_CKPT = re.compile(r"^checkpoint-(\d+)$")
 _ARGS_FILES = ("training_args.json", "training_args.yaml", "training_args.yml", "args.json", "hparams.yaml")
 
 
@@ -65,9 +64,9 @@ def newest_trainer_state(folder: Path) -> Path | None:
         if not base.is_dir():
             continue
         for child in base.iterdir():
-            m = _CKPT.match(child.name)
-            if m and int(m.group(1)) > best_n and (child / "trainer_state.json").is_file():
-                best, best_n = child / "trainer_state.json", int(m.group(1))
+            step = checkpoint_step(child.name)
+            if step is not None and step > best_n and (child / "trainer_state.json").is_file():
+                best, best_n = child / "trainer_state.json", step
     if own.is_file() and (best is None or own.stat().st_mtime >= best.stat().st_mtime):
         return own
     return best

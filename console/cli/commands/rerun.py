@@ -21,17 +21,16 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from console.config.run_config import parse_set
-    from console.loop.rerun import plan_rerun, start
-    from console.runs.follow import describe_fix
+    from console.loop.findings import describe_fix
+    from console.loop.next_run import plan_rerun, start
     from console.runs.rundir import find_run
 
     parent = find_run(args.runs_dir, args.run)
     plan = plan_rerun(parent, args.fix, parse_set(args.set))
     if plan.fix is not None:
         print(f"{plan.finding.title}: {plan.finding.evidence}")
-        from console.config.run_config import load_run_config
 
-        print("fix: " + describe_fix(plan.fix, load_run_config(parent.path)))
+        print("fix: " + describe_fix(plan.fix, parent.config()))
     for notice in plan.config.notices:
         if not notice.startswith("fix applied"):
             print(f"note: {notice}")

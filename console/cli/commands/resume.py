@@ -16,12 +16,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from console.config.run_config import load_run_config
     from console.runs.launcher import check_resumable, launch
 
     run = find_run(args.runs_dir, args.run)
     check_resumable(run)
-    config = load_run_config(run.path)
+    config = run.config()
     if config.values.get("trust_remote_code"):  # said as train and rerun say it
         print("note: trust_remote_code is ON for this run: the model repository's own Python code will run on this "
               "machine")
@@ -33,7 +32,7 @@ def run(args) -> int:
         given = dict(translate(k, v)[:2] for k, v in machine_sets(args).items())
         check_scale(dict(config.values, **given))
         machines = node_args(dict(config.values, **given))
-    launch(run, processes=int(config.values.get("processes") or 1), resume=True, machines=machines)
+    launch(run, resume=True, machines=machines, config=config)
     checkpoint, skipped = run.checkpoint_to_resume()
     for line in skipped:
         print(f"note: {line}")

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from console.config.analysis import analyse, training_arguments_snippet
     from console.config.fields import SECTIONS, all_fields
-    from console.config.run_config import load_run_config, to_yaml
+    from console.config.run_config import to_yaml
 
     if args.fields:
         specs = all_fields()
@@ -31,7 +31,7 @@ def run(args) -> int:
                     print(f"  {name}: {spec.kind}{choices}  {spec.help[:90]}")
         return 0
     run = find_run(args.runs_dir, args.run)
-    config = load_run_config(run.path)
+    config = run.config()
     if args.python:
         print(training_arguments_snippet(config, str(run.checkpoints)))
         return 0

@@ -66,7 +66,7 @@ def run(args) -> int:
             return 2
         print(estimate_text(config))
         return 0
-    from console.loop.rerun import start
+    from console.loop.next_run import start
 
     run = start(args.runs_dir, config, command=sys.argv, name=args.name, checked=True)  # prepare_config checked
     print(f"run {run.id} started in {run.path}")

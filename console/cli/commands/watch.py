@@ -16,11 +16,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from console.runs.follow import follow, stdout_writer
+    from console.loop.watch import stdout_writer, watch
 
     run = find_run(args.runs_dir, args.run)
     try:
-        status = follow(run, stdout_writer, samples=args.samples)
+        status = watch(run, stdout_writer, samples=args.samples)
     except KeyboardInterrupt:
         return 130
     return summary(run, status)

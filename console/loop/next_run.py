@@ -1,14 +1,17 @@
-"""The next run from a finished or running one: a finding's fix applied, lineage recorded.
+"""The next run from a finished or running one: a finding's fix applied (or none), lineage recorded, and started.
 
-One function serves `training-console rerun` and the console's one-key "apply fix" so that both do exactly the same.
+One module serves `training-console train` and `rerun`, the console's launch, its one-key "apply fix" (`a`, `r`),
+its edit (`e`) and the runs screen's `r`, so that all do exactly the same.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from console.common.errors import UserError
-from console.config.run_config import RunConfig, load_run_config, resolve
+from console.config.run_config import RunConfig, resolve
+from console.diagnosis.fixes import apply
 from console.diagnosis.vocabulary import Finding, Fix
+from console.loop.findings import run_findings, top
 from console.runs.rundir import RunDir, create_run
 
 
@@ -19,37 +22,21 @@ class RerunPlan:
     fix: Fix | None
 
 
-def run_findings(run: RunDir, config: RunConfig | None = None) -> list[Finding]:
-    """The findings of a run: its curves, plus the crash finding when it failed (out of memory, divergence)."""
-    from console.diagnosis.diagnose import crash_findings, diagnose
-    from console.runs.metrics import load_history
-    from console.runs.samples import load_samples, sample_findings
-
-    config = config or load_run_config(run.path)
-    findings = list(diagnose(load_history(run.metrics_path), config))
-    status = run.status(repair=False)
-    if status.get("phase") == "failed" and status.get("kind"):
-        crash = crash_findings(status["kind"], config, status.get("message"))
-        if crash is not None and all(f.problem != crash.problem for f in findings):
-            findings.insert(0, crash)
-    return findings + sample_findings(load_samples(run.path / "samples.jsonl"), config, status)
-
-
-def top(findings: list[Finding]) -> Finding | None:
-    """The finding whose first fix is fix 1 on the training screen: the first with a fix in the diagnosis' order
-    (most severe first, a crash before the curves). The console's `r`, the runs screen's `r` and `rerun` without
-    --fix all take its first fix (they disagreed: a run with an early NaN and later overfitting got the NaN's
-    learning-rate fix from the console and weight decay from `rerun`)."""
-    return next((f for f in findings if f.fixes), None)
+def child_config(config: RunConfig, parent: str, fix: Fix | None = None) -> RunConfig:
+    """The next run's config from `config` (not yet resolved): `fix` applied with its lineage record (fixes.apply),
+    or, without one, the same settings with `parent` as its parent and no fix of its own."""
+    if fix is not None:
+        return apply(config, fix, parent=parent)
+    new = config.with_changes({})  # a validated copy, without the notices of the config it came from
+    new.parent, new.fixes, new.run_id = parent, [], None
+    return new
 
 
 def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = None,
                findings: list | None = None) -> RerunPlan:
     """The next run's config. fix_spec: 'PROBLEM' or 'PROBLEM:N' (N from 1), None for fix 1 as the training
     screen numbers them (top()), or 'none' to apply no fix (only `changes`)."""
-    from console.diagnosis.fixes import apply
-
-    config = load_run_config(run.path)
+    config = run.config()
     config.run_id = run.id
     findings = run_findings(run, config) if findings is None else findings
     finding = fix = None
@@ -70,11 +57,7 @@ def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = 
             raise UserError(f"run {run.id} shows no problem with a fix: give --set key=value to change something, "
                             f"or --fix none to run the same config again")
         fix = finding.fixes[0] if finding else None
-    if fix is not None:
-        new = apply(config, fix, parent=run.id)
-    else:
-        new = config.with_changes({})
-        new.parent, new.fixes, new.run_id = run.id, [], None
+    new = child_config(config, run.id, fix)
     if changes:
         lineage = (new.parent, new.fixes)
         new = new.with_changes(changes)
@@ -93,5 +76,5 @@ def start(runs_dir, config: RunConfig, command: list[str] | None = None, name: s
     if not checked:
         check_inputs(config.values)
     run = create_run(runs_dir, config, command=command, name=name)
-    launch(run, processes=int(config.values.get("processes") or 1))
+    launch(run, config=config)
     return run
