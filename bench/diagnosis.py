@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from console.cli.commands.inspect import config_from_arguments  # noqa: E402
 from console.diagnosis.diagnose import diagnose  # noqa: E402
 from console.diagnosis.fixes import assumed_config  # noqa: E402
-from console.diagnosis.vocabulary import PROBLEMS  # noqa: E402
+from console.diagnosis.rules import PROBLEMS  # noqa: E402
 from console.runs.metrics import History  # noqa: E402
 
 

@@ -12,8 +12,9 @@ import pytest
 
 from console.config.run_config import RunConfig
 from console.diagnosis.diagnose import crash_findings, diagnose
-from console.diagnosis.vocabulary import PROBLEMS, Finding, Fix, Severity
-from console.runs.follow import describe_finding
+from console.diagnosis.rules import PROBLEMS
+from console.diagnosis.vocabulary import Finding, Fix, Severity
+from console.loop.findings import describe_finding
 from console.runs.metrics import History
 
 
@@ -205,7 +206,7 @@ def test_a_rate_ten_times_outside_the_range_is_first_brought_back_into_it(lr, fi
     # LoRA's range is 1e-4 to 5e-4: 2e-3 is 4x above (the guide's 4x cut first), 5e-3 10x above; below, 2e-5 is 5x
     # under (back to the default, said as "far below"), 1e-5 10x and 1e-7 1000x under
     config = LORA.with_changes({"learning_rate": lr})
-    from console.diagnosis.fixes import fixes_for
+    from console.diagnosis.rules import fixes_for
 
     problem = "diverged" if lr > 1e-3 else "stuck"
     fixes = fixes_for(problem, config, cause="low")
@@ -365,7 +366,7 @@ def test_crash_findings_for_out_of_memory():
 
 def test_fix_describe_shows_old_and_new_values_in_the_one_number_form():
     """inspect printed this fix as 0.0002 -> 0.0001 and the TUI, watch and rerun as 2e-4 -> 1e-4: one form now."""
-    from console.runs.follow import describe_fix
+    from console.loop.findings import describe_fix
 
     fix = Fix({"learning_rate": 1e-4, "weight_decay": 0.1}, "x")
     assert fix.describe(LORA) == "learning_rate 2e-4 -> 1e-4, weight_decay 0.01 -> 0.1"

@@ -6,7 +6,8 @@ import pytest
 from console.common.errors import ConfigError
 from console.config.presets import METHODS
 from console.config.run_config import RunConfig
-from console.diagnosis.fixes import FixError, apply, fixes_for
+from console.diagnosis.fixes import FixError, apply
+from console.diagnosis.rules import fixes_for
 from console.diagnosis.vocabulary import Fix
 
 PROBLEM_CASES = [("not_decreasing", {"cause": "high"}), ("not_decreasing", {"cause": "low"}), ("overfitting", {}),
@@ -165,7 +166,7 @@ def test_out_of_memory_switches_method_and_halves_the_batch():
 
 def test_no_fix_raises_a_learning_rate_already_above_the_method_range():
     from console.config.run_config import build_config
-    from console.diagnosis.fixes import fixes_for
+    from console.diagnosis.rules import fixes_for
 
     config = build_config("lora", sets={"learning_rate": "0.05"})
     for problem in ("slow", "stuck", "not_decreasing"):
@@ -245,7 +246,7 @@ def test_warmup_ratio_fix_says_how_many_steps_the_ratio_is():
 
 def test_a_learning_rate_far_below_the_range_goes_back_to_the_default():
     from console.config.run_config import build_config
-    from console.diagnosis.fixes import fixes_for
+    from console.diagnosis.rules import fixes_for
 
     config = build_config("lora", sets={"learning_rate": "1e-6"})
     for problem, cause in (("stuck", "low"), ("slow", None), ("not_decreasing", "low")):
@@ -276,7 +277,7 @@ async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same
 
     from test_screens_support import fake_run
 
-    from console.loop.rerun import plan_rerun
+    from console.loop.next_run import plan_rerun
     from console.runs.rundir import RunDir
     from screens.live import LiveRun
 

@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.config.run_config import build_config, parse_set, resolve
+from console.diagnosis.diagnose import sample_findings
 from console.runs.launcher import launch, wait
 from console.runs.rundir import create_run
-from console.runs.samples import Sample, by_step, load_samples, parse, repeats, sample_findings, samples_text
+from console.runs.samples import Sample, by_step, load_samples, parse, repeats, samples_text
 from tests.e2e_util import FAST
 
 
@@ -68,7 +69,7 @@ def test_no_samples_without_evaluation_or_when_turned_off_and_the_users_own_prom
 def test_answers_do_not_end_fires_on_a_run_whose_end_tokens_were_cut_and_not_on_a_correct_run(runs_dir):
     """The same demo fine-tune twice, 60 full fine-tuning steps: with max_length 24 most examples are cut, their
     end token with them, and the model never learns to stop; with max_length 64 it does (real generation)."""
-    from console.loop.rerun import run_findings
+    from console.loop.findings import run_findings
 
     common = ["max_steps=60", "eval_steps=20", "save_steps=20", "learning_rate=1e-3", "max_samples=400"]
     cut, cut_config = _run(runs_dir, *common, "max_length=24", method="full")

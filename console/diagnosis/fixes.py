@@ -3,6 +3,9 @@
 A Fix holds absolute target values (learning_rate 2e-4 -> 1e-4 is stored as {'learning_rate': 1e-4}), computed from
 the config of the run that showed the problem. Applying it twice therefore cannot compound (the second time there is
 nothing to change), and apply() refuses that case with a clear message instead of silently making a copy.
+
+Here are the building blocks (one per kind of change) and finish(); each problem's table, the guide's order of
+preference, is in its rule module (console/diagnosis/rules/<problem>.py), and rules.fixes_for(problem) finds it.
 """
 from __future__ import annotations
 
@@ -128,7 +131,7 @@ def lr_scale(config: RunConfig, factor: float, why: str) -> Fix | None:
     return Fix({"learning_rate": new}, why, kind)
 
 
-def _far_above(config: RunConfig) -> bool:
+def far_above(config: RunConfig) -> bool:
     """More than 2x above the method's range."""
     lr, hi = config.get("learning_rate"), (config.ranges.get("learning_rate") or (None, None))[1]
     return bool(lr and hi and lr > hi and times_outside(config) > 2)
@@ -137,7 +140,7 @@ def _far_above(config: RunConfig) -> bool:
 def lr_preset(config: RunConfig, why: str) -> Fix | None:
     """Back to the method's default learning rate, for an LR far outside the method's range (either side)."""
     default = config.preset.defaults.get("learning_rate")
-    if default and (_far_above(config) or _far_below(config)):
+    if default and (far_above(config) or far_below(config)):
         return Fix({"learning_rate": default}, why, "lr_preset")
     return None
 
@@ -170,7 +173,7 @@ def lr_into_range(config: RunConfig, why: str) -> Fix | None:
                                            f"into it at this method's default", "lr_into_range")
 
 
-def _far_below(config: RunConfig) -> bool:
+def far_below(config: RunConfig) -> bool:
     """More than 4x below the method's range."""
     lr, lo = config.get("learning_rate"), (config.ranges.get("learning_rate") or (None, None))[0]
     return bool(lr and lo and lr < lo and times_outside(config) > 4)
@@ -363,103 +366,11 @@ def lighter_method(config: RunConfig, why: str) -> Fix | None:
     return Fix({"method": new}, why, f"method_{new}") if new else None
 
 
-# -- the tables: the guide's order of preference per problem -----------------------------------------------------
+# -- what every rule's table goes through ---------------------------------------------------------------------
 
-def fixes_for(problem: str, config: RunConfig | None = None, history: History | None = None, cause: str | None = None,
-              best_epoch: float | None = None, best_step: float | None = None,
-              total_steps: int | None = None) -> list[Fix]:
-    """The fixes for a problem, computed from this config; changes that would be no-ops are left out."""
-    if config is None:
-        config = default_config()
-    spe = _steps_per_epoch(history)
-    if problem == "not_decreasing" and cause == "high":
-        if times_outside(config) >= FAR_OUTSIDE:
-            table = [lr_into_range(config, "the loss rises"),
-                     lr_scale(config, 0.25, "or a quarter of it (the guide's 4x cut)"),
-                     effective_batch_up(config, "a bigger batch for less noisy gradients")]
-        elif _far_above(config):  # the guide's bigger step first, then back into the method's range
-            table = [lr_scale(config, 0.25, "learning rate far too high: a quarter of it (the guide's 4x cut)"),
-                     lr_preset(config, "or back to this method's default learning rate"),
-                     lr_scale(config, 0.5, "or half of it"),
-                     effective_batch_up(config, "a bigger batch for less noisy gradients")]
-        else:
-            table = [lr_scale(config, 0.5, "learning rate too high: halve it"),
-                     lr_scale(config, 0.25, "or a quarter of it if halving is not enough"),
-                     effective_batch_up(config, "a bigger batch for less noisy gradients")]
-    elif problem == "not_decreasing" and cause == "low":
-        table = [lr_into_range(config, "the loss does not fall"),
-                 lr_preset(config, "the learning rate is far below this method's range: back to its default")
-                 if _far_below(config) else None,
-                 lr_scale(config, 1.5, "learning rate too low: raise it 1.5x"),
-                 lr_scale(config, 2.5, "or 2.5x"),
-                 effective_batch_up(config, "a bigger batch for steadier gradients"),
-                 train_longer(config, "the model may need more training: double it")]
-    elif problem == "not_decreasing":
-        table = [effective_batch_up(config, "a bigger batch for steadier gradients"),
-                 lr_scale(config, 1.5, "a modest learning-rate raise to try (it is not below the method's range)"),
-                 train_longer(config, "the model may need more training: double it")]
-    elif problem == "overfitting":
-        # Early stopping with the best checkpoint kept comes first: on the real repair bench (LoRA on 16 examples)
-        # it kept the best eval where 10x weight decay did not stop the overfitting at all (eval 3.02 at step 8, 5.03
-        # at step 72 with the decay) and fewer steps compressed the cosine schedule (best eval 3.09); on the demo
-        # the decay did nothing either (1.626 -> 1.630). The guide lists regularisation first. See README.
-        table = [early_stopping(config, "stop when the eval loss turns and keep the best checkpoint"),
-                 weight_decay_up(config, "stronger regularisation (10x weight decay)"),
-                 train_less(config, "train less: to a little past where eval loss was best", best_epoch, best_step),
-                 dropout_up(config, "more adapter dropout"),
-                 eval_more_often(config, "evaluate more often to catch the turn earlier", spe,
-                                 eval_interval(history))]
-    # A loss flat from its first step is both the guide's problem 3 (both losses stuck) and problem 1 (training
-    # loss not decreasing, learning rate too low). The user sees one finding, "stuck": it says what the curves do
-    # (neither moves) where "not decreasing" would also cover a rising loss, whose cause is the opposite one. Its
-    # fixes take problem 1's as well (a bigger batch), after the learning-rate and schedule changes.
-    elif problem == "stuck" and cause == "unclear":
-        table = [scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
-                                             "cosine"),
-                 scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay"),
-                 lr_scale(config, 1.5, "a modest learning-rate raise to try: it is not below the method's range, so "
-                                       "a too-low rate is not the evident cause"),
-                 effective_batch_up(config, "a bigger batch for steadier gradients (the guide's 'not decreasing' "
-                                            "fix)")]
-    elif problem == "stuck":
-        table = [lr_into_range(config, "the loss does not move"),
-                 lr_preset(config, "the learning rate is far below this method's range: back to its default")
-                 if _far_below(config) else None,
-                 lr_scale(config, 2.5, "learning rate too low for the model to move: raise it 2.5x"),
-                 scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
-                                             "cosine"),
-                 scheduler(config, "constant_with_warmup", "a constant learning rate after warmup, no decay"),
-                 effective_batch_up(config, "a bigger batch for steadier gradients (the guide's 'not decreasing' "
-                                            "fix)")]
-    elif problem == "slow":
-        short = None if _far_below(config) else schedule_too_short(config, history, spe)
-        table = [lr_into_range(config, "the loss falls too slowly"),
-                 short,
-                 lr_preset(config, "the learning rate is far below this method's range: back to its default")
-                 if _far_below(config) else None,
-                 lr_scale(config, 1.5, "raise the learning rate 1.5x"),
-                 effective_batch_up(config, "a bigger batch: steadier steps that take a higher learning rate"),
-                 warmup_shorter(config, "shorter warmup: full learning rate sooner")]
-    elif problem == "oscillating":
-        above = (config.get("learning_rate") or 0) > (config.ranges.get("learning_rate") or (0, math.inf))[1]
-        table = [lr_into_range(config, "training is unstable") if above else None,  # never raise an unstable rate
-                 lr_scale(config, 0.5, "lower the learning rate (halve it)"),
-                 accumulation_double(config, "larger effective batch for steadier gradients"),
-                 clip_harder(config, "stronger gradient clipping")]
-    elif problem == "diverged":
-        table = [lr_into_range(config, "the loss blew up"),
-                 lr_scale(config, 0.25, "the loss blew up: a quarter of the learning rate (the guide's 4x cut)"),
-                 lr_preset(config, "or back to this method's default learning rate"),
-                 clip_harder(config, "stronger gradient clipping stops single bad steps"),
-                 lr_scale(config, 0.5, "or half the learning rate")]
-    elif problem == "warmup_too_long":
-        table = [warmup_ratio(config, "warm up over 10% of the run", total_steps)]
-    elif problem == "out_of_memory":
-        table = [smaller_batch(config, "half the per-device batch, double accumulation: same effective batch"),
-                 checkpointing(config, "recompute activations instead of storing them (~20% slower)"),
-                 lighter_method(config, "a lighter method trains fewer parameters / a quantised base")]
-    else:
-        table = []
+def finish(config: RunConfig, table: list) -> list[Fix]:
+    """A rule's table of fixes (the guide's order of preference, None where a builder has nothing to change) as the
+    finding carries it: changes that would be no-ops are left out, and so are fixes repeating an earlier one."""
     out, seen = [], set()
     for fix in table:
         if fix is None:
@@ -477,7 +388,8 @@ def _same(config: RunConfig, key, value) -> bool:
     return (config.method == value) if key == "method" else config.get(key) == value
 
 
-def _steps_per_epoch(history: History) -> float | None:
+def steps_per_epoch(history: History) -> float | None:
+    """Steps per epoch, from the last logged epoch (None without one)."""
     if history is None:
         return None
     ep = history.epoch

@@ -1,10 +1,9 @@
 """The findings' own objects: a Fix (absolute argument changes for the next run) and a Finding (a problem, its
-severity, where it started, its evidence and fixes), their titles and the one text form of a fix (Fix.describe;
-a finding's lines are console.runs.follow.describe_finding, which every front end prints).
+severity, where it started, its evidence and fixes), and the one text form of a fix (Fix.describe; a finding's lines
+are console.loop.findings.describe_finding, which every front end prints).
 
-Apart from console/diagnosis/diagnose.py (which finds them) and console/diagnosis/fixes.py (which computes the
-fixes): both import them
-from here, so neither imports the other at module level.
+Apart from the rules (console/diagnosis/rules/, which find them and hold each problem's title) and
+console/diagnosis/fixes.py (which computes the fixes): both import them from here.
 """
 from __future__ import annotations
 
@@ -15,22 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # for annotations only
     from console.config.run_config import RunConfig
 
-PROBLEMS = ("not_decreasing", "overfitting", "stuck", "slow", "oscillating", "diverged")
-
-TITLES = {
-    "not_decreasing": "Training loss not decreasing",
-    "overfitting": "Overfitting",
-    "stuck": "Train and eval loss both stuck",
-    "slow": "Loss decreasing too slowly",
-    "oscillating": "Loss oscillating (unstable training)",
-    "diverged": "Training diverged",
-    "warmup_too_long": "Warmup longer than the run",
-    "lr_never_peaked": "Learning rate never reached its peak",
-    "nonfinite_grad_norm": "Non-finite gradient norms (harmless so far)",
-    "out_of_memory": "Out of memory",
-    "answers_do_not_end": "Sample answers do not end",
-    "answers_repeat": "Sample answers repeat themselves",
-}
+# Each problem's title as its rule module declares it (TITLE in console/diagnosis/rules/<problem>.py), entered here
+# when console.diagnosis.rules is imported, as every producer of findings does: the rules import this module, so
+# it cannot import them.
+TITLES: dict[str, str] = {}
 
 
 class Severity(StrEnum):

@@ -1,5 +1,6 @@
-"""Sample answers: what the model says to a few fixed prompts as it trains (samples.jsonl in the run folder), and
-the findings no loss curve shows ("answers do not end", "answers repeat").
+"""Sample answers: what the model says to a few fixed prompts as it trains (samples.jsonl in the run folder): the
+records, how to choose the prompts, read the file and show it. The findings they lead to ("answers do not end",
+"answers repeat") are the diagnosis' (console.diagnosis.diagnose.sample_findings).
 
 The trainer writes one line per prompt per sampling: {"step", "prompt", "answer", "ended", "tokens", "seconds",
 "reference"}; step 0 holds the base model's answers (taken at the evaluation before the first step). No torch here:
@@ -11,12 +12,6 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from console.diagnosis.vocabulary import Finding, Fix, Severity
-
-if TYPE_CHECKING:  # for annotations only
-    from console.config.run_config import RunConfig
 
 DEFAULT_PROMPTS = 3  # held-out eval rows sampled when the user gives no sample_prompts
 MAX_PROMPTS = 16
@@ -146,57 +141,6 @@ def repeats(text: str, n: int = 3, share: float = 0.5) -> bool:
         return False
     grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
     return (len(grams) - len(set(grams))) / len(grams) > share
-
-
-def sample_findings(samples: list[Sample], config: RunConfig | None = None, status: dict | None = None,
-                    max_new_tokens: int | None = None) -> list[Finding]:
-    """"answers do not end" and "answers repeat", from the latest sampling against the first (the base model's).
-
-    Not ending: most of the latest answers run to the token limit while most of the base model's ended, or (no
-    base that ended: a random demo model) while the dataset's own answers are far shorter than the limit."""
-    first, latest = first_and_latest(samples)
-    if not latest or latest[0].step == 0 or len(latest) < 2:
-        return []
-    out = []
-    limit = max_new_tokens or (config.get("sample_max_new_tokens") if config is not None else None) or 64
-    open_ended = [s for s in latest if not s.ended]
-    base_ended = [s for s in first if s.ended] if first and first[0].step == 0 else []
-    short_refs = [s for s in latest if s.reference and len(s.reference.split()) < limit / 3]
-    if 2 * len(open_ended) > len(latest) and (2 * len(base_ended) > len(first) or 2 * len(short_refs) > len(latest)):
-        then = (f"the base model's ended in {len(base_ended)} of {len(first)}" if base_ended else
-                f"the dataset's own answers are {max(len(s.reference.split()) for s in short_refs)} words or fewer")
-        out.append(Finding("answers_do_not_end", Severity.WARNING, None,
-                           f"at step {latest[0].step}, {len(open_ended)} of {len(latest)} sample answers ran to the "
-                           f"{limit}-token limit without the end token; {then}. The end token is not being "
-                           f"learned: examples cut by max_length lose it, and a chat template must close the "
-                           f"answer with it.", _end_fixes(config, (status or {}).get("cut"))))
-    looping = [s for s in latest if repeats(s.answer)]
-    if 2 * len(looping) > len(latest):
-        example = looping[0].answer.split()[:12]
-        out.append(Finding("answers_repeat", Severity.WARNING, None,
-                           f"at step {latest[0].step}, {len(looping)} of {len(latest)} sample answers repeat "
-                           f"themselves (\"{' '.join(example)} ...\").", _repeat_fixes(config)))
-    return out
-
-
-def _end_fixes(config: RunConfig, cut) -> list[Fix]:
-    """Concrete argument changes; the fixes module computes them from the config (none without one)."""
-    if config is None:
-        return []
-    from console.diagnosis import fixes
-
-    return [f for f in (fixes.keep_end_token(config, cut), fixes.train_longer(
-        config, "more steps on answers that end: the end token is learned late")) if f is not None]
-
-
-def _repeat_fixes(config: RunConfig) -> list[Fix]:
-    if config is None:
-        return []
-    from console.diagnosis import fixes
-
-    return [f for f in (fixes.lr_scale(config, 0.5, "a lower learning rate: loops are a sign of an over-trained "
-                                       "or collapsed model"),
-                        fixes.train_less(config, "fewer steps: the answers looped after the model over-fitted")) if f]
 
 
 ANSWER_LINES = 6  # an answer of 64 tokens is 3 or 4 lines at 100 columns; a longer one is cut with "…"

@@ -1,0 +1,133 @@
+"""The rules: one module per problem, and here the one declared order in which their detectors run.
+
+A rule module holds its PROBLEM id, its TITLE, its KIND ('problem': a shape of the curves, the guide's five and
+divergence; 'advisory'; 'crash'; 'answers': from the sample answers), its detectors (each takes the call's context
+and returns a Finding or None), the evidence they write and `fixes(config, history, **kw)`, the problem's table of
+fixes in the guide's order of preference (built from console.diagnosis.fixes).
+
+Precedence is data, below: the detectors run in the order listed, a problem is found once (the first detector of
+it that fires wins), and a rule's `unless=(...)` names the problems already found that silence it; `needs=(...)`
+names conditions of the call's context (boolean attributes of console.diagnosis.context.Context) it needs. The
+findings keep the order found; diagnose() then sorts them by severity, the curve problems first.
+
+A new finding: its module here, its line in one of the orders below (and in MODULES), its tests, a line in the
+README's "How the findings read curves".
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from console.diagnosis.rules import (
+    answers_do_not_end,
+    answers_repeat,
+    diverged,
+    lr_never_peaked,
+    nonfinite_grad_norm,
+    not_decreasing,
+    oscillating,
+    out_of_memory,
+    overfitting,
+    slow,
+    stuck,
+    warmup_too_long,
+)
+from console.diagnosis.vocabulary import TITLES
+
+if TYPE_CHECKING:  # for annotations only
+    from console.config.run_config import RunConfig
+    from console.diagnosis.vocabulary import Finding, Fix
+    from console.runs.metrics import History
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One detector in the declared order, with its precedence."""
+
+    detect: Callable
+    unless: tuple[str, ...] = ()  # problems which, already found, silence it (its own problem always does)
+    needs: tuple[str, ...] = ()  # conditions of the context (boolean attributes) that must hold for it to run
+    problem: str = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "problem", sys.modules[self.detect.__module__].PROBLEM)
+
+
+# The curves' detectors, diagnose(history, config), in the order they run: what is found first wins its problem and
+# silences the rules that name it in `unless`.
+CURVE_RULES = (
+    Rule(diverged.nonfinite_loss),  # NaN/inf: nothing else about the curve matters
+    Rule(diverged.explosion),  # a loss explosion that has not recovered
+    Rule(oscillating.recovered_explosion, unless=("diverged",)),  # one that came back down
+    # the first steps made the model worse than before training (needs an eval at step 0): still worse, or back
+    Rule(not_decreasing.damaged_start, unless=("diverged",)),
+    Rule(oscillating.damaged_start, unless=("diverged",)),
+    Rule(overfitting.eval_rises, needs=("train_falls",)),  # a rising train loss is instability, not memorising
+    Rule(oscillating.excursion),
+    Rule(oscillating.eval_worsens, unless=("overfitting", "diverged")),
+    Rule(overfitting.eval_not_improving),
+    # the shape verdict (rising / erratic / flat / slow): not when the start was damaged (its finding says why)
+    Rule(not_decreasing.shape, unless=("diverged",), needs=("start_intact",)),
+    Rule(oscillating.erratic_eval, unless=("diverged",), needs=("start_intact", "loss_rising")),
+    Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact",)),
+    Rule(slow.shape, unless=("diverged",), needs=("start_intact",)),
+    # advisories
+    Rule(warmup_too_long.detect),
+    Rule(lr_never_peaked.detect, unless=("warmup_too_long",)),
+    Rule(nonfinite_grad_norm.detect),
+)
+
+# A crashed run, crash_findings(kind, config, message): the first that knows the crash's kind.
+CRASH_RULES = (
+    Rule(out_of_memory.crash),
+    Rule(diverged.crash),
+)
+
+# The sample answers, sample_findings(samples, config, status).
+ANSWER_RULES = (
+    Rule(answers_do_not_end.detect),
+    Rule(answers_repeat.detect),
+)
+
+# Every problem's module, in the order titles are listed (the curve problems in the guide's order first).
+MODULES = (not_decreasing, overfitting, stuck, slow, oscillating, diverged, warmup_too_long, lr_never_peaked,
+           nonfinite_grad_norm, out_of_memory, answers_do_not_end, answers_repeat)
+
+TITLES.update({m.PROBLEM: m.TITLE for m in MODULES})  # the one table of titles, which Finding.title reads
+# the problems of the curves' shape (sorted first among findings of one severity; what bench/diagnosis.py scores)
+PROBLEMS = tuple(m.PROBLEM for m in MODULES if m.KIND == "problem")
+_BY_PROBLEM = {m.PROBLEM: m for m in MODULES}
+
+
+def run(rules: tuple[Rule, ...], ctx, first_only: bool = False) -> list[Finding]:
+    """The findings of `rules` in their declared order on one call's context (its `found` fills as they fire)."""
+    found = ctx.found
+    for rule in rules:
+        if rule.problem in found or any(p in found for p in rule.unless):
+            continue
+        if rule.needs and not all(getattr(ctx, name) for name in rule.needs):
+            continue
+        finding = rule.detect(ctx)
+        if finding is not None:
+            found[finding.problem] = finding
+            if first_only:
+                break
+    return list(found.values())
+
+
+def fixes_for(problem: str, config: RunConfig | None = None, history: History | None = None, cause: str | None = None,
+              best_epoch: float | None = None, best_step: float | None = None,
+              total_steps: int | None = None) -> list[Fix]:
+    """The fixes for a problem (its rule module's table), computed from this config; changes that would be no-ops
+    are left out; none for a problem no rule knows."""
+    module = _BY_PROBLEM.get(problem)
+    if module is None:
+        return []
+    if config is None:
+        from console.diagnosis.fixes import default_config
+
+        config = default_config()
+    return module.fixes(config, history, cause=cause, best_epoch=best_epoch, best_step=best_step,
+                        total_steps=total_steps)
