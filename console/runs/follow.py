@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from console.runs.metrics import MetricsTail
 from console.runs.rundir import ACTIVE_PHASES, RunDir
@@ -19,33 +19,21 @@ POLL_S = 0.25  # how often a follower looks at the run folder: a line or a point
 LOG_TAIL_LINES = 12
 
 
-@dataclass
-class MetricsRead:
-    """New complete metrics.jsonl records, in the order the trainer wrote them."""
-
-    records: list = field(default_factory=list)
+class MetricsRead(NamedTuple):
+    records: list  # new complete metrics.jsonl records, in the order the trainer wrote them
 
 
-@dataclass
-class SamplesRead:
-    """New sample answers (console.runs.samples.Sample)."""
-
-    samples: list = field(default_factory=list)
+class SamplesRead(NamedTuple):
+    samples: list  # new sample answers (console.runs.samples.Sample)
 
 
-@dataclass
-class StatusChanged:
-    """status.json says something new (phase, message, precision, not responding...)."""
-
-    status: dict = field(default_factory=dict)
+class StatusChanged(NamedTuple):
+    status: dict  # status.json says something new (phase, message, precision, not responding...)
 
 
-@dataclass
-class RunEnded:
-    """The run reached a final phase: its last status and the end of train.log. Always the last event."""
-
-    status: dict = field(default_factory=dict)
-    log_tail: list = field(default_factory=list)
+class RunEnded(NamedTuple):
+    status: dict  # the final phase: always the last event, with the end of train.log
+    log_tail: list
 
 
 Event = MetricsRead | SamplesRead | StatusChanged | RunEnded
