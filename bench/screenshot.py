@@ -4,7 +4,7 @@
 
 Writes docs/console-method.svg (the first screen), docs/console-arguments.svg (LoRA's arguments with the memory
 estimate) and docs/console-training.svg (a finished LoRA run that overfits: its curves, the finding and its fixes).
-The runs are the screens tests' fixed fake run folders (tests/test_screens_support.py: fixed ids and times, no
+The runs are the screens tests' fixed fake run folders (tests/support/screens.py: fixed ids and times, no
 clocks), in a temporary folder; nothing is trained and nothing outside that folder is written but the pictures.
 The clock is UTC and the machine is taken as a CPU with 16 GiB of memory, so the pictures do not depend on where
 the script runs. Re-run it after a deliberate change of the look, and look at the pictures before committing them.
@@ -21,7 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 async def _wait(pilot, condition, what: str, timeout: float = 20.0) -> None:
@@ -43,13 +42,12 @@ async def _shoot(app, size: tuple[int, int], out: Path, name: str, before) -> Pa
 
 
 async def main_async(out: Path, size: tuple[int, int]) -> list[Path]:
-    from test_screens_support import standard_runs
-
     import console.config.memory
     from screens.app import TrainingConsoleApp
     from screens.arguments_screen import ArgumentsScreen
     from screens.method_screen import MethodScreen
     from screens.training_screen import TrainingScreen
+    from tests.support.screens import standard_runs
 
     console.config.memory.available_ram = lambda: 16 * 1024 ** 3  # the estimate's verdict: the same everywhere
     standard_runs(Path("runs"))

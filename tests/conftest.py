@@ -34,9 +34,9 @@ def runs_dir(tmp_path):
 
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
-    """The screens tests' runs folder: finished runs of each kind (test_screens_support.standard_runs), a home of
+    """The screens tests' runs folder: finished runs of each kind (tests.support.screens.standard_runs), a home of
     its own and no GPU."""
-    from test_screens_support import standard_runs
+    from tests.support.screens import standard_runs
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
@@ -46,7 +46,7 @@ def runs(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    """Finished demo runs of each method, trained once per session (tests/trained_runs.py)."""
-    from tests.trained_runs import TrainedRuns
+    """Finished demo runs of each method, trained once per session (tests/support/trained_runs.py)."""
+    from tests.support.trained_runs import TrainedRuns
 
     return TrainedRuns(tmp_path_factory.mktemp("trained") / "runs")

@@ -55,7 +55,7 @@ CPU_ALLOCATOR = 0.25
 NF4_BLOCK = 64  # bitsandbytes' 4-bit block size: one absmax per 64 weights
 # MoE model types whose fused experts peft (0.21, on transformers 5) adapts as parameters under all-linear: those
 # it converts with its "mixtral" and "qwen2_moe" patterns (peft.utils.transformers_weight_conversion). Qwen2-MoE
-# itself is not converted: its experts stay unadapted, its shared expert is adapted. tests/test_memory.py checks
+# itself is not converted: its experts stay unadapted, its shared expert is adapted. tests/unit/test_memory.py checks
 # the counts against peft on the meta device, so a change in peft shows there.
 # Config classes whose tie_word_embeddings defaults to true (a config.json may leave it out).
 TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "smollm3", "starcoder2", "cohere", "opt"}

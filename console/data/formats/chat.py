@@ -4,7 +4,7 @@ from __future__ import annotations
 from console.data.formats.base import ROLE_CONTENT, Conversation
 
 CHAT = Conversation(
-    name="chat", help="'messages', role/content turns",
+    name="chat", help="messages: role/content turns",
     needs=(("messages",),), turns=ROLE_CONTENT,
     known_as={"axolotl": "chat_template", "LLaMA-Factory": "openai"},
 )

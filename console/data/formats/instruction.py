@@ -23,7 +23,7 @@ class Alpaca(SingleTurn):
 
 
 INSTRUCTION = Alpaca(
-    name="instruction", help="alpaca: 'instruction', optional 'input', 'output'",
+    name="instruction", help="alpaca: instruction, input, output",
     needs=(("instruction",), ("output", "response")), optional=("input", "system"),
     layout="in the alpaca layout (### Instruction: ... ### Response:)",
     known_as={"axolotl": "alpaca", "LLaMA-Factory": "alpaca"},

@@ -14,6 +14,6 @@ class PromptCompletion(SingleTurn):
 
 
 PROMPT_COMPLETION = PromptCompletion(
-    name="prompt_completion", help="'prompt' and 'completion'",
+    name="prompt_completion", help="prompt, completion",
     needs=(("prompt",), ("completion",)), optional=("system",),
 )

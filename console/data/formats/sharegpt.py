@@ -5,7 +5,7 @@ from __future__ import annotations
 from console.data.formats.base import FROM_VALUE, Conversation
 
 SHAREGPT = Conversation(
-    name="sharegpt", help="'conversations', from/value turns",
+    name="sharegpt", help="conversations: from/value turns",
     needs=(("conversations",),), turns=FROM_VALUE,
     known_as={"axolotl": "sharegpt", "LLaMA-Factory": "sharegpt"},
 )

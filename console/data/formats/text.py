@@ -5,7 +5,7 @@ from __future__ import annotations
 from console.data.formats.base import PlainText
 
 TEXT = PlainText(
-    name="text", help="plain text in 'text' or text_column",
+    name="text", help="a text column",
     needs=(("text",),),
     known_as={"axolotl": "completion"},
 )

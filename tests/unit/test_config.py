@@ -245,7 +245,7 @@ def test_training_args_schema_matches_installed_transformers():
 
     shipped = json.loads(Path("console/training_args.json").read_text()) if Path(
         "console/training_args.json").exists() else json.loads(
-        (Path(__file__).parents[1] / "console" / "config" / "training_args.json").read_text())
+        (Path(__file__).parents[2] / "console" / "config" / "training_args.json").read_text())
     assert set(shipped["fields"]) == set(generate()), (
         f"regenerate console/training_args.json for transformers {transformers.__version__}")
 

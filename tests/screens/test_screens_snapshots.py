@@ -1,16 +1,16 @@
 """Snapshots of the four screens at 80x24, made deterministic: fixed run folders, no clocks, no toasts.
 
-Update after an intended change of the look: pytest tests/test_screens_snapshots.py --snapshot-update
+Update after an intended change of the look: pytest tests/screens/test_screens_snapshots.py --snapshot-update
 """
 from __future__ import annotations
 
 import pytest
-from test_screens_support import standard_runs, wait_for
 
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.runs_screen import RunsScreen
 from screens.training_screen import TrainingScreen
+from tests.support.screens import standard_runs, wait_for
 
 SIZE = (80, 24)
 

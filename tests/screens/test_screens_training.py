@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-from test_screens_support import metrics_records, wait_for
-
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.confirm import ConfirmScreen
@@ -12,6 +10,7 @@ from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.text_screen import TextScreen
 from screens.training_screen import TrainingScreen
+from tests.support.screens import metrics_records, wait_for
 
 
 def make_app(run_id: str) -> TrainingConsoleApp:
@@ -231,7 +230,7 @@ async def test_the_chart_redraws_only_when_new_data_came(runs):
 async def test_token_figures_and_cut_examples_show_on_the_training_screen(tmp_path, monkeypatch):
     """What the SFT trainer reports: tokens/s, token accuracy and perplexity on the progress line, and the examples
     that max_length cut as a note above the findings."""
-    from test_screens_support import fake_run
+    from tests.support.screens import fake_run
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
@@ -291,7 +290,7 @@ async def test_y_m_z_log_scale_smoothing_and_zoom(runs):
 
 
 async def test_a_finished_run_says_where_its_model_is_and_what_next(tmp_path, monkeypatch):
-    from test_screens_support import fake_run
+    from tests.support.screens import fake_run
 
     monkeypatch.chdir(tmp_path)
     path = fake_run(tmp_path / "runs", "20250101-120000-lora-eeee", created=1_735_732_800.0,

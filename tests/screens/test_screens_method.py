@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from test_screens_support import wait_for
 
 from console.config.presets import METHODS, load_scenarios
 from screens.app import TrainingConsoleApp
@@ -10,6 +9,7 @@ from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.too_small import TooSmallScreen
+from tests.support.screens import wait_for
 
 
 @pytest.fixture

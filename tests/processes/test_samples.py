@@ -10,7 +10,7 @@ from console.diagnosis.diagnose import sample_findings
 from console.runs.launcher import launch, wait
 from console.runs.rundir import create_run
 from console.runs.samples import Sample, by_step, load_samples, parse, repeats, samples_text
-from tests.e2e_util import FAST
+from tests.support.e2e_util import FAST
 
 
 def _run(runs_dir, *extra, method="lora"):

@@ -10,7 +10,7 @@ from console.common.errors import ConfigError
 from console.config.run_config import build_config, resolve
 from console.loop.preflight import check_inputs
 from console.machine.trackers import TRACKERS, check_trackers, named, tracker_notes
-from tests.e2e_util import sets
+from tests.support.e2e_util import sets
 
 
 def _hide(monkeypatch, *modules):

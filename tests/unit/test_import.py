@@ -1,6 +1,6 @@
 """LLaMA-Factory and axolotl configs: `training-console import`, `--config THEIR.yaml`, and the "did you mean" hints.
 
-The fixtures in tests/fixtures/foreign/ are written for these tests in each project's documented format (a
+The fixtures in tests/support/fixtures/foreign/ are written for these tests in each project's documented format (a
 LLaMA-Factory training YAML with data/dataset_info.json beside it; axolotl configs with a `datasets:` list).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from console.config.fields import ALIASES, LEGACY, all_fields, suggest
 from console.config.foreign import AXOLOTL, LLAMA_FACTORY, convert, detect, read_foreign
 from console.config.run_config import build_config
 
-FIXTURES = Path(__file__).parent / "fixtures" / "foreign"
+FIXTURES = Path(__file__).parents[1] / "support" / "fixtures" / "foreign"
 LF = FIXTURES / "llamafactory"
 AX = FIXTURES / "axolotl"
 
@@ -515,7 +515,7 @@ def test_no_hint_is_ever_auto_find_batch_size_for_a_batch_name():
 
 @pytest.mark.e2e
 def test_an_imported_config_trains(capsys, tmp_path):
-    from tests.e2e_util import sets
+    from tests.support.e2e_util import sets
 
     code, out, err, written = _import(capsys, tmp_path, LF / "lora_sft.yaml")
     assert code == 0, err
@@ -529,7 +529,7 @@ def test_an_imported_config_trains(capsys, tmp_path):
 def test_deepspeed_refusal_names_the_shipped_accelerate_presets(tmp_path):
     line = convert({"stage": "sft", "finetuning_type": "full", "deepspeed": "ds_z3_config.json", "dataset": "x",
                     "dataset_dir": "ONLINE"}, tmp_path).refused["deepspeed"]
-    presets = Path(__file__).parent.parent / "presets" / "accelerate"
+    presets = Path(__file__).parents[2] / "presets" / "accelerate"
     for name in ("deepspeed_zero2", "deepspeed_zero3", "fsdp"):
         assert name in line and (presets / f"{name}.yaml").is_file()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from console.cli.main import main
 from console.runs.rundir import RunDir, list_run_dirs
-from tests.e2e_util import sets
+from tests.support.e2e_util import sets
 
 # What each method trains with beyond e2e_util.FAST: full fine-tuning needs a larger step to move the demo's loss.
 EXTRA = {"full": ("learning_rate=1e-3",)}

@@ -17,9 +17,6 @@ import shutil
 import signal
 
 import pytest
-from e2e_util import FAST
-from e2e_util import wait_for as wait_until
-from test_screens_support import wait_for
 
 from console.config.run_config import build_config, parse_set, resolve
 from console.runs.launcher import kill, launch
@@ -31,6 +28,9 @@ from screens.arguments_screen import ArgumentsScreen
 from screens.confirm import ConfirmScreen
 from screens.too_small import TooSmallScreen
 from screens.training_screen import TrainingScreen
+from tests.support.e2e_util import FAST
+from tests.support.e2e_util import wait_for as wait_until
+from tests.support.screens import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from console.diagnosis.vocabulary import TITLES
 
 ORDERS = {"curves": (rules.CURVE_RULES, Context), "crash": (rules.CRASH_RULES, CrashContext),
           "answers": (rules.ANSWER_RULES, AnswersContext)}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_rule_module_is_listed_once_with_a_problem_a_title_and_fixes():

@@ -15,9 +15,9 @@ from console.config.run_config import build_config, resolve
 from console.loop.preflight import check_inputs
 from console.machine.hardware import CPU_ONLY, GPU, Hardware
 from console.runs.rundir import list_run_dirs
-from tests.e2e_util import sets
+from tests.support.e2e_util import sets
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 H100 = Hardware((GPU(0, "NVIDIA H100", 81_559, 80_000, 9.0),))
 
 

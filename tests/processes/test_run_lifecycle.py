@@ -10,7 +10,7 @@ from console.config.run_config import build_config, parse_set, resolve
 from console.runs.launcher import check_resumable, kill, launch, request_save, request_stop, wait, wait_exit
 from console.runs.metrics import load_history
 from console.runs.rundir import check_runs_dir, create_run, find_run
-from tests.e2e_util import FAST, wait_for
+from tests.support.e2e_util import FAST, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -373,7 +373,7 @@ from console.config.run_config import build_config, parse_set, resolve
 from console.runs.launcher import launch, wait
 from console.runs.metrics import load_history
 from console.runs.rundir import create_run
-from tests.e2e_util import FAST
+from tests.support.e2e_util import FAST
 
 runs = sys.argv[1]
 config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "logging_steps=1",
@@ -407,7 +407,7 @@ def test_a_run_that_fills_the_disk_ends_failed_with_that_cause(tmp_path):
         pytest.skip("no unshare(1) to mount a small file system")
     folder = tmp_path / "small-disk"
     folder.mkdir()
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     probe = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o size=16m tmpfs "$0"', str(folder)],
                            capture_output=True, text=True)
     if probe.returncode:

@@ -10,7 +10,6 @@ import json
 import math
 
 import pytest
-from test_screens_support import wait_for
 
 from console.config.presets import load_scenarios
 from console.runs.launcher import kill, request_stop, wait
@@ -18,6 +17,7 @@ from console.runs.rundir import RunDir
 from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.training_screen import TrainingScreen
+from tests.support.screens import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -101,8 +101,8 @@ async def test_several_runs_at_once_watch_launch_and_quit(tmp_path, monkeypatch)
     from console.runs.rundir import create_run, list_run_dirs
     from screens.confirm import ConfirmScreen
     from screens.method_screen import MethodScreen
-    from tests.e2e_util import FAST
-    from tests.e2e_util import wait_for as sync_wait_for
+    from tests.support.e2e_util import FAST
+    from tests.support.e2e_util import wait_for as sync_wait_for
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
@@ -164,8 +164,8 @@ async def test_resume_a_stopped_run_from_the_runs_screen(tmp_path, monkeypatch):
     from console.runs.launcher import check_resumable, launch, request_save, wait_exit
     from console.runs.rundir import create_run
     from screens.runs_screen import RunsScreen
-    from tests.e2e_util import FAST
-    from tests.e2e_util import wait_for as sync_wait_for
+    from tests.support.e2e_util import FAST
+    from tests.support.e2e_util import wait_for as sync_wait_for
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)

@@ -6,7 +6,7 @@ import pytest
 from console.cli.main import main
 from console.runs.metrics import load_history
 from console.runs.rundir import list_run_dirs
-from tests.e2e_util import sets
+from tests.support.e2e_util import sets
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ def _train(runs_dir, method, *extra):
 
 @pytest.mark.parametrize("method", ["full", "lora", "qlora", "adapter"])
 def test_each_method_trains_and_saves_what_loads_back(trained, method):
-    # the session's shared run of this method (tests/trained_runs.py), trained by `training-console train`
+    # the session's shared run of this method (tests/support/trained_runs.py), trained by `training-console train`
     code, out, run = trained.get(method).code, trained.get(method).out, trained.get(method).run
     assert code == 0, out + "\n".join(run.tail_log(30))
     status = run.status()

@@ -17,18 +17,18 @@ from console.cli.main import main
 from console.config.run_config import build_config, parse_set, resolve
 from console.runs.launcher import kill, launch, wait
 from console.runs.rundir import create_run
-from tests.e2e_util import FAST, wait_for
+from tests.support.e2e_util import FAST, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IDS = [[1, 5, 9, 100, 200, 300, 400, 17], [1, 42, 7, 250, 3, 480, 64, 2]]
 RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "training_args.bin")
 
 
 @pytest.fixture
 def runs_folder(trained) -> Path:
-    """The session's folder of finished runs (tests/trained_runs.py); the exports go to each test's own folder."""
+    """The session's folder of finished runs (tests/support/trained_runs.py); the exports go to each test's own folder."""
     return trained.folder
 
 
@@ -326,11 +326,10 @@ def test_a_qlora_run_merges_into_the_float_base(trained, runs_folder, tmp_path, 
 
 async def test_runs_screen_e_exports_in_a_child_process_and_says_where(lora_run, runs_folder, tmp_path,
                                                                        monkeypatch):
-    from test_screens_support import wait_for as pilot_wait_for
-
     from screens.app import TrainingConsoleApp
     from screens.confirm import ConfirmScreen
     from screens.runs_screen import RunsScreen
+    from tests.support.screens import wait_for as pilot_wait_for
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")

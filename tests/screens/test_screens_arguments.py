@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from test_screens_support import wait_for
 
 from console.config.run_config import RunConfig
 from screens.app import TrainingConsoleApp
@@ -10,6 +9,7 @@ from screens.arguments_screen import ArgumentsScreen
 from screens.method_screen import MethodScreen
 from screens.prompt_screen import PromptScreen
 from screens.text_screen import TextScreen
+from tests.support.screens import wait_for
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from test_screens_support import wait_for
 from textual.widgets import DataTable
 
 from screens.app import TrainingConsoleApp
@@ -11,6 +10,7 @@ from screens.method_screen import MethodScreen
 from screens.runs_screen import RunsScreen
 from screens.text_screen import TextScreen
 from screens.training_screen import TrainingScreen
+from tests.support.screens import wait_for
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ async def test_an_empty_runs_folder_says_how_to_start(tmp_path, monkeypatch):
 
 
 async def test_overlay_draws_a_run_with_one_eval_and_survives_leaving_the_screen(app, runs):
-    from test_screens_support import fake_run
+    from tests.support.screens import fake_run
 
     one = fake_run(__import__("pathlib").Path("runs"), "20250101-123000-lora-dddd", created=1_735_734_600.0,
                    changes={"max_steps": 100, "eval_steps": 100, "save_steps": 100},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINT = ("console.cli.main", "screens.app")
 TRAINER_SIDE = {"console.trainer.train", "console.trainer.callbacks", "console.trainer.sft", "console.trainer.model", "console.trainer.generate"}  # torch
 

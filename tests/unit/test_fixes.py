@@ -275,11 +275,10 @@ async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same
     # the example: an early NaN, then overfitting (the console took the NaN's fix, `rerun` weight decay)
     import math
 
-    from test_screens_support import fake_run
-
     from console.loop.next_run import plan_rerun
     from console.runs.rundir import RunDir
     from screens.live import LiveRun
+    from tests.support.screens import fake_run
 
     records = [{"step": 0, "max_steps": 100, "event": "train_begin"}]
     for step in range(2, 101, 2):

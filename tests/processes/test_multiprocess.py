@@ -6,7 +6,7 @@ import pytest
 from console.cli.main import main
 from console.runs.launcher import trainer_command
 from console.runs.rundir import RunDir, list_run_dirs
-from tests.e2e_util import sets
+from tests.support.e2e_util import sets
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ def test_two_processes_save_and_stop_together(runs_dir):
     from console.runs.launcher import launch, request_save, request_stop, wait
     from console.runs.metrics import load_history
     from console.runs.rundir import create_run
-    from tests.e2e_util import FAST, wait_for
+    from tests.support.e2e_util import FAST, wait_for
 
     config = resolve(build_config("lora", sets=parse_set(
         FAST + ["max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000", "processes=2"])))

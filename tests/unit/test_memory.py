@@ -14,7 +14,7 @@ from console.config.memory import GiB, MiB, adapter_params, estimate, estimate_t
 from console.config.run_config import build_config, resolve
 from console.machine.hardware import CPU_ONLY, GPU, Hardware
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 H100 = Hardware((GPU(0, "NVIDIA H100 80GB HBM3", 81559, 80000, 9.0),))
 LLAMA_8B = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
             "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "torch_dtype": "bfloat16",

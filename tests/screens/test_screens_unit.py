@@ -153,11 +153,10 @@ async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_chan
 def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message(tmp_path):
     """The first frame of an attached run shows it as it is (a new user saw "starting the trainer..." over an empty
     chart for seconds on a run at step 80): RunLaunched itself carries the status and every record so far."""
-    from test_screens_support import fake_run, metrics_records
-
     from console.runs.rundir import RunDir
     from screens.messages import RunFinished, RunLaunched
     from screens.workers import watcher
+    from tests.support.screens import fake_run, metrics_records
 
     path = fake_run(tmp_path / "runs", "20250101-120000-lora-aaaa", created=1_735_732_800.0,
                     records=metrics_records(steps=80))

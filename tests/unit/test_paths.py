@@ -15,7 +15,7 @@ from console.cli.main import main
 from console.config.paths import looks_local, resolve_path
 from console.config.run_config import build_config, load_run_config
 from console.runs.rundir import list_run_dirs
-from tests.e2e_util import sets
+from tests.support.e2e_util import sets
 
 ROWS = [{"prompt": f"Say the number {i}.", "completion": f"The number is {i}."} for i in range(40)]
 

@@ -23,9 +23,9 @@ from console.runs.launcher import launch
 from console.runs.rundir import RunDir, create_run
 from console.runs.samples import by_step, load_samples
 from console.tools.chat_plan import format_prompt, parse_request, plan_chat, prompt_layout
-from tests.e2e_util import FAST, wait_for
+from tests.support.e2e_util import FAST, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env():
@@ -35,7 +35,7 @@ def _env():
 
 @pytest.fixture
 def lora_run(trained):
-    """The session's finished LoRA run (tests/trained_runs.py): training one per test would cost seconds each."""
+    """The session's finished LoRA run (tests/support/trained_runs.py): training one per test would cost seconds each."""
     return trained.finished("lora")
 
 
@@ -300,11 +300,10 @@ def test_cli_mistakes_are_one_line(lora_run, runs_dir):
 
 @pytest.mark.e2e
 async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(lora_run, monkeypatch):
-    from test_screens_support import wait_for as pilot_wait
-
     from screens.app import TrainingConsoleApp
     from screens.chat_screen import ChatScreen
     from screens.runs_screen import RunsScreen
+    from tests.support.screens import wait_for as pilot_wait
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(lora_run.path.parent.parent / "home"))
@@ -345,11 +344,10 @@ async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(
 
 @pytest.mark.e2e
 async def test_t_on_the_training_screen_chats_with_the_run_shown_at_120x40(lora_run, monkeypatch):
-    from test_screens_support import wait_for as pilot_wait
-
     from screens.app import TrainingConsoleApp
     from screens.chat_screen import ChatScreen
     from screens.training_screen import TrainingScreen
+    from tests.support.screens import wait_for as pilot_wait
 
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(lora_run.path.parent.parent / "home"))
     app = TrainingConsoleApp(runs_dir=str(lora_run.path.parent), attach=lora_run.id, poll=0.05)

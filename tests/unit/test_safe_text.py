@@ -30,10 +30,9 @@ def test_the_cli_never_prints_an_escape_sequence_from_a_dataset(tmp_path, capsys
 
 
 async def test_markup_and_escapes_in_run_folders_and_toasts_are_shown_as_text(tmp_path, monkeypatch):
-    from test_screens_support import fake_run, metrics_records, wait_for
-
     from screens.app import TrainingConsoleApp
     from screens.runs_screen import RunsScreen
+    from tests.support.screens import fake_run, metrics_records, wait_for
 
     monkeypatch.chdir(tmp_path)
     fake_run(tmp_path / "runs", "20250101-120000-lora-aaaa", created=1_735_732_800.0, phase="failed",
