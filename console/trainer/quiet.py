@@ -29,8 +29,12 @@ class _TiedKeysFilter(logging.Filter):
 
 
 class _KernelsFilter(logging.Filter):
+    """bitsandbytes' look-up of its optional kernel package ('kernels-community/...'): said by bitsandbytes when the
+    package is missing, and by `kernels` itself (0.19: "Skipping publisher trust check ... offline mode") when it is
+    there and the Hub is offline, as in the tests."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "from kernels-community" not in record.getMessage()
+        return "kernels-community" not in record.getMessage()
 
 
 class _OnceFilter(logging.Filter):
@@ -53,7 +57,7 @@ TIED = _TiedKeysFilter()
 
 def quiet_known_noise() -> None:
     """Install the filters (before the libraries are imported: bitsandbytes speaks on import)."""
-    for name in ("bitsandbytes.backends.cpu.ops", "bitsandbytes.backends.mps.ops"):
+    for name in ("bitsandbytes.backends.cpu.ops", "bitsandbytes.backends.mps.ops", "kernels._internals.hf_hub"):
         logging.getLogger(name).addFilter(_KernelsFilter())
     logging.getLogger("transformers.trainer").addFilter(TIED)
     logging.getLogger("bitsandbytes.autograd._functions").addFilter(_OnceFilter("MatMul8bitLt: inputs will be cast"))

@@ -8,7 +8,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINT = ("console.cli.main", "screens.app")
-TRAINER_SIDE = {"console.trainer.train", "console.trainer.callbacks", "console.trainer.sft", "console.trainer.model", "console.trainer.generate"}  # torch
 
 
 def _graph() -> dict[str, set[str]]:
