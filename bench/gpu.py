@@ -8,7 +8,7 @@ machine itself: memory and speed depend on the shapes, not on the values, and th
 travel. --data: a dataset folder (train.jsonl / validation.jsonl) for the console's own runs.
 
 Part 1, memory and speed: per configuration, in a fresh process, the console's own loading path
-(console.trainer.model.load_model) and trainer class (console.trainer.sft.ConsoleSFTTrainer) train 12 optimiser steps on sequences
+(console.trainer.model.load_model) and trainer class (console.trainer.kinds.sft.ConsoleSFTTrainer) train 12 optimiser steps on sequences
 of exactly max_length tokens (the estimate's worst case). Measured: the CUDA context (the device's used memory
 after torch's first allocation, less that allocation), torch's peak allocated and reserved bytes; the process's
 peak is the context plus the peak reserved. Against console.config.memory.estimate for the same config on this GPU.
@@ -77,8 +77,8 @@ def child(spec: dict) -> dict:
     from console.config.memory import estimate, model_shape
     from console.config.run_config import build_config, resolve
     from console.machine.hardware import probe
+    from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config
     from console.trainer.model import load_model
-    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     hf_logging.set_verbosity_error()
     x = torch.zeros(1, device="cuda")

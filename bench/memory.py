@@ -7,7 +7,7 @@
 Each configuration trains in a fresh process, through the console's own path: a RunConfig from the method's
 preset (resolved for the CPU: fp32), console.trainer.model.load_model (for QLoRA: bitsandbytes nf4 and peft's
 prepare_model_for_kbit_training), TRL's SFTTrainer with the config's SFTConfig arguments (as console/trainer/train.py
-runs it: console.trainer.sft.ConsoleSFTTrainer), for a few optimiser steps on sequences of exactly max_length tokens (the
+runs it: console.trainer.kinds.sft.ConsoleSFTTrainer), for a few optimiser steps on sequences of exactly max_length tokens (the
 estimate's worst case: no padding).
 
 What "measured" means here: the process's peak resident memory (VmHWM, kept by the kernel, reset through
@@ -137,8 +137,8 @@ def child(spec: dict) -> dict:
     from console.config.memory import estimate, model_shape
     from console.config.run_config import build_config, resolve
     from console.machine.hardware import CPU_ONLY
+    from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config
     from console.trainer.model import load_model
-    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     hf_logging.set_verbosity_error()
     # warm up autograd, the thread pools and the fused AdamW kernel before the baseline

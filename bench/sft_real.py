@@ -148,7 +148,7 @@ def loss_token_share(method: str, data: Path, run) -> tuple[float, int, int]:
 
     from console.config.run_config import load_run_config
     from console.data.prepare import prepare
-    from console.trainer.sft import ConsoleSFTTrainer, sft_config
+    from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config
 
     config = load_run_config(run.path)
     tok = AutoTokenizer.from_pretrained(config.values["model"])

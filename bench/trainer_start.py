@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = ("from console.trainer.quiet import quiet_known_noise; quiet_known_noise(); import torch; "
-           "from console.trainer.model import load_model; from console.trainer.sft import ConsoleSFTTrainer; import datasets")
+           "from console.trainer.model import load_model; from console.trainer.kinds.sft import ConsoleSFTTrainer; import datasets")
 MODES = {
     "bitsandbytes left out (lora, adamw_torch)":
         "from console.trainer.lean_imports import leave_out_bitsandbytes; assert leave_out_bitsandbytes('lora', {}); ",

@@ -1,7 +1,7 @@
 """The trainer process: python -m console.trainer.train RUN_DIR [--resume]
 
-Reads the run's config.yaml, trains with TRL's SFTTrainer (console/trainer/sft.py), and reports only through the run
-folder:
+Reads the run's config.yaml, trains with its kind of trainer (console/trainer/kinds/: TRL's SFTTrainer today), and
+reports only through the run folder:
 status.json (phase, pid, error), metrics.jsonl (one line per log event), checkpoints/. Its stdout and stderr go to
 train.log. Under torchrun only the main process (rank 0) writes status and metrics.
 """
@@ -109,11 +109,9 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     from transformers import EarlyStoppingCallback
     from transformers.utils import logging as hf_logging
 
-    from console.common.errors import DataError
-    from console.data.prepare import prepare
     from console.trainer.callbacks import ConsoleCallback, SampleCallback
-    from console.trainer.model import load_model, loraplus_options
-    from console.trainer.sft import ConsoleSFTTrainer, sft_config
+    from console.trainer.kinds import kind_of
+    from console.trainer.model import load_model
 
     hf_logging.disable_progress_bar()
     import datasets
@@ -138,7 +136,8 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
 
     report.status("preparing data")
     eval_on = values.get("eval_strategy", "no") != "no"
-    train_ds, eval_ds, data = prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
+    kind = kind_of(config)
+    train_ds, eval_ds, data = kind.prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
     data_desc = data.describe()
     report.say(f"[console] data: {data_desc}")
 
@@ -149,7 +148,7 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
             ta["save_strategy"] = "steps"
     # NaN losses must reach the metrics (the Trainer would otherwise average them away).
     ta.update(output_dir=str(run.checkpoints), disable_tqdm=True, logging_nan_inf_filter=False)
-    args = sft_config(ta)
+    args = kind.arguments(ta)
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device = str(args.device)
     # data: the sentence for people; data_format: the registry's name, for programs (the chat's prompt layout)
@@ -173,26 +172,8 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
         callbacks.append(sampler)
     if values.get("early_stopping_patience") and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
-    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                                processing_class=tokenizer, callbacks=callbacks,
-                                loraplus=loraplus_options(config.method, values))
-    if trainer._loraplus:
-        report.say(f"[console] LoRA+: the adapter's B matrices learn at {trainer._loraplus['loraplus_lr_ratio']:g} x "
-                   f"the learning rate")
-    if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
-        raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
-                        f"raise max_length (the longest example has "
-                        f"{trainer.cut_reports['train'].longest if 'train' in trainer.cut_reports else '?'} tokens)")
-    cut = {name: report.as_dict() for name, report in trainer.cut_reports.items()}
-    cut_text = "; ".join(r.text() for r in trainer.cut_reports.values() if r.text())
-    for cut_report in trainer.cut_reports.values():
-        report.say(f"[console] {cut_report.split}: {cut_report.examples} examples, {cut_report.tokens} tokens, "
-                   f"{cut_report.label_tokens} with loss, longest {cut_report.longest} (max_length "
-                   f"{cut_report.max_length})")
-    if cut_text:
-        report.say(f"[console] warning: {cut_text}")
-    # What max_length cut, per split: said in train output, `watch` and the training screen (console/trainer/sft.py).
-    report.status("preparing data", cut=cut, cut_text=cut_text)
+    trainer = kind.build(config, report, model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                         tokenizer=tokenizer, callbacks=callbacks)
     checkpoint = str(checkpoint) if checkpoint else None
     if stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
         report.final_status("stopped", message="stopped before the first step (nothing trained)", step=0)

@@ -172,8 +172,8 @@ def test_a_chat_template_that_does_not_render_is_one_line_at_data_preparation():
 def test_loraplus_optimizer_puts_b_matrices_at_ratio_times_the_learning_rate(tmp_path):
     import datasets
 
+    from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config
     from console.trainer.model import load_model, loraplus_options
-    from console.trainer.sft import ConsoleSFTTrainer, sft_config
 
     v = _values(loraplus_lr_ratio=16, learning_rate="1e-3", weight_decay="0.01")
     assert loraplus_options("adapter", v) is None and loraplus_options("lora", _values()) is None

@@ -54,7 +54,7 @@ def tokenizer_for(model_dir, template: bool = True):
 
 def prepared(tmp_path, model, tok, rows: list[dict], **values):
     """The training split exactly as SFTTrainer will feed it: (input_ids, labels) per example."""
-    from console.trainer.sft import ConsoleSFTTrainer, sft_config
+    from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     data = tmp_path / "data.jsonl"

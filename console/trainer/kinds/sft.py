@@ -1,4 +1,5 @@
-"""TRL's SFTTrainer as the console runs it (trainer process only: imports trl, transformers, datasets).
+"""Supervised fine-tuning, the console's first kind of trainer: TRL's SFTTrainer as the console runs it (trainer
+process only: imports trl, transformers, datasets).
 
 TRL tokenises every format, keeps the end token in the labels whatever the pad token is (its collator pads labels by
 length, never by token id), masks prompts, packs and runs padding-free batches. The console adds one thing TRL
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
 from trl import SFTConfig, SFTTrainer
+
+from console.data.prepare import prepare as prepare_records
 
 
 @dataclass
@@ -109,3 +112,40 @@ class ConsoleSFTTrainer(SFTTrainer):
 def sft_config(arguments: dict) -> SFTConfig:
     """SFTConfig from the console's arguments (already TrainingArguments/SFTConfig names)."""
     return SFTConfig(**arguments)
+
+
+# -- the kind's interface (console/trainer/kinds/__init__.py) -------------------------------------------------------
+
+NAME = "sft"
+prepare = prepare_records  # the dataset's rows as TRL's records (console/data/prepare.py)
+arguments = sft_config
+
+
+def build(config, report, *, model, args, train_dataset, eval_dataset, tokenizer, callbacks) -> ConsoleSFTTrainer:
+    """The SFTTrainer of a run, its datasets measured against max_length; says the LoRA+ ratio and what max_length
+    cut in train.log, `train` output and status.json; DataError when no example keeps an answer token."""
+    from console.common.errors import DataError
+    from console.trainer.model import loraplus_options
+
+    values = config.values
+    trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                                processing_class=tokenizer, callbacks=callbacks,
+                                loraplus=loraplus_options(config.method, values))
+    if trainer._loraplus:
+        report.say(f"[console] LoRA+: the adapter's B matrices learn at {trainer._loraplus['loraplus_lr_ratio']:g} x "
+                   f"the learning rate")
+    if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
+        longest = trainer.cut_reports["train"].longest if "train" in trainer.cut_reports else "?"
+        raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
+                        f"raise max_length (the longest example has {longest} tokens)")
+    cut = {name: cut_report.as_dict() for name, cut_report in trainer.cut_reports.items()}
+    cut_text = "; ".join(r.text() for r in trainer.cut_reports.values() if r.text())
+    for cut_report in trainer.cut_reports.values():
+        report.say(f"[console] {cut_report.split}: {cut_report.examples} examples, {cut_report.tokens} tokens, "
+                   f"{cut_report.label_tokens} with loss, longest {cut_report.longest} (max_length "
+                   f"{cut_report.max_length})")
+    if cut_text:
+        report.say(f"[console] warning: {cut_text}")
+    # What max_length cut, per split: said in train output, `watch` and the training screen.
+    report.status("preparing data", cut=cut, cut_text=cut_text)
+    return trainer
