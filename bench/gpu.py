@@ -74,7 +74,8 @@ def child(spec: dict) -> dict:
     from transformers import TrainerCallback
     from transformers.utils import logging as hf_logging
 
-    from console.config.memory import estimate, model_shape
+    from console.config.memory import estimate
+    from console.config.model_shape import model_shape
     from console.config.run_config import build_config, resolve
     from console.machine.hardware import probe
     from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config

@@ -134,7 +134,8 @@ def child(spec: dict) -> dict:
 
     if spec["method"] == "qlora":
         import bitsandbytes  # noqa: F401
-    from console.config.memory import estimate, model_shape
+    from console.config.memory import estimate
+    from console.config.model_shape import model_shape
     from console.config.run_config import build_config, resolve
     from console.machine.hardware import CPU_ONLY
     from console.trainer.kinds.sft import ConsoleSFTTrainer, sft_config

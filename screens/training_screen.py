@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.common.safe_text import printable
-from console.runs.progress import duration, perplexity
+from console.runs.progress import duration, perplexity, where
 from screens.widgets.findings_panel import FindingsPanel
 from screens.widgets.metric_chart import Curve, MetricChart
 
@@ -269,10 +269,7 @@ class TrainingScreen(Screen):
         if not live.history.train_loss.steps and live.active:
             text = PHASE_TEXT.get(live.phase, live.phase + "...")
         else:
-            total = f"/{p.max_steps}" if p.max_steps else ""
-            parts = [f"step {int(p.step)}{total}"]
-            if p.epoch is not None:
-                parts.append(f"ep {p.epoch:.2f}")
+            parts = where(p, epoch_word="ep")
             elapsed, eta = p.elapsed, p.eta
             started = live.status.get("started")
             if live.active and isinstance(started, (int, float)) and elapsed is not None:

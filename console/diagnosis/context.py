@@ -45,6 +45,22 @@ class Context:
         """(step, reference level, peak level, end level) of a loss explosion on the coarse curve, or None."""
         return explosion(self.coarse)
 
+    def explosion_that(self, recovered: bool) -> tuple[float, dict] | None:
+        """(step, numbers) of the loss explosion when it came back down below 1.5x its level before (`recovered`:
+        oscillating's) or did not (diverged's); None when there is none, or it is the other kind."""
+        if not self.explosion:
+            return None
+        step, ref, peak, tail = self.explosion
+        if (self.train.end >= 1.5 * ref or tail >= 1.5 * ref) == recovered:
+            return None
+        return step, {"from": ref, "peak": peak, "now": tail}
+
+    def shape_says(self, problem: str) -> tuple[str, dict] | None:
+        """(why, numbers) when the shape verdict is `problem`, else None."""
+        if not self.shape or self.shape[0] != problem:
+            return None
+        return self.shape[1], self.shape[2]
+
     @cached_property
     def worse(self) -> dict | None:
         """The numbers of a start that made the model worse than before training (see worse_than_start), or None."""

@@ -85,11 +85,17 @@ def _num(value, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def progress_line(p: Progress) -> str:
+def where(p: Progress, epoch_word: str = "epoch") -> list[str]:
+    """'step 40/100', 'epoch 0.50': where a run is, the head of the CLI's progress line and the screen's."""
     total = f"/{p.max_steps}" if p.max_steps else ""
     parts = [f"step {int(p.step)}{total}"]
     if p.epoch is not None:
-        parts.append(f"epoch {p.epoch:.2f}")
+        parts.append(f"{epoch_word} {p.epoch:.2f}")
+    return parts
+
+
+def progress_line(p: Progress) -> str:
+    parts = where(p)
     parts.append(f"loss {_num(p.train_loss)}")
     if p.eval_loss is not None:
         parts.append(f"eval {_num(p.eval_loss)}" + (f" (ppl {p.eval_perplexity:.3g})" if p.eval_perplexity else ""))

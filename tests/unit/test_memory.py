@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from console.common.errors import UserError
-from console.config.memory import GiB, MiB, adapter_params, estimate, estimate_text, model_shape, shape_from_config
+from console.config.memory import GiB, MiB, adapter_params, estimate, estimate_text
+from console.config.model_shape import model_shape, shape_from_config
 from console.config.run_config import build_config, resolve
 from console.machine.hardware import CPU_ONLY, GPU, Hardware
 
@@ -238,7 +239,7 @@ def test_demo_model_shape_needs_no_build():
 
 
 def test_hub_name_offline_is_a_clear_user_error(tmp_path):
-    code = ("from console.config.memory import model_shape\n"
+    code = ("from console.config.model_shape import model_shape\n"
             "from console.common.errors import UserError\n"
             "try:\n    model_shape('nobody-here/no-such-model-xyz')\n"
             "except UserError as e:\n    print('USERERROR', e)\n")

@@ -55,7 +55,8 @@ def run(args) -> int:
 
     config = prepare_config(args, summary=not args.dry_run)
     if args.dry_run:
-        from console.config.memory import estimate_text, model_shape
+        from console.config.memory import estimate_text
+        from console.config.model_shape import model_shape
 
         print(f"method: {config.preset.name}")
         print("\n".join(analyse(config)))

@@ -48,15 +48,15 @@ def nonfinite_loss(ctx: Context) -> Finding | None:
 def explosion(ctx: Context) -> Finding | None:
     """A loss explosion (ctx.explosion) still high at the end: the last tenth or the last bin 1.5x its best before.
     (One that came back down is oscillating's.)"""
-    if not ctx.explosion:
+    found = ctx.explosion_that(recovered=False)
+    if found is None:
         return None
-    step, ref, peak, tail = ctx.explosion
-    if not (ctx.train.end >= 1.5 * ref or tail >= 1.5 * ref):
-        return None
+    step, nums = found
+    ref, peak, tail = nums["from"], nums["peak"], nums["now"]
     text = (f"train loss exploded from {num(ref)} to {num(peak)} ({peak / ref:.0f}x) at step "
-            f"{_fmt_step(step)} and is still {num(tail)} ({tail / ref:.1f}x its best before)")
-    return Finding(PROBLEM, Severity.ERROR, step, text + ": the learning rate is too high.",
-                   fixes(ctx.config, ctx.history), {"from": ref, "peak": peak, "now": tail})
+            f"{_fmt_step(step)} and is still {num(tail)} ({tail / ref:.1f}x its best before): the learning rate is "
+            f"too high.")
+    return Finding(PROBLEM, Severity.ERROR, step, text, fixes(ctx.config, ctx.history), nums)
 
 
 def crash(ctx: CrashContext) -> Finding | None:

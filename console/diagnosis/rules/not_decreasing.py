@@ -34,9 +34,10 @@ def damaged_start(ctx: Context) -> Finding | None:
 
 def shape(ctx: Context) -> Finding | None:
     """The shape verdict (ctx.shape) is a rising or erratic train loss: an error when rising."""
-    if not ctx.shape or ctx.shape[0] != PROBLEM:
+    said = ctx.shape_says(PROBLEM)
+    if said is None:
         return None
-    _, why, nums = ctx.shape
+    why, nums = said
     train = ctx.train
     cause, words = _lr_cause(ctx.history, train, ctx.config, why, nums)
     step = _min_step_before_rise(train) if why == "rising" else train.steps[0]

@@ -27,15 +27,13 @@ KIND = "problem"
 def recovered_explosion(ctx: Context) -> Finding | None:
     """A loss explosion (ctx.explosion) that came back down below 1.5x its best before. (One that did not is
     diverged's.)"""
-    if not ctx.explosion:
+    found = ctx.explosion_that(recovered=True)
+    if found is None:
         return None
-    step, ref, peak, tail = ctx.explosion
-    if ctx.train.end >= 1.5 * ref or tail >= 1.5 * ref:
-        return None
-    text = (f"train loss blew up from {num(ref)} to {num(peak)} at step {_fmt_step(step)}, then "
-            f"recovered to {num(tail)}")
-    return Finding(PROBLEM, Severity.WARNING, step, text + ": training is unstable.",
-                   fixes(ctx.config, ctx.history), {"from": ref, "peak": peak, "now": tail})
+    step, nums = found
+    text = (f"train loss blew up from {num(nums['from'])} to {num(nums['peak'])} at step {_fmt_step(step)}, then "
+            f"recovered to {num(nums['now'])}: training is unstable.")
+    return Finding(PROBLEM, Severity.WARNING, step, text, fixes(ctx.config, ctx.history), nums)
 
 
 def damaged_start(ctx: Context) -> Finding | None:

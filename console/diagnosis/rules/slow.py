@@ -20,10 +20,10 @@ KIND = "problem"
 
 def shape(ctx: Context) -> Finding | None:
     """The shape verdict (ctx.shape) is a loss still falling, slowly."""
-    if not ctx.shape or ctx.shape[0] != PROBLEM:
+    said = ctx.shape_says(PROBLEM)
+    if said is None:
         return None
-    nums = ctx.shape[2]
-    train, eval_ = ctx.train, ctx.eval_
+    nums, train, eval_ = said[1], ctx.train, ctx.eval_
     parts = [f"train loss {num(train.start)} -> {num(train.end)} ({pct(-nums['d_train'])})"]
     if nums["d_eval"] is not None:
         parts.append(f"eval loss {num(eval_.start)} -> {num(eval_.end)} ({pct(-nums['d_eval'])})")

@@ -27,10 +27,10 @@ KIND = "problem"
 
 def shape(ctx: Context) -> Finding | None:
     """The shape verdict (ctx.shape) is a flat loss."""
-    if not ctx.shape or ctx.shape[0] != PROBLEM:
+    said = ctx.shape_says(PROBLEM)
+    if said is None:
         return None
-    nums = ctx.shape[2]
-    train, eval_ = ctx.train, ctx.eval_
+    nums, train, eval_ = said[1], ctx.train, ctx.eval_
     step = _flat_since(train)
     span = ctx.history.last_step - (train.steps[0] if train.n else 0)
     parts = [_movement("train", train, nums["d_train"], nums["fall_train"], span, nums["tau_train"])]
