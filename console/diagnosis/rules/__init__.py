@@ -11,7 +11,7 @@ names conditions of the call's context (boolean attributes of console.diagnosis.
 findings keep the order found; diagnose() then sorts them by severity, the curve problems first.
 
 A new finding: its module here, its line in one of the orders below (and in MODULES), its tests, a line in the
-README's "How the findings read curves".
+table of docs/diagnosis.md.
 """
 from __future__ import annotations
 

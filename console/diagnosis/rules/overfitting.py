@@ -60,7 +60,7 @@ def fixes(config: RunConfig, history: History | None = None, best_epoch: float |
     # Early stopping with the best checkpoint kept comes first: on the real repair bench (LoRA on 16 examples)
     # it kept the best eval where 10x weight decay did not stop the overfitting at all (eval 3.02 at step 8, 5.03
     # at step 72 with the decay) and fewer steps compressed the cosine schedule (best eval 3.09); on the demo
-    # the decay did nothing either (1.626 -> 1.630). The guide lists regularisation first. See README.
+    # the decay did nothing either (1.626 -> 1.630). The guide lists regularisation first. See docs/diagnosis.md.
     return fx.finish(config, [
         fx.early_stopping(config, "stop when the eval loss turns and keep the best checkpoint"),
         fx.weight_decay_up(config, "stronger regularisation (10x weight decay)"),
