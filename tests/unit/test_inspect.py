@@ -248,3 +248,26 @@ def test_a_run_id_and_runs_dir_work_as_in_show(runs_dir, capsys):
         assert code == 0 and "Overfitting since step" in out.out, out
     assert main(["inspect", "--runs-dir", str(runs_dir), "no-such-run"]) == 2
     assert "no such file, folder or run id" in capsys.readouterr().err
+
+
+def test_a_run_folder_gets_the_findings_watch_and_the_console_show(runs_dir, capsys):
+    """inspect of one of our runs takes its findings from the one assembly (console.loop.findings): its sample
+    answers and its crash count too (it said "no problems found" where watch said the answers do not end)."""
+    from console.cli.main import main
+    from console.config.run_config import build_config, resolve
+    from console.loop.findings import run_findings
+    from console.runs.rundir import create_run
+
+    run = create_run(runs_dir, resolve(build_config("lora")), command=["test"])
+    run.metrics_path.write_text("\n".join(json.dumps({"step": s, "loss": 3.0 - s / 100}) for s in range(1, 21)) + "\n")
+    answers = [(0, "Paris.", True, 3), (20, "Paris is a city in a country in a place " * 8, False, 64)]
+    run.samples_path.write_text("".join(
+        json.dumps({"step": step, "prompt": f"question {i}", "answer": text, "ended": ended, "tokens": tokens,
+                    "seconds": 0.1, "reference": "Paris."}) + "\n"
+        for step, text, ended, tokens in answers for i in range(3)))
+    run.write_status("failed", kind="oom", message="out of memory: CUDA out of memory. Tried to allocate 2 GiB")
+    expected = [f.problem for f in run_findings(run)]
+    assert "answers_do_not_end" in expected and "out_of_memory" in expected
+    assert main(["inspect", "--json", "--fail-on", "never", "--runs-dir", str(runs_dir), run.id]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert [f["problem"] for f in said["findings"]] == expected

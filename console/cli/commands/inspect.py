@@ -152,6 +152,34 @@ def _read_state(state: Path):
     return History.from_state(data), {k: v for k, v in data.items() if k != "log_history"}
 
 
+def _resolve(path_text: str, runs_dir: str | None) -> Path:
+    """PATH as given, else a run id (or 'latest') in the runs folder, as show, stop and resume take."""
+    path = Path(path_text)
+    if not path.exists() and runs_dir is not None:
+        from console.runs.rundir import find_run
+
+        try:
+            path = find_run(runs_dir, path_text).path
+        except UserError:
+            pass
+    return path
+
+
+def _findings(source: str, runs_dir: str | None, history: History, config: RunConfig) -> list:
+    """The findings every front end shows (console.loop.findings): for one of our run folders with its status and
+    sample answers too (a crash, answers that do not end), as `watch` and the console show them; for any other
+    source the curves' alone."""
+    from console.loop.findings import findings_of
+    from console.runs.rundir import RunDir
+    from console.runs.samples import load_samples
+
+    path = _resolve(source, runs_dir)
+    if path.is_dir() and (path / "metrics.jsonl").is_file() and (path / "config.yaml").is_file():
+        run = RunDir(path)
+        return findings_of(history, config, run.status(), load_samples(run.samples_path))
+    return findings_of(history, config)
+
+
 def load_target(path_text: str, method: str | None = None, runs_dir: str | None = None):
     """(history, config, what was assumed) for a PATH; InspectError with a one-line reason when it cannot be read.
 
@@ -162,14 +190,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
     from console.diagnosis.fixes import assumed_config, assumed_words
     from console.runs.metrics import load_history
 
-    path = Path(path_text)
-    if not path.exists() and runs_dir is not None:  # a run id (or 'latest'), as show, stop and resume take
-        from console.runs.rundir import find_run
-
-        try:
-            path = find_run(runs_dir, path_text).path
-        except UserError:
-            pass
+    path = _resolve(path_text, runs_dir)
     if not path.exists():
         raise InspectError(f"{path_text}: no such file, folder or run id (in {runs_dir})" if runs_dir else
                            f"{path_text}: no such file or folder")
@@ -227,18 +248,16 @@ def render_text(source: str, history: History, config: RunConfig, said: str, fin
 
 
 def run(args) -> int:
-    from console.diagnosis.diagnose import diagnose
-
     status = 0
     for source in args.paths:
+        runs_dir = getattr(args, "runs_dir", "runs")
         try:
-            history, config, said = load_target(source, getattr(args, "method", None),
-                                                getattr(args, "runs_dir", "runs"))
+            history, config, said = load_target(source, getattr(args, "method", None), runs_dir)
         except UserError as err:
             print(f"inspect: {err}", file=sys.stderr)
             status = 2
             continue
-        findings = diagnose(history, config)
+        findings = _findings(source, runs_dir, history, config)
         if status == 0 and _fails(findings, getattr(args, "fail_on", "error")):
             status = 1
         if getattr(args, "json", False):
