@@ -43,12 +43,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)
+    parser.set_defaults(_commands=sub.choices)  # each subcommand's own parser, for its usage on a mistyped option
     return parser
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args, extra: list[str]) -> None:
+    """A mistyped option, said by the subcommand's own parser (its usage, not the top level's), with the setting
+    it likely meant when it names one: `train --max-step 20` -> `--set max_steps=...`."""
+    import difflib
+
+    from console.config.fields import all_fields
+
+    command = args._commands.get(args.command) if args.command else None
+    hint = ""
+    option = next((a for a in extra if a.startswith("--")), None)
+    if option and command is not None and any(a.dest == "set" for a in command._actions):
+        name = option.lstrip("-").split("=")[0].replace("-", "_")
+        close = difflib.get_close_matches(name, list(all_fields()), n=1)
+        if close:
+            hint = f" (a training argument goes through --set: --set {close[0]}=VALUE)"
+    (command or parser).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unrecognized(parser, args, extra)
     if args.command is None or args.command == "attach":
         try:
             return attach.run(args)

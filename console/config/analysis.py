@@ -72,10 +72,11 @@ def analyse(config: RunConfig) -> list[str]:
         every = v.get("eval_steps")
         if v.get("eval_strategy", "no") == "steps" and isinstance(every, (int, float)) and every >= 1 \
                 and every > v["max_steps"]:
-            start = " (only the eval before the first step: eval_on_start)" if v.get("eval_on_start") else ""
-            lines.append(f"!! eval_steps={fmt(every)} > max_steps={v['max_steps']}: the run never evaluates{start}, "
-                         f"so overfitting cannot be seen; eval_steps <= {max(1, v['max_steps'] // 4)} evaluates it "
-                         "4 times")
+            # transformers evaluates at the last step of a step-based schedule that does not land on one
+            start = " (and before its first step: eval_on_start)" if v.get("eval_on_start") else ""
+            lines.append(f"!! eval_steps={fmt(every)} > max_steps={v['max_steps']}: the run evaluates only at its "
+                         f"end{start}, so overfitting cannot be seen as it trains; eval_steps <= "
+                         f"{max(1, v['max_steps'] // 4)} evaluates it 4 times")
     warm = v.get("warmup_steps") or 0
     if 0 < warm < 1:
         lines.append(f"   warmup: the first {warm:.0%} of the steps")

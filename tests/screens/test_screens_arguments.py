@@ -368,7 +368,9 @@ async def test_a_slow_estimate_never_blocks_typing(app, monkeypatch):
         release.set()
 
 
-async def test_a_fresh_preset_says_what_this_machine_will_use_and_a_run_that_never_evaluates(app):
+async def test_a_fresh_preset_says_what_this_machine_will_use_and_a_run_that_evaluates_only_at_its_end(app):
+    """transformers evaluates a step schedule's last step: the analysis said such a run never evaluates (a new user
+    saw it evaluate at step 20)."""
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lora(pilot)  # the LoRA preset asks for fp16; this machine (TRAINING_CONSOLE_CPU) has none
         await wait_for(pilot, lambda: screen.memory_for is not None, what="the hardware probed")
@@ -378,9 +380,9 @@ async def test_a_fresh_preset_says_what_this_machine_will_use_and_a_run_that_nev
         await type_into(pilot, screen, "max_steps", "40")
         await type_into(pilot, screen, "eval_steps", "50")
         text = str(screen.query_one("#analysis-text").render())
-        assert "eval_steps=50 > max_steps=40: the run never evaluates" in text
+        assert "eval_steps=50 > max_steps=40: the run evaluates only at its end" in text
         await type_into(pilot, screen, "eval_steps", "10")
-        assert "never evaluates" not in str(screen.query_one("#analysis-text").render())
+        assert "evaluates only at its end" not in str(screen.query_one("#analysis-text").render())
 
 
 async def test_the_value_column_grows_with_the_terminal(app):

@@ -221,3 +221,17 @@ def test_rerun_checks_the_data_before_it_makes_a_run_folder(tmp_path, runs_dir, 
     code, text = _run(capsys, "rerun", "--runs-dir", str(runs_dir), parent.id, "--fix", "none", "--detach")
     assert code == 2 and "gone.jsonl not found" in text, text
     assert [r.id for r in list_run_dirs(runs_dir)] == [parent.id]  # no new folder
+
+
+def test_a_mistyped_option_is_said_by_its_command_with_the_setting_it_likely_meant(capsys):
+    """`train --max-step 20` printed the top level's usage and no hint; now the command's own usage and the --set
+    it likely meant (found by a new-user run)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--max-step", "20"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "usage: training-console train" in err and "Traceback" not in err
+    assert "unrecognized arguments: --max-step 20 (a training argument goes through --set: --set max_steps=VALUE)" in err
+    with pytest.raises(SystemExit):
+        main(["runs", "--bogus"])
+    err = capsys.readouterr().err
+    assert "usage: training-console runs" in err and "--set" not in err
