@@ -7,8 +7,6 @@ only reads, but for one write: a run found ended without a final status (its tra
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from console.runs.metrics import MetricsTail
@@ -81,14 +79,3 @@ class Follower:
             events.append(RunEnded(dict(status), self.run.tail_log(LOG_TAIL_LINES)))
             self.ended = True
         return events
-
-
-def follow(run: RunDir, cancelled: Callable[[], bool] = lambda: False, poll: float = POLL_S,
-           sleep: Callable[[float], None] = time.sleep) -> Iterator[Event]:
-    """The events of a run until it ends (RunEnded, the last) or `cancelled()` says stop."""
-    follower = Follower(run)
-    while not cancelled():
-        yield from follower.poll()
-        if follower.ended:
-            return
-        sleep(poll)
