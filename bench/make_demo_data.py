@@ -1,6 +1,7 @@
-"""Generate the built-in demo dataset: console/demo_data/demo.jsonl.
+"""Generate the built-in demo datasets: console/data/demo_data/demo.jsonl, and the preference sets made from it
+(demo_pairs.jsonl: prompt/chosen/rejected for DPO; demo_kto.jsonl: prompt/completion/label for KTO).
 
-    python bench/make_demo_data.py            # rewrites console/demo_data/demo.jsonl
+    python bench/make_demo_data.py            # rewrites console/data/demo_data/demo*.jsonl
     python bench/make_demo_data.py --check    # exit 1 if the committed file differs from what this script makes
 
 Deterministic (a fixed seed, fixed tables, no dict-order or hash dependence): running it twice gives the same bytes.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 SEED = 1234
 N_EXAMPLES = 2000
-OUT = Path(__file__).resolve().parent.parent / "console" / "demo_data" / "demo.jsonl"
+OUT = Path(__file__).resolve().parent.parent / "console" / "data" / "demo_data" / "demo.jsonl"
 
 CAPITALS = [
     ("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Portugal", "Lisbon"),
@@ -238,6 +239,39 @@ def generate(n: int = N_EXAMPLES, seed: int = SEED) -> list[dict]:
     return out
 
 
+N_PAIRS = 600
+PAIRS_OUT = OUT.with_name("demo_pairs.jsonl")
+KTO_OUT = OUT.with_name("demo_kto.jsonl")
+
+
+def _prompt(ex: dict) -> str:
+    return ex["instruction"] + (f"\n\n{ex['input']}" if ex["input"] else "")
+
+
+def preference_pairs(examples: list[dict]) -> list[dict]:
+    """Pairs from the demo examples: the right answer chosen, and rejected the answer to another example of the
+    same task (same instruction) that differs: a plausible answer in the right form, but wrong for this input."""
+    by_task: dict[str, list[dict]] = {}
+    for ex in examples:
+        by_task.setdefault(ex["instruction"], []).append(ex)
+    pairs = []
+    for ex in examples:
+        others = [o["output"] for o in by_task[ex["instruction"]] if o["output"] != ex["output"]]
+        if others:
+            pairs.append({"prompt": _prompt(ex), "chosen": ex["output"],
+                          "rejected": others[len(pairs) % len(others)]})
+        if len(pairs) == N_PAIRS:
+            break
+    return pairs
+
+
+def unpaired(pairs: list[dict]) -> list[dict]:
+    """KTO's form: each pair's chosen answer as a desirable row on even pairs, its rejected one as undesirable on
+    odd pairs (unpaired: no prompt has both)."""
+    return [{"prompt": p["prompt"], "completion": p["chosen"] if i % 2 == 0 else p["rejected"], "label": i % 2 == 0}
+            for i, p in enumerate(pairs)]
+
+
 def render(examples: list[dict]) -> str:
     return "".join(json.dumps(ex, ensure_ascii=False) + "\n" for ex in examples)
 
@@ -247,15 +281,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="only compare with the committed file")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
-    text = render(generate())
-    if args.check:
-        same = args.out.exists() and args.out.read_text(encoding="utf-8") == text
-        print(f"{args.out}: {'up to date' if same else 'DIFFERS from the generator'}")
-        return 0 if same else 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}: {text.count(chr(10))} examples, {len(text.encode()) / 1024:.1f} KiB")
-    return 0
+    examples = generate()
+    pairs = preference_pairs(examples)
+    outputs = [(args.out, render(examples))]
+    if args.out == OUT:
+        outputs += [(PAIRS_OUT, render(pairs)), (KTO_OUT, render(unpaired(pairs)))]
+    status = 0
+    for out, text in outputs:
+        if args.check:
+            same = out.exists() and out.read_text(encoding="utf-8") == text
+            print(f"{out}: {'up to date' if same else 'DIFFERS from the generator'}")
+            status |= 0 if same else 1
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}: {text.count(chr(10))} rows, {len(text.encode()) / 1024:.1f} KiB")
+    return status
 
 
 if __name__ == "__main__":

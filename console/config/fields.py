@@ -36,12 +36,20 @@ class FieldSpec:
     training_argument: bool = True  # passed to trl.SFTConfig (a transformers.TrainingArguments)
     items: str | None = None  # a list's items: 'int' or 'str' (a typed '1,2' is split into these)
     peft: bool = False  # a field of peft's LoraConfig under its own name (peft_args.json), passed to it as is
+    # the objectives whose TRL config takes it (training_args.json); None: every one (the console's own settings)
+    objectives: tuple | None = None
+    choices_by_objective: dict | None = None  # loss_type: each trainer's own words
 
 
 SECTIONS = ("model and data", "training", "method settings", "evaluation and saving", "advanced")
 
+OBJECTIVES = ("sft", "dpo", "kto")  # the kinds of trainer (console/trainer/kinds/)
+
 # The console's own settings (not TrainingArguments).
 _OWN = [
+    FieldSpec("objective", "str", False, "auto", ("auto", *OBJECTIVES), section="training",
+              help="what the run optimises: sft (supervised fine-tuning), dpo (preference pairs), kto (answers "
+                   "labelled desirable or not); auto: from the dataset's columns", training_argument=False),
     FieldSpec("model", "str", True, None, section="model and data",
               help="Hub name (org/model) or a local folder; empty: the built-in demo model", training_argument=False),
     FieldSpec("dataset", "str", True, None, section="model and data",
@@ -169,6 +177,17 @@ _TA_OVERRIDES = {
     "packing": dict(section="training"),
     "padding_free": dict(section="training"),
     "report_to": dict(section="evaluation and saving"),
+    # preference training (DPOConfig, KTOConfig): the settings its presets and fixes move
+    "beta": dict(lo=0.0, lo_open=True, hi=1e4, section="method settings",
+                 help="how far the model may move from the reference model (DPO, KTO): higher keeps it closer"),
+    "loss_type": dict(section="method settings",
+                      help="sft: nll (default), dft; dpo: sigmoid (default), ipo, hinge, robust, sigmoid_norm "
+                           "(length-normalised), apo_zero, ... or several as sigmoid,sft with loss_weights; kto: kto, "
+                           "apo_zero_unpaired"),
+    "ld_alpha": dict(lo=0.0, hi=1.0, section="method settings"),
+    "label_smoothing": dict(lo=0.0, hi=0.5, section="method settings"),
+    "desirable_weight": dict(lo=0.0, lo_open=True, hi=1e4, section="method settings"),
+    "undesirable_weight": dict(lo=0.0, lo_open=True, hi=1e4, section="method settings"),
 }
 
 # Names users paste from older transformers or from peft's LoraConfig -> (new name, how the value maps, notice).
@@ -212,10 +231,13 @@ def all_fields() -> dict[str, FieldSpec]:
     specs: dict[str, FieldSpec] = {}
     for name, entry in data["fields"].items():
         extra = _TA_OVERRIDES.get(name, {})
+        extra = {"help": entry.get("help", ""), **extra}
+        objectives = tuple(entry.get("objectives") or OBJECTIVES)
         specs[name] = FieldSpec(
             name=name, kind=entry["kind"], nullable=entry["nullable"], default=entry.get("default"),
             choices=tuple(entry["choices"]) if entry.get("choices") else None,
-            help=entry.get("help", ""), **extra,
+            objectives=None if objectives == OBJECTIVES else objectives,
+            choices_by_objective=entry.get("choices_by_objective"), **extra,
         )
     for name, entry in peft_schema().items():
         # peft's own names; a clash with a trainer argument would make `--set` ambiguous (a test holds there is none)

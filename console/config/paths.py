@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from console.data.demo import demo_datasets
 from console.machine.scale import ACCELERATE_PRESETS
 
 # The console's settings that hold a file or folder on this machine; True: a Hub name is allowed too.
@@ -39,6 +40,8 @@ def resolve_path(value, cwd: str | os.PathLike | None = None, hub: bool = True, 
     value = value.strip()
     if value in names:
         return value
+    if hub and value in demo_datasets():  # demo-pairs, demo-kto: the shipped demo sets, wherever the user stands
+        return str(demo_datasets()[value])
     if hub and not looks_local(value, cwd):
         return value
     path = Path(value).expanduser()

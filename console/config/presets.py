@@ -11,6 +11,9 @@ import yaml
 from console.common.errors import ConfigError
 
 METHODS = ("full", "lora", "qlora", "adapter")
+# Preference objectives with a preset of their own (presets/objectives/<name>.yaml), laid over the method's; sft is
+# the method presets themselves.
+PREFERENCE_OBJECTIVES = ("dpo", "kto")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,9 @@ class Preset:
     defaults: dict  # common defaults with the method's own laid over them
     own_defaults: dict  # only what the method file sets (what changes when the method changes)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    objective: str = "sft"
+    objective_defaults: dict = field(default_factory=dict)  # what the objective's preset sets for this method
+    sources: tuple[str, ...] = ()  # where a preference objective's numbers come from (papers, TRL's guides)
 
 
 def _read(name: str) -> dict:
@@ -43,7 +49,9 @@ def user_presets_dir() -> Path:
 
 
 @functools.cache
-def load_preset(method: str) -> Preset:
+def load_preset(method: str, objective: str = "sft") -> Preset:
+    """A method's preset (common.yaml, then <method>.yaml), with a preference objective's preset laid over it
+    (objectives/<objective>.yaml: its defaults, then its numbers for this method)."""
     method = (method or "").strip().lower()
     if method not in METHODS:
         from difflib import get_close_matches
@@ -57,14 +65,30 @@ def load_preset(method: str) -> Preset:
     defaults.update(own.get("defaults") or {})
     ranges = {k: (float(v[0]), float(v[1])) for k, v in (common.get("ranges") or {}).items()}
     ranges.update({k: (float(v[0]), float(v[1])) for k, v in (own.get("ranges") or {}).items()})
+    name, summary, sources, objective_defaults = own.get("name", method), own.get("summary", ""), (), {}
+    if objective in PREFERENCE_OBJECTIVES:
+        layer = _read(f"objectives/{objective}.yaml")
+        per_method = (layer.get("methods") or {}).get(method) or {}
+        objective_defaults = {**(layer.get("defaults") or {}), **(per_method.get("defaults") or {})}
+        defaults.update(objective_defaults)
+        for part in (layer, per_method):
+            ranges.update({k: (float(v[0]), float(v[1])) for k, v in (part.get("ranges") or {}).items()})
+        name, summary = f"{layer.get('name', objective)} with {name}", f"{layer.get('summary', '')} {summary}"
+        sources = tuple(layer.get("sources") or ())
+    elif objective != "sft":
+        raise ConfigError(f"unknown objective '{objective}': choose sft, {', '.join(PREFERENCE_OBJECTIVES)}",
+                          "objective")
     return Preset(
         method=method,
-        name=own.get("name", method),
-        summary=own.get("summary", ""),
+        name=name,
+        summary=summary.strip(),
         characteristics=dict(own.get("characteristics") or {}),
         defaults=defaults,
-        own_defaults=dict(own.get("defaults") or {}),
+        own_defaults={**(own.get("defaults") or {}), **objective_defaults},
         ranges=ranges,
+        objective=objective,
+        objective_defaults=objective_defaults,
+        sources=sources,
     )
 
 

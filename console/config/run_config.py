@@ -6,17 +6,19 @@ All arguments live in one flat namespace (TrainingArguments names plus the conso
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from console.common.errors import ConfigError
+from console.common.errors import ConfigError, UserError
 from console.config.fields import LEGACY, SECTIONS, all_fields, coerce, unknown_field_message
 from console.config.foreign import read_foreign
 from console.config.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
 from console.config.presets import METHODS, load_preset
+from console.data.formats import objective_of
 from console.machine.hardware import Hardware, probe
 from console.machine.scale import check_accelerate_config
 
@@ -30,6 +32,9 @@ class RunConfig:
     notices: list = field(default_factory=list)  # translations and resolutions, said to the user
     resolved: dict = field(default_factory=dict)  # what resolve() decided for this machine (device, precision)
     run_id: str | None = None
+    # what the run optimises (sft, dpo, kto): the objective setting, or with it at auto what the data's format
+    # trains (settled by apply_rules); its preset is laid over the method's
+    objective: str = "sft"
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -41,7 +46,7 @@ class RunConfig:
 
     @property
     def preset(self):
-        return load_preset(self.method)
+        return load_preset(self.method, self.objective)
 
     @property
     def ranges(self) -> dict[str, tuple[float, float]]:
@@ -103,13 +108,16 @@ class RunConfig:
     def training_arguments(self) -> dict:
         """The values that go to trl.SFTConfig (transformers.TrainingArguments plus TRL's own)."""
         specs = all_fields()
-        args = {k: v for k, v in self.values.items() if k in specs and specs[k].training_argument}
+        # each trainer its own arguments: packing is SFT's, beta DPO's and KTO's (training_args.json's objectives)
+        args = {k: v for k, v in self.values.items() if k in specs and specs[k].training_argument
+                and (specs[k].objectives is None or self.objective in specs[k].objectives)}
         # Precision is the console's decision (resolve() says it): TRL's SFTConfig would otherwise turn bf16 on.
         args.setdefault("fp16", False)
         args.setdefault("bf16", False)
         args.setdefault("activation_checkpointing", False)  # SFTConfig's default is on: a memory fix here, said
         # TRL masks prompts of prompt/completion records unless told otherwise; train_on_prompt is that switch.
-        args["completion_only_loss"] = not self.values.get("train_on_prompt", False)
+        if self.objective == "sft":
+            args["completion_only_loss"] = not self.values.get("train_on_prompt", False)
         # DDP's default (find_unused_parameters=True for a model without activation checkpointing) costs an extra
         # pass over the autograd graph every step, and torch warns of it: an adapter's trainable weights are all
         # used in each forward pass (LLaMA-Factory turns it off for LoRA too). The user's own value wins.
@@ -119,8 +127,8 @@ class RunConfig:
 
     # -- files -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"method": self.method, "parent": self.parent, "fixes": self.fixes, "resolved": self.resolved,
-                "notices": self.notices, "arguments": self.values}
+        return {"method": self.method, "objective": self.objective, "parent": self.parent, "fixes": self.fixes,
+                "resolved": self.resolved, "notices": self.notices, "arguments": self.values}
 
     def save(self, path: str | os.PathLike) -> None:
         from console.common.files import atomic_write
@@ -170,8 +178,8 @@ def _names_template_file(value: str) -> bool:
 
 def _switch_method(config: RunConfig, method: str) -> RunConfig:
     """The same run under another method: the new preset's numbers, the user's data and other settings kept."""
-    old = load_preset(config.method)
-    new_preset = load_preset(method)
+    old = load_preset(config.method, config.objective)
+    new_preset = load_preset(method, config.objective)
     values = copy.deepcopy(new_preset.defaults)
     for key, value in config.values.items():
         method_tuned = key in old.own_defaults or key in new_preset.own_defaults
@@ -183,10 +191,90 @@ def _switch_method(config: RunConfig, method: str) -> RunConfig:
     return config
 
 
+def wanted_objective(values: dict) -> str:
+    """The objective a run's values ask for: the objective setting, or with it at auto the one the dataset's format
+    trains (its columns, or dataset_format when set; a Hub dataset's columns are the trainer's to read: sft here)."""
+    chosen = values.get("objective") or "auto"
+    if chosen != "auto":
+        return str(chosen)
+    fmt = values.get("dataset_format") or "auto"
+    if fmt == "auto":
+        fmt = _local_format(values.get("dataset"), values.get("text_column"), values.get("columns"))
+    try:
+        return objective_of(fmt) if fmt and fmt != "auto" else "sft"
+    except UserError:
+        return "sft"  # an unknown format is said by the pre-launch check
+
+
+def _local_format(dataset, text_column, columns) -> str | None:
+    """The format a local dataset's columns say (None for a Hub one, or one that does not read: the pre-launch
+    check says why). Keyed by the file's size and time, so editing a setting does not reread a large file."""
+    path = Path(dataset).expanduser() if dataset else None
+    try:
+        stamp = (path.stat().st_size, path.stat().st_mtime_ns) if path is not None and path.is_file() else None
+    except OSError:
+        stamp = None
+    return _format_of(dataset, stamp, text_column, str(columns) if columns is not None else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _format_of(dataset, stamp, text_column, columns) -> str | None:
+    from console.data.preflight import local_format
+
+    try:
+        return local_format(dataset, "auto", text_column, columns)
+    except UserError:
+        return None
+
+
+def _settle_objective(config: RunConfig) -> None:
+    """The run's objective from its values; a change lays the new objective's preset over the values the user had
+    not changed (a learning rate typed by the user stays), and says so."""
+    new = wanted_objective(config.values)
+    if new == config.objective:
+        return
+    old_preset, new_preset = load_preset(config.method, config.objective), load_preset(config.method, new)
+    moved = []
+    for key in dict.fromkeys([*old_preset.objective_defaults, *new_preset.objective_defaults,
+                              *new_preset.own_defaults]):
+        current = config.values.get(key, _MISSING)
+        if current is not _MISSING and current != old_preset.defaults.get(key, _MISSING):
+            continue  # the user's own value
+        if key in new_preset.defaults:
+            if current != new_preset.defaults[key]:
+                moved.append(f"{key} {current if current is not _MISSING else 'unset'} -> {new_preset.defaults[key]}")
+            config.values[key] = copy.deepcopy(new_preset.defaults[key])
+        else:
+            config.values.pop(key, None)
+    why = ("" if (config.values.get("objective") or "auto") != "auto"
+           else " (the dataset's columns say so: set objective to choose)")
+    config.notices.append(f"objective {config.objective} -> {new}{why}: {new_preset.name} defaults"
+                          + (f" ({', '.join(moved)})" if moved else ""))
+    config.objective = new
+
+
+def _check_loss_type(config: RunConfig) -> None:
+    """loss_type's words are each trainer's own (SFT: nll, dft; DPO: sigmoid, ipo, ... several joined by commas;
+    KTO: kto, apo_zero_unpaired): ConfigError naming the run's objective's words."""
+    value = config.values.get("loss_type")
+    spec = all_fields()["loss_type"]
+    words = (spec.choices_by_objective or {}).get(config.objective)
+    if value in (None, "") or not words:
+        return
+    given = value if isinstance(value, list) else [w.strip() for w in str(value).split(",") if w.strip()]
+    wrong = [w for w in given if w not in words] or ([] if config.objective == "dpo" or len(given) == 1 else given)
+    if wrong:
+        several = " (several joined by commas, weighted by loss_weights)" if config.objective == "dpo" else ""
+        raise ConfigError(f"loss_type {', '.join(map(str, wrong))} is not a {config.objective} loss: choose "
+                          f"{', '.join(words)}{several}", "loss_type")
+
+
 def apply_rules(config: RunConfig) -> None:
     """Cross-field rules, resolved (with a notice) instead of left to crash the Trainer."""
     v = config.values
     said = config.notices.append
+    _settle_objective(config)
+    _check_loss_type(config)
     eval_on = v.get("eval_strategy", "no") != "no"
     if v.get("early_stopping_patience") and not eval_on:
         v["eval_strategy"] = "steps"
@@ -403,7 +491,9 @@ def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
         part = data.get(name)
         return part if isinstance(part, kind) else kind()
 
-    config = RunConfig(method=method, values=values,
+    objective = data.get("objective", "sft")
+    config = RunConfig(method=method, values=values, objective=objective if objective in ("sft", "dpo", "kto")
+                       else "sft",
                        parent=data.get("parent") if isinstance(data.get("parent"), str) else None,
                        fixes=[f for f in items("fixes", list) if isinstance(f, dict)],
                        notices=[str(n) for n in items("notices", list)], resolved=items("resolved", dict),
@@ -415,7 +505,7 @@ def to_yaml(config: RunConfig) -> str:
     """The config as YAML, arguments grouped by section with a comment heading each."""
 
     specs = all_fields()
-    head = {"method": config.method, "parent": config.parent, "fixes": config.fixes,
+    head = {"method": config.method, "objective": config.objective, "parent": config.parent, "fixes": config.fixes,
             "resolved": config.resolved, "notices": config.notices}
     text = yaml.safe_dump(head, sort_keys=False, default_flow_style=False, allow_unicode=True)
     text += "arguments:\n"

@@ -1,6 +1,7 @@
-"""Writes console/training_args.json from the installed trl.SFTConfig (transformers' TrainingArguments + TRL's).
+"""Writes console/training_args.json from the installed TRL configs (transformers' TrainingArguments + TRL's).
 
-The trainer runs TRL's SFTTrainer, so the arguments a run takes are SFTConfig's. The UI process must not import
+The trainer runs TRL's SFTTrainer, DPOTrainer or KTOTrainer, so the arguments a run takes are their configs'.
+The UI process must not import
 transformers or trl (seconds of import time), yet it validates every argument name and type as the user types. So
 the schema is generated once, shipped as data, and a test keeps it in sync:
     python -m console.config.schema_gen
@@ -65,33 +66,62 @@ def _kind(tp) -> tuple[str, bool, list[str] | None]:
     return kind, nullable, choices
 
 
-def generate() -> dict:
-    from trl import SFTConfig
+# The trainers a run may use (console/trainer/kinds/), by objective: each argument is recorded with the objectives
+# whose config has it, so that a run passes its trainer only what that trainer takes (packing is SFT's, beta is
+# DPO's and KTO's).
+CONFIGS = {"sft": "SFTConfig", "dpo": "DPOConfig", "kto": "KTOConfig"}
 
-    schema = {}
-    for f in dataclasses.fields(SFTConfig):
-        if f.name.startswith("_") or f.name in INTERNAL or not f.init:
-            continue
-        kind, nullable, choices = _kind(f.type)
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = None
-        if isinstance(default, enum.Enum):
-            default = default.value
-        entry = {"kind": kind, "nullable": nullable, "default": default}
-        # TRL lists allowed words in the field's metadata (packing_strategy, truncation_mode, loss_type...)
-        meta_choices = (f.metadata or {}).get("choices")
-        if not choices and kind == "str" and meta_choices and all(isinstance(c, str) for c in meta_choices):
-            choices = list(meta_choices)
-        if choices:
-            entry["choices"] = choices
-        help_text = (f.metadata or {}).get("help")
-        if help_text:
-            entry["help"] = shorten(str(help_text), 240, placeholder=" ...")  # whole words: it is shown as it is
-        schema[f.name] = entry
+
+def _choices_in_help(text: str) -> list[str] | None:
+    """The words a help text lists after 'Possible values are' (DPOConfig's loss_type lists them only there)."""
+    import re
+
+    found = re.search(r"Possible values are:?(.*?)(?:\.\s|$)", text or "", flags=re.S)
+    words = re.findall(r"`'([a-z0-9_]+)'`", found.group(1)) if found else []
+    return words or None
+
+
+def generate() -> dict:
+    import trl
+
+    schema: dict[str, dict] = {}
+    choices_by: dict[str, dict[str, list]] = {}
+    for objective, class_name in CONFIGS.items():
+        for f in dataclasses.fields(getattr(trl, class_name)):
+            if f.name.startswith("_") or f.name in INTERNAL or not f.init:
+                continue
+            kind, nullable, choices = _kind(f.type)
+            # TRL lists allowed words in the field's metadata (packing_strategy, truncation_mode, loss_type...)
+            meta_choices = (f.metadata or {}).get("choices")
+            if not choices and meta_choices and all(isinstance(c, str) for c in meta_choices):
+                choices = list(meta_choices)
+            help_text = (f.metadata or {}).get("help")
+            if not choices and f.name == "loss_type":
+                choices = _choices_in_help(help_text)
+            if choices:
+                choices_by.setdefault(f.name, {})[objective] = list(choices)
+            if f.name in schema:  # SFTConfig's entry stands; this objective takes it too
+                schema[f.name]["objectives"].append(objective)
+                continue
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = None
+            if isinstance(default, enum.Enum):
+                default = default.value
+            entry = {"kind": "str" if kind == "list" and choices else kind, "nullable": nullable, "default": default,
+                     "objectives": [objective]}
+            if help_text:
+                entry["help"] = shorten(str(help_text), 240, placeholder=" ...")  # whole words: shown as it is
+            schema[f.name] = entry
+    for name, by_objective in choices_by.items():
+        if len({tuple(c) for c in by_objective.values()}) == 1 and set(by_objective) == set(
+                schema[name]["objectives"]):
+            schema[name]["choices"] = next(iter(by_objective.values()))
+        else:  # loss_type: each trainer its own words, checked against the run's objective
+            schema[name]["choices_by_objective"] = by_objective
     return schema
 
 

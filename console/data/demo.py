@@ -80,6 +80,13 @@ def demo_dataset_path() -> Path:
     return Path(__file__).resolve().parent / "demo_data" / "demo.jsonl"
 
 
+def demo_datasets() -> dict[str, Path]:
+    """The demo's preference sets by the names `--dataset` takes (made from the demo dataset by
+    bench/make_demo_data.py): demo-pairs (prompt/chosen/rejected, DPO) and demo-kto (prompt/completion/label)."""
+    folder = Path(__file__).resolve().parent / "demo_data"
+    return {"demo-pairs": folder / "demo_pairs.jsonl", "demo-kto": folder / "demo_kto.jsonl"}
+
+
 def default_cache_root() -> Path:
     """$TRAINING_CONSOLE_CACHE, else $XDG_CACHE_HOME/training-console, else ~/.cache/training-console."""
     env = os.environ.get("TRAINING_CONSOLE_CACHE")

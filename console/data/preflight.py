@@ -201,3 +201,38 @@ def check_model_path(model: str | None) -> str:
     if model.startswith((".", "/", "~")) or not _looks_like_hub_name(model):
         raise DataError(f"model {model} not found: give a local folder or a Hub name (org/model)")
     return f"Hub model {model}"
+
+
+def sample_rows(dataset: str | None, columns=None, limit: int = 200) -> list[dict]:
+    """The first rows (up to `limit`) of a local JSON Lines, JSON or CSV dataset, its columns renamed by the user's
+    mapping, for the checks a format makes of its rows before launch (a preference pair's answers); [] for a Hub
+    dataset or another kind of file. Bounded: each line by MAX_ROW_CHARS, a JSON array by MAX_JSON_ARRAY_BYTES."""
+    dataset = _or_demo(dataset)
+    if not check_dataset_path(dataset):
+        return []
+    back = {column: name for name, column in parse_columns(columns).items()}
+    rows: list[dict] = []
+    for path in _local_files(Path(dataset).expanduser()):
+        suffix = path.suffix.lower()
+        try:
+            with open(path, encoding="utf-8", newline="" if suffix == ".csv" else None) as f:
+                if suffix == ".csv":
+                    found = (row for row in csv.DictReader(f))
+                elif suffix == ".json" and f.read(1) == "[":
+                    if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+                        continue
+                    f.seek(0)
+                    found = (row for row in json.load(f))
+                elif suffix in (".json", ".jsonl"):
+                    f.seek(0)
+                    found = (json.loads(line) for _, line in _lines(f, path) if line.strip())
+                else:
+                    continue
+                for row in found:
+                    if isinstance(row, dict):
+                        rows.append({back.get(k, k): v for k, v in row.items()})
+                    if len(rows) >= limit:
+                        return rows
+        except (OSError, ValueError, csv.Error):
+            continue  # the columns check (preflight) has said what is wrong with the file
+    return rows

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.common.errors import DataError
-from console.data.formats import RECORD_KEYS, Conversation, detect_format, get_format, parse_columns
+from console.data.formats import (
+    RECORD_KEYS,
+    Conversation,
+    PreferenceFormat,
+    detect_format,
+    first_problem,
+    get_format,
+    parse_columns,
+)
 from console.data.preflight import LOADERS, _local_files, _looks_like_hub_name
 
 
@@ -69,6 +77,12 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     eval_split = _rename(eval_split, mapping) if eval_split is not None else None
     text_column = values.get("text_column")
     fmt = get_format(detect_format(list(train_split.column_names), values.get("dataset_format", "auto"), text_column))
+    if isinstance(fmt, PreferenceFormat):  # an empty answer or a pair of two equal answers: one line, before training
+        for name, split in (("train", train_split), ("eval", eval_split)):
+            if split is not None:
+                first_problem(fmt, (row for batch in split.iter(batch_size=1000)
+                                    for row in (dict(zip(batch, vals)) for vals in zip(*batch.values()))),
+                              f"dataset {values.get('dataset') or 'demo'} ({name} split)")
     if need_eval and eval_split is None:
         val_size = values.get("val_size") or 0.1
         if len(train_split) < 4:

@@ -37,7 +37,10 @@ def prompts_from_records(records: list[dict], n: int = DEFAULT_PROMPTS) -> list[
     out = []
     for rec in records[:n]:
         if "prompt" in rec:
-            prompt, completion = rec["prompt"], rec.get("completion")
+            # a preference pair's reference is its chosen answer; a KTO row's completion only when labelled good
+            completion = rec.get("chosen") if "chosen" in rec else (
+                rec.get("completion") if rec.get("label", True) is not False else "")
+            prompt = rec["prompt"]
             reference = completion[-1].get("content", "") if isinstance(completion, list) and completion else \
                 str(completion or "")
             out.append((prompt, shown(prompt), reference))

@@ -109,6 +109,7 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     from transformers import EarlyStoppingCallback
     from transformers.utils import logging as hf_logging
 
+    from console.data.formats import check_objective
     from console.trainer.callbacks import ConsoleCallback, SampleCallback
     from console.trainer.kinds import kind_of
     from console.trainer.model import load_model
@@ -120,7 +121,8 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     run = report.run
     values = config.values
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    report.say(f"[console] run {run.id}: method {config.method}, notices: {'; '.join(config.notices) or 'none'}")
+    report.say(f"[console] run {run.id}: method {config.method}, objective {config.objective}, notices: "
+               f"{'; '.join(config.notices) or 'none'}")
 
     checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
     for line in skipped:
@@ -138,6 +140,7 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     eval_on = values.get("eval_strategy", "no") != "no"
     kind = kind_of(config)
     train_ds, eval_ds, data = kind.prepare(values, tokenizer, eval_on, seed=int(values.get("seed") or 42))
+    check_objective(config.objective, data.fmt)  # a Hub dataset's columns are first seen here
     data_desc = data.describe()
     report.say(f"[console] data: {data_desc}")
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from console.config.fields import all_fields
 from console.config.foreign import TOOLS
-from console.data.formats import FALLBACK, FORMATS, REGISTRY, detect_format, get_format, known_as
+from console.data.formats import FALLBACK, FORMATS, RECORD_KEYS, REGISTRY, detect_format, get_format, known_as
 from console.runs.rundir import RunDir
 from console.tools.chat_plan import data_format, format_prompt, prompt_layout
 
@@ -37,7 +37,7 @@ def test_every_entry_lays_out_a_chat_prompt_and_says_what_carries_the_loss(fmt):
         assert prompt and ("Name a colour." in prompt if isinstance(prompt, str) else
                            prompt[-1] == {"role": "user", "content": "Name a colour."})
         assert fmt.prompt_layout(template).startswith(("as ", "in "))
-        assert fmt.record_kind(template, False) in ("text", "prompt_completion", "messages")
+        assert fmt.record_kind(template, False) in RECORD_KEYS
     assert fmt.loss_on(False) and fmt.loss_on(True).startswith("every token")
     assert fmt.help and "\n" not in fmt.help
 

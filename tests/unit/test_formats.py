@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.common.errors import DataError
-from console.data.formats import FORMATS, detect_format, parse_columns, record_kind, to_records
+from console.data.formats import FORMATS, RECORD_KEYS, detect_format, parse_columns, record_kind, to_records
 
 
 @pytest.mark.parametrize("columns,fmt", [
@@ -77,7 +77,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
                     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
                                                                                        max_size=4), max_leaves=12)
 ROW_KEYS = st.sampled_from(["text", "prompt", "completion", "instruction", "input", "output", "response", "system",
-                            "messages", "conversations", "other"])
+                            "messages", "conversations", "chosen", "rejected", "label", "other"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -99,9 +99,11 @@ def test_any_row_a_user_file_holds_gives_records_of_one_shape_or_a_data_error(ro
             assert set(record) == {"messages"}
             assert all(isinstance(m["content"], str) and isinstance(m["role"], str) for m in record["messages"])
         else:
-            assert set(record) == {"prompt", "completion"}
-            for part in (record["prompt"], record["completion"]):
+            assert list(record) == RECORD_KEYS[kind]
+            for key in ("prompt", "completion", "chosen", "rejected"):
+                part = record.get(key, "")
                 assert isinstance(part, str) or all(isinstance(m["content"], str) for m in part)
+            assert kind != "unpaired" or isinstance(record["label"], bool)
 
 
 def test_a_mapping_to_a_missing_column_and_a_wrong_format_say_what_would_work():

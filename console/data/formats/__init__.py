@@ -17,6 +17,8 @@ The records, as TRL reads them:
 - {"prompt": str, "completion": str}                     loss on the completion (TRL adds the end token)
 - {"prompt": [messages], "completion": [messages]}       the same through the model's chat template
 - {"messages": [messages]}                               a whole conversation, loss on every token
+- {"prompt", "chosen", "rejected"}                       a preference pair (DPO: preference_base.py)
+- {"prompt", "completion", "label": bool}                an unpaired preference (KTO)
 """
 from __future__ import annotations
 
@@ -31,24 +33,57 @@ from console.data.formats.base import (
 )
 from console.data.formats.chat import CHAT
 from console.data.formats.instruction import INSTRUCTION
+from console.data.formats.preference import PREFERENCE
+from console.data.formats.preference_base import PREFERENCE_RECORDS, PreferenceFormat, first_problem
 from console.data.formats.prompt_completion import PROMPT_COMPLETION
+from console.data.formats.ranking import RANKING
 from console.data.formats.sharegpt import SHAREGPT
+from console.data.formats.sharegpt_preference import SHAREGPT_PREFERENCE
 from console.data.formats.text import TEXT
+from console.data.formats.unpaired import UNPAIRED
 
-__all__ = ["FALLBACK", "FORMATS", "RECORD_KEYS", "REGISTRY", "SHAREGPT_ROLES", "Conversation", "Format", "PlainText",
+__all__ = ["FALLBACK", "FORMATS", "PREFERENCE_RECORDS", "RECORD_KEYS", "PreferenceFormat", "check_objective",
+           "first_problem",
+           "objective_of", "REGISTRY", "SHAREGPT_ROLES", "Conversation", "Format", "PlainText",
            "SingleTurn", "Turns", "choices_help", "detect_format", "get_format", "keyed_as", "known_as", "loss_on",
            "mapped", "parse_columns", "plain_text", "record_kind", "to_records"]
 
 # The registry, in detection order: a dataset is in the first format whose columns it has, so a format whose columns
-# say more comes before one whose columns it may hold as well (a chat with a 'text' column is a chat).
-REGISTRY: tuple[Format, ...] = (CHAT, SHAREGPT, INSTRUCTION, PROMPT_COMPLETION, TEXT)
+# say more comes before one whose columns it may hold as well (a chat with a 'text' column is a chat; a ShareGPT
+# conversation with chosen and rejected answers is a preference pair; a prompt/completion with a label is KTO's).
+REGISTRY: tuple[Format, ...] = (SHAREGPT_PREFERENCE, RANKING, PREFERENCE, UNPAIRED, CHAT, SHAREGPT, INSTRUCTION,
+                                PROMPT_COMPLETION, TEXT)
 FORMATS = tuple(f.name for f in REGISTRY)
 _BY_NAME = {f.name: f for f in REGISTRY}
 
 # How a chat prompt is laid out when nothing tells the run's format: a plain question and its answer.
 FALLBACK = PROMPT_COMPLETION.name
 
-RECORD_KEYS = {"text": ["text"], "messages": ["messages"], "prompt_completion": ["prompt", "completion"]}
+RECORD_KEYS = {"text": ["text"], "messages": ["messages"], "prompt_completion": ["prompt", "completion"],
+               "preference": ["prompt", "chosen", "rejected"], "unpaired": ["prompt", "completion", "label"]}
+
+
+def objective_of(fmt: str) -> str:
+    """The objective a format's rows train when the objective setting is auto: sft, or its preference objective."""
+    entry = get_format(fmt)
+    return entry.objective if isinstance(entry, PreferenceFormat) else "sft"
+
+
+def check_objective(objective: str, fmt: str) -> None:
+    """DataError in one line when the dataset's format cannot train the run's objective: DPO needs pairs, KTO
+    labelled answers or pairs (TRL splits a pair into a good and a bad answer), SFT answers to imitate."""
+    entry = get_format(fmt)
+    trains = entry.objective if isinstance(entry, PreferenceFormat) else "sft"
+    if objective == trains or (objective == "kto" and trains == "dpo"):
+        return
+    if objective == "sft":
+        raise DataError(f"the dataset holds preference data ({fmt} format), which objective sft cannot imitate: "
+                        f"set objective={trains} (or auto), or map the answers to imitate, e.g. "
+                        f"--set columns=completion:chosen")
+    wanted = "prompt, chosen and rejected columns" if objective == "dpo" else (
+        "prompt, completion and a true/false label (or prompt, chosen and rejected)")
+    raise DataError(f"objective {objective} needs {wanted}; this dataset is in the {fmt} format: set objective="
+                    f"{trains} (or auto), or map your columns (--set columns=chosen:YOUR_COLUMN,...)")
 
 
 def get_format(name: str) -> Format:
@@ -137,10 +172,28 @@ def detect_format(columns: list[str], wanted: str = "auto", text_column: str | N
     for fmt in REGISTRY:
         if fmt.detects(cols):
             return fmt.name
+    near = _nearest(cols)
+    if near is not None:  # most of one format's columns: say which one is missing (a pair without 'rejected')
+        missing = near.missing(cols)
+        raise DataError(f"the dataset has {', '.join(repr(c) for c in columns if c in near.columns())} but no "
+                        f"{' or '.join(repr(m) for m in missing)} column: the {near.name} format needs "
+                        f"{near.describe_columns()}; add {'it' if len(missing) == 1 else 'them'} or map yours "
+                        f"(e.g. --set columns={missing[0]}:YOUR_COLUMN)")
     expected = [f"{f.describe_columns()} ({f.name})" for f in REGISTRY]
     raise DataError(f"no usable column: columns found: {', '.join(columns) or 'none'}. Expected "
                     f"{', '.join(expected[:-1])} or {expected[-1]}; or map yours, e.g. "
                     f"--set columns=prompt:question,completion:answer")
+
+
+def _nearest(columns: set[str]) -> Format | None:
+    """The format missing one needed column that holds the most of the columns it reads among `columns`, when it
+    holds at least two (one shared name such as 'prompt' says nothing); None otherwise."""
+    best, best_found = None, 1
+    for fmt in REGISTRY:
+        found = sum(1 for c in fmt.columns() if c in columns)
+        if found > best_found and len(fmt.missing(columns)) == 1:
+            best, best_found = fmt, found
+    return best
 
 
 def to_records(row: dict, fmt: str, *, chat_template: bool, train_on_prompt: bool,

@@ -1,5 +1,5 @@
-"""Kinds of trainer: one module per training objective, each holding what is its own (today supervised
-fine-tuning; preference training comes next), listed once in KINDS. console/trainer/train.py runs whichever the run
+"""Kinds of trainer: one module per training objective, each holding what is its own (supervised
+fine-tuning, DPO, KTO), listed once in KINDS. console/trainer/train.py runs whichever the run
 asks for the same way: load the model, `prepare` the data, build the `arguments`, `build` the trainer, train, save.
 
 A kind module provides:
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from console.trainer.kinds import sft
+from console.trainer.kinds import dpo, kto, sft
 
-KINDS: dict[str, ModuleType] = {module.NAME: module for module in (sft,)}
+KINDS: dict[str, ModuleType] = {module.NAME: module for module in (sft, dpo, kto)}
 
 
 def kind_of(config) -> ModuleType:
-    """The kind of trainer a run uses. One kind today: every run is supervised fine-tuning; a config key chooses
-    once a second kind exists."""
-    return KINDS[sft.NAME]
+    """The kind of trainer a run uses: its objective (RunConfig.objective: the objective setting, or the one its
+    data's format trains)."""
+    return KINDS[config.objective]
