@@ -51,6 +51,8 @@ def assumed_config(history=None, state: dict | None = None, method: str | None =
 
     config = default_config() if method in (None, "lora") else _preset(method)
     changes: dict = {"gradient_accumulation_steps": 1}
+    if history is not None and history.preference:  # TRL's rewards in the log: a DPO run (KTO logs its kl too)
+        changes = {"objective": "kto" if len(history.kl) else "dpo", **changes}
     for src, key in ASSUMED_KEYS.items():
         v = (state or {}).get(src)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:

@@ -59,6 +59,20 @@ _SERIES_KEYS = {
     "tokens_per_second": "tokens_per_second",
     "mean_token_accuracy": "token_accuracy",
     "eval_mean_token_accuracy": "eval_token_accuracy",
+    # preference training (TRL's DPOTrainer and KTOTrainer): the implicit rewards beta * log(p / p_ref) of the
+    # chosen and rejected answers, their margin, the share of pairs ranked right, the answers' log-probabilities
+    "rewards/chosen": "chosen_reward",
+    "rewards/rejected": "rejected_reward",
+    "rewards/margins": "reward_margin",
+    "rewards/accuracies": "reward_accuracy",
+    "logps/chosen": "chosen_logps",
+    "logps/rejected": "rejected_logps",
+    "eval_rewards/chosen": "eval_chosen_reward",
+    "eval_rewards/rejected": "eval_rejected_reward",
+    "eval_rewards/margins": "eval_reward_margin",
+    "eval_rewards/accuracies": "eval_reward_accuracy",
+    "eval_logps/chosen": "eval_chosen_logps",
+    "kl": "kl",
 }
 
 
@@ -99,6 +113,18 @@ class History:
     token_accuracy: Series = field(default_factory=Series)  # TRL's mean_token_accuracy on the training batches
     eval_token_accuracy: Series = field(default_factory=Series)
     wall_time: Series = field(default_factory=Series)  # seconds since the run started, by step
+    chosen_reward: Series = field(default_factory=Series)  # preference training (see _SERIES_KEYS)
+    rejected_reward: Series = field(default_factory=Series)
+    reward_margin: Series = field(default_factory=Series)
+    reward_accuracy: Series = field(default_factory=Series)
+    chosen_logps: Series = field(default_factory=Series)
+    rejected_logps: Series = field(default_factory=Series)
+    eval_chosen_reward: Series = field(default_factory=Series)
+    eval_rejected_reward: Series = field(default_factory=Series)
+    eval_reward_margin: Series = field(default_factory=Series)
+    eval_reward_accuracy: Series = field(default_factory=Series)
+    eval_chosen_logps: Series = field(default_factory=Series)
+    kl: Series = field(default_factory=Series)  # KTO's estimate of the policy's distance from the reference
     max_steps: int | None = None  # the planned number of optimiser steps, when known
     events: int = 0  # records seen
     final: dict | None = None  # the closing summary (train_runtime, train_loss, ...), when training ended
@@ -128,6 +154,11 @@ class History:
             if isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
                 self.add(record)
         return self
+
+    @property
+    def preference(self) -> bool:
+        """A preference run's log (DPO, KTO): it holds rewards of chosen and rejected answers."""
+        return bool(self.chosen_reward.steps or self.eval_chosen_reward.steps)
 
     @property
     def last_step(self) -> float:

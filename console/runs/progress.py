@@ -28,7 +28,9 @@ class Progress:
     eta: float | None
     tokens_per_second: float | None = None
     token_accuracy: float | None = None  # the latest eval's, else the latest training log's
-    eval_perplexity: float | None = None  # exp(eval loss), where it is finite
+    eval_perplexity: float | None = None  # exp(eval loss), where it is finite (not for a preference loss)
+    reward_margin: float | None = None  # preference runs: the latest eval's margin, else the latest training log's
+    reward_accuracy: float | None = None  # the share of pairs whose chosen answer has the higher reward
 
 
 def _median_tail(values: list[float], n: int = 5) -> float | None:
@@ -61,8 +63,14 @@ def progress(history: History, status: dict | None = None) -> Progress:
         tokens_per_second=_median_tail(history.tokens_per_second.values),
         token_accuracy=history.eval_token_accuracy.last() if len(history.eval_token_accuracy)
         else history.token_accuracy.last(),
-        eval_perplexity=perplexity(history.eval_loss.last()),
+        eval_perplexity=None if history.preference else perplexity(history.eval_loss.last()),
+        reward_margin=_latest(history.eval_reward_margin, history.reward_margin),
+        reward_accuracy=_latest(history.eval_reward_accuracy, history.reward_accuracy),
     )
+
+
+def _latest(evaluated, trained) -> float | None:
+    return evaluated.last() if len(evaluated) else trained.last()
 
 
 def perplexity(loss: float | None) -> float | None:
@@ -99,7 +107,11 @@ def progress_line(p: Progress) -> str:
     parts.append(f"loss {_num(p.train_loss)}")
     if p.eval_loss is not None:
         parts.append(f"eval {_num(p.eval_loss)}" + (f" (ppl {p.eval_perplexity:.3g})" if p.eval_perplexity else ""))
-    if p.token_accuracy is not None:
+    if p.reward_margin is not None:  # a preference run: its own figures stand for the token accuracy
+        parts.append(f"margin {p.reward_margin:.3g}")
+        if p.reward_accuracy is not None:
+            parts.append(f"pairs right {100 * p.reward_accuracy:.0f}%")
+    elif p.token_accuracy is not None:
         parts.append(f"acc {100 * p.token_accuracy:.1f}%")
     if p.learning_rate is not None:
         parts.append(f"lr {p.learning_rate:.2e}")

@@ -7,7 +7,8 @@ fixes in the guide's order of preference (built from console.diagnosis.fixes).
 
 Precedence is data, below: the detectors run in the order listed, a problem is found once (the first detector of
 it that fires wins), and a rule's `unless=(...)` names the problems already found that silence it; `needs=(...)`
-names conditions of the call's context (boolean attributes of console.diagnosis.context.Context) it needs. The
+names conditions of the call's context (boolean attributes of console.diagnosis.context.Context) it needs, and
+`objectives=(...)` the objectives whose runs it reads (supervised fine-tuning's unless it says so). The
 findings keep the order found; diagnose() then sorts them by severity, the curve problems first.
 
 A new finding: its module here, its line in one of the orders below (and in MODULES), its tests, a line in the
@@ -22,24 +23,32 @@ from typing import TYPE_CHECKING
 
 from console.diagnosis.rules import (
     answers_do_not_end,
+    answers_grow_longer,
     answers_repeat,
     diverged,
+    likelihood_displacement,
     lr_never_peaked,
     nonfinite_grad_norm,
     not_decreasing,
     oscillating,
     out_of_memory,
     overfitting,
+    preference_not_learning,
+    preference_overfitting,
     slow,
     stuck,
     warmup_too_long,
 )
+from console.diagnosis.rules.preference_common import PREFERENCE
 from console.diagnosis.vocabulary import TITLES
 
 if TYPE_CHECKING:  # for annotations only
     from console.config.run_config import RunConfig
     from console.diagnosis.vocabulary import Finding, Fix
     from console.runs.metrics import History
+
+
+EVERY = ("sft", *PREFERENCE)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,9 @@ class Rule:
     detect: Callable
     unless: tuple[str, ...] = ()  # problems which, already found, silence it (its own problem always does)
     needs: tuple[str, ...] = ()  # conditions of the context (boolean attributes) that must hold for it to run
+    # the objectives whose curves it reads: the loss-shape rules are supervised fine-tuning's (a preference loss
+    # has other shapes, read by the preference rules); divergence, advisories and crashes are every run's
+    objectives: tuple[str, ...] = ("sft",)
     problem: str = field(init=False)
 
     def __post_init__(self):
@@ -58,8 +70,8 @@ class Rule:
 # The curves' detectors, diagnose(history, config), in the order they run: what is found first wins its problem and
 # silences the rules that name it in `unless`.
 CURVE_RULES = (
-    Rule(diverged.nonfinite_loss),  # NaN/inf: nothing else about the curve matters
-    Rule(diverged.explosion),  # a loss explosion that has not recovered
+    Rule(diverged.nonfinite_loss, objectives=EVERY),  # NaN/inf: nothing else about the curve matters
+    Rule(diverged.explosion, objectives=EVERY),  # a loss explosion that has not recovered
     Rule(oscillating.recovered_explosion, unless=("diverged",)),  # one that came back down
     # the first steps made the model worse than before training (needs an eval at step 0): still worse, or back
     Rule(not_decreasing.damaged_start, unless=("diverged",)),
@@ -73,38 +85,49 @@ CURVE_RULES = (
     Rule(oscillating.erratic_eval, unless=("diverged",), needs=("start_intact", "loss_rising")),
     Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact",)),
     Rule(slow.shape, unless=("diverged",), needs=("start_intact",)),
+    # preference training (DPO, KTO): its own curves (rewards, margins, accuracies, log-probabilities)
+    Rule(likelihood_displacement.detect, unless=("diverged",), objectives=PREFERENCE),
+    Rule(preference_overfitting.detect, unless=("diverged",), objectives=PREFERENCE),
+    Rule(preference_not_learning.detect, unless=("diverged", "preference_overfitting"), objectives=PREFERENCE),
     # advisories
-    Rule(warmup_too_long.detect),
-    Rule(lr_never_peaked.detect, unless=("warmup_too_long",)),
-    Rule(nonfinite_grad_norm.detect),
+    Rule(warmup_too_long.detect, objectives=EVERY),
+    Rule(lr_never_peaked.detect, unless=("warmup_too_long",), objectives=EVERY),
+    Rule(nonfinite_grad_norm.detect, objectives=EVERY),
 )
 
 # A crashed run, crash_findings(kind, config, message): the first that knows the crash's kind.
 CRASH_RULES = (
-    Rule(out_of_memory.crash),
-    Rule(diverged.crash),
+    Rule(out_of_memory.crash, objectives=EVERY),
+    Rule(diverged.crash, objectives=EVERY),
 )
 
 # The sample answers, sample_findings(samples, config, status).
 ANSWER_RULES = (
-    Rule(answers_do_not_end.detect),
-    Rule(answers_repeat.detect),
+    Rule(answers_do_not_end.detect, objectives=EVERY),
+    Rule(answers_repeat.detect, objectives=EVERY),
+    Rule(answers_grow_longer.detect, objectives=PREFERENCE),
 )
 
 # Every problem's module, in the order titles are listed (the curve problems in the guide's order first).
-MODULES = (not_decreasing, overfitting, stuck, slow, oscillating, diverged, warmup_too_long, lr_never_peaked,
-           nonfinite_grad_norm, out_of_memory, answers_do_not_end, answers_repeat)
+MODULES = (not_decreasing, overfitting, stuck, slow, oscillating, diverged, likelihood_displacement,
+           preference_overfitting, preference_not_learning, warmup_too_long, lr_never_peaked, nonfinite_grad_norm,
+           out_of_memory, answers_do_not_end, answers_repeat, answers_grow_longer)
 
 TITLES.update({m.PROBLEM: m.TITLE for m in MODULES})  # the one table of titles, which Finding.title reads
 # the problems of the curves' shape (sorted first among findings of one severity; what bench/diagnosis.py scores)
 PROBLEMS = tuple(m.PROBLEM for m in MODULES if m.KIND == "problem")
+PREFERENCE_PROBLEMS = (likelihood_displacement.PROBLEM, preference_overfitting.PROBLEM,
+                       preference_not_learning.PROBLEM, answers_grow_longer.PROBLEM)
 _BY_PROBLEM = {m.PROBLEM: m for m in MODULES}
 
 
 def run(rules: tuple[Rule, ...], ctx, first_only: bool = False) -> list[Finding]:
     """The findings of `rules` in their declared order on one call's context (its `found` fills as they fire)."""
     found = ctx.found
+    objective = getattr(ctx.config, "objective", "sft") if ctx.config is not None else "sft"
     for rule in rules:
+        if objective not in rule.objectives:
+            continue
         if rule.problem in found or any(p in found for p in rule.unless):
             continue
         if rule.needs and not all(getattr(ctx, name) for name in rule.needs):

@@ -1,0 +1,432 @@
+"""Preference training (DPO, KTO) of a real pretrained model through the console, measured (SmolLM2-135M-Instruct
+on the CPU).
+
+    python bench/preference_real.py                        # everything below, at the defaults
+    python bench/preference_real.py --steps 40 --pairs 2   # the brief's step count (about 4x the time)
+    python bench/preference_real.py --keep DIR             # keep the data, run folders and plain adapters in DIR
+
+The data: the standard-library docstring questions of bench/real_model.py (text nobody on this project wrote),
+made into preference pairs: prompt = the question, chosen = its own answer, rejected = the answer of another
+question of about the same length (its neighbour in length order, in the same split), with a fixed seed. Train
+pairs and held-out pairs come from different questions.
+
+DPO (LoRA, the console's LoRA preset: r, alpha, dropout, targets) trained twice per pair of runs, alternating:
+- through the console's engine (build_config, resolve, loop.next_run.start: the same path as `training-console
+  train`), the trainer process blocked on, not polled;
+- by a plain script (TRL's DPOTrainer + peft's LoraConfig, written below as PLAIN and run in its own process),
+  given the same pairs and the seed, learning rate, steps, batch, max_length, beta, loss, scheduler and warmup that
+  the console's run wrote in its config.yaml.
+For each run: the held-out share of pairs whose implicit reward prefers the chosen answer,
+  log p(chosen) - log p_base(chosen) > log p(rejected) - log p_base(rejected)
+(sums of the answer tokens' log-probabilities given the prompt through the chat template, the answer's end of turn
+included; p_base is the model before training; the console's adapter is read from RUN/model with peft), and the
+training throughput in steps/s over the steps after the first (the wall time of each step's log: the console's
+metrics.jsonl, a callback in the plain script). The base model's share is printed as a sanity check (it compares
+the base with itself, every difference 0: a share of 0, or 0.5 counting ties as half).
+Then KTO through the console's CLI (`training-console train`) on the same pairs split into unpaired rows (each
+pair's chosen answer labelled true, its rejected false): that it finished, its last loss and rewards/margins.
+
+On a loaded 2-core CPU a DPO step at batch 4 costs seconds (the policy and the reference see 8 sequences each):
+the defaults (16 DPO steps, 2 pairs, 10 KTO steps) keep the whole bench near 15 minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import real_model  # noqa: E402
+
+SEED = 0
+N_TRAIN, N_HELD_OUT = 200, 60
+# The settings of every DPO run (console and plain); eval, saving inside the loop and sample answers off, a log
+# each step for the per-step wall times.
+DPO = {"max_steps": 16, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 256,
+       "learning_rate": 5e-5, "beta": 0.1, "logging_steps": 1, "eval_strategy": "no", "save_strategy": "no",
+       "load_best_model_at_end": False, "eval_on_start": False, "sample_every": 0}
+KTO = {"max_steps": 10, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 256,
+       "learning_rate": 5e-5, "beta": 0.1, "logging_steps": 2, "eval_strategy": "no", "save_strategy": "no",
+       "load_best_model_at_end": False, "eval_on_start": False, "sample_every": 0}
+# What the plain script takes from the console run's config.yaml (everything else: TRL's own defaults).
+PLAIN_KEYS = ("seed", "learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+              "max_length", "beta", "loss_type", "lr_scheduler_type", "warmup_steps", "weight_decay",
+              "max_grad_norm", "logging_steps", "logging_first_step", "fp16", "bf16")
+
+
+# -- the data ----------------------------------------------------------------------------------------------------
+
+def _qa_rows() -> list[dict]:
+    """Every question/answer row of the cached dataset (its train and validation files), as written by
+    bench/real_model.py, built there first if missing."""
+    folder = real_model.default_dataset_dir() / "prompt_completion"
+    if not (folder / "train.jsonl").exists():
+        real_model.build_dataset(real_model.default_dataset_dir())
+    rows = []
+    for name in ("train.jsonl", "validation.jsonl"):
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows.append({"question": row["prompt"], "answer": row["completion"]})
+    return rows
+
+
+def _pairs(rows: list[dict], rng: random.Random) -> list[dict]:
+    """Each row with the answer of another row of about the same length as its rejected answer: rows in order of
+    answer length, each paired with a random one of its nearest neighbours (never its own answer)."""
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["answer"]), rows[i]["question"]))
+    out = []
+    for pos, i in enumerate(order):
+        near = [order[p] for p in range(max(0, pos - 2), min(len(order), pos + 3)) if p != pos
+                and rows[order[p]]["answer"].strip() != rows[i]["answer"].strip()]
+        j = rng.choice(near)
+        out.append({"prompt": rows[i]["question"], "chosen": rows[i]["answer"], "rejected": rows[j]["answer"]})
+    rng.shuffle(out)
+    return out
+
+
+def make_data(out: Path, n_train: int = N_TRAIN, n_held_out: int = N_HELD_OUT, seed: int = SEED) -> dict:
+    """out/dpo/train.jsonl (train pairs), out/held_out.jsonl (held-out pairs), out/kto/train.jsonl (the train
+    pairs as unpaired rows: chosen labelled true, rejected false)."""
+    rows = _qa_rows()
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    if len(rows) < n_train + n_held_out:
+        raise SystemExit(f"only {len(rows)} question/answer rows cached; need {n_train + n_held_out}")
+    held_out = _pairs(rows[:n_held_out], rng)
+    train = _pairs(rows[n_held_out:n_held_out + n_train], rng)
+    kto = [r for p in train for r in ({"prompt": p["prompt"], "completion": p["chosen"], "label": True},
+                                      {"prompt": p["prompt"], "completion": p["rejected"], "label": False})]
+    paths = {"dpo": out / "dpo" / "train.jsonl", "held_out": out / "held_out.jsonl", "kto": out / "kto" / "train.jsonl"}
+    for key, data in (("dpo", train), ("held_out", held_out), ("kto", kto)):
+        paths[key].parent.mkdir(parents=True, exist_ok=True)
+        paths[key].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data), encoding="utf-8")
+    print(f"data: {len(rows)} cached question/answer rows -> {len(train)} train pairs, {len(held_out)} held-out "
+          f"pairs, {len(kto)} KTO rows, in {out}", flush=True)
+    return paths
+
+
+# -- the console's run ---------------------------------------------------------------------------------------------
+
+def console_dpo(runs: Path, dataset: Path, settings: dict, name: str):
+    """One LoRA DPO run through the engine (as `training-console train` starts it); returns the finished run."""
+    from console.config.run_config import build_config, resolve
+    from console.loop.next_run import start
+    from console.runs import launcher
+
+    config = resolve(build_config("lora", sets={k: str(v) for k, v in settings.items()},
+                                  model=str(real_model.ensure_real_model()), dataset=str(dataset)))
+    run = start(runs, config, command=["bench/preference_real.py"], name=name)
+    # Block on the trainer process (its pid from status.json) rather than poll: the plain script is not polled.
+    pid = run.status().get("pid")
+    if pid:
+        launcher.wait_exit(int(pid))
+    status = launcher.wait(run)
+    if status.get("phase") != "done":
+        raise SystemExit(f"console DPO run {run.path}: {status.get('phase')}: {status.get('message')}\n"
+                         f"train.log tail:\n" + "\n".join(run.tail_log(30)))
+    return run
+
+
+def metrics(run_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def steady_rate(times: list[tuple[int, float]]) -> float:
+    """Steps per second after the first step: from the first step's log to the last step's."""
+    (s0, t0), (s1, t1) = times[0], times[-1]
+    return (s1 - s0) / (t1 - t0)
+
+
+def console_figures(run) -> dict:
+    records = metrics(run.path)
+    steps = [(r["step"], r["time"]) for r in records if "loss" in r and "train_runtime" not in r]
+    final = next(r for r in reversed(records) if "train_runtime" in r)
+    last = [r for r in records if "loss" in r and "train_runtime" not in r][-1]
+    return {"steps_per_s": steady_rate(steps), "runtime": final["train_runtime"], "loss": last["loss"],
+            "train_acc": last.get("rewards/accuracies"), "margin": last.get("rewards/margins"),
+            "adapter": run.path / "model"}
+
+
+# -- the plain script ----------------------------------------------------------------------------------------------
+
+PLAIN = r'''
+# What a user would write by hand with TRL and peft: LoRA DPO on a JSONL of prompt/chosen/rejected pairs.
+import json, sys, time
+from datasets import load_dataset
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from trl import DPOConfig, DPOTrainer
+
+
+class Clock(TrainerCallback):  # the wall time of each training log, as the console's metrics.jsonl has it
+    def __init__(self):
+        self.times = []
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs and "train_runtime" not in logs:
+            self.times.append((state.global_step, time.time()))
+
+
+model_dir, data_file, out_dir, lora, args = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
+tok = AutoTokenizer.from_pretrained(model_dir)
+model = AutoModelForCausalLM.from_pretrained(model_dir)
+rows = load_dataset("json", data_files=data_file)["train"]
+rows = rows.map(lambda r: {"prompt": [{"role": "user", "content": r["prompt"]}],
+                           "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                           "rejected": [{"role": "assistant", "content": r["rejected"]}]})
+clock = Clock()
+trainer = DPOTrainer(model=model, args=DPOConfig(output_dir=out_dir, save_strategy="no", report_to="none",
+                                                 disable_tqdm=True, **args),
+                     train_dataset=rows, processing_class=tok, callbacks=[clock],
+                     peft_config=LoraConfig(task_type="CAUSAL_LM", **lora))
+out = trainer.train()
+trainer.save_model(out_dir + "/model")
+last = [r for r in trainer.state.log_history if "loss" in r and "train_runtime" not in r][-1]
+print("RESULT " + json.dumps({"runtime": out.metrics["train_runtime"], "times": clock.times, "loss": last["loss"],
+                              "train_acc": last.get("rewards/accuracies"), "margin": last.get("rewards/margins")}))
+'''
+
+
+def plain_settings(run) -> tuple[dict, dict]:
+    """(LoraConfig's arguments, DPOConfig's arguments) from the console run's config.yaml."""
+    import yaml
+
+    values = yaml.safe_load((run.path / "config.yaml").read_text())["arguments"]
+    targets = values.get("lora_target_modules") or "all-linear"
+    lora = {"r": int(values["lora_r"]), "lora_alpha": float(values["lora_alpha"]),
+            "lora_dropout": float(values["lora_dropout"]), "target_modules": targets}
+    args = {k: values[k] for k in PLAIN_KEYS if values.get(k) is not None}
+    return lora, args
+
+
+def plain_dpo(template_run, dataset: Path, out_dir: Path) -> dict:
+    lora, args = plain_settings(template_run)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    script = out_dir / "plain_dpo.py"
+    script.write_text(PLAIN)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.run([sys.executable, str(script), str(real_model.ensure_real_model()), str(dataset),
+                           str(out_dir), json.dumps(lora), json.dumps(args)], env=env, capture_output=True, text=True)
+    (out_dir / "plain.log").write_text(proc.stdout + proc.stderr)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit("plain TRL script failed:\n" + proc.stderr[-3000:])
+    got = json.loads(line[7:])
+    return {"steps_per_s": steady_rate(got["times"]), "runtime": got["runtime"], "loss": got["loss"],
+            "train_acc": got["train_acc"], "margin": got["margin"], "adapter": out_dir / "model",
+            "lora": lora, "args": args}
+
+
+# -- the held-out share --------------------------------------------------------------------------------------------
+
+def answer_logps(model, tok, pairs: list[dict], batch: int = 12) -> list[tuple[float, float]]:
+    """(log p(chosen | prompt), log p(rejected | prompt)) per pair: the sum over the answer's tokens (its end of turn
+    included) of the chat-templated conversation, given the templated prompt."""
+    import torch
+
+    seqs = []  # (ids, number of prompt tokens)
+    for p in pairs:
+        prompt = tok.apply_chat_template([{"role": "user", "content": p["prompt"]}], add_generation_prompt=True,
+                                         tokenize=True, return_dict=True)["input_ids"]
+        for answer in (p["chosen"], p["rejected"]):
+            full = tok.apply_chat_template([{"role": "user", "content": p["prompt"]},
+                                            {"role": "assistant", "content": answer}],
+                                           tokenize=True, return_dict=True)["input_ids"]
+            if full[:len(prompt)] != prompt:
+                raise SystemExit(f"the templated prompt is not a prefix of the templated conversation: {p['prompt']!r}")
+            seqs.append((full, len(prompt)))
+    sums = []
+    with torch.no_grad():
+        for start in range(0, len(seqs), batch):
+            chunk = seqs[start:start + batch]
+            width = max(len(ids) for ids, _ in chunk)
+            ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (seq, _) in enumerate(chunk):
+                ids[row, :len(seq)] = torch.tensor(seq)
+                mask[row, :len(seq)] = 1
+            logps = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float()[:, :-1], -1)
+            token_logps = logps.gather(-1, ids[:, 1:, None])[..., 0]
+            for row, (seq, n_prompt) in enumerate(chunk):
+                sums.append(float(token_logps[row, n_prompt - 1:len(seq) - 1].sum()))
+    return list(zip(sums[0::2], sums[1::2]))
+
+
+def share(tuned: list[tuple[float, float]], base: list[tuple[float, float]]) -> tuple[float, float]:
+    """(share of pairs whose implicit reward prefers chosen, the same counting ties as half)."""
+    margins = [(c - bc) - (r - br) for (c, r), (bc, br) in zip(tuned, base)]
+    wins = sum(m > 0 for m in margins)
+    ties = sum(m == 0 for m in margins)
+    return wins / len(margins), (wins + 0.5 * ties) / len(margins)
+
+
+class Scorer:
+    """The base model, and each trained adapter laid on it in turn (peft), scoring the held-out pairs."""
+
+    def __init__(self, held_out: Path):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = real_model.ensure_real_model()
+        self.tok = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        self.pairs = [json.loads(line) for line in held_out.read_text().splitlines() if line.strip()]
+        self.base = answer_logps(self.model, self.tok, self.pairs)
+        self.peft = None
+        chosen_better = sum(c > r for c, r in self.base) / len(self.base)
+        print(f"base model: log p(chosen) > log p(rejected) in {chosen_better:.2f} of {len(self.pairs)} held-out "
+              f"pairs (the pairs' raw difficulty)", flush=True)
+
+    def base_share(self) -> tuple[float, float]:
+        """The base scored again and compared with itself (before any adapter is laid on it)."""
+        if self.peft is not None:
+            raise RuntimeError("base_share must run before adapter_share")
+        return share(answer_logps(self.model, self.tok, self.pairs), self.base)
+
+    def adapter_share(self, adapter: Path, name: str) -> tuple[float, float]:
+        from peft import PeftModel
+
+        if self.peft is None:
+            self.peft = PeftModel.from_pretrained(self.model, str(adapter), adapter_name=name).eval()
+        else:
+            self.peft.load_adapter(str(adapter), adapter_name=name)
+        self.peft.set_adapter(name)
+        self.peft.eval()
+        return share(answer_logps(self.peft, self.tok, self.pairs), self.base)
+
+
+# -- KTO through the CLI -------------------------------------------------------------------------------------------
+
+def kto_cli(runs: Path, dataset: Path, settings: dict) -> tuple[list[str], dict]:
+    command = ["training-console", "train", "--method", "lora", "--model", str(real_model.ensure_real_model()),
+               "--dataset", str(dataset), "--runs-dir", str(runs), "--name", "kto"]
+    for key, value in settings.items():
+        command += ["--set", f"{key}={value}"]
+    exe = Path(sys.executable).parent / "training-console"
+    proc = subprocess.run([str(exe) if exe.exists() else command[0], *command[1:]], capture_output=True, text=True)
+    run_dirs = sorted((p for p in runs.iterdir() if p.is_dir() and "kto" in p.name), key=lambda p: p.stat().st_mtime)
+    if not run_dirs:
+        return command, {"ok": False, "error": f"no run folder (exit {proc.returncode}): "
+                                               f"{(proc.stdout + proc.stderr)[-2000:]}"}
+    run = run_dirs[-1]
+    status = json.loads((run / "status.json").read_text())
+    if status.get("phase") != "done" or proc.returncode != 0:
+        tail = (run / "train.log").read_text().splitlines()[-30:] if (run / "train.log").exists() else []
+        return command, {"ok": False, "error": f"{status.get('phase')}: {status.get('message')} (exit "
+                                               f"{proc.returncode})\ntrain.log tail:\n" + "\n".join(tail), "run": run}
+    records = metrics(run)
+    logs = [r for r in records if "loss" in r and "train_runtime" not in r]
+    objective = json.loads((run / "run.json").read_text()).get("objective") if (run / "run.json").exists() else None
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    return command, {"ok": True, "run": run, "steps": logs[-1]["step"], "loss": logs[-1]["loss"],
+                     "margin": logs[-1].get("rewards/margins"), "kl": logs[-1].get("kl"),
+                     "first_loss": logs[0]["loss"], "objective": cfg.get("objective") or objective,
+                     "adapter_saved": (run / "model" / "adapter_model.safetensors").exists()}
+
+
+# -- the bench -----------------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=DPO["max_steps"], help="DPO steps per run")
+    p.add_argument("--pairs", type=int, default=2, help="console/plain pairs of DPO runs")
+    p.add_argument("--kto-steps", type=int, default=KTO["max_steps"])
+    p.add_argument("--keep", help="keep the data and the runs here (default: a temporary folder)")
+    args = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    t_all = time.time()
+    real_model.ensure_real_model()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="preference-real-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runs = work / "runs"
+    paths = make_data(work / "data")
+    dpo = dict(DPO, max_steps=args.steps)
+
+    results = []
+    for i in range(args.pairs):
+        order = ("console", "plain") if i % 2 == 0 else ("plain", "console")
+        got = {}
+        for who in order:
+            t = time.time()
+            if who == "console":
+                run = console_dpo(runs, paths["dpo"], dpo, f"dpo-{i}")
+                got["console"] = dict(console_figures(run), run=run)
+            else:
+                if "console" in got:
+                    template = got["console"]["run"]
+                else:  # the console's config for the same settings, written but never launched
+                    from console.config.run_config import build_config, resolve
+                    from console.runs.rundir import create_run
+
+                    template = create_run(runs, resolve(build_config(
+                        "lora", sets={k: str(v) for k, v in dpo.items()}, model=str(real_model.ensure_real_model()),
+                        dataset=str(paths["dpo"]))), command=["bench/preference_real.py (config only)"],
+                        name=f"config-{i}")
+                got["plain"] = plain_dpo(template, paths["dpo"], work / f"plain-{i}")
+            got[who]["seconds"] = time.time() - t
+            print(f"pair {i + 1} {who:7}: {got[who]['steps_per_s']:.4f} steps/s after the first step, "
+                  f"{got[who]['seconds']:.0f} s in all; last step loss {got[who]['loss']:.4f}, train "
+                  f"rewards/accuracies {got[who]['train_acc']}, margins {got[who]['margin']}", flush=True)
+        results.append(got)
+    first = results[0]
+    print(f"plain script's settings (from the console run's config.yaml): LoraConfig {first['plain']['lora']}; "
+          f"DPOConfig {first['plain']['args']}", flush=True)
+
+    t = time.time()
+    scorer = Scorer(paths["held_out"])
+    base_share = scorer.base_share()
+    for i, got in enumerate(results):
+        for who in ("console", "plain"):
+            got[who]["share"] = scorer.adapter_share(got[who]["adapter"], f"{who}{i}")
+    del scorer
+    print(f"held-out scoring: {time.time() - t:.0f} s", flush=True)
+
+    t = time.time()
+    kto_command, kto = kto_cli(runs, paths["kto"], dict(KTO, max_steps=args.kto_steps))
+    kto_seconds = time.time() - t
+
+    ratios = [g["console"]["steps_per_s"] / g["plain"]["steps_per_s"] for g in results]
+    print()
+    print(f"DPO, LoRA r {first['plain']['lora']['r']} alpha {first['plain']['lora']['lora_alpha']:g} on "
+          f"SmolLM2-135M-Instruct, {dpo['max_steps']} steps at batch {dpo['per_device_train_batch_size']}, "
+          f"max_length {dpo['max_length']}, lr {dpo['learning_rate']:g}, beta {dpo['beta']}; {N_HELD_OUT} held-out "
+          f"pairs")
+    print(f"{'run':12} {'held-out share':>15} {'(ties half)':>12} {'steps/s':>9} {'last loss':>10} "
+          f"{'train acc':>10} {'margin':>8}")
+    print(f"{'base':12} {base_share[0]:15.3f} {base_share[1]:12.3f}")
+    for i, got in enumerate(results):
+        for who in ("console", "plain"):
+            g = got[who]
+            acc = f"{g['train_acc']:.3f}" if isinstance(g["train_acc"], (int, float)) else "-"
+            margin = f"{g['margin']:.3f}" if isinstance(g["margin"], (int, float)) else "-"
+            print(f"{who + ' ' + str(i + 1):12} {g['share'][0]:15.3f} {g['share'][1]:12.3f} "
+                  f"{g['steps_per_s']:9.4f} {g['loss']:10.4f} {acc:>10} {margin:>8}")
+    print(f"throughput console/plain: pairs {', '.join(f'{r:.3f}' for r in ratios)}; median "
+          f"{statistics.median(ratios):.3f}")
+    if kto["ok"]:
+        print(f"KTO through the CLI: finished (objective {kto['objective']}), {kto['steps']} steps in "
+              f"{kto_seconds:.0f} s; loss {kto['first_loss']:.4f} -> {kto['loss']:.4f}, last rewards/margins "
+              f"{kto['margin']}, kl {kto['kl']}; adapter saved: {kto['adapter_saved']}")
+    else:
+        print(f"KTO through the CLI: FAILED: {kto['error']}")
+    print(f"KTO command: {shlex.join(kto_command)}")
+    print(f"total {time.time() - t_all:.0f} s; data and runs in {work}")
+    return 0 if kto["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""End to end: preference training (DPO, KTO) really trains the demo model on the CPU through `training-console
+train`, in the same run folder, callback and samples as supervised fine-tuning."""
+import json
+
+import pytest
+
+from console.cli.main import main
+from console.config.run_config import load_run_config
+from console.loop.findings import run_findings
+from console.runs.metrics import load_history
+from console.runs.progress import progress, progress_line
+from console.runs.rundir import list_run_dirs
+from tests.support.e2e_util import sets
+
+pytestmark = pytest.mark.e2e
+
+
+def _train(runs_dir, method, dataset, *extra):
+    code = main(["train", "--runs-dir", str(runs_dir), "--method", method, "--dataset", dataset,
+                 *sets("learning_rate=1e-3", *extra)])
+    return code, list_run_dirs(runs_dir)[-1]
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_dpo_trains_on_pairs_and_logs_the_preference_curves(runs_dir, method, capsys):
+    code, run = _train(runs_dir, method, "demo-pairs", *(["learning_rate=1e-4"] if method == "full" else []))
+    out = capsys.readouterr().out
+    assert code == 0, out + "\n".join(run.tail_log(40))
+    config = load_run_config(run.path)
+    assert config.objective == "dpo" and config.values["beta"] == 0.1 and config.values["loss_type"] == "sigmoid"
+    assert "objective sft -> dpo" in out  # said, with the preset's numbers it laid over the method's
+    log = run.log_path.read_text()
+    assert "DPO: beta 0.1, loss sigmoid" in log
+    reference = "frozen copy of the starting model" if method == "full" else "adapter at its starting weights"
+    assert reference in log
+    history = load_history(run.metrics_path)
+    assert history.preference and len(history.reward_margin) >= 3 and len(history.eval_reward_accuracy) >= 2
+    assert history.max_steps == 8 and run.status()["phase"] == "done"
+    line = progress_line(progress(history))
+    assert "margin " in line and "pairs right " in line and "ppl" not in line  # the CLI's progress line
+    assert "margin " in out
+    samples = [json.loads(x) for x in (run.path / "samples.jsonl").read_text().splitlines()]
+    assert {s["step"] for s in samples} >= {0, 8}  # the same sample answers as SFT, the chosen answer as reference
+    assert (run.path / "model" / ("adapter_config.json" if method == "lora" else "config.json")).exists()
+    # a preference run's findings never come from the SFT loss-shape rules (its loss is not a token loss)
+    assert all(f.problem not in ("stuck", "slow", "not_decreasing", "overfitting")
+               for f in run_findings(run, config))
+
+
+def test_kto_trains_on_labelled_answers(runs_dir, capsys):
+    code, run = _train(runs_dir, "lora", "demo-kto")
+    out = capsys.readouterr().out
+    assert code == 0, out + "\n".join(run.tail_log(40))
+    assert load_run_config(run.path).objective == "kto"
+    assert "desirable and" in run.log_path.read_text()
+    history = load_history(run.metrics_path)
+    assert history.preference and len(history.kl) >= 1 and run.status()["phase"] == "done"
+
+
+def test_kto_also_trains_on_pairs_when_asked(runs_dir, capsys):
+    code, run = _train(runs_dir, "lora", "demo-pairs", "objective=kto")
+    assert code == 0, capsys.readouterr().out + "\n".join(run.tail_log(40))
+    assert load_run_config(run.path).objective == "kto"
