@@ -73,6 +73,7 @@ class TrainingScreen(Screen):
         self.charted = (None, -1)  # (run id, version) the charts last showed
         self._charted_at = -1e9  # time.monotonic() of that
         self.show_small = False  # LR and grad norm charts instead of the loss chart
+        self.preference_view = False  # with show_small on a preference run: rewards and accuracies instead
         self.log_y = False  # y: log-scale loss axis
         self.smooth = False  # m: the train loss with an EMA over it (the raw curve dimmed behind)
         self.zoom = "all"  # z: all -> since the best eval -> the last quarter of the steps -> all
@@ -258,11 +259,23 @@ class TrainingScreen(Screen):
                 view.append(f"from step {int(x0)}")
             loss.set_curves(curves, title=f"loss{' (' + ', '.join(view) + ')' if view else ''}   "
                                           "g lr/grad · y log · m smooth · z zoom")
+        elif self.preference_view and h.preference:
+            # preference training: the chosen and rejected answers' rewards and their margin; the pairs ranked right
+            self.query_one("#lr-chart", MetricChart).set_curves(
+                [Curve("chosen", h.chosen_reward.steps, h.chosen_reward.values, color="green"),
+                 Curve("rejected", h.rejected_reward.steps, h.rejected_reward.values, color="red"),
+                 Curve("margin", h.reward_margin.steps, h.reward_margin.values, color="cyan"),
+                 Curve("eval margin", h.eval_reward_margin.steps, h.eval_reward_margin.values, markers=True,
+                       color="orange")], title="rewards   g next view")
+            self.query_one("#grad-chart", MetricChart).set_curves(
+                [Curve("train", h.reward_accuracy.steps, h.reward_accuracy.values, color="cyan"),
+                 Curve("eval", h.eval_reward_accuracy.steps, h.eval_reward_accuracy.values, markers=True,
+                       color="orange")], title="pairs ranked right")
         else:
             self.query_one("#lr-chart", MetricChart).set_curves(
-                [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")])
+                [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")], title="learning rate")
             self.query_one("#grad-chart", MetricChart).set_curves(
-                [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")])
+                [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")], title="grad norm")
 
     @staticmethod
     def progress_text(live, p) -> str:
@@ -282,13 +295,16 @@ class TrainingScreen(Screen):
             parts.append(f"{duration(elapsed)}" + (f" ETA {duration(eta)}" if eta is not None and live.active
                                                    and known else ""))
             # Loss first, throughput last: at 80 columns the line is cut at the right.
-            best_ppl = perplexity(p.best_eval)
+            best_ppl = perplexity(p.best_eval) if not live.history.preference else None
             ppl = f", ppl {best_ppl:.3g}" if best_ppl else ""
             if p.train_loss is not None and p.best_eval is not None:
                 parts.append(f"loss {p.train_loss:.3f} (best eval {p.best_eval:.3f}{ppl})")
             elif p.train_loss is not None:
                 parts.append(f"loss {p.train_loss:.3f}")
-            if p.token_accuracy is not None:
+            if p.reward_margin is not None:  # a preference run: its margin and pairs ranked right
+                parts.append(f"margin {p.reward_margin:.3g}" + (f", {100 * p.reward_accuracy:.0f}% right"
+                                                                 if p.reward_accuracy is not None else ""))
+            elif p.token_accuracy is not None:
                 parts.append(f"acc {100 * p.token_accuracy:.0f}%")
             if p.tokens_per_second:
                 parts.append(f"{p.tokens_per_second:,.0f} tok/s")
@@ -443,7 +459,12 @@ class TrainingScreen(Screen):
             self.draw_charts(live, live.progress())
 
     def action_toggle_charts(self) -> None:
-        self.show_small = not self.show_small
+        """g: the loss, then the learning rate and grad norm, then (a preference run) its rewards and accuracies."""
+        preference = self.live is not None and self.live.history.preference
+        if self.show_small and preference and not self.preference_view:
+            self.preference_view = True
+        else:
+            self.show_small, self.preference_view = not self.show_small, False
         self.query_one("#loss-chart").display = not self.show_small
         self.query_one("#small-charts").display = self.show_small
         if self.live is not None:

@@ -151,13 +151,13 @@ def test_llama_factory_loraplus(capsys, tmp_path):
         assert config.values["loraplus_lr_ratio"] == 16.0
 
 
-def test_llama_factory_dpo_is_refused_and_nothing_written(capsys, tmp_path):
+def test_llama_factory_dpo_imports_as_the_consoles_dpo(capsys, tmp_path):
     code, out, err, written = _import(capsys, tmp_path, LF / "dpo.yaml")
-    assert code == 2 and written is None
-    assert out.splitlines()[1] == "refused (nothing is written):", out  # first, under the file's name
-    assert "stage: dpo: not supported: the console trains SFT" in out
-    assert "prefs is a preference (ranking) dataset" in out
-    assert err.startswith("error: not imported: stage: dpo") and err.count("\n") == 1
+    assert code == 0 and written is not None, out + err
+    assert "stage: dpo -> objective: dpo" in out and "pref_beta: 0.1 -> beta: 0.1" in out
+    config = build_config(config_file=str(written))
+    assert config.objective == "dpo" and config.values["dataset_format"] == "alpaca_preference"
+    assert config.values["learning_rate"] == 5e-6  # the file's own, kept over the DPO preset's
 
 
 @pytest.mark.parametrize("finetuning,words", [
@@ -169,10 +169,10 @@ def test_llama_factory_methods_without_counterpart_are_refused(tmp_path, finetun
     assert words in convert(data, tmp_path).refused["finetuning_type"]
 
 
-@pytest.mark.parametrize("stage", ["ppo", "rm", "kto", "dpo"])
-def test_llama_factory_preference_stages_are_refused(tmp_path, stage):
+@pytest.mark.parametrize("stage", ["ppo", "rm"])
+def test_llama_factory_stages_the_console_does_not_train_are_refused(tmp_path, stage):
     data = {"stage": stage, "finetuning_type": "lora", "dataset": "x", "dataset_dir": "ONLINE"}
-    assert "SFT (supervised fine-tuning) only" in convert(data, tmp_path).refused["stage"]
+    assert "not supported: the console trains sft, pt, dpo and kto" in convert(data, tmp_path).refused["stage"]
 
 
 def test_llama_factory_pretraining_stage_trains_plain_text(tmp_path):
@@ -285,11 +285,13 @@ def test_axolotl_full_without_adapter(capsys, tmp_path):
     assert v["lr_scheduler_type"] == "cosine"  # the preset's, as the report says
 
 
-def test_axolotl_dpo_is_refused(capsys, tmp_path):
+def test_axolotl_dpo_imports_as_the_consoles_dpo(capsys, tmp_path):
     code, out, err, written = _import(capsys, tmp_path, AX / "dpo.yml")
-    assert code == 2 and written is None
-    assert "rl: dpo: not supported: the console trains SFT" in out
-    assert err.startswith("error: not imported: rl: dpo")
+    assert code == 0 and written is not None, out + err
+    assert "rl: dpo -> objective: dpo" in out
+    values = yaml.safe_load(written.read_text())
+    values = values.get("arguments", values)
+    assert values["dataset_format"] == "preference" and values["columns"] == "prompt:question"
 
 
 @pytest.mark.parametrize("extra,key,words", [
@@ -341,12 +343,16 @@ def test_config_flag_reads_a_foreign_file_with_its_report_as_notices():
     assert "imported from axolotl: micro_batch_size: 4 -> per_device_train_batch_size: 4" in config.notices
 
 
-def test_config_flag_refusals_are_config_errors():
+def test_config_flag_refusals_are_config_errors(tmp_path):
+    source = tmp_path / "ppo.yaml"
+    source.write_text((LF / "dpo.yaml").read_text().replace("stage: dpo", "stage: ppo"))
     with pytest.raises(ConfigError) as err:
-        build_config(config_file=str(LF / "dpo.yaml"))
-    assert "dpo.yaml (LLaMA-Factory): stage: dpo: not supported" in str(err.value)
-    with pytest.raises(ConfigError, match="rl: dpo"):
-        build_config(config_file=str(AX / "dpo.yml"))
+        build_config(config_file=str(source))
+    assert "ppo.yaml (LLaMA-Factory): stage: ppo: not supported" in str(err.value)
+    source = tmp_path / "orpo.yml"
+    source.write_text((AX / "dpo.yml").read_text().replace("rl: dpo", "rl: orpo"))
+    with pytest.raises(ConfigError, match="rl: orpo"):
+        build_config(config_file=str(source))
 
 
 def test_train_dry_run_on_a_foreign_file_prints_its_notices(capsys, tmp_path):

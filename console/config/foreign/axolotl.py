@@ -7,6 +7,7 @@ for it).
 from __future__ import annotations
 
 from console.config.foreign.mapping import Mapper, Tool, choice, conversations, listing, show
+from console.config.foreign.preference import axolotl_dataset_type, axolotl_rl
 from console.data.formats import Conversation, PlainText, keyed_as, known_as
 
 AXOLOTL = "axolotl"
@@ -30,9 +31,7 @@ RENAMES = {"base_model": "model", "micro_batch_size": "per_device_train_batch_si
 
 def rules(m: Mapper) -> None:
     d = m.data
-    if d.get("rl") not in (None, "", False):
-        m.refuse("rl", f"rl: {show(d['rl'])}: not supported: the console trains SFT (supervised fine-tuning) "
-                       f"only, not DPO, ORPO, KTO, GRPO or other preference training")
+    axolotl_rl(m)  # rl: dpo | ipo | kto, and their settings (console/config/foreign/preference.py)
     adapter = str(m.get("adapter", "")).strip().lower()
     four, eight = d.get("load_in_4bit") is True, d.get("load_in_8bit") is True
     if adapter in ("", "none", "null", "false"):
@@ -123,6 +122,12 @@ def _dataset(m: Mapper) -> None:
     entry = {str(k): v for k, v in entry.items()}
     kind = entry.get("type")
     fmt = known_as(AXOLOTL).get(kind) if isinstance(kind, str) else None
+    if axolotl_dataset_type(m, kind):
+        m.put("datasets[0].path", entry["path"], "dataset", m.local_or_hub(entry["path"]))
+        for key in entry:
+            if key not in ("path", "type"):
+                m.drop(f"datasets[0].{key}", "no counterpart in the console's preference data settings")
+        return
     if fmt is None:
         why = ("input_output marks trained segments itself, which has no counterpart here: use "
                "prompt/completion rows" if kind == "input_output" else

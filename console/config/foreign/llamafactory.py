@@ -20,6 +20,7 @@ from console.config.foreign.mapping import (
     listing,
     show,
 )
+from console.config.foreign.preference import llamafactory_ranking, llamafactory_stage
 from console.data.formats import Conversation, SingleTurn, keyed_as, known_as, plain_text
 
 LLAMA_FACTORY = "LLaMA-Factory"
@@ -50,9 +51,8 @@ def rules(m: Mapper) -> None:
         elif stage == "pt":
             m.put("stage", d["stage"], "dataset_format", plain_text().name,
                   "pretraining: loss on every token of plain text")
-        else:
-            m.refuse("stage", f"stage: {show(d['stage'])}: not supported: the console trains SFT (supervised "
-                              f"fine-tuning) only, not DPO, PPO, KTO, reward models or other preference stages")
+        elif not llamafactory_stage(m, stage):
+            m.refuse("stage", f"stage: {show(d['stage'])}: not supported: the console trains sft, pt, dpo and kto")
     finetuning = str(m.get("finetuning_type", "lora")).strip().lower()
     bits = d.get("quantization_bit")
     if bits not in (None, "", 4, 8, "4", "8"):
@@ -200,9 +200,16 @@ def _dataset(m: Mapper, stage: str) -> None:
 
 def _dataset_entry(m: Mapper, name: str, entry: dict, info_path: Path, stage: str) -> None:
     where = f"{name} in {info_path.name}"
-    if entry.get("ranking"):
-        m.refuse("dataset", f"dataset: {show(name)} is a preference (ranking) dataset: the console trains SFT "
-                            f"only; give an SFT dataset")
+    if entry.get("ranking") and stage != "dpo":
+        m.refuse("dataset", f"dataset: {show(name)} is a preference (ranking) dataset: train it with stage: dpo")
+        return
+    if stage == "dpo" and not entry.get("ranking"):
+        m.refuse("dataset", f"dataset: {show(name)} is not a ranking dataset (chosen and rejected answers): DPO "
+                            f"needs one (ranking: true in dataset_info.json)")
+        return
+    if stage == "kto":
+        m.refuse("dataset", f"dataset: {show(name)}: LLaMA-Factory's KTO rows (messages with a kto_tag) are not "
+                            f"read here: write them as prompt, completion, label (true/false) rows")
         return
     if entry.get("hf_hub_url"):
         hub = str(entry["hf_hub_url"])
@@ -233,6 +240,9 @@ def _dataset_entry(m: Mapper, name: str, entry: dict, info_path: Path, stage: st
                                 f"supported")
             return
     formatting = str(entry.get("formatting", "alpaca")).lower()
+    if stage == "dpo":
+        llamafactory_ranking(m, name, entry, columns)
+        return
     if stage == "pt":  # pretraining reads one text column ('prompt' in dataset_info, default 'text')
         column = columns.get("prompt", "text")
         if column != plain_text().column:

@@ -1,0 +1,34 @@
+"""A preference run (DPO) in the console: its progress line, its rewards and accuracy charts, its finding with the
+fix that `a` carries into the next run."""
+from __future__ import annotations
+
+from screens.arguments_screen import ArgumentsScreen
+from tests.screens.test_screens_training import make_app, opened
+from tests.support.preference_curves import preference_records
+from tests.support.screens import fake_run, wait_for
+
+
+async def test_a_dpo_run_shows_its_preference_curves_and_its_finding_with_a_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path / "runs", "20250103-120000-lora-dpoo", created=1_735_905_600.0,
+                   changes={"objective": "dpo", "max_steps": 60, "eval_steps": 10, "save_steps": 10},
+                   records=preference_records(shape="displacement"))
+    app = make_app("lora-dpoo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await opened(pilot, run.name)
+        line = str(screen.query_one("#progress-line").render())
+        assert "margin " in line and "% right" in line and "ppl" not in line, line
+        text = screen.query_one("#findings").plain_text
+        assert "Chosen answers are losing probability" in text and "beta 0.1 -> 0.2" in text, text
+        await pilot.press("g")  # learning rate and grad norm
+        await pilot.press("g")  # the preference view: rewards and pairs ranked right
+        await wait_for(pilot, lambda: [c.label for c in screen.query_one("#lr-chart").curves][:2]
+                       == ["chosen", "rejected"], what="the rewards chart")
+        assert [c.label for c in screen.query_one("#grad-chart").curves] == ["train", "eval"]
+        await pilot.press("g")  # back to the loss
+        assert screen.query_one("#loss-chart").display
+        await pilot.press("a")  # fix 1 into the next run's arguments
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the arguments screen")
+        assert app.screen.original.values["beta"] == 0.2 and app.screen.original.objective == "dpo"

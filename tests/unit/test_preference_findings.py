@@ -1,0 +1,94 @@
+"""The preference findings (DPO, KTO): each fires on the behaviour it names, with its numbers and fixes, never on a
+healthy run at any moment, and never on a supervised run; the SFT loss-shape rules never read a preference loss."""
+from __future__ import annotations
+
+import pytest
+
+from console.config.run_config import RunConfig
+from console.diagnosis.diagnose import diagnose, sample_findings
+from console.runs.metrics import History
+from console.runs.samples import Sample
+from tests.support.preference_curves import preference_records
+
+
+def _dpo(method: str = "lora", **changes) -> RunConfig:
+    return RunConfig.from_preset(method).with_changes({"objective": "dpo", "max_steps": 60, **changes})
+
+
+def _problems(records, config) -> list[str]:
+    return [f.problem for f in diagnose(History.from_records(records), config)]
+
+
+@pytest.mark.parametrize("shape,problem,first_fix", [
+    ("displacement", "likelihood_displacement", {"beta": 0.2}),
+    ("not_learning", "preference_not_learning", {"learning_rate": 1e-5}),
+    ("overfitting", "preference_overfitting", {"early_stopping_patience": 3}),
+])
+def test_each_preference_finding_fires_on_its_behaviour_with_its_fix(shape, problem, first_fix):
+    config = _dpo()
+    findings = diagnose(History.from_records(preference_records(shape=shape)), config)
+    found = {f.problem: f for f in findings}
+    assert problem in found, [f.evidence for f in findings]
+    finding = found[problem]
+    assert finding.numbers and any(ch.isdigit() for ch in finding.evidence)
+    assert set(first_fix.items()) <= set(finding.fixes[0].changes.items()), finding.fixes[0].changes
+
+
+def test_likelihood_displacement_offers_the_sft_term_and_a_lower_rate():
+    config = _dpo()
+    finding = next(f for f in diagnose(History.from_records(preference_records(shape="displacement")), config)
+                   if f.problem == "likelihood_displacement")
+    changes = [fix.changes for fix in finding.fixes]
+    assert {"loss_type": "sigmoid,sft"} in changes and {"learning_rate": 2.5e-6} in changes
+    assert "log-probability fell from -6" in finding.evidence and "margin grew from" in finding.evidence
+
+
+def test_a_healthy_preference_run_raises_nothing_at_any_moment():
+    records = preference_records(shape="healthy")
+    config = _dpo()
+    for end in range(1, len(records) + 1):
+        assert _problems(records[:end], config) == [], end
+
+
+@pytest.mark.parametrize("shape", ["displacement", "not_learning", "overfitting"])
+def test_nothing_is_said_before_the_evidence_is_there(shape):
+    records = preference_records(shape=shape)
+    config = _dpo()
+    early = [r for r in records if r["step"] <= 12]  # a fifth of the run, the warm-up and a few logs
+    assert _problems(early, config) == []
+
+
+def test_the_sft_rules_never_read_a_preference_loss_nor_the_preference_rules_a_supervised_run():
+    records = preference_records(shape="not_learning")  # a flat loss at log 2: "stuck" for a supervised run
+    sft = RunConfig.from_preset("lora").with_changes({"max_steps": 60})
+    assert not {"likelihood_displacement", "preference_not_learning"} & set(_problems(records, sft))
+    assert "stuck" not in _problems(records, _dpo())
+
+
+def test_kto_runs_are_read_by_the_same_rules():
+    config = RunConfig.from_preset("lora").with_changes({"objective": "kto", "max_steps": 60})
+    assert "likelihood_displacement" in _problems(preference_records(shape="displacement"), config)
+
+
+def _samples(step: int, tokens: int) -> list[Sample]:
+    return [Sample(step, f"q{i}", "word " * tokens, True, tokens, 0.1) for i in range(3)]
+
+
+def test_answers_growing_longer_in_a_preference_run_offer_the_length_normalised_loss():
+    config = _dpo()
+    found = sample_findings(_samples(0, 10) + _samples(40, 30), config)
+    finding = next(f for f in found if f.problem == "answers_grow_longer")
+    assert finding.fixes[0].changes == {"loss_type": "sigmoid_norm"}
+    assert "30 tokens" in finding.evidence and "10 from the starting model" in finding.evidence
+    sft = RunConfig.from_preset("lora")
+    assert all(f.problem != "answers_grow_longer" for f in sample_findings(_samples(0, 10) + _samples(40, 30), sft))
+    assert all(f.problem != "answers_grow_longer" for f in sample_findings(_samples(0, 10) + _samples(40, 12),
+                                                                            config))
+
+
+def test_a_foreign_preference_log_is_read_as_dpo():
+    from console.diagnosis.fixes import assumed_config
+
+    history = History.from_records(preference_records(shape="displacement"))
+    assert assumed_config(history).objective == "dpo"
+    assert "likelihood_displacement" in [f.problem for f in diagnose(history)]
