@@ -114,7 +114,7 @@ class Estimate:
     def breakdown(self) -> str:
         names = {"weights": "weights", "adapter": "adapter", "gradients": "gradients", "optimizer": "optimizer",
                  "activations": "activations", "logits": "logits", "cuda_context": "CUDA context",
-                 "runtime": "runtime", "allocator": "allocator"}
+                 "runtime": "runtime", "allocator": "allocator", "reference": "reference model"}
         return " + ".join(f"{names.get(k, k)} {human(b)}" for k, b in self.parts.items() if b > 0)
 
 
@@ -287,6 +287,15 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
     batch = int(values.get("per_device_train_batch_size") or 1)
     seq = int(values.get("max_length") or 512)
     tokens = batch * seq
+    # preference training: each row is two sequences (DPO: the chosen and the rejected answer; KTO: the answer and
+    # the mismatched one its KL term reads), and a reference model: a frozen copy of the weights for full
+    # fine-tuning, TRL's frozen copy of the starting adapter otherwise (console/trainer/kinds/preference.py)
+    reference = 0
+    if getattr(config, "objective", "sft") in ("dpo", "kto"):
+        tokens *= 2
+        reference = weights if method == "full" else adapter
+        notes.append(f"{config.objective.upper()}: two sequences per row, and the reference model "
+                     + ("(a frozen copy of the weights)" if method == "full" else "(a frozen copy of the adapter)"))
     act = 2 if half else stream  # matmul outputs: fp16/bf16 under autocast, else the weights' dtype
     checkpointing = bool(values.get("activation_checkpointing"))
     input_grads = method == "full" or checkpointing  # checkpointing makes the embeddings' output require grad
@@ -317,8 +326,10 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
     accum = int(values.get("gradient_accumulation_steps") or 1)
     parts = {"weights": int(weights), "adapter": int(adapter), "gradients": int(gradients),
              "optimizer": int(optimizer), "activations": int(activations), "logits": int(logits)}
+    if reference:
+        parts["reference"] = int(reference)
     parts["cuda_context" if cuda else "runtime"] = CUDA_CONTEXT if cuda else CPU_RUNTIME
-    static = weights + adapter + optimizer + parts.get("cuda_context", 0) + parts.get("runtime", 0)
+    static = weights + adapter + reference + optimizer + parts.get("cuda_context", 0) + parts.get("runtime", 0)
     # held when the backward pass starts; with checkpointing a layer is recomputed only once the logits are freed
     held = kept + max(logits, recomputed)
     if checkpointing and recomputed and logits:
