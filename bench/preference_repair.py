@@ -4,7 +4,7 @@ purpose flagged by their finding, and does the finding's first fix repair them?
     python bench/preference_repair.py                      # everything (about 15 minutes on 2 loaded CPU cores)
     python bench/preference_repair.py --only dpo-40,lr-far-too-low
     python bench/preference_repair.py --probe              # first runs only: the curve numbers and the findings
-    python bench/preference_repair.py --quick              # without the 100-step healthy run
+    python bench/preference_repair.py --long               # with the 100-step healthy run as well
 
 Everything here trains the console's built-in demo model (a tiny randomly initialised Llama, not a pretrained
 model) on the shipped demo sets (demo-pairs: prompt/chosen/rejected, DPO; demo-kto: labelled answers, KTO), through
@@ -168,6 +168,9 @@ def curve(run) -> dict:
     if len(logps) >= 2:
         out["logps_chosen"] = ends(logps)
         out["logps_chosen_raw"] = (h.chosen_logps.values[0], h.chosen_logps.values[-1])
+    _, rejected = after_warmup(ctx, h.rejected_logps)
+    if len(rejected) >= 2:
+        out["logps_rejected"] = ends(rejected)
     if len(margins) >= 2:
         out["margin"] = ends(margins)
     if len(acc) >= 2:
@@ -176,6 +179,7 @@ def curve(run) -> dict:
         out["chosen_reward"] = ends(chosen_r)
     out["eval_accuracy"] = list(zip(h.eval_reward_accuracy.steps, h.eval_reward_accuracy.values))
     out["eval_margin"] = list(zip(h.eval_reward_margin.steps, h.eval_reward_margin.values))
+    out["eval_chosen_logps"] = list(zip(h.eval_chosen_logps.steps, h.eval_chosen_logps.values))
     out["eval_loss"] = list(zip(h.eval_loss.steps, h.eval_loss.values))
     config = run.config()
     out["best_at_end"] = bool(config.get("load_best_model_at_end"))
@@ -235,25 +239,28 @@ def describe_curve(c: dict) -> str:
     if "logps_chosen_raw" in c:
         a, b = c["logps_chosen_raw"]
         parts.append(f"chosen logps first/last {a:.1f}/{b:.1f}")
-    for key, label in (("logps_chosen", "chosen logps (thirds)"), ("margin", "margin"), ("accuracy", "train acc"),
+    for key, label in (("logps_chosen", "chosen logps (thirds)"), ("logps_rejected", "rejected logps (thirds)"),
+                       ("margin", "margin"), ("accuracy", "train acc"),
                        ("chosen_reward", "chosen reward")):
         if key in c:
             a, b = c[key]
             parts.append(f"{label} {a:.3g}->{b:.3g}")
     if c.get("eval_accuracy"):
         parts.append("eval acc " + " ".join(f"{s:g}:{v:.2f}" for s, v in c["eval_accuracy"]))
+    if c.get("eval_chosen_logps"):
+        parts.append("eval chosen logps " + " ".join(f"{s:g}:{v:.1f}" for s, v in c["eval_chosen_logps"]))
     if c.get("eval_margin"):
         parts.append("eval margin " + " ".join(f"{s:g}:{v:.3g}" for s, v in c["eval_margin"]))
     return "; ".join(parts)
 
 
-def settings_of(s: Scenario) -> str:
-    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in s.changes.items()
-                    if k not in ("save_steps",))
+def settings_of(s: Scenario, overrides: dict | None = None) -> str:
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in {**s.changes, **(overrides or {})}.items() if k not in ("save_steps",))
 
 
-def command_of(s: Scenario) -> str:
-    sets = {**BASE, **s.changes}
+def command_of(s: Scenario, overrides: dict | None = None) -> str:
+    sets = {**BASE, **s.changes, **(overrides or {})}
     return (f"training-console train --method lora --dataset {s.dataset} "
             + " ".join(f"--set {k}={v:g}" if isinstance(v, float) else f"--set {k}={v}" for k, v in sets.items()))
 
@@ -264,7 +271,7 @@ def run_scenario(s: Scenario, runs_dir: Path, probe: bool, overrides: dict | Non
     from console.loop.next_run import plan_rerun
 
     t0 = time.monotonic()
-    out = Outcome(s, settings=settings_of(s), command=command_of(s))
+    out = Outcome(s, settings=settings_of(s, overrides), command=command_of(s, overrides))
     try:
         run = train(runs_dir, config_for(s, overrides))
         config = load_run_config(run.path)
@@ -291,12 +298,31 @@ def run_scenario(s: Scenario, runs_dir: Path, probe: bool, overrides: dict | Non
     return out
 
 
-def repaired(o: Outcome) -> bool | None:
+def gone(o: Outcome) -> bool | None:
+    """The finding is not raised at the rerun's end."""
+    return None if not o.fix_run else o.scenario.problem not in o.fix_final
+
+
+def better(o: Outcome) -> bool | None:
+    """The scenario's figure is better after the fix than before."""
     if not o.fix_run:
         return None
     before, after = score(o.scenario.figure, o.curve), score(o.scenario.figure, o.fix_curve)
-    better = before is not None and after is not None and after > before
-    return o.scenario.problem not in o.fix_final and better
+    return before is not None and after is not None and after > before
+
+
+def repaired(o: Outcome) -> bool | None:
+    """Gone and better (early stopping leaves the finding in the curve by design: its repair is the model kept, so
+    for overfitting the figure alone decides)."""
+    if not o.fix_run:
+        return None
+    if o.scenario.figure == "kept_accuracy":
+        return bool(better(o))
+    return bool(gone(o) and better(o))
+
+
+def _yn(x) -> str:
+    return "-" if x is None else "yes" if x else "NO"
 
 
 def main() -> None:
@@ -304,13 +330,13 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--runs-dir", help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--probe", action="store_true", help="first runs only: curve numbers and findings")
-    parser.add_argument("--quick", action="store_true", help="leave out the 100-step healthy run")
+    parser.add_argument("--long", action="store_true", help="add the 100-step healthy DPO run (a few minutes more)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the chosen scenarios (for trying settings)")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
-    chosen = [s for s in HEALTHY + BAD if (not args.only or s.name in args.only.split(","))
-              and not (args.quick and s.name == "dpo-100")]
+    chosen = [s for s in HEALTHY[:-1] + BAD + HEALTHY[-1:] if (not args.only or s.name in args.only.split(","))
+              and (args.long or args.only or s.name != "dpo-100")]
     tmp = tempfile.TemporaryDirectory()
     runs_dir = Path(args.runs_dir or tmp.name) / "runs"
     os.environ.setdefault("TRAINING_CONSOLE_CACHE", str(Path(tmp.name) / "cache"))
@@ -340,7 +366,8 @@ def main() -> None:
         print(flush=True)
     total = time.monotonic() - t_all
     print("\n== table ==")
-    print(f"{'scenario':<16} {'target':<24} {'fired (step)':<14} {'first fix':<46} {'before -> after':<70} repaired")
+    print(f"{'scenario':<16} {'target':<24} {'fired (step)':<14} {'first fix':<46} {'before -> after':<70} "
+          "gone/better/repaired")
     for o in outcomes:
         s = o.scenario
         if o.error:
@@ -354,9 +381,8 @@ def main() -> None:
             fired = f"yes @ {o.first_seen[s.problem][0]:g}" if s.problem in o.first_seen else "NO"
             fix = o.fix.split("  (")[0] if o.fix else "-"
             ba = f"{figure(s.figure, o.curve)} -> {figure(s.figure, o.fix_curve)}" if o.fix_run else figure(s.figure, o.curve)
-            rep = repaired(o)
             print(f"{s.name:<16} {target:<24} {fired:<14} {fix:<46} {ba:<70} "
-                  f"{'-' if rep is None else 'yes' if rep else 'NO'}")
+                  f"{_yn(gone(o))}/{_yn(better(o))}/{_yn(repaired(o))}")
         print(f"{'':<16} settings: {o.settings}")
         print(f"{'':<16} command: {o.command}")
     healthy = [o for o in outcomes if o.scenario.problem is None and not o.error]

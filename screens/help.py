@@ -17,7 +17,10 @@ MORE = {
     "stop": "stop the run, after asking; a checkpoint is saved and it can be resumed",
     "stop_best": "stop the run and keep its best checkpoint (lowest eval loss) as the final model",
     "checkpoint": "save a checkpoint at the next step, training goes on",
-    "toggle_charts": "switch between the loss chart and the learning-rate / gradient-norm / throughput charts",
+    "toggle_charts": "switch between the loss chart and the learning-rate / gradient-norm charts (a preference run: "
+                     "then its rewards and the pairs ranked right)",
+    "preference_run": "a DPO run that starts from this run's model (its adapter trained further), on preference "
+                      "pairs you give on the arguments screen",
     "log": "the end of the trainer's log (train.log)",
     "toggle_log": "log-scale loss axis (small changes late in a run become visible)",
     "toggle_smooth": "smooth the train loss (an EMA over it, the raw curve dimmed behind)",

@@ -59,6 +59,7 @@ class TrainingScreen(Screen):
         Binding("v", "samples", "Samples"),
         Binding("e", "edit", "Edit+rerun", show=False),
         Binding("n", "new_run", "New run", show=False),
+        Binding("p", "preference_run", "DPO from it", show=False),
         Binding("u", "runs", "Runs"),
         Binding("t", "chat", "Chat", show=False),  # the footer is full at 80 columns: under F1
         Binding("escape", "back", "Back", show=False),
@@ -498,6 +499,22 @@ class TrainingScreen(Screen):
         config = child_config(self.live.config, self.live.id)
         self.app.run_worker(self.app.show_arguments(config, f"edit of {self.live.id}"), exclusive=True,
                             group="nav")
+
+    def action_preference_run(self) -> None:
+        """p: a DPO run that starts from this finished run's model (its adapter trained further), as its child; the
+        arguments screen opens on it for the preference data."""
+        if self.live is None or self.live.config is None:
+            return
+        from console.common.errors import UserError
+        from console.loop.next_run import from_model
+
+        try:
+            config = from_model(self.live.run)
+        except UserError as err:
+            self.notify(str(err), severity="warning", timeout=6, markup=False)
+            return
+        self.app.run_worker(self.app.show_arguments(config, f"DPO from {self.live.id}'s model: set the dataset to "
+                                                            f"preference pairs"), exclusive=True, group="nav")
 
     def action_new_run(self) -> None:
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")

@@ -78,6 +78,9 @@ _OWN = [
               help="use at most this many training examples", training_argument=False),
     FieldSpec("trust_remote_code", "bool", False, False, section="model and data",
               help="run the model repository's own Python code (only for models you trust)", training_argument=False),
+    FieldSpec("adapter_name_or_path", "str", True, None, section="model and data",
+              help="a PEFT adapter folder (a LoRA run's model/) or Hub adapter to start from and train further, on "
+                   "the base the model setting names (DPO after SFT); empty: a new adapter", training_argument=False),
     FieldSpec("revision", "str", True, None, section="model and data",
               help="the Hub model's branch, tag or commit to load (model and tokenizer); empty: main",
               training_argument=False),

@@ -15,7 +15,7 @@ from console.data.demo import demo_datasets
 from console.machine.scale import ACCELERATE_PRESETS
 
 # The console's settings that hold a file or folder on this machine; True: a Hub name is allowed too.
-PATH_FIELDS = {"model": True, "dataset": True, "accelerate_config": False}
+PATH_FIELDS = {"model": True, "dataset": True, "adapter_name_or_path": True, "accelerate_config": False}
 # Names a path field takes as themselves, never as a file in the working folder (`--set accelerate_config=fsdp` is
 # the shipped preset, wherever the user stands).
 NAMED_VALUES = {"accelerate_config": ACCELERATE_PRESETS}

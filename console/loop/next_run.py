@@ -32,6 +32,32 @@ def child_config(config: RunConfig, parent: str, fix: Fix | None = None) -> RunC
     return new
 
 
+def from_model(run: RunDir, objective: str = "dpo", dataset: str | None = None) -> RunConfig:
+    """A preference run (DPO by default) that starts from a finished run's model, recorded as its child: the same
+    method; with an adapter method the run's adapter is trained further on its base (adapter_name_or_path), so
+    the reference model is the fine-tuned one, as DPO after SFT needs; with full fine-tuning its model/ folder is
+    the model. UserError in one line for a run with no saved model."""
+    from console.runs.checkpoints import has_weights
+
+    config = run.config()
+    final = run.path / "model"
+    if run.status().get("phase") not in ("done", "stopped") or not has_weights(final):
+        raise UserError(f"run {run.id} has no saved model to start from (its model/ folder appears when it ends): "
+                        f"let it finish, or stop it (s) to save one")
+    adapter = (final / "adapter_config.json").is_file()
+    changes: dict = {"objective": objective, "adapter_name_or_path": str(final) if adapter else None}
+    if not adapter:
+        changes["model"] = str(final)
+    if dataset is not None:
+        changes["dataset"] = dataset
+    new = config.with_changes(changes)
+    new.parent, new.run_id = run.id, None
+    new.fixes = [{"id": "from_model", "changes": {k: v for k, v in changes.items() if v is not None},
+                  "why": f"{objective.upper()} from the model run {run.id} trained",
+                  "label": f"{objective} from {run.id}'s model"}]
+    return new
+
+
 def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = None,
                findings: list | None = None) -> RerunPlan:
     """The next run's config. fix_spec: 'PROBLEM' or 'PROBLEM:N' (N from 1), None for fix 1 as the training

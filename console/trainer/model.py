@@ -240,15 +240,36 @@ def load_model(method: str, values: dict, total_steps: int | None = None, local_
             model, use_gradient_checkpointing=bool(values.get("activation_checkpointing")))
         keep_4bit_weights_trainable(model)
     config = peft_config(method, values, total_steps)
-    if config is not None:
+    start = values.get("adapter_name_or_path")
+    if start:  # a trained adapter to go on from (DPO after a LoRA SFT run): trained further, or merged for full
+        model = start_from_adapter(model, str(start), trainable=config is not None, values=values)
+    elif config is not None:
         if values.get("activation_checkpointing"):
             model.enable_input_require_grads()
         model = wrap_adapter(model, config, values)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     desc = (f"{os.path.basename(source.rstrip('/')) or source}: {total / 1e6:.2f}M parameters, "
-            f"{trainable / 1e6:.3f}M trainable ({100 * trainable / max(total, 1):.2f}%)")
+            f"{trainable / 1e6:.3f}M trainable ({100 * trainable / max(total, 1):.2f}%)"
+            + (f", starting from the adapter {start}" + (" (merged)" if config is None else "") if start else ""))
     return model, tokenizer, desc
+
+
+def start_from_adapter(model, adapter: str, trainable: bool, values: dict):
+    """The base `model` with a trained PEFT adapter: trainable (an adapter method goes on training it; a preference
+    trainer then takes its starting copy as the reference, i.e. the fine-tuned model), or merged into the weights
+    (full fine-tuning). DataError in one line when it does not load on this base."""
+    import peft
+
+    if trainable and values.get("activation_checkpointing"):
+        model.enable_input_require_grads()
+    try:
+        loaded = peft.PeftModel.from_pretrained(model, adapter, is_trainable=trainable,
+                                                **hub_revision(adapter, values))
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise DataError(f"adapter_name_or_path {adapter} does not load on this model: {first_line(err)}; it must be "
+                        f"an adapter trained on the model the run names") from None
+    return loaded if trainable else loaded.merge_and_unload()
 
 
 def loraplus_options(method: str, values: dict) -> dict | None:

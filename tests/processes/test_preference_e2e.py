@@ -61,3 +61,37 @@ def test_kto_also_trains_on_pairs_when_asked(runs_dir, capsys):
     code, run = _train(runs_dir, "lora", "demo-pairs", "objective=kto")
     assert code == 0, capsys.readouterr().out + "\n".join(run.tail_log(40))
     assert load_run_config(run.path).objective == "kto"
+
+
+def test_dpo_from_a_finished_sft_run_trains_its_adapter_further(trained, capsys):
+    sft = trained.finished("lora")  # the session's shared LoRA SFT run
+    runs_dir = sft.path.parent
+    code = main(["train", "--runs-dir", str(runs_dir), "--from", sft.id, "--dataset", "demo-pairs",
+                 *sets("learning_rate=1e-3")])
+    out = capsys.readouterr().out
+    run = list_run_dirs(runs_dir)[-1]
+    assert code == 0 and run.id != sft.id, out + "\n".join(run.tail_log(40))
+    log = run.log_path.read_text()
+    assert f"starting from the adapter {sft.path / 'model'}" in log and "objective dpo" in log
+    info = run.read_info()
+    assert info["parent"] == sft.id and info["fixes"][0]["id"] == "from_model"
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from console.data.demo_model import ensure_demo_model
+
+    # the DPO run's adapter is the SFT adapter trained further: same shape, other values
+    before = load_file(str(sft.path / "model" / "adapter_model.safetensors"))
+    after = load_file(str(run.path / "model" / "adapter_model.safetensors"))
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(ensure_demo_model()), run.path / "model")
+    assert torch.isfinite(model(input_ids=torch.tensor([[1, 5, 6, 7]])).logits).all()
+
+
+def test_from_refuses_flags_that_would_replace_the_runs_own_settings(trained, capsys):
+    sft = trained.finished("lora")
+    code = main(["train", "--runs-dir", str(sft.path.parent), "--from", sft.id, "--model", "x", "--dry-run"])
+    assert code == 2 and "--model does not go with --from" in capsys.readouterr().err

@@ -32,3 +32,31 @@ async def test_a_dpo_run_shows_its_preference_curves_and_its_finding_with_a_fix(
         await pilot.press("a")  # fix 1 into the next run's arguments
         await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the arguments screen")
         assert app.screen.original.values["beta"] == 0.2 and app.screen.original.objective == "dpo"
+
+
+async def test_p_opens_a_dpo_run_from_a_finished_runs_model(tmp_path, monkeypatch):
+    """p on a finished run: the arguments screen on a DPO run that starts from its model, recorded as its child;
+    a run with no saved model says so in one line."""
+    from tests.support.screens import metrics_records
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path / "runs", "20250103-130000-lora-sftt", created=1_735_909_200.0,
+                   changes={"max_steps": 40}, records=metrics_records(steps=40))
+    app = make_app("lora-sftt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, run.name)
+        await pilot.press("p")  # no model/ yet: said, nothing opened
+        await wait_for(pilot, lambda: any("no saved model" in str(n.message) for n in app._notifications),
+                       what="the refusal")
+        assert app.screen is screen
+        (run / "model").mkdir()
+        (run / "model" / "adapter_config.json").write_text("{}")
+        (run / "model" / "adapter_model.safetensors").write_bytes(b"0" * 16)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the arguments screen")
+        config = app.screen.original
+        assert config.objective == "dpo" and config.parent == run.name
+        assert config.values["adapter_name_or_path"] == str(run / "model")
+        assert config.fixes[0]["id"] == "from_model"

@@ -18,6 +18,10 @@ def add_parser(sub) -> None:
     p.add_argument("--detach", action="store_true", help="start the run and return at once")
     p.add_argument("--dry-run", action="store_true", help="check and analyse the config, launch nothing")
     p.add_argument("--processes", type=int, help="training processes (default: one per visible GPU, 1 on a CPU)")
+    p.add_argument("--from", dest="from_run", metavar="RUN",
+                   help="start from a finished run's model (its adapter trained further), as its child: preference "
+                        "training after SFT; give the preference data with --dataset")
+    p.add_argument("--objective", choices=("dpo", "kto", "sft"), help="with --from: the objective (default dpo)")
     add_machine_args(p)
 
 
@@ -32,7 +36,10 @@ def prepare_config(args, summary: bool = True):
     if getattr(args, "processes", None):
         sets["processes"] = str(args.processes)
     sets.update(machine_sets(args))
-    config = resolve(build_config(args.method, args.config, sets, args.model, args.dataset))
+    if getattr(args, "from_run", None):
+        config = resolve(_from_run(args, sets))
+    else:
+        config = resolve(build_config(args.method, args.config, sets, args.model, args.dataset))
     v = config.values
     model_desc, data_desc = check_inputs(v)
     for notice in config.notices:
@@ -47,6 +54,27 @@ def prepare_config(args, summary: bool = True):
     print(f"effective batch = {batch} per device x {accum} accumulation x {config.processes} process"
           f"{'es' if config.processes != 1 else ''}{machines} = {config.effective_batch}; precision "
           f"{config.resolved.get('precision')} on {config.resolved.get('device')}")
+    return config
+
+
+def _from_run(args, sets: dict):
+    """The config of `train --from RUN`: the run's own settings, its model as the start (console.loop.next_run.
+    from_model), then --dataset and --set; the lineage names RUN."""
+    from console.config.paths import resolve_path
+    from console.loop.next_run import from_model
+    from console.runs.rundir import find_run
+
+    for flag, given in (("--config", args.config), ("--model", args.model), ("--method", args.method)):
+        if given:
+            raise UserError(f"{flag} does not go with --from: the run's own settings and model are the start; "
+                            f"change settings with --set")
+    parent = find_run(args.runs_dir, args.from_run)
+    dataset = resolve_path(args.dataset) if args.dataset else None
+    config = from_model(parent, args.objective or "dpo", dataset)
+    lineage = (config.parent, config.fixes)
+    if sets:
+        config = config.with_changes(sets)
+        config.parent, config.fixes = lineage
     return config
 
 
