@@ -45,6 +45,13 @@ def test_dpo_trains_on_pairs_and_logs_the_preference_curves(runs_dir, method, ca
     # a preference run's findings never come from the SFT loss-shape rules (its loss is not a token loss)
     assert all(f.problem not in ("stuck", "slow", "not_decreasing", "overfitting")
                for f in run_findings(run, config))
+    if method == "lora":  # export and inspect read a preference run as they read a supervised one
+        target = runs_dir.parent / "exported"
+        assert main(["export", run.id, "--runs-dir", str(runs_dir), "--to", str(target)]) == 0
+        assert (target / "adapter_config.json").exists() and (target / "adapter_model.safetensors").exists()
+        state = run.last_checkpoint() / "trainer_state.json"
+        assert main(["inspect", str(state)]) == 0
+        assert "DPO with LoRA preset" in capsys.readouterr().out
 
 
 def test_kto_trains_on_labelled_answers(runs_dir, capsys):

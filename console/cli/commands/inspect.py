@@ -136,8 +136,8 @@ def _sibling_config(state: Path, method: str | None, history=None, meta: dict | 
     if found:
         base = assumed_config(history, meta, method)
         base.notices = []
-        return (config_from_arguments(args, method, base),
-                f"{method or 'lora'} preset + the values the log shows + {', '.join(found)}")
+        return (config_from_arguments(args, method, base),  # "DPO with LoRA" for a preference run's log
+                f"{base.preset.name} preset + the values the log shows + {', '.join(found)}")
     return None, None
 
 
