@@ -102,3 +102,51 @@ def test_from_refuses_flags_that_would_replace_the_runs_own_settings(trained, ca
     sft = trained.finished("lora")
     code = main(["train", "--runs-dir", str(sft.path.parent), "--from", sft.id, "--model", "x", "--dry-run"])
     assert code == 2 and "--model does not go with --from" in capsys.readouterr().err
+
+
+def test_a_dpo_run_killed_resumes_from_its_checkpoint_to_the_end(runs_dir):
+    import os
+    import signal
+
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.launcher import check_resumable, launch, wait
+    from console.runs.rundir import create_run
+    from tests.support.e2e_util import FAST, wait_for
+
+    config = resolve(build_config("lora", None, parse_set(FAST + ["max_steps=40", "logging_steps=2", "save_steps=6",
+                                                                  "eval_steps=6", "learning_rate=1e-3"]),
+                                  None, "demo-pairs"))
+    assert config.objective == "dpo"
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    wait_for(lambda: run.last_checkpoint() is not None and len(load_history(run.metrics_path).reward_margin) >= 4,
+             timeout=180)
+    os.killpg(run.read_status_file()["pid"], signal.SIGKILL)
+    wait_for(lambda: run.status()["phase"] == "failed", timeout=20)
+    checkpoint = int(run.last_checkpoint().name.split("-")[1])
+    check_resumable(run)
+    launch(run, resume=True)
+    assert wait(run, timeout=300)["phase"] == "done", run.tail_log(30)
+    margins = load_history(run.metrics_path).reward_margin.steps
+    assert margins[-1] == 40 and margins == sorted(margins) and any(s > checkpoint for s in margins)
+    assert f"resuming from {run.checkpoints / f'checkpoint-{checkpoint}'}" in run.log_path.read_text()
+
+
+def test_early_stopping_ends_a_dpo_run_on_its_eval_loss(runs_dir, capsys):
+    # a learning rate far too high for DPO: the eval loss turns up; patience 1 ends the run before max_steps
+    code, run = _train(runs_dir, "full", "demo-pairs", "learning_rate=0.05", "max_steps=60", "eval_steps=2",
+                       "save_steps=2", "early_stopping_patience=1")
+    assert code == 0, capsys.readouterr().out + "\n".join(run.tail_log(30))
+    status = run.status()
+    assert status["phase"] == "done" and status["step"] < 60, status
+    assert status.get("best_checkpoint")
+
+
+def test_two_processes_train_dpo_with_one_writer(runs_dir, capsys):
+    code = main(["train", "--runs-dir", str(runs_dir), "--processes", "2", "--dataset", "demo-pairs",
+                 *sets("max_steps=4", "logging_steps=1", "eval_steps=2", "save_steps=2", "learning_rate=1e-3")])
+    run = list_run_dirs(runs_dir)[-1]
+    assert code == 0, capsys.readouterr().out + "\n".join(run.tail_log(40))
+    history = load_history(run.metrics_path)
+    assert history.reward_margin.steps == [1, 2, 3, 4]  # each step once: only rank 0 writes
+    assert run.log_path.read_text().count("[console] done: step 4") == 1
