@@ -1,7 +1,7 @@
 """Preference training (DPO, KTO) on the demo model: do healthy runs stay quiet at every moment, are bad runs made on
 purpose flagged by their finding, and does the finding's first fix repair them?
 
-    python bench/preference_repair.py                      # everything (about 15 minutes on 2 loaded CPU cores)
+    python bench/preference_repair.py                      # everything but the 100-step run (see below for times)
     python bench/preference_repair.py --only dpo-40,lr-far-too-low
     python bench/preference_repair.py --probe              # first runs only: the curve numbers and the findings
     python bench/preference_repair.py --long               # with the 100-step healthy run as well
@@ -23,7 +23,12 @@ does), the trainer process waited on, run_findings for the findings.
      summary) and the margin.
    - overfitting (16 pairs, many epochs, eval every few steps): preference_overfitting; figure: the held-out
      accuracy of the model the run leaves (the last eval, or with load_best_model_at_end the best eval_loss's).
-   A repair: the finding is gone from the rerun and its figure is better.
+   A repair: the finding is gone from the rerun and its figure is better (for overfitting, whose fix is early
+   stopping with the best checkpoint kept, the figure alone: the turn stays in the curve by design). A finding
+   raised while the run trained but gone at its end is repaired with the fix the live view last offered for it
+   (what the console's `r` applies at that moment).
+Times: a run costs 1 to 6 minutes on 2 CPU cores shared with other work (a minute of it loading); the whole bench
+took about 35 minutes with the 100-step run on a machine at load 15 (December 2026).
 Sample answers are off in every run (sample_every 0: they cost a third of a short run's time on this CPU), so the
 answer findings (answers_grow_longer, ...) are not exercised: only the curves' diagnosis is.
 """
@@ -72,8 +77,10 @@ HEALTHY = [
 BAD = [
     Scenario("lr-far-too-low", "demo-pairs", {"learning_rate": 1e-8, "beta": 0.1, **steps(30, 10)},
              "preference_not_learning", "heldout_accuracy"),
-    # the demo model does not generalise a preference in a few dozen steps: the pairs are learned by heart (32 pairs,
-    # many epochs), at a learning rate 100x LoRA's DPO range and a tiny beta
+    # The demo model does not generalise a preference in a few dozen steps, so a growing margin needs pairs it can
+    # learn by heart (32 pairs, many epochs), here at 100x LoRA's DPO learning-rate range and a tiny beta. It does
+    # NOT show likelihood displacement on the demo: the chosen answers gain probability (their reward rises) while
+    # the margin grows. Also tried, no displacement either: 570 pairs at 3e-3 (chance throughout), 32 pairs at 2e-2.
     Scenario("displacement", "demo-pairs",
              {"learning_rate": 5e-3, "beta": 0.01, "max_samples": 32, "num_train_epochs": 100, **steps(40, 10)},
              "likelihood_displacement", "chosen_logps"),
@@ -98,6 +105,7 @@ class Outcome:
     fix_final: list = field(default_factory=list)
     fix_curve: dict = field(default_factory=dict)
     command: str = ""
+    live_fix: bool = False  # the finding was gone at the end: its fix as the live view last offered it
     seconds: float = 0.0
     error: str = ""
 
@@ -136,20 +144,22 @@ def records_of(run) -> list[dict]:
     return out
 
 
-def replay(run, config) -> dict:
-    """diagnose() after every log line of the run: {problem: (first step shown, its evidence then)}."""
+def replay(run, config) -> tuple[dict, dict]:
+    """diagnose() after every log line of the run: ({problem: (first step shown, its evidence then)},
+    {problem: the Finding as last shown}) (the live view's findings, moment by moment)."""
     from console.diagnosis.diagnose import diagnose
     from console.runs.metrics import History
 
-    records, seen = records_of(run), {}
+    records, seen, last = records_of(run), {}, {}
     for i in range(1, len(records) + 1):
         h = History.from_records(records[:i])
         if not (len(h.train_loss) or len(h.eval_loss)):
             continue
         for f in diagnose(h, config):
+            last[f.problem] = f
             if f.problem not in seen:
                 seen[f.problem] = (h.last_step, f.evidence)
-    return seen
+    return seen, last
 
 
 def curve(run) -> dict:
@@ -276,21 +286,25 @@ def run_scenario(s: Scenario, runs_dir: Path, probe: bool, overrides: dict | Non
         run = train(runs_dir, config_for(s, overrides))
         config = load_run_config(run.path)
         out.run_id = run.id
-        out.first_seen = replay(run, config)
+        out.first_seen, live = replay(run, config)
         findings = run_findings(run, config)
         out.final = [f.problem for f in findings]
         out.curve = curve(run)
-        if s.problem is None or probe or s.problem not in out.final:
+        if s.problem is None or probe or s.problem not in out.first_seen:
             return out
+        if s.problem not in out.final:  # raised while it trained, gone at the end: the fix the live view offered
+            out.live_fix = True
+            findings = [live[s.problem]]
         plan = plan_rerun(run, f"{s.problem}:1", findings=findings)  # the finding's first fix, as `r` applies it
         out.fix = describe_fix(plan.fix, config)
         child = train(runs_dir, plan.config)
         child_config = load_run_config(child.path)
         out.fix_run = child.id
-        out.fix_first_seen = replay(child, child_config)
+        out.fix_first_seen, _ = replay(child, child_config)
         out.fix_final = [f.problem for f in run_findings(child, child_config)]
         out.fix_curve = curve(child)
-        out.command += f"  ;  training-console rerun {run.id} --fix {s.problem}:1"
+        out.command += ("  ;  then the live view's fix 1 (r)" if out.live_fix
+                        else f"  ;  training-console rerun {run.id} --fix {s.problem}:1")
     except Exception as err:  # noqa: BLE001 - one scenario's failure is reported, the others still run
         out.error = f"{type(err).__name__}: {err}"
     finally:
@@ -359,7 +373,8 @@ def main() -> None:
         for p, (st, ev) in o.first_seen.items():
             print(f"     {p} first at step {st:g}: {ev}")
         if o.fix_run:
-            print(f"   first fix: {o.fix}")
+            print(f"   first fix{' (as offered live: the finding was gone at the end)' if o.live_fix else ''}: "
+                  f"{o.fix}")
             print(f"   rerun {o.fix_run}: {describe_curve(o.fix_curve)}")
             seen = ", ".join(f"{p} @ {st:g}" for p, (st, _) in o.fix_first_seen.items()) or "none"
             print(f"   rerun findings at any moment: {seen}; at the end: {', '.join(o.fix_final) or 'none'}")

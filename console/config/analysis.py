@@ -45,12 +45,23 @@ def check(config: RunConfig, name: str, value=None) -> Check:
 
 
 KEY_ARGUMENTS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
-                 "weight_decay", "max_grad_norm", "warmup_steps", "lora_dropout", "lora_r")
+                 "weight_decay", "max_grad_norm", "warmup_steps", "lora_dropout", "lora_r", "beta")
+
+OBJECTIVE_WORDS = {"sft": "supervised fine-tuning", "dpo": "DPO on preference pairs",
+                   "kto": "KTO on answers labelled good or bad"}
+
+
+def objective_line(config: RunConfig) -> str:
+    """What the run optimises, and why: set, or (auto) what the dataset's columns say."""
+    chosen = config.values.get("objective") or "auto"
+    why = "set" if chosen != "auto" else "auto: from the dataset's columns"
+    return f"objective {config.objective}: {OBJECTIVE_WORDS.get(config.objective, config.objective)} ({why})"
 
 
 def analyse(config: RunConfig) -> list[str]:
-    """Lines of the analysis: each key argument with its verdict, the effective batch, and what overrides what."""
-    lines = []
+    """Lines of the analysis: the objective, each key argument with its verdict, the effective batch, and what
+    overrides what."""
+    lines = [objective_line(config)]
     for name in KEY_ARGUMENTS:
         if name not in config.values:
             continue
