@@ -416,9 +416,8 @@ async def test_the_add_field_dialogs_help_ends_within_its_box_at_80x24(app):
     from textwrap import wrap
 
     from console.config.fields import all_fields
-    from screens.add_field_screen import HELP_LINES, AddFieldScreen
-
     from console.config.run_config import RunConfig
+    from screens.add_field_screen import HELP_LINES, AddFieldScreen
     from screens.arguments_screen import ALWAYS_SHOWN
 
     shown = set(RunConfig.from_preset("lora").values) | set(ALWAYS_SHOWN)  # on the screen: not offered by F7
