@@ -92,14 +92,19 @@ def analyse(config: RunConfig) -> list[str]:
     if 0 < warm < 1:
         lines.append(f"   warmup: the first {warm:.0%} of the steps")
     length = int(v.get("max_length") or 0)
-    if length:
+    preference = config.objective in ("dpo", "kto")
+    if length and preference:  # two sequences per row (chosen and rejected; KTO's answer and its KL mate)
+        lines.append(f"   tokens/step: up to {2 * batch * accum * procs * length:,} ({batch * accum * procs} rows x "
+                     f"2 sequences x max_length {length}; a reference pass over each without gradients)")
+    elif length:
         if v.get("packing"):
             lines.append(f"   tokens/step: {batch * accum * procs * length:,} (packed: {batch * accum * procs} x "
                          f"max_length {length})")
         else:
             lines.append(f"   tokens/step: up to {batch * accum * procs * length:,} (padded batches; packing=true "
                          f"fills them)")
-    lines.append("   loss on: " + ("every token (train_on_prompt)" if v.get("train_on_prompt") else
+    lines.append("   loss on: " + ("the answers, as a preference against the reference model" if preference else
+                                   "every token (train_on_prompt)" if v.get("train_on_prompt") else
                                    "the answers only (plain text: every token)"))
     if config.resolved:
         lines.append(f"   device: {config.resolved.get('device')}, precision: {config.resolved.get('precision')}")

@@ -132,6 +132,11 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
 
     report.status("loading model")
     planned_steps = values.get("max_steps") if (values.get("max_steps") or -1) > 0 else None
+    # peft draws an adapter's starting weights when it wraps the model, before the Trainer seeds anything: seeded
+    # here, a run's seed gives the same adapter every time (TRL's own trainers seed before get_peft_model too)
+    from transformers import set_seed
+
+    set_seed(int(values.get("seed") or 42))
     model, tokenizer, model_desc = load_model(config.method, values, planned_steps, local_rank)
     note_tied_weights(model)
     report.say(f"[console] model: {model_desc}")
