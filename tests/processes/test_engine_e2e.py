@@ -153,3 +153,19 @@ def test_a_max_length_that_leaves_no_answer_fails_with_one_line(runs_dir):
     assert code == 1 and status["kind"] == "input", status
     assert "raise max_length" in status["message"] and "\n" not in status["message"]
     assert "Traceback" not in run.log_path.read_text()
+
+
+def test_one_seed_gives_one_adapter(runs_dir):
+    """peft draws an adapter's starting weights when it wraps the model: the trainer seeds before, so two runs of
+    one config end with the same adapter (they differed: the Trainer seeded only after the adapter was made)."""
+    from safetensors.torch import load_file
+
+    adapters = []
+    for _ in range(2):
+        code, run = _train(runs_dir, "lora", "max_steps=1", "eval_strategy=no", "save_strategy=no", "sample_every=0")
+        assert code == 0
+        adapters.append(load_file(str(run.path / "model" / "adapter_model.safetensors")))
+    import torch
+
+    assert adapters[0].keys() == adapters[1].keys()
+    assert all(torch.equal(adapters[0][k], adapters[1][k]) for k in adapters[0])
