@@ -40,7 +40,7 @@ def test_likelihood_displacement_offers_the_sft_term_and_a_lower_rate():
                    if f.problem == "likelihood_displacement")
     changes = [fix.changes for fix in finding.fixes]
     assert {"loss_type": "sigmoid,sft"} in changes and {"learning_rate": 2.5e-6} in changes
-    assert "log-probability fell from -6" in finding.evidence and "margin grew from" in finding.evidence
+    assert "nats less likely than under the reference model" in finding.evidence and "margin grew" in finding.evidence
 
 
 def test_a_healthy_preference_run_raises_nothing_at_any_moment():
@@ -84,6 +84,40 @@ def test_answers_growing_longer_in_a_preference_run_offer_the_length_normalised_
     assert all(f.problem != "answers_grow_longer" for f in sample_findings(_samples(0, 10) + _samples(40, 30), sft))
     assert all(f.problem != "answers_grow_longer" for f in sample_findings(_samples(0, 10) + _samples(40, 12),
                                                                             config))
+
+
+def test_noise_in_a_batchs_summed_log_probabilities_is_not_displacement():
+    """logps/chosen sums a batch of answers of other lengths (it swung by 60 nats from step to step on the demo):
+    the rule reads the rewards, the same answers against the reference, and wants a real margin."""
+    records = preference_records(shape="not_learning")
+    for i, r in enumerate(records):
+        if "logps/chosen" in r:
+            r["logps/chosen"] = -44 - 62 * ((i * 7) % 5) / 4  # a batch's sum: -44 to -106
+    assert "likelihood_displacement" not in _problems(records, _dpo())
+
+
+def test_a_held_out_set_that_never_improved_is_not_overfitting():
+    records = preference_records(shape="overfitting")
+    for r in records:
+        if "eval_rewards/margins" in r:
+            r["eval_rewards/margins"] = 0.0116 - 0.0001 * r["step"]  # 0.0116 -> 0.0056: noise, never up
+            r["eval_rewards/accuracies"] = 0.5
+    assert "preference_overfitting" not in _problems(records, _dpo())
+
+
+def test_a_run_that_learns_its_training_pairs_is_not_said_to_learn_nothing():
+    records = preference_records(shape="not_learning")
+    for r in records:
+        if "rewards/accuracies" in r:
+            r["rewards/accuracies"] = 1.0  # the training pairs by heart; the held-out at chance
+    assert "preference_not_learning" not in _problems(records, _dpo())
+
+
+def test_not_learning_at_a_rate_above_the_range_never_offers_to_lower_it():
+    config = _dpo(learning_rate=1e-3)
+    finding = next(f for f in diagnose(History.from_records(preference_records(shape="not_learning")), config)
+                   if f.problem == "preference_not_learning")
+    assert all(fix.changes.get("learning_rate", 1e-3) >= 1e-3 for fix in finding.fixes), finding.fixes
 
 
 def test_a_foreign_preference_log_is_read_as_dpo():

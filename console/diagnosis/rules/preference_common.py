@@ -44,6 +44,18 @@ def enough(ctx: Context, values: list[float]) -> bool:
     return ctx.done or ctx.progress is None or ctx.progress >= MIN_SHARE
 
 
+def beta_of(ctx: Context) -> float:
+    """The run's beta: rewards are beta x log(p / p_ref), so a reward / beta is in nats."""
+    beta = ctx.config.get("beta") if ctx.config is not None else None
+    return float(beta) if isinstance(beta, (int, float)) and beta > 0 else 0.1
+
+
+def held_out(series: Series) -> tuple[list[float], list[float]]:
+    """An eval series without its step-0 point (the reference itself: every reward 0, every pair a tie)."""
+    pairs = [(s, v) for s, v in zip(series.steps, series.values) if s > 0 and v == v]
+    return [s for s, _ in pairs], [v for _, v in pairs]
+
+
 def ends(values: list[float]) -> tuple[float, float]:
     """(early, late): the medians of the first and the last third (at least 2 points each)."""
     k = max(2, len(values) // 3)

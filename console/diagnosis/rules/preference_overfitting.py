@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from console.diagnosis import fixes as fx
 from console.diagnosis.curves import num
-from console.diagnosis.rules.preference_common import after_warmup, ends, enough
+from console.diagnosis.rules.preference_common import after_warmup, beta_of, ends, enough, held_out
 from console.diagnosis.vocabulary import Finding, Severity
 
 if TYPE_CHECKING:  # for annotations only
@@ -21,33 +21,39 @@ PROBLEM = "preference_overfitting"
 TITLE = "Overfitting the preference pairs"
 KIND = "problem"
 TRAIN_ACCURACY = 0.95
-EVAL_DROP = 0.1  # the held-out accuracy fell this much from its best, or the held-out margin by a fifth of its best
+EVAL_DROP = 0.1  # the held-out accuracy fell this much from a best above 0.6,
+MARGIN_DROP_NATS = 0.5  # or the held-out margin this much (and a fifth) from a best above this
 
 
 def detect(ctx: Context) -> Finding | None:
-    history = ctx.history
+    """The held-out pairs must have improved first (a best accuracy above 0.6 or margin above half a nat) and
+    fallen back by a real amount: a held-out set that never improved is not being overfitted to, and a margin
+    falling from 0.01 to 0.002 is noise."""
+    history, beta = ctx.history, beta_of(ctx)
     _, train_acc = after_warmup(ctx, history.reward_accuracy)
     _, margins = after_warmup(ctx, history.reward_margin)
-    if not enough(ctx, train_acc) or len(history.eval_reward_margin) < 3:
+    ev_steps, ev_acc = held_out(history.eval_reward_accuracy)
+    m_steps, margins_ev = held_out(history.eval_reward_margin)
+    if not enough(ctx, train_acc) or len(margins_ev) < 3:
         return None
     _, acc_late = ends(train_acc)
     m_first, m_last = ends(margins)
     if acc_late < TRAIN_ACCURACY or m_last <= m_first:
         return None
-    ev_steps, ev_acc = history.eval_reward_accuracy.steps, history.eval_reward_accuracy.values
     best_i = max(range(len(ev_acc)), key=lambda i: ev_acc[i]) if ev_acc else None
-    margins_ev = history.eval_reward_margin.values
     best_m = max(range(len(margins_ev)), key=lambda i: margins_ev[i])
-    acc_fell = best_i is not None and best_i < len(ev_acc) - 1 and ev_acc[best_i] - ev_acc[-1] >= EVAL_DROP
-    margin_fell = (best_m < len(margins_ev) - 1 and margins_ev[best_m] > 0
-                   and margins_ev[best_m] - margins_ev[-1] >= 0.2 * margins_ev[best_m] and margins_ev[-1] < m_last)
+    acc_fell = (best_i is not None and best_i < len(ev_acc) - 1 and ev_acc[best_i] > 0.6
+                and ev_acc[best_i] - ev_acc[-1] >= EVAL_DROP)
+    best_margin, last_margin = margins_ev[best_m] / beta, margins_ev[-1] / beta
+    margin_fell = (best_m < len(margins_ev) - 1 and best_margin > MARGIN_DROP_NATS
+                   and best_margin - last_margin >= max(MARGIN_DROP_NATS, 0.2 * best_margin))
     if not (acc_fell or margin_fell):
         return None
     if acc_fell:
         best_step = ev_steps[best_i]
         held = f"the held-out accuracy fell from {ev_acc[best_i]:.0%} at step {best_step:g} to {ev_acc[-1]:.0%}"
     else:
-        best_step = history.eval_reward_margin.steps[best_m]
+        best_step = m_steps[best_m]
         held = (f"the held-out margin fell from {num(margins_ev[best_m])} at step {best_step:g} to "
                 f"{num(margins_ev[-1])}")
     text = (f"the training pairs are ranked right {acc_late:.0%} of the time and their margin climbed from "
