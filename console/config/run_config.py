@@ -17,6 +17,7 @@ from console.config.fields import LEGACY, SECTIONS, all_fields, coerce, unknown_
 from console.config.foreign import read_foreign
 from console.config.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
 from console.config.presets import METHODS, load_preset
+from console.data.sources import dataset_value
 from console.machine.hardware import Hardware, probe
 from console.machine.scale import check_accelerate_config
 
@@ -158,7 +159,9 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
         value = resolve_path(value, hub=False)  # a file: made absolute like the other paths (console/config/paths.py)
     if key == "accelerate_config":  # free text (a preset name or a path), so checked here: a typo is one line now
         check_accelerate_config(value)
-    if key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/config/paths.py says why)
+    if key == "dataset" and isinstance(value, list):  # several datasets: each entry's path made absolute
+        value = dataset_value(value, lambda path: resolve_path(path, hub=True))
+    elif key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/config/paths.py says why)
         value = resolve_path(value, hub=PATH_FIELDS[key], names=NAMED_VALUES.get(key, ()))
     return key, value, notice
 
@@ -344,8 +347,11 @@ def parse_set(items: list[str]) -> dict:
 
 
 def build_config(method: str | None = None, config_file: str | None = None, sets: dict | None = None,
-                 model: str | None = None, dataset: str | None = None) -> RunConfig:
-    """Preset, then the file, then --set, then --model/--dataset. Every problem is reported at once."""
+                 model: str | None = None, dataset: str | list[str] | None = None) -> RunConfig:
+    """Preset, then the file, then --set, then --model/--dataset. Every problem is reported at once. `dataset`: one
+    path or Hub name, or several (a repeated --dataset), mixed in one run."""
+    if isinstance(dataset, (list, tuple)):
+        dataset = list(dataset) if len(dataset) > 1 else (dataset[0] if dataset else None)
     file_values = read_yaml_file(config_file) if config_file else {}
     file_values = dict(file_values)
     imported = read_foreign(config_file, file_values, dataset is not None) if config_file else None

@@ -130,11 +130,64 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
     return f"{path.name}"
 
 
+def preflight_datasets(values: dict) -> str:
+    """Check every dataset of a run's settings before launch (each with its own format, columns and split);
+    returns a one-line description. DataError names the dataset at fault when there are several."""
+    from console.data.sources import entries_of
+
+    entries = entries_of(values)
+    described = []
+    for entry in entries:
+        try:
+            check_local_split(entry.path, entry.split)
+            described.append(preflight(entry.path, entry.format or "auto", entry.text_column, entry.columns)
+                             + (f", split {entry.split}" if entry.split else "")
+                             + (f", {entry.rows} rows drawn" if entry.rows else "")
+                             + (f", x{entry.share:g}" if entry.share is not None else ""))
+        except DataError as err:
+            if len(entries) == 1:
+                raise
+            raise DataError(f"dataset {entry.label}: {err}") from None
+    if len(described) == 1:
+        return described[0]
+    return f"{len(described)} datasets mixed: " + "; ".join(described)
+
+
+def check_local_split(dataset: str | None, split: str | None) -> None:
+    """A local dataset's split must name its files' splits (a file named validation/val/eval/dev or test is that
+    split, any other is train): said before launch, not after the model has loaded."""
+    from console.data.sources import check_split, split_names
+
+    if not split:
+        return
+    check_split(split)
+    dataset = _or_demo(dataset)
+    if not check_dataset_path(dataset):
+        return
+    have = set()
+    for f in _local_files(Path(dataset).expanduser()):
+        stem = f.stem.lower()
+        have.add("validation" if stem in ("validation", "valid", "val", "eval", "dev")
+                 else "test" if stem == "test" else "train")
+    missing = [n for n in split_names(split) if n not in have]
+    if missing:
+        raise DataError(f"dataset {Path(dataset).name} has no split {missing[0]!r}: its splits are "
+                        f"{', '.join(sorted(have))} (a file named validation/val/eval/dev or test is that split, any "
+                        f"other is train)")
+
+
 def local_format(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
                  columns=None) -> str | None:
     """The format a local dataset is in (a name of the format registry), as its columns say now; None for a Hub
     dataset or a file whose columns this light check does not read (parquet, a very large JSON array). DataError
-    as `preflight`."""
+    as `preflight`. Several datasets: the first one's."""
+    if isinstance(dataset, list):
+        from console.data.sources import entry_from
+
+        first = entry_from(dataset[0]) if dataset else None
+        dataset = first.path if first else None
+        if first and isinstance(dataset_format, str) and dataset_format == "auto" and first.format:
+            dataset_format = first.format
     mapping = parse_columns(columns)
     dataset = _or_demo(dataset)
     if not check_dataset_path(dataset):

@@ -1,7 +1,7 @@
 """The one check both front ends run before a launch: the model, the data, the trackers and the scale."""
 from __future__ import annotations
 
-from console.data.preflight import check_model_path, preflight
+from console.data.preflight import check_model_path, preflight_datasets
 from console.machine.load_checks import check_model_loading
 from console.machine.scale import check_scale
 from console.machine.trackers import check_trackers
@@ -15,5 +15,4 @@ def check_inputs(values: dict) -> tuple[str, str]:
     model = check_model_path(values.get("model"))
     # attn_implementation, revision, chat_template, load_in_8bit (console/machine/load_checks.py)
     check_model_loading(values)
-    return model, preflight(
-        values.get("dataset"), values.get("dataset_format", "auto"), values.get("text_column"), values.get("columns"))
+    return model, preflight_datasets(values)  # every dataset, each in its own format, columns and split

@@ -17,6 +17,7 @@ import traceback
 
 from console.config.run_config import RunConfig
 from console.data.preflight import check_dataset_path, check_model_path
+from console.data.sources import entries_of
 from console.runs.checkpoints import checkpoint_problem
 from console.runs.report import Process, Reporter, StopRequest
 from console.runs.rundir import RunDir
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         # Before the libraries (5 s): a missing local dataset or model folder fails the run at once, and a run that
         # never calls bitsandbytes does not load it (console/trainer/lean_imports.py).
         check_model_path(config.values.get("model"))
-        check_dataset_path(config.values.get("dataset"))
+        for entry in entries_of(config.values):  # one or several datasets
+            check_dataset_path(entry.path)
         leave_out_bitsandbytes(config.method, config.values)
         return _train(report, stop, resume, started, config)
     except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
