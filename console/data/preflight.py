@@ -153,6 +153,63 @@ def preflight_datasets(values: dict) -> str:
     return f"{len(described)} datasets mixed: " + "; ".join(described)
 
 
+def dataset_roles(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
+                  columns=None, limit: int = 200) -> set[str]:
+    """The chat roles the first rows of a local JSON/JSONL dataset hold (system, tool, ... beside user and
+    assistant), for the chat template's check before launch; empty for other files and Hub datasets."""
+    from console.data.formats import Conversation, get_format, mapped
+
+    dataset = _or_demo(dataset)
+    if not check_dataset_path(dataset):
+        return set()
+    mapping = parse_columns(columns)
+    roles: set[str] = set()
+    for file in _local_files(Path(dataset).expanduser()):
+        rows = _first_rows(file, limit)
+        if not rows:
+            continue
+        names = mapped(list(rows[0]), mapping)
+        fmt = get_format(detect_format(list(rows[0]), dataset_format, text_column, mapping))
+        back = dict(zip(names, rows[0]))
+        for row in rows:
+            row = {name: row.get(back.get(name, name)) for name in names}
+            if isinstance(fmt, Conversation):
+                try:
+                    roles.update(m["role"] for m in fmt.messages(row.get(fmt.column)))
+                except DataError:
+                    continue
+            elif row.get("system"):
+                roles.add("system")
+    return roles
+
+
+def _first_rows(path: Path, limit: int) -> list[dict]:
+    """The first JSON objects of a .jsonl file (or a small .json array); [] for other files."""
+    suffix = path.suffix.lower()
+    rows: list[dict] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            if suffix == ".json" and f.read(1) == "[":
+                if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+                    return []
+                f.seek(0)
+                data = json.load(f)
+                return [r for r in data[:limit] if isinstance(r, dict)] if isinstance(data, list) else []
+            if suffix not in (".jsonl", ".json"):
+                return []
+            f.seek(0)
+            for _, line in _lines(f, path):
+                if line.strip():
+                    row = json.loads(line)
+                    if isinstance(row, dict):
+                        rows.append(row)
+                if len(rows) >= limit:
+                    break
+    except (OSError, ValueError):
+        return rows  # the format check (preflight) says what is wrong with the file
+    return rows
+
+
 def check_local_split(dataset: str | None, split: str | None) -> None:
     """A local dataset's split must name its files' splits (a file named validation/val/eval/dev or test is that
     split, any other is train): said before launch, not after the model has loaded."""

@@ -9,6 +9,7 @@ from console.common.errors import DataError
 from console.data.formats import RECORD_KEYS, Conversation, detect_format, get_format, parse_columns
 from console.data.preflight import LOADERS, _local_files, _looks_like_hub_name
 from console.data.sources import DatasetEntry, entries_of, split_names
+from console.data.templates import check_roles
 
 
 def load_raw(dataset: str | None, config_name: str | None = None, split: str | None = None):
@@ -109,7 +110,7 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     if values.get("chat_template"):
         check_template_renders(tokenizer)
     train_on_prompt = bool(values.get("train_on_prompt"))
-    parts = [_prepare_source(entry, values, need_eval, seed, template, train_on_prompt, len(entries) > 1)
+    parts = [_prepare_source(entry, values, need_eval, seed, template, train_on_prompt, len(entries) > 1, tokenizer)
              for entry in entries]
     kinds = {info.kind for _, _, info in parts}
     if len(kinds) > 1:
@@ -148,7 +149,7 @@ def _mix(parts: list):
 
 
 def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: int, template: bool,
-                    train_on_prompt: bool, several: bool):
+                    train_on_prompt: bool, several: bool, tokenizer=None):
     """(train records, eval records or None, SourceData) of one dataset in its own format."""
     raw = load_raw(entry.path, entry.config, entry.split)
     name = entry.label if several else (entry.path or "demo")
@@ -182,16 +183,25 @@ def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: in
         records = [rec for row in rows for rec in fmt.render(row, **options)]
         return {k: [r[k] for r in records] for k in keys}  # empty lists, not {}, for a batch with no example
 
+    bos = _added_bos(tokenizer)
+
+    def unbos(batch):  # text already rendered by a template opens with the BOS the tokenizer adds again
+        return {"text": [t[len(bos):] if t.startswith(bos) else t for t in batch["text"]]}
+
     def build(split):
         out = split.map(convert, batched=True, remove_columns=split.column_names)
         if keys == ["text"]:
             out = out.filter(lambda r: bool(r["text"].strip()))
+            if bos:
+                out = out.map(unbos, batched=True)
         return out
 
     train = build(train_split)
     if len(train) == 0:
         raise DataError(f"no training example left after formatting the {fmt.name} rows of {name}: check the columns "
                         f"({', '.join(train_split.column_names)}); a chat needs at least one assistant turn")
+    if template and tokenizer is not None and fmt.templated:
+        _check_template(tokenizer, train, train_on_prompt, name if several else None)
     evaluation = build(eval_split) if (need_eval and eval_split is not None) else None
     if evaluation is not None and len(evaluation) == 0:
         evaluation = None
@@ -201,6 +211,34 @@ def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: in
     info = SourceData(label=name, fmt=fmt.name, rows=len(train_split), examples=len(train),
                       eval_examples=len(evaluation) if evaluation is not None else 0, skipped=skipped, kind=kind)
     return train, evaluation, info
+
+
+def _added_bos(tokenizer) -> str:
+    """The BOS text the tokenizer adds to every text it tokenises ('' when it adds none)."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if not bos or tokenizer is None:
+        return ""
+    try:
+        ids = tokenizer("x")["input_ids"]
+    except Exception:  # noqa: BLE001  a tokenizer that cannot say: leave the text as it is
+        return ""
+    return bos if ids[:1] == [tokenizer.bos_token_id] else ""
+
+
+def _check_template(tokenizer, records, train_on_prompt: bool, name: str | None) -> None:
+    """The roles the records hold rendered by the tokenizer's template, and the system text kept where an
+    answer-only mask needs it (console/data/templates.py): what the pre-launch check does for a local model, for
+    a Hub model's tokenizer too."""
+    roles: set[str] = set()
+    sample = records.select(range(min(500, len(records))))
+    for column in ("prompt", "messages"):
+        if column in sample.column_names:
+            roles.update(m["role"] for turns in sample[column] if isinstance(turns, list) for m in turns)
+    try:
+        check_roles(tokenizer.chat_template, roles, bos=tokenizer.bos_token or "", eos=tokenizer.eos_token or "",
+                    train_on_prompt=train_on_prompt)
+    except DataError as err:
+        raise DataError(f"dataset {name}: {err}" if name else str(err)) from None
 
 
 def _sample(split, entry: DatasetEntry, seed: int):

@@ -1,8 +1,11 @@
 """The one check both front ends run before a launch: the model, the data, the trackers and the scale."""
 from __future__ import annotations
 
-from console.data.preflight import check_model_path, preflight_datasets
-from console.machine.load_checks import check_model_loading
+from console.common.errors import DataError
+from console.data.preflight import check_model_path, dataset_roles, preflight_datasets
+from console.data.sources import entries_of
+from console.data.templates import check_roles, model_template
+from console.machine.load_checks import chat_template_text, check_model_loading
 from console.machine.scale import check_scale
 from console.machine.trackers import check_trackers
 
@@ -15,4 +18,28 @@ def check_inputs(values: dict) -> tuple[str, str]:
     model = check_model_path(values.get("model"))
     # attn_implementation, revision, chat_template, load_in_8bit (console/machine/load_checks.py)
     check_model_loading(values)
-    return model, preflight_datasets(values)  # every dataset, each in its own format, columns and split
+    data = preflight_datasets(values)  # every dataset, each in its own format, columns and split
+    check_template_roles(values)
+    return model, data
+
+
+def check_template_roles(values: dict) -> None:
+    """The chat template the run will use renders every role its data holds, and keeps the system text where an
+    answer-only mask needs it (console/data/templates.py): a local model's template, or the run's chat_template;
+    a Hub model's is checked by the trainer once its tokenizer is loaded."""
+    if values.get("use_chat_template") is False:
+        return
+    found = model_template(values.get("model"))
+    if values.get("chat_template"):
+        bos, eos = (found[1], found[2]) if found else ("", "")
+        found = (chat_template_text(values["chat_template"]), bos, eos)
+    if not found:
+        return
+    template, bos, eos = found
+    entries = entries_of(values)
+    for entry in entries:
+        roles = dataset_roles(entry.path, entry.format or "auto", entry.text_column, entry.columns)
+        try:
+            check_roles(template, roles, bos=bos, eos=eos, train_on_prompt=bool(values.get("train_on_prompt")))
+        except DataError as err:
+            raise DataError(f"dataset {entry.label}: {err}" if len(entries) > 1 else str(err)) from None

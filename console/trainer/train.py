@@ -176,6 +176,12 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = kind.build(config, report, model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          tokenizer=tokenizer, callbacks=callbacks)
+    if data.templated:  # after the datasets are tokenised: the template's own end of turn ends generation
+        from console.trainer.end_token import teach_end_token
+
+        said = teach_end_token(model, tokenizer)
+        if said:
+            report.say(f"[console] {said}")
     checkpoint = str(checkpoint) if checkpoint else None
     if stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
         report.final_status("stopped", message="stopped before the first step (nothing trained)", step=0)
