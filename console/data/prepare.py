@@ -2,6 +2,7 @@
 tokenises; the evaluation split held out."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,14 +105,19 @@ class SourceData:
 
 def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
     """(train, eval or None, PreparedData): the splits as TRL records, ready for SFTTrainer to tokenise. Several
-    datasets (console/data/sources.py) are each read in their own format, then mixed and shuffled."""
+    datasets (console/data/sources.py) are each read in their own format, then mixed and shuffled. Through a chat
+    template with the loss on the answers, a dataset of conversations is trained whole (console/data/whole.py):
+    its records, and those of the datasets mixed with it, come tokenised with their answers marked."""
     entries = entries_of(values)
     template = bool(getattr(tokenizer, "chat_template", None)) and values.get("use_chat_template", True) is not False
     if values.get("chat_template"):
         check_template_renders(tokenizer)
     train_on_prompt = bool(values.get("train_on_prompt"))
-    parts = [_prepare_source(entry, values, need_eval, seed, template, train_on_prompt, len(entries) > 1, tokenizer)
-             for entry in entries]
+    several = len(entries) > 1
+    loaded = [_load_source(entry, values, need_eval, seed, several) for entry in entries]
+    whole = (template and not train_on_prompt and tokenizer is not None
+             and any(isinstance(src.fmt, Conversation) for src in loaded) and all(src.fmt.templated for src in loaded))
+    parts = [_build_source(src, need_eval, template, train_on_prompt, whole, tokenizer) for src in loaded]
     kinds = {info.kind for _, _, info in parts}
     if len(kinds) > 1:
         said = ", ".join(f"{info.label}: {info.fmt} ({info.kind.replace('_', '/')})" for _, _, info in parts)
@@ -119,20 +125,23 @@ def prepare(values: dict, tokenizer, need_eval: bool, seed: int = 42):
                         f"use formats that give the same kind (plain text apart from the others), or train them in "
                         f"separate runs")
     train = _mix([t for t, _, _ in parts])
-    if len(parts) > 1:
+    if several:
         train = train.shuffle(seed=seed)  # mixed: a share of each dataset in every stretch of steps
     max_samples = values.get("max_samples")
-    if max_samples and len(parts) > 1:
+    if max_samples and several:
         train = train.select(range(min(max_samples, len(train))))
     evaluations = [e for _, e, _ in parts if e is not None and len(e)]
     evaluation = _mix(evaluations) if (need_eval and evaluations) else None
     sources = [info for _, _, info in parts]
     first = sources[0]
+    loss_on = get_format(first.fmt).loss_on(train_on_prompt)
+    if whole:
+        loss_on = "the answers only (every assistant turn, each conversation one example)"
     info = PreparedData(fmt=first.fmt, rows=sum(s.rows for s in sources), examples=len(train),
                         skipped=sum(s.skipped for s in sources),
                         eval_examples=len(evaluation) if evaluation is not None else 0,
-                        chat_template=template, loss_on=get_format(first.fmt).loss_on(train_on_prompt),
-                        sources=[s.as_dict() for s in sources] if len(sources) > 1 else [])
+                        chat_template=template, loss_on=loss_on,
+                        sources=[s.as_dict() for s in sources] if several else [])
     return train, evaluation, info
 
 
@@ -148,9 +157,20 @@ def _mix(parts: list):
         return datasets.concatenate_datasets([parts[0]] + [p.cast(parts[0].features) for p in parts[1:]])
 
 
-def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: int, template: bool,
-                    train_on_prompt: bool, several: bool, tokenizer=None):
-    """(train records, eval records or None, SourceData) of one dataset in its own format."""
+@dataclass
+class _Loaded:
+    """One dataset read and split, before it is rendered."""
+
+    entry: DatasetEntry
+    name: str
+    fmt: object
+    train: object
+    evaluation: object
+    several: bool
+
+
+def _load_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: int, several: bool) -> _Loaded:
+    """One dataset read, its columns renamed, its format found, its evaluation rows held out, its sample drawn."""
     raw = load_raw(entry.path, entry.config, entry.split)
     name = entry.label if several else (entry.path or "demo")
     train_split = raw["train"] if "train" in raw else raw[next(iter(raw))]
@@ -161,8 +181,7 @@ def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: in
     mapping = parse_columns(entry.columns)
     train_split = _rename(train_split, mapping)
     eval_split = _rename(eval_split, mapping) if eval_split is not None else None
-    text_column = entry.text_column
-    fmt = get_format(detect_format(list(train_split.column_names), entry.format or "auto", text_column))
+    fmt = get_format(detect_format(list(train_split.column_names), entry.format or "auto", entry.text_column))
     if need_eval and eval_split is None:
         val_size = values.get("val_size") or 0.1
         if len(train_split) < 4:
@@ -174,13 +193,34 @@ def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: in
     max_samples = values.get("max_samples")
     if max_samples and not several:  # several datasets: the mix is cut (prepare)
         train_split = train_split.select(range(min(max_samples, len(train_split))))
+    return _Loaded(entry, name, fmt, train_split, eval_split, several)
+
+
+# A record tokenised here (console/data/whole.py), with its conversation as JSON text: the samples' prompts and the
+# preview read it (TRL and the Trainer leave columns they do not use out of the batches).
+TOKENS = ["input_ids", "completion_mask", "conversation"]
+
+
+def _build_source(src: _Loaded, need_eval: bool, template: bool, train_on_prompt: bool, whole: bool, tokenizer):
+    """(train records, eval records or None, SourceData) of one dataset in its own format."""
+    fmt, name, train_split, text_column = src.fmt, src.name, src.train, src.entry.text_column
     options = dict(chat_template=template, train_on_prompt=train_on_prompt, text_column=text_column)
-    kind = fmt.record_kind(template, train_on_prompt)
-    keys = RECORD_KEYS[kind]
+    where = name if src.several else None  # several datasets: each error names its dataset
+    if template and tokenizer is not None and fmt.templated:
+        _check_template(tokenizer, fmt, train_split, options, whole, where)
+    kind = "tokens" if whole else fmt.record_kind(template, train_on_prompt)
+    keys = TOKENS if whole else RECORD_KEYS[kind]
 
     def convert(batch):
         rows = [dict(zip(batch, vals)) for vals in zip(*batch.values())]
-        records = [rec for row in rows for rec in fmt.render(row, **options)]
+        if whole:
+            from console.data.whole import tools_of, whole_records
+
+            records = [dict(rec, conversation=json.dumps(messages, ensure_ascii=False, default=str))
+                       for row in rows if (messages := fmt.whole(row))
+                       for rec in whole_records(tokenizer, messages, tools_of(row))]
+        else:
+            records = [rec for row in rows for rec in fmt.render(row, **options)]
         return {k: [r[k] for r in records] for k in keys}  # empty lists, not {}, for a batch with no example
 
     bos = _added_bos(tokenizer)
@@ -200,9 +240,7 @@ def _prepare_source(entry: DatasetEntry, values: dict, need_eval: bool, seed: in
     if len(train) == 0:
         raise DataError(f"no training example left after formatting the {fmt.name} rows of {name}: check the columns "
                         f"({', '.join(train_split.column_names)}); a chat needs at least one assistant turn")
-    if template and tokenizer is not None and fmt.templated:
-        _check_template(tokenizer, train, train_on_prompt, name if several else None)
-    evaluation = build(eval_split) if (need_eval and eval_split is not None) else None
+    evaluation = build(src.evaluation) if (need_eval and src.evaluation is not None) else None
     if evaluation is not None and len(evaluation) == 0:
         evaluation = None
     skipped = 0
@@ -225,18 +263,33 @@ def _added_bos(tokenizer) -> str:
     return bos if ids[:1] == [tokenizer.bos_token_id] else ""
 
 
-def _check_template(tokenizer, records, train_on_prompt: bool, name: str | None) -> None:
-    """The roles the records hold rendered by the tokenizer's template, and the system text kept where an
-    answer-only mask needs it (console/data/templates.py): what the pre-launch check does for a local model, for
-    a Hub model's tokenizer too."""
+def _check_template(tokenizer, fmt, split, options: dict, whole: bool, name: str | None) -> None:
+    """The roles the first rows hold rendered by the tokenizer's template, the system text kept where an answer-only
+    mask needs it (console/data/templates.py: what the pre-launch check does for a local model, here for a Hub
+    model's tokenizer too), and, for conversations trained whole, what their turns carry (tool calls, reasoning)
+    rendered, not dropped (console/data/whole.py)."""
+    from console.data.whole import carried_problem, tools_of
+
+    rows = split.select(range(min(500, len(split))))
     roles: set[str] = set()
-    sample = records.select(range(min(500, len(records))))
-    for column in ("prompt", "messages"):
-        if column in sample.column_names:
-            roles.update(m["role"] for turns in sample[column] if isinstance(turns, list) for m in turns)
+    carried = None
+    for row in rows:
+        records = fmt.render(row, **options)
+        for rec in records:
+            for column in ("prompt", "messages"):
+                if isinstance(rec.get(column), list):
+                    roles.update(m["role"] for m in rec[column])
+        if whole and carried is None:
+            messages = fmt.whole(row)
+            if tools_of(row) or any(set(m) - {"role", "content"} or m["role"] == "tool" for m in messages):
+                carried = (messages, tools_of(row))
     try:
         check_roles(tokenizer.chat_template, roles, bos=tokenizer.bos_token or "", eos=tokenizer.eos_token or "",
-                    train_on_prompt=train_on_prompt)
+                    train_on_prompt=options["train_on_prompt"])
+        if carried:
+            problem = carried_problem(tokenizer, *carried)
+            if problem:
+                raise DataError(problem)
     except DataError as err:
         raise DataError(f"dataset {name}: {err}" if name else str(err)) from None
 

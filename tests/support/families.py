@@ -14,6 +14,9 @@ TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
 FAMILIES = {
     # Qwen2.5 *base*: ChatML turns end with <|im_end|>, but the base's eos is <|endoftext|>; no BOS.
     "qwen2.5-base": ("qwen2_5.jinja", None, "<|endoftext|>", "<|endoftext|>", ["<|im_start|>", "<|im_end|>"]),
+    # Qwen3: reasoning (reasoning_content) rendered in <think> blocks, kept only after the last question.
+    "qwen3": ("qwen3.jinja", None, "<|im_end|>", "<|endoftext|>",
+              ["<|im_start|>", "<|endoftext|>", "<tool_call>", "</tool_call>", "<think>", "</think>"]),
     "gemma-2": ("gemma2.jinja", "<bos>", "<eos>", "<pad>", ["<start_of_turn>", "<end_of_turn>"]),
     "mistral-v0.1": ("mistral_v01.jinja", "<s>", "</s>", None, []),
     "mistral-v0.3": ("mistral_v03.jinja", "<s>", "</s>", None, ["[INST]", "[/INST]"]),
@@ -28,7 +31,7 @@ def family_tokenizer(family: str):
     from transformers import PreTrainedTokenizerFast
 
     template, bos, eos, pad, others = FAMILIES[family]
-    specials = [t for t in (pad, bos, eos) if t] + others
+    specials = list(dict.fromkeys([t for t in (pad, bos, eos) if t] + others))
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -39,7 +42,8 @@ def family_tokenizer(family: str):
         tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
                                                            special_tokens=[(bos, tok.token_to_id(bos))])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad,
-                                   additional_special_tokens=others, padding_side="right",
+                                   additional_special_tokens=[t for t in others if t not in (bos, eos, pad)],
+                                   padding_side="right",
                                    clean_up_tokenization_spaces=False)
     fast.chat_template = (TEMPLATES / template).read_text(encoding="utf-8")
     return fast

@@ -61,14 +61,15 @@ def test_a_repeated_dataset_option_keeps_every_dataset(files, capsys):
 def test_mixed_datasets_train_every_row_of_each_in_its_own_format(files, tokenizer):
     instructions, chats = files
     train, _, info = prepare({"dataset": [instructions, chats]}, tokenizer)
-    assert info.rows == 160 and info.examples == len(train) == 100 + 120
+    # a conversation is one example (its two answers in the loss), mixed with the instructions through the template
+    assert info.rows == 160 and info.examples == len(train) == 100 + 60
     assert [(s["fmt"], s["rows"], s["examples"]) for s in info.sources] == [
-        ("instruction", 100, 100), ("chat", 60, 120)]
+        ("instruction", 100, 100), ("chat", 60, 60)]
     assert "2 datasets mixed" in info.describe()
-    users = [rec["prompt"][-1]["content"] for rec in train]
-    assert sum(u.startswith("question") for u in users) == 100
+    texts = [tokenizer.decode(rec["input_ids"]) for rec in train]
+    assert sum("question" in t for t in texts) == 100 and sum("and then?" in t for t in texts) == 60
     # shuffled: the first 40 examples are not all from the first file
-    assert 0 < sum(u.startswith("question") for u in users[:40]) < 40
+    assert 0 < sum("question" in t for t in texts[:40]) < 40
 
 
 def test_a_config_file_lists_datasets_each_with_its_own_columns_split_and_rows(files, tmp_path, tokenizer):
@@ -123,8 +124,8 @@ def test_a_mixed_run_holds_out_evaluation_rows_from_each_dataset(files, tokenize
     instructions, chats = files
     train, evaluation, info = prepare({"dataset": [instructions, chats], "val_size": 0.1}, tokenizer,
                                       need_eval=True)
-    assert [s["eval_examples"] for s in info.sources] == [10, 12]
-    assert len(evaluation) == 22 and info.rows == 90 + 54
+    assert [s["eval_examples"] for s in info.sources] == [10, 6]
+    assert len(evaluation) == 16 and info.rows == 90 + 54
 
 
 def test_importers_build_entries_and_get_the_setting():
@@ -155,6 +156,7 @@ def test_a_slice_of_a_local_file_is_taken_by_datasets(files, tokenizer):
     assert info.rows == 10
     train, _, info = prepare({"dataset": instructions, "dataset_split": "train[20:30]"}, tokenizer)
     assert [rec["prompt"][-1]["content"] for rec in train] == [f"question {i}" for i in range(20, 30)]
+    assert info.rows == 10
 
 
 def test_a_slice_keeps_the_folders_validation_split_for_evaluation(tmp_path, tokenizer):
