@@ -210,6 +210,35 @@ def _first_rows(path: Path, limit: int) -> list[dict]:
     return rows
 
 
+def first_example(values: dict, limit: int = 240) -> str:
+    """The first row of the (first) local dataset as its format renders it without a chat template (question, then
+    answer), shortened; '' for a Hub dataset or a file this light reader does not read row by row."""
+    from console.data.formats import get_format, parse_columns
+    from console.data.sources import entries_of
+
+    entry = entries_of(values)[0]
+    dataset = _or_demo(entry.path)
+    if not check_dataset_path(dataset):
+        return ""
+    mapping = parse_columns(entry.columns)
+    for file in _local_files(Path(dataset).expanduser()):
+        rows = _first_rows(file, 1)
+        if not rows:
+            continue
+        row = rows[0]
+        fmt = get_format(detect_format(list(row), entry.format or "auto", entry.text_column, mapping))
+        back = {name: column for name, column in mapping.items()}
+        row = {**row, **{name: row.get(column) for name, column in back.items()}}
+        records = fmt.render(row, chat_template=False, train_on_prompt=False, text_column=entry.text_column)
+        if not records:
+            return ""
+        record = records[0]
+        text = record["text"] if "text" in record else f"{record['prompt']} -> {record['completion']}"
+        text = " ".join(str(text).split())
+        return text if len(text) <= limit else text[:limit - 3] + "..."
+    return ""
+
+
 def check_local_split(dataset: str | None, split: str | None) -> None:
     """A local dataset's split must name its files' splits (a file named validation/val/eval/dev or test is that
     split, any other is train): said before launch, not after the model has loaded."""

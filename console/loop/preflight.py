@@ -18,9 +18,16 @@ def check_inputs(values: dict) -> tuple[str, str]:
     model = check_model_path(values.get("model"))
     # attn_implementation, revision, chat_template, load_in_8bit (console/machine/load_checks.py)
     check_model_loading(values)
-    data = preflight_datasets(values)  # every dataset, each in its own format, columns and split
+    return model, check_data(values)
+
+
+def check_data(values: dict) -> str:
+    """The data's part of the pre-launch check (every dataset in its format, columns and split; what the chat
+    template makes of its roles): a line describing the datasets. The arguments screen runs it as the dataset is
+    typed."""
+    data = preflight_datasets(values)
     check_template_roles(values)
-    return model, data
+    return data
 
 
 def check_template_roles(values: dict) -> None:
