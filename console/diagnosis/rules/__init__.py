@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 
 from console.diagnosis.rules import (
     answers_do_not_end,
+    answers_empty,
     answers_repeat,
     diverged,
     lr_never_peaked,
+    no_loss_tokens,
     nonfinite_grad_norm,
     not_decreasing,
     oscillating,
@@ -58,6 +60,7 @@ class Rule:
 # The curves' detectors, diagnose(history, config), in the order they run: what is found first wins its problem and
 # silences the rules that name it in `unless`.
 CURVE_RULES = (
+    Rule(no_loss_tokens.detect),  # a loss of exactly 0 from the start: every label masked, nothing is learned
     Rule(diverged.nonfinite_loss),  # NaN/inf: nothing else about the curve matters
     Rule(diverged.explosion),  # a loss explosion that has not recovered
     Rule(oscillating.recovered_explosion, unless=("diverged",)),  # one that came back down
@@ -87,13 +90,14 @@ CRASH_RULES = (
 
 # The sample answers, sample_findings(samples, config, status).
 ANSWER_RULES = (
+    Rule(answers_empty.detect),  # empty answers end at once: "do not end" cannot be their problem
     Rule(answers_do_not_end.detect),
     Rule(answers_repeat.detect),
 )
 
 # Every problem's module, in the order titles are listed (the curve problems in the guide's order first).
 MODULES = (not_decreasing, overfitting, stuck, slow, oscillating, diverged, warmup_too_long, lr_never_peaked,
-           nonfinite_grad_norm, out_of_memory, answers_do_not_end, answers_repeat)
+           nonfinite_grad_norm, out_of_memory, answers_do_not_end, answers_repeat, no_loss_tokens, answers_empty)
 
 TITLES.update({m.PROBLEM: m.TITLE for m in MODULES})  # the one table of titles, which Finding.title reads
 # the problems of the curves' shape (sorted first among findings of one severity; what bench/diagnosis.py scores)
