@@ -155,6 +155,10 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
     value = coerce(key, raw)
     if key == "lora_target_modules" and value in ("all", ["all"]):
         return key, "all-linear", "lora_target_modules 'all' (LLaMA-Factory's word) is peft's 'all-linear' here"
+    if key == "sample_prompts" and isinstance(value, str) and _names_prompts_file(value):
+        # a file of prompts: made absolute like the other paths (the trainer runs in the run folder, where a
+        # relative name sampled the file's name itself)
+        value = resolve_path(value, hub=False)
     if key == "chat_template" and isinstance(value, str) and _names_template_file(value):
         value = resolve_path(value, hub=False)  # a file: made absolute like the other paths (console/config/paths.py)
     if key == "accelerate_config":  # free text (a preset name or a path), so checked here: a typo is one line now
@@ -164,6 +168,15 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
     elif key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/config/paths.py says why)
         value = resolve_path(value, hub=PATH_FIELDS[key], names=NAMED_VALUES.get(key, ()))
     return key, value, notice
+
+
+def _names_prompts_file(value: str) -> bool:
+    """A sample_prompts value that names a file of prompts rather than being one prompt: a .txt/.jsonl name on one
+    line, or a file that is there."""
+    text = value.strip()
+    if "\n" in text or not text:
+        return False
+    return text.lower().endswith((".txt", ".jsonl")) or Path(text).expanduser().is_file()
 
 
 def _names_template_file(value: str) -> bool:

@@ -73,6 +73,12 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
                     except ValueError as err:
                         raise DataError(f"{path} is not valid JSON: {err}. Fix the file and try again.") from None
                     rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+                    size = path.stat().st_size
+                    if rows and size / len(rows) > MAX_ROW_CHARS:  # some row is longer than the bound (its mean is)
+                        raise DataError(f"{path}: {len(rows)} row{'s' if len(rows) != 1 else ''} in "
+                                        f"{size / 2**20:.0f} MiB: a row is longer than {MAX_ROW_CHARS // 2**20} MiB, "
+                                        f"far past any max_length (the trainer would read it whole): split or "
+                                        f"shorten it")
                     return (list(rows[0]) if rows else []), len(rows)
                 columns, n = [], 0
                 for lineno, line in _lines(f, path):
