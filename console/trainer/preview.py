@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     console's data page runs it as a child process); {"error": "..."} for a user's mistake."""
     from console.common.errors import UserError
     from console.config.run_config import build_config, resolve
+    from console.trainer.lean_imports import leave_out_bitsandbytes
 
+    leave_out_bitsandbytes("full", {})  # its own process, no model loaded: bitsandbytes (5 s, a notice) not needed
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         config = resolve(build_config(config_file=argv[0]))
