@@ -56,9 +56,11 @@ def test_a_system_turn_the_template_cannot_train_is_refused_by_the_dry_run(tmp_p
     assert code == 0, err
 
 
-def test_train_on_prompt_lets_a_template_that_moves_the_system_text_train(tmp_path, capsys, models):
-    code, err = dry_run(capsys, models("mistral-v0.3"), write(tmp_path, "chat.jsonl", [SYSTEM_CHAT]),
-                        "--set", "train_on_prompt=true")
+def test_a_template_that_moves_the_system_text_is_refused_unless_every_token_is_trained(tmp_path, capsys, models):
+    data = write(tmp_path, "chat.jsonl", [SYSTEM_CHAT])
+    code, err = dry_run(capsys, models("mistral-v0.3"), data)
+    assert code != 0 and "train_on_prompt=true" in err
+    code, err = dry_run(capsys, models("mistral-v0.3"), data, "--set", "train_on_prompt=true")
     assert code == 0, err
 
 
