@@ -306,6 +306,39 @@ class TrainingConsoleApp(App):
                              config=config, command=["training-console", *sys.argv[1:2]], stop_first=stop_first,
                              poll=self.poll or watcher.POLL_S)
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datacheck")
+    def data_check_worker(self, values: dict, key: tuple, reply_to) -> None:
+        """The draft's datasets checked as they are typed (the pre-launch data check: files, formats, columns,
+        split, the template's roles; it reads files, so never on the main thread), posted as DataChecked."""
+        from screens.messages import DataChecked
+        from screens.workers.data_preview import check_text
+
+        text, problem = check_text(values)
+        if not get_current_worker().is_cancelled:
+            reply_to.post_message(DataChecked(key, text, problem))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def preview_worker(self, config, holder: dict) -> None:
+        """The data page's preview of `config`, from a child process (screens/workers/data_preview.py); the page
+        reads `holder["text"]` every second."""
+        from screens.workers.data_preview import preview_text
+
+        worker = get_current_worker()
+        text = preview_text(config, lambda: worker.is_cancelled)
+        if text:
+            holder["text"] = text
+
+    def show_data_page(self, config) -> None:
+        """The data page: the examples as the model sees them, the loss-carrying part marked (F11 on the arguments
+        screen, p on the method screen)."""
+        from screens.text_screen import TextScreen
+
+        holder = {"text": "reading the data: a child process loads the tokenizer and the datasets and tokenises "
+                          "them as the trainer will..."}
+        self.push_screen(TextScreen("Data as the model sees it ([[ ]]: the part in the loss)", holder["text"],
+                                    wide=True, refresh=lambda: holder["text"]))
+        self.preview_worker(config, holder)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="memory")
     def memory_worker(self, config, key: tuple, reply_to) -> None:
         """The memory estimate of `config`, posted to `reply_to` as MemoryEstimated (it may read a Hub model's

@@ -18,7 +18,7 @@ from console.config.analysis import analyse, check, cli_command, fmt, training_a
 from console.config.fields import SECTIONS, all_fields
 from console.config.run_config import RunConfig, resolve, to_yaml, value_from_text
 from console.machine.load_checks import field_problems
-from screens.messages import MemoryEstimated
+from screens.messages import DataChecked, MemoryEstimated
 from screens.widgets.field_row import FieldRow, value_text
 
 
@@ -35,6 +35,9 @@ def fix_record_text(record: dict) -> str:
 
 ALWAYS_SHOWN = ("max_steps",)  # not in every preset, but what a short first run needs
 # What the memory estimate depends on (console.config.memory reads these): it is computed again only when one changes.
+# What the check of the datasets as typed reads (screens/workers/data_preview.check_text).
+DATA_INPUTS = ("dataset", "dataset_format", "columns", "text_column", "dataset_split", "dataset_config", "model",
+               "chat_template", "use_chat_template", "train_on_prompt")
 MEMORY_INPUTS = ("model", "per_device_train_batch_size", "max_length", "activation_checkpointing", "fp16", "bf16",
                  "use_cpu", "load_in_4bit", "bnb_4bit_use_double_quant", "lora_r", "lora_target_modules",
                  "lora_dropout", "adapter_type", "optim", "processes", "gradient_accumulation_steps")
@@ -61,6 +64,7 @@ class ArgumentsScreen(Screen):
         Binding("f7", "add_field", "Add field"),
         Binding("f8", "goto_field", "Go to field", show=False),
         Binding("f9", "theme", "Light/dark", show=False),
+        Binding("f11", "data_page", "Data"),
         Binding("f10", "quit_app", "Quit", show=False),
         Binding("escape", "back", "Back"),
         # priority: the fields' scroll container would otherwise take the arrows to scroll
@@ -81,6 +85,10 @@ class ArgumentsScreen(Screen):
         self.draft: RunConfig = config
         self.cross_problems: dict[str, str] = {}
         self._rebuild_pending = False
+        self.data_text = ""  # the last check of the datasets as typed (DataChecked), and its problem
+        self.data_problem: str | None = None
+        self.data_for: tuple | None = None
+        self._data_wanted: tuple | None = None
         self.memory_text = ""  # the last estimate received (console.config.memory.estimate_text)
         self.memory_for: tuple | None = None  # the inputs it is for
         self._memory_wanted: tuple | None = None  # the inputs of the draft now
@@ -193,8 +201,28 @@ class ArgumentsScreen(Screen):
             self.cross_problems.setdefault(name, problem)
         self.update_marks()
         self.request_memory()
+        self.request_data_check()
         self.update_analysis()
         self.refresh_bindings()
+
+    def request_data_check(self) -> None:
+        """Ask the App to check the draft's datasets (files, format, columns, split, the template's roles) when
+        what that check reads changed: the dataset is checked as it is typed, not only at F5."""
+        key = tuple(repr(self.draft.values.get(k)) for k in DATA_INPUTS)
+        if key != self._data_wanted:
+            self._data_wanted = key
+            self.app.data_check_worker(dict(self.draft.values), key, self)
+
+    @on(DataChecked)
+    def data_checked(self, message: DataChecked) -> None:
+        if message.key != self._data_wanted:
+            return  # for inputs changed since
+        self.data_text, self.data_problem, self.data_for = message.text, message.problem, message.key
+        self.update_analysis()
+        self.refresh_bindings()
+
+    def action_data_page(self) -> None:
+        self.app.show_data_page(self.draft)
 
     def request_memory(self) -> None:
         """Ask the App for the draft's memory estimate, if what it depends on changed (off the main thread)."""
@@ -226,7 +254,9 @@ class ArgumentsScreen(Screen):
 
     @property
     def problems(self) -> dict[str, str]:
-        return {**self.cross_problems, **self.errors}
+        data = {"dataset": f"data: {self.data_problem}"} if self.data_problem and self.data_for == self._data_wanted \
+            and "dataset" not in self.errors else {}
+        return {**data, **self.cross_problems, **self.errors}
 
     def update_analysis(self) -> None:
         text = Text()
@@ -248,6 +278,8 @@ class ArgumentsScreen(Screen):
             text.append(printable(line[3:]) + "\n", style=style)
         for notice in self.draft.notices:
             text.append(f"note: {printable(notice)}\n", style="dim")
+        if self.data_text and not self.data_problem:
+            text.append(f"data: {printable(self.data_text)}\n", style="dim")
         self.append_machine(text)
         focused = self.focused_row()
         if focused is not None:

@@ -77,3 +77,13 @@ class MemoryEstimated(Message):
 
     key: tuple
     text: str
+
+
+@dataclass
+class DataChecked(Message):
+    """The light check of the draft's datasets (screens/workers/data_preview.check_text), for the inputs in `key`:
+    what they are and their first example, or the problem in one line."""
+
+    key: tuple
+    text: str
+    problem: str | None

@@ -34,6 +34,7 @@ class MethodScreen(Screen):
         Binding("d", "demo", "Demo"),
         Binding("u", "runs", "Runs"),
         Binding("w", "watch", "Watch run"),
+        Binding("p", "data_page", "Data"),
     ]
 
     def __init__(self):
@@ -171,10 +172,18 @@ class MethodScreen(Screen):
     def option_selected(self) -> None:
         self.action_choose()
 
-    def action_choose(self) -> None:
+    def action_data_page(self) -> None:
+        """The data page for the highlighted method with the session's model and dataset."""
+        config = self.chosen_config()
+        if config is not None:
+            self.app.show_data_page(config[0])
+
+    def chosen_config(self):
+        """(config, title) of the highlighted choice with the session's model and dataset; None (said) when it
+        cannot be built."""
         choice = self.selected()
         if choice is None:
-            return
+            return None
         from console.config.run_config import RunConfig, build_config
 
         kind, item = choice
@@ -189,8 +198,13 @@ class MethodScreen(Screen):
                 config = config.with_changes(self.app.session)
         except UserError as err:
             self.notify(str(err), severity="error", timeout=10)
-            return
-        self.run_worker(self.app.show_arguments(config, title), exclusive=True, group="nav")
+            return None
+        return config, title
+
+    def action_choose(self) -> None:
+        chosen = self.chosen_config()
+        if chosen is not None:
+            self.run_worker(self.app.show_arguments(*chosen), exclusive=True, group="nav")
 
     def action_demo(self) -> None:
         """The first demo scenario, on the arguments screen (F5 launches it)."""

@@ -190,6 +190,8 @@ class RunsScreen(Screen):
         text.append(printable(f"  {row['method']}  {row['status']}"))
         if row["message"]:
             text.append(printable(f": {row['message']}"), style="red" if row["status"] == "failed" else "")
+        if row.get("data"):
+            text.append(printable(f"\ndata: {row['data']}"))
         if row["parent"]:
             text.append(printable(f"\nparent {row['parent']}"))
             if row["fix"]:

@@ -25,7 +25,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="override one argument (any TRL SFTConfig / TrainingArguments field or console setting); "
                         "repeatable")
     p.add_argument("--model", help="Hub name or local folder (default: the built-in demo model)")
-    p.add_argument("--dataset", help="local file/folder or Hub dataset name (default: the demo dataset)")
+    p.add_argument("--dataset", action="append", help="local file/folder or Hub dataset name (default: the demo "
+                   "dataset); repeat it to mix several datasets in one run")
 
 
 def add_machine_args(p: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from console.cli.args import add_runs_dir
 from console.cli.commands import (
     attach,
     chat,
+    data,
     export,
     import_config,
     inspect,
@@ -27,7 +28,7 @@ from console.common.errors import UserError, path_problem
 from console.common.safe_text import PrintableStream, printable
 
 # the order of `training-console --help`
-COMMANDS = (train, runs, show, stop, resume, watch, attach, inspect, rerun, export, chat, import_config)
+COMMANDS = (train, data, runs, show, stop, resume, watch, attach, inspect, rerun, export, chat, import_config)
 BY_NAME = {module.COMMAND: module for module in COMMANDS}
 
 

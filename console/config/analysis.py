@@ -4,9 +4,12 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+import yaml
+
 from console.common.numbers import fmt  # noqa: F401  (the one number formatter; re-exported)
 from console.config.fields import all_fields, lora_extras
 from console.config.run_config import RunConfig
+from console.data.sources import describe as describe_datasets
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def analyse(config: RunConfig) -> list[str]:
                  f"{'es' if procs != 1 else ''}{machines} = {batch * accum * procs * config.nodes}")
     if config.method in ("lora", "qlora"):
         lines.append("   " + adapter_line(config))
+    if isinstance(v.get("dataset"), list):  # several datasets: which, each with its split and sample
+        lines.append(f"   data: {len(v['dataset'])} datasets mixed and shuffled: {describe_datasets(v['dataset'])}")
     if (v.get("max_steps") or -1) > 0:
         lines.append(f"   max_steps={v['max_steps']} overrides num_train_epochs={fmt(v.get('num_train_epochs'))}")
         every = v.get("eval_steps")
@@ -193,7 +198,12 @@ def cli_command(config: RunConfig) -> str:
     parts = ["training-console", "train", "--method", config.method]
     changed = config.changed_from_preset()
     for key in ("model", "dataset"):
-        if changed.get(key):
+        value = changed.get(key)
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            parts += [part for item in changed.pop(key) for part in (f"--{key}", item)]  # several datasets
+        elif isinstance(value, list):  # datasets with their own settings: as YAML, which --set reads back
+            parts += ["--set", f"{key}={yaml.safe_dump(changed.pop(key), default_flow_style=True).strip()}"]
+        elif value:
             parts += [f"--{key}", str(changed.pop(key))]
         else:
             changed.pop(key, None)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from console.common.errors import ConfigError
+from console.common.errors import ConfigError, DataError
 from console.data.formats import FORMATS, choices_help
+from console.data.sources import check_split, dataset_value
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ _OWN = [
               help="Hub name (org/model) or a local folder; empty: the built-in demo model", training_argument=False),
     FieldSpec("dataset", "str", True, None, section="model and data",
               help="local .json/.jsonl/.csv/.parquet/.txt file or folder, or a Hub dataset name; empty: the demo "
-                   "dataset", training_argument=False),
+                   "dataset; several: a list (each a path, or path/format/columns/split/rows/share)",
+              training_argument=False),
     FieldSpec("dataset_format", "str", False, "auto", ("auto", *FORMATS), section="model and data",
               help=choices_help(), training_argument=False),  # the format registry's names and lines
     FieldSpec("columns", "str", True, None, section="model and data",
@@ -65,7 +67,8 @@ _OWN = [
     FieldSpec("dataset_config", "str", True, None, section="model and data",
               help="a Hub dataset's configuration (subset) name", training_argument=False),
     FieldSpec("dataset_split", "str", True, None, section="model and data",
-              help="a Hub dataset's training split (default: train)", training_argument=False),
+              help="the training split, with datasets' slice syntax: train, train[:10%], train[100:200] (default: "
+                   "train)", training_argument=False),
     FieldSpec("train_on_prompt", "bool", False, False, section="model and data",
               help="loss on every token; off: on the answers only (completions, assistant turns)",
               training_argument=False),
@@ -374,6 +377,30 @@ def unknown_field_message(name: str) -> str:
             f" (see `training-console show --fields` for the full list)")
 
 
+def _dataset(raw):
+    """The dataset setting: one path as text, or a list of datasets (console/data/sources.py); a typed '[...]' is
+    read as YAML."""
+    if isinstance(raw, str) and raw.strip().startswith(("[", "{")):
+        raw = parse_text(raw)
+    if isinstance(raw, str) and raw.strip().lower() in ("", "null", "none", "~"):
+        return None
+    return dataset_value(raw)
+
+
+def _split(raw):
+    """dataset_split: a split name with datasets' optional slice (train[:10%]), checked here so a typo is one line
+    before launch."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "null", "none", "~")):
+        return None
+    if not isinstance(raw, str):
+        raise DataError(f"dataset_split must be a split name such as train or train[:10%], got {raw!r}")
+    check_split(raw.strip())
+    return raw.strip()
+
+
+OWN_KINDS = {"dataset": _dataset, "dataset_split": _split}
+
+
 def _fmt(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
@@ -396,6 +423,11 @@ def coerce(name: str, raw):
     spec = all_fields().get(name)
     if spec is None:
         raise ConfigError(unknown_field_message(name), name)
+    if name in OWN_KINDS:  # a setting whose value is read by its own module (a list of datasets, a split)
+        try:
+            return OWN_KINDS[name](raw)
+        except DataError as err:
+            raise ConfigError(str(err), name) from None
     value = parse_text(raw) if isinstance(raw, str) and spec.kind != "str" else raw
     # errors quote what was typed: '-' reads as YAML's list [None], which means nothing to whoever typed it
     typed = _fmt(value) if not isinstance(raw, str) or isinstance(value, (int, float, bool)) else repr(raw.strip())

@@ -19,6 +19,7 @@ from console.config.foreign import read_foreign
 from console.config.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
 from console.config.presets import METHODS, load_preset
 from console.data.formats import objective_of
+from console.data.sources import dataset_value, entries_of
 from console.machine.hardware import Hardware, probe
 from console.machine.scale import check_accelerate_config
 
@@ -162,13 +163,28 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
     value = coerce(key, raw)
     if key == "lora_target_modules" and value in ("all", ["all"]):
         return key, "all-linear", "lora_target_modules 'all' (LLaMA-Factory's word) is peft's 'all-linear' here"
+    if key == "sample_prompts" and isinstance(value, str) and _names_prompts_file(value):
+        # a file of prompts: made absolute like the other paths (the trainer runs in the run folder, where a
+        # relative name sampled the file's name itself)
+        value = resolve_path(value, hub=False)
     if key == "chat_template" and isinstance(value, str) and _names_template_file(value):
         value = resolve_path(value, hub=False)  # a file: made absolute like the other paths (console/config/paths.py)
     if key == "accelerate_config":  # free text (a preset name or a path), so checked here: a typo is one line now
         check_accelerate_config(value)
-    if key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/config/paths.py says why)
+    if key == "dataset" and isinstance(value, list):  # several datasets: each entry's path made absolute
+        value = dataset_value(value, lambda path: resolve_path(path, hub=True))
+    elif key in PATH_FIELDS:  # made absolute here, in the user's working folder (console/config/paths.py says why)
         value = resolve_path(value, hub=PATH_FIELDS[key], names=NAMED_VALUES.get(key, ()))
     return key, value, notice
+
+
+def _names_prompts_file(value: str) -> bool:
+    """A sample_prompts value that names a file of prompts rather than being one prompt: a .txt/.jsonl name on one
+    line, or a file that is there."""
+    text = value.strip()
+    if "\n" in text or not text:
+        return False
+    return text.lower().endswith((".txt", ".jsonl")) or Path(text).expanduser().is_file()
 
 
 def _names_template_file(value: str) -> bool:
@@ -192,18 +208,26 @@ def _switch_method(config: RunConfig, method: str) -> RunConfig:
 
 
 def wanted_objective(values: dict) -> str:
-    """The objective a run's values ask for: the objective setting, or with it at auto the one the dataset's format
-    trains (its columns, or dataset_format when set; a Hub dataset's columns are the trainer's to read: sft here)."""
+    """The objective a run's values ask for: the objective setting, or with it at auto the one its datasets'
+    formats train (their columns, or the format each names; a Hub dataset's columns are the trainer's to read:
+    sft here). Datasets that train different objectives: sft, and the pre-launch check says why."""
     chosen = values.get("objective") or "auto"
     if chosen != "auto":
         return str(chosen)
-    fmt = values.get("dataset_format") or "auto"
-    if fmt == "auto":
-        fmt = _local_format(values.get("dataset"), values.get("text_column"), values.get("columns"))
     try:
-        return objective_of(fmt) if fmt and fmt != "auto" else "sft"
+        entries = entries_of(values)
     except UserError:
-        return "sft"  # an unknown format is said by the pre-launch check
+        return "sft"  # said by the pre-launch check
+    found = set()
+    for entry in entries:
+        fmt = entry.format or "auto"
+        if fmt == "auto":
+            fmt = _local_format(entry.path, entry.text_column, entry.columns)
+        try:
+            found.add(objective_of(fmt) if fmt and fmt != "auto" else "sft")
+        except UserError:
+            found.add("sft")  # an unknown format is said by the pre-launch check
+    return found.pop() if len(found) == 1 else "sft"
 
 
 def _local_format(dataset, text_column, columns) -> str | None:
@@ -432,8 +456,11 @@ def parse_set(items: list[str]) -> dict:
 
 
 def build_config(method: str | None = None, config_file: str | None = None, sets: dict | None = None,
-                 model: str | None = None, dataset: str | None = None) -> RunConfig:
-    """Preset, then the file, then --set, then --model/--dataset. Every problem is reported at once."""
+                 model: str | None = None, dataset: str | list[str] | None = None) -> RunConfig:
+    """Preset, then the file, then --set, then --model/--dataset. Every problem is reported at once. `dataset`: one
+    path or Hub name, or several (a repeated --dataset), mixed in one run."""
+    if isinstance(dataset, (list, tuple)):
+        dataset = list(dataset) if len(dataset) > 1 else (dataset[0] if dataset else None)
     file_values = read_yaml_file(config_file) if config_file else {}
     file_values = dict(file_values)
     imported = read_foreign(config_file, file_values, dataset is not None) if config_file else None

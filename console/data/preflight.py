@@ -73,6 +73,12 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
                     except ValueError as err:
                         raise DataError(f"{path} is not valid JSON: {err}. Fix the file and try again.") from None
                     rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+                    size = path.stat().st_size
+                    if rows and size / len(rows) > MAX_ROW_CHARS:  # some row is longer than the bound (its mean is)
+                        raise DataError(f"{path}: {len(rows)} row{'s' if len(rows) != 1 else ''} in "
+                                        f"{size / 2**20:.0f} MiB: a row is longer than {MAX_ROW_CHARS // 2**20} MiB, "
+                                        f"far past any max_length (the trainer would read it whole): split or "
+                                        f"shorten it")
                     return (list(rows[0]) if rows else []), len(rows)
                 columns, n = [], 0
                 for lineno, line in _lines(f, path):
@@ -130,11 +136,150 @@ def preflight(dataset: str | None, dataset_format: str = "auto", text_column: st
     return f"{path.name}"
 
 
+def preflight_datasets(values: dict) -> str:
+    """Check every dataset of a run's settings before launch (each with its own format, columns and split);
+    returns a one-line description. DataError names the dataset at fault when there are several."""
+    from console.data.sources import entries_of
+
+    entries = entries_of(values)
+    described = []
+    for entry in entries:
+        try:
+            check_local_split(entry.path, entry.split)
+            described.append(preflight(entry.path, entry.format or "auto", entry.text_column, entry.columns)
+                             + (f", split {entry.split}" if entry.split else "")
+                             + (f", {entry.rows} rows drawn" if entry.rows else "")
+                             + (f", x{entry.share:g}" if entry.share is not None else ""))
+        except DataError as err:
+            if len(entries) == 1:
+                raise
+            raise DataError(f"dataset {entry.label}: {err}") from None
+    if len(described) == 1:
+        return described[0]
+    return f"{len(described)} datasets mixed: " + "; ".join(described)
+
+
+def dataset_roles(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
+                  columns=None, limit: int = 200) -> set[str]:
+    """The chat roles the first rows of a local JSON/JSONL dataset hold (system, tool, ... beside user and
+    assistant), for the chat template's check before launch; empty for other files and Hub datasets."""
+    from console.data.formats import Conversation, get_format, mapped
+
+    dataset = _or_demo(dataset)
+    if not check_dataset_path(dataset):
+        return set()
+    mapping = parse_columns(columns)
+    roles: set[str] = set()
+    for file in _local_files(Path(dataset).expanduser()):
+        rows = _first_rows(file, limit)
+        if not rows:
+            continue
+        names = mapped(list(rows[0]), mapping)
+        fmt = get_format(detect_format(list(rows[0]), dataset_format, text_column, mapping))
+        back = dict(zip(names, rows[0]))
+        for row in rows:
+            row = {name: row.get(back.get(name, name)) for name in names}
+            if isinstance(fmt, Conversation):
+                try:
+                    roles.update(m["role"] for m in fmt.messages(row.get(fmt.column)))
+                except DataError:
+                    continue
+            elif row.get("system"):
+                roles.add("system")
+    return roles
+
+
+def _first_rows(path: Path, limit: int) -> list[dict]:
+    """The first JSON objects of a .jsonl file (or a small .json array); [] for other files."""
+    suffix = path.suffix.lower()
+    rows: list[dict] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            if suffix == ".json" and f.read(1) == "[":
+                if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+                    return []
+                f.seek(0)
+                data = json.load(f)
+                return [r for r in data[:limit] if isinstance(r, dict)] if isinstance(data, list) else []
+            if suffix not in (".jsonl", ".json"):
+                return []
+            f.seek(0)
+            for _, line in _lines(f, path):
+                if line.strip():
+                    row = json.loads(line)
+                    if isinstance(row, dict):
+                        rows.append(row)
+                if len(rows) >= limit:
+                    break
+    except (OSError, ValueError):
+        return rows  # the format check (preflight) says what is wrong with the file
+    return rows
+
+
+def first_example(values: dict, limit: int = 240) -> str:
+    """The first row of the (first) local dataset as its format renders it without a chat template (question, then
+    answer), shortened; '' for a Hub dataset or a file this light reader does not read row by row."""
+    from console.data.formats import get_format, parse_columns
+    from console.data.sources import entries_of
+
+    entry = entries_of(values)[0]
+    dataset = _or_demo(entry.path)
+    if not check_dataset_path(dataset):
+        return ""
+    mapping = parse_columns(entry.columns)
+    for file in _local_files(Path(dataset).expanduser()):
+        rows = _first_rows(file, 1)
+        if not rows:
+            continue
+        row = rows[0]
+        fmt = get_format(detect_format(list(row), entry.format or "auto", entry.text_column, mapping))
+        back = {name: column for name, column in mapping.items()}
+        row = {**row, **{name: row.get(column) for name, column in back.items()}}
+        records = fmt.render(row, chat_template=False, train_on_prompt=False, text_column=entry.text_column)
+        if not records:
+            return ""
+        record = records[0]
+        text = record["text"] if "text" in record else f"{record['prompt']} -> {record['completion']}"
+        text = " ".join(str(text).split())
+        return text if len(text) <= limit else text[:limit - 3] + "..."
+    return ""
+
+
+def check_local_split(dataset: str | None, split: str | None) -> None:
+    """A local dataset's split must name its files' splits (a file named validation/val/eval/dev or test is that
+    split, any other is train): said before launch, not after the model has loaded."""
+    from console.data.sources import check_split, split_names
+
+    if not split:
+        return
+    check_split(split)
+    dataset = _or_demo(dataset)
+    if not check_dataset_path(dataset):
+        return
+    have = set()
+    for f in _local_files(Path(dataset).expanduser()):
+        stem = f.stem.lower()
+        have.add("validation" if stem in ("validation", "valid", "val", "eval", "dev")
+                 else "test" if stem == "test" else "train")
+    missing = [n for n in split_names(split) if n not in have]
+    if missing:
+        raise DataError(f"dataset {Path(dataset).name} has no split {missing[0]!r}: its splits are "
+                        f"{', '.join(sorted(have))} (a file named validation/val/eval/dev or test is that split, any "
+                        f"other is train)")
+
+
 def local_format(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
                  columns=None) -> str | None:
     """The format a local dataset is in (a name of the format registry), as its columns say now; None for a Hub
     dataset or a file whose columns this light check does not read (parquet, a very large JSON array). DataError
-    as `preflight`."""
+    as `preflight`. Several datasets: the first one's."""
+    if isinstance(dataset, list):
+        from console.data.sources import entry_from
+
+        first = entry_from(dataset[0]) if dataset else None
+        dataset = first.path if first else None
+        if first and isinstance(dataset_format, str) and dataset_format == "auto" and first.format:
+            dataset_format = first.format
     mapping = parse_columns(columns)
     dataset = _or_demo(dataset)
     if not check_dataset_path(dataset):

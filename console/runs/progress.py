@@ -128,7 +128,8 @@ def progress_line(p: Progress) -> str:
 
 
 def run_summary(run: RunDir) -> dict:
-    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message."""
+    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message,
+    the datasets it trains on (run.json's data: '' for a run from before it was written)."""
 
     info = run.read_info()
     status = run.status()
@@ -138,4 +139,4 @@ def run_summary(run: RunDir) -> dict:
     return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
             "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
             "fix": fix or "", "message": status.get("not_responding") or status.get("message", ""),
-            "stalled": bool(status.get("not_responding"))}
+            "stalled": bool(status.get("not_responding")), "data": info.get("data") or ""}

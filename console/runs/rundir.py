@@ -20,6 +20,7 @@ from pathlib import Path
 
 from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
+from console.data.sources import describe as describe_datasets
 from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem
 from console.runs.liveness import pid_alive, process_state
 
@@ -243,6 +244,7 @@ _STATUS_TYPES = {
 }
 _INFO_TYPES = {
     "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,
+    "data": _text,
     "name": lambda v: v is None or isinstance(v, str), "pid": _STATUS_TYPES["pid"],
     "fixes": lambda v: isinstance(v, list) and all(isinstance(f, dict) for f in v),
     "command": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
@@ -295,6 +297,7 @@ def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = 
     run.write_info({
         "id": run.id, "parent": config.parent, "fixes": config.fixes, "method": config.method,
         "created": time.time(), "command": command or [],
+        "data": describe_datasets(config.values.get("dataset")),  # the runs list's and screen's data column
     })
     run.write_status("starting")
     run.metrics_path.touch()

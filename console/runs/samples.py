@@ -44,8 +44,8 @@ def prompts_from_records(records: list[dict], n: int = DEFAULT_PROMPTS) -> list[
             reference = completion[-1].get("content", "") if isinstance(completion, list) and completion else \
                 str(completion or "")
             out.append((prompt, shown(prompt), reference))
-        elif "messages" in rec:
-            messages = list(rec["messages"])
+        elif "messages" in rec or "conversation" in rec:  # a conversation trained whole: its JSON text
+            messages = list(rec["messages"]) if "messages" in rec else _conversation(rec["conversation"])
             last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)
             if last:
                 out.append((messages[:last], shown(messages[:last]), str(messages[last].get("content", ""))))
@@ -54,6 +54,14 @@ def prompts_from_records(records: list[dict], n: int = DEFAULT_PROMPTS) -> list[
             cut = max(1, min(32, len(words) // 3))
             out.append((" ".join(words[:cut]), " ".join(words[:cut]), " ".join(words[cut:])))
     return out
+
+
+def _conversation(text) -> list[dict]:
+    try:
+        messages = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return []
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
 
 def user_prompts(value, chat: bool) -> list[tuple[object, str, str]]:

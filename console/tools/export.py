@@ -94,6 +94,27 @@ def _save_tokenizer(plan: ExportPlan, into: Path, say) -> None:
     tokenizer.save_pretrained(str(into))
 
 
+def _end_with_run_tokenizer(plan: ExportPlan, merged) -> None:
+    """The run's tokenizer's eos (the chat template's end of turn when the trainer made it so,
+    console/trainer/end_token.py) among the merged model's generation ends: the base's generation config alone
+    would let a base model trained through a template run to the token limit."""
+    if not _has_tokenizer(plan.source):
+        return
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(plan.source), trust_remote_code=plan.trust_remote_code)
+    except (OSError, ValueError):
+        return
+    config = getattr(merged, "generation_config", None)
+    if config is None or tokenizer.eos_token_id is None:
+        return
+    ids = config.eos_token_id
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id not in ids:
+        config.eos_token_id = [*ids, tokenizer.eos_token_id]
+
+
 def _merge_into(plan: ExportPlan, into: Path, dtype: str, say) -> None:
     import torch
     from peft import PeftModel
@@ -125,6 +146,7 @@ def _merge_into(plan: ExportPlan, into: Path, dtype: str, say) -> None:
     except Exception as err:  # noqa: BLE001  a bad adapter file or one of another base: one line, not a traceback
         raise RunError(f"cannot merge {plan.source} into {plan.base}: {first_line(err, with_type=True)}") from None
     merged.config.use_cache = True
+    _end_with_run_tokenizer(plan, merged)
     say(f"saving the merged model ({sum(p.numel() for p in merged.parameters()) / 1e6:.2f}M parameters)")
     merged.save_pretrained(str(into), safe_serialization=True)
 

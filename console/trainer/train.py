@@ -17,6 +17,7 @@ import traceback
 
 from console.config.run_config import RunConfig
 from console.data.preflight import check_dataset_path, check_model_path
+from console.data.sources import entries_of
 from console.runs.checkpoints import checkpoint_problem
 from console.runs.report import Process, Reporter, StopRequest
 from console.runs.rundir import RunDir
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         # Before the libraries (5 s): a missing local dataset or model folder fails the run at once, and a run that
         # never calls bitsandbytes does not load it (console/trainer/lean_imports.py).
         check_model_path(config.values.get("model"))
-        check_dataset_path(config.values.get("dataset"))
+        for entry in entries_of(config.values):  # one or several datasets
+            check_dataset_path(entry.path)
         leave_out_bitsandbytes(config.method, config.values)
         return _train(report, stop, resume, started, config)
     except BaseException as err:  # noqa: BLE001  every failure ends as a status, the traceback in train.log
@@ -182,6 +184,12 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = kind.build(config, report, model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          tokenizer=tokenizer, callbacks=callbacks)
+    if data.templated:  # after the datasets are tokenised: the template's own end of turn ends generation
+        from console.trainer.end_token import teach_end_token
+
+        said = teach_end_token(model, tokenizer)
+        if said:
+            report.say(f"[console] {said}")
     checkpoint = str(checkpoint) if checkpoint else None
     if stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
         report.final_status("stopped", message="stopped before the first step (nothing trained)", step=0)

@@ -22,6 +22,12 @@ def value_text(value) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return fmt(value)
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) or (isinstance(item, str) and "," in item)
+                                       for item in value) or isinstance(value, list) and all(
+            isinstance(item, str) and ("/" in item or "." in item) for item in value):
+        import yaml  # several datasets (paths, or mappings): YAML's [a, {path: b, rows: 10}], which reads back
+
+        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
     if isinstance(value, list):
         return ", ".join(map(str, value))
     if isinstance(value, dict):

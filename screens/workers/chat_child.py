@@ -58,7 +58,8 @@ class ChatChild:
     def start(self, stderr) -> subprocess.Popen | None:
         """Start the child (None when the screen has already closed). Its output is read as bytes (see pump)."""
         env = dict(os.environ)
-        pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # the folder above screens/ (this file is screens/workers/chat_child.py)
+        pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

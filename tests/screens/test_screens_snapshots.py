@@ -39,6 +39,7 @@ def test_arguments_screen(snap_compare, workdir):
         row.input.value = "x"  # an invalid value: its message under the field
         await pilot.pause()
         await wait_for(pilot, lambda: pilot.app.screen.memory_for is not None, what="the memory estimate")
+        await wait_for(pilot, lambda: pilot.app.screen.data_for is not None, what="the dataset's check")
         await pilot.pause()
         pilot.app.clear_notifications()
 

@@ -769,3 +769,36 @@ def test_severity_is_one_ordering_that_reads_and_writes_as_its_word():
     assert Severity.ERROR.at_least(Severity.WARNING) and not Severity.INFO.at_least(Severity.WARNING)
     with pytest.raises(ValueError):
         Finding("stuck", "fatal", 3, "flat")
+
+
+# -- no token carries the loss, empty answers (console/diagnosis/rules/no_loss_tokens.py, answers_empty.py) ---------
+
+def test_a_loss_of_exactly_zero_from_the_start_says_no_token_carries_the_loss():
+    zero = hist([{"step": s, "loss": 0.0, "learning_rate": 2e-4} for s in range(2, 42, 2)])
+    found = {f.problem: f for f in diagnose(zero, LORA)}
+    assert "no_loss_tokens" in found
+    finding = found["no_loss_tokens"]
+    assert finding.severity == Severity.ERROR and "every label is masked" in finding.evidence
+    assert finding.fixes[0].changes == {"train_on_prompt": True}
+    # a loss that reaches 0 late (memorised) or starts above it is not this
+    late = hist([{"step": s, "loss": max(0.0, 2.0 - s / 10), "learning_rate": 2e-4} for s in range(2, 42, 2)])
+    assert "no_loss_tokens" not in {f.problem for f in diagnose(late, LORA)}
+    assert "no_loss_tokens" not in {f.problem for f in diagnose(hist([{"step": 2, "loss": 0.0}]), LORA)}
+
+
+def test_empty_sample_answers_are_a_finding_with_a_fix():
+    from console.diagnosis.diagnose import sample_findings
+    from console.runs.samples import Sample
+
+    def s(step, answer, ref="The first word is apple."):
+        return Sample(step=step, prompt="p", answer=answer, ended=True, tokens=len(answer.split()) + 1,
+                      seconds=0.1, reference=ref)
+
+    base = [s(0, "The word is apple.")] * 3
+    found = sample_findings(base + [s(10, "")] * 2 + [s(10, "apple")], LORA)
+    assert [f.problem for f in found] == ["answers_empty"]
+    assert "2 of 3 sample answers are empty" in found[0].evidence
+    assert found[0].fixes and "learning_rate" in found[0].fixes[0].changes
+    assert sample_findings(base + [s(10, "apple")] * 3, LORA) == []
+    # the data's own answers empty too: nothing says the model should say more
+    assert sample_findings([s(0, "", ref="")] * 3 + [s(10, "", ref="")] * 3, LORA) == []

@@ -105,3 +105,22 @@ def test_the_memory_estimate_counts_the_reference_and_both_answers():
     assert after.parts["activations"] == 2 * before.parts["activations"]
     lora = estimate(RunConfig.from_preset("lora").with_changes({"objective": "dpo"}))
     assert lora.parts["reference"] == lora.parts["adapter"]
+
+
+def test_the_data_preview_shows_each_pair_as_the_prompt_and_its_two_answers(tmp_path):
+    from console.config.run_config import resolve
+    from console.data.preview_text import as_text
+    from console.trainer.preview import preview
+
+    data = _write(tmp_path / "pairs.jsonl", PAIRS)
+    config = resolve(build_config("lora", None, {}, None, data))
+    result = preview(config, examples=1)
+    chosen, rejected = result["examples"]
+    assert (chosen["answer"], rejected["answer"]) == ("chosen", "rejected")
+    assert [seg["loss"] for seg in chosen["segments"]] == [False, True]
+    question = chosen["segments"][0]["text"]
+    assert "Question" in question and question == rejected["segments"][0]["text"]  # one prompt, two answers
+    assert "Good" in chosen["segments"][1]["text"] and "Bad" in rejected["segments"][1]["text"]
+    assert result["splits"]["train"]["examples"] == 10 and result["splits"]["eval"]["examples"] == 2
+    text = as_text(result)
+    assert "(chosen answer)" in text and "(rejected answer)" in text

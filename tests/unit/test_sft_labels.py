@@ -115,18 +115,30 @@ def test_train_on_prompt_puts_every_token_in_the_loss(tmp_path, model_dir, model
     assert "every token" in info.loss_on
 
 
-def test_multi_turn_chat_trains_every_answer_once(tmp_path, model_dir, model):
+def test_multi_turn_chat_trains_every_answer_once_in_one_example(tmp_path, model_dir, model):
     tok = tokenizer_for(model_dir)
     turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "First question?"},
              {"role": "assistant", "content": "First answer."}, {"role": "user", "content": "Second question?"},
              {"role": "assistant", "content": "Second answer."}]
     trainer, info = prepared(tmp_path, model, tok, [{"messages": turns}])
-    assert info.rows == 1 and info.examples == 2
-    texts = [labelled_text(tok, trainer.train_dataset[i]) for i in range(2)]
-    assert sorted(t.strip() for t in texts) == sorted(["First answer." + tok.eos_token,
-                                                       "Second answer." + tok.eos_token])
-    second = next(trainer.train_dataset[i] for i in range(2) if "Second answer" in texts[i])
-    assert "First answer." in tok.decode(second["input_ids"]), "the later answer sees the history"
+    assert info.rows == 1 and info.examples == 1, "one example per conversation: the history is not repeated"
+    assert "each conversation one example" in info.loss_on
+    example = trainer.train_dataset[0]
+    ids, labels = example["input_ids"], example["labels"]
+    assert ids.count(tok.bos_token_id) == 1 and ids[0] == tok.bos_token_id
+    spans, current = [], []
+    for t, label in zip(ids, labels):
+        if label != -100:
+            current.append(t)
+        elif current:
+            spans.append(current)
+            current = []
+    if current:
+        spans.append(current)
+    assert [tok.decode(s).strip() for s in spans] == ["First answer." + tok.eos_token,
+                                                      "Second answer." + tok.eos_token]
+    text = tok.decode(ids)
+    assert text.count("First question?") == 1 and "Be brief." in text
 
 
 def test_without_a_chat_template_instruction_rows_use_the_alpaca_layout(tmp_path, model_dir, model):

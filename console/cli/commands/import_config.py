@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("file", help="the LLaMA-Factory or axolotl YAML file")
     p.add_argument("-o", "--output", help="where to write our config (default: FILE's name + .console.yaml here)")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
-    p.add_argument("--dataset", help="the data file or folder to train on instead of the file's own datasets "
-                                     "(e.g. several merged into one)")
+    p.add_argument("--dataset", action="append", help="the data file or folder to train on instead of the file's "
+                   "own datasets; repeat it to mix several")
 
 
 def default_output(file: str | os.PathLike) -> Path:
@@ -55,11 +55,13 @@ def run(args) -> int:
     dataset = None
     if args.dataset:
         from console.config.paths import resolve_path
+        from console.data.sources import dataset_value
 
-        dataset = resolve_path(args.dataset)
+        given = args.dataset if isinstance(args.dataset, list) else [args.dataset]
+        dataset = dataset_value(given, resolve_path)  # repeated: several datasets, mixed
     imported = convert(data, Path(args.file).parent, dataset_given=dataset is not None, tool=tool)
     if dataset is not None:
-        imported.mapped.append(("--dataset", args.dataset, "dataset", dataset, "given on the command line"))
+        imported.mapped.append(("--dataset", " ".join(given), "dataset", dataset, "given on the command line"))
         imported.values["dataset"] = dataset
     print(f"{printable(args.file)}: {tool} config")
     print("\n".join(imported.report()))

@@ -17,7 +17,9 @@ def run(args) -> int:
     if not runs:
         print(f"no runs in {args.runs_dir}: start one with `training-console train`")
         return 0
-    print(f"{'RUN':<36} {'METHOD':<8} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX")
+    from console.common.safe_text import printable
+
+    print(f"{'RUN':<36} {'METHOD':<8} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX  [DATA]")
     stalled = []
     for run in runs:
         row = run_summary(run)
@@ -25,7 +27,8 @@ def run(args) -> int:
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
         lineage = f"{row['parent'] or ''}{' / ' + row['fix'] if row['fix'] else ''}"
         state = "no reply" if row["stalled"] else row["status"]
-        print(f"{row['id']:<36} {row['method']:<8} {state:<10} {steps:>11} {best:>9}  {lineage}")
+        data = f"  [{printable(row['data'])}]" if row["data"] else ""
+        print(f"{row['id']:<36} {row['method']:<8} {state:<10} {steps:>11} {best:>9}  {lineage}{data}")
         if row["stalled"]:
             stalled.append(f"{row['id']}: {row['message']}")
     for line in stalled:  # the why of a run that shows as training but does not move, under the table

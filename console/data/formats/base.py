@@ -102,6 +102,11 @@ class Format:
         """Its prompts go through the model's chat template when the model has one (plain text never does)."""
         return True
 
+    def whole(self, row: dict) -> list[dict]:
+        """The row as one conversation through a chat template (its messages up to its last answer), [] when it
+        gives no example; the trainer tokenises it whole with every answer in the loss (console/data/whole.py)."""
+        return []
+
     def example(self, text: str) -> dict:
         """A row of this format asking `text`, with an empty answer."""
         raise NotImplementedError
@@ -165,6 +170,10 @@ class SingleTurn(Format):
         prompt.append({"role": "user", "content": user})
         return [{"prompt": prompt, "completion": [{"role": "assistant", "content": answer}]}]
 
+    def whole(self, row):
+        record = self.render(row, chat_template=True, train_on_prompt=False)[0]
+        return record["prompt"] + record["completion"]
+
 
 @dataclass(frozen=True)
 class Turns:
@@ -183,13 +192,39 @@ class Turns:
         """The speaker names it reads."""
         return tuple(self.roles) if self.roles else CHAT_ROLES
 
-    def message(self, turn: dict) -> dict:
+    def message(self, turn: dict, extras: bool = False) -> dict:
+        """The turn as {role, content}; with `extras`, the tool calls, tool-call id, name and reasoning trace it
+        carries too (under the names chat templates read: CARRIED)."""
         if self.roles is None:
             role = text_of(turn.get(self.speaker) or "user")
         else:
             speaker = text_of(turn.get(self.speaker)).strip().lower()
             role = self.roles.get(speaker, speaker or "user")
-        return {"role": role, "content": content_of(turn.get(self.content))}
+        message = {"role": role, "content": content_of(turn.get(self.content))}
+        if extras:
+            for key, name in CARRIED.items():
+                value = turn.get(key)
+                if value not in (None, "", []) and name not in message:
+                    message[name] = _parsed(value) if name == "tool_calls" else value
+        return message
+
+
+# What a turn may carry beyond its text, under the name chat templates read it (Qwen3/DeepSeek read
+# reasoning_content; gpt-oss thinking; OpenAI's tool_calls, tool_call_id, name).
+CARRIED = {"tool_calls": "tool_calls", "tool_call_id": "tool_call_id", "name": "name",
+           "reasoning_content": "reasoning_content", "reasoning": "reasoning_content", "thinking": "reasoning_content"}
+
+
+def _parsed(value):
+    """A JSON text (as datasets' loaders keep nested lists of mixed shapes) read back; other values as they are."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 ROLE_CONTENT = Turns("role", "content", "user", "assistant")
@@ -214,8 +249,9 @@ class Conversation(Format):
     def column(self) -> str:
         return self.needs[0][0]
 
-    def messages(self, turns) -> list[dict]:
-        """Chat turns as {role, content}. Malformed turns are skipped."""
+    def messages(self, turns, extras: bool = False) -> list[dict]:
+        """Chat turns as {role, content} (and, with `extras`, what else they carry: Turns.message). Malformed turns
+        are skipped."""
         if not isinstance(turns, (list, tuple)):  # not a conversation: no example, counted as skipped
             return []
         out = []
@@ -224,7 +260,7 @@ class Conversation(Format):
                 continue
             keys = self.turns if self.turns.speaker in turn else next(
                 (t for t in TURNS if t.speaker in turn), self.turns)
-            out.append(keys.message(turn))
+            out.append(keys.message(turn, extras))
         return out
 
     def render(self, row, *, chat_template, train_on_prompt, text_column=None):
@@ -249,6 +285,15 @@ class Conversation(Format):
         if train_on_prompt:
             return "messages" if chat_template else "text"
         return "prompt_completion"
+
+    def whole(self, row: dict) -> list[dict]:
+        """The conversation trained whole through a chat template: its turns up to its last answer, with what they
+        carry (tool calls, reasoning); [] when it has no answer to a question (as `render`)."""
+        messages = self.messages(row.get(self.column), extras=True)
+        first_user = next((i for i, m in enumerate(messages) if m["role"] not in ("system", "assistant")), None)
+        answers = [i for i, m in enumerate(messages) if m["role"] == "assistant" and first_user is not None
+                   and i > first_user]
+        return messages[:answers[-1] + 1] if answers else []
 
     def loss_on(self, train_on_prompt):
         return super().loss_on(train_on_prompt) + ("" if train_on_prompt else " (every assistant turn)")

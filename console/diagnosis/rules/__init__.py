@@ -21,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from console.diagnosis.preference import PREFERENCE
 from console.diagnosis.rules import (
     answers_do_not_end,
+    answers_empty,
     answers_grow_longer,
     answers_repeat,
     diverged,
     likelihood_displacement,
     lr_never_peaked,
+    no_loss_tokens,
     nonfinite_grad_norm,
     not_decreasing,
     oscillating,
@@ -39,7 +42,6 @@ from console.diagnosis.rules import (
     stuck,
     warmup_too_long,
 )
-from console.diagnosis.rules.preference_common import PREFERENCE
 from console.diagnosis.vocabulary import TITLES
 
 if TYPE_CHECKING:  # for annotations only
@@ -70,6 +72,7 @@ class Rule:
 # The curves' detectors, diagnose(history, config), in the order they run: what is found first wins its problem and
 # silences the rules that name it in `unless`.
 CURVE_RULES = (
+    Rule(no_loss_tokens.detect),  # a loss of exactly 0 from the start: every label masked, nothing is learned
     Rule(diverged.nonfinite_loss, objectives=EVERY),  # NaN/inf: nothing else about the curve matters
     Rule(diverged.explosion, objectives=EVERY),  # a loss explosion that has not recovered
     Rule(oscillating.recovered_explosion, unless=("diverged",)),  # one that came back down
@@ -103,6 +106,7 @@ CRASH_RULES = (
 
 # The sample answers, sample_findings(samples, config, status).
 ANSWER_RULES = (
+    Rule(answers_empty.detect, objectives=EVERY),  # empty answers end at once: "do not end" cannot be their problem
     Rule(answers_do_not_end.detect, objectives=EVERY),
     Rule(answers_repeat.detect, objectives=EVERY),
     Rule(answers_grow_longer.detect, objectives=PREFERENCE),
@@ -111,7 +115,7 @@ ANSWER_RULES = (
 # Every problem's module, in the order titles are listed (the curve problems in the guide's order first).
 MODULES = (not_decreasing, overfitting, stuck, slow, oscillating, diverged, likelihood_displacement,
            preference_overfitting, preference_not_learning, warmup_too_long, lr_never_peaked, nonfinite_grad_norm,
-           out_of_memory, answers_do_not_end, answers_repeat, answers_grow_longer)
+           out_of_memory, answers_do_not_end, answers_repeat, no_loss_tokens, answers_empty, answers_grow_longer)
 
 TITLES.update({m.PROBLEM: m.TITLE for m in MODULES})  # the one table of titles, which Finding.title reads
 # the problems of the curves' shape (sorted first among findings of one severity; what bench/diagnosis.py scores)

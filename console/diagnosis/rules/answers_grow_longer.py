@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from console.diagnosis import fixes as fx
 from console.diagnosis.curves import median
-from console.diagnosis.rules.preference_common import length_normalised
+from console.diagnosis.preference import length_normalised
 from console.diagnosis.vocabulary import Finding, Severity
 
 if TYPE_CHECKING:  # for annotations only

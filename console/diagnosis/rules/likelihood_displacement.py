@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from console.diagnosis import fixes as fx
 from console.diagnosis.curves import num
-from console.diagnosis.rules.preference_common import (
+from console.diagnosis.preference import (
     after_warmup,
     beta_of,
     beta_up,

@@ -87,7 +87,9 @@ class ConsoleSFTTrainer(SFTTrainer):
 
     def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
         limit = args.max_length
-        if limit is None or "input_ids" in dataset.column_names:
+        # Labels made: the second pass below (or a dataset prepared elsewhere). Tokens without labels (conversations
+        # trained whole, console/data/whole.py) are measured like raw records.
+        if limit is None or "labels" in dataset.column_names:
             return super()._prepare_dataset(dataset, processing_class, args, packing, formatting_func, dataset_name)
         uncut_args = copy.copy(args)
         uncut_args.max_length, uncut_args.shuffle_dataset = None, False

@@ -1,5 +1,6 @@
 """What the preference findings share (DPO, KTO): the evidence they need, their summaries of TRL's reward curves,
-and the fixes that move beta, the loss and the SFT term. Not a rule: the rules are the modules beside it.
+and the fixes that move beta, the loss and the SFT term. Not a rule: the rules are the preference modules of
+console/diagnosis/rules/.
 
 TRL logs, per training log and per evaluation: rewards/chosen and rewards/rejected (beta * log p/p_ref of each
 answer, averaged), rewards/margins (their difference), rewards/accuracies (the share of pairs whose chosen answer

@@ -1,0 +1,64 @@
+"""The dataset checked as it is typed on the arguments screen, and the data page (F11 there, p on the method
+screen): the examples as the model sees them, read from a child process."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from screens.app import TrainingConsoleApp
+from screens.arguments_screen import ArgumentsScreen
+from screens.text_screen import TextScreen
+from tests.screens.test_screens_arguments import open_lora, type_into
+from tests.support.screens import wait_for
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    app = TrainingConsoleApp(runs_dir="runs")
+    app.launched = []
+    app.launch = lambda config, stop_first=None: app.launched.append(config)  # no trainer in these tests
+    return app
+
+
+def analysis(screen: ArgumentsScreen) -> str:
+    return str(screen.query_one("#analysis-text").render())
+
+
+async def test_the_dataset_is_checked_as_it_is_typed(app, tmp_path):
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"hello {i}"},
+                                                      {"role": "assistant", "content": "hi"}]}) + "\n"
+                             for i in range(12)))
+    (tmp_path / "odd.csv").write_text("a,b\n1,2\n")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "dataset", str(chats))
+        await wait_for(pilot, lambda: "chats.jsonl: 12 rows, chat format" in analysis(screen), what="data line")
+        assert "first example: user: hello 0" in analysis(screen)
+        await type_into(pilot, screen, "dataset", str(tmp_path / "missing.jsonl"))
+        await wait_for(pilot, lambda: "dataset" in screen.problems, what="missing file said")
+        assert "not found" in screen.problems["dataset"]
+        assert screen.query_one("#launch").disabled
+        await type_into(pilot, screen, "dataset", str(tmp_path / "odd.csv"))
+        await wait_for(pilot, lambda: "no usable column" in screen.problems.get("dataset", ""),
+                       what="a CSV that fits no format")
+        await type_into(pilot, screen, "dataset", str(chats))
+        await wait_for(pilot, lambda: "dataset" not in screen.problems, what="fixed")
+        assert not screen.query_one("#launch").disabled
+
+
+@pytest.mark.e2e
+async def test_f11_opens_the_data_page_with_the_examples_marked(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        await pilot.press("f11")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, TextScreen), what="data page")
+        page = pilot.app.screen
+        await wait_for(pilot, lambda: "[[" in page.text, timeout=120, what="the preview from the child process")
+        assert "train: " in page.text and "in the loss" in page.text and "--- train example 1" in page.text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="back")
