@@ -76,7 +76,9 @@ def launch(run: RunDir, processes: int | None = None, resume: bool = False, mach
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # The trainer imports this package: make sure it can, whatever the current directory is.
-    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # (the folder holding `console/`: this file is console/runs/launcher.py, three levels down; two levels named
+    # console/ itself, and a checkout beside an installed copy trained with the installed copy's code)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
     if processes > 1 and "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))

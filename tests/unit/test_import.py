@@ -146,7 +146,8 @@ def test_llama_factory_loraplus(capsys, tmp_path):
             assert f"-> {name}: not supported by this version" in out
     config = build_config(config_file=str(written))
     assert config.method == "lora" and config.values["lora_r"] == 8  # LLaMA-Factory's default rank, said
-    assert "(default) lora_rank: 8 -> lora_r: 8 (LLaMA-Factory's default)" in out
+    assert ("(default) lora_rank: 8 -> lora_r: 8 (LLaMA-Factory's default (hparams/finetuning_args.py); the "
+            "console's would be 16)") in out
     if "loraplus_lr_ratio" in all_fields():
         assert config.values["loraplus_lr_ratio"] == 16.0
 

@@ -92,7 +92,118 @@ def rules(m: Mapper) -> None:
             m.drop("chat_template", f"axolotl's named template {show(template)} is not applied: the model's own "
                                     f"chat template is used (use_chat_template); give a Jinja template as "
                                     f"chat_template to use another")
+    _evaluation_and_saving(m)
+    _unsaid(m)
     _dataset(m)
+
+
+# Where each value below comes from, in axolotl-ai-cloud/axolotl: its config schema (src/axolotl/utils/schemas/
+# config.py, training.py, peft.py) and the builder that turns a config into TrainingArguments
+# (src/axolotl/core/builders/base.py, causal.py; src/axolotl/utils/config/__init__.py for the per-epoch counts).
+_CONFIG = "schemas/config.py"
+_TRAINING = "schemas/training.py"
+_PEFT = "schemas/peft.py"
+_BUILDER = "core/builders/base.py"
+
+# What axolotl trains with when the file leaves a key out: (their key, our setting, value, source).
+_UNSAID = (
+    ("num_epochs", "num_train_epochs", 1.0, _TRAINING),
+    ("micro_batch_size", "per_device_train_batch_size", 1, _TRAINING),
+    ("gradient_accumulation_steps", "gradient_accumulation_steps", 1, _TRAINING),
+    ("lr_scheduler", "lr_scheduler_type", "cosine", _TRAINING), ("weight_decay", "weight_decay", 0.0, _TRAINING),
+    ("optimizer", "optim", "adamw_torch_fused", _TRAINING),
+    ("max_grad_norm", "max_grad_norm", 1.0, f"None, {_TRAINING}: transformers' 1.0"),
+    ("sequence_len", "max_length", 512, _CONFIG), ("train_on_inputs", "train_on_prompt", False, _TRAINING),
+    ("sample_packing", "packing", False, _CONFIG),
+    ("gradient_checkpointing", "activation_checkpointing", False, _CONFIG),
+    ("load_best_model_at_end", "load_best_model_at_end", False, _CONFIG),
+)
+
+
+def _unsaid(m: Mapper) -> None:
+    """The values axolotl trains with that the file leaves out (the report says each, against the console's)."""
+    for theirs, ours, value, source in _UNSAID:
+        if not m.says(theirs):
+            m.default(theirs, ours, value, source)
+    if m.out.method != "full" and not m.says("lora_dropout"):
+        m.default("lora_dropout", "lora_dropout", 0.0, _PEFT)
+    if not m.says("warmup_steps", "warmup_ratio"):
+        # axolotl: min(3 % of the steps, 100); a ratio of 0.03 is the same up to 3,333 steps
+        m.default("warmup_steps", "warmup_steps", 0.03, f"3 % of the steps up to 100, {_BUILDER}")
+    if not m.says("bf16"):  # 'auto': on where the GPU has it (the console turns it off with a notice elsewhere)
+        m.default("bf16", "bf16", True, f"'auto', {_CONFIG}")
+    if not m.says("fp16"):
+        m.default("fp16", "fp16", False, _CONFIG)
+    strategy = str(m.get("excess_length_strategy", "drop")).lower()
+    # axolotl leaves out the rows longer than sequence_len (utils/data/utils.py); 'raise' stops on one instead, so a
+    # run that trains under it has none to leave out
+    m.done.add("excess_length_strategy")
+    how = "left out" if strategy in ("drop", "raise") else "cut"
+    label = "excess_length_strategy" if m.says("excess_length_strategy") else "(default) excess_length_strategy"
+    if strategy in ("drop", "raise", "truncate"):
+        m.put(label, strategy, "drop_long_examples", how == "left out",
+              f"rows longer than sequence_len are {how}" + ("" if m.says("excess_length_strategy")
+                                                            else f": axolotl's default ({_CONFIG})"))
+    else:
+        m.drop("excess_length_strategy", f"{show(strategy)} is not one of axolotl's drop, truncate or raise")
+
+
+def _evaluation_and_saving(m: Mapper) -> None:
+    """axolotl's evaluation and checkpoints (core/builders/base.py, utils/config/__init__.py): no evaluation without
+    a held-out share; evals_per_epoch / saves_per_epoch become a share of the run's steps (1 / (count x epochs)),
+    as axolotl computes them; a checkpoint every epoch otherwise, the last 4 kept."""
+    d = m.data
+    held_out = m.get("val_set_size", 0.0)
+    if not m.says("val_set_size"):
+        m.default("val_set_size", "val_size", 0.0, _CONFIG)
+    epochs = m.get("num_epochs", 1.0)
+    evaluates = isinstance(held_out, (int, float)) and held_out > 0
+    if not evaluates:
+        for key in ("evals_per_epoch", "eval_steps", "eval_strategy", "eval_sample_packing"):
+            if key in d:
+                m.drop(key, "val_set_size is 0: axolotl does not evaluate")
+        m.default("val_set_size: 0", "eval_strategy", "no", _BUILDER)
+    elif m.says("eval_steps"):
+        m.put("eval_steps", d["eval_steps"], "eval_steps", d["eval_steps"])
+        m.put("(eval_steps) eval_strategy", "steps", "eval_strategy", "steps", "axolotl evaluates every eval_steps")
+        if m.says("evals_per_epoch"):
+            m.drop("evals_per_epoch", "eval_steps is set: axolotl uses it")
+    elif m.says("evals_per_epoch"):
+        per_epoch = d["evals_per_epoch"]
+        if _count(per_epoch) and _count(epochs):
+            share = 1.0 / (per_epoch * epochs)
+            if share < 1:
+                m.put("evals_per_epoch", per_epoch, "eval_steps", share,
+                      "1 / (evals_per_epoch x num_epochs): a share of the run's steps")
+                m.put("(evals_per_epoch) eval_strategy", "steps", "eval_strategy", "steps",
+                      "axolotl evaluates every eval_steps")
+            else:
+                m.drop("evals_per_epoch", "one evaluation or less in the run: axolotl skips evaluation")
+                m.default("evals_per_epoch", "eval_strategy", "no", "utils/config/__init__.py")
+        else:
+            m.drop("evals_per_epoch", f"{show(per_epoch)} is not a count of evaluations")
+    elif not m.says("eval_strategy"):
+        m.default("eval_strategy", "eval_strategy", "no", _BUILDER)
+    if m.says("save_steps"):
+        m.put("save_steps", d["save_steps"], "save_steps", d["save_steps"])
+        m.default("(save_steps) save_strategy", "save_strategy", "steps", _BUILDER)
+        if m.says("saves_per_epoch"):
+            m.drop("saves_per_epoch", "save_steps is set: axolotl uses it")
+    elif m.says("saves_per_epoch") and _count(d["saves_per_epoch"]) and _count(epochs) \
+            and 1.0 / (d["saves_per_epoch"] * epochs) < 1:
+        m.put("saves_per_epoch", d["saves_per_epoch"], "save_steps", 1.0 / (d["saves_per_epoch"] * epochs),
+              "1 / (saves_per_epoch x num_epochs): a share of the run's steps")
+        m.default("(saves_per_epoch) save_strategy", "save_strategy", "steps", _BUILDER)
+    elif not m.says("save_strategy"):
+        if m.says("saves_per_epoch"):
+            m.drop("saves_per_epoch", "one save or less in the run: axolotl saves at the end of each epoch")
+        m.default("save_strategy", "save_strategy", "epoch", _BUILDER)
+    if not m.says("save_total_limit"):
+        m.default("save_total_limit", "save_total_limit", 4, _BUILDER)
+
+
+def _count(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _dataset(m: Mapper) -> None:

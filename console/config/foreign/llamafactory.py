@@ -92,21 +92,16 @@ def rules(m: Mapper) -> None:
         m.refuse("adapter_name_or_path", "adapter_name_or_path: training on top of an existing adapter is not "
                                          "supported: merge it into the model first (e.g. `llamafactory-cli export` "
                                          "or peft's merge_and_unload) and give the merged folder as the model")
-    # What LLaMA-Factory trains with when the file says nothing: transformers' TrainingArguments defaults (and its own
-    # cutoff_len), written out so the run is the one the file describes, not the console's preset for the method
-    # (2e-4, 5 epochs, batch 4 x 4, 10 % warmup: a new user found the preset's values in place without a word).
-    for theirs, ours, value in _UNSAID:
-        if theirs not in d and not (theirs == "warmup_steps" and "warmup_ratio" in d):
-            m.put(f"(default) {theirs}", value, ours, value, "LLaMA-Factory's default, from transformers")
+    _unsaid(m, stage)
     if method_is_lora(m):
         rank = d.get("lora_rank")
         if rank is None:  # LLaMA-Factory's defaults differ from the preset's: kept, to train what they trained
-            m.put("(default) lora_rank", 8, "lora_r", 8, "LLaMA-Factory's default")
+            m.default("lora_rank", "lora_r", 8, _FINETUNING)
             rank = 8
         if d.get("lora_alpha") is None and isinstance(rank, int) and not isinstance(rank, bool):
-            m.put("(default) lora_alpha", "2 x lora_rank", "lora_alpha", 2 * rank, "LLaMA-Factory's default")
+            m.default("lora_alpha", "lora_alpha", 2 * rank, f"2 x lora_rank, {_FINETUNING}")
         if d.get("lora_dropout") is None:
-            m.put("(default) lora_dropout", 0, "lora_dropout", 0.0, "LLaMA-Factory's default")
+            m.default("lora_dropout", "lora_dropout", 0.0, _FINETUNING)
         m.targets("lora_target", d.get("lora_target", "all"))
         if d.get("additional_target"):
             m.targets_to_save("additional_target", d["additional_target"])
@@ -128,14 +123,55 @@ def rules(m: Mapper) -> None:
     _dataset(m, stage)
 
 
+# Where each value below comes from, in hiyouga/LLaMA-Factory (src/llamafactory/hparams/): its argument classes, and
+# transformers' TrainingArguments for what its training_args.py subclass leaves as transformers has it.
+_DATA = "hparams/data_args.py"
+_MODEL = "hparams/model_args.py"
+_FINETUNING = "hparams/finetuning_args.py"
+_PARSER = "hparams/parser.py"
+_TRANSFORMERS = "transformers' TrainingArguments"
+
+# What LLaMA-Factory trains with when the file leaves a key out: (their key, our setting, value, source). Written out
+# so the run is the one the file describes, not the console's preset for the method (2e-4, 5 epochs, batch 4 x 4, 10 %
+# warmup, 10 % held out, the best checkpoint kept: a new user found the preset's values in place without a word).
 _UNSAID = (
-    ("learning_rate", "learning_rate", 5e-5), ("num_train_epochs", "num_train_epochs", 3.0),
-    ("per_device_train_batch_size", "per_device_train_batch_size", 8),
-    ("gradient_accumulation_steps", "gradient_accumulation_steps", 1),
-    ("lr_scheduler_type", "lr_scheduler_type", "linear"), ("warmup_steps", "warmup_steps", 0),
-    ("weight_decay", "weight_decay", 0.0), ("max_grad_norm", "max_grad_norm", 1.0),
-    ("cutoff_len", "max_length", 2048),
+    ("learning_rate", "learning_rate", 5e-5, _TRANSFORMERS),
+    ("num_train_epochs", "num_train_epochs", 3.0, _TRANSFORMERS),
+    ("per_device_train_batch_size", "per_device_train_batch_size", 8, _TRANSFORMERS),
+    ("gradient_accumulation_steps", "gradient_accumulation_steps", 1, _TRANSFORMERS),
+    ("lr_scheduler_type", "lr_scheduler_type", "linear", _TRANSFORMERS),
+    ("weight_decay", "weight_decay", 0.0, _TRANSFORMERS), ("max_grad_norm", "max_grad_norm", 1.0, _TRANSFORMERS),
+    ("cutoff_len", "max_length", 2048, _DATA),
+    # no evaluation unless the file holds some out (val_size) and asks for it (eval_strategy)
+    ("val_size", "val_size", 0.0, _DATA), ("eval_strategy", "eval_strategy", "no", _TRANSFORMERS),
+    # every checkpoint kept, the last model the result
+    ("save_total_limit", "save_total_limit", None, _TRANSFORMERS),
+    ("load_best_model_at_end", "load_best_model_at_end", False, _TRANSFORMERS),
 )
+
+
+def _unsaid(m: Mapper, stage: str) -> None:
+    """The values LLaMA-Factory trains with that the file leaves out (the report says each, against the console's)."""
+    for theirs, ours, value, source in _UNSAID:
+        if not m.says(theirs) and not (theirs == "eval_strategy" and m.says("evaluation_strategy")):
+            m.default(theirs, ours, value, source)
+    if not m.says("warmup_steps", "warmup_ratio"):
+        m.default("warmup_steps", "warmup_steps", 0, _TRANSFORMERS)
+    if not m.says("save_steps") and str(m.get("save_strategy", "steps")) == "steps":
+        m.default("save_steps", "save_steps", 500, _TRANSFORMERS)
+    evaluates = str(m.get("eval_strategy", m.get("evaluation_strategy", "no"))) != "no"
+    if evaluates and not m.says("eval_steps"):  # transformers evaluates every logging_steps then
+        m.default("eval_steps", "eval_steps", float(m.get("logging_steps", 500)), f"logging_steps, {_TRANSFORMERS}")
+    if evaluates and not m.says("eval_on_start"):
+        m.default("eval_on_start", "eval_on_start", False, _TRANSFORMERS)
+    if not m.says("disable_gradient_checkpointing"):  # on unless the file turns it off
+        m.default("disable_gradient_checkpointing", "activation_checkpointing", True, _MODEL, theirs=False)
+    if not m.says("packing", "neat_packing"):  # None: packed for pretraining only
+        m.default("packing", "packing", stage == "pt", f"stage == 'pt', {_PARSER}")
+    if not m.says("fp16", "pure_bf16") and "fp16" not in m.out.values:
+        m.default("fp16", "fp16", False, _TRANSFORMERS)
+    if not m.says("bf16", "pure_bf16"):
+        m.default("bf16", "bf16", False, _TRANSFORMERS)
 
 
 def method_is_lora(m: Mapper) -> bool:

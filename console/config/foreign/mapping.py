@@ -15,6 +15,7 @@ from pathlib import Path
 from console.common.safe_text import printable
 from console.config.fields import LEGACY, all_fields
 from console.config.paths import looks_local
+from console.config.presets import load_preset
 from console.data.formats import REGISTRY, Conversation
 
 MAX_INFO_BYTES = 16 * 2**20  # a dataset_info.json is a registry of names; LLaMA-Factory's own is ~40 KB
@@ -44,8 +45,6 @@ DROPS = {
                     "(or give a folder with train and validation files)",
     "test_datasets": "a separate evaluation set is not read: val_size holds out a share of the training set "
                      "(or give a folder with train and validation files)",
-    "evals_per_epoch": "set eval_steps instead (a step count or a share of the run below 1)",
-    "saves_per_epoch": "set save_steps instead (a step count or a share of the run below 1)",
     "xformers_attention": "xformers attention is not offered: sdpa or flash_attention_2 (attn_implementation)",
     "quantization_method": "bitsandbytes is the only quantisation here",
     "pure_bf16": "precision is bf16/fp16 mixed precision (resolve() says which this machine uses)",
@@ -171,6 +170,29 @@ class Mapper:
         value = self.data.get(key, default)
         return default if value is None else value
 
+    def says(self, *keys: str) -> bool:
+        """The file sets one of these keys (an empty value is not a setting: both tools read it as unset)."""
+        return any(self.data.get(k) not in (None, "") for k in keys)
+
+    # -- what the tool trains with when its file says nothing ----------------------------------------------
+    def console_default(self, ours: str):
+        """What the console would train with: the run's method preset, else the setting's own default."""
+        preset = load_preset(self.out.method).defaults if self.out.method in ("full", "lora", "qlora") else {}
+        return preset[ours] if ours in preset else all_fields()[ours].default
+
+    def default(self, label: str, ours: str, value, source: str, theirs=None) -> None:
+        """A value the tool trains with when the file leaves `label` out, written when it differs from the
+        console's own (the report says both, and where the tool's value comes from); nothing when they agree, or
+        when the file already set `ours` another way. `theirs`: the tool's own value when it is not ours (a
+        setting the other way round)."""
+        if ours in self.out.values:
+            return
+        console = self.console_default(ours)
+        if console == value and isinstance(console, bool) == isinstance(value, bool):
+            return
+        self.put(f"(default) {label}", value if theirs is None else theirs, ours, value,
+                 f"{self.tool.name}'s default ({source}); the console's would be {show(console)}")
+
     # -- shared by both tools ----------------------------------------------------------------------------
     def common_refusals(self) -> None:
         for key in ("deepspeed", "fsdp", "fsdp_config", "fsdp_version"):
@@ -187,9 +209,6 @@ class Mapper:
         """Keys no tool-specific rule took: a setting of ours passes through, an old name is translated (LEGACY),
         a known one is dropped with its reason, and the rest is dropped as having no counterpart here."""
         renames = self.tool.renames
-        if self.data.get("bf16") in (True, "auto") and "fp16" not in self.data:
-            # both tools default fp16 to off; the preset's fp16 on next to their bf16 would be a conflict to resolve
-            self.put("(default) fp16", False, "fp16", False, f"{self.tool.name}'s default; bf16 is on")
         empty = []
         for key, value in self.data.items():
             if key in self.done:
