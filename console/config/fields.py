@@ -94,6 +94,10 @@ _OWN = [
     FieldSpec("lora_target_modules", "list", False, "all-linear", section="method settings", items="str",
               help="'all-linear' (every linear layer but the output head), a list [q_proj, v_proj] or a comma list "
                    "q_proj,v_proj; LLaMA-Factory's 'all' means all-linear", training_argument=False),
+    FieldSpec("lora_target_regex", "str", True, None, section="method settings",
+              help="a regular expression matched against each module's full name (peft's target_modules as a "
+                   "string, e.g. model.layers.\\d+.self_attn.(q|v)_proj); set, it replaces lora_target_modules",
+              training_argument=False),
     FieldSpec("loraplus_lr_ratio", "float", True, None, lo=0, lo_open=True, hi=1e6, section="method settings",
               help="LoRA+ learning-rate ratio of B to A, 16 typical (peft's create_loraplus_optimizer); empty: "
                    "plain LoRA", training_argument=False),

@@ -6,7 +6,7 @@ for it).
 """
 from __future__ import annotations
 
-from console.config.foreign.mapping import Mapper, Tool, choice, conversations, listing, show
+from console.config.foreign.mapping import Imported, Mapper, Tool, choice, conversations, listing, show
 from console.data.formats import Conversation, PlainText, keyed_as, known_as
 
 AXOLOTL = "axolotl"
@@ -92,9 +92,88 @@ def rules(m: Mapper) -> None:
             m.drop("chat_template", f"axolotl's named template {show(template)} is not applied: the model's own "
                                     f"chat template is used (use_chat_template); give a Jinja template as "
                                     f"chat_template to use another")
+    _methods(m)
     _evaluation_and_saving(m)
     _unsaid(m)
     _dataset(m)
+
+
+# axolotl's keys for methods and trainers the console does not have (schemas/config.py, integrations/): refused,
+# since dropping one trains another method (a reward model as a language model, ReLoRA as plain LoRA, ...).
+_NO_COUNTERPART = {
+    "reward_model": "reward-model training", "process_reward_model": "process reward-model training",
+    "relora": "ReLoRA", "relora_steps": "ReLoRA", "lisa_n_layers": "LISA (layer-wise sampled full fine-tuning)",
+    "loftq_config": "LoftQ initialisation", "qat": "quantisation-aware training", "ebft": "EBFT",
+    "use_eaft": "the EAFT loss", "diffusion": "diffusion language-model training", "llmcompressor": "LLM Compressor's "
+    "sparse fine-tuning", "unfrozen_parameters": "training chosen parameters of the full model",
+    "gptq": "a GPTQ-quantised base model", "model_quantization_config": "a quantised base model (FP4/FP8)",
+    "quantize_moe_experts": "quantised MoE experts", "fp8": "FP8 training", "dpo_use_weighting": "weighted DPO",
+    "curriculum_sampling": "curriculum sampling (data in file order)",
+}
+# Plugins (integrations/) that change kernels, memory or logging, not what is trained.
+_KERNEL_PLUGINS = {"axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin": "Cut Cross-Entropy computes the "
+                   "same loss with less memory", "axolotl.integrations.kernels.KernelsPlugin": "kernels",
+                   "axolotl.integrations.swanlab.SwanLabPlugin": "SwanLab logging"}
+_LIGER = "axolotl.integrations.liger.LigerPlugin"
+_LIGER_KEYS = ("liger_rope", "liger_rms_norm", "liger_glu_activation", "liger_layer_norm",
+               "liger_fused_linear_cross_entropy", "liger_cross_entropy", "liger_rms_norm_gated")
+# Keys that change speed or memory only: dropped with why (the same training).
+_SPEED_ONLY = {
+    "lora_mlp_kernel": "axolotl's fused LoRA kernels", "lora_qkv_kernel": "axolotl's fused LoRA kernels",
+    "lora_o_kernel": "axolotl's fused LoRA kernels", "use_kernels": "hub kernels", "use_scattermoe": "MoE kernels",
+    "use_sonicmoe": "MoE kernels", "cut_cross_entropy": "Cut Cross-Entropy (the same loss, less memory)",
+    "activation_offloading": "activation offloading (the same training, more GPU memory here)",
+    "torch_compile": "torch.compile", "tiled_mlp": "tiled MLP (memory)", "flash_attn_cross_entropy": "a fused loss",
+    "flash_attn_rms_norm": "a fused norm", "flash_attn_fuse_mlp": "a fused MLP", "fused_attn_kernel": "a fused "
+    "attention kernel", "experts_implementation": "the MoE kernel", "low_cpu_mem_usage": "loading memory",
+    "loss_watchdog_threshold": "axolotl's loss watchdog", "loss_watchdog_patience": "axolotl's loss watchdog",
+    "skip_prepare_dataset": "axolotl's data preparation", "remove_unused_columns": "axolotl's data preparation",
+    "eot_tokens": "the chat template's own end of turn is trained", "torchdistx_path": "loading memory",
+}
+
+
+def _methods(m: Mapper) -> None:
+    """Methods carried (Liger kernels, lora_target_parameters, layers_to_transform) or refused, plugins sorted."""
+    d = m.data
+    for key, what in _NO_COUNTERPART.items():
+        if d.get(key) not in (None, "", False, [], {}):
+            m.refuse(key, f"{key}: {what} has no counterpart in the console, and without it the run is another "
+                          f"method: train this file with axolotl, or remove the key and import again")
+    if isinstance(d.get("peft"), dict) and d["peft"].get("loftq_config"):
+        m.refuse("peft", "peft.loftq_config: LoftQ initialisation has no counterpart in the console, and without it "
+                         "the run is another method: train this file with axolotl, or remove the key and import again")
+    for key in [k for k in d if k.startswith(("relora_", "lisa_", "eaft_", "ebft_", "qat_", "gptq_"))]:
+        m.done.add(key)  # the settings of a refused method
+    plugins = d.get("plugins") if isinstance(d.get("plugins"), list) else []
+    for plugin in plugins:
+        if plugin == _LIGER or plugin in _KERNEL_PLUGINS:
+            continue
+        m.refuse("plugins", f"plugins: {show(plugin)} has no counterpart in the console: remove it if it does not "
+                            f"change what is trained, and import again")
+    if "plugins" in d:
+        m.done.add("plugins")
+    liger = [k for k in _LIGER_KEYS if d.get(k) is True]
+    if _LIGER in plugins or liger:
+        m.put(liger[0] if liger else "plugins", True if liger else _LIGER, "use_liger_kernel", True,
+              "TRL's Liger kernels (the same training, less memory)")
+    m.done.update(k for k in _LIGER_KEYS if k in d)
+    for key, what in _SPEED_ONLY.items():
+        if d.get(key) not in (None, "", False, [], {}):
+            m.drop(key, f"{what}: speed or memory only, the same training")
+        elif key in d:
+            m.done.add(key)
+    if d.get("gradient_checkpointing") in ("offload", "offload_disk"):
+        m.put("gradient_checkpointing", d["gradient_checkpointing"], "activation_checkpointing", True,
+              "checkpointing without the offload: the same training, more GPU memory")
+    if d.get("lora_target_parameters") and m.out.method != "full":
+        m.put("lora_target_parameters", d["lora_target_parameters"], "target_parameters",
+              d["lora_target_parameters"] if isinstance(d["lora_target_parameters"], list)
+              else [d["lora_target_parameters"]])
+    if d.get("peft_layers_to_transform") and m.out.method != "full":
+        m.put("peft_layers_to_transform", d["peft_layers_to_transform"], "layers_to_transform",
+              d["peft_layers_to_transform"])
+    if "eval_sample_packing" in d:
+        m.put("eval_sample_packing", d["eval_sample_packing"], "eval_packing", d["eval_sample_packing"])
 
 
 # Where each value below comes from, in axolotl-ai-cloud/axolotl: its config schema (src/axolotl/utils/schemas/
@@ -159,7 +238,7 @@ def _evaluation_and_saving(m: Mapper) -> None:
     epochs = m.get("num_epochs", 1.0)
     evaluates = isinstance(held_out, (int, float)) and held_out > 0
     if not evaluates:
-        for key in ("evals_per_epoch", "eval_steps", "eval_strategy", "eval_sample_packing"):
+        for key in ("evals_per_epoch", "eval_steps", "eval_strategy"):
             if key in d:
                 m.drop(key, "val_set_size is 0: axolotl does not evaluate")
         m.default("val_set_size: 0", "eval_strategy", "no", _BUILDER)
@@ -221,49 +300,77 @@ def _dataset(m: Mapper) -> None:
                              "--dataset FILE")
         return
     if len(value) > 1:
+        # Several datasets per run arrive with the data issue (26): dataset_entries() below already maps each entry;
+        # the run's settings take that list once the console trains on several.
         paths = ", ".join(str(x.get("path")) if isinstance(x, dict) else str(x) for x in value)
         m.refuse("datasets", f"datasets: {show(paths)}: the console trains on one dataset; merge them into one "
                              f"file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give it with "
                              f"--dataset FILE")
         return
-    entry = value[0]
     m.done.add("datasets")
+    _entry(m, 0, value[0])
+
+
+def dataset_entries(m: Mapper) -> list[Imported]:
+    """Each entry of the file's `datasets:` list mapped on its own (dataset, dataset_format, dataset_split,
+    dataset_config, columns, text_column, with its report), for a run that trains on several datasets: the hook
+    that the several-datasets setting (issue 26) reads. A refused entry holds its refusal."""
+    value = m.data.get("datasets")
+    out = []
+    for i, entry in enumerate(value if isinstance(value, list) else []):
+        one = Mapper(m.tool, m.data, m.base_dir, False)
+        _entry(one, i, entry)
+        out.append(one.out)
+    return out
+
+
+def _entry(m: Mapper, i: int, entry) -> None:
+    """One entry of `datasets:` -> our data settings (their keys said as datasets[i].key)."""
+    at = f"datasets[{i}]"
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not entry["path"].strip():
-        m.refuse("datasets", "datasets[0]: needs a path (a file, folder or Hub dataset); add it")
+        m.refuse("datasets", f"{at}: needs a path (a file, folder or Hub dataset); add it")
         return
     entry = {str(k): v for k, v in entry.items()}
     kind = entry.get("type")
+    kind = _TYPE_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
     fmt = known_as(AXOLOTL).get(kind) if isinstance(kind, str) else None
     if fmt is None:
         why = ("input_output marks trained segments itself, which has no counterpart here: use "
                "prompt/completion rows" if kind == "input_output" else
                f"the console reads {listing(known_as(AXOLOTL))}")
-        m.refuse("datasets", f"datasets[0].type: {show(kind)}: not supported: {why}")
+        m.refuse("datasets", f"{at}.type: {show(entry.get('type'))}: not supported: {why}")
+        return
+    thinking = [k for k in _THINKING if entry.get(k) not in (None, "", False)]
+    if thinking:
+        m.refuse("datasets", f"{at}.{thinking[0]}: reasoning traces are not read: the console's chat formats keep "
+                             f"each turn's role and content only; put the reasoning into the content (e.g. between "
+                             f"<think> tags) and import again")
         return
     data_files = entry.get("data_files")
     if isinstance(data_files, list) and len(data_files) == 1:
         data_files = data_files[0]
     if isinstance(data_files, str) and data_files.strip():
-        m.put("datasets[0].data_files", entry["data_files"], "dataset", m.local_or_hub(data_files))
+        m.put(f"{at}.data_files", entry["data_files"], "dataset", m.local_or_hub(data_files))
     elif data_files:
-        m.refuse("datasets", "datasets[0].data_files: several files: merge them into one and give it with "
-                             "--dataset FILE")
+        m.refuse("datasets", f"{at}.data_files: several files: merge them into one and give it with --dataset FILE")
         return
     else:
-        m.put("datasets[0].path", entry["path"], "dataset", m.local_or_hub(entry["path"]))
-    m.put("datasets[0].type", kind, "dataset_format", fmt.name)
-    used = {"path", "type", "data_files", "ds_type"}
+        m.put(f"{at}.path", entry["path"], "dataset", m.local_or_hub(entry["path"]))
+    m.put(f"{at}.type", entry.get("type"), "dataset_format", fmt.name,
+          "axolotl's Alpaca prompt, not the chat template" if fmt.name == "alpaca_prompt" else "")
+    used = {"path", "type", "data_files", "ds_type"} | set(_THINKING)
     if entry.get("split") and entry["split"] != "train":
-        m.put("datasets[0].split", entry["split"], "dataset_split", str(entry["split"]))
+        # a slice (train[:10%]) is kept as written: the datasets library reads the slice syntax itself
+        m.put(f"{at}.split", entry["split"], "dataset_split", str(entry["split"]))
     used.add("split")
     if entry.get("name"):
-        m.put("datasets[0].name", entry["name"], "dataset_config", str(entry["name"]))
+        m.put(f"{at}.name", entry["name"], "dataset_config", str(entry["name"]))
     used.add("name")
     if kind == "chat_template" and isinstance(fmt, Conversation):
         # the options of axolotl's chat_template type: the turns' column and keys
         messages = entry.get("field_messages", "messages")
         if messages != fmt.column:
-            m.put("datasets[0].field_messages", messages, "columns", f"{fmt.column}:{messages}")
+            m.put(f"{at}.field_messages", messages, "columns", f"{fmt.column}:{messages}")
         used.add("field_messages")
         mapping = entry.get("message_property_mappings") or {}
         role = entry.get("message_field_role", mapping.get("role", "role") if isinstance(mapping, dict) else "role")
@@ -271,21 +378,26 @@ def _dataset(m: Mapper) -> None:
                             mapping.get("content", "content") if isinstance(mapping, dict) else "content")
         keyed = keyed_as(role, content) if isinstance(role, str) and isinstance(content, str) else None
         if keyed is None:
-            m.refuse("datasets", f"datasets[0]: turns keyed {show(role)}/{show(content)}: the console reads "
+            m.refuse("datasets", f"{at}: turns keyed {show(role)}/{show(content)}: the console reads "
                                  f"{conversations(lambda f: f'{f.turns.speaker}/{f.turns.content}')}; rename the keys")
             return
         if keyed is not fmt:
-            m.put("datasets[0].message_property_mappings", mapping or f"{role}/{content}", "dataset_format",
+            m.put(f"{at}.message_property_mappings", mapping or f"{role}/{content}", "dataset_format",
                   keyed.name, f"{role}/{content} turns are the {keyed.name} format's")
             if messages != keyed.column:
-                m.put("datasets[0].field_messages", messages, "columns", f"{keyed.column}:{messages}")
+                m.put(f"{at}.field_messages", messages, "columns", f"{keyed.column}:{messages}")
         used |= {"message_property_mappings", "message_field_role", "message_field_content"}
     if isinstance(fmt, PlainText) and entry.get("field") and entry["field"] != fmt.column:
-        m.put("datasets[0].field", entry["field"], "text_column", str(entry["field"]))
+        m.put(f"{at}.field", entry["field"], "text_column", str(entry["field"]))
     used.add("field")
     for key in entry:
         if key not in used:
-            m.drop(f"datasets[0].{key}", "no counterpart in the console's data settings")
+            m.drop(f"{at}.{key}", "no counterpart in the console's data settings")
+
+
+# axolotl's other names for the types above; its reasoning-trace options (schemas/datasets.py)
+_TYPE_ALIASES = {"chat_template.default": "chat_template"}
+_THINKING = ("field_thinking", "template_thinking_key", "split_thinking")
 
 
 def _datasets_listed(data: dict) -> int:

@@ -10,9 +10,11 @@ import json
 import os
 from pathlib import Path
 
+from console.config.foreign import llamafactory_v1
 from console.config.foreign.mapping import (
     MAX_INFO_BYTES,
     MULTIMODAL,
+    Imported,
     Mapper,
     Tool,
     conversations,
@@ -27,8 +29,9 @@ LLAMA_FACTORY = "LLaMA-Factory"
 # Keys only LLaMA-Factory uses (none is a setting of ours).
 SIGNS = frozenset({"stage", "finetuning_type", "lora_rank", "lora_target", "template", "dataset_dir",
                    "quantization_bit", "do_train", "plot_loss", "additional_target", "pissa_init", "flash_attn",
-                   "preprocessing_num_workers", "overwrite_cache", "adapter_name_or_path", "model_revision"})
-DEFINING = frozenset({"stage", "finetuning_type"})
+                   "preprocessing_num_workers", "overwrite_cache", "adapter_name_or_path", "model_revision"}
+                  | llamafactory_v1.V1_SIGNS)
+DEFINING = frozenset({"stage", "finetuning_type"}) | llamafactory_v1.V1_DEFINING
 
 # Their key -> our setting, value unchanged.
 RENAMES = {"model_name_or_path": "model", "lora_rank": "lora_r", "cutoff_len": "max_length",
@@ -42,6 +45,9 @@ _ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "outpu
 
 
 def rules(m: Mapper) -> None:
+    if llamafactory_v1.is_v1(m.data):  # the v1 format: its own keys (llamafactory_v1.py)
+        llamafactory_v1.rules(m)
+        return
     d = m.data
     stage = str(m.get("stage", "sft")).strip().lower()
     if "stage" in d:
@@ -111,9 +117,17 @@ def rules(m: Mapper) -> None:
                 m.drop(key, "LoRA setting, and this run is not LoRA")
     if "pissa_init" in d:
         if d["pissa_init"] is True:
-            m.put("pissa_init", True, "init_lora_weights", "pissa")
+            # LLaMA-Factory runs peft's fast SVD with pissa_iter iterations (16 unless said; -1: the full SVD)
+            iters = d.get("pissa_iter", 16)
+            value = "pissa" if iters == -1 else f"pissa_niter_{iters}"
+            m.put("pissa_init", True, "init_lora_weights", value,
+                  f"pissa_iter {iters}{'' if 'pissa_iter' in d else ' (LLaMA-Factory default, ' + _FINETUNING + ')'}")
+            m.done.add("pissa_iter")
         else:
             m.drop("pissa_init", "off: peft's default initialisation")
+    if "pissa_iter" in d and "pissa_iter" not in m.done:
+        m.drop("pissa_iter", "pissa_init is off: not used")
+    _methods(m)
     if "disable_gradient_checkpointing" in d:
         m.put("disable_gradient_checkpointing", d["disable_gradient_checkpointing"], "activation_checkpointing",
               not d["disable_gradient_checkpointing"] if isinstance(d["disable_gradient_checkpointing"], bool)
@@ -174,6 +188,74 @@ def _unsaid(m: Mapper, stage: str) -> None:
         m.default("bf16", "bf16", False, _TRANSFORMERS)
 
 
+# LLaMA-Factory's switches for methods the console does not train (hparams/finetuning_args.py, model_args.py): refused,
+# since dropping one trains another method (plain AdamW instead of BAdam, a model without its mixture-of-depths).
+_NO_COUNTERPART = {
+    "use_badam": "BAdam (block-coordinate Adam)", "use_adam_mini": "Adam-mini", "use_muon": "the Muon optimiser",
+    "mixture_of_depths": "mixture-of-depths", "use_eaft_loss": "the EAFT loss", "use_asft_loss": "the ASFT loss",
+    "use_llama_pro": "LLaMA Pro (trained expanded blocks)", "shift_attn": "LongLoRA's shifted short attention",
+    "use_mca": "Megatron-Core training", "use_kt": "KTransformers training", "rope_scaling": "RoPE scaling",
+    "fp8": "FP8 training", "use_v1_kernels": "LLaMA-Factory's v1 kernels",
+}
+_GALORE = {"galore_rank": ("rank", 16), "galore_update_interval": ("update_proj_gap", 200),
+           "galore_scale": ("scale", 2.0), "galore_proj_type": ("proj_type", "std")}
+_APOLLO = {"apollo_rank": ("rank", 16), "apollo_update_interval": ("update_proj_gap", 200),
+           "apollo_scale": ("scale", 32.0), "apollo_proj": ("proj", "random"), "apollo_proj_type": ("proj_type", "std"),
+           "apollo_scale_type": ("scale_type", "channel")}
+
+
+def _methods(m: Mapper) -> None:
+    """GaLore and APOLLO (transformers' galore_adamw / apollo_adamw optimisers, with LLaMA-Factory's own defaults
+    for what transformers defaults otherwise), the DFT loss (TRL's loss_type dft), pure bf16 and Liger kernels
+    carried; the methods without a counterpart refused."""
+    d = m.data
+    for key, what in _NO_COUNTERPART.items():
+        if d.get(key) not in (None, "", False):
+            m.refuse(key, f"{key}: {what} has no counterpart in the console, and without it the run is another "
+                          f"method: train this file with LLaMA-Factory, or remove the key and import again")
+    for key in [k for k in d if k.startswith(("badam_", "asft_", "eaft_", "kt_", "fp8_"))]:
+        m.done.add(key)  # the settings of a refused method
+    for flag, prefix, optim, table in (("use_galore", "galore", "galore_adamw", _GALORE),
+                                       ("use_apollo", "apollo", "apollo_adamw", _APOLLO)):
+        if d.get(flag) is True:
+            layerwise = d.get(f"{prefix}_layerwise") is True
+            m.put(flag, True, "optim", optim + ("_layerwise" if layerwise else ""),
+                  f"{prefix}_layerwise" if layerwise else "")
+            target = str(d.get(f"{prefix}_target", "all"))
+            names = [t.strip() for t in target.split(",") if t.strip()]
+            m.put(f"{prefix}_target", target, "optim_target_modules",
+                  "all-linear" if names == ["all"] else names, f"LLaMA-Factory's default ({_FINETUNING})"
+                  if f"{prefix}_target" not in d else "")
+            args = ",".join(f"{ours}={d.get(theirs, default)}" for theirs, (ours, default) in table.items())
+            m.put(f"{prefix}_*", {k: d[k] for k in table if k in d}, "optim_args", args,
+                  f"with LLaMA-Factory's defaults ({_FINETUNING}) for what the file leaves out")
+            m.done.update(k for k in d if k.startswith(prefix + "_"))
+        elif flag in d:
+            m.drop(flag, "off")
+            m.done.update(k for k in d if k.startswith(prefix + "_"))
+    if d.get("use_dft_loss") is True:
+        m.put("use_dft_loss", True, "loss_type", "dft", "TRL's dynamic fine-tuning loss")
+    elif "use_dft_loss" in d:
+        m.drop("use_dft_loss", "off")
+    if d.get("pure_bf16") is True:
+        # the model in bf16 without mixed precision (hparams/parser.py: compute dtype bf16, no autocast)
+        m.put("pure_bf16", True, "dtype", "bfloat16", "the model loaded and trained in bf16")
+        m.put("(pure_bf16) bf16", False, "bf16", False, "no mixed precision over a bf16 model")
+        m.put("(pure_bf16) fp16", False, "fp16", False, "no mixed precision over a bf16 model")
+    elif "pure_bf16" in d:
+        m.drop("pure_bf16", "off")
+    if "enable_liger_kernel" in d:
+        m.put("enable_liger_kernel", d["enable_liger_kernel"], "use_liger_kernel", d["enable_liger_kernel"] is True)
+    if d.get("neat_packing") is True:
+        # TRL's packing keeps each example's positions (position_ids restart), so with flash attention no example
+        # attends to another: LLaMA-Factory's neat packing
+        m.put("neat_packing", True, "packing", True, "TRL's packing keeps examples apart (position ids)")
+    elif "neat_packing" in d:
+        m.drop("neat_packing", "off")
+    if d.get("use_unsloth") is not None:
+        m.drop("use_unsloth", "unsloth's kernels are not used: the same training, at transformers' speed")
+
+
 def method_is_lora(m: Mapper) -> bool:
     return m.out.method in ("lora", "qlora") and not m.out.refused.get("finetuning_type")
 
@@ -190,16 +272,40 @@ def _dataset(m: Mapper, stage: str) -> None:
         m.refuse("dataset", "dataset: missing: LLaMA-Factory names its training data in 'dataset'; add it, or "
                             "give the data file with --dataset FILE")
         return
-    names = value if isinstance(value, list) else str(value).split(",")
-    names = [str(n).strip() for n in names if str(n).strip()]
+    names = dataset_names(value)
     if len(names) != 1:
+        # Several datasets per run arrive with the data issue (26): dataset_entries() below already maps each name;
+        # the run's settings take that list once the console trains on several.
         # Refused rather than the first taken with a notice: a run on part of the data the user named looks like
         # a success, and a notice among twenty is easily missed. One merged file is one command away.
         m.refuse("dataset", f"dataset: {show(', '.join(names))}: the console trains on one dataset; merge them "
                             f"into one file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give "
                             f"it with --dataset FILE")
         return
-    name = names[0]
+    _named(m, names[0], stage)
+
+
+def dataset_names(value) -> list[str]:
+    """LLaMA-Factory's `dataset`: a comma list or a YAML list of names."""
+    names = value if isinstance(value, list) else str(value).split(",")
+    return [str(n).strip() for n in names if str(n).strip()]
+
+
+def dataset_entries(m: Mapper) -> list[Imported]:
+    """Each name of the file's `dataset` mapped on its own (dataset, dataset_format, dataset_split, dataset_config,
+    columns, text_column, with its report), for a run that trains on several datasets: the hook that the
+    several-datasets setting (issue 26) reads. A name that cannot be resolved holds its refusal."""
+    stage = str(m.get("stage", "sft")).strip().lower()
+    out = []
+    for name in dataset_names(m.data.get("dataset") or ""):
+        one = Mapper(m.tool, m.data, m.base_dir, False)
+        _named(one, name, stage)
+        out.append(one.out)
+    return out
+
+
+def _named(m: Mapper, name: str, stage: str) -> None:
+    """One dataset name, looked up in dataset_dir/dataset_info.json."""
     dataset_dir = str(m.get("dataset_dir", "data"))
     if dataset_dir == "ONLINE":  # LLaMA-Factory's word for "the names are Hub repositories"
         m.put("dataset", name, "dataset", name, "dataset_dir ONLINE: a Hub dataset")

@@ -21,6 +21,7 @@ The records, as TRL reads them:
 from __future__ import annotations
 
 from console.common.errors import DataError
+from console.data.formats.alpaca_prompt import ALPACA_PROMPT
 from console.data.formats.base import (
     SHAREGPT_ROLES,
     Conversation,
@@ -41,7 +42,8 @@ __all__ = ["FALLBACK", "FORMATS", "RECORD_KEYS", "REGISTRY", "SHAREGPT_ROLES", "
 
 # The registry, in detection order: a dataset is in the first format whose columns it has, so a format whose columns
 # say more comes before one whose columns it may hold as well (a chat with a 'text' column is a chat).
-REGISTRY: tuple[Format, ...] = (CHAT, SHAREGPT, INSTRUCTION, PROMPT_COMPLETION, TEXT)
+# An entry with auto_detect off (alpaca_prompt: the instruction columns in another prompt) is chosen by name only.
+REGISTRY: tuple[Format, ...] = (CHAT, SHAREGPT, INSTRUCTION, ALPACA_PROMPT, PROMPT_COMPLETION, TEXT)
 FORMATS = tuple(f.name for f in REGISTRY)
 _BY_NAME = {f.name: f for f in REGISTRY}
 
@@ -135,9 +137,9 @@ def detect_format(columns: list[str], wanted: str = "auto", text_column: str | N
                             f"columns found: {', '.join(columns) or 'none'}: {hint}")
         return wanted
     for fmt in REGISTRY:
-        if fmt.detects(cols):
+        if fmt.auto_detect and fmt.detects(cols):
             return fmt.name
-    expected = [f"{f.describe_columns()} ({f.name})" for f in REGISTRY]
+    expected = [f"{f.describe_columns()} ({f.name})" for f in REGISTRY if f.auto_detect]
     raise DataError(f"no usable column: columns found: {', '.join(columns) or 'none'}. Expected "
                     f"{', '.join(expected[:-1])} or {expected[-1]}; or map yours, e.g. "
                     f"--set columns=prompt:question,completion:answer")
