@@ -295,6 +295,8 @@ def dataset_entries(m: Mapper) -> list[Imported]:
     """Each name of the file's `dataset` mapped on its own (dataset, dataset_format, dataset_split, dataset_config,
     columns, text_column, with its report), for a run that trains on several datasets: the hook that the
     several-datasets setting (issue 26) reads. A name that cannot be resolved holds its refusal."""
+    if llamafactory_v1.is_v1(m.data):
+        return llamafactory_v1.dataset_entries(m)
     stage = str(m.get("stage", "sft")).strip().lower()
     out = []
     for name in dataset_names(m.data.get("dataset") or ""):

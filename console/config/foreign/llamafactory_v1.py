@@ -167,10 +167,40 @@ def _train_dataset(m: Mapper) -> None:
                                   f"one file and give it with --dataset FILE")
     else:
         (name, entry), = entries.items()
-        m.put("train_dataset", value, "dataset", m.local_or_hub(str(entry.get("path", ""))), f"{name} in {value}")
-        converter = str(entry.get("converter", "")).lower()
-        if converter == "alpaca":
-            m.put(f"{name}.converter", converter, "dataset_format", "instruction")
+        _entry(m, value, name, entry)
+
+
+def _entry(m: Mapper, where: str, name: str, entry: dict) -> None:
+    """One {path, source, converter} entry of a v1 dataset YAML -> our data settings."""
+    if str(entry.get("source", "local")).lower() not in ("local", "hf_hub", "hub", ""):
+        m.refuse("train_dataset", f"{name} in {where}: source {show(entry.get('source'))}: the console reads local "
+                                  f"files and Hub datasets")
+        return
+    m.put(f"{name}.path", entry.get("path"), "dataset", m.local_or_hub(str(entry.get("path", ""))),
+          f"{name} in {where}")
+    converter = str(entry.get("converter", "")).lower()
+    if converter == "alpaca":
+        m.put(f"{name}.converter", converter, "dataset_format", "instruction")
+    elif converter:
+        m.refuse("train_dataset", f"{name} in {where}: converter {show(converter)}: the console reads alpaca rows "
+                                  f"and messages")
+    if entry.get("split") not in (None, "", "train"):
+        m.put(f"{name}.split", entry["split"], "dataset_split", str(entry["split"]))
+
+
+def dataset_entries(m: Mapper) -> list:
+    """Each entry of the file's train_dataset YAML mapped on its own (the several-datasets hook, issue 26)."""
+    value = m.data.get("train_dataset")
+    if not isinstance(value, str) or not value.strip().endswith((".yaml", ".yml")):
+        one = Mapper(m.tool, m.data, m.base_dir, False)
+        _train_dataset(one)
+        return [one.out]
+    out = []
+    for name, entry in (dataset_file_entries(m, value) or {}).items():
+        one = Mapper(m.tool, m.data, m.base_dir, False)
+        _entry(one, value, name, entry)
+        out.append(one.out)
+    return out
 
 
 def dataset_file_entries(m: Mapper, value: str) -> dict | None:
