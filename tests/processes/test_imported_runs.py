@@ -28,3 +28,28 @@ def test_drop_long_examples_leaves_the_long_ones_out_instead_of_cutting_them(run
     assert "are left out (drop_long_examples)" in status["cut_text"]
     log = "\n".join(run.tail_log(200))
     assert f"train: {train['examples']} examples" in log
+
+
+@pytest.mark.e2e
+def test_an_imported_axolotl_alpaca_config_trains_on_axolotls_prompt(capsys, tmp_path):
+    """axolotl's `type: alpaca` imported and trained on the demo model: the rows go in as axolotl's Alpaca prompt
+    (never through the chat template), over-long examples left out, the per-epoch counts as shares of the run."""
+    from pathlib import Path
+
+    from console.cli.main import main
+    from console.runs.rundir import RunDir
+    from tests.support.e2e_util import sets
+
+    source = Path(__file__).parents[1] / "support" / "fixtures" / "foreign" / "axolotl" / "lora.yml"
+    written = tmp_path / "ours.yaml"
+    assert main(["import", str(source), "-o", str(written)]) == 0
+    capsys.readouterr()
+    code = main(["train", "--runs-dir", str(tmp_path / "runs"), "--config", str(written), "--set", "model=",
+                 "--set", "attn_implementation=", *sets("eval_steps=0.5", "save_steps=0.5", "max_length=256")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    run = RunDir(next((tmp_path / "runs").iterdir()))
+    status = run.read_status_file()
+    assert status["phase"] == "done" and status["data_format"] == "alpaca_prompt"
+    log = "\n".join(run.tail_log(400))
+    assert "alpaca_prompt format" in log and "through the chat template" not in log

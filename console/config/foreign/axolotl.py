@@ -108,12 +108,13 @@ _NO_COUNTERPART = {
     "sparse fine-tuning", "unfrozen_parameters": "training chosen parameters of the full model",
     "gptq": "a GPTQ-quantised base model", "model_quantization_config": "a quantised base model (FP4/FP8)",
     "quantize_moe_experts": "quantised MoE experts", "fp8": "FP8 training", "dpo_use_weighting": "weighted DPO",
-    "curriculum_sampling": "curriculum sampling (data in file order)",
+    "curriculum_sampling": "curriculum sampling (data in file order)", "use_onebitllms": "1-bit (BitNet) training",
 }
 # Plugins (integrations/) that change kernels, memory or logging, not what is trained.
 _KERNEL_PLUGINS = {"axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin": "Cut Cross-Entropy computes the "
                    "same loss with less memory", "axolotl.integrations.kernels.KernelsPlugin": "kernels",
-                   "axolotl.integrations.swanlab.SwanLabPlugin": "SwanLab logging"}
+                   "axolotl.integrations.swanlab.SwanLabPlugin": "SwanLab logging",
+                   "axolotl.integrations.expert_parallel.ExpertParallelPlugin": "expert parallelism"}
 _LIGER = "axolotl.integrations.liger.LigerPlugin"
 _LIGER_KEYS = ("liger_rope", "liger_rms_norm", "liger_glu_activation", "liger_layer_norm",
                "liger_fused_linear_cross_entropy", "liger_cross_entropy", "liger_rms_norm_gated")
@@ -129,6 +130,10 @@ _SPEED_ONLY = {
     "loss_watchdog_threshold": "axolotl's loss watchdog", "loss_watchdog_patience": "axolotl's loss watchdog",
     "skip_prepare_dataset": "axolotl's data preparation", "remove_unused_columns": "axolotl's data preparation",
     "eot_tokens": "the chat template's own end of turn is trained", "torchdistx_path": "loading memory",
+    "use_dsv4_kernels": "DeepSeek-V4 kernels", "use_glm_dsa_kernels": "GLM kernels",
+    "expert_parallel_size": "expert parallelism", "context_parallel_size": "context parallelism",
+    "tensor_parallel_size": "tensor parallelism", "dp_shard_size": "data-parallel sharding",
+    "dp_replicate_size": "data-parallel replication",
 }
 
 

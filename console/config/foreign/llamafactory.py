@@ -13,12 +13,12 @@ from pathlib import Path
 from console.config.foreign import llamafactory_v1
 from console.config.foreign.mapping import (
     MAX_INFO_BYTES,
-    MULTIMODAL,
     Imported,
     Mapper,
     Tool,
     conversations,
     exists,
+    is_multimodal,
     listing,
     show,
 )
@@ -195,7 +195,7 @@ _NO_COUNTERPART = {
     "mixture_of_depths": "mixture-of-depths", "use_eaft_loss": "the EAFT loss", "use_asft_loss": "the ASFT loss",
     "use_llama_pro": "LLaMA Pro (trained expanded blocks)", "shift_attn": "LongLoRA's shifted short attention",
     "use_mca": "Megatron-Core training", "use_kt": "KTransformers training", "rope_scaling": "RoPE scaling",
-    "fp8": "FP8 training", "use_v1_kernels": "LLaMA-Factory's v1 kernels",
+    "fp8": "FP8 training",
 }
 _GALORE = {"galore_rank": ("rank", 16), "galore_update_interval": ("update_proj_gap", 200),
            "galore_scale": ("scale", 2.0), "galore_proj_type": ("proj_type", "std")}
@@ -252,8 +252,9 @@ def _methods(m: Mapper) -> None:
         m.put("neat_packing", True, "packing", True, "TRL's packing keeps examples apart (position ids)")
     elif "neat_packing" in d:
         m.drop("neat_packing", "off")
-    if d.get("use_unsloth") is not None:
-        m.drop("use_unsloth", "unsloth's kernels are not used: the same training, at transformers' speed")
+    for key, what in (("use_unsloth", "unsloth's kernels"), ("use_v1_kernels", "LLaMA-Factory's v1 kernels")):
+        if d.get(key) is not None:
+            m.drop(key, f"{what} are not used: the same training, at transformers' speed")
 
 
 def method_is_lora(m: Mapper) -> bool:
@@ -372,7 +373,7 @@ def _dataset_entry(m: Mapper, name: str, entry: dict, info_path: Path, stage: st
     columns = entry.get("columns") if isinstance(entry.get("columns"), dict) else {}
     tags = entry.get("tags") if isinstance(entry.get("tags"), dict) else {}
     for key in list(columns) + list(tags):
-        if any(word in str(key).lower() for word in MULTIMODAL):
+        if is_multimodal(key):
             m.refuse("dataset", f"dataset: {show(name)} has {show(key)} columns: multi-modal training is not "
                                 f"supported")
             return

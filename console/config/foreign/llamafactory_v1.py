@@ -181,7 +181,10 @@ def _entry(m: Mapper, where: str, name: str, entry: dict) -> None:
     converter = str(entry.get("converter", "")).lower()
     if converter == "alpaca":
         m.put(f"{name}.converter", converter, "dataset_format", "instruction")
-    elif converter:
+    elif not converter:  # v1's own rows: messages whose content is a list of {type, value} parts
+        m.refuse("train_dataset", f"{name} in {where}: LLaMA-Factory v1's own message rows (content parts keyed "
+                                  f"'value') are not read by the console: give role/content messages or alpaca rows")
+    else:
         m.refuse("train_dataset", f"{name} in {where}: converter {show(converter)}: the console reads alpaca rows "
                                   f"and messages")
     if entry.get("split") not in (None, "", "train"):

@@ -58,6 +58,12 @@ for _key in ("wandb_project", "wandb_entity", "wandb_name", "wandb_watch", "wand
 MULTIMODAL = ("image", "video", "audio", "vision", "visual", "processor", "multimodal", "mm_proj")
 
 
+def is_multimodal(key: str) -> bool:
+    """A key about images, video or audio: one of MULTIMODAL opens one of its words (revision_of_model is not)."""
+    key = str(key).lower().replace("-", "_")
+    return "mm_proj" in key or any(word.startswith(MULTIMODAL) for word in key.split("_"))
+
+
 @dataclass
 class Imported:
     """A foreign config mapped to ours: the method, our flat values, and the report's three groups."""
@@ -196,7 +202,7 @@ class Mapper:
     def common_refusals(self) -> None:
         self.distributed()
         for key, value in self.data.items():
-            if any(word in key.lower() for word in MULTIMODAL) and value not in (None, "", False, [], {}):
+            if is_multimodal(key) and value not in (None, "", False, [], {}):
                 self.refuse(key, f"{key}: multi-modal training is not supported: the console trains text-only "
                                  f"causal language models")
 

@@ -148,6 +148,10 @@ def build(config, report, *, model, args, train_dataset, eval_dataset, tokenizer
                    f"the learning rate")
     if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
         longest = trainer.cut_reports["train"].longest if "train" in trainer.cut_reports else "?"
+        if trainer._drop_long:
+            raise DataError(f"every training example is longer than max_length {values.get('max_length')} and "
+                            f"drop_long_examples leaves it out: raise max_length (the longest example has {longest} "
+                            f"tokens) or set drop_long_examples=false to cut them instead")
         raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
                         f"raise max_length (the longest example has {longest} tokens)")
     cut = {name: cut_report.as_dict() for name, cut_report in trainer.cut_reports.items()}
