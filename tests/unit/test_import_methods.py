@@ -252,3 +252,20 @@ def test_several_datasets_are_refused_in_one_line_and_each_is_mapped_by_the_hook
     assert "names 2 datasets" in convert(v1, tmp_path).refused["train_dataset"]
     assert [e.values["dataset"] for e in dataset_entries(v1, tmp_path)] == [str(tmp_path / "a.jsonl"),
                                                                             str(tmp_path / "b.jsonl")]
+
+
+def test_keys_that_only_look_like_another_method_are_not_refused():
+    revision = _ax(revision_of_model="abc123")  # 'vision' inside a word is not multi-modal
+    assert not revision.refused and revision.values["revision"] == "abc123"
+    speed = _ax(plugins=["axolotl.integrations.expert_parallel.ExpertParallelPlugin"], use_scattermoe=True)
+    assert not speed.refused and "use_scattermoe" in dict(speed.dropped)
+    kernels = _lf(use_v1_kernels=True)
+    assert not kernels.refused and "use_v1_kernels" in dict(kernels.dropped)
+    assert "use_onebitllms" in _ax(use_onebitllms=True).refused
+
+
+def test_llama_factory_v1_message_rows_are_refused_not_read_as_empty_text(tmp_path):
+    (tmp_path / "mm.yaml").write_text("demo:\n  path: mm.jsonl\n  source: local\n")
+    (tmp_path / "mm.jsonl").write_text("{}\n")
+    refused = convert(dict(V1_LORA, train_dataset="mm.yaml"), tmp_path).refused
+    assert "content parts keyed 'value'" in refused["train_dataset"]
