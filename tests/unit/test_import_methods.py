@@ -269,3 +269,16 @@ def test_llama_factory_v1_message_rows_are_refused_not_read_as_empty_text(tmp_pa
     (tmp_path / "mm.jsonl").write_text("{}\n")
     refused = convert(dict(V1_LORA, train_dataset="mm.yaml"), tmp_path).refused
     assert "content parts keyed 'value'" in refused["train_dataset"]
+
+
+def test_the_packages_an_imported_method_needs_are_checked_before_launch(monkeypatch):
+    import console.machine.load_checks as checks
+
+    monkeypatch.setattr(checks, "installed", lambda module: False)
+    problems = checks.field_problems({"optim": "galore_adamw_layerwise", "use_liger_kernel": True})
+    assert problems["optim"] == ("optim galore_adamw_layerwise needs galore_torch, which is not installed: pip install "
+                                 "galore-torch")
+    assert "pip install liger-kernel" in problems["use_liger_kernel"]
+    assert "apollo_torch" in checks.field_problems({"optim": "apollo_adamw"})["optim"]
+    monkeypatch.setattr(checks, "installed", lambda module: True)
+    assert checks.field_problems({"optim": "galore_adamw", "use_liger_kernel": True}) == {}
