@@ -10,7 +10,9 @@ import json
 import os
 from pathlib import Path
 
-from console.config.foreign import llamafactory_v1
+from console.config.foreign.llamafactory_v1 import V1_DEFINING, V1_SIGNS, is_v1
+from console.config.foreign.llamafactory_v1 import dataset_entries as v1_dataset_entries
+from console.config.foreign.llamafactory_v1 import rules as v1_rules
 from console.config.foreign.mapping import (
     MAX_INFO_BYTES,
     Imported,
@@ -30,8 +32,8 @@ LLAMA_FACTORY = "LLaMA-Factory"
 SIGNS = frozenset({"stage", "finetuning_type", "lora_rank", "lora_target", "template", "dataset_dir",
                    "quantization_bit", "do_train", "plot_loss", "additional_target", "pissa_init", "flash_attn",
                    "preprocessing_num_workers", "overwrite_cache", "adapter_name_or_path", "model_revision"}
-                  | llamafactory_v1.V1_SIGNS)
-DEFINING = frozenset({"stage", "finetuning_type"}) | llamafactory_v1.V1_DEFINING
+                  | V1_SIGNS)
+DEFINING = frozenset({"stage", "finetuning_type"}) | V1_DEFINING
 
 # Their key -> our setting, value unchanged.
 RENAMES = {"model_name_or_path": "model", "lora_rank": "lora_r", "cutoff_len": "max_length",
@@ -45,8 +47,8 @@ _ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "outpu
 
 
 def rules(m: Mapper) -> None:
-    if llamafactory_v1.is_v1(m.data):  # the v1 format: its own keys (llamafactory_v1.py)
-        llamafactory_v1.rules(m)
+    if is_v1(m.data):  # the v1 format: its own keys (llamafactory_v1.py)
+        v1_rules(m)
         return
     d = m.data
     stage = str(m.get("stage", "sft")).strip().lower()
@@ -296,8 +298,8 @@ def dataset_entries(m: Mapper) -> list[Imported]:
     """Each name of the file's `dataset` mapped on its own (dataset, dataset_format, dataset_split, dataset_config,
     columns, text_column, with its report), for a run that trains on several datasets: the hook that the
     several-datasets setting (issue 26) reads. A name that cannot be resolved holds its refusal."""
-    if llamafactory_v1.is_v1(m.data):
-        return llamafactory_v1.dataset_entries(m)
+    if is_v1(m.data):
+        return v1_dataset_entries(m)
     stage = str(m.get("stage", "sft")).strip().lower()
     out = []
     for name in dataset_names(m.data.get("dataset") or ""):

@@ -221,8 +221,8 @@ class Mapper:
         if fsdp:
             key = next(iter(fsdp))
             self.put(key, fsdp[key], "accelerate_config", "fsdp",
-                     "the shipped FSDP2 accelerate config (full sharding per decoder layer); the file's own FSDP "
-                     "options are the preset's")
+                     "the shipped FSDP2 accelerate config (full sharding per decoder layer), in place of the file's "
+                     "own FSDP options: the same training")
             for other in fsdp:
                 self.done.add(other)
 
