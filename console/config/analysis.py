@@ -120,7 +120,7 @@ def adapter_line(config: RunConfig) -> str:
     """What the LoRA adapter will be, the options the user set included (DoRA, rsLoRA, LoRA+, modules_to_save...):
     a dry run confirms each, where it said nothing of them before."""
     v = config.values
-    targets = v.get("lora_target_modules") or "all-linear"
+    targets = v.get("lora_target_regex") or v.get("lora_target_modules") or "all-linear"
     targets = ", ".join(targets) if isinstance(targets, list) else str(targets)
     base = "4-bit" if v.get("load_in_4bit") or config.method == "qlora" else "8-bit" if v.get("load_in_8bit") else ""
     parts = [f"adapter: LoRA r={fmt(v.get('lora_r'))}, alpha {fmt(v.get('lora_alpha'))}, dropout "
@@ -168,7 +168,7 @@ def training_arguments_snippet(config: RunConfig, output_dir: str = "runs/<id>/c
     lines.append(")")
     v = config.values
     if config.method in ("lora", "qlora"):
-        targets = v.get("lora_target_modules")
+        targets = v.get("lora_target_regex") or v.get("lora_target_modules")
         lines += ["", "from peft import LoraConfig", "peft_config = LoraConfig(",
                   f"    r={v.get('lora_r')!r},", f"    lora_alpha={v.get('lora_alpha')!r},",
                   f"    lora_dropout={v.get('lora_dropout')!r},", f"    target_modules={targets!r},"]

@@ -79,6 +79,9 @@ _OWN = [
               help="share held out for evaluation when the dataset has no validation split", training_argument=False),
     FieldSpec("max_samples", "int", True, None, lo=1, section="model and data",
               help="use at most this many training examples", training_argument=False),
+    FieldSpec("drop_long_examples", "bool", False, False, section="model and data",
+              help="leave out the examples longer than max_length instead of cutting them (axolotl's default)",
+              training_argument=False),
     FieldSpec("trust_remote_code", "bool", False, False, section="model and data",
               help="run the model repository's own Python code (only for models you trust)", training_argument=False),
     FieldSpec("adapter_name_or_path", "str", True, None, section="model and data",
@@ -105,6 +108,10 @@ _OWN = [
     FieldSpec("lora_target_modules", "list", False, "all-linear", section="method settings", items="str",
               help="'all-linear' (every linear layer but the output head), a list [q_proj, v_proj] or a comma list "
                    "q_proj,v_proj; LLaMA-Factory's 'all' means all-linear", training_argument=False),
+    FieldSpec("lora_target_regex", "str", True, None, section="method settings",
+              help="a regular expression matched against each module's full name (peft's target_modules as a "
+                   "string, e.g. model.layers.\\d+.self_attn.(q|v)_proj); set, it replaces lora_target_modules",
+              training_argument=False),
     FieldSpec("loraplus_lr_ratio", "float", True, None, lo=0, lo_open=True, hi=1e6, section="method settings",
               help="LoRA+ learning-rate ratio of B to A, 16 typical (peft's create_loraplus_optimizer); empty: "
                    "plain LoRA", training_argument=False),

@@ -130,10 +130,38 @@ def human(n: int | float) -> str:
     return f"{n / KiB:.0f} KiB"
 
 
+# Where a decoder layer's modules sit in the model's module names (transformers' Llama-style, GPT-2, GPT-NeoX, and the
+# text half of multi-modal wrappers), and the blocks inside a layer: what a lora_target_regex is matched against
+# before launch, since the layout known from config.json names a layer's modules but not their full path.
+_LAYER_PATHS = ("model.layers.{i}.", "model.language_model.layers.{i}.", "language_model.model.layers.{i}.",
+                "model.text_model.layers.{i}.", "transformer.h.{i}.", "gpt_neox.layers.{i}.",
+                "model.decoder.layers.{i}.")
+_BLOCKS = ("", "self_attn.", "attn.", "attention.", "mlp.", "block_sparse_moe.", "mlp.experts.")
+
+
+def regex_targets(pattern: str, shape: ModelShape) -> list[tuple[str, int, int, int]]:
+    """The modules of one layer that a lora_target_regex matches in some layer (peft: re.fullmatch over the full
+    name); [] when it matches none of the paths this layout can have."""
+    import re
+
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        return []
+    chosen = []
+    for module in shape.adapter_targets():
+        if any(regex.fullmatch(path.format(i=i) + block + module[0]) for i in range(max(shape.layers, 1))
+               for path in _LAYER_PATHS for block in _BLOCKS):
+            chosen.append(module)
+    return chosen
+
+
 def _targets(values: dict, shape: ModelShape) -> list[tuple[str, int, int, int]]:
     """The linear modules of one layer an adapter goes on (peft's all-linear: every one but lm_head)."""
     targets = values.get("lora_target_modules") or "all-linear"
     linears = shape.adapter_targets()
+    if values.get("lora_target_regex"):  # counted on every layer: an upper bound for a regex naming some layers
+        return regex_targets(str(values["lora_target_regex"]), shape) or linears
     if isinstance(targets, str) and targets.strip() in ("all-linear", "all"):
         return linears
     names = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if str(t).strip()]
@@ -149,6 +177,9 @@ def unknown_targets(values: dict, shape: ModelShape) -> list[str]:
     """The lora_target_modules names that match no linear layer of a model whose layout is known: said before
     launch (the trainer refuses them once the model is loaded; a typo beside a right name adapted fewer layers)."""
     targets = values.get("lora_target_modules") or "all-linear"
+    if values.get("lora_target_regex") and shape.family != "generic":
+        pattern = str(values["lora_target_regex"])
+        return [] if regex_targets(pattern, shape) else [pattern]
     if shape.family == "generic" or (isinstance(targets, str) and targets.strip() in ("all-linear", "all")):
         return []
     names = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if str(t).strip()]
@@ -247,7 +278,8 @@ def estimate(config, shape: ModelShape | None = None, hardware=None) -> Estimate
     unknown = unknown_targets(values, shape) if method != "full" else []
     if unknown:
         layers = ", ".join(dict.fromkeys(m[0].split(".")[-1] for m in shape.adapter_targets()))
-        notes.append(f"lora_target_modules {', '.join(unknown)}: no such layer in {shape.name} (its linear layers: "
+        key = "lora_target_regex" if values.get("lora_target_regex") else "lora_target_modules"
+        notes.append(f"{key} {', '.join(unknown)}: no such layer in {shape.name} (its linear layers: "
                      f"{layers}); the run would refuse it")
     adapter_bytes = 4  # peft keeps adapters in fp32 (autocast_adapter_dtype)
     if qlora:

@@ -169,6 +169,14 @@ def translate(key: str, raw) -> tuple[str | None, object, str]:
         value = resolve_path(value, hub=False)
     if key == "chat_template" and isinstance(value, str) and _names_template_file(value):
         value = resolve_path(value, hub=False)  # a file: made absolute like the other paths (console/config/paths.py)
+    if key == "lora_target_regex" and value:  # checked now, not after the model has loaded
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ConfigError(f"lora_target_regex is not a regular expression ({err}): fix it, or list the layers "
+                              f"in lora_target_modules instead", key) from None
     if key == "accelerate_config":  # free text (a preset name or a path), so checked here: a typo is one line now
         check_accelerate_config(value)
     if key == "dataset" and isinstance(value, list):  # several datasets: each entry's path made absolute

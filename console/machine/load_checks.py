@@ -107,9 +107,21 @@ def _checks(values: dict) -> dict:
         if values.get("chat_template"):
             check_chat_template(chat_template_text(values["chat_template"]))
 
+    def optimiser() -> None:
+        # transformers imports these packages only when it builds the optimiser, after the model has loaded
+        optim = str(values.get("optim") or "")
+        for prefix, module, package in (("galore_", "galore_torch", "galore-torch"),
+                                        ("apollo_", "apollo_torch", "apollo-torch")):
+            if optim.startswith(prefix) and not installed(module):
+                raise DataError(f"optim {optim} needs {module}, which is not installed: pip install {package}")
+
+    def liger() -> None:
+        if values.get("use_liger_kernel") and not installed("liger_kernel"):
+            raise DataError("use_liger_kernel needs liger-kernel, which is not installed: pip install liger-kernel")
+
     return {"attn_implementation": lambda: check_attention(values.get("attn_implementation"), cuda),
             "revision": lambda: check_revision(values.get("revision"), values.get("model")),
-            "chat_template": template, "load_in_8bit": eight_bit}
+            "chat_template": template, "load_in_8bit": eight_bit, "optim": optimiser, "use_liger_kernel": liger}
 
 
 def check_model_loading(values: dict) -> None:

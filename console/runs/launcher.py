@@ -76,8 +76,8 @@ def launch(run: RunDir, processes: int | None = None, resume: bool = False, mach
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # The trainer imports this package: make sure it can, whatever the current directory is.
-    # (the folder above console/: this file is console/runs/launcher.py; two levels up named console/ itself, so a
-    # checkout's trainer imported whichever console the environment had installed)
+    # (the folder holding `console/`: this file is console/runs/launcher.py, three levels down; two levels named
+    # console/ itself, and a checkout beside an installed copy trained with the installed copy's code)
     pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
     if processes > 1 and "OMP_NUM_THREADS" not in env:

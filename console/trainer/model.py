@@ -19,6 +19,8 @@ def model_source(values: dict) -> str:
 def _target_modules(values: dict):
     """peft's target_modules: 'all-linear', or a list of module names (a comma string split; a lone name in a list,
     since peft reads a bare string as a regular expression over the whole module path)."""
+    if values.get("lora_target_regex"):  # peft matches a string against each module's full name
+        return str(values["lora_target_regex"])
     targets = values.get("lora_target_modules") or "all-linear"
     if targets in ("all", ["all"]):  # LLaMA-Factory's word, from a config saved before translate() said it
         return "all-linear"

@@ -23,8 +23,8 @@ from console.config.foreign.axolotl import AXOLOTL
 from console.config.foreign.llamafactory import LLAMA_FACTORY
 from console.config.foreign.mapping import MAX_INFO_BYTES, Imported, Mapper, Tool
 
-__all__ = ["AXOLOTL", "LLAMA_FACTORY", "MAX_INFO_BYTES", "TOOLS", "Imported", "Tool", "convert", "detect",
-           "read_foreign"]
+__all__ = ["AXOLOTL", "LLAMA_FACTORY", "MAX_INFO_BYTES", "TOOLS", "Imported", "Tool", "convert", "dataset_entries",
+           "detect", "read_foreign"]
 
 # The tools whose configs are read; on a tie in detect(), the first.
 TOOLS: tuple[Tool, ...] = (llamafactory.TOOL, axolotl.TOOL)
@@ -58,6 +58,19 @@ def convert(data: dict, base_dir: str | os.PathLike = ".", dataset_given: bool =
     m.tool.rules(m)
     m.rest()
     return m.out
+
+
+def dataset_entries(data: dict, base_dir: str | os.PathLike = ".", tool: str | None = None) -> list[Imported]:
+    """Each dataset the file names, mapped on its own: one Imported per dataset, whose values are that dataset's
+    settings (dataset, dataset_format, dataset_split, dataset_config, columns, text_column) and whose refused says
+    why it cannot be read. The hook for several datasets per run (issue 26): convert() refuses a file naming several
+    until the run's settings take a list; this gives that list (LLaMA-Factory's `dataset: a,b` and v1
+    train_dataset YAML, axolotl's `datasets:` entries)."""
+    tool = tool or detect(data)
+    if tool not in _BY_NAME:
+        raise ConfigError("not recognised as a LLaMA-Factory or axolotl config", "config")
+    m = Mapper(_BY_NAME[tool], data, Path(base_dir), False)
+    return (llamafactory.dataset_entries(m) if tool == llamafactory.LLAMA_FACTORY else axolotl.dataset_entries(m))
 
 
 def read_foreign(path: str | os.PathLike, data: dict, dataset_given: bool = False) -> Imported | None:

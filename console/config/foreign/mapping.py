@@ -15,6 +15,7 @@ from pathlib import Path
 from console.common.safe_text import printable
 from console.config.fields import LEGACY, all_fields
 from console.config.paths import looks_local
+from console.config.presets import load_preset
 from console.data.formats import REGISTRY, Conversation
 
 MAX_INFO_BYTES = 16 * 2**20  # a dataset_info.json is a registry of names; LLaMA-Factory's own is ~40 KB
@@ -44,20 +45,23 @@ DROPS = {
                     "(or give a folder with train and validation files)",
     "test_datasets": "a separate evaluation set is not read: val_size holds out a share of the training set "
                      "(or give a folder with train and validation files)",
-    "evals_per_epoch": "set eval_steps instead (a step count or a share of the run below 1)",
-    "saves_per_epoch": "set save_steps instead (a step count or a share of the run below 1)",
     "xformers_attention": "xformers attention is not offered: sdpa or flash_attention_2 (attn_implementation)",
     "quantization_method": "bitsandbytes is the only quantisation here",
-    "pure_bf16": "precision is bf16/fp16 mixed precision (resolve() says which this machine uses)",
-    "neat_packing": "packing here is TRL's (packing: true)", "mask_history": "the loss covers every answer turn",
+    "mask_history": "the loss covers every answer turn",
     "lora_fan_in_fan_out": "peft sets it from the model's layer type",
-    "pissa_iter": "peft's default", "pissa_convert": "the adapter is saved as trained",
+    "pissa_convert": "the adapter is saved as trained",
 }
 for _key in ("wandb_project", "wandb_entity", "wandb_name", "wandb_watch", "wandb_log_model", "wandb_run_id",
              "wandb_mode"):
     DROPS[_key] = REPORT_TO
 
 MULTIMODAL = ("image", "video", "audio", "vision", "visual", "processor", "multimodal", "mm_proj")
+
+
+def is_multimodal(key: str) -> bool:
+    """A key about images, video or audio: one of MULTIMODAL opens one of its words (revision_of_model is not)."""
+    key = str(key).lower().replace("-", "_")
+    return "mm_proj" in key or any(word.startswith(MULTIMODAL) for word in key.split("_"))
 
 
 @dataclass
@@ -171,25 +175,80 @@ class Mapper:
         value = self.data.get(key, default)
         return default if value is None else value
 
+    def says(self, *keys: str) -> bool:
+        """The file sets one of these keys (an empty value is not a setting: both tools read it as unset)."""
+        return any(self.data.get(k) not in (None, "") for k in keys)
+
+    # -- what the tool trains with when its file says nothing ----------------------------------------------
+    def console_default(self, ours: str):
+        """What the console would train with: the run's method preset, else the setting's own default."""
+        preset = load_preset(self.out.method).defaults if self.out.method in ("full", "lora", "qlora") else {}
+        return preset[ours] if ours in preset else all_fields()[ours].default
+
+    def default(self, label: str, ours: str, value, source: str, theirs=None) -> None:
+        """A value the tool trains with when the file leaves `label` out, written when it differs from the
+        console's own (the report says both, and where the tool's value comes from); nothing when they agree, or
+        when the file already set `ours` another way. `theirs`: the tool's own value when it is not ours (a
+        setting the other way round)."""
+        if ours in self.out.values:
+            return
+        console = self.console_default(ours)
+        if console == value and isinstance(console, bool) == isinstance(value, bool):
+            return
+        self.put(f"(default) {label}", value if theirs is None else theirs, ours, value,
+                 f"{self.tool.name}'s default ({source}); the console's would be {show(console)}")
+
     # -- shared by both tools ----------------------------------------------------------------------------
     def common_refusals(self) -> None:
-        for key in ("deepspeed", "fsdp", "fsdp_config", "fsdp_version"):
-            if self.data.get(key) not in (None, "", False, [], {}):
-                self.refuse(key, f"{key}: not read from this file: remove it and set accelerate_config: "
-                                 f"deepspeed_zero2, deepspeed_zero3 or fsdp (the shipped presets) or the path of an "
-                                 f"`accelerate config` file; the trainer then starts under `accelerate launch`")
+        self.distributed()
         for key, value in self.data.items():
-            if any(word in key.lower() for word in MULTIMODAL) and value not in (None, "", False, [], {}):
+            if is_multimodal(key) and value not in (None, "", False, [], {}):
                 self.refuse(key, f"{key}: multi-modal training is not supported: the console trains text-only "
                                  f"causal language models")
+
+    def distributed(self) -> None:
+        """deepspeed: / fsdp: as the console runs them: accelerate_config names one of the shipped accelerate
+        configs (presets/accelerate/: DeepSpeed ZeRO-2 and ZeRO-3, FSDP2), which shard the same training the file
+        describes; the engine's settings beyond the ZeRO stage (offload, bucket sizes) are the preset's, said."""
+        ds = self.data.get("deepspeed")
+        fsdp = {k: self.data[k] for k in ("fsdp", "fsdp_config", "fsdp_version")
+                if self.data.get(k) not in (None, "", False, [], {})}
+        if ds not in (None, "", False, {}) and fsdp:
+            self.refuse("deepspeed", "deepspeed and fsdp both set: keep one of them and import again")
+            return
+        if ds not in (None, "", False, {}):
+            self.deepspeed("deepspeed", ds)
+        if fsdp:
+            key = next(iter(fsdp))
+            self.put(key, fsdp[key], "accelerate_config", "fsdp",
+                     "the shipped FSDP2 accelerate config (full sharding per decoder layer), in place of the file's "
+                     "own FSDP options: the same training")
+            for other in fsdp:
+                self.done.add(other)
+
+    def deepspeed(self, their: str, value) -> None:
+        """A DeepSpeed config (a JSON file's path, or the config itself) -> the shipped ZeRO-2 or ZeRO-3 preset."""
+        stage, offload = zero_stage(value, self.base_dir)
+        if stage is None:
+            self.refuse(their, f"{their}: {show(value)}: its ZeRO stage cannot be read (not a file here, and its name "
+                               f"says no stage): set accelerate_config: deepspeed_zero2 or deepspeed_zero3 (the "
+                               f"shipped presets) or the path of an `accelerate config` file")
+        elif stage == 0:
+            self.drop(their, "ZeRO stage 0 shards nothing: several GPUs train as plain data parallel here, which is "
+                             "what stage 0 runs")
+        else:
+            preset = "deepspeed_zero3" if stage == 3 else "deepspeed_zero2"
+            note = "ZeRO-1's sharding of the optimiser is part of ZeRO-2's; the same training" if stage == 1 else ""
+            if offload:
+                note = (note + "; " if note else "") + "the preset does not offload to the CPU (same training, " \
+                                                      "more GPU memory)"
+            self.put(their, value if isinstance(value, str) else "(DeepSpeed config)", "accelerate_config", preset,
+                     note)
 
     def rest(self) -> None:
         """Keys no tool-specific rule took: a setting of ours passes through, an old name is translated (LEGACY),
         a known one is dropped with its reason, and the rest is dropped as having no counterpart here."""
         renames = self.tool.renames
-        if self.data.get("bf16") in (True, "auto") and "fp16" not in self.data:
-            # both tools default fp16 to off; the preset's fp16 on next to their bf16 would be a conflict to resolve
-            self.put("(default) fp16", False, "fp16", False, f"{self.tool.name}'s default; bf16 is on")
         empty = []
         for key, value in self.data.items():
             if key in self.done:
@@ -220,7 +279,12 @@ class Mapper:
             self.out.dropped.append((", ".join(empty), "empty in the file"))
 
     def targets(self, their: str, value) -> None:
-        """lora_target / lora_target_modules: 'all' or a list or a comma list -> 'all-linear' or 'a,b'."""
+        """lora_target / lora_target_modules: 'all' or a list or a comma list -> 'all-linear' or 'a,b'; one string
+        that is a regular expression (peft matches a string against each module's full name) -> lora_target_regex."""
+        if isinstance(value, str) and is_regex(value):
+            self.put(their, value, "lora_target_regex", value.strip(), "a regular expression over the modules' "
+                                                                       "full names (peft's target_modules string)")
+            return
         names = value if isinstance(value, list) else str(value).split(",")
         names = [str(n).strip() for n in names if str(n).strip()]
         if not names:
@@ -255,6 +319,48 @@ class Mapper:
         except (OSError, ValueError):  # a name no file system takes (NUL, too long): a path, reported not found
             pass
         return os.path.normpath(str(self.base_dir / Path(value).expanduser()))
+
+
+REGEX_SIGNS = set("\\*+?()[]|^$")
+
+
+def is_regex(value: str) -> bool:
+    """A target-module string that only makes sense as a regular expression (names are letters, digits, _ and .)."""
+    return any(c in REGEX_SIGNS for c in value)
+
+
+MAX_DS_BYTES = 1 << 20  # a DeepSpeed config is a page of JSON
+
+
+def zero_stage(value, base_dir: Path) -> tuple[int | None, bool]:
+    """(ZeRO stage, offloads) of a DeepSpeed config: the config itself, its JSON file when it is here (beside the
+    config or in the working folder), else the stage its name says (zero3.json, ds_z2_offload_config.json); None
+    when nothing says it."""
+    import re
+
+    config = value if isinstance(value, dict) else None
+    if isinstance(value, str):
+        for base in (base_dir, Path.cwd()):
+            path = base / Path(value.strip()).expanduser()
+            if exists(path, file=True):
+                try:
+                    if path.stat().st_size <= MAX_DS_BYTES:
+                        config = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    config = None
+                break
+    if isinstance(config, dict):
+        zero = config.get("zero_optimization")
+        stage = zero.get("stage") if isinstance(zero, dict) else 0
+        offload = isinstance(zero, dict) and any(
+            isinstance(zero.get(k), dict) and str(zero[k].get("device", "none")).lower() not in ("none", "")
+            for k in ("offload_optimizer", "offload_param"))
+        return (stage if stage in (0, 1, 2, 3) else None), offload
+    if isinstance(value, str):
+        name = Path(value).name.lower()
+        found = re.search(r"(?:zero|_z|^z)_?([0-3])", name)
+        return (int(found.group(1)) if found else None), "offload" in name
+    return None, False
 
 
 def exists(path: Path, file: bool = False) -> bool:

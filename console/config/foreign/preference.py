@@ -78,14 +78,14 @@ def axolotl_rl(m: Mapper) -> None:
     _keys(m, AXOLOTL_KEYS)
 
 
-def axolotl_dataset_type(m: Mapper, kind) -> bool:
+def axolotl_dataset_type(m: Mapper, kind, i: int = 0) -> bool:
     """An axolotl DPO dataset type as our preference format and its columns (True), or False when `kind` is not one
     of them. Only when the file trains preferences (rl)."""
     if not m.out.values.get("objective") or not isinstance(kind, str) or kind not in AXOLOTL_TYPES:
         return False
-    m.put("datasets[0].type", kind, "dataset_format", "preference")
+    m.put(f"datasets[{i}].type", kind, "dataset_format", "preference")
     if AXOLOTL_TYPES[kind]:
-        m.put("datasets[0].type", kind, "columns", AXOLOTL_TYPES[kind], "the type's columns")
+        m.put(f"datasets[{i}].type", kind, "columns", AXOLOTL_TYPES[kind], "the type's columns")
     return True
 
 

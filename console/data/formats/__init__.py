@@ -23,6 +23,7 @@ The records, as TRL reads them:
 from __future__ import annotations
 
 from console.common.errors import DataError
+from console.data.formats.alpaca_prompt import ALPACA_PROMPT
 from console.data.formats.base import (
     SHAREGPT_ROLES,
     Conversation,
@@ -51,8 +52,9 @@ __all__ = ["FALLBACK", "FORMATS", "PREFERENCE_RECORDS", "RECORD_KEYS", "Preferen
 # The registry, in detection order: a dataset is in the first format whose columns it has, so a format whose columns
 # say more comes before one whose columns it may hold as well (a chat with a 'text' column is a chat; a ShareGPT
 # conversation with chosen and rejected answers is a preference pair; a prompt/completion with a label is KTO's).
+# An entry with auto_detect off (alpaca_prompt: the instruction columns in another prompt) is chosen by name only.
 REGISTRY: tuple[Format, ...] = (SHAREGPT_PREFERENCE, RANKING, PREFERENCE, UNPAIRED, CHAT, SHAREGPT, INSTRUCTION,
-                                PROMPT_COMPLETION, TEXT)
+                                ALPACA_PROMPT, PROMPT_COMPLETION, TEXT)
 FORMATS = tuple(f.name for f in REGISTRY)
 _BY_NAME = {f.name: f for f in REGISTRY}
 
@@ -170,7 +172,7 @@ def detect_format(columns: list[str], wanted: str = "auto", text_column: str | N
                             f"columns found: {', '.join(columns) or 'none'}: {hint}")
         return wanted
     for fmt in REGISTRY:
-        if fmt.detects(cols):
+        if fmt.auto_detect and fmt.detects(cols):
             return fmt.name
     near = _nearest(cols)
     if near is not None:  # most of one format's columns: say which one is missing (a pair without 'rejected')
@@ -179,7 +181,7 @@ def detect_format(columns: list[str], wanted: str = "auto", text_column: str | N
                         f"{' or '.join(repr(m) for m in missing)} column: the {near.name} format needs "
                         f"{near.describe_columns()}; add {'it' if len(missing) == 1 else 'them'} or map yours "
                         f"(e.g. --set columns={missing[0]}:YOUR_COLUMN)")
-    expected = [f"{f.describe_columns()} ({f.name})" for f in REGISTRY]
+    expected = [f"{f.describe_columns()} ({f.name})" for f in REGISTRY if f.auto_detect]
     raise DataError(f"no usable column: columns found: {', '.join(columns) or 'none'}. Expected "
                     f"{', '.join(expected[:-1])} or {expected[-1]}; or map yours, e.g. "
                     f"--set columns=prompt:question,completion:answer")
@@ -189,7 +191,7 @@ def _nearest(columns: set[str]) -> Format | None:
     """The format missing one needed column that holds the most of the columns it reads among `columns`, when it
     holds at least two (one shared name such as 'prompt' says nothing); None otherwise."""
     best, best_found = None, 1
-    for fmt in REGISTRY:
+    for fmt in (f for f in REGISTRY if f.auto_detect):
         found = sum(1 for c in fmt.columns() if c in columns)
         if found > best_found and len(fmt.missing(columns)) == 1:
             best, best_found = fmt, found

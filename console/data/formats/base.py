@@ -66,6 +66,8 @@ class Format:
     optional: tuple[str, ...] = ()
     layout: str = "as plain text (no chat template)"  # a chat prompt without the chat template, in words
     known_as: Mapping[str, str] = field(default_factory=dict)
+    # False: chosen by name only, never by auto-detection (its columns are another entry's, which detection keeps)
+    auto_detect: bool = True
 
     def columns(self) -> tuple[str, ...]:
         """Every column name it reads (the names a column mapping may give)."""

@@ -26,5 +26,5 @@ INSTRUCTION = Alpaca(
     name="instruction", help="alpaca: instruction, input, output",
     needs=(("instruction",), ("output", "response")), optional=("input", "system"),
     layout="in the alpaca layout (### Instruction: ... ### Response:)",
-    known_as={"axolotl": "alpaca", "LLaMA-Factory": "alpaca"},
+    known_as={"LLaMA-Factory": "alpaca"},  # axolotl's alpaca is its own prompt: alpaca_prompt.py
 )

@@ -31,11 +31,16 @@ class CutReport:
     longest: int
     tokens: int  # tokens in the split before the cut
     label_tokens: int  # of which carry the loss
+    left_out: bool = False  # drop_long_examples: the long examples are left out, not cut
 
     def text(self) -> str:
         if not self.cut:
             return ""
         share = 100 * self.cut / max(self.examples, 1)
+        if self.left_out:
+            return (f"{self.cut} of {self.examples} {self.split} examples ({share:.0f} %) are longer than "
+                    f"{self.max_length} tokens (longest {self.longest}) and are left out (drop_long_examples): "
+                    f"raise max_length to train on them")
         dropped = (f"; {self.dropped} of them keep no answer token and are left out" if self.dropped else "")
         return (f"{self.cut} of {self.examples} {self.split} examples ({share:.0f} %) are longer than "
                 f"{self.max_length} tokens (longest {self.longest}) and are cut{dropped}: raise max_length")
@@ -52,8 +57,9 @@ class _Reports:
 class ConsoleSFTTrainer(SFTTrainer):
     """SFTTrainer that measures each split against max_length before cutting it (see the module's docstring)."""
 
-    def __init__(self, *args, loraplus: dict | None = None, **kwargs):
+    def __init__(self, *args, loraplus: dict | None = None, drop_long: bool = False, **kwargs):
         self._cut_reports = _Reports()
+        self._drop_long = drop_long  # drop_long_examples: axolotl's way with over-long rows (left out, not cut)
         # LoRA+ (console.trainer.model.loraplus_options): the adapter's B matrices at lr * ratio
         self._loraplus = loraplus
         super().__init__(*args, **kwargs)
@@ -102,12 +108,17 @@ class ConsoleSFTTrainer(SFTTrainer):
         cuts = not packing or args.packing_strategy == "bfd"
         over = [int(i) for i in (lengths > limit).nonzero()[0]] if cuts else []
         kept = slice(None, limit) if args.truncation_mode != "keep_end" else slice(-limit, None)
-        dropped = 0 if packing else sum(1 for row in tokenised.select(over)["labels"]
-                                        if all(t == -100 for t in row[kept]))
+        drop = bool(self._drop_long and over)
+        dropped = len(over) if drop else 0 if packing else sum(1 for row in tokenised.select(over)["labels"]
+                                                               if all(t == -100 for t in row[kept]))
         label_tokens = pc.sum(pc.not_equal(pc.list_flatten(labels), -100)).as_py() or 0
         self._cut_reports.by_split[dataset_name] = CutReport(
             split=dataset_name, examples=len(lengths), cut=len(over), dropped=dropped, max_length=limit,
-            longest=int(lengths.max()) if len(lengths) else 0, tokens=int(lengths.sum()), label_tokens=label_tokens)
+            longest=int(lengths.max()) if len(lengths) else 0, tokens=int(lengths.sum()), label_tokens=label_tokens,
+            left_out=drop)
+        if drop:
+            kept_rows = (lengths <= limit).nonzero()[0]
+            tokenised = tokenised.select([int(i) for i in kept_rows])
         return super()._prepare_dataset(tokenised, processing_class, args, packing, formatting_func, dataset_name)
 
 
@@ -132,12 +143,17 @@ def build(config, report, *, model, args, train_dataset, eval_dataset, tokenizer
     values = config.values
     trainer = ConsoleSFTTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                                 processing_class=tokenizer, callbacks=callbacks,
-                                loraplus=loraplus_options(config.method, values))
+                                loraplus=loraplus_options(config.method, values),
+                                drop_long=bool(values.get("drop_long_examples")))
     if trainer._loraplus:
         report.say(f"[console] LoRA+: the adapter's B matrices learn at {trainer._loraplus['loraplus_lr_ratio']:g} x "
                    f"the learning rate")
     if len(trainer.train_dataset) == 0:  # every example lost its answer to the cut
         longest = trainer.cut_reports["train"].longest if "train" in trainer.cut_reports else "?"
+        if trainer._drop_long:
+            raise DataError(f"every training example is longer than max_length {values.get('max_length')} and "
+                            f"drop_long_examples leaves it out: raise max_length (the longest example has {longest} "
+                            f"tokens) or set drop_long_examples=false to cut them instead")
         raise DataError(f"no training example keeps an answer token within max_length {values.get('max_length')}: "
                         f"raise max_length (the longest example has {longest} tokens)")
     cut = {name: cut_report.as_dict() for name, cut_report in trainer.cut_reports.items()}
