@@ -486,7 +486,7 @@ def main(argv=None) -> int:
     print(f"SFT example configs of both tools (multi-modal, reward-model and RL files left out): {sft['total']}")
     print(f"  refused in one line (a method, data or model the console does not train): {sft['refused']}")
     print(f"  import: {imported}; train as their tool does: {sft['imports']} ({pct(sft['imports'], imported)})")
-    print(f"  several datasets (refused until issue 26; each entry maps): {sft['several'] + sft['several differs']}")
+    print(f"  several datasets refused (each entry maps): {sft['several'] + sft['several differs']}")
     with_several = imported + sft["several"] + sft["several differs"]
     print(f"  once several datasets are wired: {sft['imports'] + sft['several']} of {with_several} imports train as "
           f"their tool does ({pct(sft['imports'] + sft['several'], with_several)})")

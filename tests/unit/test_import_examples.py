@@ -38,9 +38,10 @@ def test_llama_factory_lora_sft_trains_as_llama_factory_does():
     path = LF / "train_lora__qwen3_lora_sft.yaml"
     data = _load(path)
     assert detect(data) == LLAMA_FACTORY
-    # identity,alpaca_en_demo: several datasets, refused in one line until the run takes a list (issue 26) ...
-    assert list(convert(data, path.parent).refused) == ["dataset"]
-    # ... and each maps on its own (dataset_info.json entries: alpaca formatting through the model's template)
+    # identity,alpaca_en_demo: several datasets, the run's list of datasets, mixed ...
+    imported = convert(data, path.parent)
+    assert not imported.refused and len(imported.values["dataset"]) == 2
+    # ... each mapped on its own (dataset_info.json entries: alpaca formatting through the model's template)
     entries = dataset_entries(data, path.parent)
     assert [(Path(e.values["dataset"]).name, e.values["dataset_format"]) for e in entries] == [
         ("identity.json", "instruction"), ("alpaca_en_demo.json", "instruction")]
@@ -97,7 +98,7 @@ def test_llama_factory_v1_lora():
     path = LF / "v1__train_lora__train_lora_sft.yaml"
     data = _load(path)
     assert detect(data) == LLAMA_FACTORY  # not axolotl's, although it says micro_batch_size
-    assert "names 2 datasets" in convert(data, path.parent).refused["train_dataset"]
+    assert len(convert(data, path.parent).values["dataset"]) == 2  # its dataset YAML names two: mixed
     data, imported, v = _run(path, dataset_given=True)
     peft = data["peft_config"]
     assert imported.method == "lora"

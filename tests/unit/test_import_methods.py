@@ -227,21 +227,24 @@ def test_a_sliced_split_is_kept_as_written_for_the_datasets_library():
     assert imported.values["dataset_split"] == "train[:10%]"
 
 
-def test_several_datasets_are_refused_in_one_line_and_each_is_mapped_by_the_hook(tmp_path):
+def test_several_datasets_become_the_runs_list_each_mapped_on_its_own(tmp_path):
     from console.config.foreign import dataset_entries
     from tests.unit.test_import import AX as AX_FIXTURES
     from tests.unit.test_import import LF
 
     data = dict(AX, datasets=[{"path": "data/sums.jsonl", "type": "alpaca", "split": "train[:50%]"},
                               {"path": "data/chat.jsonl", "type": "chat_template"}])
-    refused = convert(data, AX_FIXTURES).refused
-    assert list(refused) == ["datasets"] and "one dataset" in refused["datasets"]
+    imported = convert(data, AX_FIXTURES)
+    assert not imported.refused
+    assert imported.values["dataset"] == [
+        {"path": str(AX_FIXTURES / "data" / "sums.jsonl"), "format": "alpaca_prompt", "split": "train[:50%]"},
+        {"path": str(AX_FIXTURES / "data" / "chat.jsonl"), "format": "chat"}]
     entries = dataset_entries(data, AX_FIXTURES)
     assert [(e.values["dataset"], e.values["dataset_format"]) for e in entries] == [
         (str(AX_FIXTURES / "data" / "sums.jsonl"), "alpaca_prompt"), (str(AX_FIXTURES / "data" / "chat.jsonl"), "chat")]
     assert entries[0].values["dataset_split"] == "train[:50%]" and not any(e.refused for e in entries)
     lf = dict(LF_FULL, dataset="sums,colours,nowhere")
-    assert "one dataset" in convert(lf, LF).refused["dataset"]
+    assert "nowhere" in convert(lf, LF).refused["dataset"]  # one name it cannot read: the file is refused
     names = dataset_entries(lf, LF)
     assert [e.values.get("dataset_format") for e in names] == ["instruction", "sharegpt", None]
     assert "not an entry of" in names[2].refused["dataset"]
@@ -249,7 +252,8 @@ def test_several_datasets_are_refused_in_one_line_and_each_is_mapped_by_the_hook
     for name in ("a.jsonl", "b.jsonl"):
         (tmp_path / name).write_text('{"instruction": "x", "output": "y"}\n')
     v1 = dict(V1_LORA, train_dataset="two.yaml")
-    assert "names 2 datasets" in convert(v1, tmp_path).refused["train_dataset"]
+    # b has no converter: its rows are LLaMA-Factory v1's own messages, which are refused; the file with it
+    assert "v1's own message rows" in convert(v1, tmp_path).refused["train_dataset"]
     assert [e.values["dataset"] for e in dataset_entries(v1, tmp_path)] == [str(tmp_path / "a.jsonl"),
                                                                             str(tmp_path / "b.jsonl")]
 

@@ -303,13 +303,9 @@ def _dataset(m: Mapper) -> None:
         m.refuse("datasets", "datasets: missing or not a list of {path, type}: add one, or give the data file with "
                              "--dataset FILE")
         return
-    if len(value) > 1:
-        # Several datasets per run arrive with the data issue (26): dataset_entries() below already maps each entry;
-        # the run's settings take that list once the console trains on several.
+    if len(value) > 1:  # several datasets, mixed: each entry mapped on its own
         paths = ", ".join(str(x.get("path")) if isinstance(x, dict) else str(x) for x in value)
-        m.refuse("datasets", f"datasets: {show(paths)}: the console trains on one dataset; merge them into one "
-                             f"file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give it with "
-                             f"--dataset FILE")
+        m.several("datasets", paths, dataset_entries(m))
         return
     m.done.add("datasets")
     _entry(m, 0, value[0])

@@ -276,14 +276,8 @@ def _dataset(m: Mapper, stage: str) -> None:
                             "give the data file with --dataset FILE")
         return
     names = dataset_names(value)
-    if len(names) != 1:
-        # Several datasets per run arrive with the data issue (26): dataset_entries() below already maps each name;
-        # the run's settings take that list once the console trains on several.
-        # Refused rather than the first taken with a notice: a run on part of the data the user named looks like
-        # a success, and a notice among twenty is easily missed. One merged file is one command away.
-        m.refuse("dataset", f"dataset: {show(', '.join(names))}: the console trains on one dataset; merge them "
-                            f"into one file (JSON Lines files join with cat a.jsonl b.jsonl > all.jsonl) and give "
-                            f"it with --dataset FILE")
+    if len(names) != 1:  # several datasets, mixed: each name mapped on its own
+        m.several("dataset", ", ".join(names), dataset_entries(m))
         return
     _named(m, names[0], stage)
 

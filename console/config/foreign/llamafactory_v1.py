@@ -160,11 +160,8 @@ def _train_dataset(m: Mapper) -> None:
     if entries is None:
         m.refuse("train_dataset", f"train_dataset: {show(value)} is not here: put LLaMA-Factory's data folder beside "
                                   f"the config, or give the data file with --dataset FILE")
-    elif len(entries) != 1:
-        # several datasets per run: the data issue (26); dataset_file_entries gives each for the run's list
-        m.refuse("train_dataset", f"train_dataset: {show(value)} names {len(entries)} datasets "
-                                  f"({show(', '.join(entries))}): the console trains on one dataset; merge them into "
-                                  f"one file and give it with --dataset FILE")
+    elif len(entries) != 1:  # several datasets, mixed: each entry mapped on its own
+        m.several("train_dataset", value, dataset_entries(m))
     else:
         (name, entry), = entries.items()
         _entry(m, value, name, entry)

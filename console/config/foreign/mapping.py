@@ -245,6 +245,23 @@ class Mapper:
             self.put(their, value if isinstance(value, str) else "(DeepSpeed config)", "accelerate_config", preset,
                      note)
 
+    def several(self, their: str, their_value, entries: list[Imported]) -> None:
+        """Several datasets, each mapped on its own (`entries`: the tools' dataset_entries), as the run's list of
+        datasets (console/data/sources.py: each with its own format, columns, split, config): refused in one
+        line when one of them is."""
+        refusals = [line for entry in entries for line in entry.refused.values()]
+        if refusals:
+            self.refuse(their, refusals[0])
+            return
+        keys = {"dataset": "path", "dataset_format": "format", "columns": "columns", "dataset_split": "split",
+                "dataset_config": "config", "text_column": "text_column"}
+        items = []
+        for entry in entries:
+            item = {ours: entry.values[theirs] for theirs, ours in keys.items() if entry.values.get(theirs)}
+            items.append(item if len(item) > 1 else item.get("path"))
+            self.out.dropped.extend(entry.dropped)
+        self.put(their, their_value, "dataset", items, f"{len(items)} datasets, mixed")
+
     def rest(self) -> None:
         """Keys no tool-specific rule took: a setting of ours passes through, an old name is translated (LEGACY),
         a known one is dropped with its reason, and the rest is dropped as having no counterpart here."""
