@@ -7,8 +7,11 @@ fixes in the guide's order of preference (built from console.diagnosis.fixes).
 
 Precedence is data, below: the detectors run in the order listed, a problem is found once (the first detector of
 it that fires wins), and a rule's `unless=(...)` names the problems already found that silence it; `needs=(...)`
-names conditions of the call's context (boolean attributes of console.diagnosis.context.Context) it needs. The
-findings keep the order found; diagnose() then sorts them by severity, the curve problems first.
+names conditions of the call's context (boolean attributes of console.diagnosis.context.Context) it needs, and
+`evidence=` how much of the run it must have seen before it may speak (console.diagnosis.evidence: a rule that
+declares nothing gets DEFAULT, so a rule added later is quiet on a smoke test too; severe events and facts of the
+config declare AT_ONCE). The findings keep the order found; diagnose() then sorts them by severity, the curve
+problems first.
 
 A new finding: its module here, its line in one of the orders below (and in MODULES), its tests, a line in the
 table of docs/diagnosis.md.
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from console.diagnosis.evidence import ANSWERS, AT_ONCE, CHANGE, DEFAULT, Evidence
 from console.diagnosis.rules import (
     answers_do_not_end,
     answers_repeat,
@@ -49,6 +53,7 @@ class Rule:
     detect: Callable
     unless: tuple[str, ...] = ()  # problems which, already found, silence it (its own problem always does)
     needs: tuple[str, ...] = ()  # conditions of the context (boolean attributes) that must hold for it to run
+    evidence: Evidence = DEFAULT  # what the context must have seen (its `seen`) before it may run
     problem: str = field(init=False)
 
     def __post_init__(self):
@@ -58,37 +63,38 @@ class Rule:
 # The curves' detectors, diagnose(history, config), in the order they run: what is found first wins its problem and
 # silences the rules that name it in `unless`.
 CURVE_RULES = (
-    Rule(diverged.nonfinite_loss),  # NaN/inf: nothing else about the curve matters
-    Rule(diverged.explosion),  # a loss explosion that has not recovered
-    Rule(oscillating.recovered_explosion, unless=("diverged",)),  # one that came back down
+    Rule(diverged.nonfinite_loss, evidence=AT_ONCE),  # NaN/inf: nothing else about the curve matters
+    Rule(diverged.explosion, evidence=AT_ONCE),  # a loss explosion (4x, sustained) that has not recovered
+    Rule(oscillating.recovered_explosion, unless=("diverged",), evidence=CHANGE),  # one that came back down
     # the first steps made the model worse than before training (needs an eval at step 0): still worse, or back
-    Rule(not_decreasing.damaged_start, unless=("diverged",)),
-    Rule(oscillating.damaged_start, unless=("diverged",)),
-    Rule(overfitting.eval_rises, needs=("train_falls",)),  # a rising train loss is instability, not memorising
-    Rule(oscillating.excursion),
-    Rule(oscillating.eval_worsens, unless=("overfitting", "diverged")),
-    Rule(overfitting.eval_not_improving),
+    Rule(not_decreasing.damaged_start, unless=("diverged",), evidence=CHANGE),
+    Rule(oscillating.damaged_start, unless=("diverged",), evidence=CHANGE),
+    # a rising train loss is instability, not memorising
+    Rule(overfitting.eval_rises, needs=("train_falls",), evidence=CHANGE),
+    Rule(oscillating.excursion, evidence=CHANGE),
+    Rule(oscillating.eval_worsens, unless=("overfitting", "diverged"), evidence=CHANGE),
+    Rule(overfitting.eval_not_improving, evidence=CHANGE),
     # the shape verdict (rising / erratic / flat / slow): not when the start was damaged (its finding says why)
     Rule(not_decreasing.shape, unless=("diverged",), needs=("start_intact",)),
     Rule(oscillating.erratic_eval, unless=("diverged",), needs=("start_intact", "loss_rising")),
-    Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact",)),
-    Rule(slow.shape, unless=("diverged",), needs=("start_intact",)),
+    Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact", "rate_judgeable")),
+    Rule(slow.shape, unless=("diverged",), needs=("start_intact", "rate_judgeable")),
     # advisories
-    Rule(warmup_too_long.detect),
-    Rule(lr_never_peaked.detect, unless=("warmup_too_long",)),
-    Rule(nonfinite_grad_norm.detect),
+    Rule(warmup_too_long.detect, evidence=AT_ONCE),  # a fact of the config
+    Rule(lr_never_peaked.detect, unless=("warmup_too_long",), evidence=AT_ONCE),  # judged once the run ended
+    Rule(nonfinite_grad_norm.detect, evidence=AT_ONCE),
 )
 
 # A crashed run, crash_findings(kind, config, message): the first that knows the crash's kind.
 CRASH_RULES = (
-    Rule(out_of_memory.crash),
-    Rule(diverged.crash),
+    Rule(out_of_memory.crash, evidence=AT_ONCE),  # the crash is the evidence
+    Rule(diverged.crash, evidence=AT_ONCE),
 )
 
 # The sample answers, sample_findings(samples, config, status).
 ANSWER_RULES = (
-    Rule(answers_do_not_end.detect),
-    Rule(answers_repeat.detect),
+    Rule(answers_do_not_end.detect, evidence=ANSWERS),
+    Rule(answers_repeat.detect, evidence=ANSWERS),
 )
 
 # Every problem's module, in the order titles are listed (the curve problems in the guide's order first).
@@ -104,8 +110,11 @@ _BY_PROBLEM = {m.PROBLEM: m for m in MODULES}
 def run(rules: tuple[Rule, ...], ctx, first_only: bool = False) -> list[Finding]:
     """The findings of `rules` in their declared order on one call's context (its `found` fills as they fire)."""
     found = ctx.found
+    seen = getattr(ctx, "seen", None)  # None: a context that counts nothing (a crash: the event is the evidence)
     for rule in rules:
         if rule.problem in found or any(p in found for p in rule.unless):
+            continue
+        if not rule.evidence.met(seen):  # too little seen yet: quiet, whatever the rule would say
             continue
         if rule.needs and not all(getattr(ctx, name) for name in rule.needs):
             continue
