@@ -120,6 +120,93 @@ class TrainingConsoleApp(App):
         self._active_cache = (time.monotonic(), active)
         return active
 
+    # -- keys while a screen opens -------------------------------------------------------------------------
+    # A screen opens in steps: a navigation worker (group "nav") builds it, pushes it, and it mounts and takes the
+    # focus a few messages later. Keys pressed meanwhile were handled by whatever was focused then: F8 pressed right
+    # after the arguments screen was asked for reached the method screen, and the name typed next went into the
+    # `model` field (a run launched with `model: max_ste`). So from the moment a screen is asked for until it has
+    # opened, keys are held, then handed to the screen that opened, in order (a held key that opens another screen,
+    # F8's dialog, holds the rest until that one has opened). Textual has no such queue of its own.
+    HOLD_KEYS_S = 3.0  # never hold keys longer than this, whatever happens to the screen asked for
+
+    def _hold_keys(self, token) -> None:
+        import time
+
+        holds = self.__dict__.setdefault("_key_holds", {})
+        holds[token] = time.monotonic() + self.HOLD_KEYS_S
+
+    def _release_keys(self, token) -> None:
+        holds = self.__dict__.setdefault("_key_holds", {})
+        if holds.pop(token, None) is not None and not self._holding_keys():
+            self.call_after_refresh(self._replay_keys)
+
+    def _holding_keys(self) -> bool:
+        import time
+
+        holds = self.__dict__.setdefault("_key_holds", {})
+        now = time.monotonic()
+        for token in [t for t, until in holds.items() if until < now]:
+            del holds[token]  # a screen that never opened: its keys go on
+        return bool(holds)
+
+    async def on_event(self, event) -> None:
+        from textual import events
+
+        if isinstance(event, events.Key) and not event.is_forwarded and not getattr(event, "_replayed", False):
+            held = self.__dict__.setdefault("_held_keys", [])
+            if self._holding_keys() or held:  # behind keys still held: in their order
+                held.append(event)
+                if not self._holding_keys():
+                    self.call_after_refresh(self._replay_keys)
+                return
+        await super().on_event(event)
+
+    def _replay_keys(self) -> None:
+        if self.__dict__.get("_held_keys") and not self._holding_keys():
+            super().run_worker(self._replaying(), group="replay-keys", exclusive=True)
+
+    async def _replaying(self) -> None:
+        """The held keys, one at a time as if typed now: each is handled (its binding run, its screen asked for)
+        before the next is posted, and a key that opens a screen holds the rest until it has opened."""
+        import asyncio
+
+        from textual import events
+
+        held = self.__dict__.setdefault("_held_keys", [])
+        while held and not self._holding_keys():
+            key = held.pop(0)
+            again = events.Key(key.key, key.character)
+            again._replayed = True
+            self.post_message(again)
+            for _ in range(100):  # until the app, the screen and the focused widget have nothing left to do
+                await asyncio.sleep(0.01)
+                pumps = [self, self.screen] + ([self.focused] if self.focused is not None else [])
+                if self._holding_keys() or all(p._message_queue.empty() for p in pumps):
+                    break
+
+    def run_worker(self, work, *args, group: str = "default", **kwargs):
+        """A navigation (group "nav") holds the keys from the moment it is asked for until it has finished."""
+        worker = super().run_worker(work, *args, group=group, **kwargs)
+        if group == "nav":
+            self._hold_keys(worker)
+        return worker
+
+    def push_screen(self, screen, callback=None, wait_for_dismiss: bool = False, **kwargs):
+        """A screen pushed holds the keys until it has mounted (and taken the focus)."""
+        result = super().push_screen(screen, callback, wait_for_dismiss, **kwargs)
+        if not wait_for_dismiss:
+            token = object()
+            self._hold_keys(token)
+
+            async def opened() -> None:
+                try:
+                    await result
+                finally:
+                    self._release_keys(token)
+
+            super().run_worker(opened(), group="opening")
+        return result
+
     # -- size guard ----------------------------------------------------------------------------------------
     def on_resize(self) -> None:
         self.set_timer(0.05, self.check_size)  # after the App has taken its new size
@@ -170,9 +257,11 @@ class TrainingConsoleApp(App):
             await self.push_screen(ArgumentsScreen(config, title, came_from=came_from))
 
     async def new_run(self) -> None:
-        """Back to the method screen (the arguments screen, if open, is closed)."""
+        """Back to the method screen (the arguments screen, if open, is closed), as F1 says: a mode's stack holds
+        its own screens only (the method screen first), so it is popped down to one (`> 2` left the arguments
+        screen of an earlier `a` on top, and a digit meant for the method list went into max_steps)."""
         await self.goto("setup")
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             await self.pop_screen()
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
@@ -324,6 +413,8 @@ class TrainingConsoleApp(App):
         froze at step 15 while its trainer reached 210 when it died silently."""
 
         worker = event.worker
+        if worker.group == "nav" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._release_keys(worker)  # the navigation is over: the keys held meanwhile go to where it led
         if worker.group != "trainer" or event.state != WorkerState.ERROR:
             return
         live = self.live

@@ -190,7 +190,7 @@ class MethodScreen(Screen):
         except UserError as err:
             self.notify(str(err), severity="error", timeout=10)
             return
-        self.run_worker(self.app.show_arguments(config, title), exclusive=True, group="nav")
+        self.app.run_worker(self.app.show_arguments(config, title), exclusive=True, group="nav")
 
     def action_demo(self) -> None:
         """The first demo scenario, on the arguments screen (F5 launches it)."""
@@ -200,7 +200,7 @@ class MethodScreen(Screen):
             self.action_choose()
 
     def action_runs(self) -> None:
-        self.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
+        self.app.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "watch":
@@ -210,4 +210,4 @@ class MethodScreen(Screen):
         return True
 
     def action_watch(self) -> None:
-        self.run_worker(self.app.watch_training(), exclusive=True, group="nav")
+        self.app.run_worker(self.app.watch_training(), exclusive=True, group="nav")

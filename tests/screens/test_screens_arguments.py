@@ -430,3 +430,33 @@ async def test_the_add_field_dialogs_help_ends_within_its_box_at_80x24(app):
         shown = str(box.render())
         assert shown.endswith(" ...") and len(wrap(shown, box.content_size.width)) <= HELP_LINES, shown
 
+
+
+async def test_keys_pressed_while_the_arguments_screen_opens_go_to_it_never_into_the_field_behind(app):
+    """Issue 30: F8 pressed right after the arguments screen was asked for, on a loaded machine, then a field's name
+    typed, put the name into the `model` field (a run launched with `model: max_ste`): F8 reached the method screen
+    and the name the arguments screen once it had opened. Keys pressed while a screen opens are now held and handed
+    to it in order: F8 opens its dialog, the name goes into the dialog, Enter goes to the field."""
+    import asyncio
+
+    from textual import events
+
+    shown = app.show_arguments
+
+    async def slowly(config, title=""):  # a loaded machine: the screen takes a while to come
+        await asyncio.sleep(0.5)
+        await shown(config, title)
+
+    app.show_arguments = slowly
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "enter")
+        app.post_message(events.Key("f8", None))  # while the arguments screen is on its way
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the arguments screen")
+        for key in [*"max_st", "enter", "backspace", "7"]:  # typed on as the screen shows
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        def jumped() -> bool:
+            row = app.screen.row("max_steps") if isinstance(app.screen, ArgumentsScreen) else None
+            return row is not None and app.focused is row.input and row.input.value.endswith("7")
+
+        await wait_for(pilot, jumped, what="the field jumped to, and typed into")
+        assert app.screen.row("model").input.value == ""  # the demo model: nothing typed into it

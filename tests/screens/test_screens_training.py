@@ -159,6 +159,25 @@ async def test_escape_from_a_fix_on_the_arguments_screen_goes_back_to_the_run(ru
         assert app.live.id == runs["overfit"].name
 
 
+async def test_n_after_a_fix_went_to_the_arguments_screen_goes_to_the_method_screen_as_f1_says(runs):
+    """Issue 30: after a launch from the arguments screen, `n` on the training screen showed that arguments screen
+    (F1: "back to the method screen for a new run"), and a digit meant to pick a method went into max_steps."""
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["overfit"].name)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
+        await pilot.pause()
+        await app.goto("training")  # as a launch (F5) does: the arguments screen stays on the setup mode's stack
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="back to the run")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="the method screen")
+        await pilot.press("2", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="a new LoRA's arguments")
+        await pilot.pause()
+        assert app.screen.original.parent is None and app.screen.original.method == "lora"
+
+
 async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
     """s, b, c and r on a run that trains: confirmation, then the stop/save requests through the run folder."""
     run = runs["overfit"]  # its overfitting warning gives r a fix to restart with
