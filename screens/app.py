@@ -279,6 +279,15 @@ class TrainingConsoleApp(App):
             return False  # letters go into the fields there: Esc goes back, F10 quits, F9 toggles the theme
         return True
 
+    def action_help_quit(self) -> None:
+        """Ctrl-C: how to quit, as plain text (Textual's own hint is markup, which our plain toasts showed as
+        '[b]ctrl+q[/b]'). Ctrl-C does not quit: it is copy in a field, and a reflex that must not end a session."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        shown = [k.upper() if k.startswith("f") and k[1:].isdigit() else
+                 "Ctrl-" + k[5:].upper() if k.startswith("ctrl+") else k for k in keys]
+        self.notify(f"Press {' or '.join(dict.fromkeys(shown)) or 'Ctrl-Q'} to quit (Ctrl-C does not quit here)",
+                    title="Do you want to quit?")
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 

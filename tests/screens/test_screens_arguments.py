@@ -460,3 +460,13 @@ async def test_keys_pressed_while_the_arguments_screen_opens_go_to_it_never_into
 
         await wait_for(pilot, jumped, what="the field jumped to, and typed into")
         assert app.screen.row("model").input.value == ""  # the demo model: nothing typed into it
+
+
+async def test_ctrl_c_says_how_to_quit_in_plain_words(app):
+    """Issue 30: Ctrl-C showed Textual's hint with its markup as text: 'Press [b]ctrl+q[/b] to quit the app'."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: app._notifications, what="the hint")
+        said = [str(n.message) for n in app._notifications]
+        assert any("to quit" in m for m in said) and not any("[" in m for m in said), said
+        assert app.is_running
