@@ -455,7 +455,8 @@ class TrainingScreen(Screen):
 
         if self.live:
             lines = self.live.run.tail_log(200)
-            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)"))
+            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)",
+                                            at_end=True))
 
     def action_samples(self) -> None:
         """The sample answers: the base model's (step 0) next to the latest, prompt by prompt."""

@@ -131,6 +131,20 @@ async def test_l_shows_the_log_and_e_edits_the_config_for_a_rerun(runs):
         assert app.screen.original.values["learning_rate"] == 0.05
 
 
+async def test_l_opens_the_log_at_its_end(runs):
+    """Issue 30: `l` opened train.log at its top, the newest lines (what went wrong) below the fold."""
+    log = runs["failed"] / "train.log"
+    log.write_text("".join(f"line {i}\n" for i in range(150)) + "the last line\n")
+    app = make_app("lora-cccc")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["failed"].name)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), what="the log")
+        body = app.screen.query_one("#text-body")
+        await wait_for(pilot, lambda: body.max_scroll_y > 0 and body.scroll_y == body.max_scroll_y,
+                       what="the log scrolled to its end")
+
+
 async def test_u_n_and_escape_navigate(runs):
     app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
