@@ -288,6 +288,8 @@ class TrainingScreen(Screen):
                 parts.append(f"loss {p.train_loss:.3f} (best eval {p.best_eval:.3f}{ppl})")
             elif p.train_loss is not None:
                 parts.append(f"loss {p.train_loss:.3f}")
+            if p.note:  # logging_steps larger than the run: the loss shown is from its first step
+                parts[-1] += f" ({p.note})"
             if p.token_accuracy is not None:
                 parts.append(f"acc {100 * p.token_accuracy:.0f}%")
             if p.tokens_per_second:
