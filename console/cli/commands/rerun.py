@@ -21,9 +21,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from console.config.run_config import parse_set
+    from console.diagnosis.vocabulary import Fix
     from console.loop.findings import describe_fix
     from console.loop.next_run import plan_rerun, start
-    from console.diagnosis.vocabulary import Fix
     from console.runs.rundir import find_run, run_label
 
     parent = find_run(args.runs_dir, args.run)
