@@ -52,6 +52,8 @@ class ArgumentsScreen(Screen):
     """Fields keep what was typed; an invalid value shows its message and blocks the launch."""
 
     TYPES_LETTERS = True  # letters go into the fields: the app's q is not a key here (screens/help.py)
+    HELP_EXTRA = ("A field with fixed words (lr_scheduler_type, optim, eval_strategy, dataset_format, ...): Ctrl-N / "
+                  "Ctrl-P its next / previous word; what you type is completed, Right takes the rest.")
     BINDINGS = [
         Binding("f5", "launch", "Launch"),
         Binding("f2", "snippet", "Python"),
@@ -132,7 +134,8 @@ class ArgumentsScreen(Screen):
         boxes = []
         for section in SECTIONS:
             rows = [FieldRow(name, self.original.values.get(name, specs[name].default if name in specs else None),
-                             specs[name].help if name in specs else "")
+                             specs[name].help if name in specs else "",
+                             choices=specs[name].choices if name in specs else None)
                     for name in by_section.get(section, [])]
             boxes.append(Vertical(Static(section, classes="section-title"), *rows, id=f"section-{_slug(section)}",
                                   classes="section"))
@@ -452,7 +455,7 @@ class ArgumentsScreen(Screen):
             return
         spec = all_fields()[name]
         box = self.query_one(f"#section-{_slug(spec.section)}", Vertical)
-        row = FieldRow(name, spec.default, spec.help)
+        row = FieldRow(name, spec.default, spec.help, choices=spec.choices)
         await box.mount(row)
         row.input.focus()
         row.scroll_visible()

@@ -470,3 +470,24 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words(app):
         said = [str(n.message) for n in app._notifications]
         assert any("to quit" in m for m in said) and not any("[" in m for m in said), said
         assert app.is_running
+
+
+async def test_a_field_with_fixed_words_cycles_through_them_and_completes(app):
+    """Issue 30: lr_scheduler_type, eval_strategy, optim, dataset_format ... were free text. Ctrl-N / Ctrl-P go to the
+    next / previous word, and a prefix typed is completed (Right takes the rest)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        row = screen.row("lr_scheduler_type")
+        row.input.focus()
+        await pilot.pause()
+        assert row.text == "cosine"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: row.text == "cosine_with_restarts", what="the next scheduler")
+        await pilot.press("ctrl+p", "ctrl+p")
+        await wait_for(pilot, lambda: row.text == "linear", what="two back")
+        await type_into(pilot, screen, "eval_strategy", "ep", keys=True)
+        await wait_for(pilot, lambda: screen.row("eval_strategy").input._suggestion == "epoch", what="suggested")
+        await pilot.press("right")
+        await wait_for(pilot, lambda: screen.row("eval_strategy").text == "epoch", what="completed")
+        await wait_for(pilot, lambda: screen.checked_text.get("eval_strategy") == "epoch", what="checked")
+        assert screen.row("eval_strategy").error is None
