@@ -121,13 +121,16 @@ class TrainingConsoleApp(App):
         return active
 
     # -- keys while a screen opens -------------------------------------------------------------------------
-    # A screen opens in steps: a navigation worker (group "nav") builds it, pushes it, and it mounts and takes the
-    # focus a few messages later. Keys pressed meanwhile were handled by whatever was focused then: F8 pressed right
-    # after the arguments screen was asked for reached the method screen, and the name typed next went into the
-    # `model` field (a run launched with `model: max_ste`). So from the moment a screen is asked for until it has
-    # opened, keys are held, then handed to the screen that opened, in order (a held key that opens another screen,
-    # F8's dialog, holds the rest until that one has opened). Textual has no such queue of its own.
+    # A screen opens in steps: a key's action (run when the key has gone down to the focused widget and bubbled
+    # back) starts a navigation worker (group "nav") that builds the screen, pushes it, and the screen mounts and
+    # takes the focus a few messages later. Keys pressed meanwhile were handled by whatever was focused then: F8
+    # pressed right after `d` or Enter reached the method screen, and the field name typed next went into `model`
+    # (a run launched with `model: max_ste`). So keys are handed on one at a time, each once the one before it has
+    # been handled (typed into a field, or its binding run), and none while a screen is being opened: they go to
+    # the screen that opened, in order. Textual has no such queue of its own.
     HOLD_KEYS_S = 3.0  # never hold keys longer than this, whatever happens to the screen asked for
+    KEY_HANDLED_S = 3.0  # nor wait longer than this for one key to be handled (Backspace goes up to the app and
+    # back: a character typed after it must not overtake it, as it did under load without this queue)
 
     def _hold_keys(self, token) -> None:
         import time
@@ -152,37 +155,46 @@ class TrainingConsoleApp(App):
     async def on_event(self, event) -> None:
         from textual import events
 
-        if isinstance(event, events.Key) and not event.is_forwarded and not getattr(event, "_replayed", False):
-            held = self.__dict__.setdefault("_held_keys", [])
-            if self._holding_keys() or held:  # behind keys still held: in their order
-                held.append(event)
-                if not self._holding_keys():
-                    self.call_after_refresh(self._replay_keys)
+        if isinstance(event, events.Key):
+            if not event.is_forwarded and not getattr(event, "_replayed", False):
+                self.__dict__.setdefault("_held_keys", []).append(event)  # in the order pressed
+                self._replay_keys()
                 return
+            came_back = event.is_forwarded  # (forwarding sets the flag on this very event: read it before)
+            await super().on_event(event)
+            if came_back and getattr(event, "_replayed", False):
+                event._handled = True  # it came back up unhandled: the app's bindings have run
+            return
         await super().on_event(event)
 
     def _replay_keys(self) -> None:
-        if self.__dict__.get("_held_keys") and not self._holding_keys():
-            super().run_worker(self._replaying(), group="replay-keys", exclusive=True)
+        if self.__dict__.get("_held_keys") and not self._holding_keys() and not self.__dict__.get("_handing_keys"):
+            self._handing_keys = True
+            super().run_worker(self._replaying(), group="hand-keys")
 
     async def _replaying(self) -> None:
-        """The held keys, one at a time as if typed now: each is handled (its binding run, its screen asked for)
-        before the next is posted, and a key that opens a screen holds the rest until it has opened."""
+        """The keys, one at a time as if typed now: each is handled (typed into the focused field, or its binding
+        run and the screen it asks for on its way) before the next is posted."""
         import asyncio
+        import time
 
         from textual import events
 
         held = self.__dict__.setdefault("_held_keys", [])
-        while held and not self._holding_keys():
-            key = held.pop(0)
-            again = events.Key(key.key, key.character)
-            again._replayed = True
-            self.post_message(again)
-            for _ in range(100):  # until the app, the screen and the focused widget have nothing left to do
-                await asyncio.sleep(0.01)
-                pumps = [self, self.screen] + ([self.focused] if self.focused is not None else [])
-                if self._holding_keys() or all(p._message_queue.empty() for p in pumps):
-                    break
+        try:
+            while held and not self._holding_keys():
+                key = held.pop(0)
+                again = events.Key(key.key, key.character)
+                again._replayed = True
+                self.post_message(again)
+                deadline = time.monotonic() + self.KEY_HANDLED_S
+                while not (getattr(again, "_handled", False) or again._stop_propagation or self._holding_keys()
+                           or time.monotonic() > deadline):
+                    await asyncio.sleep(0.002)
+        finally:
+            self._handing_keys = False
+        if held and not self._holding_keys():
+            self.call_after_refresh(self._replay_keys)
 
     def run_worker(self, work, *args, group: str = "default", **kwargs):
         """A navigation (group "nav") holds the keys from the moment it is asked for until it has finished."""

@@ -102,8 +102,17 @@ class ArgumentsScreen(Screen):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        await self.build_rows()
-        self.focus_first_field()
+        # the fields are mounted after the screen itself: keys wait until they are there (F8 pressed as the screen
+        # opened found no field to go to, and its dialog said "no argument matches")
+        hold = getattr(self.app, "_hold_keys", None)
+        if hold is not None:
+            hold(self)
+        try:
+            await self.build_rows()
+            self.focus_first_field()
+        finally:
+            if hold is not None:
+                self.app._release_keys(self)
 
     def focus_first_field(self) -> None:
         """The cursor starts in the first field: on the Launch button a stray Enter launched a run."""
