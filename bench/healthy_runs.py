@@ -3,7 +3,8 @@
 `record` trains healthy runs of several lengths for real on CPU, through the console's own `train` command: on the
 demo model smoke tests of a few steps (LoRA, QLoRA, an adapter, full), runs of 30-100 steps and one of several
 hundred; on the real model (SmolLM2-135M-Instruct and the docstring data, bench/real_model.py) a smoke test and a
-short LoRA run with an eval at step 0 (kept short: the CPU is shared). Each run's folder (config.yaml, metrics,
+16-step LoRA run with an eval at step 0 and every 4 steps (kept short: on the shared 2-core machine a step of
+the real model took up to two minutes). Each run's folder (config.yaml, metrics,
 sample answers, status) stays under DIR, so the replay can be repeated after a change to the rules without
 training again. `--only NAME` records one of them.
 
@@ -44,7 +45,7 @@ DEMO_RUNS: dict[str, tuple[str, str, list[str]]] = {
 REAL_RUNS: dict[str, tuple[str, str, list[str]]] = {
     "real-lora-smoke-4": ("real", "lora", ["max_steps=4", "logging_steps=1", "eval_steps=4", "max_length=192",
                                            "per_device_train_batch_size=4", "gradient_accumulation_steps=1"]),
-    "real-lora-40": ("real", "lora", ["max_steps=40", "logging_steps=2", "eval_steps=10", "eval_on_start=true",
+    "real-lora-16": ("real", "lora", ["max_steps=16", "logging_steps=1", "eval_steps=4", "eval_on_start=true",
                                       "max_length=192", "per_device_train_batch_size=4",
                                       "gradient_accumulation_steps=1"]),
 }

@@ -466,6 +466,9 @@ class TrainingConsoleApp(App):
         if message.records:
             self.live.history.extend(message.records)
         self.opening = None
+        for screen in self._screen_stacks.get("setup", []):  # the arguments it was launched from: nothing unsaved
+            if _is_arguments_screen(screen) and getattr(screen, "launching", None):
+                screen.mark_launched()
         await self.goto("training")
         self._redraw_now()
         self.screen.refresh_bindings()

@@ -369,11 +369,19 @@ class ArgumentsScreen(Screen):
                 row.input.focus()
             self.notify(f"{name}: {self.problems[name]}", title="fix this to launch", severity="error")
             return
+        self.launching = {row.field_name: row.text for row in self.rows()}  # launched, once its run starts
         self.app.launch(resolve(self.draft))
 
+    def mark_launched(self) -> None:
+        """The run of these fields started: what they hold is in its config.yaml, nothing to discard (Esc after F5
+        asked to discard the changes just launched)."""
+        self.launched = dict(getattr(self, "launching", None) or {})
+
     def changed_fields(self) -> list[str]:
-        """The fields whose text differs from what the screen opened with."""
-        return [row.field_name for row in self.rows() if row.text != row.initial_text]
+        """The fields whose text differs from what the screen opened with, and from what was last launched."""
+        launched = getattr(self, "launched", None) or {}
+        return [row.field_name for row in self.rows()
+                if row.text != row.initial_text and row.text != launched.get(row.field_name)]
 
     def action_back(self) -> None:
         """Back to where the screen was opened from; edits are not dropped without asking."""

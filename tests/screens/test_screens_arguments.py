@@ -491,3 +491,27 @@ async def test_a_field_with_fixed_words_cycles_through_them_and_completes(app):
         await wait_for(pilot, lambda: screen.row("eval_strategy").text == "epoch", what="completed")
         await wait_for(pilot, lambda: screen.checked_text.get("eval_strategy") == "epoch", what="checked")
         assert screen.row("eval_strategy").error is None
+
+
+async def test_escape_after_a_launch_does_not_ask_to_discard_what_was_launched(app):
+    """Issue 30: F5, then Esc from the training screen back to the arguments and Esc again asked to discard the
+    changes that had just been launched."""
+    from console.runs.rundir import create_run
+    from screens.confirm import ConfirmScreen
+    from screens.messages import RunLaunched
+    from screens.training_screen import TrainingScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "max_steps", "40")
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: len(app.launched) == 1, what="the launch")
+        run = create_run("runs", app.launched[0], command=["test"])  # what the trainer worker does, then says
+        app.post_message(RunLaunched(run.id, str(run.path)))
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="the training screen")
+        await app.goto("setup")  # back to the arguments launched from
+        await wait_for(pilot, lambda: app.screen is screen, what="the arguments screen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen) or isinstance(app.screen, ConfirmScreen),
+                       what="leaving")
+        assert isinstance(app.screen, MethodScreen)
