@@ -150,8 +150,9 @@ class TrainingScreen(Screen):
             return
         if self.drawn[0] != live.id:
             self.picked = 1
-            # a run that has ended shows its findings in the panel without toasts: they are not news
-            self.seen_problems = set() if live.active else {f.problem for f in live.findings()}
+            # what a run already shows when opened (ended, or attached to while it trains) is in the panel without
+            # toasts: not news (every attach toasted the existing warnings again over the chart)
+            self.seen_problems = {f.problem for f in live.findings()}
         self.drawn = (live.id, live.version)
         config = live.config
         p = live.progress()

@@ -295,6 +295,48 @@ async def test_opening_a_finished_run_shows_its_findings_without_toasts(runs):
         assert not any("Overfitting" in str(n.message) for n in app._notifications)  # not news: no toast
 
 
+async def test_attaching_to_a_training_run_does_not_toast_its_existing_warnings(tmp_path, monkeypatch):
+    """Issue 30: every attach popped the run's existing warnings up again as toasts over the chart."""
+    from tests.support.screens import fake_run
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    import subprocess
+    import sys
+    import time
+
+    from console.runs.liveness import process_start
+
+    run = fake_run(tmp_path / "runs", "20250101-120000-lora-dddd", created=1_735_732_800.0, phase="training",
+                   changes={"max_steps": 100, "eval_steps": 10, "save_steps": 10},
+                   records=metrics_records(overfit=True))
+    # a process standing for its trainer (its command names the trainer module and the run folder): it trains
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "console.trainer.train",
+                                 str(run)])
+    status = json.loads((run / "status.json").read_text())
+    (run / "status.json").write_text(json.dumps(dict(status, pid=stand_in.pid, pid_start=process_start(stand_in.pid),
+                                                     updated=time.time())))
+    (run / "heartbeat").touch()
+    app = make_app("lora-dddd")
+    try:
+        await _attach_and_look(app, run)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+
+
+async def _attach_and_look(app, run):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.live is not None and isinstance(app.screen, TrainingScreen)
+                       and app.screen.drawn[0] == run.name, what="the run drawn")
+        await wait_for(pilot, lambda: "Overfitting" in app.screen.query_one("#findings").plain_text,
+                       what="its warning on the panel")
+        await pilot.pause(0.5)
+        assert not any("Overfitting" in str(n.message) or "Overfitting" in str(n.title)
+                       for n in app._notifications), [n.message for n in app._notifications]
+
+
 async def test_y_m_z_log_scale_smoothing_and_zoom(runs):
     app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
