@@ -75,7 +75,8 @@ CURVE_RULES = (
     Rule(oscillating.eval_worsens, unless=("overfitting", "diverged"), evidence=CHANGE),
     Rule(overfitting.eval_not_improving, evidence=CHANGE),
     # the shape verdict (rising / erratic / flat / slow): not when the start was damaged (its finding says why)
-    Rule(not_decreasing.shape, unless=("diverged",), needs=("start_intact",)),
+    # a rising loss is the severe case of the shape (an erratic one still waits for a quarter of the run: ctx.shape)
+    Rule(not_decreasing.shape, unless=("diverged",), needs=("start_intact",), evidence=CHANGE),
     Rule(oscillating.erratic_eval, unless=("diverged",), needs=("start_intact", "loss_rising")),
     Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact", "rate_judgeable")),
     Rule(slow.shape, unless=("diverged",), needs=("start_intact", "rate_judgeable")),
