@@ -163,7 +163,7 @@ def main() -> int:
         launched = yaml.safe_load((work / "runs" / first_id / "config.yaml").read_text())
         model = (launched.get("arguments") or {}).get("model")
         assert not model or "demo" in str(model), f"model {model!r}: keys typed for F8's dialog went into it"
-        text = wait_screen(lambda t: "[1]" in t, "a warning with its fixes", 180)
+        text = wait_screen(lambda t: "[1]" in t, "a warning with its fixes", 420)  # a loaded 2-core machine
         show("a warning with its fixes", text, started)
 
         keys("l")  # the log opens at its end

@@ -157,15 +157,35 @@ class TrainingConsoleApp(App):
 
         if isinstance(event, events.Key):
             if not event.is_forwarded and not getattr(event, "_replayed", False):
-                self.__dict__.setdefault("_held_keys", []).append(event)  # in the order pressed
-                self._replay_keys()
-                return
+                held = self.__dict__.setdefault("_held_keys", [])
+                if held or self._holding_keys() or self._key_in_flight():
+                    held.append(event)  # behind the key still being handled, in the order pressed
+                    self._replay_keys()
+                    return
+                self._send_key(event)  # nothing pending: handled now, as it comes
             came_back = event.is_forwarded  # (forwarding sets the flag on this very event: read it before)
             await super().on_event(event)
-            if came_back and getattr(event, "_replayed", False):
-                event._handled = True  # it came back up unhandled: the app's bindings have run
+            if getattr(event, "_replayed", False) and (came_back or not event.is_forwarded):
+                # it came back up unhandled (the app's bindings have run), or a priority binding took it before
+                # it went down (never forwarded)
+                event._handled = True
             return
         await super().on_event(event)
+
+    def _send_key(self, key) -> None:
+        """Note `key` as the one in flight: the next waits until it is handled or KEY_HANDLED_S has passed."""
+        import time
+
+        key._replayed = True
+        key._deadline = time.monotonic() + self.KEY_HANDLED_S
+        self._in_flight = key
+
+    def _key_in_flight(self) -> bool:
+        import time
+
+        key = self.__dict__.get("_in_flight")
+        return key is not None and not (getattr(key, "_handled", False) or key._stop_propagation
+                                        or time.monotonic() > key._deadline)
 
     def _replay_keys(self) -> None:
         if self.__dict__.get("_held_keys") and not self._holding_keys() and not self.__dict__.get("_handing_keys"):
@@ -173,24 +193,22 @@ class TrainingConsoleApp(App):
             super().run_worker(self._replaying(), group="hand-keys")
 
     async def _replaying(self) -> None:
-        """The keys, one at a time as if typed now: each is handled (typed into the focused field, or its binding
-        run and the screen it asks for on its way) before the next is posted."""
+        """The keys held, one at a time as if typed now: each once the one before it is handled (typed into the
+        focused field, or its binding run and the screen it asks for on its way), none while a screen opens."""
         import asyncio
-        import time
 
         from textual import events
 
         held = self.__dict__.setdefault("_held_keys", [])
         try:
             while held and not self._holding_keys():
+                if self._key_in_flight():
+                    await asyncio.sleep(0.002)
+                    continue
                 key = held.pop(0)
                 again = events.Key(key.key, key.character)
-                again._replayed = True
+                self._send_key(again)
                 self.post_message(again)
-                deadline = time.monotonic() + self.KEY_HANDLED_S
-                while not (getattr(again, "_handled", False) or again._stop_propagation or self._holding_keys()
-                           or time.monotonic() > deadline):
-                    await asyncio.sleep(0.002)
         finally:
             self._handing_keys = False
         if held and not self._holding_keys():
@@ -217,6 +235,22 @@ class TrainingConsoleApp(App):
                     self._release_keys(token)
 
             super().run_worker(opened(), group="opening")
+        return result
+
+    def pop_screen(self):
+        """A screen closed holds the keys until the one behind is back and focused (Enter closing F8's dialog, then
+        Backspace: it went to the dialog on its way out, not to the field jumped to)."""
+        result = super().pop_screen()
+        token = object()
+        self._hold_keys(token)
+
+        async def closed() -> None:
+            try:
+                await result
+            finally:
+                self.call_after_refresh(self._release_keys, token)
+
+        super().run_worker(closed(), group="closing")
         return result
 
     # -- size guard ----------------------------------------------------------------------------------------
