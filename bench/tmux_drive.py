@@ -5,11 +5,13 @@
 
 Starts `training-console` in a fresh folder inside a detached tmux session, sends keys with `tmux send-keys`
 and reads the screen with `tmux capture-pane`: the method screen with the first built-in demo scenario
-one key away (`d`; presets/scenarios.yaml, read with load_scenarios(): nothing about it is hard-coded here), an
-argument edited through F8 (go to field), F5 to launch, the curves drawing, a warning with its fixes, `r` to
+one key away (`d`; presets/scenarios.yaml, read with load_scenarios(): nothing about it is hard-coded here) with F8
+pressed at once (before the arguments screen has opened: it must reach that screen's dialog, never a field), an
+argument edited through F8 (go to field), a field of fixed words cycled with Ctrl-N, F5 to launch, `l` (the log at
+its end), Ctrl-C (how to quit, in plain words), the curves drawing, a warning with its fixes, `r` to
 apply fix 1 and restart now (it asks while the run trains), the next run training with the fix and its parent, the
 runs screen (both runs, their eval curves overlaid, their configs diffed), a third run started alongside (the
-rerun and the launch both ask), then `q`, which names both runs still training, and `s` to stop them all. Prints every screen it checked and the time each stage took; exits 1 on a failure.
+rerun and the launch both ask), `n` (the method screen), then `q`, which names both runs still training, and `s` to stop them all. Prints every screen it checked and the time each stage took; exits 1 on a failure.
 Takes under a minute on a CPU (the demo model really trains). Needs tmux (apt-get install tmux).
 """
 from __future__ import annotations
@@ -28,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SESSION = f"tc-drive-{os.getpid()}"
-CONSOLE = str(Path(sys.executable).with_name("training-console"))
+# this checkout's console (the venv's `training-console` script may belong to another checkout: an editable
+# install elsewhere drove that one's code)
+CONSOLE = f"env PYTHONPATH={ROOT} {sys.executable} -m console"
 MAX_STEPS = 200  # typed over the scenario's own (its problem shows within ~50 steps)
 
 
@@ -100,12 +104,18 @@ def main() -> int:
         assert scenario.name in text and "demo" in text, scenario.name
         show("method screen", text, started)
 
-        keys("d")  # the first demo scenario, one key away (the cursor starts on LoRA)
-        text = wait_screen(lambda t: "Arguments" in t and "Launch" in t, "the arguments screen", 20)
-        show("arguments screen", text, started)
+        # the first demo scenario, one key away (the cursor starts on LoRA), and F8 pressed at once, before the
+        # arguments screen has opened: it goes to that screen (it reached the method screen, and the field name
+        # typed next went into `model`)
+        keys("d", "F8", pause=0.02)
+        text = wait_screen(lambda t: "Go to field" in t, "the go-to-field dialog of the arguments screen", 20)
+        show("F8 pressed as the arguments screen opened: its dialog", text, started)
+        first_f8 = True
         for name, value in edits.items():
             for attempt in range(3):  # under heavy load a key sent by script can be lost: check and retype
-                keys("F8")
+                if not first_f8:
+                    keys("F8")
+                first_f8 = False
                 wait_screen(lambda t: "Go to field" in t, "the go-to-field dialog", 10)
                 type_text(name)
                 wait_screen(lambda t, name=name: f" {name} " in t.split("Go to field")[-1], f"{name} in the list", 10)
@@ -123,6 +133,19 @@ def main() -> int:
                     print(f"(retyping {name}: attempt {attempt + 2})")
             else:
                 raise SystemExit(f"FAILED: could not set {name}")
+        # a field with fixed words cycles through them (it was free text)
+        keys("F8")
+        wait_screen(lambda t: "Go to field" in t, "the go-to-field dialog", 10)
+        type_text("lr_scheduler_type")
+        keys("Enter")
+        wait_screen(lambda t: "Go to field" not in t, "the dialog to close", 10)
+        before = config.get("lr_scheduler_type")
+        keys("C-n")
+        text = wait_screen(lambda t: any(line.strip("│").split()[:1] == ["lr_scheduler_type"]
+                                         and before not in line.split() for line in t.splitlines()),
+                           "lr_scheduler_type moved to its next word", 10)
+        show("Ctrl-N: the scheduler's next word", text, started)
+        keys("C-p")
         keys("Up", "Down")  # leave the last field: its mark and the analysis are up to date
         batch = f"effective batch {config.effective_batch}"
         text = wait_screen(lambda t: batch in t and "invalid" not in t, "the arguments ready to launch", 10)
@@ -135,8 +158,22 @@ def main() -> int:
         text = wait_screen(lambda t: "step " in t and f"/{MAX_STEPS}" in t, "the first steps", 120)
         first_id = text.split()[0]
         show("training: curves drawing", text, started)
-        text = wait_screen(lambda t: "[1]" in t, "a warning with its fixes", 180)
+        import yaml
+
+        launched = yaml.safe_load((work / "runs" / first_id / "config.yaml").read_text())
+        model = (launched.get("arguments") or {}).get("model")
+        assert not model or "demo" in str(model), f"model {model!r}: keys typed for F8's dialog went into it"
+        text = wait_screen(lambda t: "[1]" in t, "a warning with its fixes", 420)  # a loaded 2-core machine
         show("a warning with its fixes", text, started)
+
+        keys("l")  # the log opens at its end
+        text = wait_screen(lambda t: "train.log of" in t and "[console]" in t, "the end of train.log", 20)
+        show("l: train.log at its end", text, started)
+        keys("Escape")
+        keys("C-c")  # how to quit, in plain words (it showed '[b]ctrl+q[/b]')
+        text = wait_screen(lambda t: "to quit" in t, "the Ctrl-C hint", 10)
+        assert "[b]" not in text, "markup shown as text"
+        show("Ctrl-C says how to quit", text, started)
 
         keys("r")
         first_short = "-".join(first_id.split("-")[2:])  # the header shows the parent as method-hash
@@ -186,6 +223,9 @@ def main() -> int:
         third_id = text.split()[0]
         show("a third run started alongside", text, started)
 
+        keys("n")  # a new run: the method screen, as F1 says
+        text = wait_screen(lambda t: "choose a method" in t, "the method screen after n", 20)
+        show("n: the method screen", text, started)
         keys("q")
         text = wait_screen(lambda t: "runs are still going" in t and second_id in t and third_id in t,
                            "the quit question naming both runs", 20)

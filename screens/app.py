@@ -120,6 +120,139 @@ class TrainingConsoleApp(App):
         self._active_cache = (time.monotonic(), active)
         return active
 
+    # -- keys while a screen opens -------------------------------------------------------------------------
+    # A screen opens in steps: a key's action (run when the key has gone down to the focused widget and bubbled
+    # back) starts a navigation worker (group "nav") that builds the screen, pushes it, and the screen mounts and
+    # takes the focus a few messages later. Keys pressed meanwhile were handled by whatever was focused then: F8
+    # pressed right after `d` or Enter reached the method screen, and the field name typed next went into `model`
+    # (a run launched with `model: max_ste`). So keys are handed on one at a time, each once the one before it has
+    # been handled (typed into a field, or its binding run), and none while a screen is being opened: they go to
+    # the screen that opened, in order. Textual has no such queue of its own.
+    HOLD_KEYS_S = 3.0  # never hold keys longer than this, whatever happens to the screen asked for
+    KEY_HANDLED_S = 3.0  # nor wait longer than this for one key to be handled (Backspace goes up to the app and
+    # back: a character typed after it must not overtake it, as it did under load without this queue)
+
+    def _hold_keys(self, token) -> None:
+        import time
+
+        holds = self.__dict__.setdefault("_key_holds", {})
+        holds[token] = time.monotonic() + self.HOLD_KEYS_S
+
+    def _release_keys(self, token) -> None:
+        holds = self.__dict__.setdefault("_key_holds", {})
+        if holds.pop(token, None) is not None and not self._holding_keys():
+            self.call_after_refresh(self._replay_keys)
+
+    def _holding_keys(self) -> bool:
+        import time
+
+        holds = self.__dict__.setdefault("_key_holds", {})
+        now = time.monotonic()
+        for token in [t for t, until in holds.items() if until < now]:
+            del holds[token]  # a screen that never opened: its keys go on
+        return bool(holds)
+
+    async def on_event(self, event) -> None:
+        from textual import events
+
+        if isinstance(event, events.Key):
+            if not event.is_forwarded and not getattr(event, "_replayed", False):
+                held = self.__dict__.setdefault("_held_keys", [])
+                if held or self._holding_keys() or self._key_in_flight():
+                    held.append(event)  # behind the key still being handled, in the order pressed
+                    self._replay_keys()
+                    return
+                self._send_key(event)  # nothing pending: handled now, as it comes
+            came_back = event.is_forwarded  # (forwarding sets the flag on this very event: read it before)
+            await super().on_event(event)
+            if getattr(event, "_replayed", False) and (came_back or not event.is_forwarded):
+                # it came back up unhandled (the app's bindings have run), or a priority binding took it before
+                # it went down (never forwarded)
+                event._handled = True
+            return
+        await super().on_event(event)
+
+    def _send_key(self, key) -> None:
+        """Note `key` as the one in flight: the next waits until it is handled or KEY_HANDLED_S has passed."""
+        import time
+
+        key._replayed = True
+        key._deadline = time.monotonic() + self.KEY_HANDLED_S
+        self._in_flight = key
+
+    def _key_in_flight(self) -> bool:
+        import time
+
+        key = self.__dict__.get("_in_flight")
+        return key is not None and not (getattr(key, "_handled", False) or key._stop_propagation
+                                        or time.monotonic() > key._deadline)
+
+    def _replay_keys(self) -> None:
+        if self.__dict__.get("_held_keys") and not self._holding_keys() and not self.__dict__.get("_handing_keys"):
+            self._handing_keys = True
+            super().run_worker(self._replaying(), group="hand-keys")
+
+    async def _replaying(self) -> None:
+        """The keys held, one at a time as if typed now: each once the one before it is handled (typed into the
+        focused field, or its binding run and the screen it asks for on its way), none while a screen opens."""
+        import asyncio
+
+        from textual import events
+
+        held = self.__dict__.setdefault("_held_keys", [])
+        try:
+            while held and not self._holding_keys():
+                if self._key_in_flight():
+                    await asyncio.sleep(0.002)
+                    continue
+                key = held.pop(0)
+                again = events.Key(key.key, key.character)
+                self._send_key(again)
+                self.post_message(again)
+        finally:
+            self._handing_keys = False
+        if held and not self._holding_keys():
+            self.call_after_refresh(self._replay_keys)
+
+    def run_worker(self, work, *args, group: str = "default", **kwargs):
+        """A navigation (group "nav") holds the keys from the moment it is asked for until it has finished."""
+        worker = super().run_worker(work, *args, group=group, **kwargs)
+        if group == "nav":
+            self._hold_keys(worker)
+        return worker
+
+    def push_screen(self, screen, callback=None, wait_for_dismiss: bool = False, **kwargs):
+        """A screen pushed holds the keys until it has mounted (and taken the focus)."""
+        result = super().push_screen(screen, callback, wait_for_dismiss, **kwargs)
+        if not wait_for_dismiss:
+            token = object()
+            self._hold_keys(token)
+
+            async def opened() -> None:
+                try:
+                    await result
+                finally:
+                    self._release_keys(token)
+
+            super().run_worker(opened(), group="opening")
+        return result
+
+    def pop_screen(self):
+        """A screen closed holds the keys until the one behind is back and focused (Enter closing F8's dialog, then
+        Backspace: it went to the dialog on its way out, not to the field jumped to)."""
+        result = super().pop_screen()
+        token = object()
+        self._hold_keys(token)
+
+        async def closed() -> None:
+            try:
+                await result
+            finally:
+                self.call_after_refresh(self._release_keys, token)
+
+        super().run_worker(closed(), group="closing")
+        return result
+
     # -- size guard ----------------------------------------------------------------------------------------
     def on_resize(self) -> None:
         self.set_timer(0.05, self.check_size)  # after the App has taken its new size
@@ -170,9 +303,11 @@ class TrainingConsoleApp(App):
             await self.push_screen(ArgumentsScreen(config, title, came_from=came_from))
 
     async def new_run(self) -> None:
-        """Back to the method screen (the arguments screen, if open, is closed)."""
+        """Back to the method screen (the arguments screen, if open, is closed), as F1 says: a mode's stack holds
+        its own screens only (the method screen first), so it is popped down to one (`> 2` left the arguments
+        screen of an earlier `a` on top, and a digit meant for the method list went into max_steps)."""
         await self.goto("setup")
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             await self.pop_screen()
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
@@ -189,6 +324,15 @@ class TrainingConsoleApp(App):
                                                    or _is_arguments_screen(self.screen)):
             return False  # letters go into the fields there: Esc goes back, F10 quits, F9 toggles the theme
         return True
+
+    def action_help_quit(self) -> None:
+        """Ctrl-C: how to quit, as plain text (Textual's own hint is markup, which our plain toasts showed as
+        '[b]ctrl+q[/b]'). Ctrl-C does not quit: it is copy in a field, and a reflex that must not end a session."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        shown = [k.upper() if k.startswith("f") and k[1:].isdigit() else
+                 "Ctrl-" + k[5:].upper() if k.startswith("ctrl+") else k for k in keys]
+        self.notify(f"Press {' or '.join(dict.fromkeys(shown)) or 'Ctrl-Q'} to quit (Ctrl-C does not quit here)",
+                    title="Do you want to quit?")
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
@@ -357,6 +501,8 @@ class TrainingConsoleApp(App):
         froze at step 15 while its trainer reached 210 when it died silently."""
 
         worker = event.worker
+        if worker.group == "nav" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._release_keys(worker)  # the navigation is over: the keys held meanwhile go to where it led
         if worker.group != "trainer" or event.state != WorkerState.ERROR:
             return
         live = self.live
@@ -387,6 +533,9 @@ class TrainingConsoleApp(App):
         if message.records:
             self.live.history.extend(message.records)
         self.opening = None
+        for screen in self._screen_stacks.get("setup", []):  # the arguments it was launched from: nothing unsaved
+            if _is_arguments_screen(screen) and getattr(screen, "launching", None):
+                screen.mark_launched()
         await self.goto("training")
         self._redraw_now()
         self.screen.refresh_bindings()

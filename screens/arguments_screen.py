@@ -55,6 +55,8 @@ class ArgumentsScreen(Screen):
     """Fields keep what was typed; an invalid value shows its message and blocks the launch."""
 
     TYPES_LETTERS = True  # letters go into the fields: the app's q is not a key here (screens/help.py)
+    HELP_EXTRA = ("A field with fixed words (lr_scheduler_type, optim, eval_strategy, dataset_format, ...): Ctrl-N / "
+                  "Ctrl-P its next / previous word; what you type is completed, Right takes the rest.")
     BINDINGS = [
         Binding("f5", "launch", "Launch"),
         Binding("f2", "snippet", "Python"),
@@ -108,8 +110,17 @@ class ArgumentsScreen(Screen):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        await self.build_rows()
-        self.focus_first_field()
+        # the fields are mounted after the screen itself: keys wait until they are there (F8 pressed as the screen
+        # opened found no field to go to, and its dialog said "no argument matches")
+        hold = getattr(self.app, "_hold_keys", None)
+        if hold is not None:
+            hold(self)
+        try:
+            await self.build_rows()
+            self.focus_first_field()
+        finally:
+            if hold is not None:
+                self.app._release_keys(self)
 
     def focus_first_field(self) -> None:
         """The cursor starts in the first field: on the Launch button a stray Enter launched a run."""
@@ -140,7 +151,8 @@ class ArgumentsScreen(Screen):
         boxes = []
         for section in SECTIONS:
             rows = [FieldRow(name, self.original.values.get(name, specs[name].default if name in specs else None),
-                             specs[name].help if name in specs else "")
+                             specs[name].help if name in specs else "",
+                             choices=specs[name].choices if name in specs else None)
                     for name in by_section.get(section, [])]
             boxes.append(Vertical(Static(section, classes="section-title"), *rows, id=f"section-{_slug(section)}",
                                   classes="section"))
@@ -389,11 +401,19 @@ class ArgumentsScreen(Screen):
                 row.input.focus()
             self.notify(f"{name}: {self.problems[name]}", title="fix this to launch", severity="error")
             return
+        self.launching = {row.field_name: row.text for row in self.rows()}  # launched, once its run starts
         self.app.launch(resolve(self.draft))
 
+    def mark_launched(self) -> None:
+        """The run of these fields started: what they hold is in its config.yaml, nothing to discard (Esc after F5
+        asked to discard the changes just launched)."""
+        self.launched = dict(getattr(self, "launching", None) or {})
+
     def changed_fields(self) -> list[str]:
-        """The fields whose text differs from what the screen opened with."""
-        return [row.field_name for row in self.rows() if row.text != row.initial_text]
+        """The fields whose text differs from what the screen opened with, and from what was last launched."""
+        launched = getattr(self, "launched", None) or {}
+        return [row.field_name for row in self.rows()
+                if row.text != row.initial_text and row.text != launched.get(row.field_name)]
 
     def action_back(self) -> None:
         """Back to where the screen was opened from; edits are not dropped without asking."""
@@ -487,7 +507,7 @@ class ArgumentsScreen(Screen):
             return
         spec = all_fields()[name]
         box = self.query_one(f"#section-{_slug(spec.section)}", Vertical)
-        row = FieldRow(name, spec.default, spec.help)
+        row = FieldRow(name, spec.default, spec.help, choices=spec.choices)
         await box.mount(row)
         row.input.focus()
         row.scroll_visible()

@@ -47,7 +47,8 @@ class LiveRun:
         self.version += 1
 
     def progress(self) -> Progress:
-        return progress(self.history, self.status)
+        return progress(self.history, self.status,
+                        self.config.get("logging_steps") if self.config is not None else None)
 
     def findings_due(self) -> bool:
         """Something changed since the last diagnosis, and (while it trains) a second has passed since."""

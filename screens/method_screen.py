@@ -204,7 +204,7 @@ class MethodScreen(Screen):
     def action_choose(self) -> None:
         chosen = self.chosen_config()
         if chosen is not None:
-            self.run_worker(self.app.show_arguments(*chosen), exclusive=True, group="nav")
+            self.app.run_worker(self.app.show_arguments(*chosen), exclusive=True, group="nav")
 
     def action_demo(self) -> None:
         """The first demo scenario, on the arguments screen (F5 launches it)."""
@@ -214,7 +214,7 @@ class MethodScreen(Screen):
             self.action_choose()
 
     def action_runs(self) -> None:
-        self.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
+        self.app.run_worker(self.app.goto("runs"), exclusive=True, group="nav")
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "watch":
@@ -224,4 +224,4 @@ class MethodScreen(Screen):
         return True
 
     def action_watch(self) -> None:
-        self.run_worker(self.app.watch_training(), exclusive=True, group="nav")
+        self.app.run_worker(self.app.watch_training(), exclusive=True, group="nav")

@@ -21,17 +21,20 @@ class TextScreen(ModalScreen[None]):
     ]
 
     def __init__(self, title: str, text: str, is_help: bool = False, wide: bool = False,
-                 refresh: Callable[[], str] | None = None):
+                 refresh: Callable[[], str] | None = None, at_end: bool = False):
         super().__init__(classes="-wide" if wide else None)  # wide: most of the terminal (sample answers)
         self.title_text = title
         self.text = printable(text)  # a log or a config from a run folder: no control characters to the terminal
         self.is_help = is_help  # the F1 page: F1 closes it again
         # re-read every second while open: the sample answers of a run still training change at each evaluation
         self.refresh_text = refresh
+        self.at_end = at_end  # a log opens at its end: its newest lines are what matters
 
     def on_mount(self) -> None:
         if self.refresh_text is not None:
             self.set_interval(1.0, self.reread)
+        if self.at_end:
+            self.call_after_refresh(lambda: self.query_one("#text-body", VerticalScroll).scroll_end(animate=False))
 
     def reread(self) -> None:
         text = printable(self.refresh_text())

@@ -152,8 +152,9 @@ class TrainingScreen(Screen):
             return
         if self.drawn[0] != live.id:
             self.picked = 1
-            # a run that has ended shows its findings in the panel without toasts: they are not news
-            self.seen_problems = set() if live.active else {f.problem for f in live.findings()}
+            # what a run already shows when opened (ended, or attached to while it trains) is in the panel without
+            # toasts: not news (every attach toasted the existing warnings again over the chart)
+            self.seen_problems = {f.problem for f in live.findings()}
         self.drawn = (live.id, live.version)
         config = live.config
         p = live.progress()
@@ -302,6 +303,8 @@ class TrainingScreen(Screen):
                 parts.append(f"loss {p.train_loss:.3f} (best eval {p.best_eval:.3f}{ppl})")
             elif p.train_loss is not None:
                 parts.append(f"loss {p.train_loss:.3f}")
+            if p.note:  # logging_steps larger than the run: the loss shown is from its first step
+                parts[-1] += f" ({p.note})"
             if p.reward_margin is not None:  # a preference run: its margin and pairs ranked right
                 parts.append(f"margin {p.reward_margin:.3g}" + (f", {100 * p.reward_accuracy:.0f}% right"
                                                                  if p.reward_accuracy is not None else ""))
@@ -477,7 +480,8 @@ class TrainingScreen(Screen):
 
         if self.live:
             lines = self.live.run.tail_log(200)
-            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)"))
+            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)",
+                                            at_end=True))
 
     def action_samples(self) -> None:
         """The sample answers: the base model's (step 0) next to the latest, prompt by prompt."""

@@ -12,7 +12,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from console.diagnosis.curves import MIN_TRAIN, NOISE_FLOOR, Curve, finite, num, rel, train_level_at
-from console.diagnosis.shape import shape_with_hysteresis
+from console.diagnosis.evidence import Seen
+from console.diagnosis.shape import lr_range, shape_with_hysteresis
 from console.diagnosis.vocabulary import _fmt_step
 
 if TYPE_CHECKING:  # for annotations only
@@ -20,6 +21,9 @@ if TYPE_CHECKING:  # for annotations only
     from console.diagnosis.vocabulary import Finding
     from console.runs.metrics import History
     from console.runs.samples import Sample
+
+
+RATE_STEPS = 100  # steps after warm-up before a fall is judged too slow or flat (see Context.rate_judgeable)
 
 
 class Context:
@@ -33,6 +37,16 @@ class Context:
         self.eval_ = Curve(*finite(history.eval_loss.steps, history.eval_loss.values))
         self.progress, self.done = progress(history, config)
         self.found: dict[str, Finding] = {}
+
+    @cached_property
+    def seen(self) -> Seen:
+        """What this call has seen of the run, for the rules' evidence gate (console.diagnosis.evidence)."""
+        warm = warmup_end(self.config, self.total_steps)
+        evaluates = self.eval_.n > 0  # no eval logged (none planned, or none yet): judged on the train loss
+        share = 1.0 if self.done else self.progress
+        points = sum(1 for s in self.train.steps if s > warm) + sum(1 for s in self.eval_.steps if s > warm)
+        return Seen(points=points, steps=self.history.last_step,
+                    share=share, evals=self.eval_.n, evaluates=evaluates)
 
     @cached_property
     def coarse(self) -> Curve:
@@ -70,6 +84,20 @@ class Context:
     def start_intact(self) -> bool:
         """No damaged start: when there is one, its finding says what went wrong and the shape is not judged."""
         return not self.worse
+
+    @property
+    def rate_judgeable(self) -> bool:
+        """A fall can be called too slow or flat: 100 steps trained after warm-up, or a learning rate below the
+        method's range or a warm-up as long as the run (a cause to name). A shorter run at a learning rate in the
+        range falls as far as its length lets it: a 35-step demo LoRA whose eval fell 6.72 -> 6.44 was 'stuck', a
+        4-step smoke test 'slow'."""
+        lr, lo, _hi = lr_range(self.config)
+        if lr is not None and lo is not None and lr < lo:
+            return True
+        warm, total = self.config.get("warmup_steps") or 0, self.total_steps
+        if total and warm >= 1 and warm >= total:  # the rate never left warm-up: a cause to name too
+            return True
+        return self.history.last_step - warmup_end(self.config, self.total_steps) >= RATE_STEPS
 
     @property
     def loss_rising(self) -> bool:
@@ -132,6 +160,16 @@ class AnswersContext:
     limit: int
     found: dict = field(default_factory=dict)
 
+    @property
+    def seen(self) -> Seen:
+        """The steps trained at the latest sampling and the share of the run they are (the samples are the
+        evidence: points and evals are not counted)."""
+        step = self.latest[0].step if self.latest else 0
+        total = self.status.get("max_steps") or (self.config.get("max_steps") if self.config is not None else None)
+        done = self.status.get("phase") in ("done", "stopped", "failed")
+        share = 1.0 if done else (step / total if total and total > 0 else None)
+        return Seen(points=0, steps=step, share=share, evals=0, evaluates=False)
+
 
 def progress(history: History, config: RunConfig) -> tuple[float | None, bool]:
     """(fraction of the planned steps done, whether training has ended)."""
@@ -142,6 +180,19 @@ def progress(history: History, config: RunConfig) -> tuple[float | None, bool]:
         total = ms if ms and ms > 0 else None
     done = history.final is not None or bool(total and last >= total)
     return ((last / total) if total else None), done
+
+
+def warmup_end(config: RunConfig, total: int | None) -> float:
+    """The step warm-up ends at: warmup_steps when a count, a ratio of the planned run when below 1 (transformers
+    5), 0 when neither is known; at most half the planned run."""
+    warm = (config.get("warmup_steps") if config is not None else None) or 0
+    if not isinstance(warm, (int, float)) or warm <= 0:
+        ratio = config.get("warmup_ratio") if config is not None else None
+        warm = ratio if isinstance(ratio, (int, float)) and 0 < ratio < 1 else 0
+    if 0 < warm < 1:
+        warm = warm * total if total else 0.0
+    # a warm-up longer than half the run (its own advisory) does not hide the rest of the run
+    return min(float(warm), total / 2) if total else float(warm)
 
 
 def in_warmup(history: History) -> bool:

@@ -386,6 +386,57 @@ def finish(config: RunConfig, table: list) -> list[Fix]:
     return out
 
 
+# -- one plan per run -----------------------------------------------------------------------------------------------
+
+def direction(config: RunConfig, key: str, value) -> int:
+    """+1 when a fix raises `key` above the config's value, -1 when it lowers it, 0 when it cannot tell (a word, a
+    value not set before, a warm-up switched between a ratio and a step count)."""
+    old = None if key == "method" else config.get(key)
+    numbers = (int, float)
+    if not (isinstance(old, numbers) and isinstance(value, numbers)) or isinstance(old, bool) or isinstance(value,
+                                                                                                           bool):
+        return 0
+    if key == "warmup_steps" and ((0 < old < 1) != (0 < value < 1)):
+        return 0
+    return (value > old) - (value < old)
+
+
+# the settings that pull the same way: a bigger effective batch is per-device batch or accumulation, a longer run is
+# steps or epochs (max_steps beats epochs when both are set, but the direction is what counts)
+SAME_SETTING = {"gradient_accumulation_steps": "batch", "per_device_train_batch_size": "batch",
+                "max_steps": "length", "num_train_epochs": "length"}
+
+
+def one_plan(findings: list, config: RunConfig) -> list:
+    """The findings of one run as one plan: in their order (the most severe first, a crash before the curves, the
+    curves before the sample answers of the same severity), a fix that pulls a setting the other way from a fix of
+    an earlier finding is left out of the later finding, and the finding says which one won and why. Two findings
+    can no longer offer, one a lower learning rate and fewer steps, the other a higher one and more steps."""
+    pulls: dict[str, tuple[int, object]] = {}  # setting -> (direction, the finding whose fix pulls it so)
+    for finding in findings:
+        kept, dropped = [], []
+        for fix in finding.fixes:
+            against = [(k, pulls[SAME_SETTING.get(k, k)][1]) for k, v in fix.changes.items()
+                       if (d := direction(config, k, v)) and SAME_SETTING.get(k, k) in pulls
+                       and pulls[SAME_SETTING.get(k, k)][0] == -d]
+            (dropped if against else kept).append((fix, against))
+        for fix, _ in kept:
+            for k, v in fix.changes.items():
+                if d := direction(config, k, v):
+                    pulls.setdefault(SAME_SETTING.get(k, k), (d, finding))
+        if dropped:
+            finding.fixes = [f for f, _ in kept]
+            winner = dropped[0][1][0][1]
+            keys = sorted({k for _, against in dropped for k, _ in against})
+            why = ("it is more severe" if winner.severity.rank < finding.severity.rank else
+                   "it comes first in the plan (at one severity the curves' findings, then the sample answers', "
+                   "in the guide's order)")
+            finding.numbers["overruled"] = (
+                f"{len(dropped)} fix{'es' if len(dropped) > 1 else ''} moving {', '.join(keys)} the other way left "
+                f"out: '{winner.title}' wins, {why}")
+    return findings
+
+
 def _same(config: RunConfig, key, value) -> bool:
     return (config.method == value) if key == "method" else config.get(key) == value
 

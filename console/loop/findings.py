@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from console.diagnosis.diagnose import crash_findings, diagnose, sample_findings
+from console.diagnosis.fixes import one_plan
 
 if TYPE_CHECKING:  # for annotations only
     from console.config.run_config import RunConfig
@@ -19,19 +20,23 @@ if TYPE_CHECKING:  # for annotations only
 
 def findings_of(history: History, config: RunConfig | None, status: dict | None = None,
                 samples: list | None = None) -> list[Finding]:
-    """Every finding of a run as it stands: the crash's own finding first when it failed (out of memory, NaN, with
-    its message), then what the curves show (once they hold a point), then what the sample answers show."""
+    """Every finding of a run as it stands, as one plan: the crash's own finding first when it failed (out of
+    memory, NaN, with its message), then what the curves and the sample answers show, most severe first (the curves
+    first at one severity), with no two fixes pulling one setting both ways (console.diagnosis.fixes.one_plan: the
+    earlier finding wins, and the later one says so)."""
     if config is None:  # an unreadable config.yaml: the curves are still drawn, nothing is judged
         return []
     status = status or {}
     out = list(diagnose(history, config)) if len(history.train_loss) or len(history.eval_loss) else []
+    if samples:
+        out += sample_findings(samples, config, status)
+    out.sort(key=lambda f: f.severity.rank)  # stable: the curves before the sample answers at one severity
     if status.get("phase") == "failed" and status.get("kind"):
         crash = crash_findings(status["kind"], config, status.get("message"))
         if crash is not None and all(f.problem != crash.problem for f in out):
             out.insert(0, crash)
-    if samples:
-        out += sample_findings(samples, config, status)
-    return out
+    # one plan: no two fixes pulling a setting both ways (the earlier finding wins, the later one says so)
+    return one_plan(out, config)
 
 
 def run_findings(run: RunDir, config: RunConfig | None = None) -> list[Finding]:
@@ -69,4 +74,6 @@ def describe_finding(finding: Finding, config: RunConfig) -> list[str]:
     lines = [f"{marker} {title_of(finding)}: {finding.evidence}"]
     for i, fix in enumerate(finding.fixes, 1):
         lines.append("     " + describe_fix(fix, config, i))
+    if finding.numbers.get("overruled"):
+        lines.append(f"     ({finding.numbers['overruled']})")
     return lines

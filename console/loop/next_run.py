@@ -86,8 +86,12 @@ def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = 
     new = child_config(config, run.id, fix)
     if changes:
         lineage = (new.parent, new.fixes)
+        before = {k: (new.method if k == "method" else new.get(k)) for k in changes}
         new = new.with_changes(changes)
-        new.parent, new.fixes = lineage
+        # the lineage records the changes made by hand too (it said "no change" for a rerun with only --set)
+        record = {"id": "set", "changes": {k: (new.method if k == "method" else new.get(k)) for k in changes},
+                  "why": "set by hand (--set)", "from": before}  # the values as parsed, not as typed
+        new.parent, new.fixes = lineage[0], list(lineage[1]) + [record]
     return RerunPlan(resolve(new), finding, fix)
 
 

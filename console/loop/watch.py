@@ -55,7 +55,7 @@ def watch(run: RunDir, write: Callable[[str], None] = print, samples: bool = Fal
                 said.add(key)
                 write(prefix + value)
         if any("loss" in r and "train_runtime" not in r for r in records):
-            write(progress_line(progress(history)))
+            write(progress_line(progress(history, status, config.get("logging_steps") if config else None)))
         for record in records:
             if "eval_loss" in record:
                 p = progress(history)

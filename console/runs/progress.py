@@ -29,6 +29,8 @@ class Progress:
     tokens_per_second: float | None = None
     token_accuracy: float | None = None  # the latest eval's, else the latest training log's
     eval_perplexity: float | None = None  # exp(eval loss), where it is finite (not for a preference loss)
+    finished: bool = False  # the run ended (done, failed, stopped): no ETA, no speed "now"
+    note: str = ""  # a word about the figures ("loss from step 1: logging_steps 10 > the run's 4 steps")
     reward_margin: float | None = None  # preference runs: the latest eval's margin, else the latest training log's
     reward_accuracy: float | None = None  # the share of pairs whose chosen answer has the higher reward
 
@@ -38,9 +40,10 @@ def _median_tail(values: list[float], n: int = 5) -> float | None:
     return tail[len(tail) // 2] if tail else None
 
 
-def progress(history: History, status: dict | None = None) -> Progress:
+def progress(history: History, status: dict | None = None, logging_steps: int | float | None = None) -> Progress:
     """Where a run is, from its log; `status` (status.json) adds the step the trainer last reported, which can be
-    past the last logged one (a stop between two logging steps)."""
+    past the last logged one (a stop between two logging steps), and whether it ended; `logging_steps` (the
+    config's) lets it say when the train loss shown is from long before, logging_steps being larger than the run."""
     step = history.last_step
     said = (status or {}).get("step")
     if isinstance(said, (int, float)) and not isinstance(said, bool) and said == said and said > step:
@@ -48,12 +51,20 @@ def progress(history: History, status: dict | None = None) -> Progress:
     ev = history.eval_loss.finite()
     best = min(range(len(ev)), key=lambda i: ev.values[i]) if len(ev) else None
     elapsed = history.wall_time.last()
+    finished = history.final is not None or (status or {}).get("phase") in ("done", "failed", "stopped")
     rate = _median_tail(history.steps_per_second.values)
-    if rate is None and elapsed and step:
-        rate = step / elapsed
+    if rate is None:
+        rate = _rate_between_logs(history)  # not step / elapsed: elapsed counts loading the model (0:10 ETA 53:19)
     eta = None
-    if history.max_steps and rate:
+    # an ETA once it means something: 5 % of the steps done and three train logs, and never for a run that ended
+    known = history.max_steps and step >= 0.05 * history.max_steps and len(history.train_loss) >= 3
+    if history.max_steps and rate and known and not finished:
         eta = max(0.0, (history.max_steps - step) / rate)
+    note = ""
+    total = history.max_steps
+    losses = history.train_loss.steps
+    if logging_steps and total and logging_steps > total and losses and losses[-1] < step:
+        note = (f"loss from step {int(losses[-1])}: logging_steps {logging_steps:g} > the run's {total} steps")
     return Progress(
         step=step, max_steps=history.max_steps, epoch=history.epoch.last(), train_loss=history.train_loss.last(),
         eval_loss=history.eval_loss.last(), best_eval=ev.values[best] if best is not None else None,
@@ -63,14 +74,22 @@ def progress(history: History, status: dict | None = None) -> Progress:
         tokens_per_second=_median_tail(history.tokens_per_second.values),
         token_accuracy=history.eval_token_accuracy.last() if len(history.eval_token_accuracy)
         else history.token_accuracy.last(),
-        eval_perplexity=None if history.preference else perplexity(history.eval_loss.last()),
-        reward_margin=_latest(history.eval_reward_margin, history.reward_margin),
+        eval_perplexity=None if history.preference else perplexity(history.eval_loss.last()), finished=finished,
+        note=note, reward_margin=_latest(history.eval_reward_margin, history.reward_margin),
         reward_accuracy=_latest(history.eval_reward_accuracy, history.reward_accuracy),
     )
 
 
 def _latest(evaluated, trained) -> float | None:
     return evaluated.last() if len(evaluated) else trained.last()
+
+
+def _rate_between_logs(history: History) -> float | None:
+    """Steps per second between the first and the last logged step that carry a time (None with fewer than two)."""
+    points = [(s, t) for s, t in zip(history.wall_time.steps, history.wall_time.values) if s > 0 and t == t]
+    if len(points) < 2 or points[-1][1] <= points[0][1] or points[-1][0] <= points[0][0]:
+        return None
+    return (points[-1][0] - points[0][0]) / (points[-1][1] - points[0][1])
 
 
 def perplexity(loss: float | None) -> float | None:
@@ -104,7 +123,7 @@ def where(p: Progress, epoch_word: str = "epoch") -> list[str]:
 
 def progress_line(p: Progress) -> str:
     parts = where(p)
-    parts.append(f"loss {_num(p.train_loss)}")
+    parts.append(f"loss {_num(p.train_loss)}" + (f" ({p.note})" if p.note else ""))
     if p.eval_loss is not None:
         parts.append(f"eval {_num(p.eval_loss)}" + (f" (ppl {p.eval_perplexity:.3g})" if p.eval_perplexity else ""))
     if p.reward_margin is not None:  # a preference run: its own figures stand for the token accuracy
@@ -117,9 +136,9 @@ def progress_line(p: Progress) -> str:
         parts.append(f"lr {p.learning_rate:.2e}")
     if p.grad_norm is not None:
         parts.append(f"grad {p.grad_norm:.3g}")
-    if p.steps_per_second:
+    if p.steps_per_second and not p.finished:  # a speed is news while it trains; show's summary has its time
         parts.append(f"{p.steps_per_second:.1f} step/s")
-    if p.tokens_per_second:
+    if p.tokens_per_second and not p.finished:
         parts.append(f"{p.tokens_per_second:,.0f} tok/s")
     parts.append(f"elapsed {duration(p.elapsed)}")
     if p.eta is not None:

@@ -264,8 +264,22 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 def new_run_id(method: str, name: str | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    label = re.sub(r"[^A-Za-z0-9_-]+", "-", name or method).strip("-")[:40] or method
+    label = _label(name or method) or method
     return f"{stamp}-{label}-{secrets.token_hex(2)}"
+
+
+def _label(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40]
+
+
+_ID_PARTS = re.compile(r"\d{8}-\d{6}-(?P<label>.+)-[0-9a-f]{4}")
+
+
+def run_label(run_id: str) -> str | None:
+    """The label of a run id (the --name given, else the method): '20261206-145118-smoke-894b' -> 'smoke'; None
+    for an id not of this form."""
+    m = _ID_PARTS.fullmatch(run_id)
+    return m.group("label") if m else None
 
 
 def check_runs_dir(runs_dir: str | os.PathLike) -> Path:
@@ -305,7 +319,8 @@ def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = 
 
 
 def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
-    """A run by id, unique prefix, 'latest', or a path; never a folder outside the runs folder by id."""
+    """A run by id, unique prefix or suffix, its --name label (when one run has it), 'latest', or a path; never a
+    folder outside the runs folder by id."""
     runs = Path(runs_dir).expanduser()
     if name in ("latest", "last", ""):
         all_runs = list_run_dirs(runs)
@@ -324,6 +339,8 @@ def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
     if (exact / "config.yaml").exists():
         return RunDir(exact)
     matches = [r for r in list_run_dirs(runs) if r.id.startswith(name) or r.id.endswith(name)]
+    if not matches:  # the label given with --name: 20261206-145118-<label>-894b
+        matches = [r for r in list_run_dirs(runs) if run_label(r.id) == _label(name)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

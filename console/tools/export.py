@@ -224,6 +224,10 @@ def export(plan: ExportPlan, dtype: str = "auto", say=print) -> Path:
                 _enable_cache(partial)
             if not _has_tokenizer(partial):
                 _save_tokenizer(plan, partial, say)
+        from console.tools.model_card import model_card
+
+        # our card, in place of peft's blank one ("More Information Needed", the base as [None])
+        (partial / "README.md").write_text(model_card(plan), encoding="utf-8")
         for line in _move_into_place(partial, dest):
             say(f"note: {line}")
     except OSError as err:

@@ -48,6 +48,7 @@ class ConsoleCallback(TrainerCallback):
         self.last_log = None  # (step, time, tokens seen) of the previous training log, for throughput
         self.first_loss = None
         self.best_loss = None
+        self.exploded_at = None  # time.monotonic() when the loss exploded (cleared if it came back down)
         self.phase = ""
         self.next_poll = 0.0  # stop/save requests are looked for a few times a second, not at every step
         self.own_seconds = 0.0
@@ -117,18 +118,31 @@ class ConsoleCallback(TrainerCallback):
                 record["tokens_per_second"] = round((tokens - self.last_log[2]) / dt, 1)
         self.last_log = (step, now, tokens)
 
-    def _watch_loss(self, loss, step: int) -> None:
-        """Stop a run whose loss became NaN/inf or exploded: no run comes back from there cheaply."""
+    # An exploded loss stops the run only once it has stayed up this long: the console's warning (diverged, at
+    # once) and `r` (the fix, now) come first, as the README's loop says. The demo "LR far too high" marked itself
+    # failed 13.8 s after its trainer started, before the warning could be read. A NaN/inf loss stops at once.
+    EXPLOSION_GRACE_S = 30.0
+
+    def _watch_loss(self, loss, step: int, now: float | None = None) -> None:
+        """Stop a run whose loss became NaN/inf, or exploded and stayed so for EXPLOSION_GRACE_S: no run comes back
+        from there cheaply."""
         if not isinstance(loss, (int, float)):
             return
+        now = time.monotonic() if now is None else now
         if not math.isfinite(loss):
             self.stop.ask(f"loss became {loss} at step {step}")
         elif self.first_loss is None:
             self.first_loss = self.best_loss = loss
         elif loss > 10 * self.best_loss + 10:
-            self.stop.ask(f"loss exploded to {loss:.4g} at step {step} (it started at {self.first_loss:.4g}, best "
-                          f"{self.best_loss:.4g})")
+            if self.exploded_at is None:
+                self.exploded_at = now
+                self.report.say(f"[console] loss exploded to {loss:.4g} at step {step}: the run stops itself in "
+                                f"{self.EXPLOSION_GRACE_S:.0f} s unless it comes back down")
+            elif now - self.exploded_at >= self.EXPLOSION_GRACE_S:
+                self.stop.ask(f"loss exploded to {loss:.4g} at step {step} (it started at {self.first_loss:.4g}, "
+                              f"best {self.best_loss:.4g}) and stayed up for {now - self.exploded_at:.0f} s")
         else:
+            self.exploded_at = None  # back down: the clock starts again at the next explosion
             self.best_loss = min(self.best_loss, loss)
 
     @_timed

@@ -20,7 +20,7 @@ DEFAULT_EXAMPLES = 3
 MAX_EXAMPLES = 50
 
 
-def shell_trainer(tokenizer, args):
+def shell_trainer(tokenizer, args, drop_long: bool = False):
     """A ConsoleSFTTrainer holding only what its dataset preparation reads (the tokenizer, the chat template TRL
     would swap in, the completion-only switch, the cut reports). Why not a real one: building one loads the model
     (seconds to minutes for a real one) to show tokens that do not depend on it."""
@@ -31,6 +31,7 @@ def shell_trainer(tokenizer, args):
     shell.chat_template = None
     shell.completion_only_loss = args.completion_only_loss if args.completion_only_loss is not None else True
     shell._cut_reports = _Reports()
+    shell._drop_long = drop_long  # drop_long_examples: what the run's trainer does with over-long rows
     shell.args = args
     return shell
 
@@ -72,7 +73,7 @@ def preview(config, examples: int = DEFAULT_EXAMPLES) -> dict:
     with tempfile.TemporaryDirectory(prefix="training-console-preview-") as out:
         ta.update(output_dir=out, report_to="none", disable_tqdm=True, use_cpu=True, fp16=False, bf16=False)
         args = kind.arguments(ta)
-        shell = shell_trainer(tokenizer, args)
+        shell = shell_trainer(tokenizer, args, bool(values.get("drop_long_examples")))
         split_data = {"train": train, **({"eval": evaluation} if evaluation is not None else {})}
         prepared = {name: shell._prepare_dataset(split, tokenizer, args, False, None, name)
                     for name, split in split_data.items()}

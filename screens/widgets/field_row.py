@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
+from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
@@ -38,16 +40,26 @@ def value_text(value) -> str:
 
 
 class FieldRow(Widget):
-    """Posts FieldRow.Edited whenever the text changes; the screen validates and sets the mark and message."""
+    """Posts FieldRow.Edited whenever the text changes; the screen validates and sets the mark and message.
+
+    A field with a fixed set of words (lr_scheduler_type, optim, eval_strategy, dataset_format, ...) completes what
+    is typed (the rest of the first word that starts so is shown dimmed; Right at the end takes it: Textual's own
+    suggester) and Ctrl-N / Ctrl-P go to its next / previous word: they were free text, a typo found only at
+    launch."""
+
+    BINDINGS = [Binding("ctrl+n", "cycle(1)", "Next choice", show=False),
+                Binding("ctrl+p", "cycle(-1)", "Previous choice", show=False)]
 
     @dataclass
     class Edited(Message):
         row: FieldRow
         text: str
 
-    def __init__(self, name: str, value, help_text: str = ""):
+    def __init__(self, name: str, value, help_text: str = "", choices: tuple | None = None):
         super().__init__(classes="field-row", id=f"row-{name}")
         self.field_name = name
+        # the words a value can take (placeholders such as 'pissa_niter_<n>' are not offered as they are)
+        self.choices = tuple(c for c in choices or () if isinstance(c, str) and "<" not in c)
         self.initial_text = value_text(value)
         self.help_text = help_text
         self.error: str | None = None
@@ -57,8 +69,9 @@ class FieldRow(Widget):
         # One grid (name, input, mark; the error spans the row under them): few widgets for ~50 fields.
         yield Label(self.field_name, classes="field-name")
         placeholder = "(demo)" if self.field_name in ("model", "dataset") else ""
+        suggester = SuggestFromList(self.choices, case_sensitive=False) if self.choices else None
         field_input = Input(self.initial_text, placeholder=placeholder, classes="field-input", compact=True,
-                            select_on_focus=False, id=f"input-{self.field_name}")
+                            select_on_focus=False, id=f"input-{self.field_name}", suggester=suggester)
         field_input.cursor_blink = False
         yield field_input
         yield Static("", classes="field-mark")
@@ -74,6 +87,21 @@ class FieldRow(Widget):
 
     def set_text(self, text: str) -> None:
         self.input.value = text
+
+    def action_cycle(self, step: int) -> None:
+        """The next (step 1) or previous (-1) word of the field's choices, from the one typed (or the first one
+        that starts with what is typed); nothing on a field without choices."""
+        if not self.choices:
+            return
+        typed = self.text.strip().lower()
+        words = [c.lower() for c in self.choices]
+        if typed in words:
+            i = (words.index(typed) + step) % len(words)
+        else:
+            starts = [j for j, w in enumerate(words) if typed and w.startswith(typed)]
+            i = starts[0] if starts else (0 if step > 0 else len(words) - 1)
+        self.set_text(self.choices[i])
+        self.input.action_end()
 
     @on(Input.Changed)
     def changed(self, event: Input.Changed) -> None:

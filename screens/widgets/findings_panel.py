@@ -60,6 +60,8 @@ class FindingsPanel(VerticalScroll):
                 if chosen:
                     picked_block = line
                 lines.append(line)
+            if finding.numbers.get("overruled"):  # the one plan left a fix of this finding out: say which won
+                text.append(f"  ({finding.numbers['overruled']})\n", style="dim")
         for line in ending or []:
             text.append("→ ", style="bold green")
             text.append(f"{printable(line)}\n")

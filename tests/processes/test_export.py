@@ -109,6 +109,18 @@ def test_a_lora_run_exports_its_adapter_that_loads_on_the_base_with_peft(lora_ru
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_the_export_writes_a_model_card_with_base_data_method_settings_and_figures(lora_run, runs_folder, tmp_path,
+                                                                                    capsys):
+    """Issue 30: an exported adapter carried peft's blank card ("More Information Needed", the base as [None])."""
+    dest = tmp_path / "carded"
+    code, _, _ = export(runs_folder, lora_run.id, "--to", str(dest), capsys=capsys)
+    card = (dest / "README.md").read_text()
+    assert code == 0 and "More Information Needed" not in card and "[None]" not in card, card
+    assert "library_name: peft" in card and "lora" in card and lora_run.id in card
+    assert "demo dataset" in card and "| learning_rate |" in card and "| lora_r |" in card
+    assert "final train loss:" in card and "best eval loss:" in card
+
+
 def test_merge_gives_the_logits_of_the_adapter_on_its_base(lora_run, runs_folder, tmp_path, monkeypatch, capsys):
     """THE acceptance check: the merged model alone computes what the adapter on the base computes."""
     import torch

@@ -66,14 +66,23 @@ def test_no_samples_without_evaluation_or_when_turned_off_and_the_users_own_prom
 
 
 @pytest.mark.e2e
-def test_answers_do_not_end_fires_on_a_run_whose_end_tokens_were_cut_and_not_on_a_correct_run(runs_dir):
+def test_answers_do_not_end_on_the_demo_is_the_base_models_habit_and_its_fix_reads_the_real_cut_report(runs_dir):
     """The same demo fine-tune twice, 60 full fine-tuning steps: with max_length 24 most examples are cut, their
-    end token with them, and the model never learns to stop; with max_length 64 it does (real generation)."""
+    end token with them, and the model never learns to stop; with max_length 64 it does (real generation). The demo
+    model is random: its step-0 answers never end either, so not ending is the base model's habit and no finding
+    (issue 30: it blamed training on a smoke test); where the base answers ended, the finding's fix reads the cut
+    run's own report of examples cut by max_length."""
     from console.loop.findings import run_findings
 
     common = ["max_steps=60", "eval_steps=20", "save_steps=20", "learning_rate=1e-3", "max_samples=400"]
     cut, cut_config = _run(runs_dir, *common, "max_length=24", method="full")
-    found = {f.problem: f for f in run_findings(cut)}
+    samples = load_samples(cut.path / "samples.jsonl")
+    assert not any(s.ended for s in by_step(samples)[0])  # the random base never ends
+    assert "answers_do_not_end" not in {f.problem for f in run_findings(cut)}
+    # the same latest answers after a base that ended: the finding, with the fix from the trainer's cut report
+    base_ended = [Sample(step=0, prompt=s.prompt, answer="fine", ended=True, tokens=2, seconds=0.1,
+                         reference=s.reference) for s in by_step(samples)[0]]
+    found = {f.problem: f for f in sample_findings(base_ended + by_step(samples)[60], cut_config, cut.status())}
     assert "answers_do_not_end" in found, [f.evidence for f in found.values()]
     finding = found["answers_do_not_end"]
     assert "ran to the 64-token limit" in finding.evidence
@@ -92,18 +101,37 @@ def test_repeats_tells_a_loop_from_an_answer():
 
 
 def test_the_findings_from_hand_made_samples():
-    def s(step, answer, ended, ref="short answer"):
-        return Sample(step=step, prompt="p", answer=answer, ended=ended, tokens=64 if not ended else 5, seconds=0.1,
-                      reference=ref)
+    def s(step, answer, ended, ref="short answer", prompt="p"):
+        return Sample(step=step, prompt=prompt, answer=answer, ended=ended, tokens=64 if not ended else 5,
+                      seconds=0.1, reference=ref)
 
     base_ends = [s(0, "fine", True)] * 3
-    assert sample_findings(base_ends + [s(10, "a b c d", False)] * 3)[0].problem == "answers_do_not_end"
-    assert sample_findings(base_ends + [s(10, "fine", True)] * 3) == []
+    assert sample_findings(base_ends + [s(40, "a b c d", False)] * 3)[0].problem == "answers_do_not_end"
+    assert sample_findings(base_ends + [s(40, "fine", True)] * 3) == []
     assert sample_findings(base_ends) == []  # only the base: nothing trained yet
-    long_refs = [s(0, "x", False, ref=" ".join(["w"] * 40))] * 3 + [s(10, "y", False, ref=" ".join(["w"] * 40))] * 3
+    long_refs = [s(0, "x", False, ref=" ".join(["w"] * 40))] * 3 + [s(40, "y", False, ref=" ".join(["w"] * 40))] * 3
     assert sample_findings(long_refs) == []  # neither the base nor the data says the answers should be short
-    loops = base_ends + [s(10, "of " * 30, True)] * 3
+    loops = base_ends + [s(40, "of " * 30, True)] * 3
     assert [f.problem for f in sample_findings(loops)] == ["answers_repeat"]
+
+
+def test_answer_findings_say_nothing_of_a_habit_the_base_model_had_nor_after_a_few_steps():
+    """Issue 30: 'repeat' blamed training although the step-0 answers already repeated, and a 4-step smoke test of
+    a random demo model got 'do not end'. Each answer is compared with the base model's answer to its prompt."""
+    def s(step, answer, ended, prompt):
+        return Sample(step=step, prompt=prompt, answer=answer, ended=ended, tokens=64 if not ended else 5,
+                      seconds=0.1, reference="short answer")
+
+    prompts = ["p1", "p2", "p3"]
+    base_loops = [s(0, "the cat the cat " * 8, True, p) for p in prompts]
+    assert sample_findings(base_loops + [s(40, "of " * 30, True, p) for p in prompts]) == []
+    base_garbage = [s(0, "lelelelele\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd5555555555", False, p) for p in prompts]
+    assert sample_findings(base_garbage + [s(40, "paper " * 30, False, p) for p in prompts]) == []  # nor do not end
+    base_fine = [s(0, "fine", True, p) for p in prompts]
+    assert [f.problem for f in sample_findings(base_fine + [s(40, "of " * 30, True, p) for p in prompts])] == [
+        "answers_repeat"]
+    assert sample_findings(base_fine + [s(4, "a b c d", False, p) for p in prompts],
+                           status={"phase": "done"}) == []  # four steps: the answers are still the base's
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),

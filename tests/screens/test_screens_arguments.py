@@ -432,3 +432,88 @@ async def test_the_add_field_dialogs_help_ends_within_its_box_at_80x24(app):
         shown = str(box.render())
         assert shown.endswith(" ...") and len(wrap(shown, box.content_size.width)) <= HELP_LINES, shown
 
+
+
+async def test_keys_pressed_while_the_arguments_screen_opens_go_to_it_never_into_the_field_behind(app):
+    """Issue 30: F8 pressed right after the arguments screen was asked for, on a loaded machine, then a field's name
+    typed, put the name into the `model` field (a run launched with `model: max_ste`): F8 reached the method screen
+    and the name the arguments screen once it had opened. Keys pressed while a screen opens are now held and handed
+    to it in order: F8 opens its dialog, the name goes into the dialog, Enter goes to the field."""
+    import asyncio
+
+    from textual import events
+
+    shown = app.show_arguments
+
+    async def slowly(config, title=""):  # a loaded machine: the screen takes a while to come
+        await asyncio.sleep(0.5)
+        await shown(config, title)
+
+    app.show_arguments = slowly
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "enter")
+        app.post_message(events.Key("f8", None))  # while the arguments screen is on its way
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the arguments screen")
+        for key in [*"max_st", "enter", "backspace", "7"]:  # typed on as the screen shows
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        def jumped() -> bool:
+            row = app.screen.row("max_steps") if isinstance(app.screen, ArgumentsScreen) else None
+            return row is not None and app.focused is row.input and row.input.value.endswith("7")
+
+        await wait_for(pilot, jumped, what="the field jumped to, and typed into")
+        assert app.screen.row("model").input.value == ""  # the demo model: nothing typed into it
+
+
+async def test_ctrl_c_says_how_to_quit_in_plain_words(app):
+    """Issue 30: Ctrl-C showed Textual's hint with its markup as text: 'Press [b]ctrl+q[/b] to quit the app'."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: app._notifications, what="the hint")
+        said = [str(n.message) for n in app._notifications]
+        assert any("to quit" in m for m in said) and not any("[" in m for m in said), said
+        assert app.is_running
+
+
+async def test_a_field_with_fixed_words_cycles_through_them_and_completes(app):
+    """Issue 30: lr_scheduler_type, eval_strategy, optim, dataset_format ... were free text. Ctrl-N / Ctrl-P go to the
+    next / previous word, and a prefix typed is completed (Right takes the rest)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        row = screen.row("lr_scheduler_type")
+        row.input.focus()
+        await pilot.pause()
+        assert row.text == "cosine"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: row.text == "cosine_with_restarts", what="the next scheduler")
+        await pilot.press("ctrl+p", "ctrl+p")
+        await wait_for(pilot, lambda: row.text == "linear", what="two back")
+        await type_into(pilot, screen, "eval_strategy", "ep", keys=True)
+        await wait_for(pilot, lambda: screen.row("eval_strategy").input._suggestion == "epoch", what="suggested")
+        await pilot.press("right")
+        await wait_for(pilot, lambda: screen.row("eval_strategy").text == "epoch", what="completed")
+        await wait_for(pilot, lambda: screen.checked_text.get("eval_strategy") == "epoch", what="checked")
+        assert screen.row("eval_strategy").error is None
+
+
+async def test_escape_after_a_launch_does_not_ask_to_discard_what_was_launched(app):
+    """Issue 30: F5, then Esc from the training screen back to the arguments and Esc again asked to discard the
+    changes that had just been launched."""
+    from console.runs.rundir import create_run
+    from screens.confirm import ConfirmScreen
+    from screens.messages import RunLaunched
+    from screens.training_screen import TrainingScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "max_steps", "40")
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: len(app.launched) == 1, what="the launch")
+        run = create_run("runs", app.launched[0], command=["test"])  # what the trainer worker does, then says
+        app.post_message(RunLaunched(run.id, str(run.path)))
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="the training screen")
+        await app.goto("setup")  # back to the arguments launched from
+        await wait_for(pilot, lambda: app.screen is screen, what="the arguments screen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen) or isinstance(app.screen, ConfirmScreen),
+                       what="leaving")
+        assert isinstance(app.screen, MethodScreen)

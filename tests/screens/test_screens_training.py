@@ -131,6 +131,20 @@ async def test_l_shows_the_log_and_e_edits_the_config_for_a_rerun(runs):
         assert app.screen.original.values["learning_rate"] == 0.05
 
 
+async def test_l_opens_the_log_at_its_end(runs):
+    """Issue 30: `l` opened train.log at its top, the newest lines (what went wrong) below the fold."""
+    log = runs["failed"] / "train.log"
+    log.write_text("".join(f"line {i}\n" for i in range(150)) + "the last line\n")
+    app = make_app("lora-cccc")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["failed"].name)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), what="the log")
+        body = app.screen.query_one("#text-body")
+        await wait_for(pilot, lambda: body.max_scroll_y > 0 and body.scroll_y == body.max_scroll_y,
+                       what="the log scrolled to its end")
+
+
 async def test_u_n_and_escape_navigate(runs):
     app = make_app("lora-aaaa")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -157,6 +171,25 @@ async def test_escape_from_a_fix_on_the_arguments_screen_goes_back_to_the_run(ru
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="back to the run")
         assert app.live.id == runs["overfit"].name
+
+
+async def test_n_after_a_fix_went_to_the_arguments_screen_goes_to_the_method_screen_as_f1_says(runs):
+    """Issue 30: after a launch from the arguments screen, `n` on the training screen showed that arguments screen
+    (F1: "back to the method screen for a new run"), and a digit meant to pick a method went into max_steps."""
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, runs["overfit"].name)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="arguments")
+        await pilot.pause()
+        await app.goto("training")  # as a launch (F5) does: the arguments screen stays on the setup mode's stack
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), what="back to the run")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="the method screen")
+        await pilot.press("2", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="a new LoRA's arguments")
+        await pilot.pause()
+        assert app.screen.original.parent is None and app.screen.original.method == "lora"
 
 
 async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
@@ -260,6 +293,48 @@ async def test_opening_a_finished_run_shows_its_findings_without_toasts(runs):
         screen = await opened(pilot, runs["overfit"].name)
         assert "Overfitting" in screen.query_one("#findings").plain_text
         assert not any("Overfitting" in str(n.message) for n in app._notifications)  # not news: no toast
+
+
+async def test_attaching_to_a_training_run_does_not_toast_its_existing_warnings(tmp_path, monkeypatch):
+    """Issue 30: every attach popped the run's existing warnings up again as toasts over the chart."""
+    from tests.support.screens import fake_run
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    import subprocess
+    import sys
+    import time
+
+    from console.runs.liveness import process_start
+
+    run = fake_run(tmp_path / "runs", "20250101-120000-lora-dddd", created=1_735_732_800.0, phase="training",
+                   changes={"max_steps": 100, "eval_steps": 10, "save_steps": 10},
+                   records=metrics_records(overfit=True))
+    # a process standing for its trainer (its command names the trainer module and the run folder): it trains
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "console.trainer.train",
+                                 str(run)])
+    status = json.loads((run / "status.json").read_text())
+    (run / "status.json").write_text(json.dumps(dict(status, pid=stand_in.pid, pid_start=process_start(stand_in.pid),
+                                                     updated=time.time())))
+    (run / "heartbeat").touch()
+    app = make_app("lora-dddd")
+    try:
+        await _attach_and_look(app, run)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+
+
+async def _attach_and_look(app, run):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.live is not None and isinstance(app.screen, TrainingScreen)
+                       and app.screen.drawn[0] == run.name, what="the run drawn")
+        await wait_for(pilot, lambda: "Overfitting" in app.screen.query_one("#findings").plain_text,
+                       what="its warning on the panel")
+        await pilot.pause(0.5)
+        assert not any("Overfitting" in str(n.message) or "Overfitting" in str(n.title)
+                       for n in app._notifications), [n.message for n in app._notifications]
 
 
 async def test_y_m_z_log_scale_smoothing_and_zoom(runs):

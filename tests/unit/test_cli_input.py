@@ -235,3 +235,60 @@ def test_a_mistyped_option_is_said_by_its_command_with_the_setting_it_likely_mea
         main(["runs", "--bogus"])
     err = capsys.readouterr().err
     assert "usage: training-console runs" in err and "--set" not in err
+
+
+def _labelled_run(runs_dir, name="smoke", **changes):
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.rundir import create_run
+
+    sets = [f"{k}={v}" for k, v in {"max_steps": 2, "eval_steps": 2, "save_steps": 2, **changes}.items()]
+    run = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(sets))), command=["test"], name=name)
+    run.write_status("done")
+    return run
+
+
+def test_a_runs_name_label_is_taken_as_its_id(runs_dir, capsys):
+    """Issue 30: `train --name smoke` made 2026...-smoke-ab12, and stop/attach/export/show refused `smoke`."""
+    from console.runs.rundir import find_run, run_label
+
+    run = _labelled_run(runs_dir)
+    assert run_label(run.id) == "smoke" and find_run(runs_dir, "smoke").id == run.id
+    code, text = _run(capsys, "show", "--runs-dir", str(runs_dir), "smoke")
+    assert code == 0 and run.id in text, text
+    code, text = _run(capsys, "stop", "--runs-dir", str(runs_dir), "smoke")
+    assert "no run 'smoke'" not in text, text
+    _labelled_run(runs_dir)  # two runs of one label: say so, never pick one silently
+    code, text = _run(capsys, "show", "--runs-dir", str(runs_dir), "smoke")
+    assert code == 2 and "matches 2 runs" in text, text
+
+
+def test_rerun_fix_none_set_dry_run_prints_the_plan_and_the_lineage_records_the_set(runs_dir, capsys):
+    """Issue 30: `rerun --fix none --set k=v --dry-run` printed nothing, and the child's lineage recorded no
+    change for a rerun with only --set."""
+    from console.loop.next_run import plan_rerun
+
+    run = _labelled_run(runs_dir)
+    code, text = _run(capsys, "rerun", "--runs-dir", str(runs_dir), run.id, "--fix", "none", "--set",
+                      "learning_rate=1e-4", "--dry-run")
+    assert code == 0 and "set: learning_rate 2e-4 -> 1e-4" in text and "dry run: nothing launched" in text, text
+    assert [r.id for r in list_run_dirs(runs_dir)] == [run.id]
+    plan = plan_rerun(run, "none", {"learning_rate": 1e-4})
+    assert plan.config.parent == run.id
+    assert [(f["id"], f["changes"], f["from"]) for f in plan.config.fixes] == [
+        ("set", {"learning_rate": 1e-4}, {"learning_rate": 2e-4})]
+
+
+@pytest.mark.e2e
+def test_rerun_keeps_the_parents_label(runs_dir, capsys):
+    """Issue 30: a rerun of `--name smoke` was named after its method, its label lost."""
+    from console.runs.launcher import wait
+    from console.runs.rundir import run_label
+
+    run = _labelled_run(runs_dir)
+    code, text = _run(capsys, "rerun", "--runs-dir", str(runs_dir), run.id, "--fix", "none", "--set",
+                      "learning_rate=1e-4", "--detach")
+    assert code == 0, text
+    child = [r for r in list_run_dirs(runs_dir) if r.id != run.id][0]
+    assert run_label(child.id) == "smoke" and child.read_info()["parent"] == run.id
+    assert child.read_info()["fixes"][0]["changes"] == {"learning_rate": 1e-4}
+    assert wait(child, timeout=180)["phase"] == "done"

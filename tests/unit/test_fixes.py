@@ -299,3 +299,33 @@ async def test_the_console_r_the_runs_screen_r_and_the_cli_rerun_choose_the_same
     problems = {f.problem for f in live.findings()}
     assert {"overfitting"} <= problems and len(problems) >= 2, problems
     assert cli.fix.changes == fix.changes and cli.finding.problem == finding.problem
+
+
+def test_the_findings_of_a_run_are_one_plan_with_no_setting_pulled_both_ways():
+    """Issue 30: 'sample answers repeat themselves' offered a lower learning rate and fewer steps while 'slow'
+    offered a higher one: findings_of now hands one plan, the earlier (more severe) finding's fixes win, and the
+    later finding says what was left out and why."""
+    from console.diagnosis.fixes import direction
+    from console.loop.findings import describe_finding, findings_of
+    from console.runs.metrics import History
+    from console.runs.samples import Sample
+
+    config = RunConfig.from_preset("lora").with_changes({"max_steps": 300, "learning_rate": 5e-5})
+    history = History.from_records([{"step": s, "loss": 3.0 - 0.0004 * s, "learning_rate": 5e-5}
+                                    for s in range(1, 301)] + [{"step": s, "eval_loss": 3.05 - 0.0004 * s}
+                                                               for s in range(0, 301, 50)])
+    history.max_steps = 300
+    samples = [Sample(step=0, prompt=f"p{i}", answer="fine.", ended=True, tokens=3, seconds=0.1, reference="fine.")
+               for i in range(3)] + [Sample(step=300, prompt=f"p{i}", answer="of " * 30, ended=True, tokens=30,
+                                            seconds=0.1, reference="fine.") for i in range(3)]
+    found = findings_of(history, config, {"phase": "done"}, samples)
+    assert {f.problem for f in found} >= {"slow", "answers_repeat"}, [f.problem for f in found]
+    pulled: dict = {}
+    for finding in found:
+        for fix in finding.fixes:
+            for key, value in fix.changes.items():
+                d = direction(config, key, value)
+                assert not d or pulled.setdefault(key, d) == d, (key, [describe_finding(f, config) for f in found])
+    later = found[[f.problem for f in found].index("answers_repeat")]
+    assert "learning_rate" in later.numbers["overruled"] and "wins" in later.numbers["overruled"]
+    assert any("left out" in line for line in describe_finding(later, config))

@@ -111,6 +111,22 @@ def test_run_directory_uses_its_config(tmp_path, capsys):
     assert "lora_dropout" not in out
 
 
+@pytest.mark.parametrize("inside", ["checkpoints/checkpoint-300", "checkpoints/checkpoint-300/trainer_state.json",
+                                    "checkpoints"])
+def test_a_folder_inside_a_run_reads_that_runs_config(tmp_path, capsys, inside):
+    """Issue 30: inspect runs/<full-run>/checkpoints/checkpoint-300 ignored the run's config.yaml two folders up,
+    assumed LoRA and offered learning_rate 2e-5 -> 2e-4, ten times the full fine-tuning range."""
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in overfit_log()))
+    RunConfig.from_preset("full").with_changes({"weight_decay": 0.02}).save(run_dir / "config.yaml")
+    write_state(run_dir / "checkpoints" / "checkpoint-300", overfit_log())
+    history, config, said = inspect_cmd.load_target(str(run_dir / inside))
+    assert config.method == "full" and config.get("learning_rate") == 2e-5 and "config.yaml of run r1" in said
+    rc, out, _ = run(capsys, str(run_dir / inside))
+    assert rc == 0 and "weight_decay 0.02 -> 0.1" in out and "2e-4" not in out and "lora" not in out.lower()
+
+
 def test_run_directory_without_config_assumes_the_preset(tmp_path, capsys):
     run_dir = tmp_path / "r2"
     run_dir.mkdir()

@@ -66,7 +66,8 @@ def test_progress_line_with_eta(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in [
         {"step": 0, "max_steps": 100},
-        {"step": 10, "loss": 2.0, "epoch": 0.5, "time": 10.0, "steps_per_second": 1.0, "learning_rate": 1e-4},
+        *[{"step": s, "loss": 2.0, "epoch": s / 20, "time": float(s), "steps_per_second": 1.0, "learning_rate": 1e-4}
+          for s in (1, 5, 10)],
         {"step": 10, "eval_loss": 2.2}]) + "\n")
     p = progress(load_history(path))
     assert p.step == 10 and p.eta == 90 and p.best_eval == 2.2
@@ -111,3 +112,27 @@ def test_a_fifo_and_an_over_long_line_are_read_in_bounded_time_and_memory(tmp_pa
             break
     assert [r["step"] for r in seen] == [1, 3] and tail.bad_lines == 1
     assert load_history(path).train_loss.steps == [1, 3]
+
+
+def test_the_first_eta_waits_for_evidence_and_a_finished_run_has_no_eta_nor_speed():
+    """Issue 30: the first CLI line said '0:10 ETA 53:19' (one logged step, its time counting the model's loading),
+    and `show` printed an ETA and steps/s for a run that had finished."""
+    first = History.from_records([{"step": 0, "max_steps": 300}, {"step": 1, "loss": 6.6, "time": 10.0}])
+    assert progress(first).eta is None and "ETA" not in progress_line(progress(first))
+    steady = History.from_records([{"step": 0, "max_steps": 300}] + [
+        {"step": s, "loss": 6.6, "time": 10.0 + 0.5 * s} for s in (1, 10, 20)])
+    assert progress(steady).eta == (300 - 20) / 2.0  # 2 steps/s between the logs, the loading left out
+    done = History.from_records([{"step": 0, "max_steps": 20}] + [
+        {"step": s, "loss": 6.6, "time": 10.0 + 0.5 * s, "steps_per_second": 2.0} for s in (1, 10, 20)]
+        + [{"step": 20, "train_runtime": 20.0, "train_loss": 6.6}])
+    line = progress_line(progress(done, {"phase": "done"}))
+    assert "ETA" not in line and "step/s" not in line and "elapsed" in line
+
+
+def test_the_progress_line_says_when_logging_steps_is_larger_than_the_run():
+    """Issue 30: a 4-step run at logging_steps 10 showed step 1's loss as the run's, with no word why."""
+    h = History.from_records([{"step": 0, "max_steps": 4}, {"step": 1, "loss": 6.65, "time": 5.0},
+                              {"step": 4, "eval_loss": 6.69}])
+    line = progress_line(progress(h, {"phase": "training", "step": 4}, logging_steps=10))
+    assert "loss 6.6500 (loss from step 1: logging_steps 10 > the run's 4 steps)" in line
+    assert "logging_steps" not in progress_line(progress(h, {"phase": "training", "step": 4}, logging_steps=1))

@@ -141,6 +141,16 @@ def _sibling_config(state: Path, method: str | None, history=None, meta: dict | 
     return None, None
 
 
+def _enclosing_run(path: Path, levels: int = 4) -> Path | None:
+    """The run folder of ours (config.yaml and metrics.jsonl) that holds `path` a few folders up
+    (runs/<id>/checkpoints/checkpoint-300/trainer_state.json), or None: `inspect` of a full run's checkpoint assumed
+    LoRA and offered LoRA's learning rate, ten times the full fine-tuning range."""
+    for folder in list(path.resolve().parents)[:levels]:
+        if (folder / "config.yaml").is_file() and (folder / "metrics.jsonl").is_file():
+            return folder
+    return None
+
+
 def _read_state(state: Path):
     """(History, the state file's top-level fields) from a trainer_state.json (NaN and Infinity accepted)."""
     from console.runs.metrics import History
@@ -222,6 +232,12 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
         raise InspectError(f"{path_text}: cannot read {state}: {err.strerror or err}") from None
     except AttributeError:
         raise InspectError(f"{path_text}: not a trainer_state.json (no log_history object)") from None
+    run = _enclosing_run(state)
+    if run is not None:  # a checkpoint (or any folder) inside one of our runs: that run's own config, never a guess
+        try:
+            return history, load_run_config(run), f"{state}; the config.yaml of run {run.name}"
+        except UserError as err:
+            raise InspectError(f"{path_text}: the run's config.yaml unreadable: {err}") from None
     config, said = _sibling_config(state, method, history, meta)
     if config is None:
         config = assumed_config(history, meta, method)

@@ -21,22 +21,33 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from console.config.run_config import parse_set
+    from console.diagnosis.vocabulary import Fix
     from console.loop.findings import describe_fix
     from console.loop.next_run import plan_rerun, start
-    from console.runs.rundir import find_run
+    from console.runs.rundir import find_run, run_label
 
     parent = find_run(args.runs_dir, args.run)
-    plan = plan_rerun(parent, args.fix, parse_set(args.set))
+    changes = parse_set(args.set)
+    plan = plan_rerun(parent, args.fix, changes)
+    old = parent.config()
     if plan.fix is not None:
         print(f"{plan.finding.title}: {plan.finding.evidence}")
 
-        print("fix: " + describe_fix(plan.fix, parent.config()))
+        print("fix: " + describe_fix(plan.fix, old))
+    if changes:
+        typed = {k: (plan.config.method if k == "method" else plan.config.get(k)) for k in changes}
+        print("set: " + Fix(typed, "").describe(old))
+    if plan.fix is None and not changes:
+        print(f"the same config as {parent.id}, no change")
     for notice in plan.config.notices:
         if not notice.startswith("fix applied"):
             print(f"note: {notice}")
     if args.dry_run:
+        print(f"dry run: nothing launched (the next run's parent would be {parent.id})")
         return 0
-    child = start(args.runs_dir, plan.config, command=sys.argv)
+    label = run_label(parent.id)  # the parent's --name label carries over (the method is the default one)
+    child = start(args.runs_dir, plan.config, command=sys.argv,
+                  name=label if label and label != plan.config.method else None)
     print(f"run {child.id} started (parent {parent.id})")
     if args.detach:
         return 0

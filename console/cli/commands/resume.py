@@ -21,6 +21,9 @@ def run(args) -> int:
     run = find_run(args.runs_dir, args.run)
     check_resumable(run)
     config = run.config()
+    note = diverged_note(run, config)
+    if note:
+        print(note)
     if config.values.get("trust_remote_code"):  # said as train and rerun say it
         print("note: trust_remote_code is ON for this run: the model repository's own Python code will run on this "
               "machine")
@@ -40,3 +43,16 @@ def run(args) -> int:
     if args.detach:
         return 0
     return follow_to_end(run)
+
+
+def diverged_note(run, config) -> str:
+    """For a run that diverged, what resuming it continues: its last checkpoint at the same settings (resume of
+    the demo "LR far too high" went on at learning rate 2.0 without a word), and where the fix is."""
+    status = run.status()
+    if status.get("kind") != "diverged":
+        return ""
+    checkpoint, _ = run.checkpoint_to_resume()
+    lr = config.get("learning_rate")
+    return (f"note: {run.id} diverged ({status.get('message') or 'its loss exploded'}); resume continues it from "
+            f"{checkpoint.name if checkpoint else 'its start'} with the same settings (learning_rate {lr:g}), which "
+            f"diverged: `training-console rerun {run.id}` starts the next run with the fix instead")

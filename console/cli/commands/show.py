@@ -47,5 +47,5 @@ def run(args) -> int:
     from console.runs.metrics import load_history
 
     print("# last metrics")
-    print(progress_line(progress(load_history(run.metrics_path), run.status())))
+    print(progress_line(progress(load_history(run.metrics_path), run.status(), config.get("logging_steps"))))
     return 0

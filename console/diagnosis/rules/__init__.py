@@ -8,8 +8,11 @@ fixes in the guide's order of preference (built from console.diagnosis.fixes).
 Precedence is data, below: the detectors run in the order listed, a problem is found once (the first detector of
 it that fires wins), and a rule's `unless=(...)` names the problems already found that silence it; `needs=(...)`
 names conditions of the call's context (boolean attributes of console.diagnosis.context.Context) it needs, and
-`objectives=(...)` the objectives whose runs it reads (supervised fine-tuning's unless it says so). The
-findings keep the order found; diagnose() then sorts them by severity, the curve problems first.
+`objectives=(...)` the objectives whose runs it reads (supervised fine-tuning's unless it says so), and
+`evidence=` how much of the run it must have seen before it may speak (console.diagnosis.evidence: a rule that
+declares nothing gets DEFAULT, so a rule added later is quiet on a smoke test too; severe events and facts of the
+config declare AT_ONCE). The findings keep the order found; diagnose() then sorts them by severity, the curve
+problems first.
 
 A new finding: its module here, its line in one of the orders below (and in MODULES), its tests, a line in the
 table of docs/diagnosis.md.
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from console.diagnosis.evidence import ANSWERS, AT_ONCE, CHANGE, DEFAULT, Evidence
 from console.diagnosis.preference import PREFERENCE
 from console.diagnosis.rules import (
     answers_do_not_end,
@@ -63,6 +67,7 @@ class Rule:
     # the objectives whose curves it reads: the loss-shape rules are supervised fine-tuning's (a preference loss
     # has other shapes, read by the preference rules); divergence, advisories and crashes are every run's
     objectives: tuple[str, ...] = ("sft",)
+    evidence: Evidence = DEFAULT  # what the context must have seen (its `seen`) before it may run
     problem: str = field(init=False)
 
     def __post_init__(self):
@@ -72,44 +77,48 @@ class Rule:
 # The curves' detectors, diagnose(history, config), in the order they run: what is found first wins its problem and
 # silences the rules that name it in `unless`.
 CURVE_RULES = (
-    Rule(no_loss_tokens.detect),  # a loss of exactly 0 from the start: every label masked, nothing is learned
-    Rule(diverged.nonfinite_loss, objectives=EVERY),  # NaN/inf: nothing else about the curve matters
-    Rule(diverged.explosion, objectives=EVERY),  # a loss explosion that has not recovered
-    Rule(oscillating.recovered_explosion, unless=("diverged",)),  # one that came back down
+    # a loss of exactly 0 from the start: every label masked, nothing is learned
+    Rule(no_loss_tokens.detect, evidence=CHANGE),
+    Rule(diverged.nonfinite_loss, objectives=EVERY, evidence=AT_ONCE),  # NaN/inf: nothing else about the curve matters
+    Rule(diverged.explosion, objectives=EVERY, evidence=AT_ONCE),  # a loss explosion (4x, sustained), not recovered
+    Rule(oscillating.recovered_explosion, unless=("diverged",), evidence=CHANGE),  # one that came back down
     # the first steps made the model worse than before training (needs an eval at step 0): still worse, or back
-    Rule(not_decreasing.damaged_start, unless=("diverged",)),
-    Rule(oscillating.damaged_start, unless=("diverged",)),
-    Rule(overfitting.eval_rises, needs=("train_falls",)),  # a rising train loss is instability, not memorising
-    Rule(oscillating.excursion),
-    Rule(oscillating.eval_worsens, unless=("overfitting", "diverged")),
-    Rule(overfitting.eval_not_improving),
+    Rule(not_decreasing.damaged_start, unless=("diverged",), evidence=CHANGE),
+    Rule(oscillating.damaged_start, unless=("diverged",), evidence=CHANGE),
+    # a rising train loss is instability, not memorising
+    Rule(overfitting.eval_rises, needs=("train_falls",), evidence=CHANGE),
+    Rule(oscillating.excursion, evidence=CHANGE),
+    Rule(oscillating.eval_worsens, unless=("overfitting", "diverged"), evidence=CHANGE),
+    Rule(overfitting.eval_not_improving, evidence=CHANGE),
     # the shape verdict (rising / erratic / flat / slow): not when the start was damaged (its finding says why)
-    Rule(not_decreasing.shape, unless=("diverged",), needs=("start_intact",)),
+    # a rising loss is the severe case of the shape (an erratic one still waits for a quarter of the run: ctx.shape)
+    Rule(not_decreasing.shape, unless=("diverged",), needs=("start_intact",), evidence=CHANGE),
     Rule(oscillating.erratic_eval, unless=("diverged",), needs=("start_intact", "loss_rising")),
-    Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact",)),
-    Rule(slow.shape, unless=("diverged",), needs=("start_intact",)),
-    # preference training (DPO, KTO): its own curves (rewards, margins, accuracies, log-probabilities)
+    Rule(stuck.shape, unless=("diverged", "overfitting"), needs=("start_intact", "rate_judgeable")),
+    Rule(slow.shape, unless=("diverged",), needs=("start_intact", "rate_judgeable")),
+    # preference training (DPO, KTO): its own curves (rewards, margins, accuracies; console/diagnosis/preference.py)
     Rule(likelihood_displacement.detect, unless=("diverged",), objectives=PREFERENCE),
     Rule(preference_overfitting.detect, unless=("diverged",), objectives=PREFERENCE),
     Rule(preference_not_learning.detect, unless=("diverged", "preference_overfitting"), objectives=PREFERENCE),
     # advisories
-    Rule(warmup_too_long.detect, objectives=EVERY),
-    Rule(lr_never_peaked.detect, unless=("warmup_too_long",), objectives=EVERY),
-    Rule(nonfinite_grad_norm.detect, objectives=EVERY),
+    Rule(warmup_too_long.detect, objectives=EVERY, evidence=AT_ONCE),  # a fact of the config
+    Rule(lr_never_peaked.detect, unless=("warmup_too_long",), objectives=EVERY, evidence=AT_ONCE),  # at the end
+    Rule(nonfinite_grad_norm.detect, objectives=EVERY, evidence=AT_ONCE),
 )
 
 # A crashed run, crash_findings(kind, config, message): the first that knows the crash's kind.
 CRASH_RULES = (
-    Rule(out_of_memory.crash, objectives=EVERY),
-    Rule(diverged.crash, objectives=EVERY),
+    Rule(out_of_memory.crash, objectives=EVERY, evidence=AT_ONCE),  # the crash is the evidence
+    Rule(diverged.crash, objectives=EVERY, evidence=AT_ONCE),
 )
 
 # The sample answers, sample_findings(samples, config, status).
 ANSWER_RULES = (
-    Rule(answers_empty.detect, objectives=EVERY),  # empty answers end at once: "do not end" cannot be their problem
-    Rule(answers_do_not_end.detect, objectives=EVERY),
-    Rule(answers_repeat.detect, objectives=EVERY),
-    Rule(answers_grow_longer.detect, objectives=PREFERENCE),
+    # empty answers end at once: "do not end" cannot be their problem
+    Rule(answers_empty.detect, objectives=EVERY, evidence=ANSWERS),
+    Rule(answers_do_not_end.detect, objectives=EVERY, evidence=ANSWERS),
+    Rule(answers_repeat.detect, objectives=EVERY, evidence=ANSWERS),
+    Rule(answers_grow_longer.detect, objectives=PREFERENCE, evidence=ANSWERS),
 )
 
 # Every problem's module, in the order titles are listed (the curve problems in the guide's order first).
@@ -129,10 +138,13 @@ def run(rules: tuple[Rule, ...], ctx, first_only: bool = False) -> list[Finding]
     """The findings of `rules` in their declared order on one call's context (its `found` fills as they fire)."""
     found = ctx.found
     objective = getattr(ctx.config, "objective", "sft") if ctx.config is not None else "sft"
+    seen = getattr(ctx, "seen", None)  # None: a context that counts nothing (a crash: the event is the evidence)
     for rule in rules:
         if objective not in rule.objectives:
             continue
         if rule.problem in found or any(p in found for p in rule.unless):
+            continue
+        if not rule.evidence.met(seen):  # too little seen yet: quiet, whatever the rule would say
             continue
         if rule.needs and not all(getattr(ctx, name) for name in rule.needs):
             continue

@@ -21,7 +21,8 @@ KIND = "answers"
 
 def detect(ctx: AnswersContext) -> Finding | None:
     latest, first = ctx.latest, ctx.first
-    empty = [s for s in latest if not s.answer.strip()]
+    # ended at once: the end token first (a run of blank lines is another habit, not an answer left empty)
+    empty = [s for s in latest if not s.answer.strip() and s.ended and (s.tokens or 0) <= 1]
     with_text = [s for s in latest if s.reference.strip()] or [s for s in first if s.answer.strip()]
     if not (2 * len(empty) > len(latest) and with_text):
         return None

@@ -1,0 +1,135 @@
+"""Healthy runs must be quiet: python bench/healthy_runs.py record DIR | check DIR
+
+`record` trains healthy runs of several lengths for real on CPU, through the console's own `train` command: on the
+demo model smoke tests of a few steps (LoRA, QLoRA, an adapter, full), runs of 30-100 steps and one of several
+hundred; on the real model (SmolLM2-135M-Instruct and the docstring data, bench/real_model.py) a smoke test and a
+16-step LoRA run with an eval at step 0 and every 4 steps (kept short: on the shared 2-core machine a step of
+the real model took up to two minutes). Each run's folder (config.yaml, metrics,
+sample answers, status) stays under DIR, so the replay can be repeated after a change to the rules without
+training again. `--only NAME` records one of them.
+
+`check` replays every prefix of each recorded run (each logged point, as a live view sees them arrive, with the
+sample answers written by then and the status 'running' until the last point) through the one assembly of
+findings (console.loop.findings.findings_of) and prints, per run, the findings that appeared at any moment. A
+healthy run must have none: the figure is the number of runs with a finding at some moment (target 0).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from console.loop.findings import findings_of, title_of  # noqa: E402
+from console.runs.metrics import History  # noqa: E402
+from console.runs.rundir import RunDir  # noqa: E402
+from console.runs.samples import load_samples  # noqa: E402
+
+# name -> (model: 'demo' | 'real', method, --set arguments). Healthy by construction: the method's preset learning
+# rate, the presets' schedule, only the length and the eval interval changed.
+DEMO_RUNS: dict[str, tuple[str, str, list[str]]] = {
+    "demo-lora-smoke-4": ("demo", "lora", ["max_steps=4"]),
+    "demo-qlora-smoke-4": ("demo", "qlora", ["max_steps=4"]),
+    "demo-adapter-smoke-4": ("demo", "adapter", ["max_steps=4"]),
+    "demo-full-smoke-6": ("demo", "full", ["max_steps=6", "eval_steps=3"]),
+    "demo-lora-35": ("demo", "lora", ["max_steps=35", "eval_steps=5", "logging_steps=1"]),
+    "demo-full-60": ("demo", "full", ["max_steps=60", "eval_steps=10", "logging_steps=2"]),
+    "demo-lora-100": ("demo", "lora", ["max_steps=100", "eval_steps=10", "logging_steps=2"]),
+    "demo-lora-300": ("demo", "lora", ["max_steps=300", "eval_steps=25", "logging_steps=5"]),
+}
+REAL_RUNS: dict[str, tuple[str, str, list[str]]] = {
+    "real-lora-smoke-4": ("real", "lora", ["max_steps=4", "logging_steps=1", "eval_steps=4", "max_length=192",
+                                           "per_device_train_batch_size=4", "gradient_accumulation_steps=1"]),
+    "real-lora-16": ("real", "lora", ["max_steps=16", "logging_steps=1", "eval_steps=4", "eval_on_start=true",
+                                      "max_length=192", "per_device_train_batch_size=4",
+                                      "gradient_accumulation_steps=1"]),
+}
+RUNS = {**DEMO_RUNS, **REAL_RUNS}
+
+
+def record(out: Path, only: list[str] | None) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    model = data = None
+    for name, (kind, method, sets) in RUNS.items():
+        if only and name not in only:
+            continue
+        runs_dir = out / name
+        if runs_dir.exists():
+            shutil.rmtree(runs_dir)
+        cmd = [sys.executable, "-m", "console", "--runs-dir", str(runs_dir), "train", "--method", method]
+        if kind == "real":
+            if model is None:
+                from bench import real_model
+
+                model = real_model.ensure_real_model()
+                data = real_model.build_dataset(out / "_real-data", n_train=96, n_eval=8)["chat"]
+            cmd += ["--model", str(model), "--dataset", str(data)]
+        for s in sets:
+            cmd += ["--set", s]
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        print(f"{name}: exit {proc.returncode} in {time.monotonic() - t0:.0f} s", flush=True)
+        if proc.returncode:
+            print(proc.stdout[-2000:], proc.stderr[-2000:])
+    return 0
+
+
+def _run_of(runs_dir: Path) -> RunDir | None:
+    found = [p for p in runs_dir.iterdir() if (p / "config.yaml").is_file()] if runs_dir.is_dir() else []
+    return RunDir(found[0]) if found else None
+
+
+def replay(run: RunDir) -> tuple[int, dict[str, list]]:
+    """(moments checked, {finding title: [steps at which it showed]}) over every prefix of the run's log."""
+    config = run.config()
+    records = [json.loads(line) for line in run.metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    samples = load_samples(run.samples_path)
+    final_status = run.status()
+    shown: dict[str, list] = {}
+    moments = 0
+    for cut in range(1, len(records) + 1):
+        history = History.from_records(records[:cut])
+        last = cut == len(records)
+        status = final_status if last else {"phase": "running"}
+        seen = [s for s in samples if s.step <= history.last_step]
+        moments += 1
+        for f in findings_of(history, config, status, seen):
+            shown.setdefault(f"{f.severity.mark} {title_of(f)}", []).append(history.last_step)
+    return moments, shown
+
+
+def check(out: Path) -> int:
+    loud = 0
+    for name in RUNS:
+        run = _run_of(out / name)
+        if run is None:
+            print(f"{name:24s} not recorded")
+            continue
+        moments, shown = replay(run)
+        steps = int(History.from_records(
+            [json.loads(x) for x in run.metrics_path.read_text().splitlines() if x.strip()]).last_step)
+        state = "quiet" if not shown else "FINDINGS"
+        print(f"{name:24s} {steps:4d} steps, {moments:4d} moments checked: {state}")
+        for title, at in shown.items():
+            print(f"    {title}  (at {len(at)} moments, first at step {at[0]:g})")
+        loud += bool(shown)
+    print(f"healthy runs with a finding at some moment: {loud}")
+    return 1 if loud else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("record", "check"))
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--only", action="append")
+    args = parser.parse_args(argv)
+    return record(args.dir, args.only) if args.action == "record" else check(args.dir)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
