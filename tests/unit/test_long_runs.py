@@ -1,0 +1,58 @@
+"""Long runs: a checkpoint of a long run never skipped for its size."""
+from __future__ import annotations
+
+import json
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from console.runs.checkpoints import checkpoint_problem, trainer_state_bound
+
+
+def _safetensors(path) -> None:
+    """A whole safetensors file holding one float32 tensor of 4 values."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 16)
+
+
+def _checkpoint(folder, step: int, entries: int):
+    """A checkpoint as the Trainer saves it: its trainer_state.json is json.dumps(indent=2, sort_keys=True) of the
+    state, with a log entry per logged step (transformers' TrainerState.save_to_json)."""
+    folder.mkdir(parents=True)
+    log = [{"epoch": i / 1000, "grad_norm": 1.2345678, "learning_rate": 1.9e-4, "loss": 2.345678, "step": i,
+            "mean_token_accuracy": 0.51234, "num_tokens": 1234.0 * i, "entropy": 3.21} for i in range(1, entries + 1)]
+    state = {"global_step": step, "max_steps": step + 400, "log_history": log, "best_metric": None}
+    (folder / "trainer_state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    _safetensors(folder / "adapter_model.safetensors")
+    return folder
+
+
+def test_a_checkpoint_of_a_run_that_logged_every_step_is_whole(tmp_path):
+    folder = _checkpoint(tmp_path / "checkpoint-5000", 5000, 5000)
+    assert (folder / "trainer_state.json").stat().st_size > 1 << 20  # past the cap of status.json
+    assert checkpoint_problem(folder) is None
+
+
+def test_a_cut_trainer_state_of_a_long_run_is_still_found_cut(tmp_path):
+    folder = _checkpoint(tmp_path / "checkpoint-5000", 5000, 5000)
+    state = folder / "trainer_state.json"
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    assert "trainer_state.json is missing, cut" in checkpoint_problem(folder)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.floats(min_value=0.01, max_value=0.99), bigger=st.booleans())
+def test_a_trainer_state_past_its_bound_is_never_skipped_for_its_size(tmp_path_factory, cut, bigger):
+    """A state bigger than the bound sized from its step (entries far longer than any trainer's) is checked by its
+    shape, not refused: whole, it resumes; cut anywhere, it is said cut."""
+    folder = tmp_path_factory.mktemp("run") / "checkpoint-2"
+    folder.mkdir()
+    _safetensors(folder / "adapter_model.safetensors")
+    size = trainer_state_bound(2) + (1 << 16 if bigger else 0)
+    state = {"global_step": 2, "log_history": [{"step": 1, "loss": 1.0, "note": "x" * size}]}
+    text = json.dumps(state, indent=2).encode()
+    (folder / "trainer_state.json").write_bytes(text)
+    assert checkpoint_problem(folder) is None
+    (folder / "trainer_state.json").write_bytes(text[: int(len(text) * cut)])
+    assert "trainer_state.json" in (checkpoint_problem(folder) or "")
