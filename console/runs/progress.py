@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from console.runs.metrics import History, load_history
+from console.runs.metrics import History
 
 if TYPE_CHECKING:  # for annotations only
     from console.runs.rundir import RunDir
@@ -115,12 +115,21 @@ def progress_line(p: Progress) -> str:
     return "  ".join(parts)
 
 
-def run_summary(run: RunDir) -> dict:
-    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message."""
+def run_progress(run: RunDir, status: dict | None = None) -> Progress:
+    """Where a run is, from its metrics summary (console.runs.summary: only what was appended since the last
+    reader is read, never the whole metrics.jsonl again) and its status."""
+    from console.runs.summary import summarise
 
-    info = run.read_info()
+    return progress(summarise(run.path).history(), run.status() if status is None else status)
+
+
+def run_summary(run: RunDir, info: dict | None = None) -> dict:
+    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message.
+    Its cost follows what it shows: status.json, run.json and the metrics summary (console.runs.summary)."""
+
+    info = run.read_info() if info is None else info
     status = run.status()
-    p = progress(load_history(run.metrics_path), status)
+    p = run_progress(run, status)
     fixes = info.get("fixes") or []
     fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
     return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),

@@ -1,4 +1,5 @@
-"""Long runs: a checkpoint of a long run never skipped for its size."""
+"""Long runs and many runs: readers whose cost follows what they show (console/runs/summary.py), a checkpoint of a
+long run never skipped for its size."""
 from __future__ import annotations
 
 import json
@@ -56,3 +57,63 @@ def test_a_trainer_state_past_its_bound_is_never_skipped_for_its_size(tmp_path_f
     assert checkpoint_problem(folder) is None
     (folder / "trainer_state.json").write_bytes(text[: int(len(text) * cut)])
     assert "trainer_state.json" in (checkpoint_problem(folder) or "")
+
+
+# -- the metrics summary: the numbers of a whole history, from a few points -----------------------------------------
+
+NUMBER = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32), st.integers(-5, 5),
+                   st.sampled_from(["NaN", "Infinity", "abc", None]))
+RECORD = st.fixed_dictionaries(
+    {"step": st.one_of(st.integers(0, 40), st.sampled_from([None, "7", 2.5]))},
+    optional={"loss": NUMBER, "eval_loss": NUMBER, "learning_rate": NUMBER, "grad_norm": NUMBER, "epoch": NUMBER,
+              "steps_per_second": NUMBER, "samples_per_second": NUMBER, "tokens_per_second": NUMBER,
+              "mean_token_accuracy": NUMBER, "eval_mean_token_accuracy": NUMBER, "time": NUMBER,
+              "max_steps": st.one_of(st.integers(-1, 100), st.just("x")), "train_runtime": NUMBER,
+              "rewards/chosen": NUMBER})
+
+
+def _lines(records) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+def _same(a, b) -> bool:
+    """Two Progress equal field by field (NaN equal to NaN)."""
+    from dataclasses import astuple
+
+    return all(x == y or (x != x and y != y) for x, y in zip(astuple(a), astuple(b)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(RECORD, max_size=40), cut=st.integers(0, 40), status_step=st.sampled_from([None, 3, 1000]))
+def test_a_summary_read_in_two_goes_gives_the_progress_of_the_whole_history(tmp_path_factory, records, cut,
+                                                                            status_step):
+    """The summary kept in .summary.json, brought up to date after more lines were appended (a resumed run's log
+    going back in steps, NaN, strings, junk lines included), says what the whole history says."""
+    from console.runs.metrics import History
+    from console.runs.progress import progress
+    from console.runs.summary import summarise
+
+    folder = tmp_path_factory.mktemp("run")
+    path = folder / "metrics.jsonl"
+    path.write_text(_lines(records[:cut]) + "not json\n" + '{"step": 1, "loss": ')  # a line still being written
+    first = summarise(folder)
+    with open(path, "a") as f:
+        f.write('0.5}\n' + _lines(records[cut:]))
+    status = {} if status_step is None else {"step": status_step}
+    whole = History.from_records([*records[:cut], {"step": 1, "loss": 0.5}, *records[cut:]])
+    again = summarise(folder)
+    assert again.offset == path.stat().st_size and again.events == whole.events
+    assert _same(progress(again.history(), status), progress(whole, status))
+    assert again.bad_lines == 1 and first.events == len(records[:cut])
+    assert _same(progress(summarise(folder).history(), status), progress(whole, status))  # read from the file alone
+
+
+def test_a_replaced_log_is_summarised_again_from_its_start(tmp_path):
+    from console.runs.summary import summarise
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(_lines([{"step": s, "eval_loss": 1.0 / s} for s in range(1, 30)]))
+    assert summarise(tmp_path).history().eval_loss.finite().values[-1] == 1 / 29
+    path.write_text(_lines([{"step": s, "eval_loss": 5.0 + s} for s in range(1, 40)]))  # longer, other lines
+    summary = summarise(tmp_path)
+    assert min(summary.history().eval_loss.values) == 6.0 and summary.events == 39
