@@ -117,3 +117,16 @@ def test_a_replaced_log_is_summarised_again_from_its_start(tmp_path):
     path.write_text(_lines([{"step": s, "eval_loss": 5.0 + s} for s in range(1, 40)]))  # longer, other lines
     summary = summarise(tmp_path)
     assert min(summary.history().eval_loss.values) == 6.0 and summary.events == 39
+
+
+def test_the_trainer_imports_the_launchers_own_copy_of_the_engine():
+    """The trainer's PYTHONPATH named console/ rather than the folder above it: a trainer started from a second
+    checkout ran the installed copy's code (this branch's e2e tests ran another branch's trainer)."""
+    import os
+    from pathlib import Path
+
+    import console.runs.launcher as launcher
+
+    root = Path(launcher.package_root())
+    assert (root / "console" / "runs" / "launcher.py").resolve() == Path(launcher.__file__).resolve()
+    assert os.path.isdir(root / "console" / "trainer")
