@@ -119,6 +119,39 @@ def test_a_replaced_log_is_summarised_again_from_its_start(tmp_path):
     assert min(summary.history().eval_loss.values) == 6.0 and summary.events == 39
 
 
+# -- watch: linear in what it reads, and never stops short -------------------------------------------------------
+
+def _finished_run(runs_dir, records):
+    """A run folder made by the engine (create_run), its metrics.jsonl as the trainer's callback writes it (one
+    JSON object a line), ended done."""
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
+
+    run = create_run(runs_dir, resolve(build_config("lora", sets={"max_steps": "10"})), command=["test"])
+    with open(run.metrics_path, "a") as f:
+        f.write(_lines(records))
+    run.write_status("done", step=records[-1]["step"] if records else 0)
+    return run
+
+
+def test_watch_reads_a_finished_log_past_any_read_bound_and_says_each_best_so_far(tmp_path, monkeypatch):
+    """On a finished run, watch stopped reading at its read bound (64 MiB of metrics) and showed what it had read
+    as the run; each eval line says the best eval so far (its NaN included: it crashed on a NaN best)."""
+    import console.runs.follow as follow
+    from console.loop.watch import watch
+
+    monkeypatch.setattr(follow, "READ_BYTES", 4096)  # a bound a few records long: the log is 40 bounds
+    losses = [3.0 - 0.005 * i if i % 7 else 9.0 for i in range(1, 400)] + [float("nan")]
+    records = [r for i, v in enumerate(losses, 1) for r in (
+        {"step": i, "loss": 1.0, "learning_rate": 1e-4}, {"step": i, "eval_loss": v})]
+    run = _finished_run(tmp_path / "runs", records)
+    lines = []
+    assert watch(run, lines.append)["phase"] == "done"
+    evals = [line for line in lines if line.startswith("eval loss")]
+    assert len(evals) == 400 and evals[-1] == "eval loss nan at step 400 (best 1.0100 at step 398)"
+    assert evals[6] == "eval loss 9.0000 at step 7 (best 2.9700 at step 6)"
+
+
 def test_the_trainer_imports_the_launchers_own_copy_of_the_engine():
     """The trainer's PYTHONPATH named console/ rather than the folder above it: a trainer started from a second
     checkout ran the installed copy's code (this branch's e2e tests ran another branch's trainer)."""
