@@ -163,3 +163,19 @@ def test_the_trainer_imports_the_launchers_own_copy_of_the_engine():
     root = Path(launcher.package_root())
     assert (root / "console" / "runs" / "launcher.py").resolve() == Path(launcher.__file__).resolve()
     assert os.path.isdir(root / "console" / "trainer")
+
+
+def test_the_runs_training_are_found_again_when_a_status_changes(tmp_path):
+    """active_run_dirs reads a final, unchanged status.json once (the console asked every run's status at its start
+    and on each refresh of its keys); a status written since is read again."""
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import active_run_dirs, create_run
+
+    config = resolve(build_config("lora", sets={"max_steps": "10"}))
+    runs = [create_run(tmp_path, config, command=["test"]) for _ in range(3)]
+    assert [r.id for r in active_run_dirs(tmp_path)] == [r.id for r in runs]  # just started: "starting"
+    for run in runs:
+        run.write_status("done")
+    assert active_run_dirs(tmp_path) == []
+    runs[1].write_status("starting")  # launched again (resume): a status written since
+    assert [r.id for r in active_run_dirs(tmp_path)] == [runs[1].id]
