@@ -20,7 +20,7 @@ from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _s
 TAIL = 5  # the last points kept of each metric: progress() takes the median of the last five rates
 MAX_METRICS = 256  # names kept per run: a hostile log with a new key on every line stays small
 FINGERPRINT = 64  # bytes before the covered offset, kept to tell an appended log from a replaced one
-READ_BYTES = 4 << 20  # metrics.jsonl read this much at a time: memory stays small on a log of gigabytes
+READ_BYTES = 1 << 20  # metrics.jsonl read this much at a time: memory stays small on a log of gigabytes
 VERSION = 1
 CACHE_NAME = ".summary.json"
 
