@@ -19,6 +19,7 @@ from console.runs.rundir import ACTIVE_PHASES, RunDir
 from screens.messages import RunRowsRead, RunsListed
 from screens.widgets.metric_chart import Curve, MetricChart
 
+ARRANGE_S = 0.5  # while rows come in, the table is put in order at most this often
 COLUMNS = ("mark", "run", "method", "status", "steps", "best", "parent", "fix")
 COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
 
@@ -77,6 +78,7 @@ class RunsScreen(Screen):
         self._generation = 0  # the listing whose rows are coming in
         self._fresh = False  # the next batch of rows starts a new listing
         self._seen: set[str] = set()  # the runs of this listing read so far
+        self._arranged_at = 0.0  # time.monotonic() of the last sort of the table
         self._listing: tuple[int | None, float] = (None, 0.0)  # (the folder's mtime_ns, when it was listed)
 
     def compose(self) -> ComposeResult:
@@ -145,6 +147,7 @@ class RunsScreen(Screen):
             self._seen.add(run_id)
             if run_id not in self.rows:
                 table.add_row(*self.cells(row), key=run_id)
+                self.runs.append(RunDir(self.app.runs_dir / run_id))  # the table's order: add_row puts it last
             elif self.rows[run_id] != row:
                 for key, value in zip(COLUMNS, self.cells(row)):
                     table.update_cell(run_id, key, value)
@@ -155,7 +158,12 @@ class RunsScreen(Screen):
                 del self.rows[gone]
                 table.remove_row(gone)
             self.marked = [m for m in self.marked if m in self.rows]
-        self._arrange(cursor_key)
+        # put in order at most twice a second while the rows come in (a sort of every row at each batch queued
+        # the batches ahead of the keys: a key waited seconds at 3000 runs), and once at the end
+        if self.filled or time.monotonic() - self._arranged_at >= ARRANGE_S:
+            self._arrange(cursor_key)
+            if cursor_key is None or cursor_key not in self.rows:
+                table.move_cursor(row=len(self.runs) - 1)
         self._title()
         self.show_details()
         self.refresh_bindings()
@@ -169,8 +177,10 @@ class RunsScreen(Screen):
             ids.sort(key=lambda i: (self.rows[i]["best_eval"] is None, self.rows[i]["best_eval"] or 0))
         rank = {run_id: i for i, run_id in enumerate(ids)}
         table.sort("run", key=lambda cell: rank.get(str(cell), len(rank)))
+        known = {run.id: run for run in self.runs}
         runs_dir = self.app.runs_dir
-        self.runs = [RunDir(runs_dir / run_id) for run_id in ids]
+        self.runs = [known.get(run_id) or RunDir(runs_dir / run_id) for run_id in ids]
+        self._arranged_at = time.monotonic()
         if cursor_key in self.rows:
             table.move_cursor(row=table.get_row_index(cursor_key))
         elif self.runs:

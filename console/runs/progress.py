@@ -120,14 +120,20 @@ def run_progress(run: RunDir, status: dict | None = None) -> Progress:
     reader is read, never the whole metrics.jsonl again) and its status."""
     from console.runs.summary import summarise
 
-    return progress(summarise(run.path).history(), run.status() if status is None else status)
+    status = run.status() if status is None else status
+    summary = summarise(run.path)
+    said = status.get("step")
+    if summary.row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool)
+                                        and said == said and said > summary.row["step"]):
+        return Progress(**summary.row)  # the status adds nothing to the log's own numbers
+    return progress(summary.history(), status)
 
 
 def run_summary(run: RunDir, info: dict | None = None) -> dict:
     """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message.
     Its cost follows what it shows: status.json, run.json and the metrics summary (console.runs.summary)."""
 
-    info = run.read_info() if info is None else info
+    info = info if info is not None else getattr(run, "listed_info", None) or run.read_info()
     status = run.status()
     p = run_progress(run, status)
     fixes = info.get("fixes") or []

@@ -334,7 +334,9 @@ def list_run_dirs(runs_dir: str | os.PathLike) -> list[RunDir]:
     if not runs.is_dir():
         return []
     out = [RunDir(p) for p in runs.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.yaml").exists()]
-    return sorted(out, key=lambda r: ((r.read_info().get("created") or 0), r.id))
+    for run in out:  # read once here, for the order, and kept for a reader that lists them (run_summary)
+        run.listed_info = run.read_info()
+    return sorted(out, key=lambda r: ((r.listed_info.get("created") or 0), r.id))
 
 
 # status.json's phase by run folder, with the (inode, mtime_ns, size) it was read at (an atomic write is a new

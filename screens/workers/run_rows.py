@@ -9,7 +9,7 @@ from console.runs.progress import run_summary
 from console.runs.rundir import list_run_dirs
 from screens.messages import RunRowsRead, RunsListed
 
-BATCH_S = 0.1  # a batch of rows at most this often: the table is redrawn per batch, not per row
+BATCH_S = 0.25  # a batch of rows at most this often: the table is redrawn per batch, not per row
 
 
 def read_rows(runs_dir, post: Callable, cancelled: Callable[[], bool], generation: int = 0) -> None:

@@ -90,7 +90,7 @@ def test_a_summary_read_in_two_goes_gives_the_progress_of_the_whole_history(tmp_
     """The summary kept in .summary.json, brought up to date after more lines were appended (a resumed run's log
     going back in steps, NaN, strings, junk lines included), says what the whole history says."""
     from console.runs.metrics import History
-    from console.runs.progress import progress
+    from console.runs.progress import Progress, progress
     from console.runs.summary import summarise
 
     folder = tmp_path_factory.mktemp("run")
@@ -105,7 +105,9 @@ def test_a_summary_read_in_two_goes_gives_the_progress_of_the_whole_history(tmp_
     assert again.offset == path.stat().st_size and again.events == whole.events
     assert _same(progress(again.history(), status), progress(whole, status))
     assert again.bad_lines == 1 and first.events == len(records[:cut])
-    assert _same(progress(summarise(folder).history(), status), progress(whole, status))  # read from the file alone
+    stored = summarise(folder)  # read from the file alone
+    assert _same(progress(stored.history(), status), progress(whole, status))
+    assert _same(Progress(**stored.row), progress(whole))  # the row kept for `runs` and the runs screen
 
 
 def test_a_replaced_log_is_summarised_again_from_its_start(tmp_path):
