@@ -21,7 +21,7 @@ TAIL = 5  # the last points kept of each metric: progress() takes the median of 
 MAX_METRICS = 256  # names kept per run: a hostile log with a new key on every line stays small
 FINGERPRINT = 64  # bytes before the covered offset, kept to tell an appended log from a replaced one
 READ_BYTES = 1 << 20  # metrics.jsonl read this much at a time: memory stays small on a log of gigabytes
-VERSION = 1
+VERSION = 2  # 2: with the row
 CACHE_NAME = ".summary.json"
 
 
