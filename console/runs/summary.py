@@ -182,7 +182,7 @@ def summarise(folder, write: bool = True) -> MetricsSummary:
     except OSError:
         return MetricsSummary()
     summary = _load_cached(folder, metrics_path) or MetricsSummary()
-    if size == summary.offset:
+    if size == summary.offset and (summary.row is not None or not summary.offset):
         return summary
     tail = MetricsTail(metrics_path, read_cap=READ_BYTES)
     tail.offset = summary.offset
@@ -194,7 +194,8 @@ def summarise(folder, write: bool = True) -> MetricsSummary:
     summary.bad_lines += tail.bad_lines
     # only whole lines are covered: a last line still being written is read next time
     covered = tail.offset - len(tail.pending)
-    if covered != summary.offset:
+    # a stored row of another shape (Progress gained a field since it was written) is computed again and stored
+    if covered != summary.offset or summary.row is None:
         from dataclasses import asdict
 
         from console.runs.progress import progress

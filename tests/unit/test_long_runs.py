@@ -196,3 +196,22 @@ def test_a_curves_window_median_slid_or_not_is_the_median_of_the_window(values, 
         lo, hi = sorted((min(a, len(values)), min(b, len(values))))
         got, want = curve.window_median(lo, hi), median(values[lo:hi])
         assert got == want or (got != got and want != want)
+
+
+def test_a_stored_row_of_another_shape_is_computed_again(tmp_path):
+    """Progress gains fields (a preference run's margin): a row stored before is not taken, and is stored again."""
+    from dataclasses import asdict
+
+    from console.runs.metrics import History
+    from console.runs.progress import progress
+    from console.runs.summary import CACHE_NAME, summarise
+
+    records = [{"step": s, "loss": 2.0 / s, "eval_loss": 3.0 / s} for s in range(1, 20)]
+    (tmp_path / "metrics.jsonl").write_text(_lines(records))
+    summarise(tmp_path)
+    cache = tmp_path / CACHE_NAME
+    stored = json.loads(cache.read_text())
+    stored["row"] = {"step": 1.0}
+    cache.write_text(json.dumps(stored))
+    assert summarise(tmp_path).row == asdict(progress(History.from_records(records)))
+    assert json.loads(cache.read_text())["row"] == asdict(progress(History.from_records(records)))
