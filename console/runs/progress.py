@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from console.runs.metrics import History
@@ -121,12 +121,18 @@ def run_progress(run: RunDir, status: dict | None = None) -> Progress:
     from console.runs.summary import summarise
 
     status = run.status() if status is None else status
-    summary = summarise(run.path)
+    summary = summarise(run.path, row_of=summary_row)
     said = status.get("step")
     if summary.row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool)
                                         and said == said and said > summary.row["step"]):
         return Progress(**summary.row)  # the status adds nothing to the log's own numbers
     return progress(summary.history(), status)
+
+
+def summary_row(history: History) -> dict:
+    """What a row of `runs` or the runs screen reads of a history: its progress without a status, as a dict (kept
+    in the run's metrics summary, console.runs.summary)."""
+    return asdict(progress(history))
 
 
 def run_summary(run: RunDir, info: dict | None = None) -> dict:

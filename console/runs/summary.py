@@ -6,12 +6,16 @@ rewards/chosen, needs nothing here), its last few points and, for evaluation met
 so far; `history()` turns them into a small History that `progress()` reads as it reads a whole one. It is stored
 beside metrics.jsonl (`.summary.json`) with the number of bytes of the log it covers and the bytes just before that
 point: a later reader reads only what was appended since (a log cut or replaced is read again from its start). A
-run folder it cannot write to (another user's runs) is summarised in memory each time.
+run folder it cannot write to (another user's runs) is summarised in memory each time. One known difference: a log
+that goes back in steps (a resumed run) keeps the last TAIL points after the cut, so the median rates of progress()
+may come from fewer points than the whole history's until TAIL new points are logged.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from console.common.files import atomic_write
@@ -21,7 +25,7 @@ TAIL = 5  # the last points kept of each metric: progress() takes the median of 
 MAX_METRICS = 256  # names kept per run: a hostile log with a new key on every line stays small
 FINGERPRINT = 64  # bytes before the covered offset, kept to tell an appended log from a replaced one
 READ_BYTES = 1 << 20  # metrics.jsonl read this much at a time: memory stays small on a log of gigabytes
-VERSION = 2  # 2: with the row
+VERSION = 3  # 2: with the row; 3: each point with its place in the log
 CACHE_NAME = ".summary.json"
 
 
@@ -29,8 +33,9 @@ CACHE_NAME = ".summary.json"
 class MetricStat:
     """One metric: its last TAIL points and (for an eval_* metric) the run of points that were the lowest so far."""
 
-    tail: list = field(default_factory=list)  # [step, value], oldest first
-    best: list | None = None  # [step, value] prefix minima (finite values), oldest first; None: not tracked
+    tail: list = field(default_factory=list)  # [step, value, n] (n: the point's place in the log), oldest first
+    best: list | None = None  # [step, value, n] prefix minima (finite values), oldest first; None: not tracked
+    count: int = 0  # points added: the next point's n
 
     def add(self, step: float, value: float) -> None:
         # A log that joins several resumed runs goes back in steps: the later run replaces what it repeats, as
@@ -39,11 +44,13 @@ class MetricStat:
             self.tail = [p for p in self.tail if p[0] < step]
             if self.best is not None:
                 self.best = [p for p in self.best if p[0] < step]
-        self.tail.append([step, value])
+        point = [step, value, self.count]
+        self.count += 1
+        self.tail.append(point)
         del self.tail[:-TAIL]
         if self.best is not None and value == value and abs(value) != float("inf"):
             if not self.best or value < self.best[-1][1]:
-                self.best.append([step, value])
+                self.best.append(point)
 
 
 @dataclass
@@ -93,10 +100,12 @@ class MetricsSummary:
             stat = self.metrics.get(key)
             if stat is None:
                 continue
-            start = stat.tail[0][0] if stat.tail else float("inf")
-            points = [p for p in stat.best or [] if p[0] < start] + stat.tail  # the tail holds the best after it
+            # the best points older than the tail, then the tail (which holds the best after it), by their place in
+            # the log (steps repeat: several points at one step)
+            start = stat.tail[0][2] if stat.tail else float("inf")
+            points = [p for p in stat.best or [] if p[2] < start] + stat.tail
             series = getattr(history, attr)
-            for step, value in points:
+            for step, value, _ in points:
                 series.add(step, value)
         return history
 
@@ -105,7 +114,7 @@ class MetricsSummary:
         return {"version": VERSION, "offset": self.offset, "fingerprint": self.fingerprint, "events": self.events,
                 "bad_lines": self.bad_lines, "max_steps": self.max_steps, "final": self.final,
                 "last_step": self.last_step, "row": self.row,
-                "metrics": {k: {"tail": s.tail, "best": s.best} for k, s in self.metrics.items()}}
+                "metrics": {k: {"tail": s.tail, "best": s.best, "count": s.count} for k, s in self.metrics.items()}}
 
     @classmethod
     def from_json(cls, data) -> MetricsSummary | None:
@@ -119,9 +128,9 @@ class MetricsSummary:
             for key, step in dict(data["last_step"]).items():
                 out.last_step[str(key)] = float(step)
             for key, stat in dict(data["metrics"]).items():
-                tail = [[float(s), float(v)] for s, v in stat["tail"]][-TAIL:]
-                best = None if stat.get("best") is None else [[float(s), float(v)] for s, v in stat["best"]]
-                out.metrics[str(key)] = MetricStat(tail=tail, best=best)
+                tail = [[float(s), float(v), int(n)] for s, v, n in stat["tail"]][-TAIL:]
+                best = None if stat.get("best") is None else [[float(s), float(v), int(n)] for s, v, n in stat["best"]]
+                out.metrics[str(key)] = MetricStat(tail=tail, best=best, count=int(stat["count"]))
             if out.offset < 0 or len(out.metrics) > MAX_METRICS:
                 return None
             out.row = _row(data.get("row"))
@@ -131,17 +140,18 @@ class MetricsSummary:
 
 
 def _row(data) -> dict | None:
-    """A stored row: every field of Progress, each a number or None; else None (it is computed again)."""
-    from dataclasses import fields
-
-    from console.runs.progress import Progress
-
-    names = {f.name for f in fields(Progress)}
-    if not isinstance(data, dict) or set(data) != names:
+    """A stored row: a JSON object of numbers and None; else None (it is computed again)."""
+    if not isinstance(data, dict):
         return None
     if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in data.values()):
         return None
     return data
+
+
+@functools.lru_cache(maxsize=8)
+def _row_keys(row_of) -> frozenset:
+    """The names a row made by `row_of` has (a stored row with others was made by another version)."""
+    return frozenset(row_of(History()))
 
 
 def _fingerprint(path, offset: int) -> str:
@@ -168,9 +178,10 @@ def _load_cached(folder, metrics_path) -> MetricsSummary | None:
     return summary
 
 
-def summarise(folder, write: bool = True) -> MetricsSummary:
+def summarise(folder, write: bool = True, row_of: Callable[[History], dict] | None = None) -> MetricsSummary:
     """The summary of a run folder's metrics.jsonl, reading only what was appended since the stored one (which is
-    brought up to date when `write` and the folder can be written)."""
+    brought up to date when `write` and the folder can be written). `row_of`: what a row shows of a history
+    (console.runs.progress.summary_row), kept with the summary and made again when its names changed."""
     from pathlib import Path
 
     folder = Path(folder)
@@ -182,7 +193,8 @@ def summarise(folder, write: bool = True) -> MetricsSummary:
     except OSError:
         return MetricsSummary()
     summary = _load_cached(folder, metrics_path) or MetricsSummary()
-    if size == summary.offset and (summary.row is not None or not summary.offset):
+    stale_row = row_of is not None and (summary.row is None or set(summary.row) != _row_keys(row_of))
+    if size == summary.offset and not stale_row:
         return summary
     tail = MetricsTail(metrics_path, read_cap=READ_BYTES)
     tail.offset = summary.offset
@@ -195,13 +207,10 @@ def summarise(folder, write: bool = True) -> MetricsSummary:
     # only whole lines are covered: a last line still being written is read next time
     covered = tail.offset - len(tail.pending)
     # a stored row of another shape (Progress gained a field since it was written) is computed again and stored
-    if covered != summary.offset or summary.row is None:
-        from dataclasses import asdict
-
-        from console.runs.progress import progress
-
+    if covered != summary.offset or stale_row:
         summary.offset = covered
-        summary.row = asdict(progress(summary.history()))
+        if row_of is not None:
+            summary.row = row_of(summary.history())
         try:
             summary.fingerprint = _fingerprint(metrics_path, covered)
         except OSError:
