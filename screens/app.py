@@ -13,7 +13,7 @@ from textual.widgets import Input
 from textual.worker import WorkerState, get_current_worker
 
 from console.common.errors import UserError
-from console.runs.rundir import ACTIVE_PHASES, RunDir, find_run, list_run_dirs
+from console.runs.rundir import RunDir, active_run_dirs, find_run
 from screens.messages import (
     GpuSampled,
     LaunchFailed,
@@ -116,7 +116,7 @@ class TrainingConsoleApp(App):
         cached = getattr(self, "_active_cache", None)
         if max_age > 0 and cached is not None and time.monotonic() - cached[0] <= max_age:
             return list(cached[1])
-        active = [r for r in list_run_dirs(self.runs_dir) if r.status().get("phase") in ACTIVE_PHASES]
+        active = active_run_dirs(self.runs_dir)  # reads only the status.json files that changed or say "training"
         self._active_cache = (time.monotonic(), active)
         return active
 

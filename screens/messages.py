@@ -87,3 +87,20 @@ class DataChecked(Message):
     key: tuple
     text: str
     problem: str | None
+
+
+@dataclass
+class RunsListed(Message):
+    """The runs folder's run ids, oldest first (screens/workers/run_rows.py): their rows follow, newest first."""
+
+    ids: list = field(default_factory=list)
+    generation: int = 0  # the listing it answers: a batch of an older, cancelled one is dropped
+
+
+@dataclass
+class RunRowsRead(Message):
+    """Rows of the runs screen (console.runs.progress.run_summary), newest first; `done` on the last batch."""
+
+    rows: list = field(default_factory=list)
+    done: bool = False
+    generation: int = 0

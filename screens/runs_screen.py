@@ -3,6 +3,7 @@ rerun, or edit and rerun."""
 from __future__ import annotations
 
 import os
+import time
 
 from rich.text import Text
 from textual import on
@@ -14,9 +15,12 @@ from textual.widgets import DataTable, Footer, Static
 
 from console.common.errors import UserError
 from console.common.safe_text import printable
-from console.runs.rundir import ACTIVE_PHASES, RunDir, list_run_dirs
+from console.runs.rundir import ACTIVE_PHASES, RunDir
+from screens.messages import RunRowsRead, RunsListed
 from screens.widgets.metric_chart import Curve, MetricChart
 
+ARRANGE_S = 0.5  # while rows come in, the table is put in order at most this often
+COLUMNS = ("mark", "run", "method", "status", "steps", "best", "parent", "fix")
 COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
 
 
@@ -63,11 +67,19 @@ class RunsScreen(Screen):
 
     def __init__(self):
         super().__init__()
-        self.runs: list[RunDir] = []
+        self.runs: list[RunDir] = []  # the runs shown, in the table's order
         self.rows: dict[str, dict] = {}
         self.marked: list[str] = []
         self.overlay = False
         self.sort_by = "date"  # s: date (oldest first, as the folder names sort) or best eval (lowest first)
+        self.order: dict[str, int] = {}  # run id -> its place in the folder's order (oldest first)
+        self.listed = 0  # runs in the folder at the last listing
+        self.filled = False  # every row of the last listing is read
+        self._generation = 0  # the listing whose rows are coming in
+        self._fresh = False  # the next batch of rows starts a new listing
+        self._seen: set[str] = set()  # the runs of this listing read so far
+        self._arranged_at = 0.0  # time.monotonic() of the last sort of the table
+        self._listing: tuple[int | None, float] = (None, 0.0)  # (the folder's mtime_ns, when it was listed)
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -79,13 +91,11 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label, key in (("", "mark"), ("run", "run"), ("method", "method"), ("status", "status"),
-                           ("steps", "steps"), ("best eval", "best"), ("parent", "parent"), ("fix", "fix")):
+        for label, key in zip(("", "run", "method", "status", "steps", "best eval", "parent", "fix"), COLUMNS):
             table.add_column(label, key=key)
         self.query_one("#overlay-chart").display = False
         self.set_interval(2.0, self.refresh_active)
-        self.reload()
-        table.focus()
+        table.focus()  # the rows are read at on_screen_resume, which follows (a second read here was thrown away)
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -99,27 +109,92 @@ class RunsScreen(Screen):
         return run_summary(run)
 
     def reload(self) -> None:
+        """List the runs folder and read every run's row in a worker (screens/workers/run_rows.py): the screen
+        draws at once and takes keys while the rows come in, newest first (at 1000 runs, built here, it showed
+        nothing and took no key for 9 s)."""
+        self._generation += 1
+        self._fresh = True
+        self.filled = False
+        self._listing = (self._folder_mtime(), time.time())
+        self.run_worker(self._read_rows, thread=True, exclusive=True, group="run-rows", exit_on_error=False)
+        self._title()
+
+    def _read_rows(self) -> None:
+        from textual.worker import get_current_worker
+
+        from screens.workers.run_rows import read_rows
+
+        worker, generation = get_current_worker(), self._generation
+        read_rows(self.app.runs_dir, self.post_message, lambda: worker.is_cancelled, generation)
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        if message.generation == self._generation:
+            self.order = {run_id: i for i, run_id in enumerate(message.ids)}
+            self.listed = len(message.ids)
+            self._title()
+
+    def on_run_rows_read(self, message: RunRowsRead) -> None:
+        """A batch of rows: new runs added, changed rows updated in place (a reload on coming back to the screen
+        keeps the table and its cursor), and at the last batch the runs no longer in the folder removed."""
+        if message.generation != self._generation:
+            return  # a listing read again since: its rows are coming
         table = self.query_one(DataTable)
         cursor_key = self.cursor_run_id()
-        self.runs = list_run_dirs(self.app.runs_dir)
-        self.rows = {run.id: self.summary(run) for run in self.runs}
+        if self._fresh:
+            self._fresh, self._seen = False, set()
+        for row in message.rows:
+            run_id = row["id"]
+            self._seen.add(run_id)
+            if run_id not in self.rows:
+                table.add_row(*self.cells(row), key=run_id)
+                self.runs.append(RunDir(self.app.runs_dir / run_id))  # the table's order: add_row puts it last
+            elif self.rows[run_id] != row:
+                for key, value in zip(COLUMNS, self.cells(row)):
+                    table.update_cell(run_id, key, value)
+            self.rows[run_id] = row
+        self.filled = message.done
+        if self.filled:
+            for gone in set(self.rows) - self._seen:
+                del self.rows[gone]
+                table.remove_row(gone)
+            self.marked = [m for m in self.marked if m in self.rows]
+        # put in order at most twice a second while the rows come in (a sort of every row at each batch queued
+        # the batches ahead of the keys: a key waited seconds at 3000 runs), and once at the end
+        if self.filled or time.monotonic() - self._arranged_at >= ARRANGE_S:
+            self._arrange(cursor_key)
+            if cursor_key is None or cursor_key not in self.rows:
+                table.move_cursor(row=len(self.runs) - 1)
+        self._title()
+        self.show_details()
+        self.refresh_bindings()
+
+    def _arrange(self, cursor_key: str | None) -> None:
+        """Put the table's rows in the screen's order (date or best eval) and the cursor back on its run (on the
+        newest run at first)."""
+        table = self.query_one(DataTable)
+        ids = sorted(self.rows, key=lambda i: self.order.get(i, len(self.order)))
         if self.sort_by == "best eval":  # runs without an eval last, in date order
-            self.runs.sort(key=self._best_eval_key)
-        self.marked = [m for m in self.marked if m in self.rows]
-        table.clear()
-        for run in self.runs:
-            table.add_row(*self.cells(self.rows[run.id]), key=run.id)
+            ids.sort(key=lambda i: (self.rows[i]["best_eval"] is None, self.rows[i]["best_eval"] or 0))
+        rank = {run_id: i for i, run_id in enumerate(ids)}
+        table.sort("run", key=lambda cell: rank.get(str(cell), len(rank)))
+        known = {run.id: run for run in self.runs}
+        runs_dir = self.app.runs_dir
+        self.runs = [known.get(run_id) or RunDir(runs_dir / run_id) for run_id in ids]
+        self._arranged_at = time.monotonic()
         if cursor_key in self.rows:
             table.move_cursor(row=table.get_row_index(cursor_key))
         elif self.runs:
             table.move_cursor(row=len(self.runs) - 1)
+
+    def _title(self) -> None:
         active = sum(1 for r in self.rows.values() if r["status"] in ACTIVE_PHASES)
+        if self.filled:
+            count = f"{len(self.runs)}" + (f", {active} training" if active else "") + f", by {self.sort_by}" + (
+                "" if self.runs else "  (none yet: n starts one)")
+        else:
+            count = f"reading {len(self.rows)} of {self.listed or '...'} runs, newest first, by {self.sort_by}"
         self.query_one("#runs-title", Static).update(
-            Text.assemble(("Runs", "bold"), f" in {self.app.runs_dir}: {len(self.runs)}"
-                          + (f", {active} training" if active else "") + f", by {self.sort_by}"
-                          + ("" if self.runs else "  (none yet: n starts one)")))
-        self.show_details()
-        self.refresh_bindings()
+            Text.assemble(("Runs", "bold"), f" in {self.app.runs_dir}: {count}"))
 
     def cells(self, row: dict) -> list:
         steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
@@ -133,31 +208,39 @@ class RunsScreen(Screen):
         return [mark, Text(row["id"]), Text(printable(row["method"])), Text(printable(state), style=style),
                 steps, best, Text(printable(short_id(row["parent"]))), Text(printable(row["fix"] or ""))]
 
-    def _best_eval_key(self, run: RunDir) -> tuple:
-        best = self.rows[run.id]["best_eval"]
-        return (best is None, best or 0)
-
     def refresh_active(self) -> None:
-        """Timer: update the rows of runs that are still training (only while this screen is shown)."""
+        """Timer: the runs folder listed again when it changed (its mtime), and the rows of runs still training
+        read again (only while this screen is shown: listing every entry every 2 s cost 1 % of a core at 3000
+        runs)."""
         if not self.is_current:
             return
-        if self._folder_names() != {run.id for run in self.runs}:
-            # a run started elsewhere (`train --detach`, another console) or deleted: it showed only after leaving
-            # and opening the screen again; one listing of the folder's names every 2 s tells
+        mtime, listed_at = self._listing
+        now_mtime = self._folder_mtime()
+        # a folder changed in the last seconds may still be getting its config.yaml (create_run writes it after
+        # the mkdir, which alone moves the folder's mtime): its names are compared until it settles
+        settling = now_mtime is not None and now_mtime / 1e9 > listed_at - 5
+        if now_mtime != mtime or (settling and self.filled and self._folder_names() != set(self.rows)):
             self.reload()
+            return
+        if not self.filled:
             return
         table = self.query_one(DataTable)
         active = [run for run in self.runs if self.rows[run.id]["status"] in ACTIVE_PHASES]
         for run in active:
             self.rows[run.id] = self.summary(run)
         if self.sort_by != "date" and active:  # a training run's best eval moves: the order with it
-            if sorted(self.runs, key=self._best_eval_key) != self.runs:
-                self.reload()  # only when the order changed: a reload reads every run's folder again
-                return
+            self._arrange(self.cursor_run_id())
         for run in active:
-            for key, value in zip(("mark", "run", "method", "status", "steps", "best", "parent", "fix"),
-                                  self.cells(self.rows[run.id])):
+            for key, value in zip(COLUMNS, self.cells(self.rows[run.id])):
                 table.update_cell(run.id, key, value)
+        if active:
+            self._title()
+
+    def _folder_mtime(self) -> int | None:
+        try:
+            return os.stat(os.path.expanduser(str(self.app.runs_dir))).st_mtime_ns
+        except OSError:
+            return None
 
     def _folder_names(self) -> set[str]:
         """The names of the runs folder's run folders (a folder with a config.yaml), without reading them."""
@@ -166,7 +249,7 @@ class RunsScreen(Screen):
                 return {e.name for e in entries if e.is_dir(follow_symlinks=False)
                         and os.path.isfile(os.path.join(e.path, "config.yaml"))}
         except OSError:
-            return {run.id for run in self.runs}
+            return set(self.rows)
 
     def cursor_run_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -347,7 +430,8 @@ class RunsScreen(Screen):
 
     def action_sort(self) -> None:
         self.sort_by = "best eval" if self.sort_by == "date" else "date"
-        self.reload()
+        self._arrange(self.cursor_run_id())
+        self._title()
 
     def action_resume(self) -> None:
         """A stopped (or killed) run goes on from its last checkpoint, and opens live."""

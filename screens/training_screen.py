@@ -476,12 +476,17 @@ class TrainingScreen(Screen):
             self.redraw()
 
     def action_log(self) -> None:
-        from screens.text_screen import TextScreen
+        from screens.text_screen import TextScreen, file_stamp
 
         if self.live:
-            lines = self.live.run.tail_log(200)
-            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", "\n".join(lines) or "(empty)",
-                                            at_end=True))
+            run = self.live.run
+
+            def text() -> str:
+                return "\n".join(run.tail_log(200)) or "(empty)"
+
+            # the page follows the log while it is open (from its end), read again only when the file changed
+            self.app.push_screen(TextScreen(f"train.log of {self.live.id}", text(), refresh=text,
+                                            changed=lambda: file_stamp(run.log_path), at_end=True))
 
     def action_samples(self) -> None:
         """The sample answers: the base model's (step 0) next to the latest, prompt by prompt."""
@@ -493,7 +498,8 @@ class TrainingScreen(Screen):
             width = max(40, int(self.app.size.width * 0.96) - 6)  # the wide dialog, less its border and scrollbar
             # the page follows the run: the next evaluation's answers replace the latest while it is open
             self.app.push_screen(TextScreen(f"sample answers of {live.id}", samples_text(live.samples, width),
-                                            wide=True, refresh=lambda: samples_text(live.samples, width)))
+                                            wide=True, refresh=lambda: samples_text(live.samples, width),
+                                            changed=lambda: len(live.samples)))  # answers are only appended
 
     def action_edit(self) -> None:
         if self.live is None or self.live.config is None:

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from console.runs.progress import progress
+from console.runs.progress import run_progress
 from console.runs.rundir import RunDir
 
 DEFAULT_RUNS = os.environ.get("TRAINING_CONSOLE_RUNS", "runs")
@@ -56,9 +56,7 @@ def follow_to_end(run: RunDir) -> int:
 
 
 def summary(run: RunDir, status: dict) -> int:
-    from console.runs.metrics import load_history
-
-    p = progress(load_history(run.metrics_path), status)
+    p = run_progress(run, status)
     phase = status.get("phase")
     best = f", best eval loss {p.best_eval:.4f} at step {int(p.best_eval_step)}" if p.best_eval is not None else ""
     last = f", last train loss {p.train_loss:.4f}" if p.train_loss is not None else ""

@@ -39,9 +39,10 @@ def read_head(path: Path, limit: int) -> bytes | None:
         return None
 
 
-def read_json_object(path: Path) -> dict | None:
-    raw = read_head(path, MAX_RUN_FILE_BYTES)
-    if raw is None or len(raw) > MAX_RUN_FILE_BYTES:
+def read_json_object(path: Path, limit: int = MAX_RUN_FILE_BYTES) -> dict | None:
+    """The JSON object in a file of at most `limit` bytes; None for a bigger, unreadable or non-object one."""
+    raw = read_head(path, limit)
+    if raw is None or len(raw) > limit:
         return None
     try:
         data = json.loads(raw.decode("utf-8"))

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from console.common.files import read_json_object
+from console.common.files import MAX_RUN_FILE_BYTES, read_json_object
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 # every name a model's weights are saved under by save_pretrained (safetensors or torch, whole or sharded), full
@@ -44,13 +44,58 @@ def has_weights(folder: Path) -> bool:
         return False
 
 
+# trainer_state.json holds every log entry of the run so far (log_history): about 300 bytes an entry with a
+# training log's keys at the Trainer's indent, a few times that with a preference trainer's rewards and logps.
+# An entry per step for the training log and one for an evaluation is the most a run writes (logging_steps=1,
+# eval_steps=1); the bound below leaves room for ten times that size an entry.
+STATE_BYTES_PER_ENTRY = 4096
+STATE_ENTRIES_PER_STEP = 2
+
+
+def trainer_state_bound(step: int) -> int:
+    """The most bytes a checkpoint-`step`'s trainer_state.json is parsed at, sized from the run (its step): the
+    1 MiB cap meant for status.json called every checkpoint of a run with more than about 3,700 log entries
+    "missing, cut or not a JSON object", and resume silently took an older one or none."""
+    return MAX_RUN_FILE_BYTES + (STATE_ENTRIES_PER_STEP * max(step, 0) + 16) * STATE_BYTES_PER_ENTRY
+
+
+def _whole_json_object_shape(path: Path) -> bool:
+    """Whether a file too big to parse here starts with '{' and ends with '}' (whitespace aside): a trainer_state
+    cut by a full disk or a killed save ends short of its closing brace. Reads 4 KiB at each end."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip()
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            tail = f.read().rstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{") and tail.endswith(b"}")
+
+
+def trainer_state_problem(folder: Path) -> str | None:
+    """Why a checkpoint's trainer_state.json is no state to resume from (None: it is whole). Parsed up to a bound
+    sized from the checkpoint's step; beyond it (a run that logged more per entry than any seen) its shape is
+    checked instead: a checkpoint is never skipped for its size."""
+    path = folder / "trainer_state.json"
+    step = checkpoint_step(folder.name) or 0
+    try:
+        if path.is_file() and path.stat().st_size > trainer_state_bound(step):
+            return None if _whole_json_object_shape(path) else "trainer_state.json is cut (no closing brace)"
+    except OSError:
+        pass
+    if read_json_object(path, trainer_state_bound(step)) is None:
+        return "trainer_state.json is missing, cut or not a JSON object"
+    return None
+
+
 def checkpoint_problem(folder: Path) -> str | None:
     """Why a checkpoint folder cannot be resumed from (None: it looks whole). Reads headers and sizes only: the
     trainer_state.json parses, a weights file is there and not empty (a safetensors header that parses), the
     optimizer and scheduler files are not empty."""
-    state = read_json_object(folder / "trainer_state.json")
-    if state is None:
-        return "trainer_state.json is missing, cut or not a JSON object"
+    state = trainer_state_problem(folder)
+    if state is not None:
+        return state
     weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
     if not weights:
         return "no weights file (model.safetensors, adapter_model.safetensors...)"

@@ -15,6 +15,9 @@ from console.runs.samples import parse
 
 POLL_S = 0.25  # how often a follower looks at the run folder: a line or a point appears within this long
 LOG_TAIL_LINES = 12
+# metrics.jsonl read at most this much per poll: a finished run of millions of events is read over several polls
+# (without waiting between them: `behind`), each batch a few tens of MB of records, never the whole log at once
+READ_BYTES = 16 << 20
 
 
 class MetricsRead(NamedTuple):
@@ -42,7 +45,7 @@ class Follower:
 
     def __init__(self, run: RunDir):
         self.run = run
-        self._metrics = MetricsTail(run.metrics_path)
+        self._metrics = MetricsTail(run.metrics_path, read_cap=READ_BYTES)
         self._samples = MetricsTail(run.samples_path)
         self.status: dict | None = None
         self.ended = False
@@ -64,10 +67,17 @@ class Follower:
         self.status = self.run.status()
         return records, dict(self.status)
 
+    @property
+    def behind(self) -> bool:
+        """The last read stopped at its bound with more of metrics.jsonl there now: poll again without waiting."""
+        return self._metrics.more
+
     def poll(self) -> list[Event]:
         if self.ended:
             return []
         events = self._read()
+        if self._metrics.more:
+            return events  # a long log is read over several polls, in bounded memory; the end is said after it
         status = self.run.status()
         if status.get("phase") not in ACTIVE_PHASES:
             status = self.run.settle(status)
@@ -76,6 +86,8 @@ class Follower:
             events.append(StatusChanged(dict(status)))
         if status.get("phase") not in ACTIVE_PHASES:
             events += self._read()  # what the trainer wrote between the first read and its exit
+            if self._metrics.more:
+                return events  # more than a read's bound was written since: read on before the end is said
             events.append(RunEnded(dict(status), self.run.tail_log(LOG_TAIL_LINES)))
             self.ended = True
         return events

@@ -17,6 +17,13 @@ from console.runs.liveness import pid_alive, process_start
 from console.runs.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
 
 
+def package_root() -> str:
+    """The folder that holds this copy of the `console` package, for the trainer's PYTHONPATH. This file is
+    console/runs/launcher.py: one level short, it named console/ itself, and a trainer started from a source
+    checkout (a second worktree) imported whatever other copy was installed, not the launcher's own."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def trainer_command(run: RunDir, processes: int = 1, resume: bool = False,
                     accelerate_config: str | None = None, nodes: int = 1, node_rank: int = 0,
                     master_addr: str | None = None, master_port: int = 29500) -> list[str]:
@@ -76,9 +83,7 @@ def launch(run: RunDir, processes: int | None = None, resume: bool = False, mach
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # The trainer imports this package: make sure it can, whatever the current directory is.
-    # (the folder holding `console/`: this file is console/runs/launcher.py, three levels down; two levels named
-    # console/ itself, and a checkout beside an installed copy trained with the installed copy's code)
-    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    pkg_root = package_root()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
     if processes > 1 and "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))

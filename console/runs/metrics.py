@@ -194,13 +194,19 @@ class MetricsTail:
     READ_CAP = 64 << 20  # bytes read per call: a huge file is read over several calls, in bounded memory
     LINE_CAP = 1 << 20  # a "line" longer than this is no log record (a 1 GB single line was read whole): skipped
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, read_cap: int | None = None):
         self.path = Path(path)
+        self.read_cap = read_cap or self.READ_CAP
         self.offset = 0
         self._partial = b""
         self._skipping = False  # inside an over-long line: drop bytes up to its newline
         self.bad_lines = 0
         self.more = False  # the last call stopped at READ_CAP: there is more to read now
+
+    @property
+    def pending(self) -> bytes:
+        """The start of a line read but not yet returned (its newline has not arrived)."""
+        return self._partial
 
     def read_new(self) -> list[dict]:
         try:
@@ -211,11 +217,11 @@ class MetricsTail:
                 if size < self.offset:  # truncated or replaced: read it again from the start
                     self.offset, self._partial, self._skipping = 0, b"", False
                 f.seek(self.offset)
-                chunk = f.read(self.READ_CAP)
+                chunk = f.read(self.read_cap)
         except FileNotFoundError:
             return []
         self.offset += len(chunk)
-        self.more = len(chunk) == self.READ_CAP
+        self.more = len(chunk) == self.read_cap
         if self._skipping:
             cut = chunk.find(b"\n")
             if cut < 0:

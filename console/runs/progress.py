@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from console.runs.metrics import History, load_history
+from console.runs.metrics import History
 
 if TYPE_CHECKING:  # for annotations only
     from console.runs.rundir import RunDir
@@ -146,13 +146,36 @@ def progress_line(p: Progress) -> str:
     return "  ".join(parts)
 
 
-def run_summary(run: RunDir) -> dict:
-    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message,
-    the datasets it trains on (run.json's data: '' for a run from before it was written)."""
+def run_progress(run: RunDir, status: dict | None = None, logging_steps=None) -> Progress:
+    """Where a run is, from its metrics summary (console.runs.summary: only what was appended since the last
+    reader is read, never the whole metrics.jsonl again) and its status; with `logging_steps`, the line's note on
+    a loss logged less often than the run has steps (show)."""
+    from console.runs.summary import summarise
 
-    info = run.read_info()
+    status = run.status() if status is None else status
+    summary = summarise(run.path, row_of=summary_row)
+    said = status.get("step")
+    if summary.row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool)
+                                        and said == said and said > summary.row["step"]):
+        if logging_steps is None:
+            return Progress(**summary.row)  # the status adds nothing to the log's own numbers
+    return progress(summary.history(), status, logging_steps)
+
+
+def summary_row(history: History) -> dict:
+    """What a row of `runs` or the runs screen reads of a history: its progress without a status, as a dict (kept
+    in the run's metrics summary, console.runs.summary)."""
+    return asdict(progress(history))
+
+
+def run_summary(run: RunDir, info: dict | None = None) -> dict:
+    """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message,
+    the datasets it trains on (run.json's data: '' for a run from before it was written). Its cost follows what it
+    shows: status.json, run.json and the metrics summary (console.runs.summary)."""
+
+    info = info if info is not None else getattr(run, "listed_info", None) or run.read_info()
     status = run.status()
-    p = progress(load_history(run.metrics_path), status)
+    p = run_progress(run, status)
     fixes = info.get("fixes") or []
     fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
     return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),

@@ -104,6 +104,8 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
             post(_message(run.id, event))
         if follower.ended:
             return
+        if follower.behind:
+            continue  # a long log still being read (a finished run of millions of events): no wait between reads
         now = time.monotonic()
         if now >= next_gpu:
             next_gpu = now + GPU_EVERY_S

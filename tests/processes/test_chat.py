@@ -311,7 +311,7 @@ async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(
     app = TrainingConsoleApp(runs_dir=str(lora_run.path.parent), poll=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("u")
-        await pilot_wait(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs screen")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.filled, what="runs screen")
         await pilot.pause()
         await pilot.press("t")
         await pilot_wait(pilot, lambda: isinstance(app.screen, ChatScreen), what="chat screen")
@@ -336,7 +336,7 @@ async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(
         assert "temperature 0.7" in str(screen.query_one("#chat-status").render())
         proc = screen.child.proc
         await pilot.press("escape")
-        await pilot_wait(pilot, lambda: isinstance(app.screen, RunsScreen), what="back on the runs screen")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.filled, what="back on the runs screen")
         await pilot_wait(pilot, lambda: proc.poll() is not None, what="the chat process ended")
     if not torch_before:
         assert "torch" not in sys.modules  # the generation ran in the child process

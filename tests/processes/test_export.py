@@ -350,7 +350,7 @@ async def test_runs_screen_e_exports_in_a_child_process_and_says_where(lora_run,
     dest = tmp_path / f"{lora_run.id}-merged"
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("u")
-        await pilot_wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs screen")
+        await pilot_wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.filled, what="runs screen")
         screen = app.screen
         row = next(i for i, r in enumerate(screen.runs) if r.id == lora_run.id)
         screen.query_one("DataTable").move_cursor(row=row)

@@ -23,7 +23,7 @@ def app(runs):
 
 async def open_runs(pilot) -> RunsScreen:
     await pilot.press("u")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="runs screen")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.filled, what="runs screen")
     await pilot.pause()
     return pilot.app.screen
 
@@ -108,7 +108,7 @@ async def test_escape_from_a_run_opened_from_the_list_goes_back_to_the_list(app,
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live is not None, what="run")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="back to the runs list")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.filled, what="back to the runs list")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen), what="and back to where it started")
 
@@ -245,6 +245,38 @@ async def test_a_run_started_elsewhere_appears_without_reopening_the_screen(app,
         assert table.row_count == 3
         new = create_run(tmp_path / "runs", resolve(build_config("lora", sets={"max_steps": "10"})),
                          command=["elsewhere"])
-        screen.refresh_active()  # what its 2 s timer calls
-        await pilot.pause()
-        assert table.row_count == 4 and new.id in [str(k.value) for k in table.rows]
+        screen.refresh_active()  # what its 2 s timer calls: the folder's mtime moved
+        await wait_for(pilot, lambda: screen.filled and table.row_count == 4, what="the new run's row")
+        assert new.id in [str(k.value) for k in table.rows]
+
+
+async def test_the_runs_screen_draws_and_takes_keys_before_its_rows_are_read(app, runs, monkeypatch):
+    """Every row was built on the UI thread before the first frame (at 1000 runs: nothing shown, no key taken for
+    9 s). Rows are read by a worker, newest first; here every row after the first waits for a gate the test opens."""
+    import threading
+
+    from screens.workers import run_rows
+
+    gate, read = threading.Event(), []
+    real = run_rows.run_summary
+
+    def gated(run):
+        if read:
+            gate.wait(timeout=30)
+        read.append(run.id)
+        return real(run)
+
+    monkeypatch.setattr(run_rows, "run_summary", gated)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.rows, what="a first row")
+        screen = app.screen
+        assert list(screen.rows) == [runs["failed"].name]  # the newest
+        assert "reading 1 of 3 runs" in str(screen.query_one("#runs-title").render())
+        await pilot.press("s")  # a key taken while the other rows are being read
+        assert screen.sort_by == "best eval" and not screen.filled
+        gate.set()
+        await wait_for(pilot, lambda: screen.filled, what="every row")
+        assert read == [runs["failed"].name, runs["child"].name, runs["overfit"].name]  # newest first
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3 and "by best eval" in str(screen.query_one("#runs-title").render())

@@ -62,7 +62,7 @@ def test_training_screen(snap_compare, workdir):
 def test_runs_screen(snap_compare, workdir):
     async def before(pilot):
         await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="runs")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.filled, what="runs")
         await pilot.press("up", "space", "up", "space", "o")
         await pilot.pause()
 

@@ -40,7 +40,7 @@ async def test_markup_and_escapes_in_run_folders_and_toasts_are_shown_as_text(tm
     app = TrainingConsoleApp(runs_dir="runs", poll=0.02)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.filled, what="runs")
         await pilot.pause()
         details = str(app.screen.query_one("#run-details").render())
         assert "[/b]" in details and "\x1b" not in details

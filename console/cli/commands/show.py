@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from console.cli.args import add_runs_dir
-from console.runs.progress import progress, progress_line, run_summary
+from console.runs.progress import progress_line, run_progress, run_summary
 from console.runs.rundir import find_run
 
 COMMAND = "show"
@@ -44,8 +44,6 @@ def run(args) -> int:
     print("\n".join(analyse(config)))
     print("\n# config.yaml")
     print(to_yaml(config))
-    from console.runs.metrics import load_history
-
-    print("# last metrics")
-    print(progress_line(progress(load_history(run.metrics_path), run.status(), config.get("logging_steps"))))
+    print("# last metrics")  # from the run's metrics summary: never a second read of the whole metrics.jsonl
+    print(progress_line(run_progress(run, logging_steps=config.get("logging_steps"))))
     return 0
