@@ -73,16 +73,17 @@ def assumed_config(history=None, state: dict | None = None, method: str | None =
             config = config.with_changes({key: value})
         except ConfigError:
             continue
-    config.notices = [assumed_words(config.method)]
+    config.notices = [assumed_words(config.method, config.objective)]
     return config
 
 
-def assumed_words(method: str) -> str:
-    """'assumed: LoRA preset, with the values this log shows (gradient accumulation unknown: 1)'."""
+def assumed_words(method: str, objective: str = "sft") -> str:
+    """'assumed: LoRA preset, with the values this log shows (gradient accumulation unknown: 1)' ('DPO with LoRA'
+    for a preference run's log)."""
     from console.config.presets import load_preset
 
-    return (f"assumed: {load_preset(method).name} preset, with the values this log shows (gradient accumulation "
-            "unknown: 1)")
+    return (f"assumed: {load_preset(method, objective).name} preset, with the values this log shows (gradient "
+            "accumulation unknown: 1)")
 
 
 def _preset(method: str):

@@ -50,7 +50,15 @@ def test_dpo_trains_on_pairs_and_logs_the_preference_curves(runs_dir, method, ca
         assert main(["export", run.id, "--runs-dir", str(runs_dir), "--to", str(target)]) == 0
         assert (target / "adapter_config.json").exists() and (target / "adapter_model.safetensors").exists()
         state = run.last_checkpoint() / "trainer_state.json"
-        assert main(["inspect", str(state)]) == 0
+        capsys.readouterr()
+        assert main(["inspect", str(state)]) == 0  # inside one of our runs: that run's own config
+        assert f"the config.yaml of run {run.id}" in capsys.readouterr().out
+        import shutil
+
+        foreign = runs_dir.parent / "elsewhere"  # the same log out of its run: a preference log, read as DPO's
+        foreign.mkdir()
+        shutil.copy(state, foreign / "trainer_state.json")
+        assert main(["inspect", str(foreign / "trainer_state.json")]) == 0
         assert "DPO with LoRA preset" in capsys.readouterr().out
 
 

@@ -214,14 +214,14 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
                 except UserError as err:
                     raise InspectError(f"{path_text}: config.yaml unreadable: {err}") from None
             config = assumed_config(history, None, method)
-            return history, config, f"no config.yaml; {assumed_words(config.method)}"
+            return history, config, f"no config.yaml; {assumed_words(config.method, config.objective)}"
         state = newest_trainer_state(path)
         if state is None:
             raise InspectError(f"{path_text}: no trainer_state.json, checkpoint-N folder or metrics.jsonl in it")
     elif path.suffix == ".jsonl":
         history = load_history(path)
         config = assumed_config(history, None, method)
-        return history, config, f"no config; {assumed_words(config.method)}"
+        return history, config, f"no config; {assumed_words(config.method, config.objective)}"
     else:
         state = path
     try:
@@ -241,7 +241,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
     config, said = _sibling_config(state, method, history, meta)
     if config is None:
         config = assumed_config(history, meta, method)
-        said = f"no config found; {assumed_words(config.method)}"
+        said = f"no config found; {assumed_words(config.method, config.objective)}"
     if state != path:
         said = f"{state}; {said}"
     return history, config, said
