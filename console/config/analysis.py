@@ -64,7 +64,7 @@ def objective_line(config: RunConfig) -> str:
 def analyse(config: RunConfig) -> list[str]:
     """Lines of the analysis: the objective, each key argument with its verdict, the effective batch, and what
     overrides what."""
-    lines = [objective_line(config)]
+    lines = ["   " + objective_line(config)]  # the three columns of a verdict mark, as every line has
     for name in KEY_ARGUMENTS:
         if name not in config.values:
             continue

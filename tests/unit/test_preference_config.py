@@ -124,3 +124,13 @@ def test_the_data_preview_shows_each_pair_as_the_prompt_and_its_two_answers(tmp_
     assert result["splits"]["train"]["examples"] == 10 and result["splits"]["eval"]["examples"] == 2
     text = as_text(result)
     assert "(chosen answer)" in text and "(rejected answer)" in text
+
+
+def test_the_analysis_says_the_objective_and_why_in_its_own_column(tmp_path):
+    from console.config.analysis import analyse
+
+    data = _write(tmp_path / "pairs.jsonl", PAIRS)
+    first = analyse(build_config("lora", None, {}, None, data))[0]
+    # every analysis line has three columns for a verdict mark first: the screen shows the text after them
+    assert first == "   objective dpo: DPO on preference pairs (auto: from the dataset's columns)"
+    assert analyse(build_config("lora", None, {"objective": "kto"}, None, data))[0].endswith("(set)")
