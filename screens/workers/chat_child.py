@@ -25,6 +25,16 @@ from textual.message import Message
 BATCH_S = 0.1
 
 
+def child_env() -> dict:
+    """The environment of a child process the console starts (chat, export): this checkout's engine first on its
+    PYTHONPATH (the folder above screens/: this file is screens/workers/chat_child.py), so a checkout beside an
+    installed copy runs its own code."""
+    env = dict(os.environ)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 @dataclass
 class ChatEvents(Message):
     """Events of the chat child, in order (consecutive token events of one model merged into one)."""
@@ -57,10 +67,7 @@ class ChatChild:
 
     def start(self, stderr) -> subprocess.Popen | None:
         """Start the child (None when the screen has already closed). Its output is read as bytes (see pump)."""
-        env = dict(os.environ)
-        # the folder above screens/ (this file is screens/workers/chat_child.py)
-        pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        env = child_env()
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         with self.lock:

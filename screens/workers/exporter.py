@@ -17,6 +17,7 @@ from textual.message import Message
 from console.common.errors import RunError, UserError
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 from console.tools.export_plan import ExportPlan, default_dest, free_dest, plan_export
+from screens.workers.chat_child import child_env
 
 
 @dataclass
@@ -91,7 +92,8 @@ def run_export(plan: ExportPlan, post: Callable[[Message], object], cancelled: C
     (the console quits) ends the child, which removes its half-written folder."""
     try:
         proc = subprocess.Popen(child_command(plan), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+                                env=child_env())  # this checkout's engine, not another installed copy
     except OSError as err:
         post(ExportFinished(plan.run.id, error=f"the export could not start: {err.strerror or err}"))
         return
