@@ -113,12 +113,36 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
         if suffix == ".txt":
             with open(path, encoding="utf-8") as f:
                 return ["text"], sum(1 for _, line in _lines(f, path) if line.strip())
+        if suffix == ".parquet":
+            return _parquet_rows(path)
     except OSError as err:
         raise DataError(path_problem(err, "dataset file")) from None
     except UnicodeDecodeError as err:
         raise DataError(f"{path} is not UTF-8 text (bad byte at position {err.start}): convert it to UTF-8, "
                         f"e.g. `iconv -f latin1 -t utf-8`.") from None
-    return [], -1  # parquet: checked by the trainer
+    return [], -1
+
+
+def _parquet_rows(path: Path) -> tuple[list[str], int]:
+    """Columns and rows of a parquet file from its footer alone (pyarrow, which `datasets` itself reads parquet with),
+    and the row bound checked per row group: a group whose uncompressed size over its rows passes MAX_ROW_CHARS holds
+    a row past it (its mean does), the same rule as a JSON array's. No row is read."""
+    import pyarrow.lib
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pyarrow.lib.ArrowException, ValueError) as err:
+        raise DataError(f"{path} is not a readable parquet file ({str(err).splitlines()[0] if str(err) else err!r}): "
+                        f"write it again, e.g. with `datasets`' to_parquet.") from None
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows and group.total_byte_size / group.num_rows > MAX_ROW_CHARS:
+            raise DataError(f"{path}: row group {i} holds {group.num_rows} row{'s' if group.num_rows != 1 else ''} "
+                            f"in {group.total_byte_size / 2**20:.0f} MiB: a row is longer than "
+                            f"{MAX_ROW_CHARS // 2**20} MiB, far past any max_length (the trainer would read it whole): "
+                            f"split or shorten it")
+    return [name for name in meta.schema.to_arrow_schema().names], meta.num_rows
 
 
 def preflight(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
@@ -271,7 +295,7 @@ def check_local_split(dataset: str | None, split: str | None) -> None:
 def local_format(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
                  columns=None) -> str | None:
     """The format a local dataset is in (a name of the format registry), as its columns say now; None for a Hub
-    dataset or a file whose columns this light check does not read (parquet, a very large JSON array). DataError
+    dataset or a file whose columns this light check does not read (a very large JSON array). DataError
     as `preflight`. Several datasets: the first one's."""
     if isinstance(dataset, list):
         from console.data.sources import entry_from
