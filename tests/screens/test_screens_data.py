@@ -62,3 +62,25 @@ async def test_f11_opens_the_data_page_with_the_examples_marked(app):
         assert "train: " in page.text and "in the loss" in page.text and "--- train example 1" in page.text
         await pilot.press("escape")
         await wait_for(pilot, lambda: pilot.app.screen is screen, what="back")
+
+
+@pytest.mark.e2e
+async def test_the_data_page_previews_a_hub_dataset_named_by_its_id(app, tmp_path, monkeypatch):
+    """The Hub path is real: the child process loads the name through `datasets` (here from its cache, offline)."""
+    from tests.support.hub_cache import cache_hub_dataset
+
+    cache = tmp_path / "hf-datasets"
+    cache_hub_dataset(cache, "someorg/sums", {"train": [{"instruction": f"What is {i} plus {i}?",
+                                                         "output": f"{2 * i}."} for i in range(16)]})
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "dataset", "someorg/sums")
+        await wait_for(pilot, lambda: "dataset" not in screen.problems, what="a Hub name is not refused as typed")
+        await pilot.press("f11")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, TextScreen), what="data page")
+        page = pilot.app.screen
+        await wait_for(pilot, lambda: "[[" in page.text or "no preview" in page.text, timeout=120,
+                       what="the preview from the child process")
+        assert "no preview" not in page.text and "plus" in page.text and "instruction format" in page.text
