@@ -63,7 +63,7 @@ class ArgumentsScreen(Screen):
         Binding("f3", "command", "CLI"),
         Binding("f4", "save_preset", "Save"),
         Binding("f6", "reset_field", "Reset"),
-        Binding("f7", "add_field", "Add field"),
+        Binding("f7", "add_field", "Add", tooltip="Add a field: any argument of the trainer"),
         Binding("f8", "goto_field", "Go to field", show=False),
         Binding("f9", "theme", "Light/dark", show=False),
         Binding("f11", "data_page", "Data"),
