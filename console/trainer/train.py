@@ -184,6 +184,9 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = kind.build(config, report, model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          tokenizer=tokenizer, callbacks=callbacks)
+    # TRL drafts a model card into checkpoints/ at every save, naming a local base "[None]" with a link to
+    # huggingface.co/None; the run's card is the console's own, written by export (console/tools/model_card.py)
+    trainer.create_model_card = lambda *args, **kwargs: None
     if data.templated:  # after the datasets are tokenised: the template's own end of turn ends generation
         from console.trainer.end_token import teach_end_token
 
