@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.common.errors import UserError
+from console.common.offline import hub_offline
 
 DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "float16": 2, "half": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
                "float64": 8}
@@ -281,7 +282,7 @@ def _hub_config(name: str) -> Path:
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise UserError(f"cannot read {name}'s config: huggingface_hub is not installed") from None
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    offline = hub_offline()
     try:
         return Path(hf_hub_download(name, "config.json", local_files_only=True))
     except Exception:  # noqa: BLE001  not cached (or a bad name): the Hub decides below

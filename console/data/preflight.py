@@ -369,7 +369,37 @@ def check_model_path(model: str | None) -> str:
         return f"local model {path}"
     if model.startswith((".", "/", "~")) or not _looks_like_hub_name(model):
         raise DataError(f"model {model} not found: give a local folder or a Hub name (org/model)")
+    problem = _hub_model_problem(model)
+    if problem:
+        raise DataError(problem)
     return f"Hub model {model}"
+
+
+def _hub_model_problem(model: str) -> str | None:
+    """Why a Hub name cannot load, when that is known without the network: a name whose first part is a folder here
+    (a local model folder missing, e.g. a path copied from another machine, read as an org/model name), or a model
+    that is not in the Hugging Face cache while the Hub is offline (the trainer failed after its start with a long
+    'cannot reach the Hub'). huggingface_hub's own cache look-up, so HF_HOME/HF_HUB_CACHE are honoured."""
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import try_to_load_from_cache
+
+    from console.common.offline import hub_offline
+
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except (ValueError, OSError):  # a name huggingface_hub refuses as a repo id: the trainer's loader says why
+        return None
+    if isinstance(cached, str):
+        return None
+    first = model.split("/")[0]
+    if "/" in model and Path(first).is_dir():
+        return (f"model {model} not found: there is no folder {model} here ({first}/ is), and it is not a cached "
+                f"Hub model: give the model folder's path as it is on this machine")
+    if hub_offline():
+        return (f"model {model} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the Hub is offline "
+                f"(HF_HUB_OFFLINE): download it where there is a network (`hf download {model}`), or give a local "
+                f"folder")
+    return None
 
 
 def sample_rows(dataset: str | None, columns=None, limit: int = 200) -> list[dict]:
