@@ -232,12 +232,26 @@ class MetricChart(PlotextPlot):
                 plt.xticks(ticks, [str(t) for t in ticks])
         if self.log_y and drawn and all(min(c.values, default=1) > 0 for c in self.curves if c.values):
             plt.yscale("log")
+        elif drawn:
+            self._legend_headroom(plt)
         plt.title(self.chart_title if drawn else f"{self.chart_title}: {self.empty_text}")
         plt.xlabel("step")
         self._built_key = self._key()
         self._rows = self._plot_rows()
         self._strips = [Strip(row, self.size.width) for row in self._rows]
         self.last_build_s = time.perf_counter() - started
+
+    def _legend_headroom(self, plt) -> None:
+        """Room above the curves for plotext's legend, which it draws over the plot's top-left rows (one per labelled
+        curve): a first eval at step 0 is often the highest point and was hidden under it."""
+        labelled = sum(1 for c in self.curves if c.label and c.steps)
+        values = [v for c in self.curves for v in c.values if v == v and abs(v) != float("inf")]
+        rows = self.size.height - 5  # less the title, the frame, the x ticks and the x label
+        if not labelled or not values or rows <= labelled + 2:
+            return
+        lo, hi = min(values), max(values)
+        span = (hi - lo) or abs(hi) or 1.0
+        plt.ylim(lo, hi + span * labelled / (rows - labelled))
 
     def _plot_rows(self) -> list[list[Segment]]:
         """Build the plot at the widget's size (as PlotextPlot.render does) and return its rows."""
