@@ -280,3 +280,24 @@ async def test_the_runs_screen_draws_and_takes_keys_before_its_rows_are_read(app
         assert read == [runs["failed"].name, runs["child"].name, runs["overfit"].name]  # newest first
         table = screen.query_one(DataTable)
         assert table.row_count == 3 and "by best eval" in str(screen.query_one("#runs-title").render())
+
+
+async def test_the_columns_stand_still_while_the_rows_come_in(app, runs):
+    """Auto widths grew with each longer value read, so the table slipped sideways while thousands of runs filled
+    in: the widths are fixed from the start, the run column as wide as the longest id listed."""
+    from pathlib import Path
+
+    from screens.runs_screen import RunsScreen
+    from tests.support.screens import fake_run
+
+    named = fake_run(Path("runs"), "20250101-123000-a-much-longer-run-name-here-dddd", created=1_735_734_600.0,
+                     changes={"max_steps": 100000}, records=[{"step": 99999, "loss": 2.0}])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_runs(pilot)
+        assert isinstance(screen, RunsScreen)
+        table = screen.query_one(DataTable)
+        widths = {key.value: column.get_render_width(table) for key, column in table.columns.items()}
+        await wait_for(pilot, lambda: screen.filled, what="every row read")
+        after = {key.value: column.get_render_width(table) for key, column in table.columns.items()}
+        assert {k: v for k, v in after.items() if k != "fix"} == {k: v for k, v in widths.items() if k != "fix"}
+        assert after["run"] == len(named.name) + 2  # the longest id whole, with the cell padding
