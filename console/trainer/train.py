@@ -195,6 +195,14 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
             report.say(f"[console] {said}")
     checkpoint = str(checkpoint) if checkpoint else None
     if stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
+        if checkpoint:  # a resume stopped before its first step: the run is where its checkpoint left it
+            from console.runs.checkpoints import checkpoint_step
+
+            at = checkpoint_step(os.path.basename(checkpoint)) or 0
+            report.final_status("stopped", message=f"stopped before the resume's first step (still at step {at}, "
+                                f"its checkpoint kept)", step=at)
+            report.say("[console] stopped before the resume's first step")
+            return 0
         report.final_status("stopped", message="stopped before the first step (nothing trained)", step=0)
         report.say("[console] stopped before the first step")
         return 0

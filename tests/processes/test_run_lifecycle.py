@@ -202,6 +202,26 @@ def test_a_stop_right_after_launch_stops_the_run_not_kills_it(runs_dir):
     assert "before the first step" in status["message"]
 
 
+def test_a_stop_right_after_a_resume_says_where_the_run_is(runs_dir):
+    # issue 27: `stop` right after `resume` said "nothing trained" and set the run's step to 0 (it had trained to its
+    # checkpoint); now it says the run is still at its checkpoint's step
+    from console.runs.checkpoints import checkpoint_step
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
+    try:
+        wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+        assert request_stop(run)
+        assert wait(run, timeout=120)["phase"] == "stopped"
+        at = checkpoint_step(run.last_checkpoint().name)
+        launch(run, resume=True)
+        assert request_stop(run)
+        status = wait(run, timeout=120)
+        assert status["phase"] == "stopped", (status, run.tail_log(10))
+        assert f"still at step {at}" in status["message"] and status["step"] == at, status
+    finally:
+        kill(run)
+
+
 def test_a_linked_run_folder_is_refused_by_id(runs_dir, tmp_path):
     run = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
     elsewhere = tmp_path / "elsewhere"
