@@ -551,9 +551,13 @@ class TrainingConsoleApp(App):
 
     def on_metrics_arrived(self, message: MetricsArrived) -> None:
         live = self._live(message.run_id)
-        if live is not None:
-            live.history.extend(message.records)
-            live.changed()
+        try:
+            if live is not None:
+                live.history.extend(message.records)
+                live.changed()
+        finally:
+            if message.consumed is not None:
+                message.consumed.set()
 
     def on_samples_arrived(self, message: SamplesArrived) -> None:
         live = self._live(message.run_id)
