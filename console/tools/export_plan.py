@@ -19,14 +19,6 @@ RESUME_FILES = ("optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt", "t
                 "training_args.bin")
 
 
-# Files whose presence decides how a folder loads: left over from an earlier export into the same folder
-# (--force), they would make it load as something else (an adapter_config.json beside a merged model).
-
-
-
-
-
-
 KINDS = ("adapter", "merged", "full")
 
 
@@ -204,7 +196,7 @@ def plan_export(run: RunDir, checkpoint: str = "final", merge: bool = False, to:
         raise UserError(f"--to {dest} is inside the run folder {run.path}: export somewhere else (--to DIR)")
     if _non_empty(dest) and not force:
         raise UserError(f"{dest} already exists and holds files: choose another folder with --to, or add --force "
-                        f"to write into it (its model files are replaced)")
+                        f"to write into it (only the files an earlier export wrote there are replaced)")
     return ExportPlan(run=run, method=method, kind=kind, source=source, label=label, dest=dest, base=base,
                       demo=not values.get("model"), trust_remote_code=bool(values.get("trust_remote_code")),
                       notes=notes, load_values={k: values.get(k) for k in ("revision", "chat_template")})
