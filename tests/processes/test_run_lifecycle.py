@@ -445,3 +445,38 @@ def test_a_run_killed_while_saving_its_final_model_resumes_to_done_without_train
     assert PeftConfig.from_pretrained(str(run.path / "model")).r > 0
     assert (run.path / "model" / "adapter_model.safetensors").stat().st_size > 0
     assert not (run.path / "model" / "optimizer.pt").exists()
+
+
+def test_delete_checks_the_run_when_it_acts_and_never_deletes_under_a_resumed_trainer(runs_dir):
+    """Asked about a stopped run, then a `resume` from a shell before the answer: the folder was deleted under the
+    running trainer, which trained on, invisible to every command. delete_run checks again when it acts."""
+    from console.runs.delete import check_deletable, delete_run
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
+    wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+    assert request_stop(run)
+    assert wait(run, timeout=60)["phase"] == "stopped"
+    check_deletable(run)  # what the screen checks before it asks: a stopped run may go
+    launch(run, resume=True)  # the resume from a shell, while the question is open
+    with pytest.raises(RunError) as refused:
+        delete_run(run)
+    assert run.id in str(refused.value) and "stop it first" in str(refused.value)
+    assert (run.path / "config.yaml").is_file()
+    before = len(_steps(run))
+    wait_for(lambda: len(_steps(run)) > before + 1, timeout=90)  # its trainer trains on, in its own folder
+    assert request_stop(run)
+    assert wait(run, timeout=60)["phase"] == "stopped"
+    wait_for(lambda: not run.trainer_alive(), timeout=30)
+    wait_for(lambda: _deleted(run), timeout=30)
+    assert not run.path.exists() and not list(runs_dir.glob(".*"))
+
+
+def _deleted(run) -> bool:
+    """delete_run once the trainer has let go of its lock (it exits a moment after its final status)."""
+    from console.runs.delete import delete_run
+
+    try:
+        delete_run(run)
+    except RunError:
+        return False
+    return True
