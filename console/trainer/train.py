@@ -22,6 +22,7 @@ from console.runs.checkpoints import checkpoint_problem
 from console.runs.report import Process, Reporter, StopRequest
 from console.runs.rundir import RunDir
 from console.trainer.lean_imports import leave_out_bitsandbytes
+from console.trainer.watchdog import WatchedReporter, folder_callback, start_watchdog
 
 
 class DivergedError(RuntimeError):
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         before = load_history(run.metrics_path).wall_time.last()
         if before is not None and 0 < before < 10 * 365 * 86400:
             started -= before
-    report = Reporter(run, Process.from_env())
+    report = WatchedReporter(run, Process.from_env())
+    # the folder's identity from now on (a folder removed or replaced under the trainer stops it), and a heartbeat
+    # in the phases before the first step (console/trainer/watchdog.py)
+    start_watchdog(report)
     stop = StopRequest()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.ask())  # graceful: the callback ends the step loop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
@@ -178,6 +182,8 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
                                          on_start=not args.eval_on_start)
     callbacks = [ConsoleCallback(report, stop, config.effective_batch, started, sampler,
                                  cuda=torch.cuda.is_available())]
+    if isinstance(report, WatchedReporter) and report.guard is not None:
+        callbacks.append(folder_callback(report.guard))
     if sampler is not None:
         callbacks.append(sampler)
     if values.get("early_stopping_patience") and eval_ds is not None:
