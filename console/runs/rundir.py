@@ -21,7 +21,7 @@ from pathlib import Path
 from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
 from console.data.sources import describe as describe_datasets
-from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem
+from console.runs.checkpoints import checkpoint_dirs, checkpoint_to_resume
 from console.runs.liveness import pid_alive, process_state
 
 ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
@@ -224,16 +224,8 @@ class RunDir:
         return load_run_config(self.path)
 
     def checkpoint_to_resume(self) -> tuple[Path | None, list[str]]:
-        """The newest checkpoint that is whole, and a line for each newer one skipped (which, and why): resuming
-        from a cut trainer_state.json, an empty weights file or a truncated optimizer failed the same way on every
-        retry without naming the file."""
-        skipped = []
-        for _, child in checkpoint_dirs(self.checkpoints):
-            why = checkpoint_problem(child)
-            if why is None:
-                return child, skipped
-            skipped.append(f"{child.name} skipped: {why}")
-        return None, skipped
+        """The newest checkpoint that is whole, and a line for each newer one skipped (console/runs/checkpoints.py)."""
+        return checkpoint_to_resume(self.checkpoints)
 
     def last_checkpoint(self) -> Path | None:
         """The newest checkpoint folder with a trainer_state.json (whole or not)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
-from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem, checkpoint_step, has_weights
+from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem, checkpoint_step, has_weights, weights_problem
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 # Files of a checkpoint that hold the state to resume training from, not the model.
@@ -107,6 +107,12 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
             todo = (f"export a checkpoint with --checkpoint best or --checkpoint {ckpts[-1].name}" if ckpts else
                     "it ended before saving anything: train it again, or resume it if it was stopped")
             raise RunError(f"{why}; {hint}: {todo}")
+        problem = weights_problem(folder)
+        if problem is not None:  # a cut model/ exported "as a success"
+            ckpts = _checkpoints(run)
+            todo = (f"export a checkpoint instead (--checkpoint {ckpts[-1].name})" if ckpts else
+                    "train it again")
+            raise RunError(f"{run.id}'s final model cannot be {verb}: model/{problem}; {todo}")
         return folder, "the final model (model/" + (f", step {status['step']})" if status.get("step") else ")")
     if checkpoint == "best":
         name = _best_name(status)

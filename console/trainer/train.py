@@ -18,7 +18,7 @@ import traceback
 from console.config.run_config import RunConfig
 from console.data.preflight import check_dataset_path, check_model_path
 from console.data.sources import entries_of
-from console.runs.checkpoints import checkpoint_problem
+from console.runs.checkpoints import checkpoint_problem, checkpoint_to_resume
 from console.runs.report import Process, Reporter, StopRequest
 from console.runs.rundir import RunDir
 from console.trainer.lean_imports import leave_out_bitsandbytes
@@ -130,7 +130,9 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     report.say(f"[console] run {run.id}: method {config.method}, objective {config.objective}, notices: "
                f"{'; '.join(config.notices) or 'none'}")
 
-    checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
+    # every file of the checkpoint it takes, the optimizer's and scheduler's checksums included (a cut or flipped
+    # optimizer.pt failed every resume, or loaded as wrong numbers): a bad one is skipped, named, for the one before
+    checkpoint, skipped = checkpoint_to_resume(run.checkpoints, verify=True) if resume else (None, [])
     for line in skipped:
         report.say(f"[console] {line}")
     if checkpoint is not None and _finish_from_checkpoint(report, checkpoint, values, started):

@@ -479,3 +479,20 @@ def test_the_key_still_offers_both_exports_when_an_earlier_export_left_its_folde
     assert sorted(again) == ["adapter", "merged"]
     assert again["adapter"].dest != first["adapter"].dest and again["adapter"].dest.name.endswith("-adapter-2")
     assert again["merged"].dest == first["merged"].dest  # still free
+
+
+def test_a_cut_final_model_is_refused_in_one_line_naming_the_file(lora_run, tmp_path, capsys):
+    """A corrupt model/ exported "as a success"."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(lora_run.path, runs / lora_run.id)
+    weights = runs / lora_run.id / "model" / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    dest = tmp_path / "out"
+    code, _, err = export(runs, lora_run.id, "--to", str(dest), capsys=capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "final model cannot be exported: model/adapter_model.safetensors is cut" in err and "--checkpoint" in err
+    assert not dest.exists()

@@ -556,3 +556,38 @@ def test_a_trainer_whose_folder_is_replaced_stops_and_writes_nothing_into_the_ne
     assert sorted(p.name for p in run.path.iterdir()) == ["mine.txt"]
     log = (moved / "train.log").read_text()
     assert "was replaced by another folder while the trainer ran" in log and "stops now" in log
+
+
+def test_resume_checks_the_optimizer_and_scheduler_and_falls_back_naming_the_bad_file(runs_dir):
+    """A checkpoint whose optimizer.pt was cut failed every resume; one with a flipped byte in it loaded as wrong
+    numbers (torch.load checks no checksum). Every reader now takes a cut one for what it is (its zip directory is
+    gone), and the trainer checks each state file's checksums before it resumes, falling back to the checkpoint
+    before and naming the file."""
+    import shutil
+
+    run = _start(runs_dir, "max_steps=12", "logging_steps=2", "eval_steps=4", "save_steps=4", "save_total_limit=5")
+    assert wait(run, timeout=180)["phase"] == "done"
+    wait_for(lambda: not run.trainer_alive(), timeout=30)
+    names = [p.name for _, p in sorted((int(p.name.split("-")[1]), p) for p in run.checkpoints.glob("checkpoint-*"))]
+    assert names == ["checkpoint-4", "checkpoint-8", "checkpoint-12"]
+    # what a kill in the final save leaves: a failed status and no model/
+    shutil.rmtree(run.path / "model")
+    run.write_status("failed", kind="killed", message="the trainer process ended without a final status")
+    cut = run.checkpoints / "checkpoint-12" / "optimizer.pt"
+    data = cut.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    flipped = run.checkpoints / "checkpoint-8" / "optimizer.pt"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of its tensors, the size unchanged
+    flipped.write_bytes(bytes(data))
+    chosen, skipped = run.checkpoint_to_resume()  # the readers' check: headers and sizes
+    assert chosen.name == "checkpoint-8"
+    assert skipped == ["checkpoint-12 skipped: optimizer.pt is cut or corrupt (not a whole torch archive)"]
+    check_resumable(run)
+    launch(run, resume=True)
+    status = wait(run, timeout=180)
+    assert status["phase"] == "done" and status["step"] == 12, status
+    log = run.log_path.read_text()
+    assert "checkpoint-12 skipped: optimizer.pt is cut or corrupt" in log
+    assert "checkpoint-8 skipped: optimizer.pt is corrupt (its part" in log and "fails its checksum" in log
+    assert f"resuming from {run.checkpoints / 'checkpoint-4'}" in log
