@@ -38,8 +38,7 @@ HEARTBEAT_PHASES = ("training", "evaluating")
 PROGRESS_PHASES = {"loading libraries": "no byte read or written and no CPU time",
                    "loading model": "no byte read or written and no CPU time",
                    "preparing data": "no row written (no byte read or written)",
-                   "saving": "no byte read or written and no CPU time",
-                   "stopping": "no byte read or written and no CPU time"}
+                   "saving": "no byte read or written and no CPU time"}
 
 
 @dataclass

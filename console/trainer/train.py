@@ -135,6 +135,11 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     checkpoint, skipped = checkpoint_to_resume(run.checkpoints, verify=True) if resume else (None, [])
     for line in skipped:
         report.say(f"[console] {line}")
+    if resume and checkpoint is None and skipped:  # never a silent start from step 0 over the run's own log
+        from console.common.errors import UserError
+
+        raise UserError(f"no intact checkpoint to resume from ({'; '.join(skipped)}): rerun it instead "
+                        f"(`training-console rerun {run.id} --fix none`)")
     if checkpoint is not None and _finish_from_checkpoint(report, checkpoint, values, started):
         return 0
 

@@ -32,7 +32,7 @@ WATCH_S = 1.0
 # progress that counts, by phase: "io" bytes read or written, "cpu" CPU time; a phase not listed gets no beat here
 # (the step phases beat from the callbacks)
 PROGRESS = {"loading libraries": ("io", "cpu"), "loading model": ("io", "cpu"), "preparing data": ("io",),
-            "saving": ("io", "cpu"), "stopping": ("io", "cpu")}
+            "saving": ("io", "cpu")}
 FOLDER_GONE_EXIT = 3
 
 

@@ -591,3 +591,16 @@ def test_resume_checks_the_optimizer_and_scheduler_and_falls_back_naming_the_bad
     assert "checkpoint-12 skipped: optimizer.pt is cut or corrupt" in log
     assert "checkpoint-8 skipped: optimizer.pt is corrupt (its part" in log and "fails its checksum" in log
     assert f"resuming from {run.checkpoints / 'checkpoint-4'}" in log
+    # every checkpoint flipped: the trainer says so and fails, never a silent start from step 0 over the run's log
+    wait_for(lambda: not run.trainer_alive(), timeout=30)
+    run.write_status("failed", kind="killed", message="the trainer process ended without a final status")
+    for checkpoint in run.checkpoints.glob("checkpoint-*"):
+        optimizer = checkpoint / "optimizer.pt"
+        data = bytearray(optimizer.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        optimizer.write_bytes(bytes(data))
+    check_resumable(run)  # the readers' check passes: the archives' directories are whole
+    launch(run, resume=True)
+    status = wait(run, timeout=180)
+    assert status["phase"] == "failed" and status["kind"] == "input", status
+    assert "no intact checkpoint to resume from" in status["message"] and "fails its checksum" in status["message"]
