@@ -136,7 +136,7 @@ class Watchdog(threading.Thread):
 
     def _beat(self) -> None:
         try:
-            os.utime(self.report.run.heartbeat)
+            os.utime(self.report.run.heartbeat, follow_symlinks=False)  # a planted link: its own time, not its target's
         except FileNotFoundError:
             try:  # the first beat of a run: an empty file (no slowest step yet)
                 os.close(os.open(self.report.run.heartbeat, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644))
