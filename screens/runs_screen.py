@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 
-from console.common.errors import UserError
+from console.common.errors import RunError, UserError
 from console.common.safe_text import printable
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 from screens.messages import RunRowsRead, RunsListed
@@ -469,16 +469,19 @@ class RunsScreen(Screen):
         self.app.open_run(run)
 
     def action_delete(self) -> None:
-        """Delete a run and its folder (checkpoints and model included), after asking; never one that trains."""
-        import shutil
-
+        """Delete a run and its folder (checkpoints and model included), after asking; never one that trains. The
+        check is made again when the answer comes (console/runs/delete.py): a resume started from a shell while
+        the question was open had its folder deleted under its trainer."""
+        from console.runs.delete import check_deletable, delete_run
         from screens.confirm import ConfirmScreen
 
         run = self.cursor_run()
         if run is None:
             return
-        if run.status().get("phase") in ACTIVE_PHASES:
-            self.notify(f"{run.id} is still training: stop it first (open it, then s)", severity="error")
+        try:
+            check_deletable(run)
+        except RunError as err:
+            self.notify(str(err), severity="error")
             return
         size = sum(f.stat().st_size for f in run.path.rglob("*") if f.is_file() and not f.is_symlink())
 
@@ -486,9 +489,9 @@ class RunsScreen(Screen):
             if choice != "delete":
                 return
             try:
-                shutil.rmtree(run.path)
-            except OSError as err:
-                self.notify(f"cannot delete {run.path}: {err.strerror or err}", severity="error")
+                delete_run(run)
+            except RunError as err:
+                self.notify(str(err), severity="error", timeout=10)
             else:
                 self.notify(f"deleted {run.id}")
                 if self.app.live is not None and self.app.live.id == run.id:

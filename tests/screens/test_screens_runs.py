@@ -233,6 +233,36 @@ async def test_x_deletes_a_run_and_its_folder_after_asking(app, runs):
         assert not target.exists() and target.name not in screen.rows and len(screen.runs) == 2
 
 
+async def test_x_checks_again_when_the_answer_comes_and_never_deletes_a_run_a_trainer_holds(app, runs):
+    """x on a stopped run, then a resume from a shell while the question is open: the folder was deleted under its
+    running trainer. A launch holds the run's trainer lock (console/runs/launcher.py) from before its trainer starts
+    to that trainer's end; the delete takes it when it acts, so here it is refused and the folder stays."""
+    from console.runs.launcher import _take_lock
+    from console.runs.rundir import RunDir
+    from screens.confirm import ConfirmScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        target = runs["failed"]
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        lock = _take_lock(RunDir(target))  # a resume starting now, from a shell
+        try:
+            await pilot.press("y")
+            await pilot.pause()
+            assert target.is_dir() and (target / "config.yaml").is_file() and target.name in screen.rows
+            notes = [n.message for n in app._notifications]
+            assert any("has a trainer running" in n and "stop it first" in n for n in notes), notes
+        finally:
+            import os
+
+            os.close(lock)
+        await pilot.press("x", "y")  # the trainer gone (its lock let go of): deleted
+        await pilot.pause()
+        assert not target.exists() and not list(target.parent.glob(".*deleting*"))
+
+
 async def test_a_run_started_elsewhere_appears_without_reopening_the_screen(app, runs, tmp_path):
     """A run started by `train --detach` (or another console) while the runs screen is open showed only after
     leaving and opening the screen again."""
