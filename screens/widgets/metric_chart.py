@@ -221,8 +221,11 @@ class MetricChart(PlotextPlot):
             else:
                 plt.plot(steps, values, marker="braille", **kwargs)
             drawn = True
-        if self.xmax and drawn:
+        shown = [s for c in self.curves for s in c.steps]
+        if self.xmax and drawn and (self.xmin or 0) < self.xmax:
             plt.xlim(self.xmin or 0, self.xmax)
+        elif drawn and shown and min(shown) == max(shown):  # every point at one step: plotext divided by zero
+            plt.xlim(shown[0] - 1, shown[0] + 1)
         if drawn:  # steps are whole numbers: ticks at round steps, not 75.2 and 150.5
             hi = self.xmax or max((max(c.steps) for c in self.curves if c.steps), default=0)
             lo = self.xmin if self.xmin is not None else 0 if self.xmax else min(

@@ -205,3 +205,24 @@ async def test_the_legend_never_hides_the_highest_point_at_the_first_step():
             assert len(legend_rows) == len(labels)
             first_column = [i for i, row in enumerate(plot) if row[:1].strip() and "\u2800" <= row[0] <= "\u28ff"]
             assert first_column and min(first_column) > max(legend_rows), "\n".join(plot)
+
+
+async def test_a_chart_whose_points_share_one_step_or_whose_range_is_empty_draws():
+    """The console exited with ZeroDivisionError (plotext's x range [30, 30]) when zoomed 'since the best eval' on
+    a run whose best eval was its last step."""
+    from textual.app import App
+
+    from screens.widgets.metric_chart import Curve, MetricChart
+
+    class One(App):
+        def compose(self):
+            yield MetricChart("loss", id="chart")
+
+    app = One()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(MetricChart)
+        for xmin, xmax in ((30, 30), (None, None), (30, None)):
+            chart.xmin, chart.xmax = xmin, xmax
+            chart.set_curves([Curve("train", [30], [3.9]), Curve("eval", [30], [3.94], markers=True)])
+            await pilot.pause()
+            assert "┤" in chart.render().plain
