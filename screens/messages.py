@@ -81,6 +81,7 @@ class MemoryEstimated(Message):
 
     key: tuple
     text: str
+    model_problem: str | None = None  # why the model cannot load here (an uncached Hub model with no network)
 
 
 @dataclass

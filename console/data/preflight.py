@@ -375,6 +375,31 @@ def check_model_path(model: str | None) -> str:
     return f"Hub model {model}"
 
 
+def hub_model_unavailable(model: str | None) -> str | None:
+    """Why a Hub model name cannot load here, checked as far as the network allows: `check_model_path`'s refusals,
+    and a name that is not cached while the Hub cannot be reached (one short connection attempt: seconds at most).
+    For the console's worker, off the main thread: a new user's uncached model launched and failed 50 s later."""
+    from console.common.offline import hub_reachable
+
+    try:
+        said = check_model_path(model)
+    except DataError as err:
+        return str(err)
+    if not said.startswith("Hub model "):
+        return None
+    from huggingface_hub.file_download import try_to_load_from_cache
+
+    try:
+        if isinstance(try_to_load_from_cache(model, "config.json"), str):
+            return None
+    except (ValueError, OSError):
+        return None
+    if hub_reachable():
+        return None
+    return (f"model {model} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
+            f"a network (`hf download {model}`), or give a local folder")
+
+
 def _hub_model_problem(model: str) -> str | None:
     """Why a Hub name cannot load, when that is known without the network: a name whose first part is a folder here
     (a local model folder missing, e.g. a path copied from another machine, read as an org/model name), or a model

@@ -84,3 +84,20 @@ async def test_the_data_page_previews_a_hub_dataset_named_by_its_id(app, tmp_pat
         await wait_for(pilot, lambda: "[[" in page.text or "no preview" in page.text, timeout=120,
                        what="the preview from the child process")
         assert "no preview" not in page.text and "plus" in page.text and "instruction format" in page.text
+
+
+async def test_an_uncached_hub_model_with_no_network_is_refused_before_launch(app, tmp_path, monkeypatch):
+    """A new user typed Qwen/Qwen2.5-0.5B on a machine without network: nothing was marked, F5 launched, and the run
+    failed 50 s later after huggingface_hub's retries. The model field is checked off the main thread (one short
+    connection attempt) and launch is refused in one line, as `train --dry-run` does."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a closed port: the Hub cannot be reached
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "model", "someorg/not-cached-model")
+        await wait_for(pilot, lambda: "model" in screen.problems, timeout=30, what="the model refused")
+        assert "cannot be reached" in screen.problems["model"]
+        assert screen.query_one("#launch").disabled
+        await type_into(pilot, screen, "model", "")  # back to the built-in demo model
+        await wait_for(pilot, lambda: "model" not in screen.problems, timeout=30, what="the refusal gone")
