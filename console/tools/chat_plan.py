@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
-from console.runs.checkpoints import has_weights
+from console.runs.checkpoints import final_model_label, has_weights
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 WHICH = ("base", "tuned")
@@ -59,13 +59,12 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
     status = run.status()
     phase = status.get("phase", "?")
     active = phase in ACTIVE_PHASES
-    step = status.get("step")
     final = run.path / "model"
     notes: list[str] = []
     wanted = (checkpoint or "").strip()
     if wanted in ("", "final", "model", "model/"):
         if not active and has_weights(final):
-            folder, label = final, "the final model (model/" + (f", step {step})" if step is not None else ")")
+            folder, label = final, final_model_label(status, bool(config.get("load_best_model_at_end")))
         elif wanted:
             why = (f"{run.id} is still {phase}: its final model is written when it ends" if active else
                    f"{run.id} ({phase}) has no final model (model/)")
@@ -154,3 +153,4 @@ def parse_request(line: str, loaded: list[str]) -> dict:
     if missing:
         raise UserError(f"the {missing[0]} model is not loaded in this server (loaded: {', '.join(loaded)})")
     return {"prompt": prompt, "temperature": float(temperature), "max_new_tokens": tokens, "which": which}
+
