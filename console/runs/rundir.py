@@ -328,8 +328,8 @@ def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = 
 
 
 def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
-    """A run by id, unique prefix or suffix, its --name label (when one run has it), 'latest', or a path; never a
-    folder outside the runs folder by id."""
+    """A run by id, unique prefix or suffix, its --name label (when one run has it), any other unique part of its
+    id, 'latest', or a path; never a folder outside the runs folder by id."""
     runs = Path(runs_dir).expanduser()
     if name in ("latest", "last", ""):
         all_runs = list_run_dirs(runs)
@@ -350,6 +350,8 @@ def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
     matches = [r for r in list_run_dirs(runs) if r.id.startswith(name) or r.id.endswith(name)]
     if not matches:  # the label given with --name: 20261206-145118-<label>-894b
         matches = [r for r in list_run_dirs(runs) if run_label(r.id) == _label(name)]
+    if not matches:  # any unique part, as the docs say (the time alone, 175354, was refused)
+        matches = [r for r in list_run_dirs(runs) if name in r.id]
     if len(matches) == 1:
         return matches[0]
     if not matches:
