@@ -124,14 +124,13 @@ def loads_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH):
 
 
 def read_json(path: str | os.PathLike, limit: int, what: str = "", max_depth: int = MAX_JSON_DEPTH):
-    """The JSON value of a regular file of at most `limit` bytes, nested at most `max_depth` levels; OSError or
-    ValueError in one line naming the file otherwise."""
+    """The JSON value of a regular file of at most `limit` bytes, nested at most `max_depth` levels; otherwise an
+    OSError naming the file (not a regular file, too large), or a ValueError saying what is wrong with its text."""
     text = read_text(path, limit, what)
     try:
         return loads_json(text, max_depth)
-    except ValueError as err:
-        subject = f"{what} {path}".strip()
-        raise ValueError(f"{subject} is not valid JSON: {str(err).splitlines()[0][:200]}") from None
+    except ValueError as err:  # the callers name the file: the line says what is wrong with it
+        raise ValueError(f"not valid JSON: {str(err).splitlines()[0][:200]}") from None
 
 
 def is_regular(path: Path) -> bool:

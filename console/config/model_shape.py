@@ -4,11 +4,11 @@ experts, the linear modules an adapter can target. Read from a local folder, or 
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.common.bounded_read import read_json
 from console.common.errors import UserError
 
 DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "float16": 2, "half": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
@@ -251,7 +251,7 @@ def model_shape(model: str | None) -> ModelShape:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_json(path, 16 << 20)  # a model's config.json is a few KiB; never a FIFO, never past 16 MiB
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read {path}: {str(err).splitlines()[0]}") from None
     if not isinstance(data, dict):

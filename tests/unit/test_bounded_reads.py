@@ -75,7 +75,7 @@ def test_json_nested_past_the_bound_is_a_value_error_never_a_recursion_error(tmp
         loads_json("[" * 150 + "]" * 150)  # parses in Python, but no file we read nests so
     assert loads_json('{"a": [1, {"b": NaN}]}')["a"][0] == 1
     (tmp_path / "deep.json").write_text(DEEP)
-    with pytest.raises(ValueError, match="deep.json is not valid JSON"):
+    with pytest.raises(ValueError, match="not valid JSON: JSON nested too deep"):
         read_json(tmp_path / "deep.json", 1 << 20, "dataset info")
 
 
@@ -196,3 +196,54 @@ def test_a_yaml_config_is_bounded_before_it_is_parsed(tmp_path, capsys):
     os.mkfifo(tmp_path / "fifo.yaml")
     done = _cli("train", "--dry-run", "--runs-dir", str(tmp_path / "runs"), "--config", str(tmp_path / "fifo.yaml"))
     assert done.returncode == 2 and "is a FIFO" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- datasets: each row bounded, depth-safe, regular files only, formats named ------------------------------------
+
+def _dry_run(capsys, dataset) -> tuple[int, str]:
+    code, text = _run(capsys, "train", "--dry-run", "--runs-dir", str(Path(dataset).parent / "runs"), "--dataset",
+                      str(dataset))
+    return code, text.strip()
+
+
+def test_a_json_array_with_one_row_past_the_bound_among_small_ones_is_refused_before_launch(tmp_path, capsys):
+    from console.data.preflight import MAX_ROW_CHARS
+
+    data = tmp_path / "rows.json"
+    with open(data, "w", encoding="utf-8") as f:  # the mean row is under the bound: it passed, then the trainer
+        f.write('[{"text": "' + "x" * (MAX_ROW_CHARS + 10) + '"}')  # went past 3 GB
+        for i in range(40):
+            f.write(f', {{"text": "row {i}"}}')
+        f.write("]")
+    code, text = _dry_run(capsys, data)
+    assert code == 2 and "row 1 is longer than 16 MiB (16.0 MiB)" in text and len(text.splitlines()) == 1, text
+
+
+@pytest.mark.parametrize("name,body,words", [
+    ("deep.json", '[{"text": "a"}, ' + DEEP + "]", "row 2: nested too deep"),
+    ("deep.jsonl", '{"text": "a"}\n' + DEEP + "\n", "line 2: malformed JSON (JSON nested too deep"),
+    ("shallow.json", '[{"text": ' + "[" * 150 + "]" * 150 + "}]", "row 1: nested more than 100 levels"),
+    ("data.tsv", "text\tlabel\nhello\t1\n", ".tsv is not a format the console reads"),
+    ("data.jsonl.gz", "\x1f\x8b", ".jsonl.gz is not a format the console reads"),
+], ids=["deep-array", "deep-line", "over-100-levels", "tsv", "jsonl-gz"])
+def test_a_dataset_nested_too_deep_or_in_a_format_not_read_is_one_line_not_empty(tmp_path, capsys, name, body, words):
+    (tmp_path / name).write_text(body)
+    code, text = _dry_run(capsys, tmp_path / name)
+    assert code == 2 and words in text and "empty" not in text and len(text.splitlines()) == 1, text
+
+
+def test_a_dataset_that_is_a_fifo_or_a_device_is_refused_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
+    for name, words in (("fifo.jsonl", "is a FIFO"), ("zero.jsonl", "is a device")):
+        done = _cli("train", "--dry-run", "--runs-dir", str(tmp_path / "runs"), "--dataset", str(tmp_path / name))
+        assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_dataset_info_json_nested_too_deep_is_refused_in_one_line(tmp_path):
+    from console.config.foreign import convert
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dataset_info.json").write_text('{"d": ' + DEEP + "}")
+    out = convert({"stage": "sft", "finetuning_type": "lora", "dataset": "d"}, tmp_path)
+    assert "cannot be read" in out.refused["dataset"] and "nested" in out.refused["dataset"]
