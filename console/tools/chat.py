@@ -202,6 +202,32 @@ class Chat:
                 "seconds": round(answer.seconds, 3), "stopped": False}
 
 
+def load_chat(run: RunDir, checkpoint: str | None = None, with_base: bool = True, plan: ChatPlan | None = None,
+              tries: int = 3) -> Chat:
+    """The run's model loaded for chat, as planned by plan_chat (or `plan`). A run still training deletes its older
+    checkpoints as it saves new ones (save_total_limit): when the folder being loaded is gone after a failed load,
+    the newest checkpoint is planned and loaded again (said in the plan's notes), up to `tries` times; a checkpoint
+    the user named (checkpoint-N) is named in one line instead. Loading raced that rotation with a traceback."""
+    plan = plan or plan_chat(run, checkpoint)
+    named = (checkpoint or "").strip() not in ("", "final", "model", "model/", "best")
+    for attempt in range(tries):
+        try:
+            return Chat(plan, with_base=with_base)
+        except Exception:
+            if plan.folder.exists():
+                raise
+            gone = plan.folder.name
+            if named or attempt == tries - 1:
+                raise RunError(f"{gone} of {run.id} was deleted while it was loading (the run keeps save_total_limit "
+                               f"checkpoints and removes the oldest as it saves): try again, or give --checkpoint "
+                               f"best or final") from None
+            notes = plan.notes
+            plan = plan_chat(run, checkpoint)
+            plan.notes[:0] = notes + [f"{gone} was deleted while it was loading (the run rotates its checkpoints): "
+                                      f"{plan.label} was loaded instead"]
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
 def quiet_libraries() -> None:
     """Library chatter kept out of what the user reads: the known noise filtered, transformers' warnings and
     progress bars off (they go to stderr in any case)."""
@@ -272,7 +298,7 @@ def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, 
         plan = plan_chat(RunDir(run_path), checkpoint)
         leave_out_bitsandbytes(plan.method, plan.values)  # a second off the load when the run never called it
         quiet_libraries()
-        chat = Chat(plan, with_base=with_base)
+        chat = load_chat(plan.run, checkpoint, with_base=with_base, plan=plan)
     except UserError as err:
         out.send({"event": "error", "message": _first(str(err)), "fatal": True})
         return 1
