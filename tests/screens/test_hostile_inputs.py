@@ -1,9 +1,13 @@
-"""The chat screen with hostile input (issue 27, cause 6): names and titles drawn as text, never as markup (a model
-folder named m[link=x:y] ended the console), and every event of the chat process typed before use (a wrong-typed
-field reached int() and ended the console). The events come from a real child process writing them to the screen's
-real worker (screens/workers/chat_child.py); no model is loaded."""
+"""The console with hostile input (issue 27, causes 4 and 6).
+
+Run files: a metrics line whose step is NaN or Infinity, values of Infinity, 100k-deep JSON and a train.log that is a
+FIFO, in a run listed and opened (a NaN step exited the console; the FIFO hung it). The chat screen: names and titles
+drawn as text, never as markup (a model folder named m[link=x:y] ended the console), and every event of the chat
+process typed before use (a wrong-typed field reached int() and ended the console); its events come from a real
+child process writing them to the screen's real worker (screens/workers/chat_child.py), no model loaded."""
 from __future__ import annotations
 
+import os
 import sys
 
 from textual.content import Content
@@ -12,6 +16,8 @@ from console.config.run_config import build_config, parse_set, resolve
 from console.runs.rundir import create_run
 from screens.app import TrainingConsoleApp
 from screens.chat_screen import ChatScreen
+from screens.runs_screen import RunsScreen
+from screens.training_screen import TrainingScreen
 from screens.workers.chat_child import ChatChild
 from tests.support.e2e_util import FAST
 from tests.support.screens import wait_for
@@ -55,3 +61,26 @@ async def test_hostile_names_and_events_leave_the_chat_screen_working(runs_dir, 
         assert "hi [link=x:y] [/bold]" in str(widget.render())
         assert app.is_running and isinstance(app.screen, ChatScreen)
         await pilot.press("escape")
+
+
+async def test_a_run_with_nan_steps_deep_json_and_a_fifo_log_is_listed_and_opened(runs_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    config = resolve(build_config("lora", sets=parse_set(FAST)))
+    fifo = create_run(runs_dir, config, command=["test"])
+    fifo.log_path.unlink(missing_ok=True)
+    os.mkfifo(fifo.log_path)
+    run = create_run(runs_dir, config, command=["test"])  # the newest: first in the list
+    run.metrics_path.write_text('{"step": 1, "loss": 2.0, "eval_loss": 2.1}\n{"step": NaN, "loss": 1.0}\n'
+                                + "[" * 100_000 + "]" * 100_000 + '\n{"step": 2, "loss": Infinity, '
+                                '"eval_loss": NaN}\n{"step": Infinity, "loss": 0.5}\n')
+    app = TrainingConsoleApp(runs_dir=str(runs_dir), poll=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.filled, what="runs screen")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.live is not None
+                       and app.live.id == run.id, what="the run opened")
+        await wait_for(pilot, lambda: app.live.history.last_step == 2, what="its history read")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, TrainingScreen)
