@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from console.common.bounded_read import open_regular
 from console.common.files import atomic_write
 from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _step, _step_count
 
@@ -166,7 +167,7 @@ def _row_keys(row_of) -> frozenset:
 def _fingerprint(path, offset: int) -> str:
     if offset == 0:
         return ""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # swapped for a FIFO since it was checked: refused, never waited on
         f.seek(max(0, offset - FINGERPRINT))
         return f.read(min(offset, FINGERPRINT)).hex()
 

@@ -47,6 +47,7 @@ from console.common.errors import RunError, UserError, first_line
 from console.runs.rundir import RunDir
 from console.tools.chat_plan import (
     DEFAULT_MAX_NEW_TOKENS,
+    MAX_PROMPT_CHARS,
     WHICH,
     ChatPlan,
     format_prompt,
@@ -274,12 +275,34 @@ def _protocol_stream():
 def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, stdin=None, out=None) -> int:
     """The chat server's loop (module docstring): load, say ready, answer requests until stdin closes."""
     out = _Protocol(out if out is not None else _protocol_stream())
-    stdin = stdin if stdin is not None else sys.stdin
+    stdin = stdin if stdin is not None else sys.stdin.buffer  # bytes: bounded lines, bad UTF-8 replaced, not fatal
     requests: queue.Queue = queue.Queue()
     stop = threading.Event()  # set by a stop request: the answer being generated ends
 
+    def lines():
+        """stdin's lines as text, each read with a bound (a request's JSON: its prompt escaped, and its fields); a
+        longer one is read on to its end and given as a UserError, which the loop answers with an error event."""
+        limit = 8 * MAX_PROMPT_CHARS + 4096
+        while True:
+            try:
+                line = stdin.readline(limit)
+            except (OSError, ValueError):  # closed under us
+                return
+            if not line:
+                return
+            if len(line) == limit and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                while line and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                    line = stdin.readline(1 << 20)
+                yield UserError(f"a request line is longer than {limit} characters: the prompt may hold at most "
+                                f"{MAX_PROMPT_CHARS}")
+                continue
+            yield line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+
     def read() -> None:
-        for line in stdin:
+        for line in lines():
+            if isinstance(line, UserError):
+                requests.put(line)
+                continue
             if not line.strip():
                 continue
             if line.lstrip().startswith("{") and '"stop"' in line:
@@ -315,6 +338,8 @@ def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, 
         if line is None:
             return 0
         try:
+            if isinstance(line, UserError):
+                raise line
             request = parse_request(line, chat.which)
         except UserError as err:
             out.send({"event": "error", "message": _first(str(err))})

@@ -260,6 +260,27 @@ def test_a_stop_request_ends_the_answer_being_generated(lora_run):
 
 
 @pytest.mark.e2e
+def test_the_server_reads_each_request_with_a_bound_and_bad_utf8_is_an_error_event(lora_run):
+    """The server's stdin read as bytes, line by line with a bound: invalid UTF-8 (it ended the reading thread, and
+    the server waited for ever) and a line past any request are error events; the next request is answered."""
+    server = Server(lora_run)
+    try:
+        assert server.wait_event(lambda e: e["event"] in ("ready", "error"))["event"] == "ready"
+        raw = server.proc.stdin.buffer
+        raw.write(b'{"prompt": "caf\xe9", "which": ["tuned"], "max_new_tokens": 2}\n')  # answered, \ufffd for the byte
+        raw.write(b'{"prompt": "' + b"x" * 2_000_000 + b'"}\n')
+        raw.flush()
+        server.send({"prompt": "Name a colour.", "which": ["tuned"], "max_new_tokens": 3})
+        server.wait_event(lambda e: e["event"] == "done" and e["tokens"] == 3)
+        assert [e["tokens"] for e in server.events if e["event"] == "done"] == [2, 3]
+        errors = [e["message"] for e in server.events if e["event"] == "error"]
+        assert any("longer than" in m for m in errors), errors
+    finally:
+        assert server.close() == 0
+    assert "Traceback" not in server.proc.stderr.read()
+
+
+@pytest.mark.e2e
 def test_the_server_says_in_one_line_when_there_is_nothing_to_load(lora_run):
     server = Server(lora_run, "--checkpoint", "checkpoint-999")
     try:
