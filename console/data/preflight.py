@@ -73,6 +73,8 @@ def _json_array_rows(path: Path, limit: int | None = None) -> list:
     reads a JSON array whole), invalid JSON, a row over the bound or nested too deep; `limit`: stop after so many."""
     try:
         text = read_text(path, MAX_JSON_ARRAY_BYTES)
+    except ValueError as err:  # not UTF-8
+        raise DataError(str(err)) from None
     except FileTooLarge:
         raise DataError(f"{path} is a JSON array larger than {MAX_JSON_ARRAY_BYTES // 2**20} MiB: the trainer would "
                         f"read it whole (many times its size in memory); save it as JSON Lines, one object per line "
@@ -86,8 +88,9 @@ def _json_array_rows(path: Path, limit: int | None = None) -> list:
             return rows
         try:
             row, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path} is not valid JSON: {err}. Fix the file and try again.") from None
+        except ValueError as err:  # JSONDecodeError, or an integer past Python's 4300 digits
+            raise DataError(f"{path} is not valid JSON: {str(err).splitlines()[0][:200]}. Fix the file and try "
+                            f"again.") from None
         except RecursionError:
             raise DataError(f"{path}, row {len(rows) + 1}: nested too deep to read (thousands of brackets inside "
                             f"each other): fix or remove that row") from None

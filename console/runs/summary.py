@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,8 +83,8 @@ class MetricsSummary:
             if key in ("step", "max_steps") or (key == "loss" and "train_runtime" in record):
                 continue
             value = _number(raw)
-            if value is None:
-                continue
+            if value is None or (key == "time" and not math.isfinite(value)):  # as History.add: a NaN time
+                continue  # reached int() in the elapsed time
             stat = self.metrics.get(key)
             if stat is None:
                 if len(self.metrics) >= MAX_METRICS:

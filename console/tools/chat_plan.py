@@ -6,7 +6,6 @@ and answers) reads the plan back.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,7 +180,8 @@ def _text(value, default: str = "") -> str:
 
 
 def _seconds(value) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    # compared before any conversion: float() of a 400-digit integer overflows; NaN and Infinity fail the range
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1e9
     return float(value) if ok else 0.0
 
 
