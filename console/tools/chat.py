@@ -275,7 +275,9 @@ def _protocol_stream():
 def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, stdin=None, out=None) -> int:
     """The chat server's loop (module docstring): load, say ready, answer requests until stdin closes."""
     out = _Protocol(out if out is not None else _protocol_stream())
-    stdin = stdin if stdin is not None else sys.stdin.buffer  # bytes: bounded lines, bad UTF-8 replaced, not fatal
+    # bytes (bounded lines, bad UTF-8 replaced, not fatal), through a reader of our own on a copy of fd 0: a daemon
+    # thread blocked in sys.stdin.buffer holds its lock, and the interpreter aborted at exit (SIGABRT) reclaiming it
+    stdin = stdin if stdin is not None else os.fdopen(os.dup(sys.stdin.fileno()), "rb")
     requests: queue.Queue = queue.Queue()
     stop = threading.Event()  # set by a stop request: the answer being generated ends
 
