@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.common.bounded_read import open_regular
 from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
 from console.data.sources import describe as describe_datasets
@@ -207,7 +208,7 @@ class RunDir:
 
     def tail_log(self, n: int = 20) -> list[str]:
         try:
-            with open(self.log_path, "rb") as f:
+            with open_regular(self.log_path) as f:  # a FIFO in its place hung `runs`, `show`, `watch`, the console
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
                 f.seek(max(0, size - 16384))
