@@ -16,6 +16,7 @@ from screens.widgets.findings_panel import FindingsPanel
 from screens.widgets.metric_chart import Curve, MetricChart
 
 REDRAW_HZ = 2  # the text lines: at most this many redraws a second, and only when something changed
+RESUMED_CHECK_S = 2.0  # how often a stopped run on screen is looked at for a resume started elsewhere
 CHART_HZ = 1  # the charts (most of the bytes sent) at most this often while the run trains,
 CHART_CPU_SHARE = 0.005  # and no more often than keeps their drawing under this share of a core
 
@@ -79,6 +80,7 @@ class TrainingScreen(Screen):
         self.smooth = False  # m: the train loss with an EMA over it (the raw curve dimmed behind)
         self.zoom = "all"  # z: all -> since the best eval -> the last quarter of the steps -> all
         self._ticked = 0.0  # time.monotonic() of the last clock tick of the progress line
+        self._reopened: tuple | None = None  # the ended run (id, its LiveRun) followed again after a resume
         self.seen_problems: set[str] = set()
         self._opened_id, self._opened_final = None, False  # the run shown, and whether it had ended when opened
         self._shown: dict[str, object] = {}  # widget id -> what it shows: unchanged text is not sent again
@@ -99,6 +101,7 @@ class TrainingScreen(Screen):
         self.charts = list(self.query(MetricChart))
         self.query_one("#small-charts").display = False
         self.set_interval(1 / REDRAW_HZ, self.tick)
+        self.set_interval(RESUMED_CHECK_S, self.check_resumed)
         self.redraw()
 
     def on_screen_resume(self) -> None:
@@ -119,6 +122,20 @@ class TrainingScreen(Screen):
         elif live.active and time.monotonic() - self._ticked >= 1.0:  # the clock and ETA between log records
             self._ticked = time.monotonic()
             self._update("progress-line", self.progress_text(live, live.progress()))
+
+    def check_resumed(self) -> None:
+        """Timer: a stopped or failed run shown here that a `resume` from another shell has started again is followed
+        live again (the screen kept saying 'stopped' while `runs` said 'training')."""
+        from console.runs.rundir import ACTIVE_PHASES
+
+        live = self.live
+        if not self.is_current or live is None or live.active or self._reopened == (live.id, id(live)):
+            return
+        status = live.run.read_status_file() or {}
+        if status.get("phase") in ACTIVE_PHASES and live.run.trainer_alive(status):
+            self._reopened = (live.id, id(live))
+            self.notify(f"{live.id} was resumed: following it live", timeout=5)
+            self.app.open_run(live.run)
 
     def _charts_due(self, live) -> bool:
         if self.charted == (live.id, live.version):

@@ -202,3 +202,37 @@ async def test_resume_a_stopped_run_from_the_runs_screen(tmp_path, monkeypatch):
             check_resumable(finished)
     finally:
         kill(run)
+
+
+async def test_a_stopped_run_on_screen_resumed_from_another_shell_is_followed_live(tmp_path, monkeypatch):
+    """A new user watched a stopped run while `training-console resume RUN --detach` ran in another shell: the screen
+    kept saying 'stopped' while `runs` said 'training'. It follows the resumed trainer now."""
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.launcher import launch
+    from console.runs.rundir import create_run
+    from tests.support.e2e_util import FAST
+    from tests.support.e2e_util import wait_for as wait_until
+
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    config = resolve(build_config("lora", sets=parse_set(FAST + ["max_steps=100000", "logging_steps=1",
+                                                                  "eval_steps=100000", "save_steps=100000"])))
+    run = create_run(tmp_path / "runs", config, command=["test"])
+    try:
+        launch(run)
+        wait_until(lambda: len(__import__("console.runs.metrics").runs.metrics.load_history(
+            run.metrics_path).train_loss.steps) >= 2, timeout=120)
+        assert request_stop(run)
+        assert wait(run, timeout=120)["phase"] == "stopped"
+        app = TrainingConsoleApp(runs_dir=tmp_path / "runs", attach=run.id, poll=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.live is not None and app.live.phase == "stopped", timeout=30,
+                           what="the stopped run on screen")
+            launch(run, resume=True)  # another shell
+            await wait_for(pilot, lambda: app.live is not None and app.live.active, timeout=90,
+                           what="the resumed run followed live")
+            request_stop(run)
+            await wait_for(pilot, lambda: app.live is not None and app.live.phase == "stopped", timeout=120,
+                           what="its stop seen too")
+    finally:
+        kill(run)
