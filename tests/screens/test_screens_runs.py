@@ -331,3 +331,15 @@ async def test_the_columns_stand_still_while_the_rows_come_in(app, runs):
         after = {key.value: column.get_render_width(table) for key, column in table.columns.items()}
         assert {k: v for k, v in after.items() if k != "fix"} == {k: v for k, v in widths.items() if k != "fix"}
         assert after["run"] == len(named.name) + 2  # the longest id whole, with the cell padding
+
+
+async def test_the_overlay_is_readable_at_80x24(app, runs):
+    """At 80x24 the overlay got two rows, then one, of curve (a new user's report): it takes two thirds of the
+    screen now, and the details above it two lines."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        await pilot.press("up", "up", "space", "down", "space", "o")
+        await pilot.pause()
+        chart = screen.query_one("#overlay-chart")
+        plot_rows = [line for line in chart.render().plain.splitlines() if "┤" in line or line.lstrip().startswith("│")]
+        assert chart.size.height >= 10 and len(plot_rows) >= 5, chart.render().plain
