@@ -436,6 +436,12 @@ class TrainingScreen(Screen):
             from console.runs.launcher import request_stop
 
             if request_stop(live.run):
+                from screens.messages import PhaseChanged
+
+                # said at once in the header: on a loaded machine the trainer's own 'stopping' came a minute later
+                # and the screen read 'training...' as if the answer had been lost
+                if live.active:
+                    self.app.post_message(PhaseChanged(live.id, dict(live.status, phase="stopping")))
                 stall = live.run.status().get("not_responding")
                 if stall:  # a stopped or hung trainer cannot act on it: say so, as `training-console stop` does
                     self.notify(f"{stall}. The stop waits until it runs again; to end it now without a "

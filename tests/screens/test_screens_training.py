@@ -229,6 +229,8 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
         await pilot.press("y")
         await pilot.pause()
         assert calls[-1] == ("stop", run.name)
+        # said at once: the header read 'training...' for a minute after y on a loaded machine
+        await wait_for(pilot, lambda: app.live.phase == "stopping", what="stopping in the header")
         # quitting while it trains asks: leave it running or stop it
         await pilot.press("q")
         await pilot.pause()
