@@ -624,3 +624,21 @@ def test_resume_checks_the_optimizer_and_scheduler_and_falls_back_naming_the_bad
     status = wait(run, timeout=180)
     assert status["phase"] == "failed" and status["kind"] == "input", status
     assert "no intact checkpoint to resume from" in status["message"] and "fails its checksum" in status["message"]
+
+
+def test_stop_all_stops_every_run_that_trains(runs_dir, capsys):
+    """`stop --all` (a new user looked for it: the console's q then s stops them all, the CLI had no way)."""
+    from console.cli.main import main
+
+    runs = [_start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
+            for _ in range(2)]
+    try:
+        for run in runs:
+            wait_for(lambda run=run: len(_steps(run)) >= 1, timeout=120)
+        assert main(["stop", "--all", "--runs-dir", str(runs_dir)]) == 0
+        assert [run.status()["phase"] for run in runs] == ["stopped", "stopped"]
+        assert main(["stop", "--all", "--runs-dir", str(runs_dir)]) == 0
+        assert "no run is training" in capsys.readouterr().out
+    finally:
+        for run in runs:
+            kill(run)
