@@ -221,3 +221,24 @@ def test_the_runs_folder_probe_never_writes_through_a_link(tmp_path, victim):
     with pytest.raises(RunError, match="link"):
         check_runs_dir(runs)
     assert victim.read_text() == PRECIOUS
+
+
+# -- files the user names ----------------------------------------------------------------------------------------
+
+def test_import_force_never_writes_through_a_link_at_its_output(tmp_path, victim, capsys):
+    from pathlib import Path
+
+    from console.cli.main import main
+
+    source = Path(__file__).parents[1] / "support" / "fixtures" / "foreign" / "llamafactory" / "lora_sft.yaml"
+    out = tmp_path / "ours.yaml"
+    os.symlink(victim, out)
+    assert main(["import", str(source), "-o", str(out)]) == 2  # without --force: it exists
+    capsys.readouterr()
+    assert main(["import", str(source), "-o", str(out), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "link" in err and str(out) in err and len(err.strip().splitlines()) == 1, err
+    assert victim.read_text() == PRECIOUS and out.is_symlink()
+    out.unlink()
+    assert main(["import", str(source), "-o", str(out), "--force"]) == 0
+    assert "method:" in out.read_text()

@@ -79,9 +79,14 @@ def run(args) -> int:
     if out.resolve() == Path(args.file).resolve():
         raise UserError(f"{out} is the file being imported: write to another with -o OUT.yaml")
     text = render(imported, args.file)
+    from console.common.safe_write import replace_file
+
     try:
-        with open(out, "w" if args.force else "x", encoding="utf-8") as f:
-            f.write(text)
+        if args.force:
+            replace_file(out, text)  # a link at OUT is refused in one line, never written through
+        else:
+            with open(out, "x", encoding="utf-8") as f:  # O_EXCL: anything at the name, a link too, is kept
+                f.write(text)
     except FileExistsError:
         raise UserError(f"{out} exists: pass --force to overwrite it, or -o OTHER.yaml") from None
     print(f"written: {out}")
