@@ -170,3 +170,20 @@ def test_a_wrong_typed_pid_in_a_live_runs_status_never_makes_it_dead(runs_dir):
     finally:
         if pid and os.path.exists(f"/proc/{pid}"):  # today's code called it dead and could not stop it
             os.killpg(pid, 9)
+
+
+def test_an_export_never_writes_through_links_in_its_target_folder(trained, tmp_path, capsys):
+    # a guard (it held on the code of issue 27 too): the export is written in a folder of its own and moved in by
+    # rename, which replaces a link in the target, never writes through it; whatever --force comes to replace, a
+    # link's target is never written
+    run = trained.finished("lora")
+    victim = _victim(tmp_path / "home")
+    dest = tmp_path / "proj"
+    dest.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "README.md", "tokenizer.json"):
+        os.symlink(victim, dest / name)
+    main(["export", "--runs-dir", str(trained.folder), run.id, "--to", str(dest), "--force"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert victim.read_text() == PRECIOUS
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["victim.txt"]
