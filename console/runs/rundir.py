@@ -77,6 +77,11 @@ class RunDir:
             check_own(self.path / name)
         for name in REPLACED:
             check_own(self.path / name, one_name=False)
+        self.check_written_folders()
+
+    def check_written_folders(self) -> None:
+        """NotOwnFile when a link, a FIFO or a hard link is in (or is) one of the folders the libraries write into
+        with plain open() (checkpoints/, model/, ...): asked before a trainer starts and again before each save."""
         seen = 0
         for name in WRITTEN_FOLDERS:
             top = self.path / name

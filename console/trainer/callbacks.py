@@ -173,6 +173,15 @@ class ConsoleCallback(TrainerCallback):
             control.should_training_stop = True
             # A checkpoint of where it stopped, to resume from; not of weights that diverged.
             control.should_save = self.stop.asked
+        if control.should_save and self.report.main:
+            # the Trainer saves next, with plain open(): a link planted in checkpoints/ since the start is refused
+            # (NotOwnFile fails the run naming it; the checkpoints already saved stay for a resume)
+            self.run.check_written_folders()
+
+    @_timed
+    def on_train_end(self, args, state, control, **kw):
+        if self.report.main:  # the final model is saved next (trainer.save_model): the same check
+            self.run.check_written_folders()
 
     def _requests(self) -> tuple[bool, bool]:
         """(stop, save) as asked through the run folder or by SIGTERM."""

@@ -187,3 +187,22 @@ def test_an_export_never_writes_through_links_in_its_target_folder(trained, tmp_
     assert "Traceback" not in out + err
     assert victim.read_text() == PRECIOUS
     assert sorted(p.name for p in victim.parent.iterdir()) == ["victim.txt"]
+
+
+def test_a_link_planted_in_checkpoints_while_it_trains_fails_the_run_at_its_next_save(runs_dir, tmp_path):
+    # the Trainer and torch write checkpoints with plain open(): before each save the folder is checked again
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=10", "eval_steps=50", "save_steps=50",
+                 "sample_every=0")
+    victim = _victim(tmp_path / "home", "optimizer.pt")
+    try:
+        wait_for(lambda: (run.checkpoints / "checkpoint-50").is_dir(), timeout=120)
+        ahead = run.checkpoints / "checkpoint-100"
+        ahead.mkdir()
+        os.symlink(victim, ahead / "optimizer.pt")
+        status = wait(run, timeout=120)
+    finally:
+        request_stop(run)
+    assert status["phase"] == "failed" and status["kind"] == "input", status
+    assert "checkpoint-100/optimizer.pt" in status["message"] and "link" in status["message"], status
+    assert victim.read_text() == PRECIOUS
+    assert (run.checkpoints / "checkpoint-50").is_dir()  # what was saved before stays, for a resume
