@@ -143,11 +143,12 @@ def test_a_wrong_typed_pid_in_a_live_runs_status_never_makes_it_dead(runs_dir):
     from status.json's one field: readers never write `failed` over a run whose trainer is alive, and `stop`
     stops it."""
     run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
-    pid = None
+    pid = start = None
     try:
         # past its start (and its step-0 evaluation): from here the trainer writes no status until it ends
         wait_for(lambda: len(load_history(run.metrics_path).train_loss.steps) >= 3, timeout=120)
         pid = run.read_status_file()["pid"]
+        start = run.read_status_file()["pid_start"]
         for wrong in (str(pid), None, [pid], 1, os.getpid()):  # typed wrong, missing, or another live process
             status = json.loads(run.status_json.read_text())
             status["pid"] = wrong
@@ -168,7 +169,11 @@ def test_a_wrong_typed_pid_in_a_live_runs_status_never_makes_it_dead(runs_dir):
         final = wait(run, timeout=120)
         assert final["phase"] == "stopped", final
     finally:
-        if pid and os.path.exists(f"/proc/{pid}"):  # today's code called it dead and could not stop it
+        # today's code called it dead and could not stop it; checked first by its start time and command line (a
+        # pid given to another process since, another test's trainer, must never be killed)
+        from console.runs.liveness import pid_alive, process_start
+
+        if pid and start is not None and process_start(pid) == start and pid_alive(pid, run.path, start):
             os.killpg(pid, 9)
 
 
