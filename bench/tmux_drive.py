@@ -146,6 +146,13 @@ def main() -> int:
                            "lr_scheduler_type moved to its next word", 10)
         show("Ctrl-N: the scheduler's next word", text, started)
         keys("C-p")
+        # F8, a name, Enter and a value in one burst, as a fast typist or a script sends them: the first key after
+        # Enter went into the closing dialog (a new user's 'F8 model Enter XYZ' gave 'YZ')
+        seed = str(config.get("seed", 42))
+        tmux("send-keys", "-t", SESSION, "F8", "seed", "Enter", "7")
+        text = wait_screen(lambda t: any(line.strip("│").split()[:2] == ["seed", seed + "7"]
+                                         for line in t.splitlines()), f"seed {seed}7 typed in one burst", 10)
+        show("F8 seed Enter 7 in one burst", text, started)
         keys("Up", "Down")  # leave the last field: its mark and the analysis are up to date
         batch = f"effective batch {config.effective_batch}"
         text = wait_screen(lambda t: batch in t and "invalid" not in t, "the arguments ready to launch", 10)

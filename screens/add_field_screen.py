@@ -25,6 +25,9 @@ class AddFieldScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
+        # Enter dismisses at once, while the key is handled: through Input.Submitted the dismissal came a message
+        # later, and a key typed right after Enter (tmux send-keys 'F8 model Enter XYZ') went into this dialog
+        Binding("enter", "choose", "Choose", show=False, priority=True),
         Binding("down", "move(1)", "Next", show=False),
         Binding("up", "move(-1)", "Previous", show=False),
     ]
@@ -84,8 +87,7 @@ class AddFieldScreen(ModalScreen[str | None]):
         if options.option_count:
             options.highlighted = max(0, min(options.option_count - 1, (options.highlighted or 0) + delta))
 
-    @on(Input.Submitted)
-    def submitted(self) -> None:
+    def action_choose(self) -> None:
         options = self.query_one(OptionList)
         if options.highlighted is not None:
             self.dismiss(options.get_option_at_index(options.highlighted).id)

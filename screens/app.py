@@ -488,13 +488,15 @@ class TrainingConsoleApp(App):
         """The memory estimate of `config`, posted to `reply_to` as MemoryEstimated (it may read a Hub model's
         config.json over the network and run nvidia-smi: never on the main thread)."""
         from console.config.memory import estimate_text
+        from console.data.preflight import hub_model_unavailable
 
+        problem = hub_model_unavailable(config.values.get("model"))  # the launch check's, with the network's word
         try:
             text = estimate_text(config)
         except Exception as err:  # noqa: BLE001  an estimate is advice: it never takes the screen down
             text = f"memory: no estimate ({type(err).__name__}: {err})"
         if not get_current_worker().is_cancelled:
-            reply_to.post_message(MemoryEstimated(key, text))
+            reply_to.post_message(MemoryEstimated(key, text, problem))
 
     def on_worker_state_changed(self, event) -> None:
         """A watcher that failed (an unreadable file, a bug) is said and started again, a few times: the screen
@@ -551,9 +553,13 @@ class TrainingConsoleApp(App):
 
     def on_metrics_arrived(self, message: MetricsArrived) -> None:
         live = self._live(message.run_id)
-        if live is not None:
-            live.history.extend(message.records)
-            live.changed()
+        try:
+            if live is not None:
+                live.history.extend(message.records)
+                live.changed()
+        finally:
+            if message.consumed is not None:
+                message.consumed.set()
 
     def on_samples_arrived(self, message: SamplesArrived) -> None:
         live = self._live(message.run_id)

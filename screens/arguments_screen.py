@@ -63,7 +63,7 @@ class ArgumentsScreen(Screen):
         Binding("f3", "command", "CLI"),
         Binding("f4", "save_preset", "Save"),
         Binding("f6", "reset_field", "Reset"),
-        Binding("f7", "add_field", "Add field"),
+        Binding("f7", "add_field", "Add", tooltip="Add a field: any argument of the trainer"),
         Binding("f8", "goto_field", "Go to field", show=False),
         Binding("f9", "theme", "Light/dark", show=False),
         Binding("f11", "data_page", "Data"),
@@ -89,6 +89,8 @@ class ArgumentsScreen(Screen):
         self._rebuild_pending = False
         self.data_text = ""  # the last check of the datasets as typed (DataChecked), and its problem
         self.data_problem: str | None = None
+        self.model_problem: str | None = None  # the model cannot load here (from the memory worker: it may ask the
+        # network whether the Hub answers)
         self.data_for: tuple | None = None
         self._data_wanted: tuple | None = None
         self.memory_text = ""  # the last estimate received (console.config.memory.estimate_text)
@@ -248,7 +250,9 @@ class ArgumentsScreen(Screen):
         if message.key != self._memory_wanted:
             return  # for inputs changed since
         self.memory_text, self.memory_for = message.text, message.key
+        self.model_problem = message.model_problem
         self.update_analysis()
+        self.refresh_bindings()
 
     def revalidate(self) -> None:
         for row in self.rows():
@@ -268,7 +272,9 @@ class ArgumentsScreen(Screen):
     def problems(self) -> dict[str, str]:
         data = {"dataset": f"data: {self.data_problem}"} if self.data_problem and self.data_for == self._data_wanted \
             and "dataset" not in self.errors else {}
-        return {**data, **self.cross_problems, **self.errors}
+        model = {"model": self.model_problem} if self.model_problem and self.memory_for == self._memory_wanted \
+            and "model" not in self.errors else {}
+        return {**data, **model, **self.cross_problems, **self.errors}
 
     def update_analysis(self) -> None:
         text = Text()

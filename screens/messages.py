@@ -4,6 +4,7 @@ The worker only reads the run folder and posts these; the App's handlers (main t
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from textual.message import Message
@@ -43,6 +44,9 @@ class MetricsArrived(Message):
 
     run_id: str
     records: list = field(default_factory=list)
+    # set by the app once the records are in the run's history: the worker reading a long log waits for it before
+    # its next read, so that batches never pile up in the queue (a 1M-event log was read faster than drawn)
+    consumed: threading.Event | None = None
 
 
 @dataclass
@@ -77,6 +81,7 @@ class MemoryEstimated(Message):
 
     key: tuple
     text: str
+    model_problem: str | None = None  # why the model cannot load here (an uncached Hub model with no network)
 
 
 @dataclass

@@ -12,8 +12,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import ColumnKey
 
-from console.common.errors import UserError
+from console.common.errors import RunError, UserError
 from console.common.safe_text import printable
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 from screens.messages import RunRowsRead, RunsListed
@@ -21,6 +22,12 @@ from screens.widgets.metric_chart import Curve, MetricChart
 
 ARRANGE_S = 0.5  # while rows come in, the table is put in order at most this often
 COLUMNS = ("mark", "run", "method", "status", "steps", "best", "parent", "fix")
+# Fixed widths, so the columns stand still while thousands of rows come in batches (auto widths grew with each
+# longer value: the table slipped sideways as it filled). The run column takes the longest id listed; fix is last.
+WIDTHS = {"mark": 1, "method": 7, "status": 8, "steps": 9, "best": 9, "parent": 9}
+# The table's word for a phase longer than its column (the details line under it says the phase whole)
+SHORT_PHASES = {"loading libraries": "loading", "loading model": "loading", "preparing data": "data",
+                "evaluating": "eval"}
 COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
 
 
@@ -92,7 +99,8 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for label, key in zip(("", "run", "method", "status", "steps", "best eval", "parent", "fix"), COLUMNS):
-            table.add_column(label, key=key)
+            table.add_column(label, key=key, width=WIDTHS.get(key, len("20261206-174547-lora-a982") if key == "run"
+                                                              else None))
         self.query_one("#overlay-chart").display = False
         self.set_interval(2.0, self.refresh_active)
         table.focus()  # the rows are read at on_screen_resume, which follows (a second read here was thrown away)
@@ -131,6 +139,15 @@ class RunsScreen(Screen):
         if message.generation == self._generation:
             self.order = {run_id: i for i, run_id in enumerate(message.ids)}
             self.listed = len(message.ids)
+            table = self.query_one(DataTable)
+            column = table.columns[ColumnKey("run")]
+            widest = max((len(run_id) for run_id in message.ids), default=len("run"))
+            if column.width != widest:
+                column.width = widest
+                # DataTable has no public call to resize a column; this flag is the one its own update_cell(...,
+                # update_width=True) sets to have the table's size worked out again
+                table._require_update_dimensions = True
+                table.refresh()
             self._title()
 
     def on_run_rows_read(self, message: RunRowsRead) -> None:
@@ -200,7 +217,7 @@ class RunsScreen(Screen):
         steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
         style = {"failed": "red", "done": "green", "stopped": "yellow"}.get(row["status"], "bold")
-        state = row["status"]
+        state = SHORT_PHASES.get(row["status"], row["status"])
         if row.get("stalled"):  # its why is in the details line (run_summary's message)
             state, style = "no reply", "bold red"
         mark = "●" if row["id"] in self.marked else " "
@@ -452,16 +469,19 @@ class RunsScreen(Screen):
         self.app.open_run(run)
 
     def action_delete(self) -> None:
-        """Delete a run and its folder (checkpoints and model included), after asking; never one that trains."""
-        import shutil
-
+        """Delete a run and its folder (checkpoints and model included), after asking; never one that trains. The
+        check is made again when the answer comes (console/runs/delete.py): a resume started from a shell while
+        the question was open had its folder deleted under its trainer."""
+        from console.runs.delete import check_deletable, delete_run
         from screens.confirm import ConfirmScreen
 
         run = self.cursor_run()
         if run is None:
             return
-        if run.status().get("phase") in ACTIVE_PHASES:
-            self.notify(f"{run.id} is still training: stop it first (open it, then s)", severity="error")
+        try:
+            check_deletable(run)
+        except RunError as err:
+            self.notify(str(err), severity="error")
             return
         size = sum(f.stat().st_size for f in run.path.rglob("*") if f.is_file() and not f.is_symlink())
 
@@ -469,9 +489,9 @@ class RunsScreen(Screen):
             if choice != "delete":
                 return
             try:
-                shutil.rmtree(run.path)
-            except OSError as err:
-                self.notify(f"cannot delete {run.path}: {err.strerror or err}", severity="error")
+                delete_run(run)
+            except RunError as err:
+                self.notify(str(err), severity="error", timeout=10)
             else:
                 self.notify(f"deleted {run.id}")
                 if self.app.live is not None and self.app.live.id == run.id:

@@ -223,9 +223,10 @@ class TrainingScreen(Screen):
 
     def _zoom_from(self, live, p) -> float | None:
         """The first step shown: None (all), the best eval's step, or the start of the last quarter."""
-        if self.zoom == "best" and p.best_eval_step is not None:
+        last = max(p.max_steps or 0, p.step or 0)
+        if self.zoom == "best" and p.best_eval_step is not None and p.best_eval_step < last:
             return p.best_eval_step
-        if self.zoom == "last" and p.step:
+        if self.zoom in ("best", "last") and p.step:  # the best eval at the last step: nothing after it to show
             return p.step * 0.75
         return None
 

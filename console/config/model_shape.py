@@ -5,11 +5,11 @@ experts, the linear modules an adapter can target. Read from a local folder, or 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from console.common.errors import UserError
+from console.common.offline import hub_offline, hub_reachable
 
 DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "float16": 2, "half": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
                "float64": 8}
@@ -259,21 +259,6 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hub's host answers at all. huggingface_hub retries a failed connection five times with backoff
-    (24 s on a machine with no network) before it says so; one short connection attempt says it at once."""
-    import socket
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http"
-                                                                                       else 80)), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _hub_config(name: str) -> Path:
     """config.json of a Hub model: from the local Hub cache when it is there, else downloaded alone (failing at
     once when the Hub cannot be reached)."""
@@ -281,12 +266,12 @@ def _hub_config(name: str) -> Path:
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise UserError(f"cannot read {name}'s config: huggingface_hub is not installed") from None
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    offline = hub_offline()
     try:
         return Path(hf_hub_download(name, "config.json", local_files_only=True))
     except Exception:  # noqa: BLE001  not cached (or a bad name): the Hub decides below
         pass
-    if offline or not _hub_reachable():
+    if offline or not hub_reachable():
         why = "offline and not in the local Hub cache" + (" (HF_HUB_OFFLINE is set)" if offline else "")
         raise UserError(f"cannot read the config of Hub model {name}: {why}")
     try:

@@ -113,12 +113,36 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
         if suffix == ".txt":
             with open(path, encoding="utf-8") as f:
                 return ["text"], sum(1 for _, line in _lines(f, path) if line.strip())
+        if suffix == ".parquet":
+            return _parquet_rows(path)
     except OSError as err:
         raise DataError(path_problem(err, "dataset file")) from None
     except UnicodeDecodeError as err:
         raise DataError(f"{path} is not UTF-8 text (bad byte at position {err.start}): convert it to UTF-8, "
                         f"e.g. `iconv -f latin1 -t utf-8`.") from None
-    return [], -1  # parquet: checked by the trainer
+    return [], -1
+
+
+def _parquet_rows(path: Path) -> tuple[list[str], int]:
+    """Columns and rows of a parquet file from its footer alone (pyarrow, which `datasets` itself reads parquet with),
+    and the row bound checked per row group: a group whose uncompressed size over its rows passes MAX_ROW_CHARS holds
+    a row past it (its mean does), the same rule as a JSON array's. No row is read."""
+    import pyarrow.lib
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pyarrow.lib.ArrowException, ValueError) as err:
+        raise DataError(f"{path} is not a readable parquet file ({str(err).splitlines()[0] if str(err) else err!r}): "
+                        f"write it again, e.g. with `datasets`' to_parquet.") from None
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows and group.total_byte_size / group.num_rows > MAX_ROW_CHARS:
+            raise DataError(f"{path}: row group {i} holds {group.num_rows} row{'s' if group.num_rows != 1 else ''} "
+                            f"in {group.total_byte_size / 2**20:.0f} MiB: a row is longer than "
+                            f"{MAX_ROW_CHARS // 2**20} MiB, far past any max_length (the trainer would read it whole): "
+                            f"split or shorten it")
+    return [name for name in meta.schema.to_arrow_schema().names], meta.num_rows
 
 
 def preflight(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
@@ -271,7 +295,7 @@ def check_local_split(dataset: str | None, split: str | None) -> None:
 def local_format(dataset: str | None, dataset_format: str = "auto", text_column: str | None = None,
                  columns=None) -> str | None:
     """The format a local dataset is in (a name of the format registry), as its columns say now; None for a Hub
-    dataset or a file whose columns this light check does not read (parquet, a very large JSON array). DataError
+    dataset or a file whose columns this light check does not read (a very large JSON array). DataError
     as `preflight`. Several datasets: the first one's."""
     if isinstance(dataset, list):
         from console.data.sources import entry_from
@@ -345,7 +369,62 @@ def check_model_path(model: str | None) -> str:
         return f"local model {path}"
     if model.startswith((".", "/", "~")) or not _looks_like_hub_name(model):
         raise DataError(f"model {model} not found: give a local folder or a Hub name (org/model)")
+    problem = _hub_model_problem(model)
+    if problem:
+        raise DataError(problem)
     return f"Hub model {model}"
+
+
+def hub_model_unavailable(model: str | None) -> str | None:
+    """Why a Hub model name cannot load here, checked as far as the network allows: `check_model_path`'s refusals,
+    and a name that is not cached while the Hub cannot be reached (one short connection attempt: seconds at most).
+    For the console's worker, off the main thread: a new user's uncached model launched and failed 50 s later."""
+    from console.common.offline import hub_reachable
+
+    try:
+        said = check_model_path(model)
+    except DataError as err:
+        return str(err)
+    if not said.startswith("Hub model "):
+        return None
+    from huggingface_hub.file_download import try_to_load_from_cache
+
+    try:
+        if isinstance(try_to_load_from_cache(model, "config.json"), str):
+            return None
+    except (ValueError, OSError):
+        return None
+    if hub_reachable():
+        return None
+    return (f"model {model} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
+            f"a network (`hf download {model}`), or give a local folder")
+
+
+def _hub_model_problem(model: str) -> str | None:
+    """Why a Hub name cannot load, when that is known without the network: a name whose first part is a folder here
+    (a local model folder missing, e.g. a path copied from another machine, read as an org/model name), or a model
+    that is not in the Hugging Face cache while the Hub is offline (the trainer failed after its start with a long
+    'cannot reach the Hub'). huggingface_hub's own cache look-up, so HF_HOME/HF_HUB_CACHE are honoured."""
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import try_to_load_from_cache
+
+    from console.common.offline import hub_offline
+
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except (ValueError, OSError):  # a name huggingface_hub refuses as a repo id: the trainer's loader says why
+        return None
+    if isinstance(cached, str):
+        return None
+    first = model.split("/")[0]
+    if "/" in model and Path(first).is_dir():
+        return (f"model {model} not found: there is no folder {model} here ({first}/ is), and it is not a cached "
+                f"Hub model: give the model folder's path as it is on this machine")
+    if hub_offline():
+        return (f"model {model} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the Hub is offline "
+                f"(HF_HUB_OFFLINE): download it where there is a network (`hf download {model}`), or give a local "
+                f"folder")
+    return None
 
 
 def sample_rows(dataset: str | None, columns=None, limit: int = 200) -> list[dict]:

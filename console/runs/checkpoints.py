@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 from console.common.files import MAX_RUN_FILE_BYTES, read_json_object
@@ -89,13 +90,9 @@ def trainer_state_problem(folder: Path) -> str | None:
     return None
 
 
-def checkpoint_problem(folder: Path) -> str | None:
-    """Why a checkpoint folder cannot be resumed from (None: it looks whole). Reads headers and sizes only: the
-    trainer_state.json parses, a weights file is there and not empty (a safetensors header that parses), the
-    optimizer and scheduler files are not empty."""
-    state = trainer_state_problem(folder)
-    if state is not None:
-        return state
+def weights_problem(folder: Path) -> str | None:
+    """Why a model folder's weights cannot be loaded (None: they look whole): a weights file is there, not empty, and
+    a safetensors file's header parses and its tensors fit in the file. Reads headers and sizes only."""
     weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
     if not weights:
         return "no weights file (model.safetensors, adapter_model.safetensors...)"
@@ -107,17 +104,80 @@ def checkpoint_problem(folder: Path) -> str | None:
             if path.suffix == ".safetensors":
                 with open(path, "rb") as f:
                     header_len = int.from_bytes(f.read(8), "little")
-                    if not 0 < header_len <= size - 8:
+                    if not 0 < header_len <= min(size - 8, 100 << 20):
                         return f"{path.name} is cut (its header says {header_len} bytes, the file has {size})"
                     header = json.loads(f.read(header_len))
                 ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
                         and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2]
                 if ends and 8 + header_len + max(ends) > size:
                     return f"{path.name} is cut ({size} bytes, its tensors need {8 + header_len + max(ends)})"
-        except (OSError, ValueError, TypeError, KeyError) as err:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
             return f"{path.name} is unreadable ({type(err).__name__})"
-    for name in ("optimizer.pt", "scheduler.pt"):
-        path = folder / name
-        if path.is_file() and path.stat().st_size == 0:
-            return f"{name} is empty"
     return None
+
+
+# The files of a checkpoint that hold the state to resume training from, written by torch.save: zip archives whose
+# every member carries a CRC-32 (torch.load itself never checks them, and loads a flipped byte as a wrong number).
+def _state_files(folder: Path) -> list[Path]:
+    names = ("optimizer.pt", "scheduler.pt", "scaler.pt", "training_args.bin")
+    found = [folder / name for name in names if (folder / name).is_file()]
+    try:
+        found += sorted(p for p in folder.glob("rng_state*.pth") if p.is_file())
+    except OSError:
+        pass
+    return found
+
+
+# The most bytes of a state file checked member by member against its checksums at a resume (a 7B model's Adam
+# state is over 50 GB: reading it twice would double the resume's wait); a bigger one is checked whole-archive only.
+VERIFY_BYTES = 8 << 30
+
+
+def state_file_problem(path: Path, verify: bool = False) -> str | None:
+    """Why a torch.save file of a checkpoint cannot be loaded (None: it can). Always: it is not empty and its zip
+    directory, at the file's end, is there (a cut file loses it). With `verify`: every member's CRC-32 is checked
+    (the trainer's check at a resume; files over VERIFY_BYTES are not read whole)."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return f"{path.name} is empty"
+        with zipfile.ZipFile(path) as archive:
+            if verify and size <= VERIFY_BYTES:
+                bad = archive.testzip()
+                if bad is not None:
+                    return f"{path.name} is corrupt (its part {bad.rsplit('/', 1)[-1]} fails its checksum)"
+    except zipfile.BadZipFile:
+        return f"{path.name} is cut or corrupt (not a whole torch archive)"
+    except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as err:
+        return f"{path.name} is unreadable ({type(err).__name__})"
+    return None
+
+
+def checkpoint_problem(folder: Path, verify: bool = False) -> str | None:
+    """Why a checkpoint folder cannot be resumed from (None: it looks whole): the trainer_state.json parses, the
+    weights look whole (weights_problem), and every state file (optimizer, scheduler, scaler, RNG, training
+    arguments) is a whole torch archive; with `verify` (the trainer, at a resume) their checksums too."""
+    state = trainer_state_problem(folder)
+    if state is not None:
+        return state
+    weights = weights_problem(folder)
+    if weights is not None:
+        return weights
+    for path in _state_files(folder):
+        problem = state_file_problem(path, verify)
+        if problem is not None:
+            return problem
+    return None
+
+
+def checkpoint_to_resume(folder: Path, verify: bool = False) -> tuple[Path | None, list[str]]:
+    """The newest whole checkpoint in a run's checkpoints `folder`, and a line for each newer one skipped (which,
+    and the file that is bad): resuming from a cut trainer_state.json, an empty weights file or a truncated
+    optimizer failed the same way on every retry without naming the file."""
+    skipped = []
+    for _, child in checkpoint_dirs(folder):
+        why = checkpoint_problem(child, verify)
+        if why is None:
+            return child, skipped
+        skipped.append(f"{child.name} skipped: {why}")
+    return None, skipped

@@ -16,8 +16,8 @@ from console.runs.samples import parse
 POLL_S = 0.25  # how often a follower looks at the run folder: a line or a point appears within this long
 LOG_TAIL_LINES = 12
 # metrics.jsonl read at most this much per poll: a finished run of millions of events is read over several polls
-# (without waiting between them: `behind`), each batch a few tens of MB of records, never the whole log at once
-READ_BYTES = 16 << 20
+# (without waiting between them: `behind`), each batch about 15 MB of records, never the whole log at once
+READ_BYTES = 4 << 20
 
 
 class MetricsRead(NamedTuple):

@@ -150,11 +150,15 @@ def run_progress(run: RunDir, status: dict | None = None, logging_steps=None) ->
     """Where a run is, from its metrics summary (console.runs.summary: only what was appended since the last
     reader is read, never the whole metrics.jsonl again) and its status; with `logging_steps`, the line's note on
     a loss logged less often than the run has steps (show)."""
-    from console.runs.summary import summarise
+    from console.runs.summary import stored_row, summarise
 
     status = run.status() if status is None else status
-    summary = summarise(run.path, row_of=summary_row)
     said = status.get("step")
+    row = stored_row(run.path, summary_row) if logging_steps is None else None
+    if row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool) and said == said
+                                and said > row["step"]):
+        return Progress(**row)  # nothing appended since the stored row: the summary's points are not needed
+    summary = summarise(run.path, row_of=summary_row)
     if summary.row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool)
                                         and said == said and said > summary.row["step"]):
         if logging_steps is None:

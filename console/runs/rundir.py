@@ -22,7 +22,7 @@ from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
 from console.common.safe_write import check_own, open_append, refused, write_new
 from console.data.sources import describe as describe_datasets
-from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem
+from console.runs.checkpoints import checkpoint_dirs, checkpoint_to_resume
 from console.runs.liveness import pid_alive, process_state
 
 ACTIVE_PHASES = ("starting", "loading libraries", "loading model", "preparing data", "training", "evaluating",
@@ -43,6 +43,12 @@ REPLACED = ("config.yaml", "run.json", "status.json", "stop.request", "save.requ
 # Folders the trainer (transformers, TensorBoard) writes into with plain open(): no link may be in them, nor be them.
 WRITTEN_FOLDERS = ("checkpoints", "model", "tensorboard", "wandb")  # wandb: its offline files (cwd is the run)
 MAX_CHECKED_ENTRIES = 100_000  # a folder of more is not a trainer's: said, not walked for minutes
+# The phases before the first step and after the last, beaten by the trainer's watchdog while its process makes
+# progress there (console/trainer/watchdog.py), with what counts: silent for HANG_MIN_S is "not responding".
+PROGRESS_PHASES = {"loading libraries": "no byte read or written and no CPU time",
+                   "loading model": "no byte read or written and no CPU time",
+                   "preparing data": "no row written (no byte read or written)",
+                   "saving": "no byte read or written and no CPU time"}
 
 
 @dataclass
@@ -189,7 +195,9 @@ class RunDir:
     def not_responding(self, status: dict, now: float | None = None) -> str:
         """'' while the trainer responds; else one line saying since when and why: its process is stopped by a
         signal (state T), or it is in a training phase and has not beaten its heartbeat for HANG_MIN_S and
-        HANG_FACTOR times its slowest gap so far. A stopped or hung trainer showed as "training" forever."""
+        HANG_FACTOR times its slowest gap so far, or in a phase without steps (PROGRESS_PHASES: loading, preparing
+        data, saving) its watchdog has seen no progress for HANG_MIN_S. A stopped or hung trainer showed as
+        "training" (or "preparing data") forever."""
         pid = self.trainer_pid(status)
         last = self.last_activity()
         since = time.strftime("%H:%M:%S", time.localtime(last)) if last else "its start"
@@ -197,13 +205,22 @@ class RunDir:
         if state in ("T", "t"):
             return (f"not responding since {since}: the trainer (pid {pid}) is stopped by a signal (Ctrl-Z or "
                     f"SIGSTOP); continue it with `kill -CONT {pid}`")
-        if status.get("phase") not in HEARTBEAT_PHASES or last is None:
-            return ""  # loading a model or data has no heartbeat: only a stopped process is known to be stuck
+        if last is None:
+            return ""
+        silent = (time.time() if now is None else now) - last
+        phase = status.get("phase")
+        if phase in PROGRESS_PHASES:  # no steps here: the watchdog beats for the process' own progress
+            if silent > HANG_MIN_S:
+                return (f"not responding since {since}: {PROGRESS_PHASES[phase]} for {silent / 60:.0f} min while "
+                        f"{phase}; it may be hung: see train.log, or stop it with "
+                        f"`training-console stop {self.id} --kill`")
+            return ""
+        if phase not in HEARTBEAT_PHASES:
+            return ""
         try:
             slowest = float((read_head(self.heartbeat, 32) or b"")[:32].decode("ascii"))
         except (ValueError, UnicodeDecodeError):
             return ""  # no heartbeat yet (an older trainer, or before its first step), or not the trainer's
-        silent = (time.time() if now is None else now) - last
         limit = max(HANG_MIN_S, HANG_FACTOR * (slowest if 0 < slowest < 1e6 else 0))
         if silent > limit:
             return (f"not responding since {since}: no step, metric or status for {silent / 60:.0f} min (its "
@@ -269,16 +286,8 @@ class RunDir:
         return load_run_config(self.path)
 
     def checkpoint_to_resume(self) -> tuple[Path | None, list[str]]:
-        """The newest checkpoint that is whole, and a line for each newer one skipped (which, and why): resuming
-        from a cut trainer_state.json, an empty weights file or a truncated optimizer failed the same way on every
-        retry without naming the file."""
-        skipped = []
-        for _, child in checkpoint_dirs(self.checkpoints):
-            why = checkpoint_problem(child)
-            if why is None:
-                return child, skipped
-            skipped.append(f"{child.name} skipped: {why}")
-        return None, skipped
+        """The newest checkpoint that is whole, and a line for each newer one skipped (console/runs/checkpoints.py)."""
+        return checkpoint_to_resume(self.checkpoints)
 
     def last_checkpoint(self) -> Path | None:
         """The newest checkpoint folder with a trainer_state.json (whole or not)."""

@@ -55,6 +55,7 @@ from console.tools.chat_plan import (
     prompt_layout,
 )
 from console.trainer.lean_imports import leave_out_bitsandbytes
+from console.trainer.quiet import quiet_libraries
 
 # -- loading and answering (imports torch) ---------------------------------------------------------------------------
 
@@ -200,23 +201,6 @@ class Chat:
             on_text(streamer.rest(answer.text))
         return {"text": answer.text, "ended": answer.ended, "tokens": answer.tokens,
                 "seconds": round(answer.seconds, 3), "stopped": False}
-
-
-def quiet_libraries() -> None:
-    """Library chatter kept out of what the user reads: the known noise filtered, transformers' warnings and
-    progress bars off (they go to stderr in any case)."""
-    from console.trainer.quiet import quiet_known_noise
-
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    quiet_known_noise()
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # noqa: BLE001  a missing or changed helper only makes it noisier
-        pass
 
 
 # -- the child-process server ----------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ What is exported, from which folder of the run:
 
 The export is written into a hidden folder beside DIR and moved into place at the end: a failed or interrupted
 export leaves no half-written DIR. DIR defaults to ./<run-id>-adapter, -merged or -full (with the checkpoint's name
-in it when one is given) and must not hold files unless --force is given.
+in it when one is given) and must not hold files unless --force is given; --force replaces only the files an
+earlier export wrote there (its manifest, console/tools/export_target.py), never the user's own. A partial folder
+left by a killed export is removed by the next export to the same DIR.
 
 Choosing what to export and where (`plan_export`) is console.tools.export_plan, light: the console's UI process
 calls it to check and word its question before starting the export in a child process; pushing to the Hub is
@@ -31,7 +33,6 @@ import argparse
 import errno
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -39,11 +40,8 @@ from pathlib import Path
 from console.common.errors import RunError, UserError, first_line, path_problem
 from console.runs.rundir import find_run
 from console.tools.export_plan import ExportPlan, _is_resume_file, plan_export
+from console.tools.export_target import move_into_place, partial_folder, remove_stale_partials
 from console.tools.hub import check_repo_id, push
-
-_MODEL_FILES = re.compile(r"^(adapter_config\.json|adapter_model.*\.(safetensors|bin)|model.*\.safetensors"
-                          r"|model\.safetensors\.index\.json|pytorch_model.*\.bin|pytorch_model\.bin\.index\.json"
-                          r"|config\.json|generation_config\.json)$")
 
 
 def _copy_model_files(source: Path, into: Path) -> list[str]:
@@ -175,25 +173,26 @@ def _enable_cache(folder: Path) -> None:
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _move_into_place(partial: Path, dest: Path) -> list[str]:
-    """The finished export at `dest`: one rename when dest is not there; else its files moved in one by one, after
-    removing the model files of an earlier export the new one does not have (said in the returned lines)."""
-    if not dest.exists():
-        os.rename(partial, dest)
-        return []
-    new = {p.name for p in partial.iterdir()}
-    removed = []
-    for old in dest.iterdir():
-        if old.name not in new and old.is_file() and _MODEL_FILES.match(old.name):
-            old.unlink()
-            removed.append(old.name)
-    for item in partial.iterdir():
-        target = dest / item.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(item, target)
-    partial.rmdir()
-    return [f"removed from {dest} the files of an earlier export: {', '.join(sorted(removed))}"] if removed else []
+def _says_disk_full(err: BaseException) -> bool:
+    text = str(err)
+    return any(sign in text for sign in ("No space left on device", "StorageFull", "os error 28"))
+
+
+def _disk_full(dest: Path, partial: Path | None, err: BaseException) -> str:
+    """One line for an export that filled the disk, naming the file it was writing: the error's own file name, else
+    the partial folder's newest file (safetensors does not name it). The partial folder is removed after."""
+    name = getattr(err, "filename", None)
+    if not name and "Safetensor" in type(err).__name__:
+        name = "the model's weights (model.safetensors)"  # safetensors removes the file it could not finish
+    elif not name and partial is not None:
+        try:
+            files = [p for p in partial.rglob("*") if p.is_file() and not p.is_symlink()]
+            name = max(files, key=lambda p: p.stat().st_mtime).name if files else None
+        except OSError:
+            name = None
+    writing = f" while writing {name if ' ' in str(name) else Path(str(name)).name}" if name else ""
+    return (f"no space left on the disk of {dest.parent}{writing} for the export of {dest.name}: nothing was "
+            f"left there; free some space (`df -h {dest.parent}`), or export elsewhere with --to")
 
 
 def export(plan: ExportPlan, dtype: str = "auto", say=print) -> Path:
@@ -204,12 +203,13 @@ def export(plan: ExportPlan, dtype: str = "auto", say=print) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(path_problem(err, "cannot create")) from None
-    partial = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     for note in plan.notes:
         say(f"note: {note}")
+    partial = None
     try:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
+        for name in remove_stale_partials(dest):
+            say(f"note: removed {name} beside {dest.name}: what an earlier export there left when it was killed")
+        partial = partial_folder(dest)
         if plan.kind != "adapter" or not _has_tokenizer(plan.source):
             from console.trainer.quiet import quiet_known_noise
 
@@ -228,15 +228,22 @@ def export(plan: ExportPlan, dtype: str = "auto", say=print) -> Path:
 
         # our card, in place of peft's blank one ("More Information Needed", the base as [None])
         (partial / "README.md").write_text(model_card(plan), encoding="utf-8")
-        for line in _move_into_place(partial, dest):
+        for line in move_into_place(partial, dest):
             say(f"note: {line}")
+    except UserError:
+        raise
     except OSError as err:
         if err.errno == errno.ENOSPC:
-            raise UserError(f"no space left on the disk of {dest.parent} for the export: free some, or export "
-                            f"elsewhere with --to") from None
+            raise UserError(_disk_full(dest, partial, err)) from None
         raise UserError(path_problem(err, "export:")) from None
+    except Exception as err:
+        # safetensors and torch wrap a full disk in their own errors (SafetensorError "... os error 28"): their
+        # text is what says it; any other error is not the disk's and goes on as it is
+        if not _says_disk_full(err):
+            raise
+        raise UserError(_disk_full(dest, partial, err)) from None
     finally:
-        if partial.exists():
+        if partial is not None and partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
     return dest
 

@@ -11,20 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
-from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem, checkpoint_step, has_weights
+from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem, checkpoint_step, has_weights, weights_problem
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 # Files of a checkpoint that hold the state to resume training from, not the model.
 RESUME_FILES = ("optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt", "trainer_state.json",
                 "training_args.bin")
-
-
-# Files whose presence decides how a folder loads: left over from an earlier export into the same folder
-# (--force), they would make it load as something else (an adapter_config.json beside a merged model).
-
-
-
-
 
 
 KINDS = ("adapter", "merged", "full")
@@ -115,6 +107,12 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
             todo = (f"export a checkpoint with --checkpoint best or --checkpoint {ckpts[-1].name}" if ckpts else
                     "it ended before saving anything: train it again, or resume it if it was stopped")
             raise RunError(f"{why}; {hint}: {todo}")
+        problem = weights_problem(folder)
+        if problem is not None:  # a cut model/ exported "as a success"
+            ckpts = _checkpoints(run)
+            todo = (f"export a checkpoint instead (--checkpoint {ckpts[-1].name})" if ckpts else
+                    "train it again")
+            raise RunError(f"{run.id}'s final model cannot be {verb}: model/{problem}; {todo}")
         return folder, "the final model (model/" + (f", step {status['step']})" if status.get("step") else ")")
     if checkpoint == "best":
         name = _best_name(status)
@@ -204,7 +202,7 @@ def plan_export(run: RunDir, checkpoint: str = "final", merge: bool = False, to:
         raise UserError(f"--to {dest} is inside the run folder {run.path}: export somewhere else (--to DIR)")
     if _non_empty(dest) and not force:
         raise UserError(f"{dest} already exists and holds files: choose another folder with --to, or add --force "
-                        f"to write into it (its model files are replaced)")
+                        f"to write into it (only the files an earlier export wrote there are replaced)")
     return ExportPlan(run=run, method=method, kind=kind, source=source, label=label, dest=dest, base=base,
                       demo=not values.get("model"), trust_remote_code=bool(values.get("trust_remote_code")),
                       notes=notes, load_values={k: values.get(k) for k in ("revision", "chat_template")})

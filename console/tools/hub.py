@@ -43,8 +43,11 @@ def push(folder: Path, repo_id: str, private: bool = False, message: str = "") -
     api = HfApi()
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        # the export's manifest says what it wrote into the folder here (console/tools/export_target.py): not
+        # part of the model
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                          commit_message=message or f"Export of {folder.name}")
+                          commit_message=message or f"Export of {folder.name}",
+                          ignore_patterns=[".training-console-export.json"])
     except Exception as err:  # noqa: BLE001  HTTP refusals, no network, a bad token: one line, the folder kept
         status = getattr(getattr(err, "response", None), "status_code", None)
         why = {401: "the token was refused (log in again: `hf auth login`)",

@@ -74,3 +74,27 @@ def note_tied_weights(model) -> None:
         return
     TIED.tied = {name.removeprefix("base_model.model.") for name, p in model.named_parameters(remove_duplicate=False)
                  if p is out.weight} | {"lm_head.weight"}
+
+
+def quiet_libraries() -> None:
+    """Library chatter kept out of what the user reads: the known noise filtered, transformers' warnings and
+    progress bars off (they go to stderr in any case), and `datasets`' word on using its cache offline."""
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    quiet_known_noise()
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001  a missing or changed helper only makes it noisier
+        pass
+    try:
+        import datasets
+
+        datasets.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except Exception:  # noqa: BLE001  as above
+        pass

@@ -18,10 +18,11 @@ import traceback
 from console.config.run_config import RunConfig
 from console.data.preflight import check_dataset_path, check_model_path
 from console.data.sources import entries_of
-from console.runs.checkpoints import checkpoint_problem
+from console.runs.checkpoints import checkpoint_problem, checkpoint_to_resume
 from console.runs.report import Process, Reporter, StopRequest
 from console.runs.rundir import RunDir
 from console.trainer.lean_imports import leave_out_bitsandbytes
+from console.trainer.watchdog import WatchedReporter, folder_callback, start_watchdog
 
 
 class DivergedError(RuntimeError):
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         before = load_history(run.metrics_path).wall_time.last()
         if before is not None and 0 < before < 10 * 365 * 86400:
             started -= before
-    report = Reporter(run, Process.from_env())
+    report = WatchedReporter(run, Process.from_env())
+    # the folder's identity from now on (a folder removed or replaced under the trainer stops it), and a heartbeat
+    # in the phases before the first step (console/trainer/watchdog.py)
+    start_watchdog(report)
     stop = StopRequest()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.ask())  # graceful: the callback ends the step loop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
@@ -129,9 +133,16 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     report.say(f"[console] run {run.id}: method {config.method}, objective {config.objective}, notices: "
                f"{'; '.join(config.notices) or 'none'}")
 
-    checkpoint, skipped = run.checkpoint_to_resume() if resume else (None, [])
+    # every file of the checkpoint it takes, the optimizer's and scheduler's checksums included (a cut or flipped
+    # optimizer.pt failed every resume, or loaded as wrong numbers): a bad one is skipped, named, for the one before
+    checkpoint, skipped = checkpoint_to_resume(run.checkpoints, verify=True) if resume else (None, [])
     for line in skipped:
         report.say(f"[console] {line}")
+    if resume and checkpoint is None and skipped:  # never a silent start from step 0 over the run's own log
+        from console.common.errors import UserError
+
+        raise UserError(f"no intact checkpoint to resume from ({'; '.join(skipped)}): rerun it instead "
+                        f"(`training-console rerun {run.id} --fix none`)")
     if checkpoint is not None and _finish_from_checkpoint(report, checkpoint, values, started):
         return 0
 
@@ -181,12 +192,17 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
                                          on_start=not args.eval_on_start)
     callbacks = [ConsoleCallback(report, stop, config.effective_batch, started, sampler,
                                  cuda=torch.cuda.is_available())]
+    if isinstance(report, WatchedReporter) and report.guard is not None:
+        callbacks.append(folder_callback(report.guard))
     if sampler is not None:
         callbacks.append(sampler)
     if values.get("early_stopping_patience") and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(values["early_stopping_patience"])))
     trainer = kind.build(config, report, model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          tokenizer=tokenizer, callbacks=callbacks)
+    # TRL drafts a model card into checkpoints/ at every save, naming a local base "[None]" with a link to
+    # huggingface.co/None; the run's card is the console's own, written by export (console/tools/model_card.py)
+    trainer.create_model_card = lambda *args, **kwargs: None
     if data.templated:  # after the datasets are tokenised: the template's own end of turn ends generation
         from console.trainer.end_token import teach_end_token
 
@@ -195,6 +211,14 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
             report.say(f"[console] {said}")
     checkpoint = str(checkpoint) if checkpoint else None
     if stop.requested or run.stop_request.exists():  # stopped while it loaded: nothing trained, nothing to save
+        if checkpoint:  # a resume stopped before its first step: the run is where its checkpoint left it
+            from console.runs.checkpoints import checkpoint_step
+
+            at = checkpoint_step(os.path.basename(checkpoint)) or 0
+            report.final_status("stopped", message=f"stopped before the resume's first step (still at step {at}, "
+                                f"its checkpoint kept)", step=at)
+            report.say("[console] stopped before the resume's first step")
+            return 0
         report.final_status("stopped", message="stopped before the first step (nothing trained)", step=0)
         report.say("[console] stopped before the first step")
         return 0

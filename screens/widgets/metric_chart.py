@@ -221,8 +221,11 @@ class MetricChart(PlotextPlot):
             else:
                 plt.plot(steps, values, marker="braille", **kwargs)
             drawn = True
-        if self.xmax and drawn:
+        shown = [s for c in self.curves for s in c.steps]
+        if self.xmax and drawn and (self.xmin or 0) < self.xmax:
             plt.xlim(self.xmin or 0, self.xmax)
+        elif drawn and shown and min(shown) == max(shown):  # every point at one step: plotext divided by zero
+            plt.xlim(shown[0] - 1, shown[0] + 1)
         if drawn:  # steps are whole numbers: ticks at round steps, not 75.2 and 150.5
             hi = self.xmax or max((max(c.steps) for c in self.curves if c.steps), default=0)
             lo = self.xmin if self.xmin is not None else 0 if self.xmax else min(
@@ -232,12 +235,26 @@ class MetricChart(PlotextPlot):
                 plt.xticks(ticks, [str(t) for t in ticks])
         if self.log_y and drawn and all(min(c.values, default=1) > 0 for c in self.curves if c.values):
             plt.yscale("log")
+        elif drawn:
+            self._legend_headroom(plt)
         plt.title(self.chart_title if drawn else f"{self.chart_title}: {self.empty_text}")
         plt.xlabel("step")
         self._built_key = self._key()
         self._rows = self._plot_rows()
         self._strips = [Strip(row, self.size.width) for row in self._rows]
         self.last_build_s = time.perf_counter() - started
+
+    def _legend_headroom(self, plt) -> None:
+        """Room above the curves for plotext's legend, which it draws over the plot's top-left rows (one per labelled
+        curve): a first eval at step 0 is often the highest point and was hidden under it."""
+        labelled = sum(1 for c in self.curves if c.label and c.steps)
+        values = [v for c in self.curves for v in c.values if v == v and abs(v) != float("inf")]
+        rows = self.size.height - 5  # less the title, the frame, the x ticks and the x label
+        if not labelled or not values or rows <= labelled + 2:
+            return
+        lo, hi = min(values), max(values)
+        span = (hi - lo) or abs(hi) or 1.0
+        plt.ylim(lo, hi + span * labelled / (rows - labelled))
 
     def _plot_rows(self) -> list[list[Segment]]:
         """Build the plot at the widget's size (as PlotextPlot.render does) and return its rows."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -100,12 +101,21 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
         post(RunLaunched(run.id, str(run.path), attached=True, status=status, records=records))
     next_gpu = 0.0
     while not cancelled():
+        consumed = None
         for event in follower.poll():
-            post(_message(run.id, event))
+            message = _message(run.id, event)
+            if isinstance(message, MetricsArrived) and follower.behind:
+                message.consumed = consumed = threading.Event()
+            post(message)
         if follower.ended:
             return
         if follower.behind:
-            continue  # a long log still being read (a finished run of millions of events): no wait between reads
+            # a long log still being read (a finished run of millions of events): no wait between reads, but each
+            # batch taken into the history before the next is read (else the whole log sat in the message queue)
+            while consumed is not None and not consumed.wait(0.1):
+                if cancelled():
+                    return
+            continue
         now = time.monotonic()
         if now >= next_gpu:
             next_gpu = now + GPU_EVERY_S

@@ -49,6 +49,8 @@ def test_each_method_trains_and_saves_what_loads_back(trained, method):
     ids = torch.tensor([[1, 5, 6, 7]])
     assert torch.isfinite(model(input_ids=ids).logits).all()
     assert run.last_checkpoint() is not None
+    # no blank card naming the base "[None]" (TRL's draft at every save, for a local base): export writes the card
+    assert not any("huggingface.co/None" in card.read_text() for card in run.path.rglob("README.md"))
     if method == "adapter":
         cfg = json.loads((model_dir / "adapter_config.json").read_text())
         assert cfg["peft_type"] == "LOHA"
@@ -169,3 +171,17 @@ def test_one_seed_gives_one_adapter(runs_dir):
 
     assert adapters[0].keys() == adapters[1].keys()
     assert all(torch.equal(adapters[0][k], adapters[1][k]) for k in adapters[0])
+
+
+def test_a_short_run_logging_its_rate_twice_is_not_said_to_never_peak(runs_dir):
+    """A 10-step run logs its learning rate at steps 1 (0.0, its one warmup step) and 10 (low again after the
+    cosine): 'the learning rate never reached its peak: warmup took the whole run' was said of it (a new user's
+    report). The defaults apart from the length, as the user ran it."""
+    from console.loop.findings import run_findings
+
+    code = main(["train", "--runs-dir", str(runs_dir), "--set", "max_steps=10", "--set", "eval_steps=5", "--set",
+                 "sample_every=0"])
+    assert code == 0
+    run = list_run_dirs(runs_dir)[-1]
+    assert len(load_history(run.metrics_path).learning_rate.values) >= 2
+    assert "lr_never_peaked" not in {f.problem for f in run_findings(run)}

@@ -102,7 +102,8 @@ def test_a_lora_run_exports_its_adapter_that_loads_on_the_base_with_peft(lora_ru
     names = {p.name for p in dest.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= names
     assert not names & set(RESUME_ONLY), names  # the state to resume training is not part of the model
-    assert not any(n.startswith("rng_state") or n.startswith(".") for n in names)
+    # no temporary file: the one hidden file is the manifest of what the export wrote (what --force may replace)
+    assert not any(n.startswith("rng_state") or n.startswith(".") for n in names - {".training-console-export.json"})
     torch.testing.assert_close(logits(adapter_on_base(dest)), logits(adapter_on_base(lora_run.path / "model")),
                                atol=0, rtol=0)
     assert_tokenizer_with_chat_template(dest, lora_run)
@@ -232,9 +233,10 @@ def test_a_folder_with_files_is_refused_unless_force(lora_run, runs_folder, tmp_
     code, out, _ = export(runs_folder, lora_run.id, "--to", str(dest), "--force", capsys=capsys)
     assert code == 0
     names = {p.name for p in dest.iterdir()}
-    # the user's own file stays; the older export's weights go (beside adapter files they would load instead)
-    assert "notes.txt" in names and "model.safetensors" not in names and "adapter_config.json" in names
-    assert "removed" in out and "model.safetensors" in out
+    # no export wrote model.safetensors: it stays (named in a note), beside the new adapter files
+    assert "notes.txt" in names and "adapter_config.json" in names
+    assert (dest / "model.safetensors").read_text() == "an older export"
+    assert "which no export wrote" in out and "model.safetensors" in out
     # an empty folder is fine without --force
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -242,6 +244,104 @@ def test_a_folder_with_files_is_refused_unless_force(lora_run, runs_folder, tmp_
     # never into the run folder itself
     code, _, err = export(runs_folder, lora_run.id, "--to", str(lora_run.path / "out"), capsys=capsys)
     assert code == 2 and "inside the run folder" in err
+
+
+def test_force_never_deletes_a_users_own_model_files(lora_run, runs_folder, tmp_path, capsys):
+    """`export RUN --to proj --force` deleted the user's own config.json, generation_config.json and
+    model.safetensors in proj/ as "files of an earlier export" although no export wrote them."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    mine = {"config.json": '{"mine": 1}', "generation_config.json": '{"mine": 2}', "model.safetensors": "weights"}
+    for name, text in mine.items():
+        (proj / name).write_text(text)
+    code, out, err = export(runs_folder, lora_run.id, "--to", str(proj), "--force", capsys=capsys)
+    assert code == 0, err
+    assert {name: (proj / name).read_text() for name in mine} == mine  # every one of them as it was
+    assert "removed" not in out and "which no export wrote: left as they are" in out
+    manifest = json.loads((proj / ".training-console-export.json").read_text())
+    assert "adapter_model.safetensors" in manifest["files"] and not set(mine) & set(manifest["files"])
+
+
+def test_force_refuses_to_replace_a_users_file_and_changes_nothing(lora_run, runs_folder, tmp_path, capsys):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "README.md").write_text("my project's readme")
+    code, _, err = export(runs_folder, lora_run.id, "--to", str(proj), "--force", capsys=capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "README.md" in err and "which no export wrote" in err and "--to" in err
+    assert [p.name for p in proj.iterdir()] == ["README.md"] and (proj / "README.md").read_text() == "my project's readme"
+    assert [p.name for p in tmp_path.iterdir()] == ["proj"]  # no partial folder left beside it
+
+
+def test_force_replaces_what_an_earlier_export_wrote(lora_run, full_run, runs_folder, tmp_path, capsys):
+    dest = tmp_path / "out"
+    assert export(runs_folder, full_run.id, "--to", str(dest), capsys=capsys)[0] == 0
+    assert (dest / "model.safetensors").is_file()
+    (dest / "notes.txt").write_text("mine")
+    code, out, err = export(runs_folder, lora_run.id, "--to", str(dest), "--force", capsys=capsys)
+    assert code == 0, err
+    names = {p.name for p in dest.iterdir()}
+    # the full export's weights (it wrote them: its manifest) would load instead of the adapter: removed
+    assert "model.safetensors" not in names and "adapter_model.safetensors" in names and "notes.txt" in names
+    assert "removed from" in out and "model.safetensors" in out
+
+
+def test_a_killed_exports_partial_folder_is_removed_by_the_next_export_there(lora_run, runs_folder, tmp_path):
+    """A killed `export --merge` left its hidden partial folder (model-sized) for good."""
+    import signal
+
+    dest = tmp_path / "merged"
+    proc = subprocess.Popen([sys.executable, "-m", "console.tools.export", "--runs-dir", str(runs_folder),
+                             lora_run.id, "--merge", "--to", str(dest)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        partial = wait_for(lambda: next(iter(tmp_path.glob(".merged.partial-*")), None), timeout=120, poll=0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert partial.is_dir() and not dest.exists()
+    # a folder of the same pattern that no export marked is not the console's: left alone
+    foreign = tmp_path / ".merged.partial-1"
+    foreign.mkdir()
+    (foreign / "keep").write_text("x")
+    done = cli("export", "--runs-dir", str(runs_folder), lora_run.id, "--to", str(dest))
+    assert done.returncode == 0, done.stderr
+    assert not partial.exists() and (foreign / "keep").is_file()
+    assert f"removed {partial.name}" in done.stdout and "killed" in done.stdout
+
+
+_FULL_DISK_EXPORT = """
+import subprocess, sys, os
+dest = os.path.join(sys.argv[1], "merged")
+done = subprocess.run([sys.executable, "-m", "console.tools.export", "--runs-dir", sys.argv[2], sys.argv[3], "--merge",
+                       "--to", dest], capture_output=True, text=True)
+print(done.returncode)
+print(done.stderr.strip())
+print(sorted(os.listdir(sys.argv[1])))
+"""
+
+
+def test_a_full_disk_during_export_merge_is_one_line_naming_the_file(lora_run, runs_folder, tmp_path):
+    """Disk full during `export --merge` was a traceback (safetensors' own error). A real 256 KiB file system
+    (tmpfs in a mount namespace of its own) that the merged demo model does not fit on."""
+    import shutil
+
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1) to mount a small file system")
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mount = 'mount -t tmpfs -o size=256k tmpfs "$0"'
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", mount, str(folder)], capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"cannot mount a tmpfs in a mount namespace here: {probe.stderr.strip()}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", mount + ' && exec "$1" -c "$2" "$0" "$3" "$4"', str(folder),
+                           sys.executable, _FULL_DISK_EXPORT, str(runs_folder), lora_run.id],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    code, message, left = proc.stdout.strip().splitlines()[-3:]
+    assert code == "2" and "Traceback" not in proc.stdout, proc.stdout
+    assert message.startswith("error: no space left on the disk") and "model.safetensors" in message, message
+    assert left == "[]"  # no partial folder, no 0-byte file left on the full disk
 
 
 def test_push_to_hub_offline_is_one_line_and_keeps_the_folder(lora_run, runs_folder, tmp_path):
@@ -379,3 +479,20 @@ def test_the_key_still_offers_both_exports_when_an_earlier_export_left_its_folde
     assert sorted(again) == ["adapter", "merged"]
     assert again["adapter"].dest != first["adapter"].dest and again["adapter"].dest.name.endswith("-adapter-2")
     assert again["merged"].dest == first["merged"].dest  # still free
+
+
+def test_a_cut_final_model_is_refused_in_one_line_naming_the_file(lora_run, tmp_path, capsys):
+    """A corrupt model/ exported "as a success"."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(lora_run.path, runs / lora_run.id)
+    weights = runs / lora_run.id / "model" / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    dest = tmp_path / "out"
+    code, _, err = export(runs, lora_run.id, "--to", str(dest), capsys=capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "final model cannot be exported: model/adapter_model.safetensors is cut" in err and "--checkpoint" in err
+    assert not dest.exists()

@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -202,6 +203,26 @@ def test_a_stop_right_after_launch_stops_the_run_not_kills_it(runs_dir):
     assert "before the first step" in status["message"]
 
 
+def test_a_stop_right_after_a_resume_says_where_the_run_is(runs_dir):
+    # issue 27: `stop` right after `resume` said "nothing trained" and set the run's step to 0 (it had trained to its
+    # checkpoint); now it says the run is still at its checkpoint's step
+    from console.runs.checkpoints import checkpoint_step
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=100000", "save_steps=100000")
+    try:
+        wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+        assert request_stop(run)
+        assert wait(run, timeout=120)["phase"] == "stopped"
+        at = checkpoint_step(run.last_checkpoint().name)
+        launch(run, resume=True)
+        assert request_stop(run)
+        status = wait(run, timeout=120)
+        assert status["phase"] == "stopped", (status, run.tail_log(10))
+        assert f"still at step {at}" in status["message"] and status["step"] == at, status
+    finally:
+        kill(run)
+
+
 def test_a_linked_run_folder_is_refused_by_id(runs_dir, tmp_path):
     run = create_run(runs_dir, resolve(build_config("lora", sets=parse_set(FAST))), command=["test"])
     elsewhere = tmp_path / "elsewhere"
@@ -362,8 +383,11 @@ def test_a_trainer_silent_far_longer_than_its_slowest_step_is_not_responding(run
         assert run.not_responding(status, now=last + limit - 5) == ""
         stall = run.not_responding(status, now=last + limit + 60)
         assert stall.startswith("not responding since") and f"stop {run.id} --kill" in stall
-        # a phase without a heartbeat (loading a model can take an hour) is never called hung by the clock
-        assert run.not_responding(dict(status, phase="loading model"), now=last + 10 * limit) == ""
+        # a phase without steps is judged by its watchdog's beat (console/trainer/watchdog.py), with the same floor
+        loading = dict(status, phase="loading model")
+        assert run.not_responding(loading, now=last + HANG_MIN_S - 5) == ""
+        stall = run.not_responding(loading, now=last + HANG_MIN_S + 60)
+        assert stall.startswith("not responding since") and "while loading model" in stall and "--kill" in stall
     finally:
         request_stop(run)
         wait(run, timeout=60)
@@ -445,3 +469,158 @@ def test_a_run_killed_while_saving_its_final_model_resumes_to_done_without_train
     assert PeftConfig.from_pretrained(str(run.path / "model")).r > 0
     assert (run.path / "model" / "adapter_model.safetensors").stat().st_size > 0
     assert not (run.path / "model" / "optimizer.pt").exists()
+
+
+def test_delete_checks_the_run_when_it_acts_and_never_deletes_under_a_resumed_trainer(runs_dir):
+    """Asked about a stopped run, then a `resume` from a shell before the answer: the folder was deleted under the
+    running trainer, which trained on, invisible to every command. delete_run checks again when it acts."""
+    from console.runs.delete import check_deletable, delete_run
+
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=1000")
+    wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+    assert request_stop(run)
+    assert wait(run, timeout=60)["phase"] == "stopped"
+    check_deletable(run)  # what the screen checks before it asks: a stopped run may go
+    launch(run, resume=True)  # the resume from a shell, while the question is open
+    with pytest.raises(RunError) as refused:
+        delete_run(run)
+    assert run.id in str(refused.value) and "stop it first" in str(refused.value)
+    assert (run.path / "config.yaml").is_file()
+    before = len(_steps(run))
+    wait_for(lambda: len(_steps(run)) > before + 1, timeout=90)  # its trainer trains on, in its own folder
+    assert request_stop(run)
+    assert wait(run, timeout=60)["phase"] == "stopped"
+    wait_for(lambda: not run.trainer_alive(), timeout=30)
+    wait_for(lambda: _deleted(run), timeout=30)
+    assert not run.path.exists() and not list(runs_dir.glob(".*"))
+
+
+def _deleted(run) -> bool:
+    """delete_run once the trainer has let go of its lock (it exits a moment after its final status)."""
+    from console.runs.delete import delete_run
+
+    try:
+        delete_run(run)
+    except RunError:
+        return False
+    return True
+
+
+# A chat template that renders one row for ever (10^10 loop turns, the sandbox's 100,000-turn range twice) once the
+# row is a dataset row ("word" is in the demo's instructions, not in the load-time checks' sample conversation).
+_HUNG_TEMPLATE = ("{% for m in messages %}{% if 'word' in m['content'] %}{% for i in range(100000) %}"
+                  "{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}{{ m['content'] }}{% endfor %}")
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_a_hung_data_preparation_is_not_responding_and_stop_offers_kill(runs_dir, capsys):
+    """A chat template with nested long loops kept the trainer "preparing data" for ever: no heartbeat outside the
+    training phases, so never "not responding", and `stop` gave up after two minutes. The trainer's watchdog beats
+    in that phase only for rows written (bytes read or written); a template stuck on one row burns CPU and writes
+    nothing, so its beat stops and the phase's silence rule names it."""
+    from console.cli.main import main
+    from console.runs.rundir import HANG_MIN_S
+
+    run = _start(runs_dir, "use_chat_template=true", f"chat_template={json.dumps(_HUNG_TEMPLATE)}")
+    try:
+        wait_for(lambda: run.read_status_file().get("phase") == "preparing data", timeout=120)
+        assert run.heartbeat.exists()  # beaten while it loaded (imports and the model: CPU time and bytes read)
+        pid = run.read_status_file()["pid"]
+        ticks = _cpu_ticks(pid)
+        # busy (a CPU second and more spent in the template) and silent: no beat, no status, no metric
+        wait_for(lambda: _cpu_ticks(pid) > ticks + 2 * os.sysconf("SC_CLK_TCK")
+                 and run.last_activity() is not None and time.time() - run.last_activity() > 2, timeout=60)
+        status = run.status()
+        assert status["phase"] == "preparing data" and "not_responding" not in status  # not yet: under the floor
+        last = run.last_activity()
+        stall = run.not_responding(status, now=last + HANG_MIN_S + 60)
+        assert stall.startswith("not responding since") and "while preparing data" in stall
+        assert "no row written" in stall and f"stop {run.id} --kill" in stall
+        assert run.not_responding(status, now=last + HANG_MIN_S - 5) == ""
+    finally:
+        assert main(["stop", "--kill", "--runs-dir", str(runs_dir), run.id]) == 0
+    assert "killed by `stop --kill`" in capsys.readouterr().out
+    assert run.status()["phase"] == "stopped" and not run.trainer_alive()
+
+
+def _training(runs_dir):
+    run = _start(runs_dir, "max_steps=100000", "logging_steps=1", "eval_steps=1000", "save_steps=50")
+    wait_for(lambda: len(_steps(run)) >= 2, timeout=90)
+    return run, run.read_status_file()["pid"]
+
+
+def test_a_trainer_whose_folder_is_removed_stops(runs_dir):
+    """A trainer whose run folder was deleted trained on, invisible to every command."""
+    import shutil
+
+    run, pid = _training(runs_dir)
+    shutil.rmtree(run.path)
+    assert wait_exit(pid, timeout=30)
+    assert not run.path.exists()  # nothing written at the path again (no status, no checkpoint)
+
+
+def test_a_trainer_whose_folder_is_replaced_stops_and_writes_nothing_into_the_new_one(runs_dir):
+    """A folder put in the place of a training run's (a restored copy, another run of that name) would have got
+    its status, metrics and checkpoints. The trainer stops at once and says why in its own log."""
+    run, pid = _training(runs_dir)
+    moved = runs_dir / "moved-away"
+    os.rename(run.path, moved)
+    run.path.mkdir()
+    (run.path / "mine.txt").write_text("the user's")
+    assert wait_exit(pid, timeout=30)
+    assert sorted(p.name for p in run.path.iterdir()) == ["mine.txt"]
+    log = (moved / "train.log").read_text()
+    assert "was replaced by another folder while the trainer ran" in log and "stops now" in log
+
+
+def test_resume_checks_the_optimizer_and_scheduler_and_falls_back_naming_the_bad_file(runs_dir):
+    """A checkpoint whose optimizer.pt was cut failed every resume; one with a flipped byte in it loaded as wrong
+    numbers (torch.load checks no checksum). Every reader now takes a cut one for what it is (its zip directory is
+    gone), and the trainer checks each state file's checksums before it resumes, falling back to the checkpoint
+    before and naming the file."""
+    import shutil
+
+    run = _start(runs_dir, "max_steps=12", "logging_steps=2", "eval_steps=4", "save_steps=4", "save_total_limit=5")
+    assert wait(run, timeout=180)["phase"] == "done"
+    wait_for(lambda: not run.trainer_alive(), timeout=30)
+    names = [p.name for _, p in sorted((int(p.name.split("-")[1]), p) for p in run.checkpoints.glob("checkpoint-*"))]
+    assert names == ["checkpoint-4", "checkpoint-8", "checkpoint-12"]
+    # what a kill in the final save leaves: a failed status and no model/
+    shutil.rmtree(run.path / "model")
+    run.write_status("failed", kind="killed", message="the trainer process ended without a final status")
+    cut = run.checkpoints / "checkpoint-12" / "optimizer.pt"
+    data = cut.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    flipped = run.checkpoints / "checkpoint-8" / "optimizer.pt"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of its tensors, the size unchanged
+    flipped.write_bytes(bytes(data))
+    chosen, skipped = run.checkpoint_to_resume()  # the readers' check: headers and sizes
+    assert chosen.name == "checkpoint-8"
+    assert skipped == ["checkpoint-12 skipped: optimizer.pt is cut or corrupt (not a whole torch archive)"]
+    check_resumable(run)
+    launch(run, resume=True)
+    status = wait(run, timeout=180)
+    assert status["phase"] == "done" and status["step"] == 12, status
+    log = run.log_path.read_text()
+    assert "checkpoint-12 skipped: optimizer.pt is cut or corrupt" in log
+    assert "checkpoint-8 skipped: optimizer.pt is corrupt (its part" in log and "fails its checksum" in log
+    assert f"resuming from {run.checkpoints / 'checkpoint-4'}" in log
+    # every checkpoint flipped: the trainer says so and fails, never a silent start from step 0 over the run's log
+    wait_for(lambda: not run.trainer_alive(), timeout=30)
+    run.write_status("failed", kind="killed", message="the trainer process ended without a final status")
+    for checkpoint in run.checkpoints.glob("checkpoint-*"):
+        optimizer = checkpoint / "optimizer.pt"
+        data = bytearray(optimizer.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        optimizer.write_bytes(bytes(data))
+    check_resumable(run)  # the readers' check passes: the archives' directories are whole
+    launch(run, resume=True)
+    status = wait(run, timeout=180)
+    assert status["phase"] == "failed" and status["kind"] == "input", status
+    assert "no intact checkpoint to resume from" in status["message"] and "fails its checksum" in status["message"]

@@ -464,6 +464,24 @@ async def test_keys_pressed_while_the_arguments_screen_opens_go_to_it_never_into
         assert app.screen.row("model").input.value == ""  # the demo model: nothing typed into it
 
 
+async def test_every_key_typed_after_f8_s_enter_goes_to_the_field_jumped_to(app):
+    """A new user typed `F8 model Enter XYZ` and got `YZ`: the X arrived while the dialog's Enter was still on its
+    way to dismissing it (Enter submitted the filter; the dismissal came a message later) and went into the dialog."""
+    from textual import events
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: app.screen is not screen, what="the dialog")
+        for key in [*"model", "enter", *"XYZ"]:  # typed at once, as tmux send-keys does
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+        def typed() -> bool:
+            return app.screen is screen and screen.row("model").input.value == "XYZ"
+
+        await wait_for(pilot, typed, what=f"XYZ in model (it holds {screen.row('model').input.value!r})")
+
+
 async def test_ctrl_c_says_how_to_quit_in_plain_words(app):
     """Issue 30: Ctrl-C showed Textual's hint with its markup as text: 'Press [b]ctrl+q[/b] to quit the app'."""
     async with app.run_test(size=(80, 24)) as pilot:

@@ -233,6 +233,36 @@ async def test_x_deletes_a_run_and_its_folder_after_asking(app, runs):
         assert not target.exists() and target.name not in screen.rows and len(screen.runs) == 2
 
 
+async def test_x_checks_again_when_the_answer_comes_and_never_deletes_a_run_a_trainer_holds(app, runs):
+    """x on a stopped run, then a resume from a shell while the question is open: the folder was deleted under its
+    running trainer. A launch holds the run's trainer lock (console/runs/launcher.py) from before its trainer starts
+    to that trainer's end; the delete takes it when it acts, so here it is refused and the folder stays."""
+    from console.runs.launcher import _take_lock
+    from console.runs.rundir import RunDir
+    from screens.confirm import ConfirmScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        target = runs["failed"]
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        lock = _take_lock(RunDir(target))  # a resume starting now, from a shell
+        try:
+            await pilot.press("y")
+            await pilot.pause()
+            assert target.is_dir() and (target / "config.yaml").is_file() and target.name in screen.rows
+            notes = [n.message for n in app._notifications]
+            assert any("has a trainer running" in n and "stop it first" in n for n in notes), notes
+        finally:
+            import os
+
+            os.close(lock)
+        await pilot.press("x", "y")  # the trainer gone (its lock let go of): deleted
+        await pilot.pause()
+        assert not target.exists() and not list(target.parent.glob(".*deleting*"))
+
+
 async def test_a_run_started_elsewhere_appears_without_reopening_the_screen(app, runs, tmp_path):
     """A run started by `train --detach` (or another console) while the runs screen is open showed only after
     leaving and opening the screen again."""
@@ -280,3 +310,24 @@ async def test_the_runs_screen_draws_and_takes_keys_before_its_rows_are_read(app
         assert read == [runs["failed"].name, runs["child"].name, runs["overfit"].name]  # newest first
         table = screen.query_one(DataTable)
         assert table.row_count == 3 and "by best eval" in str(screen.query_one("#runs-title").render())
+
+
+async def test_the_columns_stand_still_while_the_rows_come_in(app, runs):
+    """Auto widths grew with each longer value read, so the table slipped sideways while thousands of runs filled
+    in: the widths are fixed from the start, the run column as wide as the longest id listed."""
+    from pathlib import Path
+
+    from screens.runs_screen import RunsScreen
+    from tests.support.screens import fake_run
+
+    named = fake_run(Path("runs"), "20250101-123000-a-much-longer-run-name-here-dddd", created=1_735_734_600.0,
+                     changes={"max_steps": 100000}, records=[{"step": 99999, "loss": 2.0}])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_runs(pilot)
+        assert isinstance(screen, RunsScreen)
+        table = screen.query_one(DataTable)
+        widths = {key.value: column.get_render_width(table) for key, column in table.columns.items()}
+        await wait_for(pilot, lambda: screen.filled, what="every row read")
+        after = {key.value: column.get_render_width(table) for key, column in table.columns.items()}
+        assert {k: v for k, v in after.items() if k != "fix"} == {k: v for k, v in widths.items() if k != "fix"}
+        assert after["run"] == len(named.name) + 2  # the longest id whole, with the cell padding

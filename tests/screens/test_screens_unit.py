@@ -179,3 +179,50 @@ def test_step_ticks_are_whole_round_numbers():
     for lo, hi in ((0, 7), (3, 99_999), (0, 1_000_000)):
         ticks = step_ticks(lo, hi)
         assert 2 <= len(ticks) <= 8 and all(isinstance(t, int) and lo <= t <= hi for t in ticks)
+
+
+async def test_the_legend_never_hides_the_highest_point_at_the_first_step():
+    """plotext draws the legend over the plot's top-left rows; a first eval at step 0, the highest point of a falling
+    curve, was drawn under it (a new user saw the curve start at step 1). The chart leaves a row per label above."""
+    from textual.app import App
+
+    from screens.widgets.metric_chart import Curve, MetricChart
+
+    class One(App):
+        def compose(self):
+            yield MetricChart("eval loss", id="chart")
+
+    for labels in (["lora-a982"], ["lora-a982", "lora-b123"]):
+        app = One()
+        async with app.run_test(size=(80, 20)) as pilot:
+            chart = app.query_one(MetricChart)
+            chart.set_curves([Curve(label, list(range(7)), [6.72 - 0.007 * s - 0.01 * i for s in range(7)])
+                              for i, label in enumerate(labels)], title="eval loss")
+            await pilot.pause()
+            plot = [line.split("┤", 1)[1] if "┤" in line else line.lstrip()[1:]
+                    for line in chart.render().plain.splitlines() if "┤" in line or line.lstrip().startswith("│")]
+            legend_rows = [i for i, row in enumerate(plot) if any(label in row for label in labels)]
+            assert len(legend_rows) == len(labels)
+            first_column = [i for i, row in enumerate(plot) if row[:1].strip() and "\u2800" <= row[0] <= "\u28ff"]
+            assert first_column and min(first_column) > max(legend_rows), "\n".join(plot)
+
+
+async def test_a_chart_whose_points_share_one_step_or_whose_range_is_empty_draws():
+    """The console exited with ZeroDivisionError (plotext's x range [30, 30]) when zoomed 'since the best eval' on
+    a run whose best eval was its last step."""
+    from textual.app import App
+
+    from screens.widgets.metric_chart import Curve, MetricChart
+
+    class One(App):
+        def compose(self):
+            yield MetricChart("loss", id="chart")
+
+    app = One()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(MetricChart)
+        for xmin, xmax in ((30, 30), (None, None), (30, None)):
+            chart.xmin, chart.xmax = xmin, xmax
+            chart.set_curves([Curve("train", [30], [3.9]), Curve("eval", [30], [3.94], markers=True)])
+            await pilot.pause()
+            assert "┤" in chart.render().plain

@@ -49,3 +49,31 @@ def test_the_trainer_reads_the_resolved_file_from_its_run_folder(tmp_path, monke
     value = build_config(sets={"sample_prompts": "my_prompts.txt"}).values["sample_prompts"]
     monkeypatch.chdir(tmp_path.parent)  # the trainer's working folder is the run folder, elsewhere
     assert [shown for _, shown, _ in user_prompts(value, chat=True)] == ["First?", "Second?"]
+
+
+def test_a_parquet_file_with_a_row_past_the_bound_fails_the_dry_run_in_one_line(tmp_path, capsys, monkeypatch):
+    """Parquet was not checked before launch at all: its rows are bounded from the footer's row-group sizes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import console.data.preflight as preflight
+
+    monkeypatch.setattr(preflight, "MAX_ROW_CHARS", 4096)
+    big = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"text": ["word " * 2000]}), big, compression="zstd")  # small on disk, big in memory
+    assert big.stat().st_size < 4096
+    code = main(["train", "--dataset", str(big), "--dry-run"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "a row is longer than" in err and "row group 0" in err and len(err.splitlines()) == 1
+    many = tmp_path / "many.parquet"
+    pq.write_table(pa.table({"instruction": [f"q{i}" for i in range(200)], "output": ["a"] * 200}), many)
+    assert main(["train", "--dataset", str(many), "--dry-run"]) == 0
+    assert preflight.local_format(str(many)) == "instruction"  # its columns are read now, so its format is known
+
+
+def test_a_file_named_parquet_that_is_not_one_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet at all\n")
+    assert main(["train", "--dataset", str(bad), "--dry-run"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "not a readable parquet file" in err and len(err.splitlines()) == 1

@@ -626,6 +626,19 @@ def test_lr_never_peaked_uses_the_runs_own_peak_never_the_presets():
     assert "lr_never_peaked" in found and "0.0002 peak" in found["lr_never_peaked"].evidence
 
 
+def test_lr_never_peaked_is_never_said_of_a_run_stopped_early_or_logged_sparsely():
+    # a run the user stopped at step 3 of 60, in its warmup: its schedule was not the cause
+    stopped = [{"step": s, "loss": 2.0 - 0.01 * s, "learning_rate": 1e-3 * s / 6} for s in (1, 2, 3)]
+    stopped.append({"step": 3, "train_runtime": 5.0, "train_loss": 1.9})
+    config = LORA.with_changes({"learning_rate": 1e-3, "max_steps": 60, "warmup_steps": 0.1})
+    assert "lr_never_peaked" not in problems(diagnose(hist(stopped, 60), config))
+    # a 10-step run logging its rate at steps 1 and 10 only: 0.0 in its one warmup step, low again after the cosine
+    sparse = [{"step": 1, "loss": 2.0, "learning_rate": 0.0}, {"step": 10, "loss": 1.8, "learning_rate": 6.03e-06}]
+    sparse.append({"step": 10, "train_runtime": 5.0, "train_loss": 1.9})
+    config = LORA.with_changes({"max_steps": 10, "warmup_steps": 0.1})
+    assert "lr_never_peaked" not in problems(diagnose(hist(sparse, 10), config))
+
+
 @pytest.mark.parametrize("last", [140, 200])
 def test_overfitting_that_early_stopping_ended_is_information(last):
     records = []

@@ -556,3 +556,28 @@ def test_llama_factory_settings_the_file_leaves_out_are_what_llama_factory_train
     assert "(default) learning_rate" in said and "(default) warmup_steps" not in said
     config = build_config("lora", sets=dict(v))
     assert config.values["learning_rate"] == 5e-5 and config.values["num_train_epochs"] == 3.0
+
+
+def test_a_full_disk_under_the_output_is_one_line_and_leaves_no_file(tmp_path):
+    """Disk full during `import -o` was a traceback, and left a 0-byte config. A real file system filled up (a
+    tmpfs in a mount namespace of its own) under the output."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1) to mount a small file system")
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mount = 'mount -t tmpfs -o size=64k tmpfs "$0"'
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", mount, str(folder)], capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"cannot mount a tmpfs in a mount namespace here: {probe.stderr.strip()}")
+    script = (mount + ' && head -c 1M /dev/zero > "$0/filler" 2>/dev/null; '
+              '"$1" -m console import "$2" -o "$0/ours.yaml"; echo "exit $?"; ls "$0"')
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script, str(folder), sys.executable, str(LF / "lora_sft.yaml")],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no space left on the disk" in errors[0] and "ours.yaml" in errors[0], proc.stderr
+    assert proc.stdout.split()[-3:] == ["exit", "2", "filler"]  # no config, no temporary file left

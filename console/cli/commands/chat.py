@@ -35,8 +35,9 @@ def run(args) -> int:
     from console.common.errors import UserError
     from console.common.safe_text import printable
     from console.runs.rundir import find_run
-    from console.tools.chat import Chat, quiet_libraries
+    from console.tools.chat import Chat
     from console.tools.chat_plan import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_LIMIT, plan_chat
+    from console.trainer.quiet import quiet_libraries
 
     temperature = args.temperature
     if not 0 <= temperature <= 5:  # NaN too

@@ -21,6 +21,9 @@ def run(args) -> int:
     from console.config.run_config import build_config, parse_set, resolve
     from console.loop.preflight import check_inputs
     from console.trainer.preview import as_text, preview
+    from console.trainer.quiet import quiet_libraries
+
+    quiet_libraries()  # what the libraries say on import and on a cached Hub dataset is not about the data
 
     config = resolve(build_config(args.method, args.config, parse_set(args.set), args.model, args.dataset))
     check_inputs(config.values)  # what train checks first: a missing file is one line before any library loads

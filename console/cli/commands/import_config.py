@@ -5,6 +5,7 @@ holds the mapping, one module per tool; `train --config THEIR.yaml` reads their 
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def render(imported, source: str | os.PathLike) -> str:
 
 
 def run(args) -> int:
-    from console.common.errors import ConfigError, UserError
+    from console.common.errors import ConfigError, UserError, path_problem
     from console.common.safe_text import printable
     from console.config.foreign import convert, detect
     from console.config.run_config import build_config, read_yaml_file
@@ -79,16 +80,20 @@ def run(args) -> int:
     if out.resolve() == Path(args.file).resolve():
         raise UserError(f"{out} is the file being imported: write to another with -o OUT.yaml")
     text = render(imported, args.file)
-    from console.common.safe_write import replace_file
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise UserError(f"{out} exists: pass --force to overwrite it, or -o OTHER.yaml")
+    from console.common.safe_write import NotOwnFile, replace_file
 
-    try:
-        if args.force:
-            replace_file(out, text)  # a link at OUT is refused in one line, never written through
-        else:
-            with open(out, "x", encoding="utf-8") as f:  # O_EXCL: anything at the name, a link too, is kept
-                f.write(text)
-    except FileExistsError:
-        raise UserError(f"{out} exists: pass --force to overwrite it, or -o OTHER.yaml") from None
+    try:  # a temporary file beside it, renamed: a full disk leaves no 0-byte or half config behind
+        replace_file(out, text)  # and a link at OUT is refused in one line (and kept), never written through
+    except NotOwnFile:
+        raise
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise UserError(f"no space left on the disk of {out.parent} to write {out}: nothing was written; free "
+                            f"some space (`df -h {out.parent}`) or write elsewhere with -o OTHER.yaml") from None
+        raise UserError(path_problem(err if err.filename else OSError(err.errno, err.strerror, str(out)),
+                                     "cannot write")) from None
     print(f"written: {out}")
     print(f"check it: training-console train --config {out} --dry-run")
     return 0

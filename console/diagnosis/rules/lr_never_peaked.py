@@ -19,10 +19,15 @@ KIND = "advisory"
 def detect(ctx: Context) -> Finding | None:
     lr = finite(ctx.history.learning_rate.steps, ctx.history.learning_rate.values)[1]
     peak = ctx.config.get("learning_rate")
-    if not (ctx.done and len(lr) >= 2 and peak and max(lr) < 0.8 * peak):
+    total = ctx.total_steps
+    # Only a run that reached its planned end: one stopped at step 3 of 60 never got to its peak by the user's hand,
+    # not its schedule's (a new user saw this warning, with no fix, on a run they had stopped).
+    if not (ctx.done and total and ctx.history.last_step >= total and peak and len(lr) >= 3
+            and max(lr) < 0.8 * peak):
         return None
-    i = lr.index(max(lr))
-    if i != len(lr) - 1:  # it peaked and came down: not a warmup longer than the run
+    # Climbing at every logged point: a rate that came down anywhere peaked (or decays). Three points at least: a run
+    # logging its rate at steps 1 and 10 only (warmup of one step, then cosine) read as "still climbing" from two.
+    if any(later < earlier for earlier, later in zip(lr, lr[1:])):
         return None
     return Finding(PROBLEM, Severity.WARNING, None,
                    f"the learning rate reached only {max(lr):.3g} of its {peak:g} peak before the run "

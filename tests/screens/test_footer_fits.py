@@ -1,0 +1,37 @@
+"""Every key the footer shows fits in 80 columns: at 80x24 (tmux's default) the arguments screen's footer lost its
+last item ("f1 He") when F11 Data was added."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Footer
+
+from screens.app import TrainingConsoleApp
+from tests.screens.test_screens_arguments import open_lora
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    return TrainingConsoleApp(runs_dir="runs")
+
+
+def footer_overflow(screen, width: int) -> list[str]:
+    """The footer's keys whose text passes the right edge (their region's right end beyond `width`)."""
+    footer = screen.query_one(Footer)
+    return [str(key.render()) for key in footer.query("FooterKey") if key.region.right > width]
+
+
+async def test_the_footer_fits_80_columns_on_the_method_arguments_and_runs_screens(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert footer_overflow(pilot.app.screen, 80) == [], "method screen"
+        await open_lora(pilot)
+        await pilot.pause()
+        assert footer_overflow(pilot.app.screen, 80) == [], "arguments screen"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert footer_overflow(pilot.app.screen, 80) == [], f"runs screen ({type(pilot.app.screen).__name__})"

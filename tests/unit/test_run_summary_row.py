@@ -1,0 +1,43 @@
+"""A run's stored row (in .summary.json) is taken as it is while the log has not grown: a row holding a flag and a
+text (finished, note) was refused as malformed, so every reader computed and wrote every run's summary again (3000
+runs: `runs` wrote 3000 files each time)."""
+from __future__ import annotations
+
+import json
+
+from console.config.run_config import build_config, resolve
+from console.runs.progress import run_summary, summary_row
+from console.runs.rundir import create_run
+from console.runs.summary import CACHE_NAME, stored_row
+
+
+def _finished_run(tmp_path):
+    run = create_run(tmp_path / "runs", resolve(build_config("lora", sets={"max_steps": "20"})), command=["test"])
+    with open(run.metrics_path, "a", encoding="utf-8") as f:
+        for step in range(1, 21):
+            f.write(json.dumps({"step": step, "loss": 3.0 - step / 10, "max_steps": 20}) + "\n")
+        f.write(json.dumps({"step": 20, "eval_loss": 1.5}) + "\n")
+    run.write_status("done", step=20, seconds=1.0)
+    return run
+
+
+def test_a_second_reader_reads_the_stored_row_and_writes_nothing(tmp_path):
+    run = _finished_run(tmp_path)
+    first = run_summary(run)
+    cache = run.path / CACHE_NAME
+    written = cache.stat().st_mtime_ns
+    row = stored_row(run.path, summary_row)
+    assert row is not None and isinstance(row["finished"], bool) and isinstance(row["note"], str)
+    assert run_summary(run) == first and cache.stat().st_mtime_ns == written
+
+
+def test_the_stored_row_is_not_taken_once_the_log_has_grown_or_was_replaced(tmp_path):
+    run = _finished_run(tmp_path)
+    run_summary(run)
+    with open(run.metrics_path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": 21, "loss": 0.5}) + "\n")
+    assert stored_row(run.path, summary_row) is None
+    assert run_summary(run)["step"] == 21
+    text = run.metrics_path.read_text()
+    run.metrics_path.write_text(text.replace('"loss": 0.5', '"loss": 0.7'))  # the same size, other bytes
+    assert stored_row(run.path, summary_row) is None
