@@ -36,7 +36,7 @@ def open_chat(app, run: RunDir | None) -> None:
     try:
         plan = plan_chat(run)
     except UserError as err:
-        app.notify(str(err), severity="error", timeout=10)
+        app.notify(str(err), severity="error", timeout=10, markup=False)
         return
     app.push_screen(ChatScreen(run, plan.folder.name if plan.folder.name != "model" else "final", plan.label,
                                plan.method, plan.base_name))
@@ -121,8 +121,9 @@ class ChatScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#chat-title", Static).update(
             Text.assemble(("Chat", "bold"), f" {self.run.id} ({self.method}): ", printable(self.label)))
-        self.query_one("#pane-base").border_title = f"base: {printable(self._short_base())}"
-        self.query_one("#pane-tuned").border_title = f"fine-tuned: {printable(self._short_label())}"
+        # as Text: a string title is read as markup (a model folder named m[link=x:y] ended the console)
+        self.query_one("#pane-base").border_title = Text(f"base: {printable(self._short_base())}")
+        self.query_one("#pane-tuned").border_title = Text(f"fine-tuned: {printable(self._short_label())}")
         self.query_one(Input).cursor_blink = False
         self.show_status()
         start(self, self.child)
@@ -149,7 +150,7 @@ class ChatScreen(Screen):
                 self.ready = event
                 self.failed = ""
                 for note in event.get("notes") or []:
-                    self.notify(str(note), timeout=8)
+                    self.notify(printable(note), timeout=8, markup=False)
             elif kind == "token":
                 which = event.get("which")
                 if which in self.current:
@@ -172,7 +173,7 @@ class ChatScreen(Screen):
                 text = str(event.get("message") or "the chat process failed")
                 if event.get("fatal"):
                     self.failed = text
-                self.notify(text, severity="error", timeout=15)
+                self.notify(printable(text), severity="error", timeout=15, markup=False)  # paths in it: text
                 self._end_request("")
         for which in changed:
             exchange, widget = self.current[which]

@@ -524,8 +524,11 @@ class TrainingScreen(Screen):
         except UserError as err:
             self.notify(str(err), severity="warning", timeout=6, markup=False)
             return
-        self.app.run_worker(self.app.show_arguments(config, f"DPO from {self.live.id}'s model: set the dataset to "
-                                                            f"preference pairs"), exclusive=True, group="nav")
+        from screens.runs_screen import short_id
+
+        # one short line (the header cut the longer one at 80 columns): what to do, and the demo's pairs to try
+        self.app.run_worker(self.app.show_arguments(config, f"DPO from {short_id(self.live.id)}: dataset = pairs "
+                                                            f"(try demo-pairs)"), exclusive=True, group="nav")
 
     def action_new_run(self) -> None:
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")

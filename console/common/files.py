@@ -2,10 +2,11 @@
 that a FIFO, a folder or a huge file in their place never hangs or floods the reader."""
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
+
+from console.common.bounded_read import loads_json, open_regular
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
@@ -33,9 +34,7 @@ def read_head(path: Path, limit: int) -> bytes | None:
     """Up to `limit` bytes of a regular file; None for a FIFO or a folder in its place (which must not hang or
     break the reader) or an unreadable one."""
     try:
-        if not path.is_file():
-            return None
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # never a FIFO or a device, even one swapped in after a check
             return f.read(limit + 1)
     except OSError:
         return None
@@ -47,7 +46,7 @@ def read_json_object(path: Path, limit: int = MAX_RUN_FILE_BYTES) -> dict | None
     if raw is None or len(raw) > limit:
         return None
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):
+        data = loads_json(raw.decode("utf-8"))
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None

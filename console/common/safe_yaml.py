@@ -4,7 +4,11 @@ nesting raised RecursionError and a 5000-digit integer ValueError, each a traceb
 """
 from __future__ import annotations
 
+import os
+
 import yaml
+
+from console.common.bounded_read import read_bytes
 
 MAX_BYTES = 1 << 20  # a config or a typed value: a megabyte is far beyond any real one
 MAX_DEPTH = 50
@@ -42,3 +46,14 @@ def load(text: str):
     if len(text) > MAX_BYTES:
         raise YAMLLimitError(f"{len(text) // 1024} KiB of YAML: more than {MAX_BYTES // 1024} KiB is not a config")
     return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506  a SafeLoader subclass
+
+
+def read_file(path: str | os.PathLike, what: str = "config file") -> str:
+    """The text of a YAML file, read with the same size bound before any parsing (a 300 MB file was read whole
+    before the limit was checked) and only from a regular file (a FIFO hung the reader). OSError in one line for a
+    FIFO, a device or a file over the bound (FileTooLarge), ValueError for text that is not UTF-8."""
+    data = read_bytes(path, MAX_BYTES, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {path} is not UTF-8 text: save it as UTF-8") from None

@@ -463,7 +463,8 @@ def coerce(name: str, raw):
     if kind in ("int", "float"):
         number = _to_number(value)
         bound = _bound_text(spec)
-        if number is None or not math.isfinite(number):
+        # an int is finite (and math.isfinite() of a 300-digit one overflowed: `--set max_steps=999...` traced back)
+        if number is None or not (isinstance(number, int) or math.isfinite(number)):
             raise ConfigError(f"{name} must be {'a whole number' if kind == 'int' else 'a number'}{bound}, got "
                               f"{typed}", name)
         if kind == "int":

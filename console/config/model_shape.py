@@ -4,10 +4,10 @@ experts, the linear modules an adapter can target. Read from a local folder, or 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.common.bounded_read import read_json
 from console.common.errors import UserError
 from console.common.offline import hub_offline, hub_reachable
 
@@ -251,7 +251,7 @@ def model_shape(model: str | None) -> ModelShape:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_json(path, 16 << 20)  # a model's config.json is a few KiB; never a FIFO, never past 16 MiB
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read {path}: {str(err).splitlines()[0]}") from None
     if not isinstance(data, dict):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from console.common.errors import ConfigError, UserError
+from console.common.bounded_read import FileTooLarge, NotARegularFile
+from console.common.errors import ConfigError, UserError, path_problem
 from console.config.fields import LEGACY, SECTIONS, all_fields, coerce, unknown_field_message
 from console.config.foreign import read_foreign
 from console.config.paths import NAMED_VALUES, PATH_FIELDS, resolve_path
@@ -427,13 +428,16 @@ def resolve(config: RunConfig, hardware: Hardware | None = None) -> RunConfig:
 def read_yaml_file(path: str | os.PathLike) -> dict:
     """A user's YAML config: flat arguments, or our saved config.yaml (with 'arguments'); safe loading only."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} not found: check the path", "config")
+    from console.common.safe_yaml import YAMLLimitError, load, read_file
+
     try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {p} is not UTF-8 text: save it as UTF-8", "config") from None
-    from console.common.safe_yaml import YAMLLimitError, load
+        text = read_file(p)  # bounded before parsing; never a FIFO or a device
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"config file {p} not found: check the path", "config") from None
+    except (NotARegularFile, FileTooLarge, ValueError) as err:
+        raise ConfigError(str(err), "config") from None
+    except OSError as err:
+        raise ConfigError(path_problem(err, "config file"), "config") from None
 
     try:
         data = load(text)

@@ -10,6 +10,16 @@ import csv
 import json
 from pathlib import Path
 
+from console.common.bounded_read import (
+    MAX_JSON_DEPTH,
+    FileTooLarge,
+    NotARegularFile,
+    json_depth,
+    loads_json,
+    open_regular,
+    read_text,
+    size_text,
+)
 from console.common.errors import DataError, path_problem
 from console.data.formats import detect_format, parse_columns
 
@@ -20,6 +30,13 @@ MAX_ROW_CHARS = 16 * 2**20
 
 
 MAX_JSON_ARRAY_BYTES = 256 * 2**20  # a JSON array file is parsed whole by the preflight only up to this size
+
+
+def _open_text(path: Path, newline: str | None = None):
+    """A dataset file opened as UTF-8 text, only when it is a regular file (a FIFO would hang the preflight)."""
+    import io
+
+    return io.TextIOWrapper(open_regular(path, "dataset file"), encoding="utf-8", newline=newline)
 
 
 def _exists(path: Path, what: str) -> bool:
@@ -48,9 +65,70 @@ def _lines(f, path: Path):
         yield lineno, line
 
 
+def _json_array_rows(path: Path, limit: int | None = None) -> list:
+    """The rows of a .json file holding one JSON array, each row's own size checked against MAX_ROW_CHARS (an array
+    of one 240 MB row among small ones passed a check of the mean row and took the trainer past 3 GB). Parsed one
+    row at a time with the standard decoder's raw_decode, which says where each row ends; json has no streaming
+    reader, hence this loop. DataError in one line for a file over MAX_JSON_ARRAY_BYTES (the trainer's loader
+    reads a JSON array whole), invalid JSON, a row over the bound or nested too deep; `limit`: stop after so many."""
+    try:
+        text = read_text(path, MAX_JSON_ARRAY_BYTES)
+    except ValueError as err:  # not UTF-8
+        raise DataError(str(err)) from None
+    except FileTooLarge:
+        raise DataError(f"{path} is a JSON array larger than {MAX_JSON_ARRAY_BYTES // 2**20} MiB: the trainer would "
+                        f"read it whole (many times its size in memory); save it as JSON Lines, one object per line "
+                        f"(.jsonl)") from None
+    decoder = json.JSONDecoder()
+    rows, i, n = [], text.index("[") + 1, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i < n and text[i] == "]" and not rows:
+            return rows
+        try:
+            row, end = decoder.raw_decode(text, i)
+        except ValueError as err:  # JSONDecodeError, or an integer past Python's 4300 digits
+            raise DataError(f"{path} is not valid JSON: {str(err).splitlines()[0][:200]}. Fix the file and try "
+                            f"again.") from None
+        except RecursionError:
+            raise DataError(f"{path}, row {len(rows) + 1}: nested too deep to read (thousands of brackets inside "
+                            f"each other): fix or remove that row") from None
+        if end - i > MAX_ROW_CHARS:
+            raise DataError(f"{path}: row {len(rows) + 1} is longer than {size_text(MAX_ROW_CHARS)} "
+                            f"({(end - i) / 2**20:.1f} MiB), far past any max_length (the trainer would read it "
+                            f"whole): split or shorten it")
+        if not json_depth(row):
+            raise DataError(f"{path}, row {len(rows) + 1}: nested more than {MAX_JSON_DEPTH} levels deep: no "
+                            f"dataset row is; fix or remove that row")
+        rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            return rows
+        i = end
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i < n and text[i] == ",":
+            i += 1
+            continue
+        if i < n and text[i] == "]" and not text[i + 1:].strip():
+            return rows
+        raise DataError(f"{path} is not valid JSON: expected ',' or ']' after row {len(rows)} (at character {i}). "
+                        f"Fix the file and try again.")
+
+
 def _local_files(path: Path) -> list[Path]:
     if path.is_file():
+        suffix = "".join(path.suffixes[-2:]).lower() if len(path.suffixes) > 1 else path.suffix.lower()
+        if path.suffix.lower() not in LOADERS:  # a .tsv or a .jsonl.gz was called "empty"
+            raise DataError(f"dataset {path}: {suffix or 'a file without a suffix'} is not a format the console reads:"
+                            f" give a .jsonl, .json, .csv, .parquet or .txt file (uncompressed; a .tsv saved as "
+                            f".csv)")
         return [path]
+    if not path.is_dir():
+        try:
+            open_regular(path, "dataset")
+        except OSError as err:  # a FIFO or a device (or a link to one): reading it would hang or never end
+            raise DataError(str(err) if isinstance(err, NotARegularFile) else path_problem(err, "dataset")) from None
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LOADERS)
     if not files:
         raise DataError(f"the folder {path} holds no .json/.jsonl/.csv/.parquet/.txt file")
@@ -62,33 +140,21 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".json"):
-            with open(path, encoding="utf-8") as f:
+            with _open_text(path) as f:
                 head = f.read(1)
                 f.seek(0)
-                if suffix == ".json" and head == "[" and path.stat().st_size > MAX_JSON_ARRAY_BYTES:
-                    return [], -1  # too big to parse here in bounded memory: the trainer's loader checks it
                 if suffix == ".json" and head == "[":
-                    try:
-                        data = json.load(f)
-                    except ValueError as err:
-                        raise DataError(f"{path} is not valid JSON: {err}. Fix the file and try again.") from None
-                    rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-                    size = path.stat().st_size
-                    if rows and size / len(rows) > MAX_ROW_CHARS:  # some row is longer than the bound (its mean is)
-                        raise DataError(f"{path}: {len(rows)} row{'s' if len(rows) != 1 else ''} in "
-                                        f"{size / 2**20:.0f} MiB: a row is longer than {MAX_ROW_CHARS // 2**20} MiB, "
-                                        f"far past any max_length (the trainer would read it whole): split or "
-                                        f"shorten it")
+                    rows = [r for r in _json_array_rows(path) if isinstance(r, dict)]
                     return (list(rows[0]) if rows else []), len(rows)
                 columns, n = [], 0
                 for lineno, line in _lines(f, path):
                     if not line.strip():
                         continue
                     try:
-                        row = json.loads(line)
+                        row = loads_json(line)  # a row nested 100k deep raised RecursionError
                     except ValueError as err:
-                        raise DataError(f"{path}, line {lineno}: malformed JSON ({err.msg}). Fix or remove that "
-                                        f"line.") from None
+                        raise DataError(f"{path}, line {lineno}: malformed JSON ({getattr(err, 'msg', err)}). Fix "
+                                        f"or remove that line.") from None
                     if not isinstance(row, dict):
                         raise DataError(f"{path}, line {lineno}: expected a JSON object ({{\"text\": ...}}), got "
                                         f"{type(row).__name__}")
@@ -101,7 +167,7 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
             limit = csv.field_size_limit()
             csv.field_size_limit(MAX_ROW_CHARS)  # csv's own 128 KiB default refused long texts with a traceback
             try:
-                with open(path, encoding="utf-8", newline="") as f:
+                with _open_text(path, newline="") as f:
                     reader = csv.DictReader(f)
                     rows = sum(1 for _ in reader)
                     return list(reader.fieldnames or []), rows
@@ -111,10 +177,12 @@ def _sample_rows(path: Path, limit: int = 50) -> tuple[list[str], int]:
             finally:
                 csv.field_size_limit(limit)
         if suffix == ".txt":
-            with open(path, encoding="utf-8") as f:
+            with _open_text(path) as f:
                 return ["text"], sum(1 for _, line in _lines(f, path) if line.strip())
         if suffix == ".parquet":
             return _parquet_rows(path)
+    except NotARegularFile as err:
+        raise DataError(str(err)) from None
     except OSError as err:
         raise DataError(path_problem(err, "dataset file")) from None
     except UnicodeDecodeError as err:
@@ -131,7 +199,8 @@ def _parquet_rows(path: Path) -> tuple[list[str], int]:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.ParquetFile(path).metadata
+        with open_regular(path, "dataset file") as f:  # never a FIFO (pyarrow would wait on it)
+            meta = pq.ParquetFile(f).metadata
     except (pyarrow.lib.ArrowException, ValueError) as err:
         raise DataError(f"{path} is not a readable parquet file ({str(err).splitlines()[0] if str(err) else err!r}): "
                         f"write it again, e.g. with `datasets`' to_parquet.") from None
@@ -139,9 +208,8 @@ def _parquet_rows(path: Path) -> tuple[list[str], int]:
         group = meta.row_group(i)
         if group.num_rows and group.total_byte_size / group.num_rows > MAX_ROW_CHARS:
             raise DataError(f"{path}: row group {i} holds {group.num_rows} row{'s' if group.num_rows != 1 else ''} "
-                            f"in {group.total_byte_size / 2**20:.0f} MiB: a row is longer than "
-                            f"{MAX_ROW_CHARS // 2**20} MiB, far past any max_length (the trainer would read it whole): "
-                            f"split or shorten it")
+                            f"in {size_text(group.total_byte_size)}: a row is longer than {size_text(MAX_ROW_CHARS)}, "
+                            f"far past any max_length (the trainer would read it whole): split or shorten it")
     return [name for name in meta.schema.to_arrow_schema().names], meta.num_rows
 
 
@@ -218,24 +286,20 @@ def _first_rows(path: Path, limit: int) -> list[dict]:
     suffix = path.suffix.lower()
     rows: list[dict] = []
     try:
-        with open(path, encoding="utf-8") as f:
+        with _open_text(path) as f:
             if suffix == ".json" and f.read(1) == "[":
-                if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
-                    return []
-                f.seek(0)
-                data = json.load(f)
-                return [r for r in data[:limit] if isinstance(r, dict)] if isinstance(data, list) else []
+                return [r for r in _json_array_rows(path, limit) if isinstance(r, dict)]
             if suffix not in (".jsonl", ".json"):
                 return []
             f.seek(0)
             for _, line in _lines(f, path):
                 if line.strip():
-                    row = json.loads(line)
+                    row = loads_json(line)
                     if isinstance(row, dict):
                         rows.append(row)
                 if len(rows) >= limit:
                     break
-    except (OSError, ValueError):
+    except (OSError, ValueError, DataError):
         return rows  # the format check (preflight) says what is wrong with the file
     return rows
 
@@ -439,17 +503,14 @@ def sample_rows(dataset: str | None, columns=None, limit: int = 200) -> list[dic
     for path in _local_files(Path(dataset).expanduser()):
         suffix = path.suffix.lower()
         try:
-            with open(path, encoding="utf-8", newline="" if suffix == ".csv" else None) as f:
+            with _open_text(path, newline="" if suffix == ".csv" else None) as f:
                 if suffix == ".csv":
                     found = (row for row in csv.DictReader(f))
                 elif suffix == ".json" and f.read(1) == "[":
-                    if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
-                        continue
-                    f.seek(0)
-                    found = (row for row in json.load(f))
+                    found = iter(_json_array_rows(path, limit))
                 elif suffix in (".json", ".jsonl"):
                     f.seek(0)
-                    found = (json.loads(line) for _, line in _lines(f, path) if line.strip())
+                    found = (loads_json(line) for _, line in _lines(f, path) if line.strip())
                 else:
                     continue
                 for row in found:
@@ -457,6 +518,6 @@ def sample_rows(dataset: str | None, columns=None, limit: int = 200) -> list[dic
                         rows.append({back.get(k, k): v for k, v in row.items()})
                     if len(rows) >= limit:
                         return rows
-        except (OSError, ValueError, csv.Error):
+        except (OSError, ValueError, csv.Error, DataError):
             continue  # the columns check (preflight) has said what is wrong with the file
     return rows

@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from console.common.bounded_read import read_json, read_text
 from console.common.errors import DataError
 
 _GENERATION = re.compile(r"{%-?\s*(end)?generation\s*-?%}")
@@ -56,6 +57,8 @@ def _compiled(text: str):
         return env.from_string(_GENERATION.sub("", text))
     except jinja2.TemplateError as err:
         raise DataError(f"the chat template does not parse: {type(err).__name__}: {err}") from None
+    except RecursionError:  # jinja2 parses and compiles recursively: 5000 nested parentheses overflowed it
+        raise DataError("the chat template is nested too deeply for Jinja to parse: fix the template") from None
 
 
 def render(text: str, messages: list[dict], *, bos: str = "", eos: str = "", add_generation_prompt: bool = False,
@@ -70,6 +73,8 @@ def render(text: str, messages: list[dict], *, bos: str = "", eos: str = "", add
         raise
     except (jinja2.TemplateError, TypeError, KeyError, IndexError, AttributeError) as err:
         raise TemplateFailed(f"{type(err).__name__}: {err}") from None
+    except RecursionError:  # a template calling a macro within itself without end
+        raise TemplateFailed("the template recursed without end") from None
 
 
 def role_problem(text: str, roles, *, bos: str = "", eos: str = "") -> str | None:
@@ -136,13 +141,14 @@ def model_template(model: str | None) -> tuple[str, str, str] | None:
         return None
     config: dict = {}
     try:
+        # regular files only, bounded (a FIFO or a link to /dev/zero in a model folder must not hang the preflight)
         path = folder / "tokenizer_config.json"
-        if path.is_file() and path.stat().st_size <= MAX_TEMPLATE_FILE:
-            config = json.loads(path.read_text(encoding="utf-8"))
+        if path.exists():
+            config = read_json(path, MAX_TEMPLATE_FILE)
         template = config.get("chat_template") if isinstance(config, dict) else None
         jinja = folder / "chat_template.jinja"
-        if jinja.is_file() and jinja.stat().st_size <= MAX_TEMPLATE_FILE:
-            template = jinja.read_text(encoding="utf-8")
+        if jinja.exists():
+            template = read_text(jinja, MAX_TEMPLATE_FILE)
     except (OSError, ValueError):
         return None
     if isinstance(template, list):  # named templates: the default one

@@ -55,8 +55,9 @@ def assumed_config(history=None, state: dict | None = None, method: str | None =
         changes = {"objective": "kto" if len(history.kl) else "dpo", **changes}
     for src, key in ASSUMED_KEYS.items():
         v = (state or {}).get(src)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
-            changes[key] = int(v) if float(v).is_integer() else v
+        # compared, not converted: math.isfinite() of a 300-digit integer (a foreign state file) overflowed
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf:
+            changes[key] = v if isinstance(v, int) else int(v) if v.is_integer() else v
     if history is not None:
         if history.max_steps and "max_steps" not in changes:
             changes["max_steps"] = int(history.max_steps)

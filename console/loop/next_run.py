@@ -32,6 +32,25 @@ def child_config(config: RunConfig, parent: str, fix: Fix | None = None) -> RunC
     return new
 
 
+# What a run started from another run's model takes from it: the model and how it is loaded and held in memory
+# (the "model and data" section but the data, the method's adapter and quantisation settings, the precision); its
+# data and training settings are its own objective's preset's.
+_DATA_KEYS = ("dataset", "dataset_format", "columns", "text_column", "dataset_config", "dataset_split",
+              "train_on_prompt", "val_size", "max_samples", "drop_long_examples", "adapter_name_or_path")
+_MACHINE_KEYS = ("bf16", "fp16", "activation_checkpointing", "accelerate_config", "seed")
+
+
+def _carried(key: str) -> bool:
+    from console.config.fields import all_fields
+
+    spec = all_fields().get(key)
+    if spec is None or key in _DATA_KEYS:
+        return False
+    if key in _MACHINE_KEYS or spec.section == "model and data":
+        return True
+    return spec.section == "method settings" and not getattr(spec, "objectives", None) and key != "loss_type"
+
+
 def from_model(run: RunDir, objective: str = "dpo", dataset: str | None = None) -> RunConfig:
     """A preference run (DPO by default) that starts from a finished run's model, recorded as its child: the same
     method; with an adapter method the run's adapter is trained further on its base (adapter_name_or_path), so
@@ -50,7 +69,11 @@ def from_model(run: RunDir, objective: str = "dpo", dataset: str | None = None) 
         changes["model"] = str(final)
     if dataset is not None:
         changes["dataset"] = dataset
-    new = config.with_changes(changes)
+    # The objective's preset, with what belongs to the model carried over: an SFT run's own training settings (a
+    # demo's learning rate 5e-3 and 100 epochs) put a DPO run far outside DPO's range (1e-7 to 1e-6) from its start
+    fresh = RunConfig.from_preset(config.method).with_changes({"objective": objective})
+    carried = {k: v for k, v in config.values.items() if _carried(k) and v != fresh.values.get(k)}
+    new = fresh.with_changes({**carried, **changes})
     new.parent, new.run_id = run.id, None
     new.fixes = [{"id": "from_model", "changes": {k: v for k, v in changes.items() if v is not None},
                   "why": f"{objective.upper()} from the model run {run.id} trained",

@@ -12,7 +12,10 @@ import importlib.util
 import re
 from pathlib import Path
 
-from console.common.errors import DataError
+from console.common.bounded_read import FileTooLarge, NotARegularFile, read_text
+from console.common.errors import DataError, first_line
+
+MAX_TEMPLATE_BYTES = 4 * 2**20  # the longest real chat templates are tens of KiB
 
 # transformers 5's own attention names (ALL_ATTENTION_FUNCTIONS plus eager); a Hub kernel is 'org/repo', with an
 # optional '@revision' and ':function' (transformers.integrations.hub_kernels.is_kernel's pattern)
@@ -68,12 +71,16 @@ def chat_template_text(value: str) -> str:
         return value
     path = Path(value.strip()).expanduser()
     try:
-        return path.read_text(encoding="utf-8")
+        # bounded and regular files only: a FIFO hung the CLI and froze the console, a link to /dev/zero read
+        # until MemoryError
+        return read_text(path, MAX_TEMPLATE_BYTES, "chat_template file")
     except FileNotFoundError:
         raise DataError(f"chat_template file {path} not found: give the path of a .jinja file, or the template "
                         f"itself") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"chat_template file {path} cannot be read ({err}): check the file") from None
+    except (NotARegularFile, FileTooLarge) as err:
+        raise DataError(str(err)) from None
+    except (OSError, ValueError) as err:
+        raise DataError(f"chat_template file {path} cannot be read ({first_line(err)}): check the file") from None
 
 
 def check_chat_template(text: str) -> None:
@@ -93,6 +100,9 @@ def check_chat_template(text: str) -> None:
     except jinja2.TemplateSyntaxError as err:
         raise DataError(f"chat_template is not valid Jinja (line {err.lineno}: {err.message}): fix the template"
                         ) from None
+    except RecursionError:  # jinja2's parser recurses per nesting level: 5000 nested parentheses overflowed it
+        raise DataError("chat_template is nested too deeply for Jinja to parse (brackets or blocks inside each other "
+                        "thousands of levels deep): fix the template") from None
 
 
 def _checks(values: dict) -> dict:

@@ -56,13 +56,12 @@ def distributed_type(value) -> str:
     """The distributed_type an accelerate config file declares ('' when unreadable: accelerate says why)."""
     import yaml
 
-    from console.common.safe_yaml import YAMLLimitError, load
+    from console.common.safe_yaml import load, read_file
 
     path = accelerate_config_file(value)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = load(f.read(1 << 20))
-    except (OSError, UnicodeDecodeError, YAMLLimitError, yaml.YAMLError):
+        data = load(read_file(path, "accelerate_config"))  # bounded, never a FIFO (open() would wait on one)
+    except (OSError, ValueError, yaml.YAMLError):  # YAMLLimitError and UnicodeDecodeError are ValueErrors
         return ""  # accelerate launch says what is wrong with a malformed file itself, in train.log
     return str(data.get("distributed_type") or "").upper() if isinstance(data, dict) else ""
 

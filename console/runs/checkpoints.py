@@ -22,6 +22,20 @@ def checkpoint_step(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def final_model_label(status: dict, best_loaded: bool) -> str:
+    """What a run's model/ holds, in words: 'the final model (model/, step 60)', or, when the trainer loaded the best
+    checkpoint at the end (load_best_model_at_end), 'the final model (model/: the best checkpoint, checkpoint-20, of
+    60 steps)': export and chat said 'step 60' of weights from step 20 while the training screen named the best."""
+    step = status.get("step")
+    best = status.get("best_checkpoint")
+    steps = f"{step} steps" if isinstance(step, int) and not isinstance(step, bool) else None
+    if best_loaded and isinstance(best, str) and best and status.get("phase") == "done" \
+            and checkpoint_step(Path(best).name) != step:  # the best is the last: its step says it
+        return f"the final model (model/: the best checkpoint, {Path(best).name}" + (f", of {steps})" if steps
+                                                                                        else ")")
+    return "the final model (model/" + (f", step {step})" if step is not None else ")")
+
+
 def checkpoint_dirs(folder: Path) -> list[tuple[int, Path]]:
     """(N, path) of every checkpoint-N folder in `folder` (not a link: a link could point out of the run), newest
     first; [] when there is none or the folder cannot be read."""

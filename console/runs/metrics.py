@@ -5,12 +5,13 @@ the charts. It never imports torch or transformers.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from console.common.bounded_read import NotARegularFile, loads_json, open_regular
 
 
 @dataclass
@@ -90,6 +91,15 @@ def _number(value) -> float | None:
     return None
 
 
+def _step(value) -> float | None:
+    """A logged step: a finite number from 0 to 1e15, else None. A line {"step": NaN} (or Infinity) reached int()
+    in every reader and broke `runs`, `show`, `watch` and the console; a value that is no step drops its line."""
+    number = _number(value)
+    if number is None or not math.isfinite(number) or not 0 <= number <= 1e15:
+        return None
+    return number
+
+
 def _step_count(value) -> int | None:
     """A planned number of steps: a whole, positive, believable count, else None."""
     number = _number(value)
@@ -132,7 +142,7 @@ class History:
     def add(self, record: dict) -> None:
         """Take one log record (a metrics.jsonl line or a log_history entry)."""
         self.events += 1
-        step = _number(record.get("step"))
+        step = _step(record.get("step"))
         if step is None:
             return
         if "train_runtime" in record:  # the Trainer's closing summary, not a training point
@@ -146,7 +156,7 @@ class History:
             if value is not None:
                 getattr(self, attr).add(step, value)
         wall = _number(record.get("time"))
-        if wall is not None:
+        if wall is not None and math.isfinite(wall):
             self.wall_time.add(step, wall)
 
     def extend(self, records: Iterable[dict]) -> History:
@@ -165,7 +175,7 @@ class History:
         """The last step the log speaks of: its closing summary's when training ended (a run stopped at step 106
         logged its last loss at 100, and said 100 where the status and the checkpoint said 106)."""
         last = max((s.steps[-1] for s in (self.train_loss, self.eval_loss, self.learning_rate) if s.steps), default=0)
-        end = _number(self.final.get("step")) if self.final else None
+        end = _step(self.final.get("step")) if self.final else None
         return max(last, end) if end is not None else last
 
     @classmethod
@@ -210,15 +220,13 @@ class MetricsTail:
 
     def read_new(self) -> list[dict]:
         try:
-            if self.path.exists() and not self.path.is_file():  # a FIFO or a folder: reading it would hang
-                return []
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:  # never a FIFO or a device (reading one would hang or never end)
                 size = os.fstat(f.fileno()).st_size
                 if size < self.offset:  # truncated or replaced: read it again from the start
                     self.offset, self._partial, self._skipping = 0, b"", False
                 f.seek(self.offset)
                 chunk = f.read(self.read_cap)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotARegularFile):
             return []
         self.offset += len(chunk)
         self.more = len(chunk) == self.read_cap
@@ -239,7 +247,7 @@ class MetricsTail:
             if not line:
                 continue
             try:
-                record = json.loads(line)
+                record = loads_json(line)  # a 100k-deep array raised RecursionError: now a bad line
             except (ValueError, UnicodeDecodeError):
                 self.bad_lines += 1
                 continue

@@ -40,13 +40,19 @@ def _median_tail(values: list[float], n: int = 5) -> float | None:
     return tail[len(tail) // 2] if tail else None
 
 
+def _is_step(value) -> bool:
+    """A step a status.json may say: a finite, non-negative number (Infinity there reached int() in `runs`)."""
+    # compared, never converted: an integer of 300 digits overflowed float() (NaN and Infinity fail the range)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1e15
+
+
 def progress(history: History, status: dict | None = None, logging_steps: int | float | None = None) -> Progress:
     """Where a run is, from its log; `status` (status.json) adds the step the trainer last reported, which can be
     past the last logged one (a stop between two logging steps), and whether it ended; `logging_steps` (the
     config's) lets it say when the train loss shown is from long before, logging_steps being larger than the run."""
     step = history.last_step
     said = (status or {}).get("step")
-    if isinstance(said, (int, float)) and not isinstance(said, bool) and said == said and said > step:
+    if _is_step(said) and said > step:
         step = said
     ev = history.eval_loss.finite()
     best = min(range(len(ev)), key=lambda i: ev.values[i]) if len(ev) else None
@@ -155,12 +161,10 @@ def run_progress(run: RunDir, status: dict | None = None, logging_steps=None) ->
     status = run.status() if status is None else status
     said = status.get("step")
     row = stored_row(run.path, summary_row) if logging_steps is None else None
-    if row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool) and said == said
-                                and said > row["step"]):
+    if row is not None and not (_is_step(said) and said > row["step"]):
         return Progress(**row)  # nothing appended since the stored row: the summary's points are not needed
     summary = summarise(run.path, row_of=summary_row)
-    if summary.row is not None and not (isinstance(said, (int, float)) and not isinstance(said, bool)
-                                        and said == said and said > summary.row["step"]):
+    if summary.row is not None and not (_is_step(said) and said > summary.row["step"]):
         if logging_steps is None:
             return Progress(**summary.row)  # the status adds nothing to the log's own numbers
     return progress(summary.history(), status, logging_steps)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.common.bounded_read import open_regular
 from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
 from console.common.safe_write import check_own, open_append, refused, write_new
@@ -270,7 +271,7 @@ class RunDir:
 
     def tail_log(self, n: int = 20) -> list[str]:
         try:
-            with open(self.log_path, "rb") as f:
+            with open_regular(self.log_path) as f:  # a FIFO in its place hung `runs`, `show`, `watch`, the console
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
                 f.seek(max(0, size - 16384))
@@ -389,8 +390,8 @@ def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = 
 
 
 def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
-    """A run by id, unique prefix or suffix, its --name label (when one run has it), 'latest', or a path; never a
-    folder outside the runs folder by id."""
+    """A run by id, unique prefix or suffix, its --name label (when one run has it), any other unique part of its
+    id, 'latest', or a path; never a folder outside the runs folder by id."""
     runs = Path(runs_dir).expanduser()
     if name in ("latest", "last", ""):
         all_runs = list_run_dirs(runs)
@@ -411,6 +412,8 @@ def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
     matches = [r for r in list_run_dirs(runs) if r.id.startswith(name) or r.id.endswith(name)]
     if not matches:  # the label given with --name: 20261206-145118-<label>-894b
         matches = [r for r in list_run_dirs(runs) if run_label(r.id) == _label(name)]
+    if not matches:  # any unique part, as the docs say (the time alone, 175354, was refused)
+        matches = [r for r in list_run_dirs(runs) if name in r.id]
     if len(matches) == 1:
         return matches[0]
     if not matches:

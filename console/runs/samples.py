@@ -8,10 +8,11 @@ the screens and the CLI read these files.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from console.common.bounded_read import is_regular, loads_json, open_regular
 
 DEFAULT_PROMPTS = 3  # held-out eval rows sampled when the user gives no sample_prompts
 MAX_PROMPTS = 16
@@ -58,7 +59,7 @@ def prompts_from_records(records: list[dict], n: int = DEFAULT_PROMPTS) -> list[
 
 def _conversation(text) -> list[dict]:
     try:
-        messages = json.loads(text) if isinstance(text, str) else []
+        messages = loads_json(text) if isinstance(text, str) else []
     except ValueError:
         return []
     return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
@@ -69,13 +70,19 @@ def user_prompts(value, chat: bool) -> list[tuple[object, str, str]]:
     Each goes to the model as the records it trained on did: a user turn through the chat template, or plain."""
     if isinstance(value, str):
         path = Path(value).expanduser()
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")[:MAX_PROMPTS * MAX_PROMPT_CHARS * 2]
+        if is_regular(path):
+            # only the head that can hold MAX_PROMPTS prompts is read (the whole file was, a link to /dev/zero
+            # never ended), and only from a regular file (a FIFO hung the trainer)
+            try:
+                with open_regular(path) as f:
+                    text = f.read(MAX_PROMPTS * MAX_PROMPT_CHARS * 8).decode("utf-8", "replace")
+            except OSError:
+                text = ""
             if path.suffix == ".jsonl":
                 items = []
                 for line in text.splitlines():
                     try:
-                        row = json.loads(line)
+                        row = loads_json(line)
                     except ValueError:
                         continue
                     if isinstance(row, dict) and isinstance(row.get("prompt"), str):

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from stat import S_ISREG
 
+from console.common.bounded_read import open_regular
 from console.common.files import atomic_write
-from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _step_count
+from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _step, _step_count
 
 TAIL = 5  # the last points kept of each metric: progress() takes the median of the last five rates
 MAX_METRICS = 256  # names kept per run: a hostile log with a new key on every line stays small
@@ -71,7 +73,7 @@ class MetricsSummary:
     def add(self, record: dict) -> None:
         """One log record, read as History.add reads it."""
         self.events += 1
-        step = _number(record.get("step"))
+        step = _step(record.get("step"))  # a finite step or the line is dropped, as History.add drops it
         if step is None:
             return
         if "train_runtime" in record:
@@ -82,8 +84,8 @@ class MetricsSummary:
             if key in ("step", "max_steps") or (key == "loss" and "train_runtime" in record):
                 continue
             value = _number(raw)
-            if value is None:
-                continue
+            if value is None or (key == "time" and not math.isfinite(value)):  # as History.add: a NaN time
+                continue  # reached int() in the elapsed time
             stat = self.metrics.get(key)
             if stat is None:
                 if len(self.metrics) >= MAX_METRICS:
@@ -127,17 +129,26 @@ class MetricsSummary:
                       bad_lines=int(data["bad_lines"]), max_steps=_step_count(data.get("max_steps")),
                       final=data["final"] if isinstance(data.get("final"), dict) else None)
             for key, step in dict(data["last_step"]).items():
-                out.last_step[str(key)] = float(step)
+                out.last_step[str(key)] = _stored_step(step)
             for key, stat in dict(data["metrics"]).items():
-                tail = [[float(s), float(v), int(n)] for s, v, n in stat["tail"]][-TAIL:]
-                best = None if stat.get("best") is None else [[float(s), float(v), int(n)] for s, v, n in stat["best"]]
+                tail = [[_stored_step(s), float(v), int(n)] for s, v, n in stat["tail"]][-TAIL:]
+                best = None if stat.get("best") is None else [[_stored_step(s), float(v), int(n)]
+                                                              for s, v, n in stat["best"]]
                 out.metrics[str(key)] = MetricStat(tail=tail, best=best, count=int(stat["count"]))
             if out.offset < 0 or len(out.metrics) > MAX_METRICS:
                 return None
             out.row = _row(data.get("row"))
             return out
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             return None
+
+
+def _stored_step(value) -> float:
+    """A step of a stored summary: finite, else ValueError (the summary is read again from the log)."""
+    step = _step(value)
+    if step is None:
+        raise ValueError(f"not a step: {value!r}")
+    return step
 
 
 def _row(data) -> dict | None:
@@ -161,7 +172,7 @@ def _row_keys(row_of) -> frozenset:
 def _fingerprint(path, offset: int) -> str:
     if offset == 0:
         return ""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # swapped for a FIFO since it was checked: refused, never waited on
         f.seek(max(0, offset - FINGERPRINT))
         return f.read(min(offset, FINGERPRINT)).hex()
 

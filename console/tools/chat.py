@@ -47,6 +47,7 @@ from console.common.errors import RunError, UserError, first_line
 from console.runs.rundir import RunDir
 from console.tools.chat_plan import (
     DEFAULT_MAX_NEW_TOKENS,
+    MAX_PROMPT_CHARS,
     WHICH,
     ChatPlan,
     format_prompt,
@@ -203,6 +204,32 @@ class Chat:
                 "seconds": round(answer.seconds, 3), "stopped": False}
 
 
+def load_chat(run: RunDir, checkpoint: str | None = None, with_base: bool = True, plan: ChatPlan | None = None,
+              tries: int = 3) -> Chat:
+    """The run's model loaded for chat, as planned by plan_chat (or `plan`). A run still training deletes its older
+    checkpoints as it saves new ones (save_total_limit): when the folder being loaded is gone after a failed load,
+    the newest checkpoint is planned and loaded again (said in the plan's notes), up to `tries` times; a checkpoint
+    the user named (checkpoint-N) is named in one line instead. Loading raced that rotation with a traceback."""
+    plan = plan or plan_chat(run, checkpoint)
+    named = (checkpoint or "").strip() not in ("", "final", "model", "model/", "best")
+    for attempt in range(tries):
+        try:
+            return Chat(plan, with_base=with_base)
+        except Exception:
+            if plan.folder.exists():
+                raise
+            gone = plan.folder.name
+            if named or attempt == tries - 1:
+                raise RunError(f"{gone} of {run.id} was deleted while it was loading (the run keeps save_total_limit "
+                               f"checkpoints and removes the oldest as it saves): try again, or give --checkpoint "
+                               f"best or final") from None
+            notes = plan.notes
+            plan = plan_chat(run, checkpoint)
+            plan.notes[:0] = notes + [f"{gone} was deleted while it was loading (the run rotates its checkpoints): "
+                                      f"{plan.label} was loaded instead"]
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
 # -- the child-process server ----------------------------------------------------------------------------------------
 
 
@@ -232,12 +259,36 @@ def _protocol_stream():
 def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, stdin=None, out=None) -> int:
     """The chat server's loop (module docstring): load, say ready, answer requests until stdin closes."""
     out = _Protocol(out if out is not None else _protocol_stream())
-    stdin = stdin if stdin is not None else sys.stdin
+    # bytes (bounded lines, bad UTF-8 replaced, not fatal), through a reader of our own on a copy of fd 0: a daemon
+    # thread blocked in sys.stdin.buffer holds its lock, and the interpreter aborted at exit (SIGABRT) reclaiming it
+    stdin = stdin if stdin is not None else os.fdopen(os.dup(sys.stdin.fileno()), "rb")
     requests: queue.Queue = queue.Queue()
     stop = threading.Event()  # set by a stop request: the answer being generated ends
 
+    def lines():
+        """stdin's lines as text, each read with a bound (a request's JSON: its prompt escaped, and its fields); a
+        longer one is read on to its end and given as a UserError, which the loop answers with an error event."""
+        limit = 8 * MAX_PROMPT_CHARS + 4096
+        while True:
+            try:
+                line = stdin.readline(limit)
+            except (OSError, ValueError):  # closed under us
+                return
+            if not line:
+                return
+            if len(line) == limit and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                while line and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                    line = stdin.readline(1 << 20)
+                yield UserError(f"a request line is longer than {limit} characters: the prompt may hold at most "
+                                f"{MAX_PROMPT_CHARS}")
+                continue
+            yield line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+
     def read() -> None:
-        for line in stdin:
+        for line in lines():
+            if isinstance(line, UserError):
+                requests.put(line)
+                continue
             if not line.strip():
                 continue
             if line.lstrip().startswith("{") and '"stop"' in line:
@@ -256,7 +307,7 @@ def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, 
         plan = plan_chat(RunDir(run_path), checkpoint)
         leave_out_bitsandbytes(plan.method, plan.values)  # a second off the load when the run never called it
         quiet_libraries()
-        chat = Chat(plan, with_base=with_base)
+        chat = load_chat(plan.run, checkpoint, with_base=with_base, plan=plan)
     except UserError as err:
         out.send({"event": "error", "message": _first(str(err)), "fatal": True})
         return 1
@@ -273,6 +324,8 @@ def serve(run_path: str, checkpoint: str | None = None, with_base: bool = True, 
         if line is None:
             return 0
         try:
+            if isinstance(line, UserError):
+                raise line
             request = parse_request(line, chat.which)
         except UserError as err:
             out.send({"event": "error", "message": _first(str(err))})

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
-from console.runs.checkpoints import has_weights
+from console.runs.checkpoints import final_model_label, has_weights
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 WHICH = ("base", "tuned")
@@ -59,13 +59,12 @@ def plan_chat(run: RunDir, checkpoint: str | None = None) -> ChatPlan:
     status = run.status()
     phase = status.get("phase", "?")
     active = phase in ACTIVE_PHASES
-    step = status.get("step")
     final = run.path / "model"
     notes: list[str] = []
     wanted = (checkpoint or "").strip()
     if wanted in ("", "final", "model", "model/"):
         if not active and has_weights(final):
-            folder, label = final, "the final model (model/" + (f", step {step})" if step is not None else ")")
+            folder, label = final, final_model_label(status, bool(config.get("load_best_model_at_end")))
         elif wanted:
             why = (f"{run.id} is still {phase}: its final model is written when it ends" if active else
                    f"{run.id} ({phase}) has no final model (model/)")
@@ -123,6 +122,19 @@ def format_prompt(text: str, fmt: str, chat_template: bool):
     return _entry(fmt).chat_prompt(text, chat_template)
 
 
+def prompt_problem(prompt: str) -> str | None:
+    """What makes a prompt one the model is not given, in words, or None: longer than MAX_PROMPT_CHARS, or holding
+    text that is not Unicode (lone surrogates: bytes that were not UTF-8, kept by the command line's decoding). The
+    server and the CLI apply the same bound."""
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return f"is {len(prompt)} characters long: at most {MAX_PROMPT_CHARS}"
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"is not UTF-8 text (a bad character at position {err.start}): give UTF-8 text"
+    return None
+
+
 def parse_request(line: str, loaded: list[str]) -> dict:
     """A request line as {prompt, temperature, max_new_tokens, which} or {stop: True}; UserError (one line) for
     anything else."""
@@ -137,8 +149,9 @@ def parse_request(line: str, loaded: list[str]) -> dict:
     prompt = request.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise UserError("the request has no prompt (a non-empty string)")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise UserError(f"the prompt is {len(prompt)} characters long: at most {MAX_PROMPT_CHARS}")
+    problem = prompt_problem(prompt)
+    if problem:
+        raise UserError(f"the prompt {problem}")
     temperature = request.get("temperature", 0.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 5:
         raise UserError(f"temperature {temperature!r}: a number from 0 (greedy) to 5")
@@ -154,3 +167,58 @@ def parse_request(line: str, loaded: list[str]) -> dict:
     if missing:
         raise UserError(f"the {missing[0]} model is not loaded in this server (loaded: {', '.join(loaded)})")
     return {"prompt": prompt, "temperature": float(temperature), "max_new_tokens": tokens, "which": which}
+
+
+# -- the chat process' events, typed before any reader uses them ------------------------------------------------------
+
+MAX_EVENT_TEXT = 1 << 20  # an answer of 32768 tokens is a few hundred KiB of text
+
+
+def _text(value, default: str = "") -> str:
+    return value[:MAX_EVENT_TEXT] if isinstance(value, str) else default
+
+
+def _seconds(value) -> float:
+    # compared before any conversion: float() of a 400-digit integer overflows; NaN and Infinity fail the range
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1e9
+    return float(value) if ok else 0.0
+
+
+def _count(value) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9
+    return value if ok else 0
+
+
+def typed_event(event) -> dict | None:
+    """One event of the chat process (console.tools.chat's protocol) with each field of the type its readers use,
+    or None for a line that is no event of the protocol. The process is ours, but its stdout is another process'
+    output: a wrong-typed field ({"event": "done", "tokens": "many"}) reached int() in the screen and ended the
+    console."""
+    if not isinstance(event, dict):
+        return None
+    kind = event.get("event")
+    if kind == "ready":
+        which = event.get("which")
+        return {"event": "ready", "run": _text(event.get("run")), "loaded": _text(event.get("loaded"), "?"),
+                "method": _text(event.get("method"), "?"), "base": _text(event.get("base"), "?"),
+                "layout": _text(event.get("layout")), "device": _text(event.get("device"), "?"),
+                "which": [w for w in WHICH if isinstance(which, list) and w in which],
+                "seconds": _seconds(event.get("seconds")),
+                "notes": [n[:1000] for n in event.get("notes") or [] if isinstance(n, str)]
+                if isinstance(event.get("notes"), list) else []}
+    if kind in ("token", "done"):
+        which = event.get("which")
+        if which not in WHICH:
+            return None
+        if kind == "token":
+            return {"event": "token", "which": which, "text": _text(event.get("text"))}
+        done = {"event": "done", "which": which, "ended": event.get("ended") is True,
+                "tokens": _count(event.get("tokens")), "seconds": _seconds(event.get("seconds")),
+                "stopped": event.get("stopped") is True}
+        if isinstance(event.get("text"), str):  # else the streamed text stands
+            done["text"] = _text(event["text"])
+        return done
+    if kind == "error":
+        return {"event": "error", "message": " ".join(_text(event.get("message"), "the chat process failed").split())
+                [:1000] or "the chat process failed", "fatal": event.get("fatal") is True}
+    return None

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.common.errors import RunError, UserError
-from console.runs.checkpoints import checkpoint_dirs, checkpoint_problem, checkpoint_step, has_weights, weights_problem
+from console.runs.checkpoints import (
+    checkpoint_dirs,
+    checkpoint_problem,
+    checkpoint_step,
+    final_model_label,
+    has_weights,
+    weights_problem,
+)
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 
 # Files of a checkpoint that hold the state to resume training from, not the model.
@@ -113,7 +120,7 @@ def resolve_source(run: RunDir, checkpoint: str = "final", status: dict | None =
             todo = (f"export a checkpoint instead (--checkpoint {ckpts[-1].name})" if ckpts else
                     "train it again")
             raise RunError(f"{run.id}'s final model cannot be {verb}: model/{problem}; {todo}")
-        return folder, "the final model (model/" + (f", step {status['step']})" if status.get("step") else ")")
+        return folder, final_model_label(status, bool(run.config().get("load_best_model_at_end")))
     if checkpoint == "best":
         name = _best_name(status)
         if name is None:

@@ -22,6 +22,7 @@ def model_card(plan: ExportPlan) -> str:
     from huggingface_hub import ModelCardData
 
     from console.common.numbers import fmt
+    from console.config.analysis import OBJECTIVE_WORDS
     from console.loop.findings import run_findings, title_of
     from console.runs.metrics import load_history
     from console.runs.progress import duration, progress
@@ -33,12 +34,12 @@ def model_card(plan: ExportPlan) -> str:
     base = plan.base or "?"
     data = ModelCardData(base_model=None if plan.demo else base,
                          library_name="peft" if plan.kind == "adapter" else "transformers",
-                         tags=["training-console", "sft", plan.method])
+                         tags=["training-console", config.objective, plan.method])
     dataset = config.get("dataset") or "the built-in demo dataset"
     lines = ["---", data.to_yaml(), "---", "",
              f"# {run.id}", "",
-             f"{plan.what.rstrip(',')}: fine-tuned from {plan.base_name} with {plan.method} (supervised "
-             f"fine-tuning) by Training Console.", "",
+             f"{plan.what.rstrip(',')}: fine-tuned from {plan.base_name} with {plan.method} "
+             f"({OBJECTIVE_WORDS.get(config.objective, config.objective)}) by Training Console.", "",
              "## Data", "",
              f"- dataset: `{dataset}`" + (f" ({config.get('dataset_format')} format)"
                                           if config.get("dataset_format") not in (None, "auto") else "")]

@@ -9,9 +9,10 @@ libraries' availability checks (importlib.util.find_spec) then answer "not insta
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+from console.common.bounded_read import read_json
 
 # The optimisers transformers builds from torch alone (transformers.training_args.OptimizerNames). Any other name
 # (adamw_bnb_8bit, paged_adamw_8bit, lion_32bit, ademamix, rmsprop_bnb, ...) may need bitsandbytes: it stays importable.
@@ -44,7 +45,8 @@ def _base_may_be_quantised(model: str | None, revision: str | None) -> bool:
     if config is None:
         return True
     try:
-        return "quantization_config" in json.loads(Path(config).read_text(encoding="utf-8"))
+        # bounded, never a FIFO (a model's config.json is a few KiB)
+        return "quantization_config" in read_json(Path(config), 16 << 20)
     except (OSError, ValueError, TypeError):
         return True  # unreadable here: the loader will say what is wrong, with bitsandbytes at hand
 

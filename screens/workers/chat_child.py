@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from console.common.bounded_read import loads_json
+from console.tools.chat_plan import MAX_EVENT_TEXT, typed_event
+
 BATCH_S = 0.1
+MAX_LINE_BYTES = 4 * MAX_EVENT_TEXT + 4096  # the longest event line the protocol writes, with room
 
 
 def child_env() -> dict:
@@ -148,6 +152,8 @@ def pump(child: ChatChild, post: Callable[[Message], object], cancelled: Callabl
                     break
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
+                if len(buffer) > MAX_LINE_BYTES:  # a "line" that never ends is no event: not kept in memory
+                    buffer = b""
                 for line in lines:
                     event = _parse(line)
                     if event is not None:
@@ -174,14 +180,15 @@ def pump(child: ChatChild, post: Callable[[Message], object], cancelled: Callabl
 
 
 def _parse(line: bytes) -> dict | None:
+    """The protocol event a line holds, each field typed (chat_plan.typed_event), or None."""
     text = line.decode("utf-8", "replace").strip()
     if not text:
         return None
     try:
-        event = json.loads(text)
+        event = loads_json(text)
     except ValueError:
-        return None  # not a protocol line: nothing the screen can use
-    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+        return None  # not a protocol line (or one nested past any of ours): nothing the screen can use
+    return typed_event(event)
 
 
 def _last_line(stream) -> str:

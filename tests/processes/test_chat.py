@@ -109,6 +109,30 @@ def test_a_run_without_its_final_model_chats_with_its_newest_checkpoint(lora_run
 
 
 @pytest.mark.e2e
+def test_a_checkpoint_deleted_while_it_loads_is_planned_again_or_named(lora_run, tmp_path):
+    """A run still training deletes its oldest checkpoint as it saves one (save_total_limit): chat raced that with a
+    traceback. Here the planned folder is deleted after planning, before the load ends, as rotation does."""
+    import shutil
+
+    from console.tools.chat import load_chat
+
+    copy = RunDir(tmp_path / "runs" / lora_run.id)
+    shutil.copytree(lora_run.path, copy.path)
+    shutil.rmtree(copy.path / "model")
+    plan = plan_chat(copy)
+    assert plan.folder.name == "checkpoint-8"
+    shutil.rmtree(plan.folder)
+    chat = load_chat(copy, None, with_base=False, plan=plan)
+    assert chat.plan.folder.name == "checkpoint-4"
+    assert any("checkpoint-8 was deleted while it was loading" in note for note in chat.plan.notes)
+    assert chat.answer("Name a colour.", "tuned", max_new_tokens=3)["tokens"] == 3
+    named = plan_chat(copy, "checkpoint-4")
+    shutil.rmtree(named.folder)
+    with pytest.raises(RunError, match="checkpoint-4 of .* was deleted while it was loading"):
+        load_chat(copy, "checkpoint-4", with_base=False, plan=named)
+
+
+@pytest.mark.e2e
 def test_a_run_still_training_chats_with_its_newest_checkpoint(runs_dir):
     from console.runs.launcher import kill, request_save
     from console.runs.metrics import load_history
@@ -236,6 +260,27 @@ def test_a_stop_request_ends_the_answer_being_generated(lora_run):
 
 
 @pytest.mark.e2e
+def test_the_server_reads_each_request_with_a_bound_and_bad_utf8_is_an_error_event(lora_run):
+    """The server's stdin read as bytes, line by line with a bound: invalid UTF-8 (it ended the reading thread, and
+    the server waited for ever) and a line past any request are error events; the next request is answered."""
+    server = Server(lora_run)
+    try:
+        assert server.wait_event(lambda e: e["event"] in ("ready", "error"))["event"] == "ready"
+        raw = server.proc.stdin.buffer
+        raw.write(b'{"prompt": "caf\xe9", "which": ["tuned"], "max_new_tokens": 2}\n')  # answered, \ufffd for the byte
+        raw.write(b'{"prompt": "' + b"x" * 2_000_000 + b'"}\n')
+        raw.flush()
+        server.send({"prompt": "Name a colour.", "which": ["tuned"], "max_new_tokens": 3})
+        server.wait_event(lambda e: e["event"] == "done" and e["tokens"] == 3)
+        assert [e["tokens"] for e in server.events if e["event"] == "done"] == [2, 3]
+        errors = [e["message"] for e in server.events if e["event"] == "error"]
+        assert any("longer than" in m for m in errors), errors
+    finally:
+        assert server.close() == 0
+    assert "Traceback" not in server.proc.stderr.read()
+
+
+@pytest.mark.e2e
 def test_the_server_says_in_one_line_when_there_is_nothing_to_load(lora_run):
     server = Server(lora_run, "--checkpoint", "checkpoint-999")
     try:
@@ -294,6 +339,37 @@ def test_cli_mistakes_are_one_line(lora_run, runs_dir):
     done = _cli("chat", "--runs-dir", str(runs_dir), bare.id, "--prompt", "hi")
     assert done.returncode == 2 and "no final model and no checkpoint" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.e2e
+def test_cli_a_prompt_past_the_servers_bound_or_not_utf8_is_one_line_and_the_others_are_answered(lora_run):
+    """A 1.2 MB piped prompt ran 300 s at 3 GB with no answer (the server's bound was not applied by the CLI), and
+    invalid UTF-8 on stdin was a traceback: each is one line now, and the prompts around them are answered."""
+    from console.tools.chat_plan import MAX_PROMPT_CHARS
+
+    stdin = (b"Name a colour.\n" + b"x" * 1_200_000 + b"\n" + b"caf\xe9 au lait?\n" + b"y" * (MAX_PROMPT_CHARS + 1)
+             + b"\nWhat is the opposite of begin?\n")
+    done = subprocess.run([sys.executable, "-m", "console", "chat", "--runs-dir", str(lora_run.path.parent),
+                           lora_run.id, "--max-new-tokens", "4"], input=stdin, capture_output=True, env=_env(),
+                          cwd=str(ROOT), timeout=180)
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 2 and "Traceback" not in err, err
+    assert "error: the prompt on line 2 is 1200001 bytes long, more than a prompt may be" in err
+    assert "error: the prompt on line 3 is not UTF-8 text (a bad byte at position 3)" in err
+    assert f"error: the prompt on line 4 is {MAX_PROMPT_CHARS + 1} characters long: at most" in err
+    assert err.count("(tuned: ") == 2 and "> What is the opposite of begin?" in err  # the others are answered
+
+
+def test_cli_prompt_argument_past_the_bound_or_not_utf8_is_refused_before_loading(capsys, runs_dir):
+    from console.cli.main import main
+    from console.tools.chat_plan import MAX_PROMPT_CHARS
+
+    for prompt, words in (("x" * (MAX_PROMPT_CHARS + 1), "characters long: at most"),
+                          ("caf\udce9", "is not UTF-8 text")):  # a byte that was not UTF-8, as argv keeps it
+        assert main(["chat", "--runs-dir", str(runs_dir), "--prompt", prompt]) == 2
+        err = capsys.readouterr().err
+        assert "--prompt is " in err and words in err, err
+        assert len(err.strip().splitlines()) == 1
 
 
 # -- the screen ----------------------------------------------------------------------------------------------------

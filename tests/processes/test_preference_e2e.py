@@ -49,6 +49,8 @@ def test_dpo_trains_on_pairs_and_logs_the_preference_curves(runs_dir, method, ca
         target = runs_dir.parent / "exported"
         assert main(["export", run.id, "--runs-dir", str(runs_dir), "--to", str(target)]) == 0
         assert (target / "adapter_config.json").exists() and (target / "adapter_model.safetensors").exists()
+        card = (target / "README.md").read_text()  # it said "sft" and "(supervised fine-tuning)" of a DPO run
+        assert "- dpo" in card and "DPO on preference pairs" in card and "supervised fine-tuning" not in card
         state = run.last_checkpoint() / "trainer_state.json"
         capsys.readouterr()
         assert main(["inspect", str(state)]) == 0  # inside one of our runs: that run's own config

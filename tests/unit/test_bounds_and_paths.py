@@ -19,7 +19,7 @@ def test_a_json_array_with_a_row_past_the_bound_fails_the_dry_run_in_one_line(tm
     data.write_text(json.dumps([{"text": "word " * 2000}]))
     code = main(["train", "--dataset", str(data), "--dry-run"])
     err = capsys.readouterr().err.strip()
-    assert code != 0 and "a row is longer than" in err and len(err.splitlines()) == 1
+    assert code != 0 and "row 1 is longer than 4 KiB" in err and len(err.splitlines()) == 1
     many = tmp_path / "many.json"
     many.write_text(json.dumps([{"text": f"row {i}"} for i in range(200)]))
     assert main(["train", "--dataset", str(many), "--dry-run"]) == 0

@@ -292,3 +292,18 @@ def test_rerun_keeps_the_parents_label(runs_dir, capsys):
     assert run_label(child.id) == "smoke" and child.read_info()["parent"] == run.id
     assert child.read_info()["fixes"][0]["changes"] == {"learning_rate": 1e-4}
     assert wait(child, timeout=180)["phase"] == "done"
+
+
+def test_any_unique_part_of_a_run_id_names_it(runs_dir, capsys):
+    """A new user's `show 175354` (the time in the id) said "no run"; cli.md promises "a unique part of one"."""
+    from console.common.errors import RunError
+    from console.runs.rundir import find_run
+
+    first = _labelled_run(runs_dir, name="alpha")
+    second = _labelled_run(runs_dir, name="beta")
+    middle = first.id.split("-")[1]  # the time of day: neither a prefix nor a suffix
+    if middle != second.id.split("-")[1]:
+        assert find_run(runs_dir, middle).id == first.id
+    assert find_run(runs_dir, "lph").id == first.id
+    with pytest.raises(RunError, match="matches 2 runs"):
+        find_run(runs_dir, first.id[:8])  # the date: both runs

@@ -35,8 +35,8 @@ def run(args) -> int:
     from console.common.errors import UserError
     from console.common.safe_text import printable
     from console.runs.rundir import find_run
-    from console.tools.chat import Chat
-    from console.tools.chat_plan import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_LIMIT, plan_chat
+    from console.tools.chat import load_chat
+    from console.tools.chat_plan import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_LIMIT, plan_chat, prompt_problem
     from console.trainer.quiet import quiet_libraries
 
     temperature = args.temperature
@@ -47,13 +47,17 @@ def run(args) -> int:
         raise UserError(f"--max-new-tokens {max_new}: a whole number from 1 to {MAX_NEW_TOKENS_LIMIT}")
     if args.prompt is not None and not args.prompt.strip():
         raise UserError("--prompt is empty: give the text to answer")
+    if args.prompt is not None:
+        problem = prompt_problem(args.prompt)
+        if problem:
+            raise UserError(f"--prompt {problem}")
     run_dir = find_run(args.runs_dir, args.run)
     plan = plan_chat(run_dir, args.checkpoint)
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     say(f"loading {run_dir.id}: {plan.label}, {plan.method} on {plan.base_name}...")
     quiet_libraries()
-    chat = Chat(plan, with_base=args.base)
-    for note in plan.notes:
+    chat = load_chat(run_dir, args.checkpoint, with_base=args.base, plan=plan)
+    for note in chat.plan.notes:
         say(f"note: {note}")
     mode = "greedy" if temperature == 0 else f"temperature {temperature:g}"
     say(f"loaded in {chat.seconds:.1f} s on {chat.device}; prompts go {chat.layout}; {mode}, at most {max_new} new "
@@ -76,20 +80,52 @@ def run(args) -> int:
     interactive = sys.stdin.isatty()
     if interactive:
         say("type a prompt and Enter; an empty line does nothing, Ctrl-D ends")
-    while True:
-        if interactive:
-            sys.stderr.write("> ")
-            sys.stderr.flush()
-        line = sys.stdin.readline()
-        if not line:
-            if interactive:
-                say("")  # Ctrl-D: the shell's prompt on a line of its own
-            return 0
-        prompt = line.rstrip("\n")
+    refused = 0
+    for number, prompt, problem in _prompts(sys.stdin.buffer, interactive):
+        if problem:  # said and skipped: the other prompts are answered; the exit status says one was refused
+            refused += 1
+            say(f"error: the prompt {'' if interactive else f'on line {number} '}{problem}")
+            continue
         if prompt.strip():
             if not interactive:  # piped: each answer under its prompt on the terminal (stdout keeps answers only)
                 say(f"> {printable(prompt)}")
             answer(prompt)
+    if interactive:
+        say("")  # Ctrl-D: the shell's prompt on a line of its own
+    return 2 if refused else 0
+
+
+def _prompts(stream, interactive: bool):
+    """(line number, prompt, problem) for each line of a binary stream, read with the server's bound
+    (chat_plan.MAX_PROMPT_CHARS): a longer line is read on to its end in bounded pieces and refused (a 1.2 MB piped
+    prompt ran 300 s at 3 GB with no answer), and a line that is not UTF-8 is refused (it was a traceback). The
+    text decoder of sys.stdin has neither bound, so the bytes are read here."""
+    from console.tools.chat_plan import MAX_PROMPT_CHARS, prompt_problem
+
+    limit = MAX_PROMPT_CHARS * 4 + 1  # UTF-8: at most 4 bytes a character
+    number = 0
+    while True:
+        if interactive:
+            sys.stderr.write("> ")
+            sys.stderr.flush()
+        raw = stream.readline(limit)
+        if not raw:
+            return
+        number += 1
+        if len(raw) == limit and not raw.endswith(b"\n"):
+            size = len(raw)
+            while raw and not raw.endswith(b"\n"):
+                raw = stream.readline(1 << 20)
+                size += len(raw)
+            yield number, "", f"is {size} bytes long, more than a prompt may be (at most {MAX_PROMPT_CHARS} characters)"
+            continue
+        try:
+            text = raw.decode("utf-8").rstrip("\n").removesuffix("\r")
+        except UnicodeDecodeError as err:
+            yield number, "", (f"is not UTF-8 text (a bad byte at position {err.start}): convert the input to "
+                               f"UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+            continue
+        yield number, text, prompt_problem(text) if text.strip() else None
 
 
 def _rate(done: dict) -> str:

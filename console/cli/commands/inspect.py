@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.common.bounded_read import loads_json, read_json
 from console.common.errors import ConfigError, UserError
 from console.diagnosis.vocabulary import Severity
 from console.runs.checkpoints import checkpoint_step
@@ -20,6 +21,8 @@ if TYPE_CHECKING:  # for annotations only
     from console.config.run_config import RunConfig
     from console.runs.metrics import History
 
+MAX_STATE_BYTES = 256 * 2**20  # a trainer_state.json of 100k logged steps is some tens of MiB
+MAX_ARGS_BYTES = 1 << 20
 _ARGS_FILES = ("training_args.json", "training_args.yaml", "training_args.yml", "args.json", "hparams.yaml")
 
 
@@ -75,11 +78,11 @@ def newest_trainer_state(folder: Path) -> Path | None:
 def _read_args_file(path: Path) -> dict:
     import yaml
 
-    from console.common.safe_yaml import load
+    from console.common.safe_yaml import load, read_file
 
-    text = path.read_text(encoding="utf-8")
+    text = read_file(path, "arguments file")  # bounded, never a FIFO (OSError/ValueError in one line)
     try:
-        data = json.loads(text) if path.suffix == ".json" else load(text)
+        data = loads_json(text) if path.suffix == ".json" else load(text)
     except (yaml.YAMLError, RecursionError) as err:  # said as the ValueError the callers handle
         raise ValueError(f"{path.name} is not readable: {type(err).__name__}") from None
     return data if isinstance(data, dict) else {}
@@ -125,9 +128,10 @@ def _sibling_config(state: Path, method: str | None, history=None, meta: dict | 
         adapter = folder / "adapter_config.json"
         if adapter.is_file() and "lora_r" not in args:
             try:
-                a = json.loads(adapter.read_text(encoding="utf-8"))
-            except (ValueError, OSError, UnicodeDecodeError):
+                a = read_json(adapter, MAX_ARGS_BYTES, "adapter config")
+            except (ValueError, OSError):
                 a = {}
+            a = a if isinstance(a, dict) else {}
             if str(a.get("peft_type", "")).upper() == "LORA":
                 method = method or "lora"
                 args.update({k2: a[k1] for k1, k2 in (("r", "lora_r"), ("lora_alpha", "lora_alpha"),
@@ -155,8 +159,8 @@ def _read_state(state: Path):
     """(History, the state file's top-level fields) from a trainer_state.json (NaN and Infinity accepted)."""
     from console.runs.metrics import History
 
-    with open(state, encoding="utf-8") as f:
-        data = json.load(f)
+    # bounded, never a FIFO; deep nesting a ValueError (100k-deep arrays raised RecursionError)
+    data = read_json(state, MAX_STATE_BYTES, "trainer state")
     if not isinstance(data, dict):
         raise AttributeError("no log_history object")
     return History.from_state(data), {k: v for k, v in data.items() if k != "log_history"}

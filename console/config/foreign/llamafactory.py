@@ -6,10 +6,10 @@ formatting for it).
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from console.common.bounded_read import read_json
 from console.config.foreign.llamafactory_v1 import V1_DEFINING, V1_SIGNS, is_v1
 from console.config.foreign.llamafactory_v1 import dataset_entries as v1_dataset_entries
 from console.config.foreign.llamafactory_v1 import rules as v1_rules
@@ -322,9 +322,8 @@ def _named(m: Mapper, name: str, stage: str) -> None:
                             f"file with --dataset FILE")
         return
     try:
-        if info_path.stat().st_size > MAX_INFO_BYTES:
-            raise ValueError(f"larger than {MAX_INFO_BYTES // 2**20} MiB")
-        info = json.loads(info_path.read_text(encoding="utf-8"))
+        # bounded, never a FIFO, nesting bounded (100k-deep arrays raised RecursionError)
+        info = read_json(info_path, MAX_INFO_BYTES)
     except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         m.refuse("dataset", f"dataset: {info_path} cannot be read ({show(str(err), 100)}): fix it, or give the "
                             f"data file with --dataset FILE")

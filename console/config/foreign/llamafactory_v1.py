@@ -207,13 +207,13 @@ def dataset_file_entries(m: Mapper, value: str) -> dict | None:
     """{name: {path, source, converter}} of a v1 dataset YAML (beside the config or in the working folder)."""
     import yaml
 
-    from console.common.safe_yaml import load
+    from console.common.safe_yaml import load, read_file
 
     for base in (m.base_dir, Path.cwd()):
         path = base / Path(value).expanduser()
         if exists(path, file=True):
             try:
-                data = load(path.read_text(encoding="utf-8")[: 1 << 20])
+                data = load(read_file(path, "dataset file"))  # bounded before reading, never a FIFO
             except (OSError, ValueError, yaml.YAMLError):  # someone else's file (YAMLLimitError is a ValueError)
                 return None
             return {str(k): v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else None

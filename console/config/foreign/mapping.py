@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.common.bounded_read import read_json
 from console.common.safe_text import printable
 from console.config.fields import LEGACY, all_fields
 from console.config.paths import looks_local
@@ -361,8 +362,7 @@ def zero_stage(value, base_dir: Path) -> tuple[int | None, bool]:
             path = base / Path(value.strip()).expanduser()
             if exists(path, file=True):
                 try:
-                    if path.stat().st_size <= MAX_DS_BYTES:
-                        config = json.loads(path.read_text(encoding="utf-8"))
+                    config = read_json(path, MAX_DS_BYTES)  # bounded, never a FIFO, never RecursionError
                 except (OSError, ValueError):
                     config = None
                 break
