@@ -459,6 +459,7 @@ class ArgumentsScreen(Screen):
         self.app.push_screen(TextScreen("Command line", cli_command(self.draft)))
 
     def action_save_preset(self) -> None:
+        from console.common.safe_write import replace_file
         from console.config.presets import user_presets_dir
         from screens.prompt_screen import PromptScreen
 
@@ -469,7 +470,7 @@ class ArgumentsScreen(Screen):
             path = user_presets_dir() / f"{safe}.yaml"
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(to_yaml(self.draft), encoding="utf-8")
+                replace_file(path, to_yaml(self.draft))  # a link at the name is refused, never written through
             except OSError as err:
                 self.notify(f"cannot save {path}: {err.strerror or err}", severity="error")
                 return

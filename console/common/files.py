@@ -10,7 +10,9 @@ from console.common.bounded_read import loads_json, open_regular
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write via a temp file and rename, so a reader never sees half a file."""
+    """Write via a temp file and rename, so a reader never sees half a file. Never through a link: the temp file
+    is made with O_EXCL (mkstemp), and a rename replaces a link at `path` itself, not what it points to
+    (console/common/safe_write.py has the other no-follow writes)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

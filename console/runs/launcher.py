@@ -13,6 +13,8 @@ import threading
 import time
 
 from console.common.errors import RunError
+from console.common.files import atomic_write
+from console.common.safe_write import NotOwnFile, open_append, open_lock
 from console.runs.liveness import pid_alive, process_start
 from console.runs.rundir import ACTIVE_PHASES, FINAL_PHASES, RunDir
 
@@ -98,6 +100,9 @@ def launch(run: RunDir, processes: int | None = None, resume: bool = False, mach
     if not os.access(run.path, os.W_OK | os.X_OK):
         raise RunError(f"cannot write to the run folder {run.path}: check its permissions (resume needs to write "
                        "there)")
+    # a link planted in the folder (train.log -> ~/.bashrc) is said now, in one line naming it; the trainer checks
+    # again, and every write of both refuses a link (console/common/safe_write.py)
+    run.check_own_files()
     try:
         lock = _take_lock(run)
     except PermissionError as err:
@@ -111,7 +116,10 @@ def launch(run: RunDir, processes: int | None = None, resume: bool = False, mach
             os.close(lock)
             raise RunError(f"cannot remove {stale} ({err.strerror}): check the run folder's permissions") from None
     try:
-        log = open(run.log_path, "ab")
+        log = open_append(run.log_path, text=False)
+    except NotOwnFile:
+        os.close(lock)
+        raise
     except OSError as err:
         os.close(lock)
         raise RunError(f"cannot write {run.log_path} ({err.strerror}): check the run folder's permissions and free "
@@ -127,7 +135,9 @@ def launch(run: RunDir, processes: int | None = None, resume: bool = False, mach
     finally:
         os.close(lock)  # the trainer holds it now (an inherited descriptor of the same lock) until it exits
     info = run.read_info()
-    info["pid"] = proc.pid
+    # the trainer's identity, the launcher's record of it: a status.json made wrong (a pid of the wrong type, or
+    # another process') never makes a live trainer look dead (RunDir.trainer_pid)
+    info["pid"], info["pid_start"] = proc.pid, process_start(proc.pid)
     launch_info = {"time": time.time(), "resume": resume, "processes": processes}
     if machines["nodes"] > 1:
         launch_info.update(machines)
@@ -165,7 +175,7 @@ def _take_lock(run: RunDir) -> int:
     resumes at once both passed check_resumable and started two trainers on one folder before."""
     import fcntl
 
-    fd = os.open(run.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_lock(run.path / LOCK_NAME)  # never through a link planted at its name
     # A trainer that has written its final status is still exiting for a moment (closing files, freeing memory):
     # a resume right after a stop waits for it to let go, up to LOCK_GRACE_S, instead of being refused.
     deadline = time.monotonic() + LOCK_GRACE_S
@@ -194,10 +204,10 @@ def wait_exit(pid: int, timeout: float | None = None) -> bool:
 def request_stop(run: RunDir) -> bool:
     """Ask the trainer to stop gracefully (checkpoint saved, status 'stopped'). False if it was not running."""
     status = run.status()
-    pid = status.get("pid")
-    if status.get("phase") not in ACTIVE_PHASES or not run.trainer_alive(status):  # never signal another process
+    pid = run.trainer_pid(status)  # the recorded identity, checked: never another process
+    if status.get("phase") not in ACTIVE_PHASES or pid is None:
         return False
-    run.stop_request.write_text(str(time.time()))
+    atomic_write(run.stop_request, str(time.time()))  # a rename: never through a link planted at its name
     if status.get("phase") == "starting":
         # the interpreter may not have its SIGTERM handler yet (a signal now would kill it, "failed"): the trainer
         # reads the request file as soon as it has one, and stops before its first step
@@ -217,7 +227,7 @@ def request_save(run: RunDir) -> bool:
     status = run.status()
     if status.get("phase") not in ACTIVE_PHASES:
         return False
-    run.save_request.write_text(str(time.time()))
+    atomic_write(run.save_request, str(time.time()))
     return True
 
 
@@ -234,9 +244,8 @@ def wait(run: RunDir, timeout: float | None = None, poll: float = 0.2) -> dict:
 
 
 def kill(run: RunDir) -> None:
-    status = run.read_status_file() or {}
-    pid = status.get("pid")
-    if run.trainer_alive(status):
+    pid = run.trainer_pid()
+    if pid is not None:
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
@@ -251,9 +260,9 @@ def kill_trainer(run: RunDir) -> dict:
     request) and record it as stopped, saying what was lost; returns the new status. Only the run's own trainer is
     signalled (RunDir.trainer_alive)."""
     status = run.status()
-    if status.get("phase") not in ACTIVE_PHASES or not run.trainer_alive(status):
+    pid = run.trainer_pid(status)
+    if status.get("phase") not in ACTIVE_PHASES or pid is None:
         return status
-    pid = status["pid"]
     kill(run)
     deadline = time.monotonic() + KILL_WAIT_S
     while run.trainer_alive(status) and time.monotonic() < deadline:

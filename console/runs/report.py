@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from console.common.files import atomic_write
+from console.common.safe_write import NotOwnFile, touch, write_new
 from console.runs.liveness import process_start
 from console.runs.rundir import RunDir
 
@@ -59,6 +60,7 @@ class Reporter:
     run: RunDir
     process: Process = field(default_factory=Process)
     t0: float = field(default_factory=time.time)
+    reserved: bool = False  # the reserve file is this process' own (only that one is removed)
 
     @property
     def main(self) -> bool:
@@ -83,7 +85,7 @@ class Reporter:
             return
         try:
             if slowest is None:
-                os.utime(self.run.heartbeat)
+                touch(self.run.heartbeat)  # the file's own time, never a link's target's
             else:
                 atomic_write(self.run.heartbeat, f"{slowest:.1f}")
         except OSError:
@@ -95,16 +97,23 @@ class Reporter:
         return self.run.path / ".status-reserve"
 
     def reserve_space(self) -> None:
+        """Hold RESERVE_BYTES in a file made anew (O_EXCL): a link planted at its name had its target overwritten
+        with these zero bytes (NotOwnFile is raised for it: the trainer fails saying so)."""
         if self.main:
             try:
-                with open(self._reserve, "wb") as f:
-                    f.write(b"\0" * RESERVE_BYTES)  # real bytes: a sparse file would reserve nothing
+                write_new(self._reserve, b"\0" * RESERVE_BYTES)  # real bytes: a sparse file would reserve nothing
+                self.reserved = True
+            except NotOwnFile:
+                raise
             except OSError:
                 pass  # no room even for this: the run fails at its first write, and says so while it still can
 
     def release_space(self) -> None:
+        if not self.reserved:
+            return  # not made by this process: whatever is at the name is left for the user to see
         try:
             self._reserve.unlink()
+            self.reserved = False
         except OSError:
             pass
 

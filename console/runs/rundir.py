@@ -21,6 +21,7 @@ from pathlib import Path
 from console.common.bounded_read import open_regular
 from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
+from console.common.safe_write import check_own, open_append, refused, write_new
 from console.data.sources import describe as describe_datasets
 from console.runs.checkpoints import checkpoint_dirs, checkpoint_to_resume
 from console.runs.liveness import pid_alive, process_state
@@ -34,6 +35,15 @@ FINAL_PHASES = ("done", "failed", "stopped")
 HANG_MIN_S = 300.0
 HANG_FACTOR = 10.0
 HEARTBEAT_PHASES = ("training", "evaluating")
+# What the console writes in a run folder, each checked before a trainer starts (RunDir.check_own_files): a link
+# planted at one of these names had its target written (appended to, or overwritten with the status reserve's
+# zero bytes). Appended to in place: a hard link is refused too (the same file elsewhere would be written).
+APPENDED = ("metrics.jsonl", "samples.jsonl", "train.log")
+REPLACED = ("config.yaml", "run.json", "status.json", "stop.request", "save.request", ".heartbeat",
+            ".status-reserve", ".trainer.lock", ".summary.json")
+# Folders the trainer (transformers, TensorBoard) writes into with plain open(): no link may be in them, nor be them.
+WRITTEN_FOLDERS = ("checkpoints", "model", "tensorboard", "wandb")  # wandb: its offline files (cwd is the run)
+MAX_CHECKED_ENTRIES = 100_000  # a folder of more is not a trainer's: said, not walked for minutes
 # The phases before the first step and after the last, beaten by the trainer's watchdog while its process makes
 # progress there (console/trainer/watchdog.py), with what counts: silent for HANG_MIN_S is "not responding".
 PROGRESS_PHASES = {"loading libraries": "no byte read or written and no CPU time",
@@ -63,6 +73,44 @@ class RunDir:
     stop_request = property(lambda self: self.path / "stop.request")
     save_request = property(lambda self: self.path / "save.request")
     heartbeat = property(lambda self: self.path / ".heartbeat")  # touched by the trainer each step (at most 1/s)
+
+    # -- what the console writes here is its own -------------------------------------------------------------
+    def check_own_files(self) -> None:
+        """NotOwnFile (one line naming it) when a name the console or the trainer writes in this folder holds a
+        link, a FIFO, a device or a hard link, or a link sits anywhere in the folders the trainer writes into. The
+        launcher asks before it starts a trainer and the trainer before it writes; their own opens refuse links
+        too (console/common/safe_write.py), so a link planted after this check is refused, never written through."""
+        for name in APPENDED:
+            check_own(self.path / name)
+        for name in REPLACED:
+            check_own(self.path / name, one_name=False)
+        self.check_written_folders()
+
+    def check_written_folders(self) -> None:
+        """NotOwnFile when a link, a FIFO or a hard link is in (or is) one of the folders the libraries write into
+        with plain open() (checkpoints/, model/, ...): asked before a trainer starts and again before each save."""
+        seen = 0
+        for name in WRITTEN_FOLDERS:
+            top = self.path / name
+            check_own(top, folder=True)
+            if not top.is_dir():
+                continue
+            for folder, dirs, files in os.walk(top):  # followlinks=False: a linked folder is listed, not entered
+                for entry in dirs + files:
+                    seen += 1
+                    path = os.path.join(folder, entry)
+                    try:
+                        st = os.lstat(path)
+                    except OSError:
+                        continue  # gone meanwhile (a checkpoint rotated away)
+                    problem = refused(path, st, folder=True)  # transformers and torch write with "wb"
+                    if problem is not None:
+                        raise problem
+                if seen > MAX_CHECKED_ENTRIES:
+                    from console.common.safe_write import NotOwnFile
+
+                    raise NotOwnFile(top, f"{top} holds more than {MAX_CHECKED_ENTRIES} files: not a trainer's "
+                                          f"folder. Move it away and try again")
 
     # -- run.json ------------------------------------------------------------------------------------------
     def read_info(self) -> dict:
@@ -119,13 +167,16 @@ class RunDir:
 
     def settle(self, status: dict) -> dict:
         """Write into status.json the final verdict a reader reached (the trainer gone without saying how it
-        ended), so that every later reader sees it; never over a final status the trainer wrote. The one place a
-        reader writes a status: the follower calls it when a run it follows ends so."""
+        ended), so that every later reader sees it; never over a final status the trainer wrote, never while the
+        run's recorded trainer (run.json's identity too) is alive, asked again at the moment of writing. The one
+        place a reader writes a status: the follower calls it when a run it follows ends so."""
         if status.get("phase") not in FINAL_PHASES or status.get("kind") != "killed":
             return status
         on_file = self.read_status_file() or {}
         if on_file.get("phase") in FINAL_PHASES:
             return on_file
+        if self.trainer_pid(on_file) is not None:
+            return self.status()  # alive after all (a status.json that named no trainer, or another process)
         try:
             return self.write_status(status["phase"], kind=status["kind"], message=status.get("message", ""),
                                      unless_final=True)
@@ -136,8 +187,8 @@ class RunDir:
         """When the trainer last showed it was working: the newest of its heartbeat, metrics and status writes."""
         times = []
         for path in (self.heartbeat, self.metrics_path, self.status_json):
-            try:
-                times.append(path.stat().st_mtime)
+            try:  # lstat: a link planted here shows its own time, not that of a busy file elsewhere
+                times.append(os.lstat(path).st_mtime)
             except OSError:
                 pass
         return max(times) if times else None
@@ -148,10 +199,10 @@ class RunDir:
         HANG_FACTOR times its slowest gap so far, or in a phase without steps (PROGRESS_PHASES: loading, preparing
         data, saving) its watchdog has seen no progress for HANG_MIN_S. A stopped or hung trainer showed as
         "training" (or "preparing data") forever."""
-        pid = status.get("pid")
+        pid = self.trainer_pid(status)
         last = self.last_activity()
         since = time.strftime("%H:%M:%S", time.localtime(last)) if last else "its start"
-        state = process_state(pid) if isinstance(pid, int) and pid > 0 else None
+        state = process_state(pid) if pid is not None else None
         if state in ("T", "t"):
             return (f"not responding since {since}: the trainer (pid {pid}) is stopped by a signal (Ctrl-Z or "
                     f"SIGSTOP); continue it with `kill -CONT {pid}`")
@@ -179,21 +230,33 @@ class RunDir:
         return ""
 
     def trainer_alive(self, status: dict | None = None) -> bool:
-        """Whether this run's own trainer runs: its pid, its recorded start time and this folder on its command
-        line (see pid_alive)."""
+        """Whether this run's own trainer runs (see trainer_pid)."""
+        return self.trainer_pid(status) is not None
+
+    def trainer_pid(self, status: dict | None = None) -> int | None:
+        """The pid of this run's own trainer while it runs, else None: the identity status.json gives (pid and its
+        start time) or, failing that, the one the launcher recorded in run.json; each checked against the process
+        (its start time and this folder on its command line, see pid_alive). status.json is the trainer's but
+        anyone can edit it: a wrong-typed or foreign pid there made every reader write `failed` over a live run,
+        and `stop` refuse it."""
         status = self.read_status_file() if status is None else status
-        status = status or {}
-        start = status.get("pid_start")
-        return pid_alive(status.get("pid"), self.path, start if isinstance(start, int) else None)
+        for source in (status or {}, self.read_info()):
+            pid, start = source.get("pid"), source.get("pid_start")
+            if not _STATUS_TYPES["pid"](pid):
+                continue
+            if pid_alive(pid, self.path, start if _STATUS_TYPES["pid_start"](start) else None):
+                return pid
+        return None
 
     def _recover_status(self) -> dict:
         """status.json unreadable: rebuild what can be known from the other files."""
         if not self.metrics_path.exists() and not self.config_path.exists():
             return {"phase": "failed", "kind": "missing", "message": "not a run folder (no config.yaml)"}
         info = self.read_info()
+        pid = self.trainer_pid({})  # run.json's identity, the launcher's
+        if pid is not None:
+            return {"phase": "training", "pid": pid, "pid_start": info.get("pid_start"), "recovered": True}
         pid = info.get("pid")
-        if pid and pid_alive(pid, self.path):
-            return {"phase": "training", "pid": pid, "recovered": True}
         from console.runs.metrics import load_history
 
         history = load_history(self.metrics_path)
@@ -256,6 +319,7 @@ _INFO_TYPES = {
     "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,
     "data": _text,
     "name": lambda v: v is None or isinstance(v, str), "pid": _STATUS_TYPES["pid"],
+    "pid_start": _STATUS_TYPES["pid_start"],
     "fixes": lambda v: isinstance(v, list) and all(isinstance(f, dict) for f in v),
     "command": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
     "launches": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
@@ -298,10 +362,7 @@ def check_runs_dir(runs_dir: str | os.PathLike) -> Path:
     try:
         runs.mkdir(parents=True, exist_ok=True)
         probe = runs / f".write-test-{os.getpid()}"
-        with open(probe, "w") as f:
-            f.write("x" * 4096)
-            f.flush()
-            os.fsync(f.fileno())
+        write_new(probe, b"x" * 4096, sync=True)  # never through a link planted at this name
         probe.unlink()
     except OSError as err:
         reason = err.strerror or str(err)
@@ -324,7 +385,7 @@ def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = 
         "data": describe_datasets(config.values.get("dataset")),  # the runs list's and screen's data column
     })
     run.write_status("starting")
-    run.metrics_path.touch()
+    open_append(run.metrics_path).close()
     return run
 
 

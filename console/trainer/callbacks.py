@@ -12,6 +12,7 @@ import time
 
 from transformers import TrainerCallback
 
+from console.common.safe_write import open_append
 from console.runs.report import Reporter, StopRequest
 from console.runs.rundir import RunDir
 
@@ -79,7 +80,7 @@ class ConsoleCallback(TrainerCallback):
     @_timed
     def on_train_begin(self, args, state, control, **kw):
         if state.is_world_process_zero and self.report.main and self.file is None:
-            self.file = open(self.run.metrics_path, "a", encoding="utf-8")
+            self.file = open_append(self.run.metrics_path)  # never through a link (a NotOwnFile fails the run)
         self._phase("training")
         self._beat(first=True)
         self._write({"step": state.global_step, "max_steps": state.max_steps, "event": "train_begin",
@@ -172,6 +173,15 @@ class ConsoleCallback(TrainerCallback):
             control.should_training_stop = True
             # A checkpoint of where it stopped, to resume from; not of weights that diverged.
             control.should_save = self.stop.asked
+        if control.should_save and self.report.main:
+            # the Trainer saves next, with plain open(): a link planted in checkpoints/ since the start is refused
+            # (NotOwnFile fails the run naming it; the checkpoints already saved stay for a resume)
+            self.run.check_written_folders()
+
+    @_timed
+    def on_train_end(self, args, state, control, **kw):
+        if self.report.main:  # the final model is saved next (trainer.save_model): the same check
+            self.run.check_written_folders()
 
     def _requests(self) -> tuple[bool, bool]:
         """(stop, save) as asked through the run folder or by SIGTERM."""
@@ -225,7 +235,7 @@ class SampleCallback(TrainerCallback):
                                      "ended": answer.ended, "tokens": answer.tokens,
                                      "seconds": round(answer.seconds, 3), "reference": reference}))
         try:
-            with open(self.report.run.samples_path, "a", encoding="utf-8") as f:
+            with open_append(self.report.run.samples_path) as f:  # never through a link: said in train.log
                 f.write("\n".join(lines) + "\n")
         except OSError as err:
             self.report.say(f"[console] samples not written: {err}")

@@ -84,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away must not stop training
     if run.stop_request.exists():  # asked while this process started (the launcher cleared any older request)
         stop.ask()
-    report.reserve_space()
     try:
+        # before anything is written: a link planted in the folder (the launcher checked, but it can be raced or
+        # skipped) fails the run naming it; the writes below refuse links on their own too
+        run.check_own_files()
+        report.reserve_space()
         report.status("loading libraries", started=started)
         config = run.config()
         # Before the libraries (5 s): a missing local dataset or model folder fails the run at once, and a run that
@@ -271,6 +274,7 @@ def _finish_from_checkpoint(report: Reporter, checkpoint, values: dict, started:
         final_dir.mkdir(exist_ok=True)
         for item in source.iterdir():
             if item.is_file() and item.name not in _RESUME_ONLY and not item.name.startswith("rng_state"):
+                (final_dir / item.name).unlink(missing_ok=True)  # copy2 writes through a link at its target
                 shutil.copy2(item, final_dir / item.name)
     report.say(f"[console] step {step} of {max_steps} was reached before the trainer ended: the final model is "
                f"{source.name}, nothing more to train")

@@ -535,3 +535,23 @@ async def test_escape_after_a_launch_does_not_ask_to_discard_what_was_launched(a
         await wait_for(pilot, lambda: isinstance(app.screen, MethodScreen) or isinstance(app.screen, ConfirmScreen),
                        what="leaving")
         assert isinstance(app.screen, MethodScreen)
+
+
+async def test_f4_never_writes_a_preset_through_a_link_at_its_name(app, tmp_path):
+    import os
+
+    victim = tmp_path / "outside.txt"
+    victim.write_text("the user's own file\n")
+    presets = tmp_path / "home" / "presets"
+    presets.mkdir(parents=True)
+    os.symlink(victim, presets / "small-r.yaml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lora(pilot)
+        await pilot.press("f4")
+        await pilot.pause()
+        app.screen.query_one("Input").value = ""
+        await pilot.press(*"small r", "enter")
+        await wait_for(pilot, lambda: any("link" in str(n.message) for n in app._notifications), what="the refusal")
+        said = next(str(n.message) for n in app._notifications if "link" in str(n.message))
+        assert "small-r.yaml" in said and "\n" not in said
+    assert victim.read_text() == "the user's own file\n" and (presets / "small-r.yaml").is_symlink()

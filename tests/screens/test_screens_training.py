@@ -197,6 +197,7 @@ async def test_stop_keys_confirm_and_ask_the_trainer(runs, monkeypatch):
     run = runs["overfit"]  # its overfitting warning gives r a fix to restart with
     status = json.loads((run / "status.json").read_text())
     status["phase"] = "training"
+    status["pid"] = 2 ** 22 + 7  # a trainer's pid: alive, as pid_alive says below (no pid is no trainer)
     (run / "status.json").write_text(json.dumps(status))
     calls = []
     monkeypatch.setattr("console.runs.launcher.request_stop", lambda r: calls.append(("stop", r.id)) or True)

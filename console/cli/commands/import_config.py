@@ -43,7 +43,6 @@ def render(imported, source: str | os.PathLike) -> str:
 
 def run(args) -> int:
     from console.common.errors import ConfigError, UserError, path_problem
-    from console.common.files import atomic_write
     from console.common.safe_text import printable
     from console.config.foreign import convert, detect
     from console.config.run_config import build_config, read_yaml_file
@@ -83,8 +82,12 @@ def run(args) -> int:
     text = render(imported, args.file)
     if (out.exists() or out.is_symlink()) and not args.force:
         raise UserError(f"{out} exists: pass --force to overwrite it, or -o OTHER.yaml")
+    from console.common.safe_write import NotOwnFile, replace_file
+
     try:  # a temporary file beside it, renamed: a full disk leaves no 0-byte or half config behind
-        atomic_write(out, text)
+        replace_file(out, text)  # and a link at OUT is refused in one line (and kept), never written through
+    except NotOwnFile:
+        raise
     except OSError as err:
         if err.errno == errno.ENOSPC:
             raise UserError(f"no space left on the disk of {out.parent} to write {out}: nothing was written; free "
