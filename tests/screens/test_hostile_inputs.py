@@ -73,6 +73,8 @@ async def test_a_run_with_nan_steps_deep_json_and_a_fifo_log_is_listed_and_opene
     run.metrics_path.write_text('{"step": 1, "loss": 2.0, "eval_loss": 2.1}\n{"step": NaN, "loss": 1.0}\n'
                                 + "[" * 100_000 + "]" * 100_000 + '\n{"step": 2, "loss": Infinity, '
                                 '"eval_loss": NaN}\n{"step": Infinity, "loss": 0.5}\n')
+    for made in (fifo, run):  # ended runs: a run made a moment ago without a trainer reads "starting" for 5 s, and
+        made.write_status("failed", kind="killed", message="test")  # the console opened it at once (timing)
     app = TrainingConsoleApp(runs_dir=str(runs_dir), poll=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("u")
