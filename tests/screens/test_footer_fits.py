@@ -2,19 +2,10 @@
 last item ("f1 He") when F11 Data was added."""
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Footer
 
-from screens.app import TrainingConsoleApp
 from tests.screens.test_screens_arguments import open_lora
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
-    monkeypatch.chdir(tmp_path)
-    return TrainingConsoleApp(runs_dir="runs")
+from tests.screens.test_screens_method import app  # noqa: F401  the method screen's fixture: a console in tmp_path
 
 
 def footer_overflow(screen, width: int) -> list[str]:
@@ -23,7 +14,7 @@ def footer_overflow(screen, width: int) -> list[str]:
     return [str(key.render()) for key in footer.query("FooterKey") if key.region.right > width]
 
 
-async def test_the_footer_fits_80_columns_on_the_method_arguments_and_runs_screens(app):
+async def test_the_footer_fits_80_columns_on_the_method_arguments_and_runs_screens(app):  # noqa: F811
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert footer_overflow(pilot.app.screen, 80) == [], "method screen"
