@@ -108,13 +108,24 @@ def test_text_csv_dataset_with_its_own_validation_file(runs_dir, tmp_path):
     assert "40 train / 8 eval rows, text format" in run.status()["data"]
 
 
-def test_unknown_hub_model_fails_with_one_line(runs_dir, monkeypatch):
+def test_unknown_hub_model_fails_with_one_line(runs_dir, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # `train` refuses it before launch (not in the Hugging Face cache while the Hub is offline): no run folder
     code = main(["train", "--runs-dir", str(runs_dir), "--model", "no-such-org/no-such-model",
                  *sets("max_steps=2")])
-    run = list_run_dirs(runs_dir)[-1]
-    status = run.status()
-    assert code == 1 and status["kind"] == "input"
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "no-such-org/no-such-model" in err and len(err.splitlines()) == 1
+    assert not list_run_dirs(runs_dir) if runs_dir.exists() else True
+    # a trainer given it anyway (the launch check passed: a network that answered, then went) fails in one line
+    from console.config.run_config import build_config, parse_set, resolve
+    from console.runs.launcher import launch, wait
+    from console.runs.rundir import create_run
+
+    config = resolve(build_config("lora", sets=parse_set(["model=no-such-org/no-such-model", "max_steps=2"])))
+    run = create_run(runs_dir, config, command=["test"])
+    launch(run)
+    status = wait(run, timeout=180)
+    assert status["phase"] == "failed" and status["kind"] == "input", status
     assert "no-such-org/no-such-model" in status["message"] and "\n" not in status["message"]
 
 
