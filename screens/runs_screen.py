@@ -297,7 +297,9 @@ class RunsScreen(Screen):
             if row["fix"]:
                 text.append(printable(f"  fix: {row['fix']}"))
         if self.marked:
-            text.append(f"\nmarked: {', '.join(short_id(m) for m in self.marked)}", style="dim")
+            marked = Text(f"marked: {', '.join(short_id(m) for m in self.marked)}", style="dim")
+            # under the overlay the details have two lines: what is marked (what the chart shows) comes second
+            text = Text("\n").join([text.split()[0], marked]) if self.overlay else text.append("\n").append_text(marked)
         details.update(text)
         if self.overlay:
             self.draw_overlay()
@@ -340,8 +342,7 @@ class RunsScreen(Screen):
         self.overlay = not self.overlay
         self.query_one("#overlay-chart").display = self.overlay
         self.query_one("#runs-bottom").set_class(self.overlay, "-overlay")
-        if self.overlay:
-            self.draw_overlay()
+        self.show_details()  # its lines depend on the overlay; it draws the overlay when on
 
     def draw_overlay(self) -> None:
         from console.runs.metrics import load_history

@@ -343,3 +343,5 @@ async def test_the_overlay_is_readable_at_80x24(app, runs):
         chart = screen.query_one("#overlay-chart")
         plot_rows = [line for line in chart.render().plain.splitlines() if "┤" in line or line.lstrip().startswith("│")]
         assert chart.size.height >= 10 and len(plot_rows) >= 5, chart.render().plain
+        details = screen.query_one("#run-details")
+        assert details.size.height == 2 and "marked: " in str(details.render()).splitlines()[1]
