@@ -28,7 +28,8 @@ class FileTooLarge(OSError):
     """The file holds more bytes than its reader accepts."""
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words (for the one-line refusals of readers and writers)."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -41,7 +42,7 @@ def _kind(mode: int) -> str:
 
 
 def _refuse(path, mode: int, what: str) -> NotARegularFile:
-    return NotARegularFile(f"{f'{what} {path}'.strip()} is {_kind(mode)}, not a regular file: give a file")
+    return NotARegularFile(f"{f'{what} {path}'.strip()} is {file_kind(mode)}, not a regular file: give a file")
 
 
 def open_regular(path: str | os.PathLike, what: str = ""):

@@ -27,6 +27,7 @@ import os
 import stat
 from pathlib import Path
 
+from console.common.bounded_read import file_kind
 from console.common.errors import UserError
 
 
@@ -41,19 +42,6 @@ class NotOwnFile(OSError, UserError):
 
     def __str__(self) -> str:
         return self.message
-
-
-def _what(st: os.stat_result) -> str:
-    mode = st.st_mode
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
 
 
 def _link_target(path) -> str:
@@ -78,7 +66,8 @@ def refused(path, st: os.stat_result, folder: bool = False, one_name: bool = Tru
     if folder and stat.S_ISDIR(st.st_mode):
         return None
     if not stat.S_ISREG(st.st_mode):
-        return NotOwnFile(path, f"{path} is {_what(st)}, not a file the console wrote: move it away and try again")
+        return NotOwnFile(path, f"{path} is {file_kind(st.st_mode)}, not a file the console wrote: move it away "
+                                f"and try again")
     if one_name and st.st_nlink > 1:
         return NotOwnFile(path, f"{path} has {st.st_nlink} names (a hard link to a file elsewhere): the console "
                                 f"writes only files of its own. Replace it by a copy (`cp --remove-destination "
