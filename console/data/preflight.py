@@ -421,7 +421,7 @@ def _looks_like_hub_name(name: str) -> bool:
         tuple(LOADERS))
 
 
-def check_model_path(model: str | None) -> str:
+def check_model_path(model: str | None, ask_network: bool = False) -> str:
     """A local model folder must exist and hold a config.json; a Hub name is left to the trainer."""
     if not model:
         return "built-in demo model"
@@ -433,38 +433,23 @@ def check_model_path(model: str | None) -> str:
         return f"local model {path}"
     if model.startswith((".", "/", "~")) or not _looks_like_hub_name(model):
         raise DataError(f"model {model} not found: give a local folder or a Hub name (org/model)")
-    problem = _hub_model_problem(model)
+    problem = _hub_model_problem(model, ask_network)
     if problem:
         raise DataError(problem)
     return f"Hub model {model}"
 
 
 def hub_model_unavailable(model: str | None) -> str | None:
-    """Why a Hub model name cannot load here, checked as far as the network allows: `check_model_path`'s refusals,
-    and a name that is not cached while the Hub cannot be reached (one short connection attempt: seconds at most).
+    """Why a model cannot load here, the network asked too (one short connection attempt: seconds at most), or None.
     For the console's worker, off the main thread: a new user's uncached model launched and failed 50 s later."""
-    from console.common.offline import hub_reachable
-
     try:
-        said = check_model_path(model)
+        check_model_path(model, ask_network=True)
     except DataError as err:
         return str(err)
-    if not said.startswith("Hub model "):
-        return None
-    from huggingface_hub.file_download import try_to_load_from_cache
-
-    try:
-        if isinstance(try_to_load_from_cache(model, "config.json"), str):
-            return None
-    except (ValueError, OSError):
-        return None
-    if hub_reachable():
-        return None
-    return (f"model {model} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
-            f"a network (`hf download {model}`), or give a local folder")
+    return None
 
 
-def _hub_model_problem(model: str) -> str | None:
+def _hub_model_problem(model: str, ask_network: bool = False) -> str | None:
     """Why a Hub name cannot load, when that is known without the network: a name whose first part is a folder here
     (a local model folder missing, e.g. a path copied from another machine, read as an org/model name), or a model
     that is not in the Hugging Face cache while the Hub is offline (the trainer failed after its start with a long
@@ -472,7 +457,7 @@ def _hub_model_problem(model: str) -> str | None:
     from huggingface_hub import constants
     from huggingface_hub.file_download import try_to_load_from_cache
 
-    from console.common.offline import hub_offline
+    from console.common.offline import hub_offline, hub_reachable
 
     try:
         cached = try_to_load_from_cache(model, "config.json")
@@ -488,6 +473,9 @@ def _hub_model_problem(model: str) -> str | None:
         return (f"model {model} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the Hub is offline "
                 f"(HF_HUB_OFFLINE): download it where there is a network (`hf download {model}`), or give a local "
                 f"folder")
+    if ask_network and not hub_reachable():
+        return (f"model {model} is not in the Hugging Face cache and the Hub cannot be reached: download it where "
+                f"there is a network (`hf download {model}`), or give a local folder")
     return None
 
 
