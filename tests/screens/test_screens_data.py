@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the tests take the imported `app` fixture by name)
 """The dataset checked as it is typed on the arguments screen, and the data page (F11 there, p on the method
 screen): the examples as the model sees them, read from a child process."""
 from __future__ import annotations
@@ -6,22 +7,10 @@ import json
 
 import pytest
 
-from screens.app import TrainingConsoleApp
 from screens.arguments_screen import ArgumentsScreen
 from screens.text_screen import TextScreen
-from tests.screens.test_screens_arguments import open_lora, type_into
+from tests.screens.test_screens_arguments import app, open_lora, type_into  # noqa: F401  app: its fixture
 from tests.support.screens import wait_for
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
-    monkeypatch.chdir(tmp_path)
-    app = TrainingConsoleApp(runs_dir="runs")
-    app.launched = []
-    app.launch = lambda config, stop_first=None: app.launched.append(config)  # no trainer in these tests
-    return app
 
 
 def analysis(screen: ArgumentsScreen) -> str:
