@@ -29,7 +29,8 @@ def findings_of(history: History, config: RunConfig | None, status: dict | None 
     status = status or {}
     out = list(diagnose(history, config)) if len(history.train_loss) or len(history.eval_loss) else []
     if samples:
-        out += sample_findings(samples, config, status)
+        entropy = history.entropy.last() if len(history.entropy) else None
+        out += sample_findings(samples, config, status, entropy=entropy)
     out.sort(key=lambda f: f.severity.rank)  # stable: the curves before the sample answers at one severity
     if status.get("phase") == "failed" and status.get("kind"):
         crash = crash_findings(status["kind"], config, status.get("message"))

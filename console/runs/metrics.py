@@ -60,6 +60,7 @@ _SERIES_KEYS = {
     "tokens_per_second": "tokens_per_second",
     "mean_token_accuracy": "token_accuracy",
     "eval_mean_token_accuracy": "eval_token_accuracy",
+    "entropy": "entropy",
     # preference training (TRL's DPOTrainer and KTOTrainer): the implicit rewards beta * log(p / p_ref) of the
     # chosen and rejected answers, their margin, the share of pairs ranked right, the answers' log-probabilities
     "rewards/chosen": "chosen_reward",
@@ -122,6 +123,7 @@ class History:
     tokens_per_second: Series = field(default_factory=Series)  # from TRL's num_tokens (console/trainer/train.py)
     token_accuracy: Series = field(default_factory=Series)  # TRL's mean_token_accuracy on the training batches
     eval_token_accuracy: Series = field(default_factory=Series)
+    entropy: Series = field(default_factory=Series)  # TRL's mean entropy of the model's next-token guesses (nats)
     wall_time: Series = field(default_factory=Series)  # seconds since the run started, by step
     chosen_reward: Series = field(default_factory=Series)  # preference training (see _SERIES_KEYS)
     rejected_reward: Series = field(default_factory=Series)

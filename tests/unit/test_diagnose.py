@@ -818,3 +818,24 @@ def test_empty_sample_answers_are_a_finding_with_a_fix():
     # blank lines are not an answer left empty (the end token first): a tiny model's habit on the demo
     blank = Sample(step=40, prompt="p", answer="\n\n", ended=True, tokens=3, seconds=0.1, reference="x")
     assert sample_findings(base + [blank] * 3, LORA) == []
+
+
+def test_answers_of_a_model_whose_guesses_are_still_flat_say_nothing():
+    """The demo model after 300 healthy steps (eval 6.7 -> 5.2, entropy 5.8 nats) answers '' because the end token
+    edges out the rest by a hair: no finding while the logged entropy says its guesses are nearly flat; the same
+    answers from a model that guesses with confidence are one."""
+    from console.diagnosis.diagnose import sample_findings
+    from console.loop.findings import findings_of
+    from console.runs.samples import Sample
+
+    def s(step, answer):
+        return Sample(step=step, prompt="p", answer=answer, ended=not answer, tokens=1 if not answer else 9,
+                      seconds=0.1, reference="The first word is apple.")
+
+    samples = [s(0, "The word is apple.")] * 3 + [s(75, "")] * 3
+    assert sample_findings(samples, LORA, entropy=5.8) == []
+    assert [f.problem for f in sample_findings(samples, LORA, entropy=1.2)] == ["answers_empty"]
+    logs = [{"step": st, "loss": 6.7 - st / 100, "learning_rate": 2e-4, "entropy": 5.8} for st in range(5, 80, 5)]
+    assert "answers_empty" not in {f.problem for f in findings_of(hist(logs), LORA, {}, samples)}
+    sure = [{**row, "entropy": 1.2} for row in logs]
+    assert "answers_empty" in {f.problem for f in findings_of(hist(sure), LORA, {}, samples)}
