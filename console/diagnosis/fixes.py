@@ -374,18 +374,52 @@ def lighter_method(config: RunConfig, why: str) -> Fix | None:
 
 def finish(config: RunConfig, table: list) -> list[Fix]:
     """A rule's table of fixes (the guide's order of preference, None where a builder has nothing to change) as the
-    finding carries it: changes that would be no-ops are left out, and so are fixes repeating an earlier one."""
-    out, seen = [], set()
+    finding carries it: each change kept to the method's recommended range (within_range), changes that would be
+    no-ops left out, fixes repeating an earlier one left out, and fixes that go past the range where the run already
+    stands at its edge placed after the fixes that stay in it."""
+    inside, beyond, seen = [], [], set()
     for fix in table:
         if fix is None:
             continue
+        past = within_range(config, fix)
         fix.changes = {k: v for k, v in fix.changes.items() if not _same(config, k, v)}  # say only what changes
         key = tuple(sorted((k, repr(v)) for k, v in fix.changes.items()))
         if not fix.changes or key in seen:
             continue
         seen.add(key)
-        out.append(fix)
-    return out
+        (beyond if past else inside).append(fix)
+    return inside + beyond
+
+
+def within_range(config: RunConfig, fix: Fix) -> bool:
+    """Keep a fix's numbers to the method's recommended range (the preset's `ranges`, the ones the arguments screen
+    marks): a guide's factor that would carry a value from inside the range past its edge stops at the edge (LoRA's
+    accumulation 2 -> 8 becomes 2 -> 4, its range being 2 to 4), and a value already outside is brought to the edge
+    it is past (a diverged learning rate of 2 lowered 4x is still 1000x above LoRA's range: 5e-4). Only a value
+    already at or past an edge and moved further out keeps the guide's step, and its why says it leaves the range
+    (returns True: the caller lists it after the fixes that stay in). A fix never moves a value the other way."""
+    past = False
+    for key, new in list(fix.changes.items()):
+        old, bounds = config.get(key), config.ranges.get(key)
+        d = direction(config, key, new)
+        if not d or not bounds or not isinstance(old, (int, float)) or isinstance(old, bool):
+            continue
+        lo, hi = bounds
+        if lo is None or hi is None or lo <= new <= hi:
+            continue
+        edge = min(max(new, lo), hi)
+        edge = int(edge) if isinstance(new, int) else edge
+        if (old > hi and d > 0) or (old < lo and d < 0):  # outside and moved further out: never the fix
+            fix.changes[key] = old
+        elif old == (hi if d > 0 else lo):  # at the edge it moves past: the guide's step, said to leave the range
+            past = True
+            fix.why += (f" ({key} {_num_text(new)} is past the {config.method} range of {_num_text(lo)} to "
+                        f"{_num_text(hi)}: this run is already at its {'top' if d > 0 else 'bottom'})")
+        else:  # from inside past an edge, or from outside toward the range: to the range's edge
+            fix.changes[key] = edge
+            fix.why += (f" (stopped at the {'top' if edge == hi else 'bottom'} of the {config.method} range, "
+                        f"{_num_text(lo)} to {_num_text(hi)}, instead of {_num_text(new)})")
+    return past
 
 
 # -- one plan per run -----------------------------------------------------------------------------------------------

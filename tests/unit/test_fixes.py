@@ -41,7 +41,10 @@ def test_learning_rate_factors_follow_the_guide():
     lora = run_config("lora")  # 2e-4
     down = [f.changes for f in fixes_for("not_decreasing", lora, cause="high")]
     up = [f.changes for f in fixes_for("not_decreasing", lora, cause="low")]
-    assert down[:2] == [{"learning_rate": 1e-4}, {"learning_rate": 5e-5}]
+    # the guide's halving, then its quartering: 2e-4 / 4 would be below LoRA's range (1e-4 to 5e-4), so it stops at
+    # the range's bottom, the same as the halving, and is not offered twice
+    assert down[0] == {"learning_rate": 1e-4}
+    assert [c for c in down if "learning_rate" in c] == [{"learning_rate": 1e-4}]
     assert up[:2] == [{"learning_rate": 3e-4}, {"learning_rate": 5e-4}]
     full = run_config("full")  # 2e-5
     assert fixes_for("oscillating", full)[0].changes == {"learning_rate": 1e-5}
@@ -310,8 +313,8 @@ def test_the_findings_of_a_run_are_one_plan_with_no_setting_pulled_both_ways():
     from console.runs.metrics import History
     from console.runs.samples import Sample
 
-    config = RunConfig.from_preset("lora").with_changes({"max_steps": 300, "learning_rate": 5e-5})
-    history = History.from_records([{"step": s, "loss": 3.0 - 0.0004 * s, "learning_rate": 5e-5}
+    config = RunConfig.from_preset("lora").with_changes({"max_steps": 300, "learning_rate": 1e-4})  # range's bottom
+    history = History.from_records([{"step": s, "loss": 3.0 - 0.0004 * s, "learning_rate": 1e-4}
                                     for s in range(1, 301)] + [{"step": s, "eval_loss": 3.05 - 0.0004 * s}
                                                                for s in range(0, 301, 50)])
     history.max_steps = 300
@@ -329,3 +332,41 @@ def test_the_findings_of_a_run_are_one_plan_with_no_setting_pulled_both_ways():
     later = found[[f.problem for f in found].index("answers_repeat")]
     assert "learning_rate" in later.numbers["overruled"] and "wins" in later.numbers["overruled"]
     assert any("left out" in line for line in describe_finding(later, config))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_fix_takes_a_setting_out_of_the_methods_range_without_saying_so(method):
+    """A new user saw 'gradient_accumulation_steps 4 -> 8' offered for LoRA, whose range is 2 to 4, and the
+    arguments screen then marked the carried value out of range: the console contradicting itself. From the
+    preset's own values, every rule's fixes stay in the method's ranges, except a step past an edge the run already
+    stands at, which says so and comes after the fixes that stay in."""
+    from console.diagnosis.rules import PROBLEMS
+
+    config = run_config(method)
+    for problem in PROBLEMS:
+        for cause in (None, "high", "low"):
+            fixes = fixes_for(problem, config, cause=cause, total_steps=300)
+            seen_past = False
+            for fix in fixes:
+                past = False
+                for key, value in fix.changes.items():
+                    bounds = config.ranges.get(key)
+                    if bounds and isinstance(value, (int, float)) and not isinstance(value, bool):
+                        if not bounds[0] <= value <= bounds[1]:
+                            past = True
+                            assert "past the" in fix.why and "range" in fix.why, (problem, fix.changes, fix.why)
+                assert past or not seen_past, (problem, [f.changes for f in fixes])  # in-range fixes first
+                seen_past = seen_past or past
+
+
+def test_a_value_outside_the_range_is_brought_to_its_edge_never_further_out():
+    from console.diagnosis.fixes import finish, lr_scale
+
+    lora = run_config("lora", learning_rate=2.0)  # the demo's 'LR far too high': 4000x above 1e-4 to 5e-4
+    assert finish(lora, [lr_scale(lora, 0.25, "lower")])[0].changes == {"learning_rate": 5e-4}
+    low = run_config("lora", learning_rate=1e-6)  # below the range: lowering it further is never offered
+    assert finish(low, [lr_scale(low, 0.5, "lower")]) == []
+    inside = run_config("lora", gradient_accumulation_steps=2)  # 2 -> 8 would leave 2 to 4: stops at 4
+    fix = Fix({"gradient_accumulation_steps": 8}, "steadier", "x")
+    assert finish(inside, [fix])[0].changes == {"gradient_accumulation_steps": 4}
+    assert isinstance(fix.changes["gradient_accumulation_steps"], int)
