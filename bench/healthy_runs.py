@@ -42,6 +42,16 @@ DEMO_RUNS: dict[str, tuple[str, str, list[str]]] = {
     "demo-lora-100": ("demo", "lora", ["max_steps=100", "eval_steps=10", "logging_steps=2"]),
     "demo-lora-300": ("demo", "lora", ["max_steps=300", "eval_steps=25", "logging_steps=5"]),
 }
+# Preference training as the demo scenarios run it (their learning rate, above DPO's and KTO's ranges for a real
+# model, is what the tiny untrained demo model needs to learn its training pairs in 60 steps). Not healthy by
+# construction (the random demo model learns its training pairs, never the held-out ones), so checked for steadiness
+# only: a finding that went away must not come back (a new user saw the preference warning come and go).
+STEADY_RUNS: dict[str, tuple[str, str, list[str]]] = {
+    "demo-dpo-60": ("demo", "lora", ["dataset=demo-pairs", "learning_rate=1e-3", "max_steps=60", "eval_steps=10",
+                                     "logging_steps=2"]),
+    "demo-kto-60": ("demo", "lora", ["dataset=demo-kto", "learning_rate=1e-3", "max_steps=60", "eval_steps=10",
+                                     "logging_steps=2"]),
+}
 REAL_RUNS: dict[str, tuple[str, str, list[str]]] = {
     "real-lora-smoke-4": ("real", "lora", ["max_steps=4", "logging_steps=1", "eval_steps=4", "max_length=192",
                                            "per_device_train_batch_size=4", "gradient_accumulation_steps=1"]),
@@ -50,12 +60,13 @@ REAL_RUNS: dict[str, tuple[str, str, list[str]]] = {
                                       "gradient_accumulation_steps=1"]),
 }
 RUNS = {**DEMO_RUNS, **REAL_RUNS}
+ALL_RUNS = {**RUNS, **STEADY_RUNS}
 
 
 def record(out: Path, only: list[str] | None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model = data = None
-    for name, (kind, method, sets) in RUNS.items():
+    for name, (kind, method, sets) in ALL_RUNS.items():
         if only and name not in only:
             continue
         runs_dir = out / name
@@ -92,6 +103,7 @@ def replay(run: RunDir) -> tuple[int, dict[str, list]]:
     final_status = run.status()
     shown: dict[str, list] = {}
     moments = 0
+    at: dict[str, list[int]] = {}  # title -> the moments (indices) it showed at
     for cut in range(1, len(records) + 1):
         history = History.from_records(records[:cut])
         last = cut == len(records)
@@ -100,6 +112,8 @@ def replay(run: RunDir) -> tuple[int, dict[str, list]]:
         moments += 1
         for f in findings_of(history, config, status, seen):
             shown.setdefault(f"{f.severity.mark} {title_of(f)}", []).append(history.last_step)
+            at.setdefault(f"{f.severity.mark} {title_of(f)}", []).append(cut)
+    replay.returns = {t: sum(1 for a, b in zip(m, m[1:]) if b > a + 1) for t, m in at.items()}
     return moments, shown
 
 
@@ -119,7 +133,21 @@ def check(out: Path) -> int:
             print(f"    {title}  (at {len(at)} moments, first at step {at[0]:g})")
         loud += bool(shown)
     print(f"healthy runs with a finding at some moment: {loud}")
-    return 1 if loud else 0
+    unsteady = 0
+    for name in STEADY_RUNS:
+        run = _run_of(out / name)
+        if run is None:
+            print(f"{name:24s} not recorded")
+            continue
+        moments, shown = replay(run)
+        back = {t: n for t, n in replay.returns.items() if n}
+        print(f"{name:24s} {moments:4d} moments checked: " + ("steady" if not back else "UNSTEADY"))
+        for title, steps in shown.items():
+            came = f", came back {back[title]}x" if title in back else ""
+            print(f"    {title}  (from step {steps[0]:g} to {steps[-1]:g}, at {len(steps)} moments{came})")
+        unsteady += bool(back)
+    print(f"preference demos with a finding that came back after it went: {unsteady}")
+    return 1 if loud or unsteady else 0
 
 
 def main(argv: list[str] | None = None) -> int:

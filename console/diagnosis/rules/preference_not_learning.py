@@ -20,6 +20,8 @@ TITLE = "The preference is not being learned"
 KIND = "problem"
 FLAT_NATS = 0.25  # the margin stayed within this of 0 (in nats: margin / beta)
 TRAIN_LEARNED = 0.75  # training pairs ranked right this often: they are being learned (held-out: overfitting's)
+TRAIN_KEPT = 0.6  # ... and still above this once they were (see learned)
+MIN_EARLIER = 4  # logs after warm-up before an earlier tail can count as learned
 
 
 def detect(ctx: Context) -> Finding | None:
@@ -35,13 +37,24 @@ def detect(ctx: Context) -> Finding | None:
     margins, which = (held_margins, "held-out") if len(held_margins) >= 3 else (train_margins, "training")
     m_first, m_last = ends(margins)
     _, acc_late = ends(train_acc)
-    if acc_late >= TRAIN_LEARNED or abs(m_last) / beta >= FLAT_NATS or (m_last - m_first) / beta >= FLAT_NATS:
+    if learned(train_acc, acc_late) or abs(m_last) / beta >= FLAT_NATS or (m_last - m_first) / beta >= FLAT_NATS:
         return None
     text = (f"the {which} margin moved from {num(m_first)} to {num(m_last)} ({m_last / beta:.2g} nats) and the "
             f"training pairs are ranked right {acc_late:.0%} of the time since the warm-up: the model is not "
             f"separating the chosen answers from the rejected ones")
     return Finding(PROBLEM, Severity.WARNING, steps[0], text, fixes(ctx.config, ctx.history),
                    numbers={"accuracy": acc_late, "margin_from": m_first, "margin_to": m_last})
+
+
+def learned(train_acc: list[float], acc_late: float) -> bool:
+    """The training pairs are being learned: ranked right TRAIN_LEARNED of the time over the last third, or, once
+    that was reached at an earlier log, still above TRAIN_KEPT (hysteresis: one log's accuracy over a batch of 16
+    pairs swings by 0.3, and the demo DPO run's warning came back at step 56 for one dip after the pairs were
+    learned, then went again at 58)."""
+    if acc_late >= TRAIN_LEARNED:
+        return True
+    return acc_late >= TRAIN_KEPT and any(ends(train_acc[:i])[1] >= TRAIN_LEARNED
+                                          for i in range(MIN_EARLIER, len(train_acc)))
 
 
 def fixes(config: RunConfig, history: History | None = None, **_) -> list:
