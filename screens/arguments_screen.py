@@ -416,7 +416,8 @@ class ArgumentsScreen(Screen):
         self.launched = dict(getattr(self, "launching", None) or {})
 
     def changed_fields(self) -> list[str]:
-        """The fields whose text differs from what the screen opened with, and from what was last launched."""
+        """The fields whose text differs from what the screen opened with, and from what was last launched or saved
+        as a preset."""
         launched = getattr(self, "launched", None) or {}
         return [row.field_name for row in self.rows()
                 if row.text != row.initial_text and row.text != launched.get(row.field_name)]
@@ -475,6 +476,8 @@ class ArgumentsScreen(Screen):
                 self.notify(f"cannot save {path}: {err.strerror or err}", severity="error")
                 return
             self.notify(f"saved preset {safe} ({path})")
+            # kept in the preset: Esc no longer asks to discard them (it did, right after the save)
+            self.launched = {row.field_name: row.text for row in self.rows()}
 
         self.app.push_screen(PromptScreen("Save these arguments as a preset named:", self.original.method,
                                           hint=f"in {user_presets_dir()}"), save)

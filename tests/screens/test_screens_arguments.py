@@ -537,6 +537,26 @@ async def test_escape_after_a_launch_does_not_ask_to_discard_what_was_launched(a
         assert isinstance(app.screen, MethodScreen)
 
 
+async def test_escape_after_saving_a_preset_does_not_ask_to_discard_what_was_saved(app):
+    """A new user's report: F4 saved the edits as a preset, then Esc asked to discard them; an edit after the save
+    is asked about again."""
+    from screens.confirm import ConfirmScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lora(pilot)
+        await type_into(pilot, screen, "max_steps", "40")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: app.screen is not screen, what="the preset name prompt")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("saved preset" in str(n.message) for n in app._notifications),
+                       what="the save")
+        assert screen.changed_fields() == []
+        await type_into(pilot, screen, "max_steps", "60")
+        assert screen.changed_fields() == ["max_steps"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+
+
 async def test_f4_never_writes_a_preset_through_a_link_at_its_name(app, tmp_path):
     import os
 
