@@ -237,6 +237,7 @@ class MetricChart(PlotextPlot):
             plt.yscale("log")
         elif drawn:
             self._legend_headroom(plt)
+            self._value_ticks(plt)
         plt.title(self.chart_title if drawn else f"{self.chart_title}: {self.empty_text}")
         plt.xlabel("step")
         self._built_key = self._key()
@@ -247,6 +248,7 @@ class MetricChart(PlotextPlot):
     def _legend_headroom(self, plt) -> None:
         """Room above the curves for plotext's legend, which it draws over the plot's top-left rows (one per labelled
         curve): a first eval at step 0 is often the highest point and was hidden under it."""
+        self._headroom_top = None
         labelled = sum(1 for c in self.curves if c.label and c.steps)
         values = [v for c in self.curves for v in c.values if v == v and abs(v) != float("inf")]
         rows = self.size.height - 5  # less the title, the frame, the x ticks and the x label
@@ -254,7 +256,27 @@ class MetricChart(PlotextPlot):
             return
         lo, hi = min(values), max(values)
         span = (hi - lo) or abs(hi) or 1.0
-        plt.ylim(lo, hi + span * labelled / (rows - labelled))
+        self._headroom_top = hi + span * labelled / (rows - labelled)
+        plt.ylim(lo, self._headroom_top)
+
+    def _value_ticks(self, plt) -> None:
+        """The y axis labelled in three significant digits: plotext writes a learning rate as 0.00000267 and a loss
+        as 2.3456789, the eye reads 2.67e-06 and 2.35."""
+        values = [v for c in self.curves for v in c.values if v == v and abs(v) != float("inf")]
+        if not values:
+            return
+        lo, hi = min(values), max(values)
+        top = getattr(self, "_headroom_top", None)
+        hi = top if top is not None and top > hi else hi
+        if hi <= lo:
+            return
+        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
+        small = max(abs(lo), abs(hi)) < 0.01  # a learning rate: every label in one form, 1.96e-04 and 2.67e-06
+        for digits in (3, 4, 6):
+            labels = [f"{t:.{digits - 1}e}" if small else f"{t:.{digits}g}" for t in ticks]
+            if len(set(labels)) == len(labels):
+                break
+        plt.yticks(ticks, labels)
 
     def _plot_rows(self) -> list[list[Segment]]:
         """Build the plot at the widget's size (as PlotextPlot.render does) and return its rows."""

@@ -226,3 +226,30 @@ async def test_a_chart_whose_points_share_one_step_or_whose_range_is_empty_draws
             chart.set_curves([Curve("train", [30], [3.9]), Curve("eval", [30], [3.94], markers=True)])
             await pilot.pause()
             assert "┤" in chart.render().plain
+
+
+async def test_the_value_axis_is_labelled_in_three_significant_digits():
+    """A new user read the learning-rate chart's axis as 0.00000267: plotext writes every digit. The labels are
+    2.67e-06-style for small values and 2.35-style for losses."""
+    from textual.app import App
+
+    from screens.widgets.metric_chart import Curve, MetricChart
+
+    class One(App):
+        def compose(self):
+            yield MetricChart("learning rate", id="chart")
+
+    app = One()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(MetricChart)
+        steps = list(range(1, 101))
+        chart.set_curves([Curve("lr", steps, [2e-4 * min(1, s / 10) * (1 - s / 101) + 2.67e-6 for s in steps])],
+                         title="learning rate")
+        await pilot.pause()
+        axis = [line.split("┤", 1)[0].strip() for line in chart.render().plain.splitlines() if "┤" in line]
+        assert axis and all(len(label) <= 8 for label in axis), axis
+        assert any("e-" in label for label in axis) and not any("0.0000" in label for label in axis), axis
+        chart.set_curves([Curve("train", steps, [3.0 - 0.0123456 * s for s in steps])], title="loss")
+        await pilot.pause()
+        axis = [line.split("┤", 1)[0].strip() for line in chart.render().plain.splitlines() if "┤" in line]
+        assert axis and all(len(label.split(".")[-1]) <= 3 for label in axis), axis

@@ -72,7 +72,7 @@ def standard_runs(runs_dir: Path) -> dict[str, Path]:
     return {"overfit": a, "child": b, "failed": c}
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
