@@ -408,7 +408,11 @@ class ArgumentsScreen(Screen):
             self.notify(f"{name}: {self.problems[name]}", title="fix this to launch", severity="error")
             return
         self.launching = {row.field_name: row.text for row in self.rows()}  # launched, once its run starts
-        self.app.launch(resolve(self.draft))
+        from console.loop.next_run import with_hand_changes
+
+        # a run made from another (a fix carried, a DPO from its model): what was edited here joins its lineage
+        draft = with_hand_changes(self.original, self.draft.copy(), "changed on the arguments screen")
+        self.app.launch(resolve(draft))
 
     def mark_launched(self) -> None:
         """The run of these fields started: what they hold is in its config.yaml, nothing to discard (Esc after F5

@@ -108,14 +108,26 @@ def plan_rerun(run: RunDir, fix_spec: str | None = None, changes: dict | None = 
         fix = finding.fixes[0] if finding else None
     new = child_config(config, run.id, fix)
     if changes:
-        lineage = (new.parent, new.fixes)
-        before = {k: (new.method if k == "method" else new.get(k)) for k in changes}
-        new = new.with_changes(changes)
         # the lineage records the changes made by hand too (it said "no change" for a rerun with only --set)
-        record = {"id": "set", "changes": {k: (new.method if k == "method" else new.get(k)) for k in changes},
-                  "why": "set by hand (--set)", "from": before}  # the values as parsed, not as typed
-        new.parent, new.fixes = lineage[0], list(lineage[1]) + [record]
+        new = with_hand_changes(new, new.with_changes(changes), "set by hand (--set)")
     return RerunPlan(resolve(new), finding, fix)
+
+
+def with_hand_changes(carried: RunConfig, edited: RunConfig, why: str) -> RunConfig:
+    """`edited` with its lineage: `carried`'s (the parent and the fix carried) and one record more for every value
+    changed by hand from `carried` ({"id": "set", "changes", "from", "why"}, the values as parsed). `rerun --set` and
+    the arguments screen's edits after `r` alike: the lineage recorded only the fix, as if the user had changed
+    nothing."""
+    def value(config: RunConfig, key: str):
+        return config.method if key == "method" else config.get(key)
+
+    keys = sorted(k for k in ({"method"} | set(carried.values) | set(edited.values))
+                  if value(carried, k) != value(edited, k))
+    edited.parent, edited.fixes = carried.parent, list(carried.fixes or [])
+    if keys and carried.parent:
+        edited.fixes.append({"id": "set", "changes": {k: value(edited, k) for k in keys}, "why": why,
+                             "from": {k: value(carried, k) for k in keys}})
+    return edited
 
 
 def start(runs_dir, config: RunConfig, command: list[str] | None = None, name: str | None = None,

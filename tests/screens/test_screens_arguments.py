@@ -575,3 +575,26 @@ async def test_f4_never_writes_a_preset_through_a_link_at_its_name(app, tmp_path
         said = next(str(n.message) for n in app._notifications if "link" in str(n.message))
         assert "small-r.yaml" in said and "\n" not in said
     assert victim.read_text() == "the user's own file\n" and (presets / "small-r.yaml").is_symlink()
+
+
+async def test_edits_after_a_carried_fix_join_the_next_runs_lineage(app):
+    """A new user's report: after `r` carried a fix, the values they changed on the arguments screen were not in the
+    new run's lineage (it read as if only the fix had changed). They are recorded as one 'set' record after the fix,
+    with the values before, as `rerun --set` records its own."""
+    from console.diagnosis.fixes import apply
+    from console.diagnosis.vocabulary import Fix
+
+    parent = RunConfig.from_preset("lora").with_changes({"max_steps": 40})
+    parent.run_id = "20261206-120000-lora-abcd"
+    child = apply(parent, Fix({"learning_rate": 1e-4}, "the loss rose", "lr_down_2x"), parent=parent.run_id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.show_arguments(child, "the next run")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArgumentsScreen), what="the arguments screen")
+        screen = app.screen
+        await type_into(pilot, screen, "max_steps", "60")
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: len(app.launched) == 1, what="the launch")
+    launched = app.launched[0]
+    assert launched.parent == parent.run_id
+    assert [f["id"] for f in launched.fixes] == ["lr_down_2x", "set"]
+    assert launched.fixes[-1]["changes"] == {"max_steps": 60} and launched.fixes[-1]["from"] == {"max_steps": 40}
