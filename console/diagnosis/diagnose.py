@@ -59,8 +59,8 @@ FLAT_GUESSES_NATS = 4.0
 def sample_findings(samples: list[Sample], config: RunConfig | None = None, status: dict | None = None,
                     max_new_tokens: int | None = None, entropy: float | None = None) -> list[Finding]:
     """"answers do not end", "answers repeat", "answers are empty", from the latest sampling against the first (the
-    base model's); none while the model's guesses are still nearly flat (`entropy`, the latest logged, above
-    FLAT_GUESSES_NATS): its answers then say nothing about what training taught it."""
+    base model's); none while the model's guesses are still nearly flat (`entropy`: findings_of passes the highest
+    of the last few logged, above FLAT_GUESSES_NATS): its answers then say nothing about what training taught it."""
     first, latest = first_and_latest(samples)
     if not latest or latest[0].step == 0 or len(latest) < 2:
         return []

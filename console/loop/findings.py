@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # for annotations only
     from console.runs.rundir import RunDir
 
 
+ENTROPY_LOGS = 5  # the logs whose entropy says whether the model's guesses are still flat (sample_findings)
+
+
 def findings_of(history: History, config: RunConfig | None, status: dict | None = None,
                 samples: list | None = None) -> list[Finding]:
     """Every finding of a run as it stands, as one plan: the crash's own finding first when it failed (out of
@@ -29,8 +32,10 @@ def findings_of(history: History, config: RunConfig | None, status: dict | None 
     status = status or {}
     out = list(diagnose(history, config)) if len(history.train_loss) or len(history.eval_loss) else []
     if samples:
-        entropy = history.entropy.last() if len(history.entropy) else None
-        out += sample_findings(samples, config, status, entropy=entropy)
+        # the highest of the last few logs: a model whose entropy hovers at the threshold (the diverged demo at
+        # 3.8-4.6 nats) is judged once, not at every other log (its 'answers are empty' showed at one moment)
+        recent = [v for v in history.entropy.values[-ENTROPY_LOGS:] if v == v]
+        out += sample_findings(samples, config, status, entropy=max(recent) if recent else None)
     out.sort(key=lambda f: f.severity.rank)  # stable: the curves before the sample answers at one severity
     if status.get("phase") == "failed" and status.get("kind"):
         crash = crash_findings(status["kind"], config, status.get("message"))
