@@ -843,3 +843,7 @@ def test_answers_of_a_model_whose_guesses_are_still_flat_say_nothing():
     assert "answers_empty" not in {f.problem for f in findings_of(hist(logs), LORA, {}, samples)}
     sure = [{**row, "entropy": 1.2} for row in logs]
     assert "answers_empty" in {f.problem for f in findings_of(hist(sure), LORA, {}, samples)}
+    # hovering at the threshold (the diverged demo: 4.4, 3.99, 4.6 ...): judged on the last five logs, not one
+    hovering = [{**row, "entropy": 3.99 if i % 3 == 2 else 4.5} for i, row in enumerate(logs)]
+    assert hovering[-1]["entropy"] < 4.0
+    assert "answers_empty" not in {f.problem for f in findings_of(hist(hovering), LORA, {}, samples)}
