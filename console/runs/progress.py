@@ -64,8 +64,11 @@ def progress(history: History, status: dict | None = None, logging_steps: int | 
     eta = None
     # an ETA once it means something: 5 % of the steps done and three train logs, and never for a run that ended
     known = history.max_steps and step >= 0.05 * history.max_steps and len(history.train_loss) >= 3
-    if history.max_steps and rate and known and not finished:
-        eta = max(0.0, (history.max_steps - step) / rate)
+    # the ETA from the wall clock between the first and the last log (evaluations, saves and sampling included):
+    # from the trainer's per-log speed it left them out, and jumped back after each evaluation
+    eta_rate = _rate_over_eval_cycles(history) or _rate_between_logs(history) or rate
+    if history.max_steps and eta_rate and known and not finished:
+        eta = max(0.0, (history.max_steps - step) / eta_rate)
     note = ""
     total = history.max_steps
     losses = history.train_loss.steps
@@ -88,6 +91,22 @@ def progress(history: History, status: dict | None = None, logging_steps: int | 
 
 def _latest(evaluated, trained) -> float | None:
     return evaluated.last() if len(evaluated) else trained.last()
+
+
+def _rate_over_eval_cycles(history: History) -> float | None:
+    """Steps per second on the clock from the end of the first evaluation after step 0 to the end of the last: whole
+    cycles of training and one evaluation each, so the ETA counts down between evaluations instead of jumping back
+    at each (the rate between any two logs counts an evaluation the moment it ends, before the steps it is spread
+    over). None with fewer than two evaluations that carry a time."""
+    ends: dict[float, float] = {}
+    evals = {s for s in history.eval_loss.steps if s > 0}
+    for s, t in zip(history.wall_time.steps, history.wall_time.values):
+        if s in evals and t == t:
+            ends[s] = max(t, ends.get(s, t))
+    if len(ends) < 2:
+        return None
+    (s0, t0), (s1, t1) = min(ends.items()), max(ends.items())
+    return (s1 - s0) / (t1 - t0) if s1 > s0 and t1 > t0 else None
 
 
 def _rate_between_logs(history: History) -> float | None:

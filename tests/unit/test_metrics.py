@@ -136,3 +136,22 @@ def test_the_progress_line_says_when_logging_steps_is_larger_than_the_run():
     line = progress_line(progress(h, {"phase": "training", "step": 4}, logging_steps=10))
     assert "loss 6.6500 (loss from step 1: logging_steps 10 > the run's 4 steps)" in line
     assert "logging_steps" not in progress_line(progress(h, {"phase": "training", "step": 4}, logging_steps=1))
+
+
+def test_the_eta_counts_the_evaluations_and_does_not_jump_back_after_each():
+    """A new user saw the ETA jump: it came from the trainer's speed between logs, which leaves out evaluations.
+    A run logging every step at 1 step/s with a 20 s evaluation every 20 steps takes 2 s a step on the clock."""
+    records, t = [{"step": 0, "max_steps": 200}], 0.0
+    etas = []
+    for s in range(1, 101):
+        t += 1.0
+        records.append({"step": s, "loss": 2.0, "time": t, "steps_per_second": 1.0})
+        if s % 20 == 0:
+            t += 20.0
+            records.append({"step": s, "eval_loss": 2.1, "time": t})
+        if s > 20:
+            etas.append(progress(History.from_records(records)).eta)
+    assert etas[-1] == 100 * 2.0  # 100 steps left at 2 s each on the clock (a step, and an eval a 20th), not 100 s
+    after = etas[40 - 21:]  # from the second evaluation on: whole cycles measured
+    assert all(later < earlier for earlier, later in zip(after, after[1:]))  # it counts down, never jumps back
+
