@@ -301,6 +301,14 @@ class TrainingScreen(Screen):
     def progress_text(live, p) -> str:
         if not live.history.train_loss.steps and live.active:
             text = PHASE_TEXT.get(live.phase, live.phase + "...")
+            started = live.status.get("started")
+            if live.phase not in PHASE_TEXT and isinstance(started, (int, float)):
+                # before the first logged step (minutes for a real model on a loaded CPU) the clock and the step the
+                # trainer reached still move: the line said 'training...' and nothing else, as if stuck
+                step, total = live.status.get("step"), p.max_steps
+                at = f" step {step}/{total}" if isinstance(step, int) and total else ""
+                text = (f"{live.phase}{at} · {duration(max(0.0, time.time() - started))} since the start, "
+                        "waiting for the first logged step")
         else:
             parts = where(p, epoch_word="ep")
             elapsed, eta = p.elapsed, p.eta

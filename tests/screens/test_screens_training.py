@@ -484,3 +484,19 @@ def test_a_stopped_run_offers_resume_only_with_a_checkpoint_to_resume_from(tmp_p
         b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     lines = TrainingScreen.next_steps(live)
     assert f"resume it from checkpoint-4: training-console resume {run.id}" in lines, lines
+
+
+def test_before_the_first_logged_step_the_line_says_the_step_and_the_clock():
+    """A new user watched 'training...' and nothing else for minutes during a real model's first steps on a loaded
+    machine: the line now says the step the trainer reached and the time since the start."""
+    import time as _time
+
+    from console.runs.rundir import RunDir
+    from screens.live import LiveRun
+
+    live = LiveRun(RunDir("runs/x"), None, status={"phase": "training", "started": _time.time() - 151, "step": 1})
+    live.history.max_steps = 16
+    text = TrainingScreen.progress_text(live, live.progress())
+    assert "step 1/16" in text and ("2:31" in text or "2:32" in text) and "waiting for the first logged step" in text
+    loading = LiveRun(RunDir("runs/x"), None, status={"phase": "loading model", "started": _time.time() - 5})
+    assert TrainingScreen.progress_text(loading, loading.progress()) == "loading model..."
