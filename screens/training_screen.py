@@ -121,7 +121,7 @@ class TrainingScreen(Screen):
             self.redraw()
         elif live.active and time.monotonic() - self._ticked >= 1.0:  # the clock and ETA between log records
             self._ticked = time.monotonic()
-            self._update("progress-line", self.progress_text(live, live.progress()))
+            self._update("progress-line", self.fitted(self.progress_text(live, live.progress())))
 
     def check_resumed(self) -> None:
         """Timer: a stopped or failed run shown here that a `resume` from another shell has started again is followed
@@ -189,7 +189,7 @@ class TrainingScreen(Screen):
         if stall and head not in self.seen_problems:
             self.seen_problems.add(head)
             self.notify(stall, title=live.id, severity="error", timeout=30, markup=False)
-        self._update("progress-line", self.progress_text(live, p))
+        self._update("progress-line", self.fitted(self.progress_text(live, p)))
         if self._charts_due(live):
             self.draw_charts(live, p)
         findings = live.findings()
@@ -296,6 +296,17 @@ class TrainingScreen(Screen):
                 [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")], title="learning rate")
             self.query_one("#grad-chart", MetricChart).set_curves(
                 [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")], title="grad norm")
+
+    def fitted(self, text: str) -> str:
+        """The progress line cut at a part, never inside one: at 80 columns it ended '· margin' without its value.
+        Parts are dropped from the right (loss first, throughput last: the least needed go)."""
+        width = self.size.width - 2  # the line's padding
+        if width <= 0 or len(text) <= width:
+            return text
+        parts = text.split(" · ")
+        while len(parts) > 1 and len(" · ".join(parts)) > width:
+            parts.pop()
+        return " · ".join(parts)
 
     @staticmethod
     def progress_text(live, p) -> str:

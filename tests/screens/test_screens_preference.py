@@ -63,3 +63,24 @@ async def test_p_opens_a_dpo_run_from_a_finished_runs_model(tmp_path, monkeypatc
         header = app.screen.query_one("#title").render().plain
         said = header.split("  from run")[0]  # the lineage after it may be cut; what to do may not
         assert "try demo-pairs)" in said and len(said) <= 80, header
+
+
+async def test_at_80_columns_the_progress_line_is_cut_between_its_parts(tmp_path, monkeypatch):
+    """A new user saw the line end '· margin' without its value at 80 columns: parts that do not fit are left out
+    whole."""
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path / "runs", "20250103-120000-lora-dpoo", created=1_735_905_600.0,
+                   changes={"objective": "dpo", "max_steps": 60, "eval_steps": 10, "save_steps": 10},
+                   records=preference_records(shape="displacement"))
+    app = make_app("lora-dpoo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, run.name)
+        whole = ("step 24/60 · ep 0.40 · 1:02 ETA 1:35 · loss 0.6812 (best eval 0.6919) · margin 0.027, 56% "
+                 "right · 1,204 tok/s")  # a live DPO run's line as the new user saw it
+        line = screen.fitted(whole)
+        assert len(line) <= 78 and whole.startswith(line), line
+        assert line.endswith("(best eval 0.6919)"), line  # cut where a part ends: no '· margin' alone
+        shown = str(screen.query_one("#progress-line").render()).rstrip()
+        assert len(shown) <= 78 and not shown.endswith("margin"), shown
