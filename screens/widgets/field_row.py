@@ -109,7 +109,8 @@ class FieldRow(Widget):
         self.post_message(self.Edited(self, event.value))
 
     def show(self, error: str | None, within: bool | None, lo=None, hi=None) -> None:
-        """Mark the row: the error under it (or none), and ✓/✗ against the recommended range."""
+        """Mark the row: the error under it (or none), and ✓ (within) or ! (outside) the recommended range, ✗ when
+        the value is invalid."""
         shown = (error, within, lo, hi)
         if shown == self._shown:  # most rows do not change when one is typed into: leave them alone
             return
@@ -127,5 +128,7 @@ class FieldRow(Widget):
             mark.update("")
             return
         span = fmt(lo) if lo == hi else f"{fmt(lo)}–{fmt(hi)}"
-        symbol = "✗" if error is not None else "✓" if within else "✗"
+        # ✗ a value that cannot launch, ! one that launches outside the method's recommended range (both read ✗, and a
+        # new user took an out-of-range value for an invalid one)
+        symbol = "✗" if error is not None else "✓" if within else "!"
         mark.update(f"{symbol} {span}")
