@@ -103,39 +103,44 @@ def _run_of(runs_dir: Path) -> RunDir | None:
     return RunDir(found[0]) if found else None
 
 
-def replay(run: RunDir) -> tuple[int, dict[str, list]]:
-    """(moments checked, {finding title: [steps at which it showed]}) over every prefix of the run's log."""
+def replay(run: RunDir) -> tuple[int, dict[str, list], dict[str, int]]:
+    """(moments checked, {finding title: [steps at which it showed]}, {title: times it was unsteady}) over every
+    prefix of the run's log. Unsteady: shown again after it went, or shown at one moment alone before the last."""
     config = run.config()
     records = [json.loads(line) for line in run.metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     samples = load_samples(run.samples_path)
     final_status = run.status()
     shown: dict[str, list] = {}
-    moments = 0
     at: dict[str, list[int]] = {}  # title -> the moments (indices) it showed at
     for cut in range(1, len(records) + 1):
         history = History.from_records(records[:cut])
         last = cut == len(records)
         status = final_status if last else {"phase": "running"}
         seen = [s for s in samples if s.step <= history.last_step]
-        moments += 1
         for f in findings_of(history, config, status, seen):
-            shown.setdefault(f"{f.severity.mark} {title_of(f)}", []).append(history.last_step)
-            at.setdefault(f"{f.severity.mark} {title_of(f)}", []).append(cut)
-    # unsteady: shown again after it went, or shown at one moment alone (a blip) before the run's last
-    replay.returns = {t: sum(1 for a, b in zip(m, m[1:]) if b > a + 1)
-                      + sum(1 for i, a in enumerate(m) if a < cut and (i == 0 or m[i - 1] < a - 1)
-                            and (i + 1 == len(m) or m[i + 1] > a + 1)) for t, m in at.items()}
-    return moments, shown
+            title = f"{f.severity.mark} {title_of(f)}"
+            shown.setdefault(title, []).append(history.last_step)
+            at.setdefault(title, []).append(cut)
+    unsteady = {t: sum(1 for a, b in zip(m, m[1:]) if b > a + 1)
+                + sum(1 for i, a in enumerate(m) if a < len(records) and (i == 0 or m[i - 1] < a - 1)
+                      and (i + 1 == len(m) or m[i + 1] > a + 1)) for t, m in at.items()}
+    return len(records), shown, {t: n for t, n in unsteady.items() if n}
+
+
+def _recorded(out: Path, names):
+    """(name, run) of each recorded run of `names`; a line for each one not recorded."""
+    for name in names:
+        run = _run_of(out / name)
+        if run is None:
+            print(f"{name:24s} not recorded")
+        else:
+            yield name, run
 
 
 def check(out: Path) -> int:
     loud = 0
-    for name in RUNS:
-        run = _run_of(out / name)
-        if run is None:
-            print(f"{name:24s} not recorded")
-            continue
-        moments, shown = replay(run)
+    for name, run in _recorded(out, RUNS):
+        moments, shown, _ = replay(run)
         steps = int(History.from_records(
             [json.loads(x) for x in run.metrics_path.read_text().splitlines() if x.strip()]).last_step)
         state = "quiet" if not shown else "FINDINGS"
@@ -145,13 +150,8 @@ def check(out: Path) -> int:
         loud += bool(shown)
     print(f"healthy runs with a finding at some moment: {loud}")
     unsteady = 0
-    for name in STEADY_RUNS:
-        run = _run_of(out / name)
-        if run is None:
-            print(f"{name:24s} not recorded")
-            continue
-        moments, shown = replay(run)
-        back = {t: n for t, n in replay.returns.items() if n}
+    for name, run in _recorded(out, STEADY_RUNS):
+        moments, shown, back = replay(run)
         print(f"{name:24s} {moments:4d} moments checked: " + ("steady" if not back else "UNSTEADY"))
         for title, steps in shown.items():
             came = f", came back or blipped {back[title]}x" if title in back else ""

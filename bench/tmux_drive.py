@@ -11,7 +11,8 @@ argument edited through F8 (go to field), a field of fixed words cycled with Ctr
 its end), Ctrl-C (how to quit, in plain words), the curves drawing, a warning with its fixes, `r` to
 apply fix 1 and restart now (it asks while the run trains), the next run training with the fix and its parent, the
 runs screen (both runs, their eval curves overlaid, their configs diffed), a third run started alongside (the
-rerun and the launch both ask), `n` (the method screen), then `q`, which names both runs still training, and `s` to stop them all. Prints every screen it checked and the time each stage took; exits 1 on a failure.
+rerun and the launch both ask), the terminal killed while both train (as an SSH link dropping) and a new console
+reattached with `w`, `n` (the method screen), then `q`, which names both runs still training, and `s` to stop them all. Prints every screen it checked and the time each stage took; exits 1 on a failure.
 Takes under a minute on a CPU (the demo model really trains). Needs tmux (apt-get install tmux).
 """
 from __future__ import annotations
@@ -229,6 +230,22 @@ def main() -> int:
         text = wait_screen(third_run, "the third run training", 180)
         third_id = text.split()[0]
         show("a third run started alongside", text, started)
+
+        # the SSH link drops: the terminal and the console with it (tmux kill-session hangs up on it); the runs go on,
+        # and a console started again reattaches with `w` (the run that is training)
+        tmux("kill-session", "-t", SESSION, check=False)
+        time.sleep(2)
+        for run_id in (second_id, third_id):
+            phase = json.loads((runs / run_id / "status.json").read_text()).get("phase")
+            assert phase not in ("stopped", "done", "failed"), f"{run_id} ended ({phase}) with the terminal"
+        tmux("new-session", "-d", "-s", SESSION, "-x", cols, "-y", rows,
+             f"cd {work} && env {env} {CONSOLE}; echo EXITED $?; sleep 60")
+        text = wait_screen(lambda t: "choose a method" in t, "the method screen of a new console", 30)
+        show("the terminal gone and back: a new console", text, started)
+        keys("w")
+        text = wait_screen(lambda t: t.split() and t.split()[0] in (second_id, third_id) and "step " in t,
+                           "a run still training, reattached", 60)
+        show("w: reattached to a run still training", text, started)
 
         keys("n")  # a new run: the method screen, as F1 says
         text = wait_screen(lambda t: "choose a method" in t, "the method screen after n", 20)

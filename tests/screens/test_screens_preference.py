@@ -8,7 +8,8 @@ from tests.support.preference_curves import preference_records
 from tests.support.screens import fake_run, wait_for
 
 
-async def test_a_dpo_run_shows_its_preference_curves_and_its_finding_with_a_fix(tmp_path, monkeypatch):
+def _dpo_run_and_console(tmp_path, monkeypatch):
+    """A finished DPO run whose chosen answers lose probability, and a console on its runs folder."""
     monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
     monkeypatch.chdir(tmp_path)
@@ -16,6 +17,11 @@ async def test_a_dpo_run_shows_its_preference_curves_and_its_finding_with_a_fix(
                    changes={"objective": "dpo", "max_steps": 60, "eval_steps": 10, "save_steps": 10},
                    records=preference_records(shape="displacement"))
     app = make_app("lora-dpoo")
+    return run, app
+
+
+async def test_a_dpo_run_shows_its_preference_curves_and_its_finding_with_a_fix(tmp_path, monkeypatch):
+    run, app = _dpo_run_and_console(tmp_path, monkeypatch)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await opened(pilot, run.name)
         line = str(screen.query_one("#progress-line").render())
@@ -68,13 +74,7 @@ async def test_p_opens_a_dpo_run_from_a_finished_runs_model(tmp_path, monkeypatc
 async def test_at_80_columns_the_progress_line_is_cut_between_its_parts(tmp_path, monkeypatch):
     """A new user saw the line end '· margin' without its value at 80 columns: parts that do not fit are left out
     whole."""
-    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
-    monkeypatch.chdir(tmp_path)
-    run = fake_run(tmp_path / "runs", "20250103-120000-lora-dpoo", created=1_735_905_600.0,
-                   changes={"objective": "dpo", "max_steps": 60, "eval_steps": 10, "save_steps": 10},
-                   records=preference_records(shape="displacement"))
-    app = make_app("lora-dpoo")
+    run, app = _dpo_run_and_console(tmp_path, monkeypatch)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, run.name)
         whole = ("step 24/60 · ep 0.40 · 1:02 ETA 1:35 · loss 0.6812 (best eval 0.6919) · margin 0.027, 56% "
