@@ -240,12 +240,15 @@ def main() -> int:
             assert phase not in ("stopped", "done", "failed"), f"{run_id} ended ({phase}) with the terminal"
         tmux("new-session", "-d", "-s", SESSION, "-x", cols, "-y", rows,
              f"cd {work} && env {env} {CONSOLE}; echo EXITED $?; sleep 60")
-        text = wait_screen(lambda t: "choose a method" in t, "the method screen of a new console", 30)
+        def reattached(t: str) -> bool:  # the training screen of one of the two runs
+            return bool(t.split()) and t.split()[0] in (second_id, third_id) and "training" in t
+
+        text = wait_screen(lambda t: "choose a method" in t or reattached(t), "a new console", 60)
         show("the terminal gone and back: a new console", text, started)
-        keys("w")
-        text = wait_screen(lambda t: t.split() and t.split()[0] in (second_id, third_id) and "step " in t,
-                           "a run still training, reattached", 60)
-        show("w: reattached to a run still training", text, started)
+        if "choose a method" in text:  # it opens on the run training, or on the method screen with `w` for it
+            keys("w")
+            text = wait_screen(reattached, "a run still training, reattached", 60)
+            show("w: reattached to a run still training", text, started)
 
         keys("n")  # a new run: the method screen, as F1 says
         text = wait_screen(lambda t: "choose a method" in t, "the method screen after n", 20)
