@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.common.safe_text import printable
+from console.loop.findings import title_of
 from console.runs.progress import duration, perplexity, where
 from screens.widgets.findings_panel import FindingsPanel
 from screens.widgets.metric_chart import Curve, MetricChart
@@ -82,6 +83,7 @@ class TrainingScreen(Screen):
         self._ticked = 0.0  # time.monotonic() of the last clock tick of the progress line
         self._reopened: tuple | None = None  # the ended run (id, its LiveRun) followed again after a resume
         self.seen_problems: set[str] = set()
+        self.shown_titles: dict[str, str] = {}  # problem -> title of the findings shown in this view of the run
         self._opened_id, self._opened_final = None, False  # the run shown, and whether it had ended when opened
         self._shown: dict[str, object] = {}  # widget id -> what it shows: unchanged text is not sent again
         self._bindings_key: tuple | None = None  # what the footer's keys depend on, when last refreshed
@@ -172,6 +174,7 @@ class TrainingScreen(Screen):
             # what a run already shows when opened (ended, or attached to while it trains) is in the panel without
             # toasts: not news (every attach toasted the existing warnings again over the chart)
             self.seen_problems = {f.problem for f in live.findings()}
+            self.shown_titles = {}
         self.drawn = (live.id, live.version)
         config = live.config
         p = live.progress()
@@ -204,15 +207,18 @@ class TrainingScreen(Screen):
         if new and not (live.final and self._opened_final):
             # a toast is news about a run seen training; a run opened finished has its findings on the panel (its
             # sample answers arrive a moment after its curves: their finding toasted each time it was opened)
-            from console.loop.findings import title_of
-
             self.notify(f"{title_of(new[0])}: a carries fix 1 into the next run, r restarts with it",
                         title="warning", severity="warning", timeout=4)
         crash = live.status if phase == "failed" else None
         cut = live.status.get("cut_text")
+        # what was shown in this view and holds no more: the panel said 'No warnings so far' as if none had been
+        shown = self.shown_titles
+        shown.update((f.problem, title_of(f)) for f in findings)
+        now = {f.problem for f in findings}
         self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail,
                                            notes=[cut] if isinstance(cut, str) and cut else None,
-                                           ending=self.next_steps(live))
+                                           ending=self.next_steps(live),
+                                           gone=[t for p, t in shown.items() if p not in now])
         self._refresh_keys()
 
     @staticmethod

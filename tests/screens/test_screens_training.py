@@ -500,3 +500,18 @@ def test_before_the_first_logged_step_the_line_says_the_step_and_the_clock():
     assert "step 1/16" in text and ("2:31" in text or "2:32" in text) and "waiting for the first logged step" in text
     loading = LiveRun(RunDir("runs/x"), None, status={"phase": "loading model", "started": _time.time() - 5})
     assert TrainingScreen.progress_text(loading, loading.progress()) == "loading model..."
+
+
+async def test_a_warning_that_went_is_said_to_have_gone_not_never_raised(runs):
+    """A new user saw 'The preference is not being learned' on the DPO demo, then 'No warnings so far.' at step 40
+    as if none had been shown: a finding shown in this view that the run no longer shows is named as gone."""
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        assert "No longer shown" not in screen.query_one("#findings").plain_text
+        screen.shown_titles["stuck"] = "Train and eval loss both stuck"  # as if shown at an earlier moment
+        screen.drawn = (app.live.id, -1)  # the same run, a version not drawn yet
+        screen.redraw()
+        await wait_for(pilot, lambda: "No longer shown: Train and eval loss both stuck"
+                       in screen.query_one("#findings").plain_text, what="the gone warning named")
+        assert "Overfitting" in screen.query_one("#findings").plain_text
