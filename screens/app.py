@@ -289,7 +289,7 @@ class TrainingConsoleApp(App):
             await self.switch_mode("setup")
             self.check_size()
 
-    async def show_arguments(self, config, title: str = "") -> None:
+    async def show_arguments(self, config, title: str = "", focus_field: str | None = None) -> None:
         """The arguments screen with `config` (a fix carried into the next run, a run to edit and rerun); Esc on it
         goes back to where it was opened from."""
         from screens.arguments_screen import ArgumentsScreen
@@ -297,10 +297,10 @@ class TrainingConsoleApp(App):
         came_from = self.current_mode
         await self.goto("setup")
         if isinstance(self.screen, ArgumentsScreen):
-            await self.screen.load_config(config, title)
+            await self.screen.load_config(config, title, focus_field=focus_field)
             self.screen.came_from = came_from
         else:
-            await self.push_screen(ArgumentsScreen(config, title, came_from=came_from))
+            await self.push_screen(ArgumentsScreen(config, title, came_from=came_from, focus_field=focus_field))
 
     async def new_run(self) -> None:
         """Back to the method screen (the arguments screen, if open, is closed), as F1 says: a mode's stack holds

@@ -74,9 +74,10 @@ class ArgumentsScreen(Screen):
         Binding("up", "previous_field", "Previous field", show=False, priority=True),
     ]
 
-    def __init__(self, config: RunConfig, title: str = "", came_from: str = "setup"):
+    def __init__(self, config: RunConfig, title: str = "", came_from: str = "setup", focus_field: str | None = None):
         super().__init__()
         self.came_from = came_from  # the mode it was opened from: Esc goes back there
+        self.focus_field = focus_field  # the field the cursor starts in (the one the title asks for), else the first
         self.original = config  # the config the screen opened with; edits are laid over it
         self.title_text = title or config.preset.name
         self.typed: dict[str, object] = {}  # field -> valid value typed (differs or not from the original)
@@ -127,9 +128,12 @@ class ArgumentsScreen(Screen):
     def focus_first_field(self) -> None:
         """The cursor starts in the first field: on the Launch button a stray Enter launched a run."""
         rows = self.rows()
-        if rows:
-            rows[0].input.focus()
-            rows[0].input.action_end()
+        # `p` asks for the dataset: the cursor starts there (it started in `model`, and a new user typed the
+        # dataset's name into the model field)
+        chosen = next((r for r in rows if r.field_name == self.focus_field), rows[0] if rows else None)
+        if chosen is not None:
+            chosen.input.focus()
+            chosen.input.action_end()
         else:
             self.query_one("#launch", Button).focus()
 
@@ -161,8 +165,9 @@ class ArgumentsScreen(Screen):
         await fields.mount_all(boxes)
         self.revalidate()
 
-    async def load_config(self, config: RunConfig, title: str = "") -> None:
+    async def load_config(self, config: RunConfig, title: str = "", focus_field: str | None = None) -> None:
         """Show another config (a fix carried over, a run to edit)."""
+        self.focus_field = focus_field
         self.original = config
         self.title_text = title or config.preset.name
         self.typed, self.errors, self.cross_problems = {}, {}, {}

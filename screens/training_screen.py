@@ -576,7 +576,8 @@ class TrainingScreen(Screen):
 
         # one short line (the header cut the longer one at 80 columns): what to do, and the demo's pairs to try
         self.app.run_worker(self.app.show_arguments(config, f"DPO from {short_id(self.live.id)}: dataset = pairs "
-                                                            f"(try demo-pairs)"), exclusive=True, group="nav")
+                                                            f"(try demo-pairs)", focus_field="dataset"),
+                          exclusive=True, group="nav")
 
     def action_new_run(self) -> None:
         self.app.run_worker(self.app.new_run(), exclusive=True, group="nav")

@@ -69,6 +69,15 @@ async def test_p_opens_a_dpo_run_from_a_finished_runs_model(tmp_path, monkeypatc
         header = app.screen.query_one("#title").render().plain
         said = header.split("  from run")[0]  # the lineage after it may be cut; what to do may not
         assert "try demo-pairs)" in said and len(said) <= 80, header
+        # the cursor in the field the header asks for (it was in `model`: a new user typed the dataset there)
+        args = app.screen
+        await wait_for(pilot, lambda: args.focused_row() is not None, what="a field focused")
+        assert args.focused_row().field_name == "dataset"
+        model_before = args.row("model").text
+        args.row("dataset").input.value = ""
+        await pilot.press(*"demo-pairs")
+        await wait_for(pilot, lambda: args.row("dataset").text == "demo-pairs", what="the dataset typed")
+        assert args.row("model").text == model_before
 
 
 async def test_at_80_columns_the_progress_line_is_cut_between_its_parts(tmp_path, monkeypatch):
