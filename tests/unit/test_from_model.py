@@ -26,8 +26,10 @@ def test_dpo_from_a_run_takes_its_model_and_the_dpo_presets_training_settings(tm
     new = from_model(run, "dpo", dataset="demo-pairs")
     fresh = build_config("lora", sets={"objective": "dpo"})
     assert new.objective == "dpo" and new.parent == run.id
-    for key in ("learning_rate", "num_train_epochs", "warmup_steps"):  # DPO's, not the SFT run's
+    for key in ("learning_rate", "num_train_epochs", "warmup_steps", "logging_steps"):  # DPO's, not the SFT run's
         assert new.values.get(key) == fresh.values.get(key), key
+    # logged as a share of the run: a 34-step DPO logged 4 times at the common 10 and was never judged
+    assert new.values["logging_steps"] == 0.02
     assert new.values.get("max_samples") in (None, fresh.values.get("max_samples"))
     assert new.values["max_length"] == 384 and new.values["lora_r"] == 32  # the model's, carried
     assert new.values["adapter_name_or_path"] == str(run.path / "model")
