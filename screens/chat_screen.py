@@ -96,6 +96,7 @@ class ChatScreen(Screen):
         self.base = base
         self.child = ChatChild(child_command(str(run.path), checkpoint))
         self.ready: dict | None = None
+        self.queued = False  # Enter pressed before the model was ready: send the box's prompt when it is
         self.failed = ""  # why there is no model to chat with (a load error, the child's end)
         self.temperature = 0
         self.answering: list[str] = []  # the models still to answer the prompt sent
@@ -151,6 +152,9 @@ class ChatScreen(Screen):
                 self.failed = ""
                 for note in event.get("notes") or []:
                     self.notify(printable(note), timeout=8, markup=False)
+                if self.queued:  # Enter was pressed while it loaded: the prompt in the box goes now
+                    self.queued = False
+                    self.call_after_refresh(self.send_prompt, self.query_one("#chat-input", Input))
             elif kind == "token":
                 which = event.get("which")
                 if which in self.current:
@@ -238,12 +242,18 @@ class ChatScreen(Screen):
     # -- the prompt ------------------------------------------------------------------------------------------------
     @on(Input.Submitted, "#chat-input")
     def submitted(self, event: Input.Submitted) -> None:
-        prompt = event.value
+        self.send_prompt(event.input)
+
+    def send_prompt(self, field: Input) -> None:
+        prompt = field.value
         if not prompt.strip():
             return
         if self.ready is None:
-            self.notify(self.failed or "the model is still loading: the prompt is kept, Enter sends it once it is "
-                                       "ready", severity="warning")
+            # Enter pressed while the model loads waits for it (a new user's Enter was dropped: the prompt stayed
+            # in the box until Enter was pressed again)
+            self.queued = not self.failed
+            self.notify(self.failed or "the model is still loading: the prompt is sent once it is ready",
+                        severity="warning")
             return
         if self.answering:
             self.notify("still answering the last prompt: F3 stops it", severity="warning")
@@ -265,7 +275,7 @@ class ChatScreen(Screen):
         if not self.history or self.history[-1] != prompt:
             self.history.append(prompt)
         self.history_at = len(self.history)
-        event.input.value = ""
+        field.value = ""
         self.show_status()
         self.refresh_bindings()
 

@@ -395,10 +395,13 @@ async def test_the_chat_screen_answers_in_two_panes_and_escape_ends_its_process(
         base, tuned = screen.query_one("#pane-base"), screen.query_one("#pane-tuned")
         assert base.region.width >= 38 and tuned.region.width >= 38 and base.region.x < tuned.region.x
         assert base.region.height >= 12  # side by side, most of the 24 rows
+        # typed and sent at once, while the model loads: the Enter waits for it (it was dropped: a new user's
+        # prompt stayed in the box until Enter was pressed again)
+        await pilot.press(*"Name a colour.", "enter")
+        assert screen.ready is None  # loading takes seconds, typing milliseconds
         await pilot_wait(pilot, lambda: screen.ready is not None or screen.failed, timeout=90, what="model loaded")
         assert screen.ready is not None, screen.failed
         assert "final model" in str(screen.query_one("#chat-title").render())
-        await pilot.press(*"Name a colour.", "enter")
         await pilot_wait(pilot, lambda: screen.current and not screen.answering, timeout=90, what="both answers")
         for which in ("base", "tuned"):
             exchange, widget = screen.current[which]
