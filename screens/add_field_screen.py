@@ -32,10 +32,12 @@ class AddFieldScreen(ModalScreen[str | None]):
         Binding("up", "move(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, names: list[str], question: str = "Add an argument (type to filter, Enter adds, Esc cancels)"):
+    def __init__(self, names: list[str], question: str = "Add an argument (type to filter, Enter adds, Esc cancels)",
+                 on_screen: list[str] | None = None):
         super().__init__()
         self.names = names
         self.question = question
+        self.on_screen = on_screen or []  # F7: the fields already there, named when the filter finds only them
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -68,7 +70,11 @@ class AddFieldScreen(ModalScreen[str | None]):
         options = self.query_one(OptionList)
         help_widget = self.query_one("#field-help", Static)
         if options.highlighted is None:
-            help_widget.update("no argument matches")
+            text = self.query_one(Input).value.lower()
+            there = [n for n in self.on_screen if text and text in n.lower()]
+            # 'no argument matches' for weight_decay, which is on the screen already, read as if it did not exist
+            help_widget.update(Text(f"{', '.join(there[:3])} {'is' if len(there) == 1 else 'are'} on the screen "
+                                    "already: Esc, then F8 goes to it") if there else "no argument matches")
             return
         spec = all_fields()[options.get_option_at_index(options.highlighted).id]
         head = f"{spec.name} ({spec.section}, default {printable(repr(spec.default))}): "

@@ -506,7 +506,7 @@ class ArgumentsScreen(Screen):
         objective = self.draft.objective  # the arguments this run's trainer takes (beta: DPO's and KTO's, not SFT's)
         self.app.push_screen(AddFieldScreen(sorted(
             n for n, spec in all_fields().items() if n not in present
-            and (spec.objectives is None or objective in spec.objectives))), self.add_field)
+            and (spec.objectives is None or objective in spec.objectives)), on_screen=sorted(present)), self.add_field)
 
     def action_goto_field(self) -> None:
         from screens.add_field_screen import AddFieldScreen

@@ -411,6 +411,24 @@ async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
         assert "Typical range: [5.0, 15.0]" in str(dialog.query_one("#field-help").render())
 
 
+async def test_f7_names_a_field_already_on_the_screen_instead_of_no_match(app):
+    """A new user typed weight_d in F7's dialog and read 'no argument matches': weight_decay is on the screen."""
+    from screens.add_field_screen import AddFieldScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lora(pilot)
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddFieldScreen), what="the add-field dialog")
+        dialog = app.screen
+        await pilot.press(*"weight_d")
+        await wait_for(pilot, lambda: "on the screen already" in str(dialog.query_one("#field-help").render()),
+                       what="the field named")
+        assert "weight_decay is on the screen already: Esc, then F8" in str(dialog.query_one("#field-help").render())
+        await pilot.press(*"zzz")
+        await wait_for(pilot, lambda: str(dialog.query_one("#field-help").render()) == "no argument matches",
+                       what="no match at all")
+
+
 async def test_the_add_field_dialogs_help_ends_within_its_box_at_80x24(app):
     """The longest help is cut at a word to the lines the box shows, with '...' (it ran past them, mid-sentence)."""
     from textwrap import wrap
