@@ -847,3 +847,27 @@ def test_answers_of_a_model_whose_guesses_are_still_flat_say_nothing():
     hovering = [{**row, "entropy": 3.99 if i % 3 == 2 else 4.5} for i, row in enumerate(logs)]
     assert hovering[-1]["entropy"] < 4.0
     assert "answers_empty" not in {f.problem for f in findings_of(hist(hovering), LORA, {}, samples)}
+
+
+def test_an_eval_loss_climbing_while_the_train_loss_is_flat_never_gets_a_higher_learning_rate():
+    """A new user's trainer_state.json (LoRA 2e-4, 1000 steps): train swinging +-0.3 around 2.0, evals 2.0, 1.9,
+    2.4, 2.6, 2.2, 2.8, 2.5, 2.9, 2.6, 3.0. It was 'Train and eval loss both stuck ... eval loss drifting up 2 -> 3
+    (+50%)' with 'learning_rate 2e-4 -> 3e-4' among its fixes."""
+    records = curve(train=lambda t: 2.0 + 0.3 * math.sin(40 * t), noise=0.05)
+    evals = [2.0, 1.9, 2.4, 2.6, 2.2, 2.8, 2.5, 2.9, 2.6, 3.0]
+    records += [{"step": 100 * (i + 1), "eval_loss": v} for i, v in enumerate(evals)]
+    found = diagnose(hist(records, 1000), LORA)
+    assert found, "an eval loss up 50% is a finding"
+    for f in found:
+        assert all(fix.changes.get("learning_rate", 0) <= 2e-4 for fix in f.fixes), (f.title, f.fixes)
+        assert "both stuck" not in f.title, f.title
+
+
+def test_slow_judged_on_the_eval_leads_with_the_eval():
+    """'train loss 1.87 -> 2.16 (+15.6%) ...: still falling' read as a rise called a fall: when the eval decides,
+    the text starts with the eval loss and the train loss comes after it in brackets."""
+    records = curve(train=lambda t: 2.0 + 0.1 * t, noise=0.15, seed=3)
+    records += [{"step": s, "eval_loss": 2.0 - 0.05 * s / 1000} for s in range(100, 1001, 100)]
+    found = {f.problem: f for f in diagnose(hist(records, 1000), LORA)}
+    evidence = found["slow"].evidence
+    assert evidence.startswith("eval loss 2 -> 1.95 (-2.3%)") and "(train loss" in evidence, evidence

@@ -24,11 +24,17 @@ def shape(ctx: Context) -> Finding | None:
     if said is None:
         return None
     nums, train, eval_ = said[1], ctx.train, ctx.eval_
-    parts = [f"train loss {num(train.start)} -> {num(train.end)} ({pct(-nums['d_train'])})"]
-    if nums["d_eval"] is not None:
-        parts.append(f"eval loss {num(eval_.start)} -> {num(eval_.end)} ({pct(-nums['d_eval'])})")
-    text = (" and ".join(parts) + f" over {_fmt_step(ctx.history.last_step)} steps: still falling, but only a "
-            "little.")
+    trained = f"train loss {num(train.start)} -> {num(train.end)} ({pct(-nums['d_train'])})"
+    if nums.get("on_eval"):  # judged on the eval: it leads, the train loss (batch by batch) after it in brackets
+        # (it read 'train loss 1.87 -> 2.16 (+15.6%) and eval loss ...: still falling', as if the rise were a fall)
+        text = (f"eval loss {num(eval_.start)} -> {num(eval_.end)} ({pct(-nums['d_eval'])}) over "
+                f"{_fmt_step(ctx.history.last_step)} steps: still falling, but only a little ({trained}).")
+    else:
+        parts = [trained]
+        if nums["d_eval"] is not None:
+            parts.append(f"eval loss {num(eval_.start)} -> {num(eval_.end)} ({pct(-nums['d_eval'])})")
+        text = (" and ".join(parts) + f" over {_fmt_step(ctx.history.last_step)} steps: still falling, but only "
+                "a little.")
     return Finding(PROBLEM, Severity.INFO if not ctx.done else Severity.WARNING, train.steps[0], text,
                    fixes(ctx.config, ctx.history), nums)
 

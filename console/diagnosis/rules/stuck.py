@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # for annotations only
 PROBLEM = "stuck"
 TITLE = "Train and eval loss both stuck"
 TITLE_TRAIN_ONLY = "Training loss stuck"  # without an eval loss to judge
+TITLE_EVAL_RISING = "Eval loss rising while the training loss is flat"
+EVAL_RISE = 0.05  # the eval loss up this much (4 evals or more) while the train loss is flat
 KIND = "problem"
 
 
@@ -37,14 +39,26 @@ def shape(ctx: Context) -> Finding | None:
     if nums["d_eval"] is not None:
         parts.append(_movement("eval", eval_, nums["d_eval"], nums["fall_eval"], None, nums["tau_eval"]))
     cause, words = _stuck_cause(ctx.config)
+    title = TITLE if nums["d_eval"] is not None else TITLE_TRAIN_ONLY
+    if nums["on_eval"] and nums["d_eval"] < -EVAL_RISE:
+        # the eval climbing while the train loss stays flat is no stuck model, and no rate to raise (a new user's
+        # curves: eval 2.0 -> 3.0 was 'stuck' with 'learning_rate 2e-4 -> 3e-4' among its fixes)
+        cause, title = "eval_rising", TITLE_EVAL_RISING
+        words = ("The model gets worse on held-out data while the training loss does not fall: a learning rate too "
+                 "high for this data, or held-out data unlike the training data (check both with `training-console "
+                 "data`).")
     text = (" and ".join(parts) + (": neither is going down." if nums["d_eval"] is not None else
                                    f"{ctx.alone}.") + " " + words)
-    title = TITLE if nums["d_eval"] is not None else TITLE_TRAIN_ONLY
     return Finding(PROBLEM, Severity.WARNING, step, text, fixes(ctx.config, ctx.history, cause=cause),
                    dict(nums, cause=cause, title=title))
 
 
 def fixes(config: RunConfig, history: History | None = None, cause: str | None = None, **_) -> list:
+    if cause == "eval_rising":
+        table = [fx.lr_scale(config, 0.5, "a lower learning rate: held-out loss climbs while the train loss is flat"),
+                 fx.weight_decay_up(config, "stronger regularisation against fitting the training batches' noise"),
+                 fx.effective_batch_up(config, "a bigger batch for steadier gradients")]
+        return fx.finish(config, table)
     if cause == "unclear":
         table = [fx.scheduler(config, "linear", "a linear schedule keeps the learning rate higher for longer than "
                                                 "cosine"),
