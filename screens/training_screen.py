@@ -293,10 +293,16 @@ class TrainingScreen(Screen):
                  Curve("margin", h.reward_margin.steps, h.reward_margin.values, color="cyan"),
                  Curve("eval margin", h.eval_reward_margin.steps, h.eval_reward_margin.values, markers=True,
                        color="orange")], title="rewards   g next view")
-            self.query_one("#grad-chart", MetricChart).set_curves(
-                [Curve("train", h.reward_accuracy.steps, h.reward_accuracy.values, color="cyan"),
-                 Curve("eval", h.eval_reward_accuracy.steps, h.eval_reward_accuracy.values, markers=True,
-                       color="orange")], title="pairs ranked right")
+            if len(h.kl) and not len(h.reward_accuracy):
+                # KTO ranks no pairs (its rows are single answers): its estimate of the distance from the reference
+                # instead of a chart that said 'pairs ranked right: no data yet' for the whole run
+                self.query_one("#grad-chart", MetricChart).set_curves(
+                    [Curve("kl", h.kl.steps, h.kl.values, color="magenta")], title="KL from the reference")
+            else:
+                self.query_one("#grad-chart", MetricChart).set_curves(
+                    [Curve("train", h.reward_accuracy.steps, h.reward_accuracy.values, color="cyan"),
+                     Curve("eval", h.eval_reward_accuracy.steps, h.eval_reward_accuracy.values, markers=True,
+                           color="orange")], title="pairs ranked right")
         else:
             self.query_one("#lr-chart", MetricChart).set_curves(
                 [Curve("lr", h.learning_rate.steps, h.learning_rate.values, color="green")], title="learning rate")

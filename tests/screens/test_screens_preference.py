@@ -93,3 +93,27 @@ async def test_at_80_columns_the_progress_line_is_cut_between_its_parts(tmp_path
         assert line.endswith("(best eval 0.6919)"), line  # cut where a part ends: no '· margin' alone
         shown = str(screen.query_one("#progress-line").render()).rstrip()
         assert len(shown) <= 78 and not shown.endswith("margin"), shown
+
+
+async def test_a_kto_runs_second_preference_chart_is_its_kl(tmp_path, monkeypatch):
+    """KTO logs no pairs ranked right (its rows are single answers): the chart said 'no data yet' for the whole run
+    (a new user's report); it shows KTO's KL estimate instead."""
+    monkeypatch.setenv("TRAINING_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAINING_CONSOLE_CPU", "1")
+    monkeypatch.chdir(tmp_path)
+    records = []
+    for r in preference_records(shape="displacement"):
+        r = {k: v for k, v in r.items() if "accuracies" not in k}
+        if "loss" in r:
+            r["kl"] = 0.01 * r["step"]
+        records.append(r)
+    run = fake_run(tmp_path / "runs", "20250103-140000-lora-ktoo", created=1_735_912_800.0,
+                   changes={"objective": "kto", "max_steps": 60, "eval_steps": 10, "save_steps": 10},
+                   records=records)
+    app = make_app("lora-ktoo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await opened(pilot, run.name)
+        await pilot.press("g", "g")  # the preference view
+        await wait_for(pilot, lambda: [c.label for c in screen.query_one("#grad-chart").curves] == ["kl"],
+                       what="the KL chart")
+        assert screen.query_one("#grad-chart").chart_title == "KL from the reference"

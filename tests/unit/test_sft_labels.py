@@ -180,3 +180,12 @@ def test_packing_fills_sequences_up_to_max_length(tmp_path, model_dir, model):
     tokens = sum(len(packed.train_dataset[i]["input_ids"]) for i in range(len(packed.train_dataset)))
     assert tokens == sum(len(plain.train_dataset[i]["input_ids"]) for i in range(len(plain.train_dataset)))
 
+
+
+def test_a_share_below_one_per_cent_keeps_a_digit():
+    """'1 of 200 train examples (0 %) are longer than 128 tokens' (a new user's report): 0.5 %."""
+    from console.trainer.kinds.sft import CutReport
+
+    one = CutReport(split="train", examples=200, cut=1, dropped=0, max_length=128, longest=131, tokens=9000,
+                    label_tokens=3000)
+    assert "1 of 200 train examples (0.5 %) are longer than 128 tokens" in one.text()

@@ -36,13 +36,15 @@ class CutReport:
     def text(self) -> str:
         if not self.cut:
             return ""
-        share = 100 * self.cut / max(self.examples, 1)
+        pc = 100 * self.cut / max(self.examples, 1)
+        # one example of 200 read '(0 %)': below one per cent the share keeps a digit, never rounds to nothing
+        share = f"{pc:.1f}" if pc < 1 else f"{pc:.0f}"
         if self.left_out:
-            return (f"{self.cut} of {self.examples} {self.split} examples ({share:.0f} %) are longer than "
+            return (f"{self.cut} of {self.examples} {self.split} examples ({share} %) are longer than "
                     f"{self.max_length} tokens (longest {self.longest}) and are left out (drop_long_examples): "
                     f"raise max_length to train on them")
         dropped = (f"; {self.dropped} of them keep no answer token and are left out" if self.dropped else "")
-        return (f"{self.cut} of {self.examples} {self.split} examples ({share:.0f} %) are longer than "
+        return (f"{self.cut} of {self.examples} {self.split} examples ({share} %) are longer than "
                 f"{self.max_length} tokens (longest {self.longest}) and are cut{dropped}: raise max_length")
 
     def as_dict(self) -> dict:
