@@ -145,7 +145,11 @@ class ArgumentsScreen(Screen):
         if self.original.parent:
             fixes = [f for f in self.original.fixes or [] if isinstance(f, dict)]
             fix = fix_record_text(fixes[-1]) if fixes else ""
-            lineage = f"  from run {self.original.parent}{': ' + fix if fix else ''}"
+            from screens.runs_screen import short_id
+
+            # the parent as method-hash, as the training screen names it: the whole id left no room for the fix
+            # at 80 columns ('from run 20261206-204850-full-a621:')
+            lineage = f"  from {short_id(self.original.parent)}{': ' + fix if fix else ''}"
         # a title, a parent id, a fix label from a run folder: text, never markup
         self.query_one("#title", Static).update(Text.assemble(
             ("Arguments", "bold"), f"  {printable(self.title_text)} ({self.original.method})",

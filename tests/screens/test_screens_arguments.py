@@ -290,7 +290,7 @@ async def test_a_fix_carried_over_shows_its_lineage(app):
         await pilot.pause()
         assert isinstance(app.screen, ArgumentsScreen)
         title = str(app.screen.query_one("#title").render())
-        assert "from run 20250101-120000-lora-aaaa: weight_decay 0.01 -> 0.1" in title  # it was always blank
+        assert "from lora-aaaa: weight_decay 0.01 -> 0.1" in title  # it was always blank; the parent as method-hash
         await pilot.press("f5")
         assert app.launched[0].parent == "20250101-120000-lora-aaaa"
 

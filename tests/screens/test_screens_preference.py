@@ -67,7 +67,7 @@ async def test_p_opens_a_dpo_run_from_a_finished_runs_model(tmp_path, monkeypatc
         assert config.values["adapter_name_or_path"] == str(run / "model")
         assert config.fixes[0]["id"] == "from_model"
         header = app.screen.query_one("#title").render().plain
-        said = header.split("  from run")[0]  # the lineage after it may be cut; what to do may not
+        said = header.split("  from ")[0]  # the lineage after it may be cut; what to do may not
         assert "try demo-pairs)" in said and len(said) <= 80, header
         # the cursor in the field the header asks for (it was in `model`: a new user typed the dataset there)
         args = app.screen
