@@ -46,12 +46,14 @@ def ema(values: list, weight: float = 0.9) -> list:
 class TrainingScreen(Screen):
     AUTO_FOCUS = ""  # the findings panel takes the focus on Tab only: every key here is the screen's
     BINDINGS = [
-        Binding("1", "pick(1)", "Pick", key_display="1-9"),
+        # short words: with a warning on a run still training the footer ran past 80 columns ('q Quit f1'), and
+        # '1-9 Pick a Fix→next' read as one phrase; the findings panel says what each does in full
+        Binding("1", "pick(1)", "Fix", key_display="1-9", tooltip="Pick fix 1-9 of the warnings"),
         *[Binding(str(n), f"pick({n})", f"Pick fix {n}", show=False) for n in range(2, 10)],
-        Binding("a", "apply_next", "Fix→next"),
-        Binding("r", "apply_restart", "Fix+restart"),
+        Binding("a", "apply_next", "Next run", tooltip="The picked fix into the next run's arguments"),
+        Binding("r", "apply_restart", "Rerun now", tooltip="The picked fix applied, the run restarted now"),
         Binding("s", "stop", "Stop"),
-        Binding("c", "checkpoint", "Save ckpt"),  # the footer at 80 columns: g, l, e, n, b are under F1
+        Binding("c", "checkpoint", "Ckpt", tooltip="Save a checkpoint now"),  # g, l, e, n, b are under F1
         Binding("b", "stop_best", "Stop, keep best", show=False),
         Binding("g", "toggle_charts", "LR/grad charts", show=False),
         Binding("y", "toggle_log", "Log scale", show=False),

@@ -26,3 +26,15 @@ async def test_the_footer_fits_80_columns_on_the_method_arguments_and_runs_scree
         await pilot.press("r")
         await pilot.pause()
         assert footer_overflow(pilot.app.screen, 80) == [], f"runs screen ({type(pilot.app.screen).__name__})"
+
+
+async def test_the_training_screens_footer_fits_80_columns_with_a_warning_shown(runs):  # noqa: F811
+    """With a warning (its fix keys shown) the footer ended 'q Quit f1': Help was cut (a new user's report)."""
+    from tests.screens.test_screens_training import make_app, opened
+
+    console = make_app("lora-aaaa")
+    async with console.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        assert screen.live.findings()
+        await pilot.pause()
+        assert footer_overflow(screen, 80) == [], "training screen with a warning"
