@@ -5,6 +5,7 @@ the charts. It never imports torch or transformers.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from bisect import bisect_left
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from console.common.bounded_read import NotARegularFile, loads_json, open_regular
+from console.common.bounded_read import MAX_JSON_DEPTH, NotARegularFile, loads_json, open_regular
 
 # A Series holds at most this many points (issue 29: the console opening a 1M-event run held ~380 B an event, 500 MB).
 # 20k points is more than any chart draws (they decimate to their width) and more than the diagnosis reads in
@@ -88,6 +89,9 @@ class Series:
     _sizes: list[int] = field(default_factory=list, repr=False)  # points kept of each closed bucket
     _counts: list[int] = field(default_factory=list, repr=False)  # logged points in each closed bucket
     _bad: list[int] = field(default_factory=list, repr=False)  # non-finite logged points in each closed bucket
+    # the length at which points are next decimated: CAP, then every BATCH points or so (CAP read when made: tests
+    # make it small)
+    _next: int = field(default_factory=lambda: CAP, repr=False)
 
     def add(self, step: float, value: float) -> None:
         steps = self.steps
@@ -96,11 +100,11 @@ class Series:
             self._cut(bisect_left(steps, step))
         steps.append(step)
         self.values.append(value)
-        if self.stride > 1:
-            if len(steps) - self._end >= max(self.stride, BATCH) + TAIL:
+        if len(steps) >= self._next:  # one comparison per point: this runs a dozen times per log event
+            if self.stride == 1:
+                self._decimate()
+            else:
                 self._close()
-        elif len(steps) >= CAP:
-            self._decimate()
 
     def __len__(self) -> int:
         return len(self.values)
@@ -150,6 +154,7 @@ class Series:
         lo = self._end
         bounds = list(range(lo, len(steps) - TAIL + 1, stride))
         if len(bounds) < 2:
+            self._next = self._end + max(stride, BATCH) + TAIL
             return
         hi = bounds[-1]
         kept, sizes = _buckets(values, bounds)
@@ -161,6 +166,7 @@ class Series:
         self._end = lo + len(kept)
         while len(steps) >= CAP and len(self._sizes) >= 2:
             self._merge()
+        self._next = self._end + max(self.stride, BATCH) + TAIL
 
     def _merge(self) -> None:
         """Neighbouring buckets merge pairwise: the same points a bucket of both would keep (lowest, highest, first
@@ -185,13 +191,14 @@ class Series:
         if self.stride == 1 or keep >= self._end:
             return
         if keep <= self._head:  # back into the head: what is left was all kept as logged
-            self.stride, self._head, self._end = 1, 0, 0
+            self.stride, self._head, self._end, self._next = 1, 0, 0, CAP
             self._sizes, self._counts, self._bad = [], [], []
             return
         while self._sizes and self._end > keep:  # buckets cut (a bucket cut in part: what it kept is left as logged)
             self._end -= self._sizes.pop()
             self._counts.pop()
             self._bad.pop()
+        self._next = self._end + max(self.stride, BATCH) + TAIL
 
 
 # metrics.jsonl / log_history key -> History attribute
@@ -398,7 +405,10 @@ class MetricsTail:
             if not line:
                 continue
             try:
-                record = loads_json(line)  # a 100k-deep array raised RecursionError: now a bad line
+                # a 100k-deep array raised RecursionError: loads_json makes it a bad line. A line of fewer brackets
+                # than its bound cannot nest past it: json.loads alone (loads_json's walk was a fifth of the read)
+                record = (json.loads(line) if line.count(b"{") + line.count(b"[") <= MAX_JSON_DEPTH
+                          else loads_json(line))
             except (ValueError, UnicodeDecodeError):
                 self.bad_lines += 1
                 continue

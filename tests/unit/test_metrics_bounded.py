@@ -1,14 +1,16 @@
 """A long history stays bounded (issue 29): each series keeps at most CAP points, decimated as they are read, and
 keeps what the diagnosis and the charts need: the first and newest points as logged, the best eval, spikes and the
 first NaN/inf at their own steps."""
+import json
 import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from console.common.bounded_read import loads_json
 from console.diagnosis.diagnose import diagnose
 from console.runs import metrics
-from console.runs.metrics import CAP, HEAD, TAIL, History, Series
+from console.runs.metrics import CAP, HEAD, TAIL, History, MetricsTail, Series
 
 STEPS = 5 * CAP  # far more than the bound: the series are decimated several times over
 NAN_STEP, SPIKE_STEP, BEST_STEP = 31_337, 77_777, 54_321
@@ -139,3 +141,33 @@ def _eq(a, b) -> bool:
 
 def _same(point, logged) -> bool:
     return any(_eq(point, p) for p in logged)
+
+
+nested = st.recursive(st.one_of(st.integers(), st.floats(allow_nan=True), st.text(alphabet="{[]}\"ab", max_size=4)),
+                      lambda inner: st.one_of(st.lists(inner, max_size=2),
+                                              st.dictionaries(st.text(alphabet="ab{[", max_size=2), inner, max_size=2)),
+                      max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(nested.map(lambda v: json.dumps(v).encode()),
+                          st.integers(0, 130).map(lambda d: b'{"a": ' + b"[" * d + b"]" * d + b"}"),
+                          st.binary(max_size=12)), max_size=12))
+def test_the_tail_reads_each_line_as_loads_json_does(tmp_path_factory, lines):
+    # MetricsTail parses a line of few brackets with json.loads alone: the same records and bad lines as loads_json
+    path = tmp_path_factory.mktemp("tail") / "metrics.jsonl"
+    path.write_bytes(b"".join(line.replace(b"\n", b" ") + b"\n" for line in lines))
+    tail = MetricsTail(path)
+    records = tail.read_new()
+    expected, bad = [], 0
+    for line in (line.replace(b"\n", b" ").strip() for line in lines):
+        if not line:
+            continue
+        try:
+            value = loads_json(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(value, dict):
+            expected.append(value)
+    assert json.dumps(records) == json.dumps(expected) and tail.bad_lines == bad
