@@ -11,7 +11,8 @@ import os
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, islice
+from operator import le
 from pathlib import Path
 
 from console.common.bounded_read import MAX_JSON_DEPTH, NotARegularFile, loads_json, open_regular
@@ -101,6 +102,22 @@ class Series:
         steps.append(step)
         self.values.append(value)
         if len(steps) >= self._next:  # one comparison per point: this runs a dozen times per log event
+            if self.stride == 1:
+                self._decimate()
+            else:
+                self._close()
+
+    def extend(self, steps: list, values: list) -> None:
+        """add() each point, in order; a batch whose steps never go back is appended at once."""
+        if not steps:
+            return
+        if (self.steps and steps[0] < self.steps[-1]) or not all(map(le, steps, islice(steps, 1, None))):
+            for step, value in zip(steps, values):
+                self.add(step, value)
+            return
+        self.steps += steps
+        self.values += values
+        while len(self.steps) >= self._next:
             if self.stride == 1:
                 self._decimate()
             else:
@@ -296,31 +313,43 @@ class History:
 
     def add(self, record: dict) -> None:
         """Take one log record (a metrics.jsonl line or a log_history entry)."""
-        self.events += 1
-        step = _step(record.get("step"))
-        if step is None:
-            return
-        if "train_runtime" in record:  # the Trainer's closing summary, not a training point
-            self.final = dict(record)
-        if record.get("max_steps"):
-            self.max_steps = _step_count(record["max_steps"]) or self.max_steps
-        final = "train_runtime" in record
-        series = self.__dict__
-        for key, raw in record.items():  # the record's dozen keys, not the 24 known ones: read once per event
-            attr = _SERIES_KEYS.get(key)
-            if attr is None or (final and key == "loss"):
-                continue
-            value = raw if type(raw) is float else _number(raw)
-            if value is not None:
-                series[attr].add(step, value)
-        wall = _number(record.get("time"))
-        if wall is not None and math.isfinite(wall):
-            self.wall_time.add(step, wall)
+        self.extend([record])
 
     def extend(self, records: Iterable[dict]) -> History:
+        """Take log records in order. The points of each series are gathered first and handed over once a batch
+        (Series.extend): a call per point and series was a third of reading a long log."""
+        points: dict[str, tuple[list, list]] = {}
         for record in records:
-            if isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
-                self.add(record)
+            if not isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
+                continue
+            self.events += 1
+            raw = record.get("step")
+            step = float(raw) if type(raw) is int and 0 <= raw <= 1e15 else _step(raw)  # the common case first
+            if step is None:
+                continue
+            final = "train_runtime" in record
+            if final:  # the Trainer's closing summary, not a training point
+                self.final = dict(record)
+            if record.get("max_steps"):
+                self.max_steps = _step_count(record["max_steps"]) or self.max_steps
+            for key, raw in record.items():  # the record's dozen keys, not the 24 known ones
+                attr = _SERIES_KEYS.get(key)
+                if attr is None or (final and key == "loss"):
+                    continue
+                value = raw if type(raw) is float else _number(raw)
+                if value is not None:
+                    into = points.get(attr) or points.setdefault(attr, ([], []))
+                    into[0].append(step)
+                    into[1].append(value)
+            wall = record.get("time")
+            wall = wall if type(wall) is float else _number(wall)
+            if wall is not None and math.isfinite(wall):
+                into = points.get("wall_time") or points.setdefault("wall_time", ([], []))
+                into[0].append(step)
+                into[1].append(wall)
+        series = self.__dict__
+        for attr, (steps, values) in points.items():
+            series[attr].extend(steps, values)
         return self
 
     @property

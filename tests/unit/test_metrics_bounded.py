@@ -171,3 +171,28 @@ def test_the_tail_reads_each_line_as_loads_json_does(tmp_path_factory, lines):
         if isinstance(value, dict):
             expected.append(value)
     assert json.dumps(records) == json.dumps(expected) and tail.bad_lines == bad
+
+
+record = st.fixed_dictionaries({"step": st.one_of(st.integers(-2, 60), st.floats(allow_nan=True), st.just("7"))},
+                               optional={"loss": values, "eval_loss": values, "time": values,
+                                         "grad_norm": st.one_of(values, st.booleans(), st.text(max_size=3)),
+                                         "train_runtime": st.just(1.0)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(record, st.integers()), max_size=300), st.integers(1, 40))
+def test_a_history_read_in_batches_is_the_history_read_one_record_at_a_time(records, batch):
+    # the points of a batch are handed to each series at once (its steps going back or not): the same history
+    with _small_bound():
+        whole, one = History(), History()
+        for i in range(0, len(records), batch):
+            whole.extend(records[i:i + batch])
+        for r in records:
+            if isinstance(r, dict):
+                one.add(r)
+        assert json.dumps(_plain(whole)) == json.dumps(_plain(one))
+        assert all(len(getattr(whole, name)) <= metrics.CAP for name in ("train_loss", "eval_loss", "wall_time"))
+
+
+def _plain(history: History) -> dict:
+    return {k: (vars(v) if isinstance(v, Series) else v) for k, v in vars(history).items()}
