@@ -72,14 +72,14 @@ class Series:
 
     A long series is decimated as it is read, so that a run of a million log events costs what a run of 20k does.
     The points are then: the first HEAD as logged, buckets of `stride` logged points each, and the newest (TAIL to
-    TAIL + stride) as logged. A bucket keeps real logged points, never an average: its lowest and its highest finite
-    value and its first NaN/inf, at their own steps. So the best eval, the worst spike and the first non-finite value
-    of the whole run are always there, as the trainer wrote them (the divergence, NaN and oscillation rules see what
-    they would see in the full log, and the evidence they print names a step and a value that were logged); a mean
-    would average a spike away and invent values no step had. When the series reaches CAP, neighbouring buckets
-    merge pairwise (the stride doubles), which keeps the same points a bucket of twice the size would keep.
-    Plain lists rather than array('d'): the diagnosis and the charts do list arithmetic on them (slices joined with
-    +), and at CAP points the lists cost about 1.3 MB a series.
+    TAIL + BATCH, or a stride when larger) as logged. A bucket keeps real logged points, never an average: its
+    lowest and its highest finite value and its first NaN/inf, at their own steps. So the best eval, the worst spike
+    and the first non-finite value of the whole run are always there, as the trainer wrote them (the divergence, NaN
+    and oscillation rules see what they would see in the full log, and the evidence they print names a step and a
+    value that were logged); a mean would average a spike away and invent values no step had. When the series
+    reaches CAP, neighbouring buckets merge pairwise (the stride doubles), which keeps the same points a bucket of
+    twice the size would keep. Plain lists rather than array('d'): the diagnosis and the charts do list arithmetic
+    on them (slices joined with +), and at CAP points the lists cost about 1.3 MB a series.
     """
 
     steps: list[float] = field(default_factory=list)
