@@ -97,8 +97,11 @@ def eval_interval(history: History) -> int | float | None:
     """The interval between evaluations that the log shows (median gap of its eval steps), None with fewer than 2."""
     if history is None:
         return None
-    steps = sorted(set(s for s, v in zip(history.eval_loss.steps, history.eval_loss.values)))
-    gaps = sorted(b - a for a, b in zip(steps, steps[1:]) if b > a)
+    gaps = []
+    for logged, _values in history.eval_loss.as_logged():  # a decimated series' gaps are not the run's: its own parts
+        steps = sorted(set(logged))
+        gaps += [b - a for a, b in zip(steps, steps[1:]) if b > a]
+    gaps.sort()
     if not gaps:
         return None
     g = gaps[len(gaps) // 2]

@@ -5,38 +5,149 @@ the charts. It never imports torch or transformers.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate, islice
+from operator import le
 from pathlib import Path
 
-from console.common.bounded_read import NotARegularFile, loads_json, open_regular
+from console.common.bounded_read import MAX_JSON_DEPTH, NotARegularFile, loads_json, open_regular
+
+# A Series holds at most this many points (issue 29: the console opening a 1M-event run held ~380 B an event, 500 MB).
+# 20k points is more than any chart draws (they decimate to their width) and more than the diagnosis reads in
+# detail (it cuts a long train curve into 320 bins: console/diagnosis/context.py); a run logs fewer points than this
+# up to 20k steps at logging_steps=1, and those are kept exactly as logged.
+CAP = 20_000
+HEAD = 64  # the first points, always kept as logged (the base model's eval, the first steps, the warm-up)
+TAIL = 64  # at least the newest points, kept as logged (the last value, the recent rate, the latest evals)
+FIRST_STRIDE = 4  # logged points a bucket holds when a series first fills: two kept of four halves it
+BATCH = 512  # logged points closed into buckets at once (one call and one list shift for many buckets)
+
+
+def _kept(values: list, lo: int, hi: int) -> list[int]:
+    """The indices in values[lo:hi] a bucket keeps: its lowest and highest finite value and its first non-finite one,
+    in order (the first of equal ones)."""
+    low = high = bad = None
+    for i in range(lo, hi):
+        v = values[i]
+        if not math.isfinite(v):
+            if bad is None:
+                bad = i
+        else:
+            if low is None or v < values[low]:
+                low = i
+            if high is None or v > values[high]:
+                high = i
+    return sorted({i for i in (low, high, bad) if i is not None})
+
+
+def _buckets(values: list, bounds: list[int]) -> tuple[list[int], list[int]]:
+    """(the indices kept, how many of each bucket) for the buckets values[bounds[k]:bounds[k + 1]]. A stretch of
+    finite values (the common case) is done by min, max and index at C speed: a loop per bucket in Python cost about
+    1 s of CPU per 100k log events over a dozen series."""
+    lo, hi = bounds[0], bounds[-1]
+    if all(map(math.isfinite, values[lo:hi])):
+        parts = [values[a:b] for a, b in zip(bounds, bounds[1:])]
+        lows = map(list.index, parts, map(min, parts))
+        highs = map(list.index, parts, map(max, parts))
+        pairs = [(a + low,) if low == high else (a + low, a + high) if low < high else (a + high, a + low)
+                 for a, low, high in zip(bounds, lows, highs)]
+    else:
+        pairs = [_kept(values, a, b) for a, b in zip(bounds, bounds[1:])]
+    return [i for pair in pairs for i in pair], [len(pair) for pair in pairs]
+
+
+def _nonfinite(values: list, lo: int, hi: int) -> int:
+    part = values[lo:hi]
+    return 0 if all(map(math.isfinite, part)) else sum(1 for v in part if not math.isfinite(v))
 
 
 @dataclass
 class Series:
-    """One curve: parallel lists of steps and values, steps non-decreasing."""
+    """One curve: parallel lists of steps and values, steps non-decreasing, at most CAP points.
+
+    A long series is decimated as it is read, so that a run of a million log events costs what a run of 20k does.
+    The points are then: the first HEAD as logged, buckets of `stride` logged points each, and the newest (TAIL to
+    TAIL + BATCH, or a stride when larger) as logged. A bucket keeps real logged points, never an average: its
+    lowest and its highest finite value and its first NaN/inf, at their own steps. So the best eval, the worst spike
+    and the first non-finite value of the whole run are always there, as the trainer wrote them (the divergence, NaN
+    and oscillation rules see what they would see in the full log, and the evidence they print names a step and a
+    value that were logged); a mean would average a spike away and invent values no step had. When the series
+    reaches CAP, neighbouring buckets merge pairwise (the stride doubles), which keeps the same points a bucket of
+    twice the size would keep. Plain lists rather than array('d'): the diagnosis and the charts do list arithmetic
+    on them (slices joined with +), and at CAP points the lists cost about 1.3 MB a series.
+    """
 
     steps: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    stride: int = 1  # logged points per bucket; 1 while the series never reached CAP (every point as logged)
+    _head: int = 0  # points kept as logged at the start (HEAD once decimated)
+    _end: int = 0  # the points before this index are the head and the closed buckets; after it, as logged
+    _sizes: list[int] = field(default_factory=list, repr=False)  # points kept of each closed bucket
+    _counts: list[int] = field(default_factory=list, repr=False)  # logged points in each closed bucket
+    _bad: list[int] = field(default_factory=list, repr=False)  # non-finite logged points in each closed bucket
+    # the length at which points are next decimated: CAP, then every BATCH points or so (CAP read when made: tests
+    # make it small)
+    _next: int = field(default_factory=lambda: CAP, repr=False)
 
     def add(self, step: float, value: float) -> None:
+        steps = self.steps
         # A log that joins several resumed runs goes back in steps: the later run replaces what it repeats.
-        if self.steps and step < self.steps[-1]:
-            keep = 0
-            while keep < len(self.steps) and self.steps[keep] < step:
-                keep += 1
-            del self.steps[keep:]
-            del self.values[keep:]
-        self.steps.append(step)
+        if steps and step < steps[-1]:
+            self._cut(bisect_left(steps, step))
+        steps.append(step)
         self.values.append(value)
+        if len(steps) >= self._next:  # one comparison per point: this runs a dozen times per log event
+            if self.stride == 1:
+                self._decimate()
+            else:
+                self._close()
+
+    def extend(self, steps: list, values: list) -> None:
+        """add() each point, in order; a batch whose steps never go back is appended at once."""
+        if not steps:
+            return
+        if (self.steps and steps[0] < self.steps[-1]) or not all(map(le, steps, islice(steps, 1, None))):
+            for step, value in zip(steps, values):
+                self.add(step, value)
+            return
+        self.steps += steps
+        self.values += values
+        while len(self.steps) >= self._next:
+            if self.stride == 1:
+                self._decimate()
+            else:
+                self._close()
 
     def __len__(self) -> int:
         return len(self.values)
 
     def last(self) -> float | None:
         return self.values[-1] if self.values else None
+
+    @property
+    def logged(self) -> int:
+        """How many points the log held for this series (len() is how many are kept)."""
+        if self.stride == 1:
+            return len(self.values)
+        return self._head + sum(self._counts) + len(self.values) - self._end
+
+    @property
+    def nonfinite(self) -> int:
+        """How many of the logged points were NaN or inf."""
+        raw = [self.values] if self.stride == 1 else [self.values[:self._head], self.values[self._end:]]
+        return sum(self._bad) + sum(1 for part in raw for v in part if not math.isfinite(v))
+
+    def as_logged(self) -> list[tuple[list, list]]:
+        """The stretches of (steps, values) kept exactly as logged, every point of them: the whole series until it
+        is decimated, then its head and its newest points (gaps between logged points are measured on these)."""
+        if self.stride == 1:
+            return [(self.steps, self.values)]
+        return [(self.steps[:self._head], self.values[:self._head]), (self.steps[self._end:], self.values[self._end:])]
 
     def finite(self) -> Series:
         """The points whose value is a finite number."""
@@ -46,6 +157,65 @@ class Series:
                 out.steps.append(s)
                 out.values.append(v)
         return out
+
+    # -- decimation (see the class' docstring) ---------------------------------------------------------------------
+    def _decimate(self) -> None:
+        """The series reached CAP points for the first time: everything between the head and the newest points
+        becomes buckets of FIRST_STRIDE logged points."""
+        self.stride, self._head, self._end = FIRST_STRIDE, HEAD, HEAD
+        self._close()
+
+    def _close(self) -> None:
+        """The oldest of the points kept as logged become buckets of `stride`, all but the newest TAIL or more."""
+        steps, values, stride = self.steps, self.values, self.stride
+        lo = self._end
+        bounds = list(range(lo, len(steps) - TAIL + 1, stride))
+        if len(bounds) < 2:
+            self._next = self._end + max(stride, BATCH) + TAIL
+            return
+        hi = bounds[-1]
+        kept, sizes = _buckets(values, bounds)
+        self._sizes += sizes
+        self._counts += [stride] * len(sizes)
+        self._bad += [_nonfinite(values, a, b) for a, b in zip(bounds, bounds[1:])]
+        steps[lo:hi] = [steps[k] for k in kept]
+        values[lo:hi] = [values[k] for k in kept]
+        self._end = lo + len(kept)
+        while len(steps) >= CAP and len(self._sizes) >= 2:
+            self._merge()
+        self._next = self._end + max(self.stride, BATCH) + TAIL
+
+    def _merge(self) -> None:
+        """Neighbouring buckets merge pairwise: the same points a bucket of both would keep (lowest, highest, first
+        non-finite of the points each kept)."""
+        steps, values, head = self.steps, self.values, self._head
+        sizes, counts, bad = self._sizes, self._counts, self._bad
+        bounds = list(accumulate((sum(sizes[b:b + 2]) for b in range(0, len(sizes), 2)), initial=head))
+        kept, new_sizes = _buckets(values, bounds)
+        self._counts = [sum(counts[b:b + 2]) for b in range(0, len(counts), 2)]
+        self._bad = [sum(bad[b:b + 2]) for b in range(0, len(bad), 2)]
+        self._sizes = new_sizes
+        self.stride *= 2
+        end = bounds[-1]
+        steps[head:end] = [steps[k] for k in kept]
+        values[head:end] = [values[k] for k in kept]
+        self._end = head + len(kept)
+
+    def _cut(self, keep: int) -> None:
+        """Drop the points from index `keep` on (a resumed run logs again from its checkpoint's step)."""
+        del self.steps[keep:]
+        del self.values[keep:]
+        if self.stride == 1 or keep >= self._end:
+            return
+        if keep <= self._head:  # back into the head: what is left was all kept as logged
+            self.stride, self._head, self._end, self._next = 1, 0, 0, CAP
+            self._sizes, self._counts, self._bad = [], [], []
+            return
+        while self._sizes and self._end > keep:  # buckets cut (a bucket cut in part: what it kept is left as logged)
+            self._end -= self._sizes.pop()
+            self._counts.pop()
+            self._bad.pop()
+        self._next = self._end + max(self.stride, BATCH) + TAIL
 
 
 # metrics.jsonl / log_history key -> History attribute
@@ -143,28 +313,43 @@ class History:
 
     def add(self, record: dict) -> None:
         """Take one log record (a metrics.jsonl line or a log_history entry)."""
-        self.events += 1
-        step = _step(record.get("step"))
-        if step is None:
-            return
-        if "train_runtime" in record:  # the Trainer's closing summary, not a training point
-            self.final = dict(record)
-        if record.get("max_steps"):
-            self.max_steps = _step_count(record["max_steps"]) or self.max_steps
-        for key, attr in _SERIES_KEYS.items():
-            if key not in record or (key == "loss" and "train_runtime" in record):
-                continue
-            value = _number(record[key])
-            if value is not None:
-                getattr(self, attr).add(step, value)
-        wall = _number(record.get("time"))
-        if wall is not None and math.isfinite(wall):
-            self.wall_time.add(step, wall)
+        self.extend([record])
 
     def extend(self, records: Iterable[dict]) -> History:
+        """Take log records in order. The points of each series are gathered first and handed over once a batch
+        (Series.extend): a call per point and series was a third of reading a long log."""
+        points: dict[str, tuple[list, list]] = {}
         for record in records:
-            if isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
-                self.add(record)
+            if not isinstance(record, dict):  # a line of valid JSON that is not an object is not a record
+                continue
+            self.events += 1
+            raw = record.get("step")
+            step = float(raw) if type(raw) is int and 0 <= raw <= 1e15 else _step(raw)  # the common case first
+            if step is None:
+                continue
+            final = "train_runtime" in record
+            if final:  # the Trainer's closing summary, not a training point
+                self.final = dict(record)
+            if record.get("max_steps"):
+                self.max_steps = _step_count(record["max_steps"]) or self.max_steps
+            for key, raw in record.items():  # the record's dozen keys, not the 24 known ones
+                attr = _SERIES_KEYS.get(key)
+                if attr is None or (final and key == "loss"):
+                    continue
+                value = raw if type(raw) is float else _number(raw)
+                if value is not None:
+                    into = points.get(attr) or points.setdefault(attr, ([], []))
+                    into[0].append(step)
+                    into[1].append(value)
+            wall = record.get("time")
+            wall = wall if type(wall) is float else _number(wall)
+            if wall is not None and math.isfinite(wall):
+                into = points.get("wall_time") or points.setdefault("wall_time", ([], []))
+                into[0].append(step)
+                into[1].append(wall)
+        series = self.__dict__
+        for attr, (steps, values) in points.items():
+            series[attr].extend(steps, values)
         return self
 
     @property
@@ -249,7 +434,10 @@ class MetricsTail:
             if not line:
                 continue
             try:
-                record = loads_json(line)  # a 100k-deep array raised RecursionError: now a bad line
+                # a 100k-deep array raised RecursionError: loads_json makes it a bad line. A line of fewer brackets
+                # than its bound cannot nest past it: json.loads alone (loads_json's walk was a fifth of the read)
+                record = (json.loads(line) if line.count(b"{") + line.count(b"[") <= MAX_JSON_DEPTH
+                          else loads_json(line))
             except (ValueError, UnicodeDecodeError):
                 self.bad_lines += 1
                 continue

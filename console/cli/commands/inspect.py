@@ -254,7 +254,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
 # -- printing ------------------------------------------------------------------------------------------------------
 
 def render_text(source: str, history: History, config: RunConfig, said: str, findings) -> str:
-    lines = [f"{source}  ({len(history.train_loss)} train / {len(history.eval_loss)} eval points, last step "
+    lines = [f"{source}  ({history.train_loss.logged} train / {history.eval_loss.logged} eval points, last step "
              f"{history.last_step:g}; {said})"]
     if not len(history.train_loss) and not len(history.eval_loss):
         lines.append("  no loss logged yet")

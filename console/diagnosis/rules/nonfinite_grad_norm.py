@@ -19,12 +19,12 @@ KIND = "advisory"
 
 
 def detect(ctx: Context) -> Finding | None:
-    gn = ctx.history.grad_norm
+    gn = ctx.history.grad_norm  # counted as logged: a long series keeps its first NaN but not every one of them
     bad = [] if all_finite(gn.values) else [s for s, v in zip(gn.steps, gn.values) if not math.isfinite(v)]
     if not (bad and ctx.train.n and all_finite(ctx.history.train_loss.values)):
         return None
     return Finding(PROBLEM, Severity.INFO, bad[0],
-                   f"{len(bad)} of {len(gn.values)} logged gradient norms are NaN/inf while the loss stays "
+                   f"{gn.nonfinite} of {gn.logged} logged gradient norms are NaN/inf while the loss stays "
                    "finite: skipped fp16 overflow steps, harmless unless it becomes frequent.", fixes(ctx.config))
 
 
