@@ -427,7 +427,7 @@ def list_run_dirs(runs_dir: str | os.PathLike) -> list[RunDir]:
     try:  # scandir: whether an entry is a folder (never a link to one) comes with the listing, no stat per entry
         with os.scandir(runs) as entries:
             folders = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
-    except OSError:  # missing, or not a folder
+    except (FileNotFoundError, NotADirectoryError):  # no runs yet; any other error is said by the command
         return []
     out = [RunDir(p) for p in folders if os.path.exists(os.path.join(p, "config.yaml"))]
     for run in out:  # read once here, for the order, and kept for a reader that lists them (run_summary)
