@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from console.common.bounded_read import loads_json, open_regular
+from console.common.bounded_read import loads_json, open_regular, read_upto
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
@@ -35,7 +35,7 @@ def read_head(path: Path, limit: int) -> bytes | None:
     break the reader) or an unreadable one."""
     try:
         with open_regular(path) as f:  # never a FIFO or a device, even one swapped in after a check
-            return f.read(limit + 1)
+            return read_upto(f, limit + 1)
     except OSError:
         return None
 
