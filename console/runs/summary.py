@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from stat import S_ISREG
 
-from console.common.bounded_read import loads_json, open_regular
+from console.common.bounded_read import loads_json, read_prefix
 from console.common.files import atomic_write, read_head
 from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _step, _step_count
 
@@ -39,6 +39,7 @@ READ_BYTES = 1 << 20  # metrics.jsonl read this much at a time: memory stays sma
 VERSION = 4  # 2: with the row; 3: each point with its place in the log; 4: a head line, then the points
 READ_VERSIONS = (3, 4)  # a version 3 summary (one JSON object) is read, and stored again as version 4
 CACHE_NAME = ".summary.json"
+HEAD_START = 4096  # read first: a head line is a few hundred bytes
 HEAD_BYTES = 64 << 10  # the head line's bound (a row is a few hundred bytes: its note at most 1000 characters)
 HEAD_KEYS = ("version", "offset", "fingerprint", "row")  # what `runs` needs, on the first line
 STORE_EVERY_S = 5.0  # the trainer writes its summary at most this often between evaluations, saves and the end
@@ -192,9 +193,8 @@ def _row_keys(row_of) -> frozenset:
 def _fingerprint(path, offset: int) -> str:
     if offset == 0:
         return ""
-    with open_regular(path) as f:  # swapped for a FIFO since it was checked: refused, never waited on
-        f.seek(max(0, offset - FINGERPRINT))
-        return f.read(min(offset, FINGERPRINT)).hex()
+    # swapped for a FIFO since it was checked: refused, never waited on
+    return read_prefix(path, min(offset, FINGERPRINT), offset=max(0, offset - FINGERPRINT)).hex()
 
 
 def _stored(folder) -> dict | None:
@@ -217,9 +217,12 @@ def _stored(folder) -> dict | None:
 def _stored_head(folder) -> dict | None:
     """The head line of a .summary.json (version 4 on): read alone, the points after it are not."""
     try:
-        with open_regular(folder / CACHE_NAME) as f:  # never a FIFO, even one swapped in since a check
-            line = f.readline(HEAD_BYTES)
-        if not line.endswith(b"\n"):
+        path = folder / CACHE_NAME
+        data = read_prefix(path, HEAD_START)  # never a FIFO, even one swapped in since a check
+        if b"\n" not in data and len(data) == HEAD_START:
+            data = read_prefix(path, HEAD_BYTES)  # a long note in the row
+        line, newline, _ = data.partition(b"\n")
+        if not newline:
             return None  # a version 3 summary (one object, no newline), cut, or a head past its bound
         head = loads_json(line)
     except (OSError, ValueError):
