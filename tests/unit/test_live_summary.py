@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -142,3 +143,34 @@ def test_a_summary_of_an_older_version_is_read_and_stored_again_without_the_log(
     log.write_bytes(b"x" * (len(data) - 64) + data[-64:])  # a reader that parsed the log would find no record
     assert summarise(tmp_path, row_of=summary_row).to_text() == summary.to_text()
     assert stored_row(tmp_path, summary_row) == summary.row
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One run folder whose files each example writes anew (a run folder costs a config resolved and written)."""
+    from console.config.run_config import build_config, resolve
+    from console.runs.rundir import create_run
+
+    return create_run(tmp_path_factory.mktemp("runs"), resolve(build_config("lora", sets={"max_steps": "10"})),
+                      command=["test"])
+
+
+VALUE = st.one_of(st.none(), st.booleans(), st.integers(-2, 10**6), st.floats(), st.text(max_size=8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(head=st.one_of(VALUE, st.fixed_dictionaries(
+    {"version": st.sampled_from([3, 4, 4.0, "4", None]), "offset": VALUE, "fingerprint": VALUE,
+     "row": st.one_of(VALUE, st.dictionaries(st.sampled_from(["step", "max_steps", "best_eval", "note"]), VALUE))})),
+    points=st.one_of(st.binary(max_size=60), st.just(b'{"events": 1}')), newline=st.booleans())
+def test_any_two_line_summary_on_disk_gives_a_typed_row_or_is_read_again(run, head, points, newline):
+    """.summary.json is a file any process could have written: whatever its head line and points line hold, `runs`
+    gets a typed row (the stored one only when it is whole and describes the log)."""
+    from console.runs.progress import run_summary
+
+    run.metrics_path.write_text(_line({"step": 1, "loss": 2.0}) + _line({"step": 2, "loss": 1.5}))
+    (run.path / CACHE_NAME).write_bytes(json.dumps(head).encode() + (b"\n" if newline else b"") + points)
+    row = stored_row(run.path, summary_row)
+    assert row is None or isinstance(row, dict)
+    summary = run_summary(run)
+    assert summary["step"] == 2  # from the log whenever the stored summary does not describe it
