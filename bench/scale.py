@@ -6,15 +6,16 @@
 Run folders are synthesised in the exact format a trainer writes: one folder is made by the engine (`create_run`
 over the lora preset, its status written by `RunDir.write_status`), its metrics.jsonl holds records with the keys
 and value shapes a demo run's callback writes (a training log each step with TRL's entropy, num_tokens and
-mean_token_accuracy and the callback's rates, an evaluation every 10 steps, a train_begin and a closing summary);
-the other runs are copies of it under their own ids. Every measurement runs in a fresh process: CPU seconds (user +
-system) and peak resident memory of that process.
+mean_token_accuracy and the callback's rates, an evaluation every 10 steps, a train_begin and a closing summary),
+and its .summary.json is the one the trainer keeps as it writes them (console/runs/summary.py LiveSummary, stored
+at the end); the other runs are copies of it under their own ids. Every measurement runs in a fresh process: CPU
+seconds (user + system) and peak resident memory of that process.
 
-- long runs (10k/100k/1M events): `show`, `runs` (one run), `inspect`, `watch` (finished run), each cold (no
-  .summary.json: the first reader after the trainer) and warm (read again); the console opening the run (attached,
-  until its whole history is in).
-- many runs (10/100/1000/3000 short runs of 200 events): `runs`, cold and warm; the runs screen: time to its first
-  row, to every row, and how long a key waits while it fills.
+- long runs (10k/100k/1M events): `show` and `runs` (one run) after the trainer (its .summary.json), cold (none: a
+  run of an older trainer) and warm (read again); `inspect`, `watch` (finished run); the console opening the run
+  (attached, until its whole history is in).
+- many runs (10/100/1000/3000 short runs of 200 events): `runs` after the trainer, cold and warm; the runs screen:
+  time to its first row, to every row, and how long a key waits while it fills.
 - watch on finished runs of 1k/10k/30k evaluations.
 
 Figures are printed as a table with each one's ratio to the smallest case.
@@ -61,17 +62,25 @@ def _records(events: int, eval_every: int = EVAL_EVERY):
 
 
 def make_run(runs_dir: Path, events: int, name: str, eval_every: int = EVAL_EVERY):
-    """One finished run folder, made by the engine, with `events` metrics records."""
+    """One finished run folder, made by the engine, with `events` metrics records and the metrics summary the
+    trainer keeps as it writes them (stored once, at the end: the file a trainer leaves)."""
     from console.config.run_config import build_config, resolve
+    from console.runs.progress import summary_row
     from console.runs.rundir import create_run
+    from console.runs.summary import LiveSummary
 
     config = resolve(build_config("lora", sets={"max_steps": str(max(1, events))}))
     run = create_run(runs_dir, config, command=["bench/scale.py"], name=name)
+    summary = LiveSummary(run.path, summary_row, clock=lambda: 0.0)  # never due: stored at the end only
     last = 0
     with open(run.metrics_path, "a", encoding="utf-8") as f:
         for record in _records(events, eval_every):
-            f.write(json.dumps(record) + "\n")
+            line = json.dumps(record) + "\n"
+            f.write(line)
+            f.flush()
+            summary.add(line)
             last = record["step"]
+    summary.store()
     run.write_status("done", step=last, seconds=1.0)
     return run
 
@@ -161,6 +170,13 @@ def clear_cache(runs_dir: Path) -> None:
         cache.unlink()
 
 
+def trainer_summary(runs_dir: Path, template: Path) -> None:
+    """Every run's .summary.json as the trainer left it: the template's (the runs are copies of its log)."""
+    for folder in runs_dir.iterdir():
+        if folder.is_dir():
+            shutil.copyfile(template / ".summary.json", folder / ".summary.json")
+
+
 def ratio_table(title: str, rows: list[tuple[str, dict]], fields: list[str]) -> None:
     print(f"\n## {title}")
     print("| case | " + " | ".join(fields) + " |")
@@ -204,13 +220,18 @@ def main(argv=None) -> int:
                     make_run(runs_dir, events, f"long{events}")
                 run_id = next(runs_dir.iterdir()).name
                 size = (runs_dir / run_id / "metrics.jsonl").stat().st_size / 2**20
-                clear_cache(runs_dir)
+                kept = base / f"trainer-summary-{events}"  # the trainer's .summary.json, put back before each
+                if not kept.exists():
+                    shutil.copytree(runs_dir / run_id, kept, ignore=lambda d, names: set(names) - {".summary.json"})
                 r = {"metrics_mb": size}
                 for name, cli in (("show", ["show", run_id]), ("runs", ["runs"])):
+                    trainer_summary(runs_dir, kept)
+                    after = measure(CLI, "--runs-dir", str(runs_dir), *cli)
                     clear_cache(runs_dir)
                     cold = measure(CLI, "--runs-dir", str(runs_dir), *cli)
                     warm = measure(CLI, "--runs-dir", str(runs_dir), *cli)
-                    r.update({f"{name}_cold_cpu": cold.get("cpu"), f"{name}_cold_mb": cold.get("mb"),
+                    r.update({f"{name}_trainer_cpu": after.get("cpu"), f"{name}_trainer_mb": after.get("mb"),
+                              f"{name}_cold_cpu": cold.get("cpu"), f"{name}_cold_mb": cold.get("mb"),
                               f"{name}_warm_cpu": warm.get("cpu"), f"{name}_warm_mb": warm.get("mb")})
                 if events > args.heavy_max:
                     rows.append((f"{events:,} events", r))
@@ -224,9 +245,11 @@ def main(argv=None) -> int:
                     r.update(console_cpu=att.get("cpu"), console_mb=att.get("mb"), console_events=att.get("events"))
                 rows.append((f"{events:,} events", r))
             if rows:
-                ratio_table("long runs: CPU s and peak MB per command (cold: no .summary.json)", rows,
-                            ["metrics_mb", "show_cold_cpu", "show_cold_mb", "show_warm_cpu", "show_warm_mb",
-                             "runs_cold_cpu", "runs_warm_cpu", "runs_warm_mb", "inspect_cpu", "inspect_mb",
+                ratio_table("long runs: CPU s and peak MB per command (trainer: its .summary.json; cold: none, a "
+                            "run of an older trainer)", rows,
+                            ["metrics_mb", "show_trainer_cpu", "show_trainer_mb", "show_cold_cpu", "show_cold_mb",
+                             "show_warm_cpu", "show_warm_mb", "runs_trainer_cpu", "runs_cold_cpu", "runs_warm_cpu",
+                             "runs_warm_mb", "inspect_cpu", "inspect_mb",
                              "watch_cpu", "watch_mb", "console_cpu", "console_mb", "console_events"])
         if "many" not in skip:
             rows = []
@@ -238,18 +261,20 @@ def main(argv=None) -> int:
                     from console.runs.rundir import RunDir
 
                     copy_runs(template or RunDir(next(template_dir.iterdir())), runs_dir, count)
+                trainer_summary(runs_dir, next(template_dir.iterdir()))
+                after = measure(CLI, "--runs-dir", str(runs_dir), "runs")
                 clear_cache(runs_dir)
                 cold = measure(CLI, "--runs-dir", str(runs_dir), "runs")
                 warm = measure(CLI, "--runs-dir", str(runs_dir), "runs")
-                r = {"runs_cold_cpu": cold.get("cpu"), "runs_warm_cpu": warm.get("cpu"),
-                     "runs_warm_mb": warm.get("mb"), "lines": warm.get("lines")}
+                r = {"runs_trainer_cpu": after.get("cpu"), "runs_cold_cpu": cold.get("cpu"),
+                     "runs_warm_cpu": warm.get("cpu"), "runs_warm_mb": warm.get("mb"), "lines": warm.get("lines")}
                 screen = measure(RUNS_SCREEN, str(runs_dir))
                 r.update({k: screen.get(k) for k in ("first_row_s", "filled_s", "key_s", "rows")},
                          screen_cpu=screen.get("cpu"), screen_mb=screen.get("mb"))
                 rows.append((f"{count} runs", r))
             if rows:
-                ratio_table("many runs: `runs` CPU s (cold/warm), the runs screen (s from `u`)", rows,
-                            ["runs_cold_cpu", "runs_warm_cpu", "runs_warm_mb", "lines", "first_row_s", "filled_s",
+                ratio_table("many runs: `runs` CPU s (after the trainer/cold/warm), the runs screen (s from `u`)", rows,
+                            ["runs_trainer_cpu", "runs_cold_cpu", "runs_warm_cpu", "runs_warm_mb", "lines", "first_row_s", "filled_s",
                              "key_s", "rows", "screen_cpu", "screen_mb"])
         if "watch" not in skip:
             rows = []

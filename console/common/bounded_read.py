@@ -74,11 +74,38 @@ def size_text(limit: int) -> str:
     return f"{limit} bytes"
 
 
+READ_CHUNK = 1 << 16
+
+
+def read_prefix(path: str | os.PathLike, limit: int, offset: int = 0, what: str = "") -> bytes:
+    """At most `limit` bytes of a regular file from `offset`, with open_regular's checks (the same refusals) but no
+    Python file object, a chunk at a time: `runs` reads four small files a run, and at 3000 runs open_regular's
+    buffered file and `f.read(limit)`'s buffer of the whole bound (1 MiB for a 100-byte status.json) were a third
+    of its time. O_NONBLOCK is left set: it changes nothing for a regular file."""
+    mode = os.stat(path).st_mode  # as open_regular: a device is refused before it is opened
+    if not stat.S_ISREG(mode):
+        raise _refuse(path, mode, what)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _refuse(path, mode, what)
+        parts, total = [], 0
+        while total < limit:
+            chunk = os.pread(fd, min(READ_CHUNK, limit - total), offset + total)
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def read_bytes(path: str | os.PathLike, limit: int, what: str = "") -> bytes:
     """The whole of a regular file of at most `limit` bytes; FileTooLarge (one line, saying the bound) for a bigger
     one, NotARegularFile for a FIFO or a device, OSError as open() raises it otherwise."""
-    with open_regular(path, what) as f:
-        data = f.read(limit + 1)
+    data = read_prefix(path, limit + 1, what=what)
     if len(data) > limit:
         subject = f"{what} {path}".strip()
         raise FileTooLarge(f"{subject} is larger than {size_text(limit)}, more than any real one: check that it is "

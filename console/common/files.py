@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from console.common.bounded_read import loads_json, open_regular
+from console.common.bounded_read import loads_json, read_prefix
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
@@ -34,8 +34,7 @@ def read_head(path: Path, limit: int) -> bytes | None:
     """Up to `limit` bytes of a regular file; None for a FIFO or a folder in its place (which must not hang or
     break the reader) or an unreadable one."""
     try:
-        with open_regular(path) as f:  # never a FIFO or a device, even one swapped in after a check
-            return f.read(limit + 1)
+        return read_prefix(path, limit + 1)  # never a FIFO or a device, even one swapped in after a check
     except OSError:
         return None
 

@@ -424,9 +424,12 @@ def find_run(runs_dir: str | os.PathLike, name: str) -> RunDir:
 
 def list_run_dirs(runs_dir: str | os.PathLike) -> list[RunDir]:
     runs = Path(runs_dir).expanduser()
-    if not runs.is_dir():
+    try:  # scandir: whether an entry is a folder (never a link to one) comes with the listing, no stat per entry
+        with os.scandir(runs) as entries:
+            folders = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):  # no runs yet; any other error is said by the command
         return []
-    out = [RunDir(p) for p in runs.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.yaml").exists()]
+    out = [RunDir(p) for p in folders if os.path.exists(os.path.join(p, "config.yaml"))]
     for run in out:  # read once here, for the order, and kept for a reader that lists them (run_summary)
         run.listed_info = run.read_info()
     return sorted(out, key=lambda r: ((r.listed_info.get("created") or 0), r.id))

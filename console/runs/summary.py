@@ -9,6 +9,13 @@ point: a later reader reads only what was appended since (a log cut or replaced 
 run folder it cannot write to (another user's runs) is summarised in memory each time. One known difference: a log
 that goes back in steps (a resumed run) keeps the last TAIL points after the cut, so the median rates of progress()
 may come from fewer points than the whole history's until TAIL new points are logged.
+
+The trainer keeps it itself (`LiveSummary`, from console/trainer/callbacks.py): each line it appends is added in
+memory and the file is written every few seconds and at each evaluation, save and the end, so a reader after the
+run reads no line of metrics.jsonl, and one during it only the lines since the last write.
+
+The file is two lines: a head (version, offset, fingerprint and the row) and the points. `runs` reads the head
+alone: 3000 runs' whole summaries, parsed and depth-checked, were most of its time.
 """
 from __future__ import annotations
 
@@ -16,20 +23,26 @@ import functools
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from stat import S_ISREG
 
-from console.common.bounded_read import open_regular
-from console.common.files import atomic_write
+from console.common.bounded_read import loads_json, read_prefix
+from console.common.files import atomic_write, read_head
 from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _step, _step_count
 
 TAIL = 5  # the last points kept of each metric: progress() takes the median of the last five rates
 MAX_METRICS = 256  # names kept per run: a hostile log with a new key on every line stays small
 FINGERPRINT = 64  # bytes before the covered offset, kept to tell an appended log from a replaced one
 READ_BYTES = 1 << 20  # metrics.jsonl read this much at a time: memory stays small on a log of gigabytes
-VERSION = 3  # 2: with the row; 3: each point with its place in the log
+VERSION = 4  # 2: with the row; 3: each point with its place in the log; 4: a head line, then the points
+READ_VERSIONS = (3, 4)  # a version 3 summary (one JSON object) is read, and stored again as version 4
 CACHE_NAME = ".summary.json"
+HEAD_START = 4096  # read first: a head line is a few hundred bytes
+HEAD_BYTES = 64 << 10  # the head line's bound (a row is a few hundred bytes: its note at most 1000 characters)
+HEAD_KEYS = ("version", "offset", "fingerprint", "row")  # what `runs` needs, on the first line
+STORE_EVERY_S = 5.0  # the trainer writes its summary at most this often between evaluations, saves and the end
 
 
 @dataclass
@@ -69,6 +82,7 @@ class MetricsSummary:
     # progress() of history() (no status), kept with the summary: a row of `runs` or of the runs screen is read
     # from it without building a History (3000 runs listed in a fraction of the time)
     row: dict | None = None
+    outdated: bool = field(default=False, compare=False)  # read from an older version: stored again as this one
 
     def add(self, record: dict) -> None:
         """One log record, read as History.add reads it."""
@@ -119,11 +133,17 @@ class MetricsSummary:
                 "last_step": self.last_step, "row": self.row,
                 "metrics": {k: {"tail": s.tail, "best": s.best, "count": s.count} for k, s in self.metrics.items()}}
 
+    def to_text(self) -> str:
+        """The stored form: the head on its first line (what `stored_row` reads), the points on the second."""
+        data = self.to_json()
+        head = {k: data.pop(k) for k in HEAD_KEYS}
+        return json.dumps(head, separators=(",", ":")) + "\n" + json.dumps(data, separators=(",", ":")) + "\n"
+
     @classmethod
     def from_json(cls, data) -> MetricsSummary | None:
         """The summary a .summary.json holds; None for anything else (another version, a hand edit, a cut file)."""
         try:
-            if not isinstance(data, dict) or data.get("version") != VERSION:
+            if not isinstance(data, dict) or data.get("version") not in READ_VERSIONS:
                 return None
             out = cls(offset=int(data["offset"]), fingerprint=str(data["fingerprint"]), events=int(data["events"]),
                       bad_lines=int(data["bad_lines"]), max_steps=_step_count(data.get("max_steps")),
@@ -138,6 +158,7 @@ class MetricsSummary:
             if out.offset < 0 or len(out.metrics) > MAX_METRICS:
                 return None
             out.row = _row(data.get("row"))
+            out.outdated = data["version"] != VERSION
             return out
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             return None
@@ -172,16 +193,46 @@ def _row_keys(row_of) -> frozenset:
 def _fingerprint(path, offset: int) -> str:
     if offset == 0:
         return ""
-    with open_regular(path) as f:  # swapped for a FIFO since it was checked: refused, never waited on
-        f.seek(max(0, offset - FINGERPRINT))
-        return f.read(min(offset, FINGERPRINT)).hex()
+    # swapped for a FIFO since it was checked: refused, never waited on
+    return read_prefix(path, min(offset, FINGERPRINT), offset=max(0, offset - FINGERPRINT)).hex()
+
+
+def _stored(folder) -> dict | None:
+    """A .summary.json as one dict: the head line and the points line merged (a version 3 file is one object);
+    None for anything else."""
+    raw = read_head(folder / CACHE_NAME, 4 << 20)
+    if raw is None or len(raw) > 4 << 20:
+        return None
+    try:
+        parts = [loads_json(part) for part in raw.decode("utf-8").split("\n") if part.strip()]
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    if len(parts) == 1 and isinstance(parts[0], dict):
+        return parts[0]
+    if len(parts) == 2 and all(isinstance(p, dict) for p in parts):
+        return {**parts[1], **parts[0]}
+    return None
+
+
+def _stored_head(folder) -> dict | None:
+    """The head line of a .summary.json (version 4 on): read alone, the points after it are not."""
+    try:
+        path = folder / CACHE_NAME
+        data = read_prefix(path, HEAD_START)  # never a FIFO, even one swapped in since a check
+        if b"\n" not in data and len(data) == HEAD_START:
+            data = read_prefix(path, HEAD_BYTES)  # a long note in the row
+        line, newline, _ = data.partition(b"\n")
+        if not newline:
+            return None  # a version 3 summary (one object, no newline), cut, or a head past its bound
+        head = loads_json(line)
+    except (OSError, ValueError):
+        return None
+    return head if isinstance(head, dict) else None
 
 
 def _load_cached(folder, metrics_path) -> MetricsSummary | None:
     """The stored summary, when it still describes the start of the log as it is now."""
-    from console.common.files import read_json_object
-
-    summary = MetricsSummary.from_json(read_json_object(folder / CACHE_NAME, 4 << 20))
+    summary = MetricsSummary.from_json(_stored(folder))
     if summary is None:
         return None
     try:
@@ -199,11 +250,9 @@ def stored_row(folder, row_of: Callable[[History], dict]) -> dict | None:
     runs, for a row that was there already)."""
     from pathlib import Path
 
-    from console.common.files import read_json_object
-
     folder = Path(folder)
     metrics_path = folder / "metrics.jsonl"
-    data = read_json_object(folder / CACHE_NAME, 4 << 20)
+    data = _stored_head(folder)
     if not data or data.get("version") != VERSION:
         return None
     row = _row(data.get("row"))
@@ -235,7 +284,8 @@ def summarise(folder, write: bool = True, row_of: Callable[[History], dict] | No
     except OSError:
         return MetricsSummary()
     summary = _load_cached(folder, metrics_path) or MetricsSummary()
-    stale_row = row_of is not None and (summary.row is None or set(summary.row) != _row_keys(row_of))
+    stale_row = row_of is not None and (summary.row is None or set(summary.row) != _row_keys(row_of)) \
+        or summary.outdated  # a version 3 file: stored again as this version (its points are read as they are)
     if size == summary.offset and not stale_row:
         return summary
     tail = MetricsTail(metrics_path, read_cap=READ_BYTES)
@@ -258,8 +308,71 @@ def summarise(folder, write: bool = True, row_of: Callable[[History], dict] | No
         except OSError:
             return summary
         if write:
-            try:
-                atomic_write(folder / CACHE_NAME, json.dumps(summary.to_json(), separators=(",", ":")))
-            except OSError:
-                pass  # a folder this user cannot write: summarised in memory, the next reader reads it again
+            store(folder, summary)
     return summary
+
+
+def store(folder, summary: MetricsSummary) -> None:
+    """Write `summary` as the folder's .summary.json (atomically: a reader sees the old one or the new one); a
+    folder this user cannot write is left as it is (summarised in memory, the next reader reads it again)."""
+    try:
+        atomic_write(folder / CACHE_NAME, summary.to_text())
+    except OSError:
+        return
+    summary.outdated = False
+
+
+class LiveSummary:
+    """The summary of the metrics.jsonl this process appends to (the trainer's callback): each line it writes is
+    added in memory as a reader would read it, and .summary.json is stored every STORE_EVERY_S at most and when
+    asked (evaluations, saves, the end). A line costs one JSON parse and a few list operations; a store, one small
+    file written atomically. Any surprise in the log (a line cut short before this process started, another writer)
+    and it stops keeping the summary: readers then read the log on from the last stored summary, as before."""
+
+    def __init__(self, folder, row_of: Callable[[History], dict], clock: Callable[[], float] = time.monotonic):
+        from pathlib import Path
+
+        self.clock = clock
+        self.folder = Path(folder)
+        self.metrics_path = self.folder / "metrics.jsonl"
+        self.row_of = row_of
+        self.summary = summarise(self.folder, row_of=row_of)  # what the log held before: a resumed run's
+        # a last line cut short (a trainer killed while writing it) would run into this process' first line
+        self.live = os.path.getsize(self.metrics_path) == self.summary.offset
+        self.last_bytes = bytes.fromhex(self.summary.fingerprint)
+        self.due = clock() + STORE_EVERY_S
+        self.pending = False  # lines added since the last store
+
+    def add(self, line: str, store: bool = False) -> None:
+        """`line` (with its newline) was just appended to metrics.jsonl and flushed; `store`: write the summary now
+        (an evaluation or the end), else only when the last store is STORE_EVERY_S old."""
+        if not self.live:
+            return
+        data = line.encode("utf-8")
+        record = loads_json(data)  # as MetricsTail parses it, so the summary is the one a reader builds
+        if isinstance(record, dict):
+            self.summary.add(record)
+        self.summary.offset += len(data)
+        self.last_bytes = (self.last_bytes + data)[-FINGERPRINT:]
+        self.pending = True
+        if store or self.clock() >= self.due:
+            self.store()
+
+    def store(self) -> None:
+        """Write the summary if lines were added since the last store (and the log is still as this process left
+        it); a failed write is left to the next store."""
+        if not (self.live and self.pending):
+            return
+        summary = self.summary
+        try:
+            st = os.stat(self.metrics_path)
+        except OSError:
+            st = None
+        if st is None or not S_ISREG(st.st_mode) or st.st_size != summary.offset:
+            self.live = False  # another writer, or the log replaced: not ours to describe any more
+            return
+        summary.fingerprint = self.last_bytes.hex()
+        summary.row = self.row_of(summary.history())
+        store(self.folder, summary)
+        self.pending = False
+        self.due = self.clock() + STORE_EVERY_S

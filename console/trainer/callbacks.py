@@ -13,8 +13,10 @@ import time
 from transformers import TrainerCallback
 
 from console.common.safe_write import open_append
+from console.runs.progress import summary_row
 from console.runs.report import Reporter, StopRequest
 from console.runs.rundir import RunDir
+from console.runs.summary import LiveSummary
 
 DIST_POLL_STEPS = 5  # under several processes, stop/save requests are agreed on every this many steps
 REQUEST_POLL_S = 0.2  # a stop or save-now request is seen within this long; two stat() calls per poll
@@ -33,8 +35,8 @@ def _timed(hook):
 
 
 class ConsoleCallback(TrainerCallback):
-    """Appends every log event to metrics.jsonl, keeps status.json's phase, obeys stop and save requests, stops a
-    run whose loss became NaN or exploded."""
+    """Appends every log event to metrics.jsonl and keeps the run's metrics summary (.summary.json) up to date with
+    it, keeps status.json's phase, obeys stop and save requests, stops a run whose loss became NaN or exploded."""
 
     def __init__(self, report: Reporter, stop: StopRequest, effective_batch: int, started: float,
                  sampler: SampleCallback | None = None, cuda: bool = False):
@@ -46,6 +48,8 @@ class ConsoleCallback(TrainerCallback):
         self.sampler = sampler
         self.cuda = cuda
         self.file = None  # metrics.jsonl, opened at train begin by the main process
+        # what `runs` and `show` read instead of metrics.jsonl, kept as the log is written (console/runs/summary.py)
+        self.summary: LiveSummary | None = None
         self.last_log = None  # (step, time, tokens seen) of the previous training log, for throughput
         self.first_loss = None
         self.best_loss = None
@@ -81,6 +85,10 @@ class ConsoleCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kw):
         if state.is_world_process_zero and self.report.main and self.file is None:
             self.file = open_append(self.run.metrics_path)  # never through a link (a NotOwnFile fails the run)
+            try:
+                self.summary = LiveSummary(self.run.path, summary_row)  # a resumed run's: read on from its own
+            except OSError as err:  # readers summarise the log themselves, as for a run of an older trainer
+                self.report.say(f"[console] metrics summary not kept: {err}")
         self._phase("training")
         self._beat(first=True)
         self._write({"step": state.global_step, "max_steps": state.max_steps, "event": "train_begin",
@@ -179,7 +187,14 @@ class ConsoleCallback(TrainerCallback):
             self.run.check_written_folders()
 
     @_timed
+    def on_save(self, args, state, control, **kw):
+        if self.summary is not None:
+            self.summary.store()
+
+    @_timed
     def on_train_end(self, args, state, control, **kw):
+        if self.summary is not None:
+            self.summary.store()
         if self.report.main:  # the final model is saved next (trainer.save_model): the same check
             self.run.check_written_folders()
 
@@ -201,8 +216,11 @@ class ConsoleCallback(TrainerCallback):
 
     def _write(self, record: dict):
         if self.file is not None:
-            self.file.write(json.dumps(record, allow_nan=True) + "\n")
+            line = json.dumps(record, allow_nan=True) + "\n"
+            self.file.write(line)
             self.file.flush()
+            if self.summary is not None:  # stored at once after an evaluation and the closing record
+                self.summary.add(line, store="train_runtime" in record or any(k.startswith("eval_") for k in record))
 
 
 class SampleCallback(TrainerCallback):

@@ -70,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     run = RunDir(argv[0])
     started = time.time()
     if resume:  # the clock goes on from where the log left it (it started again at 0:00 and jumped back)
-        from console.runs.metrics import load_history
+        from console.runs.progress import summary_row
+        from console.runs.summary import summarise
 
-        before = load_history(run.metrics_path).wall_time.last()
+        # the log's summary, read on from the stored one (the callback's LiveSummary takes it up from there)
+        clock = summarise(run.path, row_of=summary_row).metrics.get("time")
+        before = clock.tail[-1][1] if clock is not None and clock.tail else None
         if before is not None and 0 < before < 10 * 365 * 86400:
             started -= before
     report = WatchedReporter(run, Process.from_env())

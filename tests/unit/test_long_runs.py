@@ -224,8 +224,9 @@ def test_a_stored_row_of_another_shape_is_computed_again(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(_lines(records))
     summarise(tmp_path, row_of=summary_row)
     cache = tmp_path / CACHE_NAME
-    stored = json.loads(cache.read_text())
+    head, points = cache.read_text().splitlines()  # the head line holds the row
+    stored = json.loads(head)
     stored["row"] = {"step": 1.0}
-    cache.write_text(json.dumps(stored))
+    cache.write_text(json.dumps(stored) + "\n" + points + "\n")
     assert summarise(tmp_path, row_of=summary_row).row == asdict(progress(History.from_records(records)))
-    assert json.loads(cache.read_text())["row"] == asdict(progress(History.from_records(records)))
+    assert json.loads(cache.read_text().splitlines()[0])["row"] == asdict(progress(History.from_records(records)))
