@@ -45,11 +45,12 @@ def _refuse(path, mode: int, what: str) -> NotARegularFile:
     return NotARegularFile(f"{f'{what} {path}'.strip()} is {file_kind(mode)}, not a regular file: give a file")
 
 
-def open_regular(path: str | os.PathLike, what: str = ""):
-    """The file opened for binary reading, only when it is a regular file (a link to one is followed). The check is
-    made on the opened descriptor, and the open itself never waits (O_NONBLOCK: a FIFO without a writer opens at
-    once), so a file swapped for a FIFO between a check and the open cannot hang the reader either."""
-    mode = os.stat(path).st_mode  # no side effect, unlike opening a device: refuse those before opening
+def _open_regular_fd(path: str | os.PathLike, what: str) -> int:
+    """A descriptor open for reading (O_NONBLOCK set), only when it is a regular file (a link to one is followed):
+    the check is made before the open (no side effect, unlike opening a device) and again on the opened descriptor,
+    and the open itself never waits (a FIFO without a writer opens at once), so a file swapped for a FIFO between a
+    check and the open cannot hang the reader either."""
+    mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
         raise _refuse(path, mode, what)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
@@ -57,6 +58,16 @@ def open_regular(path: str | os.PathLike, what: str = ""):
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise _refuse(path, mode, what)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path: str | os.PathLike, what: str = ""):
+    """The file opened for binary reading, only when it is a regular file (_open_regular_fd's checks)."""
+    fd = _open_regular_fd(path, what)
+    try:
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
         return os.fdopen(fd, "rb")
@@ -82,14 +93,8 @@ def read_prefix(path: str | os.PathLike, limit: int, offset: int = 0, what: str 
     Python file object, a chunk at a time: `runs` reads four small files a run, and at 3000 runs open_regular's
     buffered file and `f.read(limit)`'s buffer of the whole bound (1 MiB for a 100-byte status.json) were a third
     of its time. O_NONBLOCK is left set: it changes nothing for a regular file."""
-    mode = os.stat(path).st_mode  # as open_regular: a device is refused before it is opened
-    if not stat.S_ISREG(mode):
-        raise _refuse(path, mode, what)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    fd = _open_regular_fd(path, what)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise _refuse(path, mode, what)
         parts, total = [], 0
         while total < limit:
             chunk = os.pread(fd, min(READ_CHUNK, limit - total), offset + total)
