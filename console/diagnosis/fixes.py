@@ -400,8 +400,11 @@ def within_range(config: RunConfig, fix: Fix) -> bool:
     accumulation 2 -> 8 becomes 2 -> 4, its range being 2 to 4), and a value already outside is brought to the edge
     it is past (a diverged learning rate of 2 lowered 4x is still 1000x above LoRA's range: 5e-4). Only a value
     already at or past an edge and moved further out keeps the guide's step, and its why says it leaves the range
-    (returns True: the caller lists it after the fixes that stay in). A fix never moves a value the other way."""
+    (returns True: the caller lists it after the fixes that stay in). A fix never moves a value the other way. A fix
+    of several values that hold together (half the batch and double the accumulation: the same effective batch) is
+    left as it is, and its why says which value is outside the range."""
     past = False
+    coupled = len(fix.changes) > 1  # values that hold together (half the batch, double the accumulation)
     for key, new in list(fix.changes.items()):
         old, bounds = config.get(key), config.ranges.get(key)
         d = direction(config, key, new)
@@ -409,6 +412,10 @@ def within_range(config: RunConfig, fix: Fix) -> bool:
             continue
         lo, hi = bounds
         if lo is None or hi is None or lo <= new <= hi:
+            continue
+        if coupled:  # moved one by one they would no longer hold together (the same effective batch): only said
+            fix.why += (f" ({key} {_num_text(new)} is outside the {config.method} range of {_num_text(lo)} to "
+                        f"{_num_text(hi)})")
             continue
         edge = min(max(new, lo), hi)
         edge = int(edge) if isinstance(new, int) else edge
