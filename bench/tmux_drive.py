@@ -178,6 +178,8 @@ def main() -> int:
         text = wait_screen(lambda t: "train.log of" in t and "[console]" in t, "the end of train.log", 20)
         show("l: train.log at its end", text, started)
         keys("Escape")
+        # under load a terminal reads Esc and the next key sent at once as one Alt sequence: wait for the page to go
+        wait_screen(lambda t: "train.log of" not in t, "the log page closed", 10)
         keys("C-c")  # how to quit, in plain words (it showed '[b]ctrl+q[/b]')
         text = wait_screen(lambda t: "to quit" in t, "the Ctrl-C hint", 10)
         assert "[b]" not in text, "markup shown as text"
@@ -215,6 +217,7 @@ def main() -> int:
         text = wait_screen(lambda t: f"{first_id}  ->  {second_id}" in t and fix_key in t, "the config diff", 20)
         show("the diff of the two configs", text, started)
         keys("Escape")
+        wait_screen(lambda t: f"{first_id}  ->  {second_id}" not in t, "the diff page closed", 10)
         # a third run alongside the second one: the rerun asks, then the launch asks (another run trains)
         keys("Home", "r")
         text = wait_screen(lambda t: "Yes, start it" in t, "the rerun question", 20)
