@@ -59,8 +59,14 @@ class TextScreen(ModalScreen[None]):
             self._seen = seen
         text = printable(self.refresh_text())
         if text != self.text:  # the scroll position is kept: only the content changes
+            body = self.query_one("#text-body", VerticalScroll)
+            # a log read at its end stays at its end as lines come, as `tail -f` does (the page kept its old last
+            # line: the run's closing '[console] done' never showed; the tmux drive found it on a quiet machine)
+            following = self.at_end and body.scroll_y >= body.max_scroll_y - 1
             self.text = text
             self.query_one("#text-content", Static).update(Text(text))
+            if following:
+                self.call_after_refresh(lambda: body.scroll_end(animate=False))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

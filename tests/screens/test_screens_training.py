@@ -143,6 +143,12 @@ async def test_l_opens_the_log_at_its_end(runs):
         body = app.screen.query_one("#text-body")
         await wait_for(pilot, lambda: body.max_scroll_y > 0 and body.scroll_y == body.max_scroll_y,
                        what="the log scrolled to its end")
+        # lines written while it is open are followed from the end (the run's closing line never showed)
+        with log.open("a") as f:
+            f.write("".join(f"more {i}\n" for i in range(30)) + "[console] done: step 100\n")
+        await wait_for(pilot, lambda: "[console] done: step 100" in app.screen.text, what="the new lines read")
+        await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y and body.max_scroll_y > 0,
+                       what="the view kept at the end")
 
 
 async def test_u_n_and_escape_navigate(runs):
