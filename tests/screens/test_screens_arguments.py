@@ -396,15 +396,20 @@ async def test_the_value_column_grows_with_the_terminal(app):
     assert narrow >= 12 and wide >= narrow + 20  # a Hub name or a path is readable at 120 columns
 
 
-async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
-    """A help text with brackets ('Typical range: [5.0, 15.0]') is shown as it is, never read as markup."""
+async def open_f7(pilot):
+    """The LoRA arguments screen, then F7's add-field dialog: the dialog."""
     from screens.add_field_screen import AddFieldScreen
 
+    await open_lora(pilot)
+    await pilot.press("f7")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, AddFieldScreen), what="the add-field dialog")
+    return pilot.app.screen
+
+
+async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
+    """A help text with brackets ('Typical range: [5.0, 15.0]') is shown as it is, never read as markup."""
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_lora(pilot)
-        await pilot.press("f7")
-        await wait_for(pilot, lambda: isinstance(app.screen, AddFieldScreen), what="the add-field dialog")
-        dialog = app.screen
+        dialog = await open_f7(pilot)
         await pilot.press(*"neftune")
         await wait_for(pilot, lambda: "neftune_noise_alpha" in str(dialog.query_one("#field-help").render()),
                        what="the help of neftune_noise_alpha")
@@ -413,13 +418,8 @@ async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
 
 async def test_f7_names_a_field_already_on_the_screen_instead_of_no_match(app):
     """A new user typed weight_d in F7's dialog and read 'no argument matches': weight_decay is on the screen."""
-    from screens.add_field_screen import AddFieldScreen
-
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_lora(pilot)
-        await pilot.press("f7")
-        await wait_for(pilot, lambda: isinstance(app.screen, AddFieldScreen), what="the add-field dialog")
-        dialog = app.screen
+        dialog = await open_f7(pilot)
         await pilot.press(*"weight_d")
         await wait_for(pilot, lambda: "on the screen already" in str(dialog.query_one("#field-help").render()),
                        what="the field named")
