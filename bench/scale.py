@@ -12,8 +12,8 @@ at the end); the other runs are copies of it under their own ids. Every measurem
 seconds (user + system) and peak resident memory of that process.
 
 - long runs (10k/100k/1M events): `show` and `runs` (one run) after the trainer (its .summary.json), cold (none: a
-  run of an older trainer) and warm (read again); `inspect`, `watch` (finished run); the console opening the run
-  (attached, until its whole history is in).
+  run of an older trainer) and warm (read again); `inspect` and the console opening the run (attached, until its
+  whole history is in) after the trainer (its .history.json) and cold; `watch` (finished run).
 - many runs (10/100/1000/3000 short runs of 200 events): `runs` after the trainer, cold and warm; the runs screen:
   time to its first row, to every row, and how long a key waits while it fills.
 - watch on finished runs of 1k/10k/30k evaluations.
@@ -80,7 +80,7 @@ def make_run(runs_dir: Path, events: int, name: str, eval_every: int = EVAL_EVER
             f.flush()
             summary.add(line)
             last = record["step"]
-    summary.store()
+    summary.store(final=True)  # the summary and the history, as a trainer leaves them at its end
     run.write_status("done", step=last, seconds=1.0)
     return run
 
@@ -165,16 +165,24 @@ OUT = {"first_row_s": first, "filled_s": filled, "key_s": key, "rows": rows}
 """
 
 
+STORED = (".summary.json", ".history.json")  # what the trainer keeps beside metrics.jsonl for its readers
+
+
 def clear_cache(runs_dir: Path) -> None:
-    for cache in runs_dir.glob("*/.summary.json"):
-        cache.unlink()
+    """The runs as an older trainer left them: no stored summary or history."""
+    for name in STORED:
+        for cache in runs_dir.glob(f"*/{name}"):
+            cache.unlink()
 
 
 def trainer_summary(runs_dir: Path, template: Path) -> None:
-    """Every run's .summary.json as the trainer left it: the template's (the runs are copies of its log)."""
+    """Every run's .summary.json and .history.json as the trainer left them: the template's (the runs are copies of
+    its log)."""
     for folder in runs_dir.iterdir():
         if folder.is_dir():
-            shutil.copyfile(template / ".summary.json", folder / ".summary.json")
+            for name in STORED:
+                if (template / name).exists():
+                    shutil.copyfile(template / name, folder / name)
 
 
 def ratio_table(title: str, rows: list[tuple[str, dict]], fields: list[str]) -> None:
@@ -220,9 +228,9 @@ def main(argv=None) -> int:
                     make_run(runs_dir, events, f"long{events}")
                 run_id = next(runs_dir.iterdir()).name
                 size = (runs_dir / run_id / "metrics.jsonl").stat().st_size / 2**20
-                kept = base / f"trainer-summary-{events}"  # the trainer's .summary.json, put back before each
+                kept = base / f"trainer-summary-{events}"  # the trainer's stored files, put back before each
                 if not kept.exists():
-                    shutil.copytree(runs_dir / run_id, kept, ignore=lambda d, names: set(names) - {".summary.json"})
+                    shutil.copytree(runs_dir / run_id, kept, ignore=lambda d, names: set(names) - set(STORED))
                 r = {"metrics_mb": size}
                 for name, cli in (("show", ["show", run_id]), ("runs", ["runs"])):
                     trainer_summary(runs_dir, kept)
@@ -236,21 +244,30 @@ def main(argv=None) -> int:
                 if events > args.heavy_max:
                     rows.append((f"{events:,} events", r))
                     continue
-                ins = measure(CLI, "--runs-dir", str(runs_dir), "inspect", "--fail-on", "never", run_id)
+                for case in ("", "_cold"):  # after the trainer (its stored history), then without (an older one's)
+                    if case:
+                        clear_cache(runs_dir)
+                    else:
+                        trainer_summary(runs_dir, kept)
+                    ins = measure(CLI, "--runs-dir", str(runs_dir), "inspect", "--fail-on", "never", run_id)
+                    r.update({f"inspect{case}_cpu": ins.get("cpu"), f"inspect{case}_mb": ins.get("mb")})
+                    if "console" not in skip:
+                        if case:
+                            clear_cache(runs_dir)  # inspect stored what it read (history_store.run_history)
+                        att = measure(ATTACH, str(runs_dir), run_id, str(events))
+                        r.update({f"console{case}_cpu": att.get("cpu"), f"console{case}_mb": att.get("mb"),
+                                  f"console{case}_events": att.get("events")})
                 wat = measure(CLI, "--runs-dir", str(runs_dir), "watch", run_id)
-                r.update(inspect_cpu=ins.get("cpu"), inspect_mb=ins.get("mb"), watch_cpu=wat.get("cpu"),
-                         watch_mb=wat.get("mb"))
-                if "console" not in skip:
-                    att = measure(ATTACH, str(runs_dir), run_id, str(events))
-                    r.update(console_cpu=att.get("cpu"), console_mb=att.get("mb"), console_events=att.get("events"))
+                r.update(watch_cpu=wat.get("cpu"), watch_mb=wat.get("mb"))
                 rows.append((f"{events:,} events", r))
             if rows:
                 ratio_table("long runs: CPU s and peak MB per command (trainer: its .summary.json; cold: none, a "
                             "run of an older trainer)", rows,
                             ["metrics_mb", "show_trainer_cpu", "show_trainer_mb", "show_cold_cpu", "show_cold_mb",
                              "show_warm_cpu", "show_warm_mb", "runs_trainer_cpu", "runs_cold_cpu", "runs_warm_cpu",
-                             "runs_warm_mb", "inspect_cpu", "inspect_mb",
-                             "watch_cpu", "watch_mb", "console_cpu", "console_mb", "console_events"])
+                             "runs_warm_mb", "inspect_cpu", "inspect_mb", "inspect_cold_cpu", "inspect_cold_mb",
+                             "watch_cpu", "watch_mb", "console_cpu", "console_mb", "console_events",
+                             "console_cold_cpu", "console_cold_mb"])
         if "many" not in skip:
             rows = []
             template_dir = base / "template"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -532,8 +533,8 @@ class TrainingConsoleApp(App):
         except (UserError, OSError, ValueError):
             config = None
         self.live = LiveRun(run, config, status=dict(message.status or {}))
-        if message.records:
-            self.live.history.extend(message.records)
+        if message.history is not None:
+            self.live.history = message.history
         self.opening = None
         for screen in self._screen_stacks.get("setup", []):  # the arguments it was launched from: nothing unsaved
             if _is_arguments_screen(screen) and getattr(screen, "launching", None):
@@ -589,6 +590,13 @@ class TrainingConsoleApp(App):
         live.status = message.status
         live.log_tail = message.log_tail
         live.changed()
+        if message.store_at is not None:
+            # a long run of an older trainer, read whole: its history stored for the next time it is opened, in a
+            # thread (a few MB of JSON); the history is not changed after the run's end
+            from console.runs.history_store import store_at
+
+            self.run_worker(partial(store_at, live.run.path, live.history, message.store_at), thread=True,
+                            group="history-store", exit_on_error=False)
         phase = message.status.get("phase")
         if phase == "failed":
             self.notify(message.status.get("message") or "the trainer failed", title=f"{live.id} failed",

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from console.runs.metrics import History
+
 
 @dataclass
 class RunLaunched(Message):
@@ -17,10 +19,11 @@ class RunLaunched(Message):
     run_id: str
     path: str
     attached: bool = False
-    # attaching: what the run folder already says (its phase, every metric so far), so that the first frame shows a
-    # run at step 80 as it is, not "starting the trainer..." over an empty chart until the next messages
+    # attaching: what the run folder already says (its phase, its history so far), so that the first frame shows a
+    # run at step 80 as it is, not "starting the trainer..." over an empty chart until the next messages. The
+    # history is built by the worker and handed over: the screen's thread never reads it.
     status: dict | None = None
-    records: list | None = None
+    history: History | None = None
 
 
 @dataclass
@@ -73,6 +76,7 @@ class RunFinished(Message):
     run_id: str
     status: dict = field(default_factory=dict)
     log_tail: list = field(default_factory=list)
+    store_at: int | None = None  # store the history read at this offset of metrics.jsonl (follow.RunEnded)
 
 
 @dataclass

@@ -345,13 +345,13 @@ class RunsScreen(Screen):
         self.show_details()  # its lines depend on the overlay; it draws the overlay when on
 
     def draw_overlay(self) -> None:
-        from console.runs.metrics import load_history
+        from console.runs.history_store import run_history
 
         ids = self.marked or [self.cursor_run_id()]
         curves = []
         for i, run_id in enumerate(i for i in ids if i):
             run = next(r for r in self.runs if r.id == run_id)
-            series = load_history(run.metrics_path).eval_loss
+            series = run_history(run.path).eval_loss
             curves.append(Curve(short_id(run_id), series.steps, series.values, color=COLORS[i % len(COLORS)]))
         self.query_one("#overlay-chart", MetricChart).set_curves(curves, title="eval loss")
 

@@ -47,11 +47,11 @@ def findings_of(history: History, config: RunConfig | None, status: dict | None 
 
 def run_findings(run: RunDir, config: RunConfig | None = None) -> list[Finding]:
     """findings_of a run read from its folder (a finished one, or one still training)."""
-    from console.runs.metrics import load_history
+    from console.runs.history_store import run_history
     from console.runs.samples import load_samples
 
     config = config or run.config()
-    return findings_of(load_history(run.metrics_path), config, run.status(), load_samples(run.samples_path))
+    return findings_of(run_history(run.path), config, run.status(), load_samples(run.samples_path))
 
 
 def top(findings: list[Finding]) -> Finding | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from console.runs.metrics import MetricsTail
+from console.runs import history_store
+from console.runs.metrics import History, MetricsTail
 from console.runs.rundir import ACTIVE_PHASES, RunDir
 from console.runs.samples import parse
 
@@ -35,6 +36,10 @@ class StatusChanged(NamedTuple):
 class RunEnded(NamedTuple):
     status: dict  # the final phase: always the last event, with the end of train.log
     log_tail: list
+    # the bytes of metrics.jsonl read in all, when GROWTH_BYTES or more of them are not in the stored history (a run
+    # of an older trainer, or one killed before its last store): a reader holding the whole history stores it
+    # there (history_store.store_at), so that the next one opens the run from it; else None
+    store_at: int | None = None
 
 
 Event = MetricsRead | SamplesRead | StatusChanged | RunEnded
@@ -60,12 +65,19 @@ class Follower:
             events.append(SamplesRead(samples))
         return events
 
-    def attach(self) -> tuple[list, dict]:
-        """The run as it is when a watcher attaches: every metrics record so far and its status (said once: the
-        next `poll` reports only what changes after it)."""
-        records = self._metrics.read_new()
+    def attach(self) -> tuple[History, dict]:
+        """The run as it is when a watcher attaches: its history so far and its status (said once: the next `poll`
+        reports only what changes after it). The history is the one the trainer stored (console/runs/history_store.py)
+        and the lines after it, so a finished run of a million log events opens from a few MB; the first READ_BYTES
+        of those lines are read here, the rest by the next polls (`behind`), as for a run of an older trainer, which
+        stored none."""
+        history = History()
+        stored = history_store.load(self.run.path)
+        if stored is not None:
+            history, self._metrics.offset = stored
+        history.extend(self._metrics.read_new())
         self.status = self.run.status()
-        return records, dict(self.status)
+        return history, dict(self.status)
 
     @property
     def behind(self) -> bool:
@@ -88,6 +100,8 @@ class Follower:
             events += self._read()  # what the trainer wrote between the first read and its exit
             if self._metrics.more:
                 return events  # more than a read's bound was written since: read on before the end is said
-            events.append(RunEnded(dict(status), self.run.tail_log(LOG_TAIL_LINES)))
+            covered = self._metrics.offset - len(self._metrics.pending)
+            unstored = covered - history_store.stored_offset(self.run.path) >= history_store.GROWTH_BYTES
+            events.append(RunEnded(dict(status), self.run.tail_log(LOG_TAIL_LINES), covered if unstored else None))
             self.ended = True
         return events

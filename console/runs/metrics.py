@@ -15,7 +15,7 @@ from itertools import accumulate, islice
 from operator import le
 from pathlib import Path
 
-from console.common.bounded_read import MAX_JSON_DEPTH, NotARegularFile, loads_json, open_regular
+from console.common.bounded_read import MAX_JSON_DEPTH, NotARegularFile, loads_json, open_regular, read_prefix
 
 # A Series holds at most this many points (issue 29: the console opening a 1M-event run held ~380 B an event, 500 MB).
 # 20k points is more than any chart draws (they decimate to their width) and more than the diagnosis reads in
@@ -64,6 +64,19 @@ def _buckets(values: list, bounds: list[int]) -> tuple[list[int], list[int]]:
 def _nonfinite(values: list, lo: int, hi: int) -> int:
     part = values[lo:hi]
     return 0 if all(map(math.isfinite, part)) else sum(1 for v in part if not math.isfinite(v))
+
+
+def _floats(items) -> list[float]:
+    """A stored list of numbers as floats (NaN and inf included); ValueError for anything else."""
+    if not isinstance(items, list) or not all(type(v) in (float, int) for v in items):
+        raise ValueError("not a list of numbers")
+    return [float(v) for v in items]
+
+
+def _count(value) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
 
 
 @dataclass
@@ -157,6 +170,38 @@ class Series:
                 out.steps.append(s)
                 out.values.append(v)
         return out
+
+    # -- stored form (console/runs/history_store.py) ---------------------------------------------------------------
+    def state(self) -> dict:
+        """What it takes to go on adding to this series exactly where it stands (its lists are not copied)."""
+        return {"steps": self.steps, "values": self.values, "stride": self.stride, "head": self._head,
+                "end": self._end, "sizes": self._sizes, "counts": self._counts, "bad": self._bad}
+
+    @classmethod
+    def restore(cls, data) -> Series:
+        """The series `state()` described; ValueError for anything no series could have been (a hand edit, a file
+        of another version, a hostile one): its reader then reads the log itself."""
+        steps, values = _floats(data["steps"]), _floats(data["values"])
+        stride, head, end = (_count(data[k]) for k in ("stride", "head", "end"))
+        sizes, counts, bad = ([_count(n) for n in data[k]] for k in ("sizes", "counts", "bad"))
+        if len(steps) != len(values) or not all(map(math.isfinite, steps)) or not all(map(le, steps, steps[1:])) \
+                or (steps and not 0 <= steps[0] <= steps[-1] <= 1e15):
+            raise ValueError("steps that are not finite and in order")
+        series = cls(steps=steps, values=values, stride=stride, _head=head, _end=end, _sizes=sizes, _counts=counts,
+                     _bad=bad)
+        if stride == 1:
+            if head or end or sizes or counts or bad or len(steps) >= CAP:
+                raise ValueError("a series kept as logged with buckets, or past its bound")
+            return series
+        if stride % FIRST_STRIDE or stride & (stride - 1) or head != HEAD or not head <= end <= len(steps) \
+                or not len(sizes) == len(counts) == len(bad) or sum(sizes) != end - head \
+                or not all(1 <= n <= 3 for n in sizes) or not all(1 <= c for c in counts) \
+                or not all(b <= c for b, c in zip(bad, counts)):
+            raise ValueError("buckets that do not add up")
+        series._next = end + max(stride, BATCH) + TAIL
+        if len(steps) >= series._next:
+            raise ValueError("more points than a series keeps")
+        return series
 
     # -- decimation (see the class' docstring) ---------------------------------------------------------------------
     def _decimate(self) -> None:
@@ -365,6 +410,32 @@ class History:
         end = _step(self.final.get("step")) if self.final else None
         return max(last, end) if end is not None else last
 
+    def state(self) -> dict:
+        """Everything this history holds, as JSON-ready data (console/runs/history_store.py stores it)."""
+        return {"series": {name: s.state() for name, s in self._series().items() if s.steps},
+                "max_steps": self.max_steps, "events": self.events, "final": self.final}
+
+    @classmethod
+    def restore(cls, data) -> History:
+        """The history `state()` described; ValueError for anything else."""
+        if not isinstance(data, dict) or not isinstance(data.get("series"), dict):
+            raise ValueError("not a stored history")
+        history = cls(max_steps=None if data.get("max_steps") is None else _step_count(data["max_steps"]),
+                      events=_count(data.get("events")))
+        final = data.get("final")
+        if final is not None and not isinstance(final, dict):
+            raise ValueError("a closing summary that is not an object")
+        history.final = final
+        known = history._series()
+        for name, state in data["series"].items():
+            if name not in known:
+                raise ValueError(f"no series {name!r}")
+            setattr(history, name, Series.restore(state))
+        return history
+
+    def _series(self) -> dict[str, Series]:
+        return {name: value for name, value in self.__dict__.items() if isinstance(value, Series)}
+
     @classmethod
     def from_records(cls, records: Iterable[dict]) -> History:
         return cls().extend(records)
@@ -444,6 +515,18 @@ class MetricsTail:
             if isinstance(record, dict):
                 records.append(record)
         return records
+
+
+FINGERPRINT = 64  # bytes before a covered offset, kept to tell an appended log from a replaced one
+
+
+def fingerprint(path, offset: int) -> str:
+    """The last FINGERPRINT bytes of a log's first `offset` bytes, hex: what a stored summary or history keeps to
+    tell the log it covers, appended to since, from one cut or replaced."""
+    if offset == 0:
+        return ""
+    # swapped for a FIFO since it was checked: refused, never waited on
+    return read_prefix(path, min(offset, FINGERPRINT), offset=max(0, offset - FINGERPRINT)).hex()
 
 
 LOAD_READ_BYTES = 4 << 20  # read by load_history per call: a 64 MiB read became ~200 MB of records at once

@@ -257,9 +257,9 @@ class RunDir:
         if pid is not None:
             return {"phase": "training", "pid": pid, "pid_start": info.get("pid_start"), "recovered": True}
         pid = info.get("pid")
-        from console.runs.metrics import load_history
+        from console.runs.history_store import run_history
 
-        history = load_history(self.metrics_path)
+        history = run_history(self.path)
         if history.final is not None:
             return {"phase": "done", "recovered": True}
         return {"phase": "failed", "kind": "unknown", "recovered": True, "pid": pid,

@@ -12,7 +12,9 @@ may come from fewer points than the whole history's until TAIL new points are lo
 
 The trainer keeps it itself (`LiveSummary`, from console/trainer/callbacks.py): each line it appends is added in
 memory and the file is written every few seconds and at each evaluation, save and the end, so a reader after the
-run reads no line of metrics.jsonl, and one during it only the lines since the last write.
+run reads no line of metrics.jsonl, and one during it only the lines since the last write. It keeps the run's whole
+(bounded) History beside it as well, stored more rarely (console/runs/history_store.py): what the console opens a
+run from.
 
 The file is two lines: a head (version, offset, fingerprint and the row) and the points. `runs` reads the head
 alone: 3000 runs' whole summaries, parsed and depth-checked, were most of its time.
@@ -30,11 +32,20 @@ from stat import S_ISREG
 
 from console.common.bounded_read import loads_json, read_prefix
 from console.common.files import atomic_write, read_head
-from console.runs.metrics import _SERIES_KEYS, History, MetricsTail, _number, _step, _step_count
+from console.runs.history_store import HistoryKeeper
+from console.runs.metrics import (
+    _SERIES_KEYS,
+    FINGERPRINT,
+    History,
+    MetricsTail,
+    _number,
+    _step,
+    _step_count,
+    fingerprint,
+)
 
 TAIL = 5  # the last points kept of each metric: progress() takes the median of the last five rates
 MAX_METRICS = 256  # names kept per run: a hostile log with a new key on every line stays small
-FINGERPRINT = 64  # bytes before the covered offset, kept to tell an appended log from a replaced one
 READ_BYTES = 1 << 20  # metrics.jsonl read this much at a time: memory stays small on a log of gigabytes
 VERSION = 4  # 2: with the row; 3: each point with its place in the log; 4: a head line, then the points
 READ_VERSIONS = (3, 4)  # a version 3 summary (one JSON object) is read, and stored again as version 4
@@ -190,13 +201,6 @@ def _row_keys(row_of) -> frozenset:
     return frozenset(row_of(History()))
 
 
-def _fingerprint(path, offset: int) -> str:
-    if offset == 0:
-        return ""
-    # swapped for a FIFO since it was checked: refused, never waited on
-    return read_prefix(path, min(offset, FINGERPRINT), offset=max(0, offset - FINGERPRINT)).hex()
-
-
 def _stored(folder) -> dict | None:
     """A .summary.json as one dict: the head line and the points line merged (a version 3 file is one object);
     None for anything else."""
@@ -236,7 +240,7 @@ def _load_cached(folder, metrics_path) -> MetricsSummary | None:
     if summary is None:
         return None
     try:
-        if os.path.getsize(metrics_path) < summary.offset or _fingerprint(metrics_path, summary.offset) \
+        if os.path.getsize(metrics_path) < summary.offset or fingerprint(metrics_path, summary.offset) \
                 != summary.fingerprint:
             return None  # cut or replaced: read again from the start
     except OSError:
@@ -262,7 +266,7 @@ def stored_row(folder, row_of: Callable[[History], dict]) -> dict | None:
     try:
         found = os.stat(metrics_path)  # one stat: a regular file of the size the row covers
         if not S_ISREG(found.st_mode) or found.st_size != offset \
-                or _fingerprint(metrics_path, offset) != data.get("fingerprint"):
+                or fingerprint(metrics_path, offset) != data.get("fingerprint"):
             return None
     except OSError:
         return None
@@ -304,7 +308,7 @@ def summarise(folder, write: bool = True, row_of: Callable[[History], dict] | No
         if row_of is not None:
             summary.row = row_of(summary.history())
         try:
-            summary.fingerprint = _fingerprint(metrics_path, covered)
+            summary.fingerprint = fingerprint(metrics_path, covered)
         except OSError:
             return summary
         if write:
@@ -339,6 +343,8 @@ class LiveSummary:
         self.summary = summarise(self.folder, row_of=row_of)  # what the log held before: a resumed run's
         # a last line cut short (a trainer killed while writing it) would run into this process' first line
         self.live = os.path.getsize(self.metrics_path) == self.summary.offset
+        # the whole History too, stored now and then, that the console opens a long run from (history_store.py)
+        self.keeper = HistoryKeeper(self.folder, clock) if self.live else None
         self.last_bytes = bytes.fromhex(self.summary.fingerprint)
         self.due = clock() + STORE_EVERY_S
         self.pending = False  # lines added since the last store
@@ -352,27 +358,33 @@ class LiveSummary:
         record = loads_json(data)  # as MetricsTail parses it, so the summary is the one a reader builds
         if isinstance(record, dict):
             self.summary.add(record)
+            if self.keeper is not None:
+                self.keeper.add(record)
         self.summary.offset += len(data)
         self.last_bytes = (self.last_bytes + data)[-FINGERPRINT:]
         self.pending = True
         if store or self.clock() >= self.due:
             self.store()
 
-    def store(self) -> None:
+    def store(self, final: bool = False) -> None:
         """Write the summary if lines were added since the last store (and the log is still as this process left
-        it); a failed write is left to the next store."""
-        if not (self.live and self.pending):
+        it), and the history when it is due or `final` (the end of training); a failed write is left to the next
+        store."""
+        if not self.live:
             return
         summary = self.summary
-        try:
-            st = os.stat(self.metrics_path)
-        except OSError:
-            st = None
-        if st is None or not S_ISREG(st.st_mode) or st.st_size != summary.offset:
-            self.live = False  # another writer, or the log replaced: not ours to describe any more
-            return
-        summary.fingerprint = self.last_bytes.hex()
-        summary.row = self.row_of(summary.history())
-        store(self.folder, summary)
-        self.pending = False
-        self.due = self.clock() + STORE_EVERY_S
+        if self.pending:
+            try:
+                st = os.stat(self.metrics_path)
+            except OSError:
+                st = None
+            if st is None or not S_ISREG(st.st_mode) or st.st_size != summary.offset:
+                self.live = False  # another writer, or the log replaced: not ours to describe any more
+                return
+            summary.fingerprint = self.last_bytes.hex()
+            summary.row = self.row_of(summary.history())
+            store(self.folder, summary)
+            self.pending = False
+            self.due = self.clock() + STORE_EVERY_S
+        if self.keeper is not None:
+            self.keeper.store(summary.offset, summary.fingerprint, final)

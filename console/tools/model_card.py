@@ -24,13 +24,13 @@ def model_card(plan: ExportPlan) -> str:
     from console.common.numbers import fmt
     from console.config.analysis import OBJECTIVE_WORDS
     from console.loop.findings import run_findings, title_of
-    from console.runs.metrics import load_history
+    from console.runs.history_store import run_history
     from console.runs.progress import duration, progress
 
     run = plan.run
     config = run.config()
     status = run.status()
-    p = progress(load_history(run.metrics_path), status)
+    p = progress(run_history(run.path), status)
     base = plan.base or "?"
     data = ModelCardData(base_model=None if plan.demo else base,
                          library_name="peft" if plan.kind == "adapter" else "transformers",

@@ -194,7 +194,7 @@ class ConsoleCallback(TrainerCallback):
     @_timed
     def on_train_end(self, args, state, control, **kw):
         if self.summary is not None:
-            self.summary.store()
+            self.summary.store(final=True)
         if self.report.main:  # the final model is saved next (trainer.save_model): the same check
             self.run.check_written_folders()
 

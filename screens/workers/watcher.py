@@ -97,8 +97,8 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
     if config is None:
         # attaching: the first message carries the run as it is (its status, every metric so far), so that the
         # first frame shows a run at step 80 as it is, not "starting the trainer..." over an empty chart
-        records, status = follower.attach()
-        post(RunLaunched(run.id, str(run.path), attached=True, status=status, records=records))
+        history, status = follower.attach()
+        post(RunLaunched(run.id, str(run.path), attached=True, status=status, history=history))
     next_gpu = 0.0
     while not cancelled():
         consumed = None
@@ -133,4 +133,4 @@ def _message(run_id: str, event):
         return SamplesArrived(run_id, event.samples)
     if isinstance(event, StatusChanged):
         return PhaseChanged(run_id, event.status)
-    return RunFinished(run_id, event.status, event.log_tail)
+    return RunFinished(run_id, event.status, event.log_tail, event.store_at)

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.real, pytest.mark.e2e,
 
 def test_a_short_lora_on_the_real_model_learns_the_answers(tmp_path, capsys):
     from console.cli.main import main
+    from console.runs.history_store import load as load_stored_history
     from console.runs.metrics import load_history
     from console.runs.rundir import list_run_dirs
 
@@ -45,5 +46,8 @@ def test_a_short_lora_on_the_real_model_learns_the_answers(tmp_path, capsys):
     assert report["cut"] == 0 and report["label_tokens"] < report["tokens"] / 2  # the prompts carry no loss
     evals = load_history(run.metrics_path).eval_loss.values
     assert len(evals) >= 2 and evals[-1] < evals[0], evals
+    # the history the trainer stored at its end (what the console opens the run from) is the whole log's
+    stored, covered = load_stored_history(run.path)
+    assert covered == run.metrics_path.stat().st_size and stored.eval_loss.values == evals
     assert (run.path / "model" / "adapter_config.json").exists()
     assert json.loads((run.path / "model" / "adapter_config.json").read_text())["peft_type"] == "LORA"

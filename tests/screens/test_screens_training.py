@@ -521,3 +521,36 @@ async def test_a_warning_that_went_is_said_to_have_gone_not_never_raised(runs):
         await wait_for(pilot, lambda: "No longer shown: Train and eval loss both stuck"
                        in screen.query_one("#findings").plain_text, what="the gone warning named")
         assert "Overfitting" in screen.query_one("#findings").plain_text
+
+
+async def test_a_long_run_of_an_older_trainer_is_read_once_then_opened_from_the_history_the_console_stored(
+        tmp_path, monkeypatch):
+    """A run whose trainer stored no history (an older trainer, or one killed before its last store) is read from
+    its log over several polls; the console then stores what it read (console/runs/history_store.py), and opens it
+    from that the next time without parsing a line of the log."""
+    import console.runs.follow as follow
+    from console.config.run_config import build_config, resolve
+    from console.runs import history_store
+    from console.runs.metrics import load_history
+    from console.runs.rundir import create_run
+
+    monkeypatch.setattr(follow, "READ_BYTES", 4096)  # the log is read over several polls, as a 1M-event one is
+    monkeypatch.setattr(history_store, "GROWTH_BYTES", 2048)  # worth storing once this much was read
+    run = create_run(tmp_path / "runs", resolve(build_config("lora", sets={"max_steps": "300"})), command=["test"])
+    records = [r for s in range(1, 301) for r in ({"step": s, "loss": 3 / (1 + s / 50), "learning_rate": 1e-4},
+                                                  *([{"step": s, "eval_loss": 3 / (1 + s / 60)}] if s % 10 == 0 else []))]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run.write_status("done", step=300)
+    size = run.metrics_path.stat().st_size
+    whole = json.dumps(load_history(run.metrics_path).state(), sort_keys=True)
+    for time in ("first", "again"):
+        app = TrainingConsoleApp(runs_dir=tmp_path / "runs", attach=run.id, poll=0.02)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await opened(pilot, run.id)
+            assert json.dumps(app.live.history.state(), sort_keys=True) == whole, time
+            await wait_for(pilot, lambda: history_store.stored_offset(run.path) == size, what="the history stored")
+        if time == "first":
+            # the log overwritten but for the bytes the stored history's fingerprint holds: opening it again must
+            # show the same history, read from what was stored
+            data = run.metrics_path.read_bytes()
+            run.metrics_path.write_bytes(b" " * (size - 64) + data[-64:])

@@ -152,7 +152,7 @@ async def test_the_chart_draws_what_textual_plotext_draws_and_repaints_only_chan
 
 def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message(tmp_path):
     """The first frame of an attached run shows it as it is (a new user saw "starting the trainer..." over an empty
-    chart for seconds on a run at step 80): RunLaunched itself carries the status and every record so far."""
+    chart for seconds on a run at step 80): RunLaunched itself carries the status and the history so far."""
     from console.runs.rundir import RunDir
     from screens.messages import RunFinished, RunLaunched
     from screens.workers import watcher
@@ -165,7 +165,7 @@ def test_attaching_posts_the_runs_phase_and_whole_history_with_the_first_message
     first = posted[0]
     assert isinstance(first, RunLaunched) and first.attached
     assert first.status["phase"] == "done"
-    assert max(r["step"] for r in first.records) == 80
+    assert first.history.last_step == 80 and first.history.events == len(metrics_records(steps=80))
     assert isinstance(posted[-1], RunFinished)
 
 

@@ -202,6 +202,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
     interval: fixes.assumed_config), so that fixes quote the run's own values rather than the preset's."""
     from console.config.run_config import load_run_config
     from console.diagnosis.fixes import assumed_config, assumed_words
+    from console.runs.history_store import run_history
     from console.runs.metrics import load_history
 
     path = _resolve(path_text, runs_dir)
@@ -211,7 +212,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
     state = None
     if path.is_dir():
         if (path / "metrics.jsonl").is_file():  # one of our run directories
-            history = load_history(path / "metrics.jsonl")
+            history = run_history(path)  # the history the trainer stored, and the lines after it
             if (path / "config.yaml").is_file():
                 try:
                     return history, load_run_config(path), "the run's config.yaml"
