@@ -195,6 +195,13 @@ def summary_row(history: History) -> dict:
     return asdict(progress(history))
 
 
+def method_label(info: dict) -> str:
+    """A run's method as its row shows it: 'lora', or 'lora+dpo' for preference training on LoRA (run.json's
+    objective; a run from before it was written shows its method alone)."""
+    method, objective = info.get("method", "?"), info.get("objective")
+    return f"{method}+{objective}" if isinstance(objective, str) and objective not in ("", "sft") else method
+
+
 def run_summary(run: RunDir, info: dict | None = None) -> dict:
     """One row of `runs` and of the runs screen: id, method, status, steps, best eval loss, parent, fix, message,
     the datasets it trains on (run.json's data: '' for a run from before it was written). Its cost follows what it
@@ -205,7 +212,7 @@ def run_summary(run: RunDir, info: dict | None = None) -> dict:
     p = run_progress(run, status)
     fixes = info.get("fixes") or []
     fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
-    return {"id": run.id, "method": info.get("method", "?"), "status": status.get("phase", "?"),
+    return {"id": run.id, "method": method_label(info), "status": status.get("phase", "?"),
             "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
             "fix": fix or "", "message": status.get("not_responding") or status.get("message", ""),
             "stalled": bool(status.get("not_responding")), "data": info.get("data") or ""}

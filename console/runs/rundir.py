@@ -316,7 +316,8 @@ _STATUS_TYPES = {
     "data_format": _text,  # the format registry's name (console/data/formats), written by the trainer
 }
 _INFO_TYPES = {
-    "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "created": _number,
+    "id": _text, "parent": lambda v: v is None or isinstance(v, str), "method": _text, "objective": _text,
+    "created": _number,
     "data": _text,
     "name": lambda v: v is None or isinstance(v, str), "pid": _STATUS_TYPES["pid"],
     "pid_start": _STATUS_TYPES["pid_start"],
@@ -381,6 +382,7 @@ def create_run(runs_dir: str | os.PathLike, config, command: list[str] | None = 
     config.save(run.config_path)
     run.write_info({
         "id": run.id, "parent": config.parent, "fixes": config.fixes, "method": config.method,
+        "objective": config.objective,  # sft, dpo or kto: the runs list tells a DPO run on LoRA from an SFT one
         "created": time.time(), "command": command or [],
         "data": describe_datasets(config.values.get("dataset")),  # the runs list's and screen's data column
     })

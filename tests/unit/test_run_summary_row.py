@@ -41,3 +41,20 @@ def test_the_stored_row_is_not_taken_once_the_log_has_grown_or_was_replaced(tmp_
     text = run.metrics_path.read_text()
     run.metrics_path.write_text(text.replace('"loss": 0.5', '"loss": 0.7'))  # the same size, other bytes
     assert stored_row(run.path, summary_row) is None
+
+
+def test_a_preference_run_is_listed_with_its_objective_beside_its_method(tmp_path, capsys):
+    """`runs` showed a DPO or KTO run on LoRA as `lora`, the same as the SFT run it started from."""
+    from console.cli.main import main
+
+    runs = tmp_path / "runs"
+    for objective in ("sft", "dpo", "kto"):
+        create_run(runs, resolve(build_config("qlora", sets={"objective": objective, "max_steps": "5"})),
+                   command=["test"])
+    assert main(["runs", "--runs-dir", str(runs)]) == 0
+    methods = [line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(methods) == ["qlora", "qlora+dpo", "qlora+kto"]
+    dpo = next(p for p in runs.iterdir() if json.loads((p / "run.json").read_text())["objective"] == "dpo")
+    info = json.loads((dpo / "run.json").read_text())
+    info.pop("objective")  # a run from before run.json said it: its method alone, as before
+    assert run_summary(create_run(runs, resolve(build_config("lora")), command=["t"]), info)["method"] == "qlora"

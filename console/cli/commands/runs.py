@@ -19,7 +19,7 @@ def run(args) -> int:
         return 0
     from console.common.safe_text import printable
 
-    print(f"{'RUN':<36} {'METHOD':<8} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX  [DATA]")
+    print(f"{'RUN':<36} {'METHOD':<11} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX  [DATA]")
     stalled = []
     for run in runs:
         row = run_summary(run)
@@ -28,7 +28,7 @@ def run(args) -> int:
         lineage = f"{row['parent'] or ''}{' / ' + row['fix'] if row['fix'] else ''}"
         state = "no reply" if row["stalled"] else row["status"]
         data = f"  [{printable(row['data'])}]" if row["data"] else ""
-        print(f"{row['id']:<36} {row['method']:<8} {state:<10} {steps:>11} {best:>9}  {lineage}{data}")
+        print(f"{row['id']:<36} {row['method']:<11} {state:<10} {steps:>11} {best:>9}  {lineage}{data}")
         if row["stalled"]:
             stalled.append(f"{row['id']}: {row['message']}")
     for line in stalled:  # the why of a run that shows as training but does not move, under the table
