@@ -17,6 +17,8 @@ seconds (user + system) and peak resident memory of that process.
 - many runs (10/100/1000/3000 short runs of 200 events): `runs` after the trainer, cold and warm; the runs screen:
   time to its first row, to every row, and how long a key waits while it fills.
 - watch on finished runs of 1k/10k/30k evaluations.
+- the trainer's own cost of what it keeps for the readers: CPU µs a log line through LiveSummary with and
+  without the history, and one store of the history at its bound.
 
 Figures are printed as a table with each one's ratio to the smallest case.
 """
@@ -204,6 +206,40 @@ def ratio_table(title: str, rows: list[tuple[str, dict]], fields: list[str]) -> 
     sys.stdout.flush()
 
 
+def trainer_cost(base: Path, events: int) -> dict:
+    """The trainer's own cost of what it keeps for its readers, in this process: CPU µs per log line written
+    through LiveSummary (the summary, and the history since issue 29's history store) against the summary alone, and
+    CPU s per store of the history at the end (the largest: every series at its bound)."""
+    from console.runs import history_store
+    from console.runs.progress import summary_row
+    from console.runs.summary import LiveSummary
+
+    lines = [json.dumps(r) + "\n" for r in _records(events)]
+    out = {}
+    for case in ("summary", "summary+history"):
+        folder = base / f"trainer-cost-{case}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "metrics.jsonl").touch()
+        keeper = LiveSummary(folder, summary_row, clock=lambda: 0.0)  # stores only when asked, as at evaluations
+        if case == "summary":
+            keeper.keeper = None
+        t0 = time.process_time()
+        with open(folder / "metrics.jsonl", "a", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line)
+                f.flush()
+                keeper.add(line)
+        out[f"{case}_us_per_line"] = (time.process_time() - t0) / len(lines) * 1e6
+        if keeper.keeper is not None:
+            t0 = time.process_time()
+            history_store.store(folder, keeper.keeper.history, keeper.summary.offset, keeper.summary.fingerprint)
+            out["history_store_s"] = time.process_time() - t0
+            out["history_mb"] = (folder / history_store.NAME).stat().st_size / 2**20
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", default="10000,100000,1000000")
@@ -213,7 +249,7 @@ def main(argv=None) -> int:
     p.add_argument("--heavy-max", type=int, default=10**9,
                    help="inspect, watch and the console only on runs of at most this many events (they read the "
                         "whole history; the 1M case takes many minutes on a loaded machine)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: long, many, watch, console")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: long, many, trainer, watch, console")
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     base = Path(args.keep or tempfile.mkdtemp(prefix="scale-"))
@@ -293,6 +329,11 @@ def main(argv=None) -> int:
                 ratio_table("many runs: `runs` CPU s (after the trainer/cold/warm), the runs screen (s from `u`)", rows,
                             ["runs_trainer_cpu", "runs_cold_cpu", "runs_warm_cpu", "runs_warm_mb", "lines", "first_row_s", "filled_s",
                              "key_s", "rows", "screen_cpu", "screen_mb"])
+        if "trainer" not in skip:
+            cost = trainer_cost(base, 200_000)
+            print("\n## the trainer's own cost, 200k log events written through LiveSummary (CPU, this process)")
+            print("| " + " | ".join(cost) + " |\n|" + "---|" * len(cost) + "\n| "
+                  + " | ".join(f"{v:.2f}" for v in cost.values()) + " |")
         if "watch" not in skip:
             rows = []
             for evals in [int(x) for x in args.evals.split(",")]:

@@ -40,7 +40,7 @@ HEARTBEAT_PHASES = ("training", "evaluating")
 # zero bytes). Appended to in place: a hard link is refused too (the same file elsewhere would be written).
 APPENDED = ("metrics.jsonl", "samples.jsonl", "train.log")
 REPLACED = ("config.yaml", "run.json", "status.json", "stop.request", "save.request", ".heartbeat",
-            ".status-reserve", ".trainer.lock", ".summary.json")
+            ".status-reserve", ".trainer.lock", ".summary.json", ".history.json")
 # Folders the trainer (transformers, TensorBoard) writes into with plain open(): no link may be in them, nor be them.
 WRITTEN_FOLDERS = ("checkpoints", "model", "tensorboard", "wandb")  # wandb: its offline files (cwd is the run)
 MAX_CHECKED_ENTRIES = 100_000  # a folder of more is not a trainer's: said, not walked for minutes

@@ -188,7 +188,7 @@ def test_the_heartbeat_never_touches_a_links_target_nor_takes_its_time(run, vict
 
 def test_a_run_folder_with_a_planted_link_is_named_by_its_check(run, victim):
     run.check_own_files()  # a fresh run: nothing foreign
-    for name in ("train.log", "samples.jsonl", "config.yaml", ".summary.json"):
+    for name in ("train.log", "samples.jsonl", "config.yaml", ".summary.json", ".history.json"):
         link = run.path / name
         aside = run.path.parent / f"aside-{name}"
         if link.exists():

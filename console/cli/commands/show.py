@@ -28,7 +28,7 @@ def run(args) -> int:
             for name, spec in specs.items():
                 if spec.section == section:
                     choices = f" ({'|'.join(map(str, spec.choices))})" if spec.choices else ""
-                    print(f"  {name}: {spec.kind}{choices}  {spec.help[:90]}")
+                    print(f"  {name}: {spec.kind}{choices}  {spec.help}")  # whole: a cut help hid its point
         return 0
     run = find_run(args.runs_dir, args.run)
     config = run.config()
