@@ -233,7 +233,7 @@ def trainer_cost(base: Path, events: int) -> dict:
         out[f"{case}_us_per_line"] = (time.process_time() - t0) / len(lines) * 1e6
         if keeper.keeper is not None:
             t0 = time.process_time()
-            history_store.store(folder, keeper.keeper.history, keeper.summary.offset, keeper.summary.fingerprint)
+            keeper.keeper.store(keeper.summary.offset, keeper.summary.fingerprint, final=True)  # as at the end
             out["history_store_s"] = time.process_time() - t0
             out["history_mb"] = (folder / history_store.NAME).stat().st_size / 2**20
         shutil.rmtree(folder, ignore_errors=True)

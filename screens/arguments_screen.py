@@ -67,6 +67,7 @@ class ArgumentsScreen(Screen):
         Binding("f8", "goto_field", "Go to field", show=False),
         Binding("f9", "theme", "Light/dark", show=False),
         Binding("f11", "data_page", "Data"),
+        Binding("ctrl+o", "data_page", "Data", show=False),  # for terminals that take F11 (full screen) themselves
         Binding("f10", "quit_app", "Quit", show=False),
         Binding("escape", "back", "Back"),
         # priority: the fields' scroll container would otherwise take the arrows to scroll

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from console.common.errors import ConfigError, DataError
+from console.common.numbers import fmt
 from console.data.formats import FORMATS, choices_help
 from console.data.sources import check_split, dataset_value
 
@@ -534,7 +535,7 @@ def _to_number(value):
 def _bound_text(spec: FieldSpec) -> str:
     parts = []
     if spec.lo is not None:
-        parts.append(f"> {spec.lo:g}" if spec.lo_open else f">= {spec.lo:g}")
+        parts.append(f"> {fmt(spec.lo)}" if spec.lo_open else f">= {fmt(spec.lo)}")
     if spec.hi is not None:
-        parts.append(f"<= {spec.hi:g}")
+        parts.append(f"<= {fmt(spec.hi)}")
     return " " + " and ".join(parts) if parts else ""

@@ -51,6 +51,10 @@ async def test_f11_opens_the_data_page_with_the_examples_marked(app):
         assert "train: " in page.text and "in the loss" in page.text and "--- train example 1" in page.text
         await pilot.press("escape")
         await wait_for(pilot, lambda: pilot.app.screen is screen, what="back")
+        await pilot.press("ctrl+o")  # the same page where the terminal takes F11 for itself
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, TextScreen), what="data page (ctrl+o)")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="back")
 
 
 @pytest.mark.e2e

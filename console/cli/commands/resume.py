@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from console.cli.args import add_machine_args, add_runs_dir, follow_to_end, machine_sets
+from console.common.numbers import fmt
 from console.runs.rundir import find_run
 
 COMMAND = "resume"
@@ -54,5 +55,5 @@ def diverged_note(run, config) -> str:
     checkpoint, _ = run.checkpoint_to_resume()
     lr = config.get("learning_rate")
     return (f"note: {run.id} diverged ({status.get('message') or 'its loss exploded'}); resume continues it from "
-            f"{checkpoint.name if checkpoint else 'its start'} with the same settings (learning_rate {lr:g}), which "
+            f"{checkpoint.name if checkpoint else 'its start'} with the same settings (learning_rate {fmt(lr)}), which "
             f"diverged: `training-console rerun {run.id}` starts the next run with the fix instead")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from console.common.numbers import fmt
 from console.diagnosis.curves import finite
 from console.diagnosis.rules.warmup_too_long import fixes  # the same table: warmup as a share of the run
 from console.diagnosis.vocabulary import Finding, Severity
@@ -30,6 +31,6 @@ def detect(ctx: Context) -> Finding | None:
     if any(later < earlier for earlier, later in zip(lr, lr[1:])):
         return None
     return Finding(PROBLEM, Severity.WARNING, None,
-                   f"the learning rate reached only {max(lr):.3g} of its {peak:g} peak before the run "
+                   f"the learning rate reached only {fmt(max(lr))} of its {fmt(peak)} peak before the run "
                    "ended: warmup took the whole run.",
                    fixes(ctx.config, ctx.history, total_steps=ctx.total_steps))

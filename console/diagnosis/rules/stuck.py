@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from console.common.numbers import fmt
 from console.diagnosis import fixes as fx
 from console.diagnosis.curves import Curve, median, num, pct
 from console.diagnosis.shape import lr_range
@@ -109,11 +110,12 @@ def _stuck_cause(config: RunConfig) -> tuple[str, str]:
     method = config.method if config is not None else "this method"
     if lr is not None and lo is not None and lr <= lo:
         where = "at the bottom of" if lr == lo else "below"
-        return "low", (f"learning_rate {lr:g} is {where} the {method} range ({lo:g}): the learning rate "
+        return "low", (f"learning_rate {fmt(lr)} is {where} the {method} range ({fmt(lo)}): the learning rate "
                        "looks too low.")
     where = ""
     if lr is not None and lo is not None and hi is not None:
-        where = f" (learning_rate {lr:g} is {'within' if lr <= hi else 'above'} the {method} range, {lo:g} to {hi:g})"
+        where = (f" (learning_rate {fmt(lr)} is {'within' if lr <= hi else 'above'} the {method} range, {fmt(lo)} to "
+                 f"{fmt(hi)})")
     return "unclear", (f"The cause is unclear{where}: try another schedule, and check the data (quality, size, "
                        "preprocessing) and whether the model is big enough.")
 
