@@ -627,7 +627,7 @@ def test_lr_never_peaked_uses_the_runs_own_peak_never_the_presets():
     assert "lr_never_peaked" not in {f.problem for f in diagnose(hist(records, 300), None)}
     # our own run with a 2e-4 peak that warmup never reached: said, with the config's peak
     found = {f.problem: f for f in diagnose(hist(records, 300), LORA)}
-    assert "lr_never_peaked" in found and "0.0002 peak" in found["lr_never_peaked"].evidence
+    assert "lr_never_peaked" in found and "4e-5 of its 2e-4 peak" in found["lr_never_peaked"].evidence
 
 
 def test_lr_never_peaked_is_never_said_of_a_run_stopped_early_or_logged_sparsely():
