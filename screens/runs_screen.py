@@ -24,7 +24,7 @@ ARRANGE_S = 0.5  # while rows come in, the table is put in order at most this of
 COLUMNS = ("mark", "run", "method", "status", "steps", "best", "parent", "fix")
 # Fixed widths, so the columns stand still while thousands of rows come in batches (auto widths grew with each
 # longer value: the table slipped sideways as it filled). The run column takes the longest id listed; fix is last.
-WIDTHS = {"mark": 1, "method": 9, "status": 8, "steps": 9, "best": 9, "parent": 10}  # qlora+kto, qlora-524c whole
+WIDTHS = {"mark": 1, "method": 11, "status": 8, "steps": 9, "best": 9, "parent": 10}  # adapter+kto, qlora-524c whole
 # The table's word for a phase longer than its column (the details line under it says the phase whole)
 SHORT_PHASES = {"loading libraries": "loading", "loading model": "loading", "preparing data": "data",
                 "evaluating": "eval"}
