@@ -535,6 +535,7 @@ class TrainingConsoleApp(App):
         self.live = LiveRun(run, config, status=dict(message.status or {}))
         if message.history is not None:
             self.live.history = message.history
+        self.live.reading = message.reading
         self.opening = None
         for screen in self._screen_stacks.get("setup", []):  # the arguments it was launched from: nothing unsaved
             if _is_arguments_screen(screen) and getattr(screen, "launching", None):
@@ -557,6 +558,7 @@ class TrainingConsoleApp(App):
         try:
             if live is not None:
                 live.history.extend(message.records)
+                live.reading = message.reading
                 live.changed()
         finally:
             if message.consumed is not None:

@@ -23,6 +23,9 @@ class LiveRun:
     gpu: tuple | None = None  # (used MiB list, total MiB list)
     version: int = 0  # bumped by every change; screens redraw when it moved
     diagnosis_error: str = ""
+    # (bytes read, bytes in metrics.jsonl) while a long log is still being read: the history is part of the run's,
+    # so it is not diagnosed (a finding on part of a run is wrong, and a diagnosis per batch slowed the read)
+    reading: tuple | None = None
     _findings: list = field(default_factory=list)
     _findings_version: int = -1
     _findings_at: float = -1e9  # time.monotonic() of the last diagnosis
@@ -58,6 +61,8 @@ class LiveRun:
     def findings(self) -> list:
         """Diagnosis of the history so far, recomputed only when something changed, at most once a second while
         the run trains (a warning a second late is still in time; a diagnosis per metrics batch is not free)."""
+        if self.reading is not None:
+            return []
         if self.findings_due():
             self._findings_version = self.version
             self._findings_at = time.monotonic()

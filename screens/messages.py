@@ -24,6 +24,7 @@ class RunLaunched(Message):
     # history is built by the worker and handed over: the screen's thread never reads it.
     status: dict | None = None
     history: History | None = None
+    reading: tuple | None = None  # as MetricsArrived.reading: the history above is not yet the whole run's
 
 
 @dataclass
@@ -50,6 +51,8 @@ class MetricsArrived(Message):
     # set by the app once the records are in the run's history: the worker reading a long log waits for it before
     # its next read, so that batches never pile up in the queue (a 1M-event log was read faster than drawn)
     consumed: threading.Event | None = None
+    # (bytes read, bytes in the log) while a long log is still being read (follow.Follower.reading), else None
+    reading: tuple | None = None
 
 
 @dataclass

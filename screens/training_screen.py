@@ -43,6 +43,14 @@ def ema(values: list, weight: float = 0.9) -> list:
     return out
 
 
+
+def reading_text(reading: tuple | None) -> str:
+    """'reading its log: 46% of 303 MB' while a long log is still being read, else ''."""
+    if not reading:
+        return ""
+    done, size = reading
+    return f"reading its log: {100 * done // max(size, 1)}% of {size / 2**20:.0f} MB"
+
 class TrainingScreen(Screen):
     AUTO_FOCUS = ""  # the findings panel takes the focus on Tab only: every key here is the screen's
     BINDINGS = [
@@ -75,6 +83,7 @@ class TrainingScreen(Screen):
         super().__init__()
         self.picked = 1
         self.drawn = (None, -1)  # (run id, version) last drawn
+        self._reading_id = None  # the run whose long log was still being read at the last draw
         self.charted = (None, -1)  # (run id, version) the charts last showed
         self._charted_at = -1e9  # time.monotonic() of that
         self.show_small = False  # LR and grad norm charts instead of the loss chart
@@ -189,8 +198,10 @@ class TrainingScreen(Screen):
         # text from run folders (a phase, a parent id) is shown as text, never as markup
         stall = printable(live.status.get("not_responding") or "") if live.active else ""
         head = stall.split(": ", 1)[0]  # "not responding since 05:36:34" on the line, the why in a toast once
+        reading = reading_text(live.reading)
         self._update("run-line", Text.assemble((live.id, "bold"), f"  {method}  ", (phase, phase_style), parent,
-                                               (f"  {head}" if stall else "", "bold red")))
+                                               (f"  {head}" if stall else "", "bold red"),
+                                               (f"  {reading}" if reading else "", "bold yellow")))
         if stall and head not in self.seen_problems:
             self.seen_problems.add(head)
             self.notify(stall, title=live.id, severity="error", timeout=30, markup=False)
@@ -201,6 +212,10 @@ class TrainingScreen(Screen):
         if live.diagnosis_error and live.diagnosis_error not in self.seen_problems:
             self.seen_problems.add(live.diagnosis_error)
             self.notify(live.diagnosis_error, severity="error", timeout=10)
+        if self._reading_id == live.id and live.reading is None:
+            # its whole history just came in: what it shows was there before the run was opened, not news
+            self.seen_problems.update(f.problem for f in findings)
+        self._reading_id = live.id if live.reading else None
         new = [f for f in findings if f.problem not in self.seen_problems]
         if new:
             self.seen_problems.update(f.problem for f in new)
@@ -219,6 +234,8 @@ class TrainingScreen(Screen):
         now = {f.problem for f in findings}
         self.query_one(FindingsPanel).show(findings, config, self.picked, crash, live.log_tail,
                                            notes=[cut] if isinstance(cut, str) and cut else None,
+                                           reading=f"{reading}: the curves so far are part of the run; its "
+                                                   "warnings come once it is read" if reading else "",
                                            ending=self.next_steps(live),
                                            gone=[t for p, t in shown.items() if p not in now])
         self._refresh_keys()

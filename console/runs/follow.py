@@ -7,6 +7,7 @@ only reads, but for one write: a run found ended without a final status (its tra
 """
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from console.runs import history_store
@@ -78,6 +79,18 @@ class Follower:
         history.extend(self._metrics.read_new())
         self.status = self.run.status()
         return history, dict(self.status)
+
+    @property
+    def reading(self) -> tuple[int, int] | None:
+        """(bytes of metrics.jsonl read, bytes in it) while a long log is still being read (`behind`), else None:
+        what a watcher says while the history it shows is not yet the whole run's."""
+        if not self._metrics.more:
+            return None
+        try:
+            size = os.path.getsize(self.run.metrics_path)
+        except OSError:
+            return None
+        return self._metrics.offset, max(size, self._metrics.offset)
 
     @property
     def behind(self) -> bool:

@@ -27,9 +27,11 @@ class FindingsPanel(VerticalScroll):
         yield Static(id="findings-text")
 
     def show(self, findings: list, config, picked: int, crash: dict | None = None, log_tail: list | None = None,
-             notes: list[str] | None = None, ending: list[str] | None = None, gone: list[str] | None = None) -> None:
+             notes: list[str] | None = None, ending: list[str] | None = None, gone: list[str] | None = None,
+             reading: str = "") -> None:
         """notes: what the trainer said about the data; ending: where a finished run's model is, what next; gone:
-        the titles of findings shown earlier in this view that the run no longer shows."""
+        the titles of findings shown earlier in this view that the run no longer shows; reading: the history is
+        still being read (said instead of 'No warnings')."""
         text = Text()
         lines: list = []  # Text blocks; a fix is one line (cut to the width) unless it is the picked one
         picked_block = None
@@ -69,7 +71,9 @@ class FindingsPanel(VerticalScroll):
         if gone:  # shown earlier, gone since: said, so a warning that went is not taken for one never raised
             text.append(f"No longer shown: {', '.join(printable(t) for t in gone)} (the curves since no longer show "
                         "it).\n", style="dim")
-        if not findings and not crash and not notes and not gone:
+        if reading:
+            text.append(f"{printable(reading)}\n", style="bold yellow")
+        elif not findings and not crash and not notes and not gone:
             if not ending:
                 text.append("No warnings so far.", style="dim")
             else:

@@ -98,7 +98,8 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
         # attaching: the first message carries the run as it is (its status, every metric so far), so that the
         # first frame shows a run at step 80 as it is, not "starting the trainer..." over an empty chart
         history, status = follower.attach()
-        post(RunLaunched(run.id, str(run.path), attached=True, status=status, history=history))
+        post(RunLaunched(run.id, str(run.path), attached=True, status=status, history=history,
+                         reading=follower.reading))
     next_gpu = 0.0
     while not cancelled():
         consumed = None
@@ -106,6 +107,7 @@ def trainer_loop(post: Callable, cancelled: Callable[[], bool], *, run: RunDir |
             message = _message(run.id, event)
             if isinstance(message, MetricsArrived) and follower.behind:
                 message.consumed = consumed = threading.Event()
+                message.reading = follower.reading
             post(message)
         if follower.ended:
             return

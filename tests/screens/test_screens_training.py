@@ -554,3 +554,24 @@ async def test_a_long_run_of_an_older_trainer_is_read_once_then_opened_from_the_
             # show the same history, read from what was stored
             data = run.metrics_path.read_bytes()
             run.metrics_path.write_bytes(b" " * (size - 64) + data[-64:])
+
+
+async def test_while_a_long_log_is_read_the_screen_says_so_and_shows_no_warning_yet(runs):
+    """Part of a run's history (a long log still being read) is never shown as the run: the run line says how much
+    is read, the findings panel says the warnings come once it is read, and none is computed on the part."""
+    app = make_app("lora-aaaa")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, runs["overfit"].name)
+        live = app.live
+        assert "overfitting" in {f.problem for f in live.findings()}
+        live.reading = (150 << 20, 300 << 20)
+        live.changed()
+        screen.redraw()
+        assert "reading its log: 50% of 300 MB" in str(screen.query_one("#run-line").render())
+        panel = screen.query_one("#findings").plain_text
+        assert "warnings come once it is read" in panel and "[1]" not in panel and live.findings() == []
+        live.reading = None
+        live.changed()
+        screen.redraw()
+        assert "reading" not in str(screen.query_one("#run-line").render())
+        assert "Overfitting" in screen.query_one("#findings").plain_text

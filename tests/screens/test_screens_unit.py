@@ -253,3 +253,31 @@ async def test_the_value_axis_is_labelled_in_three_significant_digits():
         await pilot.pause()
         axis = [line.split("┤", 1)[0].strip() for line in chart.render().plain.splitlines() if "┤" in line]
         assert axis and all(len(label.split(".")[-1]) <= 3 for label in axis), axis
+
+
+def test_a_long_log_is_said_to_be_read_until_it_is_whole(tmp_path, monkeypatch):
+    """Attaching to a run whose log is read over several polls (a run of an older trainer): the first message and
+    every batch but the last say how much of the log is read, so the screen never shows part of a run as the run."""
+    import console.runs.follow as follow
+    from console.runs.rundir import RunDir
+    from screens.messages import MetricsArrived, RunFinished, RunLaunched
+    from screens.workers import watcher
+    from tests.support.screens import fake_run, metrics_records
+
+    monkeypatch.setattr(follow, "READ_BYTES", 2048)
+    path = fake_run(tmp_path / "runs", "20250101-120000-lora-aaaa", created=1_735_732_800.0,
+                    records=metrics_records(steps=80))
+    size = (path / "metrics.jsonl").stat().st_size
+    posted = []
+
+    def post(message):  # the app's handler: the batch taken in, so the worker reads on
+        posted.append(message)
+        if getattr(message, "consumed", None) is not None:
+            message.consumed.set()
+
+    watcher.trainer_loop(post, lambda: False, run=RunDir(path), poll=0.01)
+    first, batches = posted[0], [m for m in posted if isinstance(m, MetricsArrived)]
+    assert isinstance(first, RunLaunched) and first.reading == (2048, size)
+    assert len(batches) >= 3 and batches[-1].reading is None
+    assert [m.reading[0] for m in batches[:-1]] == [2048 * (i + 2) for i in range(len(batches) - 1)]
+    assert isinstance(posted[-1], RunFinished)
