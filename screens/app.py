@@ -448,7 +448,9 @@ class TrainingConsoleApp(App):
 
         worker = get_current_worker()
         watcher.trainer_loop(self.post_message, lambda: worker.is_cancelled, run=run, runs_dir=self.runs_dir,
-                             config=config, command=["training-console", *sys.argv[1:2]], stop_first=stop_first,
+                             # run.json records the console's own command line (it kept its first word only:
+                             # "--runs-dir" without the folder)
+                             config=config, command=["training-console", *sys.argv[1:]], stop_first=stop_first,
                              poll=self.poll or watcher.POLL_S)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datacheck")

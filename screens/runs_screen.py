@@ -31,6 +31,25 @@ SHORT_PHASES = {"loading libraries": "loading", "loading model": "loading", "pre
 COLORS = ["cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white"]
 
 
+def steps_text(step: int, max_steps: int | None, width: int = WIDTHS["steps"]) -> str:
+    """'40/100'; in thousands or millions when that is wider than the column ('909k/1M': it showed '909090/10',
+    which reads as another number)."""
+    text = f"{step}/{max_steps}" if max_steps else str(step)
+    if len(text) <= width:
+        return text
+
+    def short(n: int) -> str:  # rounded down: a run is never shown further than it is
+        if n < 10_000:
+            return str(n)
+        if n < 10**6:
+            return f"{n // 1000}k"
+        if n < 10**7:
+            return f"{n // 10**5 / 10:g}M"
+        return f"{n // 10**6}M" if n < 10**9 else f"{n // 10**9}G"
+
+    return f"{short(step)}/{short(max_steps)}" if max_steps else short(step)
+
+
 def short_id(run_id: str | None) -> str:
     """'20261123-235402-lora-524c' -> 'lora-524c' (the stamp is in the run column)."""
     if not run_id:
@@ -214,7 +233,7 @@ class RunsScreen(Screen):
             Text.assemble(("Runs", "bold"), f" in {self.app.runs_dir}: {count}"))
 
     def cells(self, row: dict) -> list:
-        steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
+        steps = steps_text(row["step"], row["max_steps"])
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"
         style = {"failed": "red", "done": "green", "stopped": "yellow"}.get(row["status"], "bold")
         state = SHORT_PHASES.get(row["status"], row["status"])

@@ -195,6 +195,11 @@ def summary_row(history: History) -> dict:
     return asdict(progress(history))
 
 
+def _tail(value, width: int = 32) -> str:
+    text = str(value)
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
 def method_label(info: dict) -> str:
     """A run's method as its row shows it: 'lora', or 'lora+dpo' for preference training on LoRA (run.json's
     objective; a run from before it was written shows its method alone)."""
@@ -211,7 +216,11 @@ def run_summary(run: RunDir, info: dict | None = None) -> dict:
     status = run.status()
     p = run_progress(run, status)
     fixes = info.get("fixes") or []
-    fix = ", ".join(f"{k}={v}" for f in fixes if isinstance(f.get("changes"), dict) for k, v in f["changes"].items())
+    # a long value (a path: a DPO run's adapter_name_or_path) by its end, where the run folder's name is
+    fix = ", ".join(f"{k}={_tail(v)}" for f in fixes if isinstance(f.get("changes"), dict)
+                    for k, v in f["changes"].items())
+    if "objective" not in info:  # a run from before run.json said it: its config.yaml's first lines do
+        info = {**info, "objective": run.objective_in_config()}
     return {"id": run.id, "method": method_label(info), "status": status.get("phase", "?"),
             "step": int(p.step), "max_steps": p.max_steps, "best_eval": p.best_eval, "parent": info.get("parent"),
             "fix": fix or "", "message": status.get("not_responding") or status.get("message", ""),

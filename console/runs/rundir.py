@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.common.bounded_read import open_regular
+from console.common.bounded_read import open_regular, read_prefix
 from console.common.errors import RunError
 from console.common.files import atomic_write, read_head, read_json_object
 from console.common.safe_write import check_own, open_append, refused, write_new
@@ -264,6 +264,17 @@ class RunDir:
             return {"phase": "done", "recovered": True}
         return {"phase": "failed", "kind": "unknown", "recovered": True, "pid": pid,
                 "message": "status.json was missing or corrupt and the trainer is not running"}
+
+    def objective_in_config(self) -> str | None:
+        """The objective written near the top of config.yaml (to_yaml writes it second, after the method), read from
+        its first bytes without parsing the YAML: the runs list asks it of every run from before run.json recorded
+        it, and a YAML parse per row cost 3000 rows seconds."""
+        try:
+            head = read_prefix(self.config_path, 512).decode("utf-8", "replace")
+        except OSError:
+            return None
+        found = re.search(r"^objective: ([a-z]+)$", head, re.MULTILINE)
+        return found.group(1) if found else None
 
     def last_log_line(self) -> str:
         lines = self.tail_log(5)

@@ -8,7 +8,6 @@ the screens and the CLI read these files.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +114,8 @@ def parse(record) -> Sample | None:
     if not isinstance(record, dict):
         return None
     step, answer = record.get("step"), record.get("answer")
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) or step < 0 \
+    # compared, not math.isfinite(): an integer of 400 digits overflowed it (NaN fails the comparison too)
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 <= step <= 1e15 \
             or not isinstance(answer, str):
         return None
     tokens, seconds = record.get("tokens"), record.get("seconds")
@@ -124,7 +124,7 @@ def parse(record) -> Sample | None:
                   tokens=int(tokens) if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0
                   else 0,
                   seconds=float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
-                  and math.isfinite(seconds) and seconds >= 0 else 0.0,
+                  and 0 <= seconds <= 1e9 else 0.0,
                   reference=str(record.get("reference") or "")[:20000])
 
 

@@ -281,3 +281,13 @@ def test_a_long_log_is_said_to_be_read_until_it_is_whole(tmp_path, monkeypatch):
     assert len(batches) >= 3 and batches[-1].reading is None
     assert [m.reading[0] for m in batches[:-1]] == [2048 * (i + 2) for i in range(len(batches) - 1)]
     assert isinstance(posted[-1], RunFinished)
+
+
+def test_a_runs_steps_fit_their_column_in_thousands_or_millions_never_cut():
+    from screens.runs_screen import WIDTHS, steps_text
+
+    assert steps_text(40, 100) == "40/100" and steps_text(5, None) == "5"
+    assert steps_text(909_090, 1_000_000) == "909k/1M"  # it showed '909090/10'
+    assert steps_text(123_456_789, 200_000_000) == "123M/200M"
+    assert all(len(steps_text(s, m)) <= WIDTHS["steps"] for s in (0, 9, 99_999, 10**6, 10**9 - 1)
+               for m in (None, 10, 10**5, 10**6, 10**9))

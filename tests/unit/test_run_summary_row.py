@@ -56,5 +56,20 @@ def test_a_preference_run_is_listed_with_its_objective_beside_its_method(tmp_pat
     assert sorted(methods) == ["qlora", "qlora+dpo", "qlora+kto"]
     dpo = next(p for p in runs.iterdir() if json.loads((p / "run.json").read_text())["objective"] == "dpo")
     info = json.loads((dpo / "run.json").read_text())
-    info.pop("objective")  # a run from before run.json said it: its method alone, as before
-    assert run_summary(create_run(runs, resolve(build_config("lora")), command=["t"]), info)["method"] == "qlora"
+    info.pop("objective")  # a run from before run.json said it: its config.yaml does
+    (dpo / "run.json").write_text(json.dumps(info))
+    assert sorted(line.split()[1] for line in _listed(runs)) == ["qlora", "qlora+dpo", "qlora+kto"]
+    (dpo / "config.yaml").write_text("method: qlora\n")  # nor there: its method alone, as before
+    assert "qlora" in [line.split()[1] for line in _listed(runs) if dpo.name in line]
+
+
+def _listed(runs) -> list[str]:
+    import contextlib
+    import io
+
+    from console.cli.main import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["runs", "--runs-dir", str(runs)]) == 0
+    return out.getvalue().splitlines()[1:]
