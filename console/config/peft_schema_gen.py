@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 from textwrap import shorten
 
-from console.config.schema_gen import _kind
+from console.config.schema_gen import HELP_CHARS, _kind
 
 OUT = Path(__file__).with_name("peft_args.json")
 
@@ -98,7 +98,7 @@ def _entry(f: dataclasses.Field, tp) -> dict:
     if help_text:
         text = re.sub(r"<a href='[^']*'>([^<]*)</a>", r"\1", str(help_text))
         text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
-        entry["help"] = shorten(text, 240, placeholder=" ...")  # whole words: it is shown as it is
+        entry["help"] = shorten(text, HELP_CHARS, placeholder=" ...")  # whole (see schema_gen.HELP_CHARS)
     return entry
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from textwrap import shorten
 
 OUT = Path(__file__).with_name("training_args.json")
+HELP_CHARS = 2000  # a bound against a runaway docstring, not a cut: the longest help is under 1000
 # Set by the console itself, or meaningless for it: not offered to the user.
 INTERNAL = {"output_dir", "local_rank", "do_train", "do_eval", "do_predict", "resume_from_checkpoint",
             "hub_token", "parallelism_config",
@@ -114,7 +115,9 @@ def generate() -> dict:
             entry = {"kind": "str" if kind == "list" and choices else kind, "nullable": nullable, "default": default,
                      "objectives": [objective]}
             if help_text:
-                entry["help"] = shorten(str(help_text), 240, placeholder=" ...")  # whole words: shown as it is
+                # whole: `show --fields` prints it so, each screen cuts it to its box (at 240 characters two dozen
+                # helps lost their point); '%%' is argparse's escape in transformers' metadata, read as '%'
+                entry["help"] = shorten(str(help_text).replace("%%", "%"), HELP_CHARS, placeholder=" ...")
             schema[f.name] = entry
     for name, by_objective in choices_by.items():
         if len({tuple(c) for c in by_objective.values()}) == 1 and set(by_objective) == set(
