@@ -64,3 +64,14 @@ def summary(run: RunDir, status: dict) -> int:
     if phase == "failed":
         print(f"error: {status.get('message', 'unknown error')} (details: {run.log_path})", file=sys.stderr)
     return 0 if phase == "done" else 1
+
+
+LONG_READ_BYTES = 32 << 20  # a log read longer than this (a few seconds) is said first, on stderr
+
+
+def say_long_read(run_id: str, unread: int) -> None:
+    """A command about to read a long log it has no summary or history of (a run of an older trainer): said on
+    stderr, so that seconds of silence are not taken for a hang, and stdout stays the command's output."""
+    if unread > LONG_READ_BYTES:
+        print(f"reading {run_id}'s log ({unread / 2**20:.0f} MB not read before; once: the next reads are quick)",
+              file=sys.stderr, flush=True)

@@ -109,6 +109,14 @@ def stored_offset(folder) -> int:
     return 0
 
 
+def unread(folder) -> int:
+    """The bytes of metrics.jsonl a reader of the whole history would parse (after the stored history)."""
+    try:
+        return os.path.getsize(Path(folder) / "metrics.jsonl") - stored_offset(folder)
+    except OSError:
+        return 0
+
+
 def _read(folder: Path) -> tuple[History, int, int]:
     """(the whole history, the bytes of the log the stored one covered (0 without one), the bytes now covered)."""
     tail = MetricsTail(folder / "metrics.jsonl", read_cap=LOAD_READ_BYTES)

@@ -273,6 +273,23 @@ def stored_row(folder, row_of: Callable[[History], dict]) -> dict | None:
     return row
 
 
+def unsummarised(folder) -> int:
+    """The bytes of metrics.jsonl a reader would read to summarise the run (after its stored summary, from the
+    head line alone): what a CLI command says before a long first read."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    try:
+        size = os.path.getsize(folder / "metrics.jsonl")
+    except OSError:
+        return 0
+    head = _stored_head(folder)
+    offset = head.get("offset") if head else None
+    covered = offset if type(offset) is int and 0 <= offset <= size and head.get("version") in READ_VERSIONS \
+        and fingerprint(folder / "metrics.jsonl", offset) == head.get("fingerprint") else 0
+    return size - covered
+
+
 def summarise(folder, write: bool = True, row_of: Callable[[History], dict] | None = None) -> MetricsSummary:
     """The summary of a run folder's metrics.jsonl, reading only what was appended since the stored one (which is
     brought up to date when `write` and the folder can be written). `row_of`: what a row shows of a history

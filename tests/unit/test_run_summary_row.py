@@ -73,3 +73,27 @@ def _listed(runs) -> list[str]:
     with contextlib.redirect_stdout(out):
         assert main(["runs", "--runs-dir", str(runs)]) == 0
     return out.getvalue().splitlines()[1:]
+
+
+def test_a_long_first_read_is_said_on_stderr_once(tmp_path, capsys, monkeypatch):
+    """A run of an older trainer (no stored summary or history) with a long log: `runs`, `show` and `inspect` sat
+    silent for 25 s on a million-event one. Now they say so first, on stderr; once read, never again."""
+    import console.cli.args as cli_args
+    from console.cli.main import main
+    from console.runs import history_store
+
+    monkeypatch.setattr(cli_args, "LONG_READ_BYTES", 200)
+    monkeypatch.setattr(history_store, "GROWTH_BYTES", 100)  # a read this long is stored for the next reader
+    run = _finished_run(tmp_path)  # its summary and history not kept by a trainer: a log of an older one
+    runs = str(tmp_path / "runs")
+
+    def said(*command) -> str:
+        assert main([command[0], "--runs-dir", runs, *command[1:]]) == 0
+        out = capsys.readouterr()
+        assert "reading" not in out.out
+        return out.err
+
+    assert f"reading {run.id}'s log" in said("runs")  # its summary read, and stored
+    assert said("runs") == "" and said("show", run.id) == ""
+    assert f"reading {run.id}'s log" in said("inspect", "--fail-on", "never", run.id)  # its whole history: stored
+    assert said("inspect", "--fail-on", "never", run.id) == ""

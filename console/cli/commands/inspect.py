@@ -200,9 +200,10 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
     A run that is not ours and comes without arguments gets the method's preset seeded with what its log shows
     (the state file's batch size, eval/save/logging steps, epochs and max_steps, the logged learning rate and eval
     interval: fixes.assumed_config), so that fixes quote the run's own values rather than the preset's."""
+    from console.cli.args import say_long_read
     from console.config.run_config import load_run_config
     from console.diagnosis.fixes import assumed_config, assumed_words
-    from console.runs.history_store import run_history
+    from console.runs.history_store import run_history, unread
     from console.runs.metrics import load_history
 
     path = _resolve(path_text, runs_dir)
@@ -212,6 +213,7 @@ def load_target(path_text: str, method: str | None = None, runs_dir: str | None 
     state = None
     if path.is_dir():
         if (path / "metrics.jsonl").is_file():  # one of our run directories
+            say_long_read(path.name, unread(path))
             history = run_history(path)  # the history the trainer stored, and the lines after it
             if (path / "config.yaml").is_file():
                 try:

@@ -1,9 +1,10 @@
 """`training-console runs`: every run in the runs folder, a line each."""
 from __future__ import annotations
 
-from console.cli.args import add_runs_dir
+from console.cli.args import add_runs_dir, say_long_read
 from console.runs.progress import run_summary
 from console.runs.rundir import list_run_dirs
+from console.runs.summary import unsummarised
 
 COMMAND = "runs"
 
@@ -22,6 +23,7 @@ def run(args) -> int:
     print(f"{'RUN':<36} {'METHOD':<11} {'STATUS':<10} {'STEPS':>11} {'BEST EVAL':>9}  PARENT / FIX  [DATA]")
     stalled = []
     for run in runs:
+        say_long_read(run.id, unsummarised(run.path))
         row = run_summary(run)
         steps = f"{row['step']}/{row['max_steps']}" if row["max_steps"] else str(row["step"])
         best = f"{row['best_eval']:.4f}" if row["best_eval"] is not None else "-"

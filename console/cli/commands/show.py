@@ -35,6 +35,10 @@ def run(args) -> int:
     if args.python:
         print(training_arguments_snippet(config, str(run.checkpoints)))
         return 0
+    from console.cli.args import say_long_read
+    from console.runs.summary import unsummarised
+
+    say_long_read(run.id, unsummarised(run.path))
     summary = run_summary(run)
     print(f"run {run.id}: {summary['method']}, {summary['status']}"
           + (f" ({summary['message']})" if summary["message"] else ""))
