@@ -65,5 +65,8 @@ DEFAULT = Evidence(points=4, share=0.25, evals=3)
 # A change between evals (an eval that rises from its best, an excursion): its own margins are the evidence, the
 # share of the run is not asked (a run stopped at a tenth of its plan can have overfitted clearly).
 CHANGE = Evidence(points=4, evals=3)
+# The training curves alone, for a rule that reads the held-out ones only when there are enough of them (the
+# preference not learned): a run that evaluates at its start and end only is judged on its training pairs.
+TRAINING = Evidence(points=4, share=0.25)
 # The sample answers: a sampling after 20 steps and 20 % of the run (a model trained a few steps answers as its base).
 ANSWERS = Evidence(steps=20, share=0.2)

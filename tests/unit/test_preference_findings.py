@@ -151,3 +151,17 @@ def test_not_learning_does_not_come_back_for_one_dip_after_the_training_pairs_we
     assert learned(acc, tail)
     never = acc[:14] + [0.62, 0.6, 0.66, 0.59, 0.63, 0.61, 0.65, 0.6, 0.62, 0.64, 0.61]
     assert not learned(never, ends(never)[1])
+
+
+def test_a_run_with_fewer_than_three_evaluations_is_judged_on_its_training_pairs():
+    """A new user's DPO run from their SFT model: 34 steps, evaluated at step 0 and at its end only (eval_steps 50),
+    the loss at ln 2 throughout and the margin at 1e-4: 'no problems found', since every curve rule waited for three
+    evaluations. This rule judges on the training pairs when the held-out ones are too few; a healthy run with as
+    few evaluations stays quiet at every moment."""
+    config = _dpo(eval_steps=1000)
+    end = {"step": 60, "train_runtime": 10.0, "train_loss": 0.69}
+    flat = preference_records(shape="not_learning", eval_every=1000) + [end]
+    assert "preference_not_learning" in _problems(flat, config)
+    healthy = preference_records(shape="healthy", eval_every=1000) + [end]
+    for n in range(1, len(healthy) + 1):
+        assert _problems(healthy[:n], config) == [], n

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from console.diagnosis.evidence import ANSWERS, AT_ONCE, CHANGE, DEFAULT, Evidence
+from console.diagnosis.evidence import ANSWERS, AT_ONCE, CHANGE, DEFAULT, TRAINING, Evidence
 from console.diagnosis.preference import PREFERENCE
 from console.diagnosis.rules import (
     answers_do_not_end,
@@ -99,7 +99,10 @@ CURVE_RULES = (
     # preference training (DPO, KTO): its own curves (rewards, margins, accuracies; console/diagnosis/preference.py)
     Rule(likelihood_displacement.detect, unless=("diverged",), objectives=PREFERENCE),
     Rule(preference_overfitting.detect, unless=("diverged",), objectives=PREFERENCE),
-    Rule(preference_not_learning.detect, unless=("diverged", "preference_overfitting"), objectives=PREFERENCE),
+    # judged on the training pairs when the held-out ones are few: a DPO run evaluated at its start and end only
+    # (eval_steps past max_steps) ended 'no problems found' with its loss at ln 2 and its margin at 1e-4
+    Rule(preference_not_learning.detect, unless=("diverged", "preference_overfitting"), objectives=PREFERENCE,
+         evidence=TRAINING),
     # advisories
     Rule(warmup_too_long.detect, objectives=EVERY, evidence=AT_ONCE),  # a fact of the config
     Rule(lr_never_peaked.detect, unless=("warmup_too_long",), objectives=EVERY, evidence=AT_ONCE),  # at the end
