@@ -281,7 +281,9 @@ class TrainingScreen(Screen):
         h = live.history
         loss = self.query_one("#loss-chart", MetricChart)
         loss.empty_text = PHASE_TEXT.get(live.phase, "no steps logged") if not h.train_loss.steps else ""
-        xmax = max(p.max_steps or 0, p.step or 0) or None
+        # a run that ended draws to its last step: a run stopped at 77 of 300 steps (or a zoom into the end of one)
+        # was drawn as a sliver at the left of an axis to its plan
+        xmax = (p.step if live.final and p.step else max(p.max_steps or 0, p.step or 0)) or None
         x0 = self._zoom_from(live, p)
         for chart in self.charts:
             chart.xmax, chart.xmin = xmax, x0

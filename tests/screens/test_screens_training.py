@@ -575,3 +575,22 @@ async def test_while_a_long_log_is_read_the_screen_says_so_and_shows_no_warning_
         screen.redraw()
         assert "reading" not in str(screen.query_one("#run-line").render())
         assert "Overfitting" in screen.query_one("#findings").plain_text
+
+
+async def test_a_run_that_ended_early_is_drawn_to_its_last_step_not_its_plan(tmp_path):
+    """A run stopped at step 40 of 100 (or ended by early stopping) was drawn on an axis to 100, and `z` on a long
+    one zoomed into the empty part after its end."""
+    from tests.support.screens import fake_run
+
+    run_id = "20250103-120000-lora-eeee"
+    records = metrics_records(steps=40)
+    records[0]["max_steps"] = 100  # planned 100, stopped at 40
+    fake_run(tmp_path / "runs", run_id, created=1_735_905_600.0, phase="stopped", changes={"max_steps": 100},
+             records=records)
+    app = TrainingConsoleApp(runs_dir=tmp_path / "runs", attach=run_id, poll=0.02)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, run_id)
+        assert "step 40/100" in str(screen.query_one("#progress-line").render())
+        assert screen.query_one("#loss-chart").xmax == 40
+        await pilot.press("z", "z")  # the last quarter of what it trained
+        await wait_for(pilot, lambda: screen.query_one("#loss-chart").xmin == 30, what="zoomed into its end")
