@@ -1,6 +1,7 @@
 """Screen 3: the run on screen: loss curves, progress, warnings with their fixes, stop/save keys."""
 from __future__ import annotations
 
+import re
 import time
 
 from rich.text import Text
@@ -42,6 +43,20 @@ def ema(values: list, weight: float = 0.9) -> list:
         out.append(last / norm)
     return out
 
+
+
+# How much a part of the progress line is needed (the lowest go first when it is too long for the terminal)
+KEPT_RANK = 90  # the step, the clock and the loss: never dropped for the others
+
+
+def _part_rank(part: str) -> int:
+    if part.startswith(("step ", "loss ")) or "ETA" in part or re.fullmatch(r"\d+(:\d\d)+", part):
+        return KEPT_RANK
+    if part.startswith(("margin ", "acc ")):
+        return 60
+    if part.startswith("ep "):
+        return 50
+    return 40  # throughput, anything else
 
 
 def reading_text(reading: tuple | None) -> str:
@@ -331,15 +346,35 @@ class TrainingScreen(Screen):
                 [Curve("grad", h.grad_norm.steps, h.grad_norm.values, color="magenta")], title="grad norm")
 
     def fitted(self, text: str) -> str:
-        """The progress line cut at a part, never inside one: at 80 columns it ended '· margin' without its value.
-        Parts are dropped from the right (loss first, throughput last: the least needed go)."""
+        """The progress line fitted to the width, cut between its parts, never inside one (at 80 columns it ended
+        '· margin' without its value). The least needed parts go first (throughput, the epoch, the accuracy or
+        margin: PART_RANK), then those that fit again come back; the step, the clock and the loss stay (the loss
+        losing its perplexity, then its best eval, before any of them is cut)."""
         width = self.size.width - 2  # the line's padding
         if width <= 0 or len(text) <= width:
             return text
         parts = text.split(" · ")
-        while len(parts) > 1 and len(" · ".join(parts)) > width:
-            parts.pop()
-        return " · ".join(parts)
+
+        def fits(kept) -> bool:
+            return len(" · ".join(kept)) <= width
+
+        order = sorted(range(len(parts)), key=lambda i: _part_rank(parts[i]))
+        dropped = []
+        for i in order:
+            if fits([p for j, p in enumerate(parts) if j not in dropped]) or _part_rank(parts[i]) >= KEPT_RANK:
+                break
+            dropped.append(i)
+        for i in reversed(dropped):  # the most needed of those dropped first, if it fits again
+            if fits([p for j, p in enumerate(parts) if j not in dropped or j == i]):
+                dropped.remove(i)
+        kept = [p for j, p in enumerate(parts) if j not in dropped]
+        for cut in (r", ppl [^)]*", r" \(best eval [^)]*\)"):
+            if fits(kept):
+                break
+            kept = [re.sub(cut, "", p) if p.startswith("loss ") else p for p in kept]
+        while len(kept) > 1 and not fits(kept):
+            kept.pop()
+        return " · ".join(kept)
 
     @staticmethod
     def progress_text(live, p) -> str:

@@ -117,3 +117,18 @@ async def test_a_kto_runs_second_preference_chart_is_its_kl(tmp_path, monkeypatc
         await wait_for(pilot, lambda: [c.label for c in screen.query_one("#grad-chart").curves] == ["kl"],
                        what="the KL chart")
         assert screen.query_one("#grad-chart").chart_title == "KL from the reference"
+
+
+async def test_at_80_columns_the_loss_stays_and_the_epoch_goes_first(tmp_path, monkeypatch):
+    """With an ETA on the line, 80 columns dropped the loss (the parts went from the right): a new user saw
+    'step 30/200 · ep 15.00 · 0:27 ETA 1:15' and no loss at all."""
+    run, app = _dpo_run_and_console(tmp_path, monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, run.name)
+        whole = ("step 30/200 · ep 15.00 · 0:27 ETA 1:15 · loss 2.345 (best eval 2.456, ppl 11.7) · acc 45% · "
+                 "1,234 tok/s")
+        assert screen.fitted(whole) == "step 30/200 · 0:27 ETA 1:15 · loss 2.345 (best eval 2.456, ppl 11.7) · acc 45%"
+        long_loss = "step 30/200 · 0:27 ETA 1:15 · loss 2.345 (best eval 2.456, ppl 11.7) · margin 0.027, 56% right"
+        assert screen.fitted(long_loss) == "step 30/200 · 0:27 ETA 1:15 · loss 2.345 (best eval 2.456, ppl 11.7)"
+        narrow = "step 300000/1000000 · 10:27:12 ETA 21:15:02 · loss 2.345 (best eval 2.456, ppl 11.7) · acc 45%"
+        assert screen.fitted(narrow) == "step 300000/1000000 · 10:27:12 ETA 21:15:02 · loss 2.345 (best eval 2.456)"
