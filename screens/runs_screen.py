@@ -62,13 +62,16 @@ def config_diff(a, b) -> list[str]:
     """Lines 'key: a -> b' for every argument that differs between two configs."""
     from console.config.analysis import fmt
 
+    def word(value) -> str:  # None is what an argument left out holds: one word for both (it said both)
+        return "(unset)" if value is None else fmt(value)
+
     lines = []
     if a.method != b.method:
         lines.append(f"method: {a.method} -> {b.method}")
     for key in sorted(set(a.values) | set(b.values)):
-        va, vb = a.values.get(key, "(unset)"), b.values.get(key, "(unset)")
+        va, vb = a.values.get(key), b.values.get(key)
         if va != vb:
-            lines.append(f"{key}: {fmt(va)} -> {fmt(vb)}")
+            lines.append(f"{key}: {word(va)} -> {word(vb)}")
     return lines or ["the two configs are the same"]
 
 

@@ -59,6 +59,12 @@ def test_short_id_and_config_diff():
     b = a.with_changes({"learning_rate": 1e-4})
     assert config_diff(a, b) == ["learning_rate: 2e-4 -> 1e-4"]
     assert config_diff(a, a) == ["the two configs are the same"]
+    # an argument left out and one set to None are the same: one word for both (the diff said 'None' and '(unset)')
+    key = next(k for k in ("seed", "data_seed", "hub_model_id") if k not in a.values)
+    c, d = a.with_changes({}), a.with_changes({})
+    c.values[key], d.values[key] = None, 3
+    assert config_diff(a, c) == ["the two configs are the same"]
+    assert config_diff(c, d) == [f"{key}: (unset) -> 3"] and config_diff(a, d) == [f"{key}: (unset) -> 3"]
 
 
 def test_ui_never_imports_the_heavy_libraries():
