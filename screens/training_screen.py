@@ -262,9 +262,13 @@ class TrainingScreen(Screen):
             return []
         status, out = live.status, []
         model, best = status.get("final_model"), status.get("best_checkpoint")
+        diverged = any(f.problem == "diverged" for f in live.findings())
         if isinstance(model, str) and model:
             out.append(f"the model is in {model}" + (f" (the best checkpoint: {best})" if isinstance(best, str)
-                                                     and best and live.phase == "done" else ""))
+                                                     and best and live.phase == "done" else "")
+                       # a new user was pointed at a diverged run's weights with no word of caution
+                       + (": saved after the run diverged, not worth loading (r restarts with the fix)"
+                          if diverged else ""))
             adapter = live.config is not None and live.config.method in ("lora", "qlora", "adapter")
             out.append("load it: " + (f"peft.AutoPeftModelForCausalLM.from_pretrained('{model}')" if adapter else
                                       f"transformers.AutoModelForCausalLM.from_pretrained('{model}')"))

@@ -388,6 +388,26 @@ async def test_a_finished_run_says_where_its_model_is_and_what_next(tmp_path, mo
         text = screen.query_one("#findings").plain_text
         assert f"the model is in {path / 'model'}" in text and "checkpoint-60" in text and "e edits" in text
         assert f"load it: peft.AutoPeftModelForCausalLM.from_pretrained('{path / 'model'}')" in text
+        assert "diverged" not in text
+
+
+async def test_a_diverged_runs_model_comes_with_a_caution(tmp_path, monkeypatch):
+    """A new user stopped the 'LR far too high' demo after it diverged and was pointed at its model/ folder with no
+    word of caution."""
+    from tests.support.screens import fake_run
+
+    monkeypatch.chdir(tmp_path)
+    path = fake_run(tmp_path / "runs", "20250101-120000-lora-dddd", created=1_735_732_800.0, phase="stopped",
+                    changes={"max_steps": 60}, records=metrics_records(steps=60, diverge_at=20))
+    status = json.loads((path / "status.json").read_text())
+    status.update(final_model=str(path / "model"))
+    (path / "status.json").write_text(json.dumps(status))
+    app = make_app("lora-dddd")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, path.name)
+        text = screen.query_one("#findings").plain_text
+        assert "Training diverged" in text
+        assert f"the model is in {path / 'model'}: saved after the run diverged, not worth loading" in text
 
 
 def test_eta_only_once_it_means_something_and_the_clock_ticks_between_logs():
