@@ -111,7 +111,7 @@ def analyse(config: RunConfig) -> list[str]:
     lines.append("   loss on: " + ("the answers, as a preference against the reference model" if preference else
                                    "every token (train_on_prompt)" if v.get("train_on_prompt") else
                                    "every token of plain text" if v.get("dataset_format") == "text" else
-                                   "the answers only, the prompts masked (a plain-text dataset: every token)"))
+                                   "the answers only, the prompts masked (every token if the data is plain text)"))
     if config.resolved:
         lines.append(f"   device: {config.resolved.get('device')}, precision: {config.resolved.get('precision')}")
     return lines
