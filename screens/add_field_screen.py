@@ -36,6 +36,7 @@ class AddFieldScreen(ModalScreen[str | None]):
                  on_screen: list[str] | None = None):
         super().__init__()
         self.names = names
+        self.filled_for = ""  # the filter text the list was last filled for
         self.question = question
         self.on_screen = on_screen or []  # F7: the fields already there, named when the filter finds only them
 
@@ -52,6 +53,7 @@ class AddFieldScreen(ModalScreen[str | None]):
         self.query_one(Input).focus()
 
     def fill(self, text: str) -> None:
+        self.filled_for = text
         specs = all_fields()
         wanted = [n for n in self.names if text.lower() in n.lower()]
         options = self.query_one(OptionList)
@@ -81,7 +83,8 @@ class AddFieldScreen(ModalScreen[str | None]):
         # Text, not markup: peft's help holds brackets (['q', 'v']); cut at a word to the lines the box shows (a
         # 240-character cut still ran past them after a long name and default, and the end was lost mid-sentence)
         width = help_widget.content_size.width or HELP_WIDTH
-        words = printable(spec.help)
+        # no more than the box can show before the word-by-word cut (the helps are whole now: up to 1000 characters)
+        words = shorten(printable(spec.help), max(20, width * HELP_LINES), placeholder=" ...")
         while words and len(wrap(head + words, width)) > HELP_LINES:
             words = shorten(words, max(1, len(words) - 8), placeholder=" ...")
             if words == "...":
@@ -94,6 +97,11 @@ class AddFieldScreen(ModalScreen[str | None]):
             options.highlighted = max(0, min(options.option_count - 1, (options.highlighted or 0) + delta))
 
     def action_choose(self) -> None:
+        typed = self.query_one(Input).value
+        if typed != self.filled_for:
+            # keys typed in a burst (a paste, a fast typist over SSH, a loaded machine): Enter can come before the
+            # Input's Changed for the last letters has refiltered the list, and chose from the list of fewer letters
+            self.fill(typed)
         options = self.query_one(OptionList)
         if options.highlighted is not None:
             self.dismiss(options.get_option_at_index(options.highlighted).id)

@@ -237,14 +237,16 @@ def _train(report: Reporter, stop: StopRequest, resume: bool, started: float, co
     # the Trainer itself writes on the main process only
     trainer.save_model(str(final_dir))
     best = trainer.state.best_model_checkpoint
+    # the log's last word before the final status: a reader that sees the status find the end in train.log (a
+    # test read the log at 'stopped' and found no 'stopped at step' yet)
     if stop.asked:
-        report.final_status("stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
-                      step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
         report.say(f"[console] stopped at step {trainer.state.global_step}")
+        report.final_status("stopped", message=f"stopped at step {trainer.state.global_step}; checkpoint saved",
+                            step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir))
         return 0
-    report.final_status("done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
-                  seconds=round(time.time() - started, 1))
     report.say(f"[console] done: step {trainer.state.global_step}")
+    report.final_status("done", step=trainer.state.global_step, best_checkpoint=best, final_model=str(final_dir),
+                        seconds=round(time.time() - started, 1))
     return 0
 
 

@@ -616,3 +616,21 @@ async def test_edits_after_a_carried_fix_join_the_next_runs_lineage(app):
     assert launched.parent == parent.run_id
     assert [f["id"] for f in launched.fixes] == ["lr_down_2x", "set"]
     assert launched.fixes[-1]["changes"] == {"max_steps": 60} and launched.fixes[-1]["from"] == {"max_steps": 40}
+
+
+async def test_enter_in_a_burst_of_keys_chooses_from_all_that_was_typed(app):
+    """Keys in a burst (a paste, a fast typist over SSH, a loaded machine): Enter came before the filter's Changed for
+    the last letters had refiltered the list, and the field chosen was the first of a shorter filter's. The list is
+    brought up to what is typed before Enter chooses (the CI run where the test above timed out under load)."""
+    from screens.add_field_screen import AddFieldScreen
+
+    chosen = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(AddFieldScreen(["learning_rate", "max_length", "max_steps", "model"]), chosen.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, AddFieldScreen) and app.screen.query("#field-list")
+                       and app.screen.query_one("#field-list").option_count == 4, what="the dialog")
+        dialog = app.screen
+        dialog.query_one("#filter").value = "max_st"  # typed; its Changed not yet handled
+        dialog.action_choose()
+        await wait_for(pilot, lambda: chosen, what="the choice")
+    assert chosen == ["max_steps"]
