@@ -87,6 +87,20 @@ class FieldRow(Widget):
 
     def set_text(self, text: str) -> None:
         self.input.value = text
+        self.call_after_refresh(self.show_end)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.show_end)
+
+    def show_end(self) -> None:
+        """The cursor at the value's end once the field has its size: a long value (a dataset's or an adapter's
+        path) shows its end, where the names that tell two paths apart are (it showed '/tmp/nu-work' for a whole
+        adapter path). A move of the cursor is what scrolls an Input (it starts at the end, unscrolled)."""
+        field_input = self.input
+        end = len(field_input.value)
+        if end:
+            field_input.cursor_position = end - 1
+            field_input.cursor_position = end
 
     def action_cycle(self, step: int) -> None:
         """The next (step 1) or previous (-1) word of the field's choices, from the one typed (or the first one

@@ -297,3 +297,27 @@ def test_a_runs_steps_fit_their_column_in_thousands_or_millions_never_cut():
     assert steps_text(123_456_789, 200_000_000) == "123M/200M"
     assert all(len(steps_text(s, m)) <= WIDTHS["steps"] for s in (0, 9, 99_999, 10**6, 10**9 - 1)
                for m in (None, 10, 10**5, 10**6, 10**9))
+
+
+async def test_a_long_path_in_a_field_shows_its_end():
+    """A new user saw '/tmp/nu-work' for a whole adapter path: a field shows the end of a long value, where the
+    names that tell two paths apart are, whether the value came with the screen or was set since."""
+    from textual.app import App
+
+    from screens.widgets.field_row import FieldRow
+
+    first = "/data/experiments/2026/december/customer-support/cleaned/version-3/train-final.jsonl"
+    later = "/runs/20261207-002711-lora-1f51/checkpoints/checkpoint-60/model-adapter"
+
+    class One(App):
+        def compose(self):
+            yield FieldRow("dataset", first)
+            yield FieldRow("adapter_name_or_path", "")
+
+    app = One()
+    async with app.run_test(size=(60, 6)) as pilot:
+        rows = list(app.query(FieldRow))
+        rows[1].set_text(later)
+        await pilot.pause()
+        shown = [row.input.render_line(0).text.strip() for row in rows]
+        assert shown[0].endswith("train-final.jsonl") and shown[1].endswith("model-adapter"), shown
