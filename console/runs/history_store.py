@@ -32,8 +32,8 @@ MAX_BYTES = 48 << 20
 # The trainer stores its history again once the log grew this much since: a reader then reads at most this much of
 # metrics.jsonl (~12k log events, about 0.2 s) after the stored history.
 GROWTH_BYTES = 4 << 20
-# ...and never more often than this many times the last store took: a store of a 20k-point history takes about
-# 0.3 s on these machines, so the trainer spends at most 1 % of its time on it.
+# ...and never more often than this many times the last store took: a store of a history at its bound took 0.16
+# CPU s here (bench/scale.py's trainer part), so the trainer spends at most 1 % of its time on it.
 COST_FACTOR = 100
 BATCH = 256  # log records the trainer takes into its history at once
 HEAD_BYTES = 4096  # the head line's bound: a version, an offset and 128 hex digits
@@ -57,9 +57,21 @@ def load(folder) -> tuple[History, int] | None:
     raw = read_head(folder / NAME, MAX_BYTES)  # never a FIFO or a folder in its place
     if raw is None or len(raw) > MAX_BYTES:
         return None
+    first, _, second = raw.partition(b"\n")
+    offset = _covered(folder, first)
+    if offset is None:
+        return None
     try:
-        first, _, second = raw.partition(b"\n")
-        head = loads_json(first)
+        return History.restore(loads_json(second)), offset
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        return None
+
+
+def _covered(folder: Path, head_line: bytes) -> int | None:
+    """The offset a stored history's head line gives, when it is of this version and its fingerprint is that of
+    the log as it is now (not cut or replaced since); None otherwise. What load() and stored_offset() both check."""
+    try:
+        head = loads_json(head_line)
         if not isinstance(head, dict) or head.get("version") != VERSION:
             return None
         offset, mark = head.get("offset"), head.get("fingerprint")
@@ -68,8 +80,8 @@ def load(folder) -> tuple[History, int] | None:
         metrics = folder / "metrics.jsonl"
         if os.path.getsize(metrics) < offset or fingerprint(metrics, offset) != mark:
             return None  # cut or replaced since: read from the start
-        return History.restore(loads_json(second)), offset
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        return offset
+    except (OSError, ValueError):
         return None
 
 
@@ -98,15 +110,7 @@ def stored_offset(folder) -> int:
     log)."""
     folder = Path(folder)
     raw = read_head(folder / NAME, HEAD_BYTES)
-    try:
-        head = loads_json(raw.partition(b"\n")[0]) if raw else None
-        if isinstance(head, dict) and head.get("version") == VERSION and type(head.get("offset")) is int \
-                and head["offset"] >= 0 and fingerprint(folder / "metrics.jsonl", head["offset"]) == \
-                head.get("fingerprint"):
-            return head["offset"]
-    except (OSError, ValueError):
-        pass
-    return 0
+    return (_covered(folder, raw.partition(b"\n")[0]) if raw else None) or 0
 
 
 def unread(folder) -> int:

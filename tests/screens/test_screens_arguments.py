@@ -406,24 +406,27 @@ async def open_f7(pilot):
     return pilot.app.screen
 
 
+async def help_after(pilot, dialog, typed: str, awaited: str) -> str:
+    """The dialog's help line once `typed` is typed into its filter and the line holds `awaited`."""
+    await pilot.press(*typed)
+    await wait_for(pilot, lambda: awaited in str(dialog.query_one("#field-help").render()), what=repr(awaited))
+    return str(dialog.query_one("#field-help").render())
+
+
 async def test_the_add_field_dialog_shows_help_as_text_brackets_and_all(app):
     """A help text with brackets ('Typical range: [5.0, 15.0]') is shown as it is, never read as markup."""
     async with app.run_test(size=(80, 24)) as pilot:
         dialog = await open_f7(pilot)
-        await pilot.press(*"neftune")
-        await wait_for(pilot, lambda: "neftune_noise_alpha" in str(dialog.query_one("#field-help").render()),
-                       what="the help of neftune_noise_alpha")
-        assert "Typical range: [5.0, 15.0]" in str(dialog.query_one("#field-help").render())
+        shown = await help_after(pilot, dialog, "neftune", "neftune_noise_alpha")
+        assert "Typical range: [5.0, 15.0]" in shown
 
 
 async def test_f7_names_a_field_already_on_the_screen_instead_of_no_match(app):
     """A new user typed weight_d in F7's dialog and read 'no argument matches': weight_decay is on the screen."""
     async with app.run_test(size=(80, 24)) as pilot:
         dialog = await open_f7(pilot)
-        await pilot.press(*"weight_d")
-        await wait_for(pilot, lambda: "on the screen already" in str(dialog.query_one("#field-help").render()),
-                       what="the field named")
-        assert "weight_decay is on the screen already: Esc, then F8" in str(dialog.query_one("#field-help").render())
+        shown = await help_after(pilot, dialog, "weight_d", "on the screen already")
+        assert "weight_decay is on the screen already: Esc, then F8" in shown
         await pilot.press(*"zzz")
         await wait_for(pilot, lambda: str(dialog.query_one("#field-help").render()) == "no argument matches",
                        what="no match at all")
